@@ -1,0 +1,7 @@
+//! Sans-IO media logic: no clock, no network, no platform types.
+//!
+//! - [`url`]: RFC 3986 reference resolution (manifests are full of relative URLs).
+//! - [`mpd`]: a DASH MPD parser that turns a manifest into per-track segment plans.
+
+pub mod mpd;
+pub mod url;

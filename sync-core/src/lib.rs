@@ -1,0 +1,24 @@
+//! Sans-IO core of Watch Together.
+//!
+//! Nothing in this crate reads a clock, touches the network or knows about a
+//! platform: every input carries `now` (milliseconds, on the caller's clock),
+//! every output is plain data drained with a `poll_*` method. The edge worker
+//! and the browser player are thin shells that carry these values to and from
+//! real I/O.
+//!
+//! - [`protocol`]: the versioned JSON wire messages.
+//! - [`timeline`]: the room's playback state and where it is at any time.
+//! - [`clock`]: the NTP-style offset estimator between a client and the server.
+//! - [`drift`]: the decision to nudge the rate or seek.
+//! - [`room`]: the server-side room state machine.
+//! - [`client`]: the client-side session state machine.
+
+pub mod client;
+pub mod clock;
+pub mod drift;
+pub mod protocol;
+pub mod room;
+pub mod timeline;
+
+/// Milliseconds on some clock (the server's or a client's, as documented at each use).
+pub type Millis = f64;

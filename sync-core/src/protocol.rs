@@ -1,0 +1,279 @@
+//! Wire protocol: versioned JSON messages between a client and its room.
+//!
+//! Every message is one JSON object with a protocol version `v` and a `type`.
+//! Unknown fields are ignored (so newer peers can add fields); an unknown
+//! `type` is a typed error. See `PROTOCOL.md` for an example of each message.
+
+use serde::{Deserialize, Serialize};
+
+use crate::timeline::Playback;
+use crate::Millis;
+
+/// The protocol version this crate speaks.
+pub const VERSION: u64 = 1;
+
+/// A member of a room, numbered by the room.
+pub type MemberId = u64;
+
+/// Client → server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// First message on a socket: who I am.
+    Hello { name: String },
+    /// Clock probe; `t0` is the client's send time on its own clock.
+    Ping { t0: Millis },
+    /// A playback command; `id` is chosen by the client and echoed in the
+    /// state change it causes (or in the error that refuses it).
+    Command { id: u64, command: Command },
+    /// How this member is doing.
+    Status {
+        buffering: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drift_ms: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rtt_ms: Option<f64>,
+    },
+}
+
+const CLIENT_TYPES: &[&str] = &["hello", "ping", "command", "status"];
+
+/// A playback command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    Play {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<f64>,
+    },
+    Pause {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        position: Option<f64>,
+    },
+    Seek { position: f64 },
+    SetSource { url: String },
+}
+
+/// Server → client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Answer to `hello`: your id and the whole room.
+    Welcome { member: MemberId, server_time: Millis, room: RoomSnapshot },
+    /// Answer to `ping`: the server's receive (`t1`) and send (`t2`) times.
+    Pong { t0: Millis, t1: Millis, t2: Millis },
+    /// The playback state changed.
+    State {
+        seq: u64,
+        playback: Playback,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
+    },
+    /// The source changed (playback restarts paused at 0).
+    Source {
+        seq: u64,
+        url: String,
+        playback: Playback,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
+    },
+    /// The member list changed.
+    Members { members: Vec<MemberInfo> },
+    /// Something this client sent was refused.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command_id: Option<u64>,
+    },
+}
+
+/// Which member's command caused a change.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cause {
+    pub member: MemberId,
+    pub command_id: u64,
+}
+
+/// The whole room as a newcomer sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoomSnapshot {
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub playback: Playback,
+    pub members: Vec<MemberInfo>,
+}
+
+/// A member as others see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub id: MemberId,
+    pub name: String,
+    pub buffering: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+}
+
+/// Error codes sent in [`ServerMsg::Error`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadMessage,
+    UnknownType,
+    UnsupportedVersion,
+    NotJoined,
+    BadCommand,
+    TooLarge,
+    RateLimited,
+    BinaryNotSupported,
+}
+
+/// Why a message could not be decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProtocolError {
+    NotJson(String),
+    NotAnObject,
+    MissingVersion,
+    UnsupportedVersion(String),
+    MissingType,
+    UnknownType(String),
+    BadField(String),
+}
+
+impl ProtocolError {
+    /// The wire error code for this decoding failure.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ProtocolError::UnknownType(_) => ErrorCode::UnknownType,
+            ProtocolError::UnsupportedVersion(_) | ProtocolError::MissingVersion => ErrorCode::UnsupportedVersion,
+            _ => ErrorCode::BadMessage,
+        }
+    }
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProtocolError::NotJson(e) => write!(f, "not JSON: {e}"),
+            ProtocolError::NotAnObject => write!(f, "a message must be a JSON object"),
+            ProtocolError::MissingVersion => write!(f, "missing protocol version \"v\""),
+            ProtocolError::UnsupportedVersion(v) => write!(f, "unsupported protocol version {v} (this server speaks {VERSION})"),
+            ProtocolError::MissingType => write!(f, "missing message \"type\""),
+            ProtocolError::UnknownType(t) => write!(f, "unknown message type {t:?}"),
+            ProtocolError::BadField(e) => write!(f, "bad field: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+#[derive(Serialize)]
+struct Versioned<'a, T> {
+    v: u64,
+    #[serde(flatten)]
+    msg: &'a T,
+}
+
+fn encode<T: Serialize>(msg: &T) -> String {
+    // Serializing these plain data types cannot fail (no maps with non-string
+    // keys, no failing Serialize impls); fall back to an empty object anyway.
+    serde_json::to_string(&Versioned { v: VERSION, msg }).unwrap_or_else(|_| String::from("{}"))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(text: &str, types: &[&str]) -> Result<T, ProtocolError> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let obj = value.as_object().ok_or(ProtocolError::NotAnObject)?;
+    match obj.get("v") {
+        None => return Err(ProtocolError::MissingVersion),
+        Some(v) if v.as_u64() == Some(VERSION) => {}
+        Some(v) => return Err(ProtocolError::UnsupportedVersion(v.to_string())),
+    }
+    let ty = obj.get("type").and_then(|t| t.as_str()).ok_or(ProtocolError::MissingType)?;
+    if !types.contains(&ty) {
+        return Err(ProtocolError::UnknownType(ty.chars().take(64).collect()));
+    }
+    serde_json::from_value(value).map_err(|e| ProtocolError::BadField(e.to_string()))
+}
+
+impl ClientMsg {
+    pub fn encode(&self) -> String {
+        encode(self)
+    }
+    pub fn decode(text: &str) -> Result<Self, ProtocolError> {
+        decode(text, CLIENT_TYPES)
+    }
+}
+
+const SERVER_TYPES: &[&str] = &["welcome", "pong", "state", "source", "members", "error"];
+
+impl ServerMsg {
+    pub fn encode(&self) -> String {
+        encode(self)
+    }
+    pub fn decode(text: &str) -> Result<Self, ProtocolError> {
+        decode(text, SERVER_TYPES)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_messages_round_trip_with_a_version() {
+        let msgs = [
+            ClientMsg::Hello { name: "ana".into() },
+            ClientMsg::Ping { t0: 12.5 },
+            ClientMsg::Command { id: 7, command: Command::Seek { position: 10.0 } },
+            ClientMsg::Command { id: 8, command: Command::Play { position: None } },
+            ClientMsg::Status { buffering: true, drift_ms: Some(3.0), rtt_ms: None },
+        ];
+        for m in msgs {
+            let text = m.encode();
+            assert!(text.starts_with("{\"v\":1,"), "{text}");
+            assert_eq!(ClientMsg::decode(&text), Ok(m));
+        }
+    }
+
+    #[test]
+    fn the_wire_format_is_the_documented_one() {
+        let m = ClientMsg::decode(r#"{"v":1,"type":"command","id":3,"command":{"op":"pause","position":4.5}}"#);
+        assert_eq!(m, Ok(ClientMsg::Command { id: 3, command: Command::Pause { position: Some(4.5) } }));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let m = ClientMsg::decode(r#"{"v":1,"type":"ping","t0":1,"future":"field"}"#);
+        assert_eq!(m, Ok(ClientMsg::Ping { t0: 1.0 }));
+    }
+
+    #[test]
+    fn bad_input_gives_typed_errors() {
+        assert!(matches!(ClientMsg::decode("nope"), Err(ProtocolError::NotJson(_))));
+        assert_eq!(ClientMsg::decode("[1]"), Err(ProtocolError::NotAnObject));
+        assert_eq!(ClientMsg::decode(r#"{"type":"ping","t0":1}"#), Err(ProtocolError::MissingVersion));
+        assert!(matches!(ClientMsg::decode(r#"{"v":2,"type":"ping","t0":1}"#), Err(ProtocolError::UnsupportedVersion(_))));
+        assert_eq!(ClientMsg::decode(r#"{"v":1,"t0":1}"#), Err(ProtocolError::MissingType));
+        let e = ClientMsg::decode(r#"{"v":1,"type":"launch_rockets"}"#).unwrap_err();
+        assert_eq!(e, ProtocolError::UnknownType("launch_rockets".into()));
+        assert_eq!(e.code(), ErrorCode::UnknownType);
+        assert!(matches!(ClientMsg::decode(r#"{"v":1,"type":"ping","t0":"soon"}"#), Err(ProtocolError::BadField(_))));
+        // A server-only type is unknown to the server.
+        assert!(matches!(ClientMsg::decode(r#"{"v":1,"type":"welcome"}"#), Err(ProtocolError::UnknownType(_))));
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let m = ServerMsg::State {
+            seq: 4,
+            playback: Playback { playing: true, position: 1.0, rate: 1.0, t_ref: 99.0 },
+            cause: Some(Cause { member: 2, command_id: 9 }),
+        };
+        assert_eq!(ServerMsg::decode(&m.encode()), Ok(m));
+        let e = ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), command_id: None };
+        assert!(e.encode().contains("\"code\":\"rate_limited\""));
+    }
+}
