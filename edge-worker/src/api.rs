@@ -1,0 +1,99 @@
+//! HTTP routing and the JSON API. Errors are `{"error":{"code","message"}}`.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::*;
+
+/// Length of a room id: 16 random bytes, base64url without padding.
+pub const ROOM_ID_LEN: usize = 22;
+
+pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
+    Ok(Response::from_json(&json!({ "error": { "code": code, "message": message } }))?.with_status(status))
+}
+
+pub async fn route(req: Request, env: Env) -> Result<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (req.method(), segments.as_slice()) {
+        (Method::Get, ["healthz"]) => Response::from_json(&json!({ "ok": true })),
+        (Method::Post, ["api", "rooms"]) => create_room(req, env).await,
+        (Method::Get, ["api", "rooms", id]) => forward(&env, id, req).await,
+        (Method::Get, ["api", "rooms", id, "ws"]) => {
+            let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+            if !upgrade.eq_ignore_ascii_case("websocket") {
+                return error(400, "upgrade_required", "this endpoint takes a WebSocket upgrade");
+            }
+            forward(&env, id, req).await
+        }
+        (Method::Get, ["r", id]) if valid_room_id(id) => {
+            let url = req.url()?;
+            let page = format!("{}://{}/room.html", url.scheme(), url.host_str().unwrap_or("localhost"));
+            env.assets("ASSETS")?.fetch(page, None).await
+        }
+        (_, ["api", ..]) => error(404, "not_found", "no such API endpoint"),
+        _ => error(404, "not_found", "not found"),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CreateRoom {
+    #[serde(default)]
+    source: Option<String>,
+}
+
+async fn create_room(mut req: Request, env: Env) -> Result<Response> {
+    let body = req.text().await.unwrap_or_default();
+    let create: CreateRoom = if body.trim().is_empty() {
+        CreateRoom::default()
+    } else {
+        match serde_json::from_str(&body) {
+            Ok(c) => c,
+            Err(e) => return error(400, "bad_request", &format!("body must be JSON: {e}")),
+        }
+    };
+    let source = match create.source {
+        Some(s) => s,
+        None => env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into()),
+    };
+    let mut raw = [0u8; 16];
+    crate::random_bytes(&mut raw)?;
+    let id = base64url(&raw);
+    let stub = env.durable_object("ROOMS")?.id_from_name(&id)?.get_stub()?;
+    let init = RequestInit {
+        method: Method::Post,
+        body: Some(serde_json::to_string(&json!({ "source": source }))?.into()),
+        ..RequestInit::default()
+    };
+    let resp = stub.fetch_with_request(Request::new_with_init("https://room/init", &init)?).await?;
+    if resp.status_code() != 201 {
+        return Ok(resp);
+    }
+    let url = format!("/r/{id}");
+    Ok(Response::from_json(&json!({ "id": id, "url": url }))?.with_status(201))
+}
+
+/// Hand a request to the room's Durable Object (it routes on the path's last segment).
+async fn forward(env: &Env, id: &str, req: Request) -> Result<Response> {
+    if !valid_room_id(id) {
+        return error(404, "room_not_found", "no such room");
+    }
+    let stub = env.durable_object("ROOMS")?.id_from_name(id)?.get_stub()?;
+    stub.fetch_with_request(req).await
+}
+
+pub fn valid_room_id(id: &str) -> bool {
+    id.len() == ROOM_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
