@@ -1,1 +1,139 @@
+//! Watch Together player for the browser.
+//!
+//! ```js
+//! import init, { join } from "@watch-together/player";
+//! await init();
+//! const session = join({ server: location.origin, room: "ROOM_ID", name: "Ana" }, videoElement);
+//! session.events.addEventListener("state", (e) => console.log(e.detail));
+//! session.play();
+//! ```
+//!
+//! The sync logic is `sync_core::client::Client`; this crate only carries
+//! its inputs and outputs to the WebSocket, the element and the page.
 
+use std::rc::Rc;
+
+use serde::Deserialize;
+use sync_core::protocol::Command;
+use wasm_bindgen::prelude::*;
+use web_sys::{EventTarget, HtmlVideoElement};
+
+mod dom;
+mod player;
+mod session;
+
+#[derive(Deserialize)]
+struct JoinOptions {
+    /// Origin of the edge worker, e.g. `https://watch.example` (default: this page's origin).
+    #[serde(default)]
+    server: Option<String>,
+    room: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+export interface JoinOptions {
+  /** Origin of the edge worker; defaults to the page's origin. */
+  server?: string;
+  /** Room id from `POST /api/rooms`. */
+  room: string;
+  /** Display name shown to the other members. */
+  name?: string;
+}
+export interface SyncStats {
+  offsetMs: number | null;
+  offsetErrorMs: number | null;
+  rttMs: number | null;
+  driftMs: number | null;
+  rate: number;
+  rateCorrections: number;
+  seekCorrections: number;
+}
+"#;
+
+/// A joined room. Events (CustomEvent, data in `detail`) on [`Session::events`]:
+/// `joined`, `state`, `members`, `stats`, `error`, `connection`, `needs-gesture`.
+#[wasm_bindgen]
+pub struct Session {
+    shared: session::Handle,
+}
+
+/// Join a room and keep `video` in sync with it.
+#[wasm_bindgen(skip_typescript)]
+pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsError> {
+    let opts: JoinOptions = serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("join options: {e}")))?;
+    if opts.room.is_empty() || !opts.room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(JsError::new("join options: `room` must be a room id"));
+    }
+    let origin = match opts.server {
+        Some(s) => s,
+        None => web_sys::window().and_then(|w| w.location().origin().ok()).ok_or_else(|| JsError::new("no server given and no page origin"))?,
+    };
+    let ws_origin = if let Some(rest) = origin.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = origin.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        return Err(JsError::new("join options: `server` must be an http(s) origin"));
+    };
+    let url = format!("{}/api/rooms/{}/ws", ws_origin.trim_end_matches('/'), opts.room);
+    let name = opts.name.unwrap_or_default();
+    let shared = session::start(url, name, video).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
+    Ok(Session { shared })
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_JOIN: &'static str = r#"
+/** Join a room and keep `video` in sync with it. */
+export function join(options: JoinOptions, video: HTMLVideoElement): Session;
+"#;
+
+#[wasm_bindgen]
+impl Session {
+    /// Where page events are dispatched.
+    #[wasm_bindgen(getter)]
+    pub fn events(&self) -> EventTarget {
+        self.shared.borrow().events()
+    }
+
+    /// Ask the room to play (from the current position).
+    pub fn play(&self) {
+        self.command(Command::Play { position: None });
+    }
+
+    /// Ask the room to pause.
+    pub fn pause(&self) {
+        self.command(Command::Pause { position: None });
+    }
+
+    /// Ask the room to jump to `seconds`.
+    pub fn seek(&self, seconds: f64) {
+        self.command(Command::Seek { position: seconds });
+    }
+
+    /// Ask the room to play another source.
+    pub fn load(&self, url: String) {
+        self.command(Command::SetSource { url });
+    }
+
+    /// Current sync figures (see `SyncStats`).
+    pub fn stats(&self) -> JsValue {
+        self.shared.borrow().stats()
+    }
+
+    /// Leave the room: closes the socket, stops timers and listeners.
+    pub fn leave(&self) {
+        if let Ok(mut s) = self.shared.try_borrow_mut() {
+            s.leave();
+        }
+    }
+}
+
+impl Session {
+    fn command(&self, c: Command) {
+        let weak = Rc::downgrade(&self.shared);
+        session::with(&weak, |s| s.command(c));
+    }
+}

@@ -1,1 +1,251 @@
-fn main() {}
+//! `cargo xtask` — build, run and test Watch Together with nothing installed
+//! beforehand but Rust, node/npm and git.
+//!
+//! - `cargo xtask dev`   install what is missing, build, serve on http://127.0.0.1:8787
+//! - `cargo xtask test`  install what is missing, build, run every test stage
+//! - `cargo xtask build` install what is missing and build the player, worker and demo
+//! - `cargo xtask tidy`  check the cores stay pure (no platform crates, no clocks)
+//! - `cargo xtask deploy` build, then `wrangler deploy`
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Instant, SystemTime};
+
+mod setup;
+mod tally;
+mod tidy;
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+pub const WORKER_BUILD_VERSION: &str = "0.8.7";
+pub const DEV_ADDR: &str = "127.0.0.1";
+pub const DEV_PORT: u16 = 8787;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev(&root),
+        Some("test") => test(&root, &args[1..]),
+        Some("build") => build(&root),
+        Some("tidy") => tidy::run(&root).map(|_| ()),
+        Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
+        _ => {
+            eprintln!("usage: cargo xtask <dev|test|build|tidy|deploy>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // An empty message: already reported (the test totals line stays last).
+            if !e.is_empty() {
+                eprintln!("\nxtask: error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Print a stage heading.
+pub fn step(msg: &str) {
+    println!("\n==> {msg}");
+}
+
+/// Run a command, inheriting output; fail with its description.
+pub fn run(cmd: &mut Command) -> Result {
+    let desc = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("could not start {desc}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{desc} failed with {status}"))
+    }
+}
+
+/// Newest modification time of the files under `paths` (recursively).
+pub fn newest_mtime(paths: &[PathBuf]) -> Option<SystemTime> {
+    fn walk(p: &Path, newest: &mut Option<SystemTime>) {
+        let Ok(meta) = std::fs::metadata(p) else { return };
+        if meta.is_dir() {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    walk(&e.path(), newest);
+                }
+            }
+        } else if let Ok(m) = meta.modified() {
+            if newest.is_none_or(|n| m > n) {
+                *newest = Some(m);
+            }
+        }
+    }
+    let mut newest = None;
+    for p in paths {
+        walk(p, &mut newest);
+    }
+    newest
+}
+
+/// True if `output` exists and is newer than every input.
+pub fn up_to_date(output: &Path, inputs: &[PathBuf]) -> bool {
+    let Ok(out) = std::fs::metadata(output).and_then(|m| m.modified()) else { return false };
+    newest_mtime(inputs).is_some_and(|i| i <= out)
+}
+
+fn build(root: &Path) -> Result {
+    let tools = setup::ensure(root)?;
+    build_player(root, &tools)?;
+    build_worker(root, &tools)?;
+    build_demo(root)?;
+    Ok(())
+}
+
+fn core_inputs(root: &Path) -> Vec<PathBuf> {
+    ["sync-core", "media-core", "Cargo.lock", "Cargo.toml"].iter().map(|p| root.join(p)).collect()
+}
+
+fn build_player(root: &Path, tools: &setup::Tools) -> Result {
+    step("building player-wasm (wasm32, release)");
+    let t = Instant::now();
+    let out_dir = root.join("www/pkg");
+    let mut inputs = core_inputs(root);
+    inputs.push(root.join("player-wasm"));
+    if up_to_date(&out_dir.join("player_wasm_bg.wasm"), &inputs) {
+        println!("    up to date");
+        return Ok(());
+    }
+    run(Command::new("cargo").args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "player-wasm"]).current_dir(root))?;
+    let wasm = root.join("target/wasm32-unknown-unknown/release/player_wasm.wasm");
+    run(Command::new(&tools.wasm_bindgen).arg("--target").arg("web").arg("--out-dir").arg(&out_dir).arg(&wasm))?;
+    let bg = out_dir.join("player_wasm_bg.wasm");
+    run(Command::new(&tools.wasm_opt).arg("-Oz").arg("--enable-bulk-memory").arg("--enable-nontrapping-float-to-int").arg("--enable-sign-ext").arg("--enable-mutable-globals").arg("--enable-reference-types").arg("--enable-multivalue").arg(&bg).arg("-o").arg(&bg))?;
+    let size = std::fs::metadata(&bg).map(|m| m.len()).unwrap_or(0);
+    println!("    www/pkg/player_wasm_bg.wasm: {size} bytes ({:.1} s)", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn build_worker(root: &Path, tools: &setup::Tools) -> Result {
+    step("building edge-worker (worker-build, release)");
+    let t = Instant::now();
+    let mut inputs = core_inputs(root);
+    inputs.push(root.join("edge-worker/src"));
+    inputs.push(root.join("edge-worker/Cargo.toml"));
+    if up_to_date(&root.join("edge-worker/build/worker/shim.mjs"), &inputs) {
+        println!("    up to date");
+        return Ok(());
+    }
+    run(Command::new(&tools.worker_build)
+        .arg("--release")
+        .current_dir(root.join("edge-worker"))
+        .env("WASM_BINDGEN_BIN", &tools.wasm_bindgen)
+        .env("WASM_OPT_BIN", &tools.wasm_opt)
+        .env("ESBUILD_BIN", root.join("node_modules/.bin/esbuild")))?;
+    println!("    edge-worker/build ({:.1} s)", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The offline demo: 60 s of DASH (H.264 + AAC, 2 s segments) made by ffmpeg.
+fn build_demo(root: &Path) -> Result {
+    step("preparing the demo DASH stream");
+    let dir = root.join("www/media/demo");
+    let manifest = dir.join("manifest.mpd");
+    if manifest.exists() {
+        println!("    www/media/demo/manifest.mpd present");
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=426x240:rate=24:duration=60"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=60"])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p"])
+        .args(["-b:v", "140k", "-maxrate", "170k", "-bufsize", "340k", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"])
+        .args(["-c:a", "aac", "-b:a", "48k", "-ac", "2"])
+        .args(["-f", "dash", "-seg_duration", "2", "-use_template", "1", "-use_timeline", "1"])
+        .args(["-adaptation_sets", "id=0,streams=v id=1,streams=a"])
+        .arg(&manifest)
+        .status()
+        .map_err(|e| format!("ffmpeg: {e}"))?;
+    if !status.success() {
+        let _ = std::fs::remove_file(&manifest);
+        return Err(format!("ffmpeg failed ({status})"));
+    }
+    let size: u64 = std::fs::read_dir(&dir).map_err(|e| e.to_string())?.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum();
+    println!("    made www/media/demo ({size} bytes)");
+    Ok(())
+}
+
+fn wrangler_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+}
+
+fn dev(root: &Path) -> Result {
+    build(root)?;
+    step(&format!("starting the edge worker on workerd at http://{DEV_ADDR}:{DEV_PORT}"));
+    println!("    open http://{DEV_ADDR}:{DEV_PORT}/ and press \"Create room\"; share the room link with a second tab");
+    println!("    Ctrl-C stops everything");
+    let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
+    cmd.args(["dev", "--ip", DEV_ADDR, "--port", &DEV_PORT.to_string(), "--show-interactive-dev-session=false"]).current_dir(root);
+    wrangler_env(&mut cmd);
+    run(&mut cmd)
+}
+
+fn test(root: &Path, args: &[String]) -> Result {
+    let started = Instant::now();
+    let only: Option<&str> = args.first().map(String::as_str);
+    let mut tally = tally::Tally::default();
+    let want = |stage: &str| only.is_none_or(|o| o == stage);
+
+    if want("tidy") {
+        step("stage 1/4: tidy (cores stay pure)");
+        let (passed, failed) = tidy::run(root).map_or_else(|e| {
+            eprintln!("{e}");
+            (0, 1)
+        }, |n| (n, 0));
+        tally.add("tidy", passed, failed, 0);
+    }
+    if want("native") {
+        step("stage 2/4: native cargo test (sync-core, media-core, xtask)");
+        let out = tally::run_capture(Command::new("cargo").args(["test", "-p", "sync-core", "-p", "media-core", "-p", "xtask"]).current_dir(root))?;
+        let (p, f, s) = tally::parse_cargo(&out.text);
+        tally.add("native", p, f + u64::from(!out.success && f == 0), s);
+    }
+    let needs_stack = want("worker") || want("e2e");
+    if needs_stack {
+        build(root)?;
+    }
+    for (stage, n, dir) in [("worker", 3, "tests/worker"), ("e2e", 4, "tests/e2e")] {
+        if !want(stage) {
+            continue;
+        }
+        step(&format!("stage {n}/4: {stage} tests (node --test, real workerd{})", if stage == "e2e" { " + headless Chromium" } else { "" }));
+        let tap = root.join(format!("target/test-results/{stage}.tap"));
+        std::fs::create_dir_all(tap.parent().unwrap_or(root)).map_err(|e| e.to_string())?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".test.mjs")).collect();
+        files.sort();
+        let mut cmd = Command::new("node");
+        cmd.arg("--test").arg("--test-concurrency=1").arg("--test-reporter=spec").arg("--test-reporter-destination=stdout").arg("--test-reporter=tap").arg(format!("--test-reporter-destination={}", tap.display())).args(&files).current_dir(root);
+        wrangler_env(&mut cmd);
+        let status = cmd.stdin(Stdio::null()).status().map_err(|e| format!("node: {e}"))?;
+        let text = std::fs::read_to_string(&tap).unwrap_or_default();
+        let (p, f, s) = tally::parse_tap(&text);
+        tally.add(stage, p, f + u64::from(!status.success() && f == 0), s);
+    }
+    if tally.passed() == 0 && tally.failed() == 0 {
+        println!("    no test ran");
+        tally.add("nothing", 0, 1, 0);
+    }
+    tally.print(started.elapsed());
+    if tally.failed() > 0 {
+        Err(String::new())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,379 @@
+//! The room session: a WebSocket to the room, sync-core's [`Client`] and
+//! the [`Player`], glued by event listeners and one timer.
+//!
+//! All state lives in [`Shared`]; callbacks hold only a `Weak` to it, so
+//! dropping the session frees everything (no reference cycles). Outputs are
+//! drained while borrowed, events are dispatched to the page after the
+//! borrow is released (a page listener may call back into the session).
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use serde::Serialize;
+use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, MediaAction, MediaEvent, MediaObservation};
+use sync_core::protocol::Command;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{EventTarget, HtmlVideoElement, MessageEvent, WebSocket};
+
+use crate::dom::{emit, error_name, media_error_text, now_ms, Listener};
+use crate::player::{error_detail, Player};
+
+const RECONNECT_MIN_MS: f64 = 1_000.0;
+const RECONNECT_MAX_MS: f64 = 30_000.0;
+
+/// One open WebSocket and its listeners; dropping it closes the socket.
+struct Conn {
+    ws: WebSocket,
+    _listeners: Vec<Listener>,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let _ = self.ws.close();
+    }
+}
+
+pub struct Shared {
+    client: Client,
+    conn: Option<Conn>,
+    player: Player,
+    video: HtmlVideoElement,
+    events: EventTarget,
+    ws_url: String,
+    timer: Option<Timeout>,
+    reconnect_timer: Option<Timeout>,
+    reconnect_attempt: u32,
+    play_in_flight: bool,
+    left: bool,
+    _listeners: Vec<Listener>,
+}
+
+pub type Handle = Rc<RefCell<Shared>>;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatsView {
+    offset_ms: Option<f64>,
+    offset_error_ms: Option<f64>,
+    rtt_ms: Option<f64>,
+    drift_ms: Option<f64>,
+    rate: f64,
+    rate_corrections: u64,
+    seek_corrections: u64,
+}
+
+fn observe(video: &HtmlVideoElement) -> MediaObservation {
+    let paused = video.paused();
+    MediaObservation {
+        current_time: video.current_time(),
+        paused,
+        seeking: video.seeking(),
+        ended: video.ended(),
+        buffering: !paused && video.ready_state() < 3,
+    }
+}
+
+pub fn start(ws_url: String, name: String, video: HtmlVideoElement) -> Result<Handle, JsValue> {
+    let events = EventTarget::new()?;
+    let shared = Rc::new(RefCell::new(Shared {
+        client: Client::new(ClientConfig::default(), name),
+        conn: None,
+        player: Player::new(video.clone(), events.clone()),
+        video: video.clone(),
+        events,
+        ws_url,
+        timer: None,
+        reconnect_timer: None,
+        reconnect_attempt: 0,
+        play_in_flight: false,
+        left: false,
+        _listeners: Vec::new(),
+    }));
+    let weak = Rc::downgrade(&shared);
+    let mut listeners = Vec::new();
+    for (kind, ev) in [("play", MediaEvent::Play), ("pause", MediaEvent::Pause), ("seeked", MediaEvent::Seeked)] {
+        let w = weak.clone();
+        listeners.push(Listener::new(&video, kind, move |_| {
+            with(&w, |s| {
+                let obs = observe(&s.video);
+                s.client.handle_media_event(now_ms(), ev, &obs);
+            })
+        })?);
+    }
+    let w = weak.clone();
+    listeners.push(Listener::new(&video, "error", move |_| {
+        if let Some(s) = w.upgrade() {
+            let (events, text) = {
+                let s = s.borrow();
+                (s.events.clone(), s.video.error().map(|e| media_error_text(&e)).unwrap_or_default())
+            };
+            emit(&events, "error", &error_detail("media", &text));
+        }
+    })?);
+    if let Some(window) = web_sys::window() {
+        // Back online or visible again: reconnect now instead of waiting out the backoff.
+        for (target, kind) in [(window.clone().unchecked_into::<EventTarget>(), "online"), (window.document().map(|d| d.unchecked_into()).unwrap_or_else(|| window.clone().unchecked_into()), "visibilitychange")] {
+            let w = weak.clone();
+            listeners.push(Listener::new(&target, kind, move |_| {
+                let reconnect = w.upgrade().is_some_and(|s| {
+                    let s = s.borrow();
+                    s.conn.is_none() && !s.left
+                });
+                if reconnect {
+                    connect(&w);
+                }
+            })?);
+        }
+    }
+    shared.borrow_mut()._listeners = listeners;
+    connect(&weak);
+    Ok(shared)
+}
+
+/// Run `f` on the shared state, then drain the client's outputs.
+pub fn with(weak: &Weak<RefCell<Shared>>, f: impl FnOnce(&mut Shared)) {
+    let Some(rc) = weak.upgrade() else { return };
+    {
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
+        if s.left {
+            return;
+        }
+        f(&mut s);
+    }
+    pump(weak);
+}
+
+/// Drain outputs: sends and media actions while borrowed, page events after.
+fn pump(weak: &Weak<RefCell<Shared>>) {
+    let Some(rc) = weak.upgrade() else { return };
+    let (events, target, play) = {
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
+        let mut events = Vec::new();
+        let mut play = false;
+        while let Some(out) = s.client.poll_output() {
+            match out {
+                ClientOutput::Send(msg) => {
+                    if let Some(c) = &s.conn {
+                        let _ = c.ws.send_with_str(&msg.encode());
+                    }
+                }
+                ClientOutput::Media(action) => match action {
+                    MediaAction::Load(url) => s.player.load(&url),
+                    MediaAction::Play => play = true,
+                    MediaAction::Pause => {
+                        play = false;
+                        let _ = s.video.pause();
+                    }
+                    MediaAction::Seek(t) => s.video.set_current_time(t),
+                    MediaAction::SetRate(r) => s.video.set_playback_rate(r),
+                },
+                ClientOutput::Event(e) => events.push(e),
+            }
+        }
+        if let Some(t) = s.client.poll_timeout() {
+            let delay = (t - now_ms()).clamp(0.0, 60_000.0) as u32;
+            let w = weak.clone();
+            s.timer = Some(Timeout::new(delay, move || {
+                with(&w, |s| {
+                    let obs = observe(&s.video);
+                    s.client.handle_timeout(now_ms(), &obs);
+                })
+            }));
+        }
+        (events, s.events.clone(), play)
+    };
+    if play {
+        request_play(weak);
+    }
+    for e in events {
+        dispatch(&target, e);
+    }
+}
+
+fn dispatch(target: &EventTarget, e: ClientEvent) {
+    let ser = serde_wasm_bindgen::Serializer::json_compatible();
+    let (kind, detail) = match e {
+        ClientEvent::Joined { member } => ("joined", member.serialize(&ser)),
+        ClientEvent::State { playback, seq } => {
+            #[derive(Serialize)]
+            struct S {
+                playing: bool,
+                position: f64,
+                rate: f64,
+                seq: u64,
+            }
+            ("state", S { playing: playback.playing, position: playback.position, rate: playback.rate, seq }.serialize(&ser))
+        }
+        ClientEvent::Members(m) => ("members", m.serialize(&ser)),
+        ClientEvent::Error { code, message } => {
+            let code = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            ("error", Ok(error_detail(&code, &message)))
+        }
+        ClientEvent::Stats(s) => (
+            "stats",
+            StatsView {
+                offset_ms: s.offset_ms,
+                offset_error_ms: s.offset_error_ms,
+                rtt_ms: s.rtt_ms,
+                drift_ms: s.drift_ms,
+                rate: s.rate,
+                rate_corrections: s.rate_corrections,
+                seek_corrections: s.seek_corrections,
+            }
+            .serialize(&ser),
+        ),
+    };
+    emit(target, kind, &detail.unwrap_or(JsValue::NULL));
+}
+
+/// One play() in flight at a time. NotAllowedError (autoplay policy) falls
+/// back to muted playback and tells the page it needs a gesture to unmute.
+fn request_play(weak: &Weak<RefCell<Shared>>) {
+    let Some(rc) = weak.upgrade() else { return };
+    let (video, events) = {
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
+        if s.play_in_flight || !s.video.paused() {
+            return;
+        }
+        s.play_in_flight = true;
+        (s.video.clone(), s.events.clone())
+    };
+    let w = weak.clone();
+    spawn_local(async move {
+        let result = match video.play() {
+            Ok(p) => JsFuture::from(p).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            match error_name(&e).as_str() {
+                "NotAllowedError" => {
+                    video.set_muted(true);
+                    emit(&events, "needs-gesture", &JsValue::NULL);
+                    if let Ok(p) = video.play() {
+                        let _ = JsFuture::from(p).await;
+                    }
+                }
+                "AbortError" => {} // a pause or a new load interrupted it: expected
+                _ => web_sys::console::warn_2(&"watch-together: play() failed".into(), &e),
+            }
+        }
+        if let Some(rc) = w.upgrade() {
+            if let Ok(mut s) = rc.try_borrow_mut() {
+                s.play_in_flight = false;
+            }
+        }
+    });
+}
+
+fn connect(weak: &Weak<RefCell<Shared>>) {
+    let Some(rc) = weak.upgrade() else { return };
+    let url = {
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
+        s.reconnect_timer = None;
+        s.conn = None;
+        s.ws_url.clone()
+    };
+    let ws = match WebSocket::new(&url) {
+        Ok(ws) => ws,
+        Err(_) => return schedule_reconnect(weak),
+    };
+    let target: &EventTarget = ws.as_ref();
+    let w = weak.clone();
+    let on_open = Listener::new(target, "open", move |_| {
+        with(&w, |s| {
+            s.reconnect_attempt = 0;
+            s.client.handle_connected(now_ms());
+        });
+        emit_connection(&w, "open", None);
+    });
+    let w = weak.clone();
+    let on_message = Listener::new(target, "message", move |e| {
+        let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
+        with(&w, |s| {
+            let obs = observe(&s.video);
+            s.client.handle_server_text(now_ms(), &text, &obs);
+        });
+    });
+    let w = weak.clone();
+    let on_close = Listener::new(target, "close", move |_| {
+        with(&w, |s| {
+            s.conn = None;
+            s.client.handle_disconnected(now_ms());
+        });
+        schedule_reconnect(&w);
+    });
+    let (Ok(a), Ok(b), Ok(c)) = (on_open, on_message, on_close) else {
+        let _ = ws.close();
+        return schedule_reconnect(weak);
+    };
+    if let Ok(mut s) = rc.try_borrow_mut() {
+        s.conn = Some(Conn { ws, _listeners: vec![a, b, c] });
+    }
+    emit_connection(weak, "connecting", None);
+}
+
+/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 30 s.
+fn schedule_reconnect(weak: &Weak<RefCell<Shared>>) {
+    let Some(rc) = weak.upgrade() else { return };
+    let delay = {
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
+        if s.left || s.reconnect_timer.is_some() {
+            return;
+        }
+        let base = (RECONNECT_MIN_MS * 2f64.powi(s.reconnect_attempt.min(10) as i32)).min(RECONNECT_MAX_MS);
+        let delay = base * (0.5 + 0.5 * js_sys::Math::random());
+        s.reconnect_attempt += 1;
+        let w = weak.clone();
+        s.reconnect_timer = Some(Timeout::new(delay as u32, move || connect(&w)));
+        delay
+    };
+    emit_connection(weak, "closed", Some(delay));
+}
+
+fn emit_connection(weak: &Weak<RefCell<Shared>>, state: &str, retry_in_ms: Option<f64>) {
+    let Some(rc) = weak.upgrade() else { return };
+    let Ok(events) = rc.try_borrow().map(|s| s.events.clone()) else { return };
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"state".into(), &state.into());
+    if let Some(ms) = retry_in_ms {
+        let _ = js_sys::Reflect::set(&o, &"retryInMs".into(), &ms.into());
+    }
+    emit(&events, "connection", &o);
+}
+
+impl Shared {
+    pub fn command(&mut self, c: Command) {
+        self.client.handle_user_command(now_ms(), c);
+    }
+
+    pub fn events(&self) -> EventTarget {
+        self.events.clone()
+    }
+
+    pub fn stats(&self) -> JsValue {
+        let s = self.client.stats();
+        let view = StatsView {
+            offset_ms: s.offset_ms,
+            offset_error_ms: s.offset_error_ms,
+            rtt_ms: s.rtt_ms,
+            drift_ms: s.drift_ms,
+            rate: s.rate,
+            rate_corrections: s.rate_corrections,
+            seek_corrections: s.seek_corrections,
+        };
+        view.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+    }
+
+    /// Close the socket, stop timers and listeners, release the element.
+    pub fn leave(&mut self) {
+        self.left = true;
+        self.conn = None;
+        self.timer = None;
+        self.reconnect_timer = None;
+        self._listeners.clear();
+        let _ = self.video.pause();
+    }
+}

@@ -1,0 +1,64 @@
+// A real WebSocket client speaking the room protocol, for worker tests.
+import WebSocket from "ws";
+
+export class RoomClient {
+  static async connect(wsUrl, roomId, name) {
+    const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws`));
+    await new Promise((resolve, reject) => {
+      c.ws.once("open", resolve);
+      c.ws.once("error", reject);
+      c.ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    if (name !== undefined) {
+      c.send({ type: "hello", name });
+      c.welcome = await c.next("welcome");
+    }
+    return c;
+  }
+
+  constructor(ws) {
+    this.ws = ws;
+    this.inbox = [];
+    this.waiters = [];
+    this.closed = new Promise((r) => ws.once("close", (code) => r(code)));
+    ws.on("message", (data, isBinary) => {
+      const msg = isBinary ? { type: "<binary>" } : JSON.parse(String(data));
+      this.inbox.push(msg);
+      this.waiters = this.waiters.filter((w) => !w(msg));
+    });
+  }
+
+  send(msg) {
+    this.ws.send(JSON.stringify({ v: 1, ...msg }));
+  }
+
+  sendRaw(data) {
+    this.ws.send(data);
+  }
+
+  /** The next message of `type` (already received or arriving within `ms`). */
+  next(type, ms = 3_000) {
+    const i = this.inbox.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "${type}" within ${ms} ms; got ${JSON.stringify(this.inbox)}`)), ms);
+      this.waiters.push((msg) => {
+        if (msg.type !== type) return false;
+        clearTimeout(timer);
+        this.inbox.splice(this.inbox.indexOf(msg), 1);
+        resolve(msg);
+        return true;
+      });
+    });
+  }
+
+  /** Drop everything received so far. */
+  clear() {
+    this.inbox = [];
+  }
+
+  close() {
+    this.ws.close();
+    return this.closed;
+  }
+}

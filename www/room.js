@@ -1,0 +1,82 @@
+import init, { join } from "/pkg/player_wasm.js";
+
+const $ = (id) => document.getElementById(id);
+const video = $("video");
+const roomId = location.pathname.split("/").filter(Boolean).pop();
+const notice = $("notice");
+
+function show(message, isError = true) {
+  notice.textContent = message;
+  notice.classList.toggle("error", isError);
+  notice.hidden = false;
+}
+
+const fmt = (t) => {
+  if (!Number.isFinite(t)) return "0:00";
+  const s = Math.floor(t);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+};
+
+$("share-link").value = location.href;
+$("copy").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    $("copy").textContent = "Copied";
+  } catch {
+    $("share-link").select();
+  }
+});
+
+const info = await fetch(`/api/rooms/${roomId}`);
+if (info.status === 404) {
+  show("This room does not exist (or has expired). Create a new one from the home page.");
+  throw new Error("room not found");
+}
+
+await init();
+const name = localStorage.getItem("wt-name") || `Guest ${Math.floor(Math.random() * 900 + 100)}`;
+localStorage.setItem("wt-name", name);
+const session = join({ room: roomId, name }, video);
+window.watchTogether = { session, video };
+
+const ev = session.events;
+ev.addEventListener("connection", (e) => {
+  const { state, retryInMs } = e.detail;
+  const el = $("connection");
+  el.className = `badge status-${state}`;
+  el.textContent = state === "closed" ? `offline — retrying in ${Math.round(retryInMs / 1000)} s` : state;
+});
+ev.addEventListener("members", (e) => {
+  const ul = $("members");
+  ul.replaceChildren(...e.detail.map((m) => {
+    const li = document.createElement("li");
+    const who = document.createElement("span");
+    who.textContent = m.name;
+    const status = document.createElement("span");
+    status.className = "badge";
+    status.textContent = m.buffering ? "buffering" : m.drift_ms == null ? "ready" : `${Math.round(m.drift_ms)} ms`;
+    li.append(who, status);
+    return li;
+  }));
+});
+ev.addEventListener("stats", (e) => {
+  const s = e.detail;
+  const n = (v, unit = " ms") => (v == null ? "–" : `${Math.round(v)}${unit}`);
+  $("overlay").textContent =
+    `drift ${n(s.driftMs)} · rtt ${n(s.rttMs)} · clock ±${n(s.offsetErrorMs)} · rate ${s.rate.toFixed(3)} · fixes ${s.rateCorrections}r/${s.seekCorrections}s`;
+});
+ev.addEventListener("error", (e) => show(e.detail.message));
+ev.addEventListener("needs-gesture", () => {
+  $("unmute").hidden = false;
+});
+$("unmute").addEventListener("click", () => {
+  video.muted = false;
+  $("unmute").hidden = true;
+});
+
+$("play").addEventListener("click", () => session.play());
+$("pause").addEventListener("click", () => session.pause());
+$("seek").addEventListener("click", () => session.seek(Number($("seek-to").value) || 0));
+video.addEventListener("timeupdate", () => {
+  $("time").textContent = `${fmt(video.currentTime)} / ${fmt(video.duration)}`;
+});

@@ -1,0 +1,99 @@
+//! Counting tests across stages and printing the closing totals line.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::Result;
+
+#[derive(Default)]
+pub struct Tally {
+    stages: Vec<(String, u64, u64, u64)>,
+}
+
+impl Tally {
+    pub fn add(&mut self, stage: &str, passed: u64, failed: u64, skipped: u64) {
+        println!("    {stage}: {passed} passed, {failed} failed, {skipped} skipped");
+        self.stages.push((stage.to_string(), passed, failed, skipped));
+    }
+    pub fn passed(&self) -> u64 {
+        self.stages.iter().map(|s| s.1).sum()
+    }
+    pub fn failed(&self) -> u64 {
+        self.stages.iter().map(|s| s.2).sum()
+    }
+    pub fn skipped(&self) -> u64 {
+        self.stages.iter().map(|s| s.3).sum()
+    }
+    /// The summary; its last line is the plain totals line.
+    pub fn print(&self, elapsed: Duration) {
+        println!("\n==> summary ({:.0} s)", elapsed.as_secs_f64());
+        for (name, p, f, s) in &self.stages {
+            let mark = if *f > 0 { "FAIL" } else { "ok  " };
+            println!("    {mark} {name:<8} {p:>4} passed {f:>4} failed {s:>4} skipped");
+        }
+        println!("{} passed, {} failed, {} skipped", self.passed(), self.failed(), self.skipped());
+    }
+}
+
+pub struct Captured {
+    pub text: String,
+    pub success: bool,
+}
+
+/// Run a command, streaming its stdout while keeping a copy.
+pub fn run_capture(cmd: &mut Command) -> Result<Captured> {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(|e| format!("{cmd:?}: {e}"))?;
+    let mut text = String::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(std::result::Result::ok) {
+            println!("{line}");
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    Ok(Captured { text, success: status.success() })
+}
+
+fn number_before(s: &str, word: &str) -> u64 {
+    s.split([';', ','])
+        .filter_map(|part| {
+            let mut it = part.split_whitespace();
+            let n = it.next()?;
+            (it.next()? == word).then(|| n.parse::<u64>().ok()).flatten()
+        })
+        .sum()
+}
+
+/// Sum the `test result:` lines of `cargo test`: (passed, failed, ignored).
+pub fn parse_cargo(text: &str) -> (u64, u64, u64) {
+    text.lines().filter_map(|l| l.trim().strip_prefix("test result:")).fold((0, 0, 0), |acc, l| {
+        (acc.0 + number_before(l, "passed"), acc.1 + number_before(l, "failed"), acc.2 + number_before(l, "ignored"))
+    })
+}
+
+/// Read the totals of node's TAP reporter: (passed, failed + cancelled, skipped + todo).
+pub fn parse_tap(text: &str) -> (u64, u64, u64) {
+    let field = |name: &str| -> u64 {
+        text.lines().filter_map(|l| l.trim().strip_prefix(&format!("# {name} "))).filter_map(|n| n.trim().parse::<u64>().ok()).sum()
+    };
+    (field("pass"), field("fail") + field("cancelled"), field("skipped") + field("todo"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_results_are_summed() {
+        let out = "test result: ok. 28 passed; 0 failed; 1 ignored; 0 measured\nnoise\ntest result: FAILED. 3 passed; 2 failed; 0 ignored;\n";
+        assert_eq!(parse_cargo(out), (31, 2, 1));
+    }
+
+    #[test]
+    fn tap_totals_are_read() {
+        let tap = "TAP version 13\nok 1 - a\n# tests 5\n# pass 3\n# fail 1\n# cancelled 1\n# skipped 0\n# todo 0\n";
+        assert_eq!(parse_tap(tap), (3, 2, 0));
+    }
+}
