@@ -1,0 +1,36 @@
+// Headless Chromium (Debian's) driven by playwright-core.
+import { chromium } from "playwright-core";
+
+export const CHROMIUM_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
+export async function launch() {
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A new page that records console errors and uncaught exceptions. */
+export async function newPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("console", (m) => { if (m.type() === "error") page.problems.push(`console: ${m.text()}`); });
+  page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+/** The element's state with the wall-clock time it was read. */
+export function readVideo(page) {
+  return page.evaluate(() => {
+    const v = document.getElementById("video");
+    return { t: v.currentTime, paused: v.paused, readyState: v.readyState, at: Date.now(), rate: v.playbackRate };
+  });
+}
+
+/** Media position of `page` extrapolated to wall-clock `at` (for comparing two pages). */
+export async function positionAt(page, at) {
+  const v = await readVideo(page);
+  return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
+}
