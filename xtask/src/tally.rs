@@ -56,12 +56,13 @@ pub fn run_capture(cmd: &mut Command) -> Result<Captured> {
     Ok(Captured { text, success: status.success() })
 }
 
+/// The number just before `word` in each `;`/`,`-separated part, summed.
 fn number_before(s: &str, word: &str) -> u64 {
     s.split([';', ','])
         .filter_map(|part| {
-            let mut it = part.split_whitespace();
-            let n = it.next()?;
-            (it.next()? == word).then(|| n.parse::<u64>().ok()).flatten()
+            let tokens: Vec<&str> = part.split_whitespace().collect();
+            let i = tokens.iter().position(|t| *t == word)?;
+            tokens.get(i.checked_sub(1)?)?.parse::<u64>().ok()
         })
         .sum()
 }
