@@ -9,6 +9,7 @@ document.getElementById("create").addEventListener("click", async () => {
     const res = await fetch("/api/rooms", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     const body = await res.json();
     if (!res.ok) throw new Error(body.error?.message ?? `HTTP ${res.status}`);
+    localStorage.setItem(`wt-host:${body.id}`, body.hostToken);
     location.href = body.url;
   } catch (e) {
     fail(`Could not create a room: ${e.message}`);

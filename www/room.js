@@ -36,7 +36,8 @@ if (info.status === 404) {
 await init();
 const name = localStorage.getItem("wt-name") || `Guest ${Math.floor(Math.random() * 900 + 100)}`;
 localStorage.setItem("wt-name", name);
-const session = join({ room: roomId, name }, video);
+const hostToken = localStorage.getItem(`wt-host:${roomId}`) ?? undefined;
+const session = join({ room: roomId, name, hostToken }, video);
 window.watchTogether = { session, video };
 
 const ev = session.events;
@@ -52,9 +53,10 @@ ev.addEventListener("members", (e) => {
     const li = document.createElement("li");
     const who = document.createElement("span");
     who.textContent = m.name;
+    if (m.role !== "viewer") who.textContent += m.role === "host" ? " ★" : " ☆";
     const status = document.createElement("span");
     status.className = "badge";
-    status.textContent = m.buffering ? "buffering" : m.drift_ms == null ? "ready" : `${Math.round(m.drift_ms)} ms`;
+    status.textContent = m.status !== "ready" ? m.status : m.drift_ms == null ? "ready" : `${Math.round(m.drift_ms)} ms · ${Math.round(m.rtt_ms ?? 0)} ms rtt`;
     li.append(who, status);
     return li;
   }));
@@ -66,6 +68,7 @@ ev.addEventListener("stats", (e) => {
     `drift ${n(s.driftMs)} · rtt ${n(s.rttMs)} · clock ±${n(s.offsetErrorMs)} · rate ${s.rate.toFixed(3)} · fixes ${s.rateCorrections}r/${s.seekCorrections}s`;
 });
 ev.addEventListener("error", (e) => show(e.detail.message));
+ev.addEventListener("reverted", (e) => show(`Not allowed: ${e.detail.message}`));
 ev.addEventListener("needs-gesture", () => {
   $("unmute").hidden = false;
 });

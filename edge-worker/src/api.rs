@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::json;
+use sync_core::protocol::PermissionMode;
 use worker::*;
 
 /// Length of a room id: 16 random bytes, base64url without padding.
@@ -38,7 +39,15 @@ pub async fn route(req: Request, env: Env) -> Result<Response> {
 #[derive(Deserialize, Default)]
 struct CreateRoom {
     #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
     source: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    mode: Option<PermissionMode>,
 }
 
 async fn create_room(mut req: Request, env: Env) -> Result<Response> {
@@ -48,28 +57,46 @@ async fn create_room(mut req: Request, env: Env) -> Result<Response> {
     } else {
         match serde_json::from_str(&body) {
             Ok(c) => c,
-            Err(e) => return error(400, "bad_request", &format!("body must be JSON: {e}")),
+            Err(e) => return error(400, "bad_request", &format!("body must be JSON {{name?, source?, title?, password?, mode?}}: {e}")),
         }
     };
-    let source = match create.source {
-        Some(s) => s,
-        None => env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into()),
+    let (url, title) = match create.source {
+        Some(s) => (s, create.title),
+        None => (
+            env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into()),
+            Some("Demo stream".to_string()),
+        ),
     };
+    if !(url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"))) || url.len() > 2048 {
+        return error(400, "bad_source", "source must be an http(s) URL or a path on this server");
+    }
+    if create.password.as_ref().is_some_and(|p| p.len() > 200) {
+        return error(400, "bad_password", "password too long (200 bytes at most)");
+    }
     let mut raw = [0u8; 16];
     crate::random_bytes(&mut raw)?;
     let id = base64url(&raw);
+    let mut token = [0u8; 16];
+    crate::random_bytes(&mut token)?;
+    let host_token = base64url(&token);
     let stub = env.durable_object("ROOMS")?.id_from_name(&id)?.get_stub()?;
-    let init = RequestInit {
-        method: Method::Post,
-        body: Some(serde_json::to_string(&json!({ "source": source }))?.into()),
-        ..RequestInit::default()
-    };
+    let init = json!({
+        "name": create.name,
+        "source": { "url": url, "title": title },
+        "password": create.password,
+        "mode": create.mode.unwrap_or_default(),
+        "host_token": host_token,
+    });
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set("x-room-id", &id)?;
+    let init = RequestInit { method: Method::Post, headers, body: Some(serde_json::to_string(&init)?.into()), ..RequestInit::default() };
     let resp = stub.fetch_with_request(Request::new_with_init("https://room/init", &init)?).await?;
     if resp.status_code() != 201 {
         return Ok(resp);
     }
     let url = format!("/r/{id}");
-    Ok(Response::from_json(&json!({ "id": id, "url": url }))?.with_status(201))
+    Ok(Response::from_json(&json!({ "id": id, "hostToken": host_token, "url": url }))?.with_status(201))
 }
 
 /// Hand a request to the room's Durable Object (it routes on the path's last segment).

@@ -3,18 +3,19 @@
 //! Every event: read the clock once, make sure the core is loaded (from
 //! storage plus the attachments of the hibernated sockets), hand the input
 //! to the core, drain its outputs into a Vec and drop the borrow, then do the
-//! I/O. No RefCell borrow is ever held across an await.
+//! I/O (storage, sends, closes) and set the storage alarm to the core's next
+//! deadline. No RefCell borrow is ever held across an await; no setTimeout.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde::Deserialize;
 use serde_json::json;
-use sync_core::protocol::{ErrorCode, MemberId};
-use sync_core::room::{PersistedRoom, Room, RoomConfig, RoomOutput, SocketMember};
+use sync_core::protocol::{ErrorCode, PermissionMode, SourceInfo};
+use sync_core::room::{ConnId, CreateOptions, PersistedRoom, Room, RoomConfig, RoomOutput, SocketTag};
 use worker::*;
 
 use crate::api::error;
-use crate::now_ms;
+use crate::{now_ms, random_bytes};
 
 /// Largest text frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -23,16 +24,41 @@ const STATE_KEY: &str = "room";
 #[durable_object]
 pub struct RoomObject {
     state: State,
+    env: Env,
     core: RefCell<Option<Room>>,
+    /// The alarm time last set (to avoid rewriting it on every event).
+    alarm_at: Cell<Option<i64>>,
 }
 
-fn member_tag(id: MemberId) -> String {
-    format!("m{id}")
+fn conn_tag(id: ConnId) -> String {
+    format!("c{id}")
+}
+
+fn config(env: &Env) -> RoomConfig {
+    let mut cfg = RoomConfig::default();
+    if let Some(ms) = env.var("ROOM_IDLE_EXPIRY_MS").ok().and_then(|v| v.to_string().parse::<f64>().ok()) {
+        cfg.idle_expiry_ms = ms;
+    }
+    if let Some(ms) = env.var("ROOM_GRACE_MS").ok().and_then(|v| v.to_string().parse::<f64>().ok()) {
+        cfg.grace_ms = ms;
+    }
+    cfg
+}
+
+/// The body of the internal `/init` request.
+#[derive(Deserialize)]
+pub struct Init {
+    pub name: Option<String>,
+    pub source: Option<SourceInfo>,
+    pub password: Option<String>,
+    #[serde(default)]
+    pub mode: PermissionMode,
+    pub host_token: String,
 }
 
 impl RoomObject {
     /// Load the core if this instance just started (first use or wake-up).
-    /// Returns false if the room was never created.
+    /// Returns false if the room does not exist.
     async fn ensure_loaded(&self) -> Result<bool> {
         if self.core.borrow().is_some() {
             return Ok(true);
@@ -40,129 +66,192 @@ impl RoomObject {
         let Some(stored) = self.state.storage().get::<PersistedRoom>(STATE_KEY).await? else {
             return Ok(false);
         };
-        let sockets: Vec<SocketMember> = self
-            .state
-            .get_websockets()
-            .iter()
-            .filter_map(|ws| ws.deserialize_attachment::<SocketMember>().ok().flatten())
-            .collect();
+        let sockets: Vec<SocketTag> =
+            self.state.get_websockets().iter().filter_map(|ws| ws.deserialize_attachment::<SocketTag>().ok().flatten()).collect();
         let mut core = self.core.borrow_mut();
         if core.is_none() {
-            *core = Some(Room::restore(RoomConfig::default(), stored, sockets));
+            *core = Some(Room::restore(config(&self.env), stored, sockets));
         }
         Ok(true)
     }
 
     /// Run `f` on the core and drain its outputs; the borrow ends here.
-    fn with_core<T>(&self, f: impl FnOnce(&mut Room) -> T) -> Option<(T, Vec<RoomOutput>)> {
+    fn with_core<T>(&self, f: impl FnOnce(&mut Room) -> T) -> Option<(T, Vec<RoomOutput>, Option<f64>)> {
         let mut guard = self.core.borrow_mut();
         let room = guard.as_mut()?;
         let value = f(room);
         let outputs = std::iter::from_fn(|| room.poll_output()).collect();
-        Some((value, outputs))
+        Some((value, outputs, room.poll_timeout()))
     }
 
-    /// Carry out the core's outputs, in order (persist before telling anyone).
-    async fn perform(&self, outputs: Vec<RoomOutput>, new_socket: Option<&WebSocket>) -> Result<()> {
-        // Only the last state in a batch needs writing.
+    /// Carry out the core's outputs in order (persist before telling anyone),
+    /// then point the alarm at the next deadline.
+    async fn perform(&self, room_id: &str, outputs: Vec<RoomOutput>, deadline: Option<f64>, new_socket: Option<(ConnId, &WebSocket)>) -> Result<()> {
         let last_persist = outputs.iter().rposition(|o| matches!(o, RoomOutput::Persist(_)));
+        let mut dead: Vec<ConnId> = Vec::new();
         for (i, out) in outputs.into_iter().enumerate() {
             match out {
                 RoomOutput::Persist(p) => {
                     if Some(i) == last_persist {
-                        self.state.storage().put(STATE_KEY, &p).await?;
+                        self.state.storage().put(STATE_KEY, &*p).await?;
                     }
                 }
                 RoomOutput::Send { to, msg } => {
                     let text = msg.encode();
                     for ws in self.sockets_of(to, new_socket) {
-                        let _ = ws.send_with_str(&text);
+                        if ws.send_with_str(&text).is_err() {
+                            dead.push(to);
+                        }
                     }
                 }
                 RoomOutput::Broadcast { msg } => {
                     let text = msg.encode();
                     for ws in self.state.get_websockets() {
-                        let joined = ws.deserialize_attachment::<SocketMember>().ok().flatten().is_some_and(|m| m.name.is_some());
-                        if joined {
-                            let _ = ws.send_with_str(&text);
+                        let Some(tag) = ws.deserialize_attachment::<SocketTag>().ok().flatten() else { continue };
+                        if tag.member.is_some() && ws.send_with_str(&text).is_err() {
+                            dead.push(tag.conn);
                         }
                     }
                 }
-                RoomOutput::Attach(member) => {
-                    for ws in self.sockets_of(member.id, new_socket) {
-                        ws.serialize_attachment(&member)?;
+                RoomOutput::Attach(tag) => {
+                    for ws in self.sockets_of(tag.conn, new_socket) {
+                        ws.serialize_attachment(tag)?;
                     }
+                }
+                RoomOutput::Close { conn, code, reason } => {
+                    for ws in self.sockets_of(conn, new_socket) {
+                        let _ = ws.close(Some(code), Some(&reason));
+                    }
+                }
+                RoomOutput::Expire => {
+                    for ws in self.state.get_websockets() {
+                        let _ = ws.close(Some(1001), Some("room expired"));
+                    }
+                    self.state.storage().delete_alarm().await?;
+                    self.state.storage().delete_all().await?;
+                    *self.core.borrow_mut() = None;
+                    self.alarm_at.set(None);
+                    console_log!("{}", json!({ "room": room_id, "event": "deleted" }));
+                    return Ok(());
+                }
+                RoomOutput::Log { event, member, detail } => {
+                    console_log!("{}", json!({ "room": room_id, "event": event, "member": member, "detail": detail }));
                 }
             }
         }
+        // A send that failed means a dead socket: drop its member now.
+        for conn in dead {
+            let now = now_ms();
+            if let Some(((), more, deadline)) = self.with_core(|room| room.handle_disconnect(now, conn)) {
+                Box::pin(self.perform(room_id, more, deadline, None)).await?;
+            }
+        }
+        self.set_alarm(deadline).await
+    }
+
+    async fn set_alarm(&self, deadline: Option<f64>) -> Result<()> {
+        let want = deadline.map(|d| d.ceil() as i64);
+        if want == self.alarm_at.get() {
+            return Ok(());
+        }
+        match want {
+            Some(t) => self.state.storage().set_alarm(t).await?,
+            None => self.state.storage().delete_alarm().await?,
+        }
+        self.alarm_at.set(want);
         Ok(())
     }
 
-    fn sockets_of(&self, id: MemberId, new_socket: Option<&WebSocket>) -> Vec<WebSocket> {
-        let mut found = self.state.get_websockets_with_tag(&member_tag(id));
-        if found.is_empty() {
-            if let Some(ws) = new_socket {
-                found.push(ws.clone());
+    fn sockets_of(&self, conn: ConnId, new_socket: Option<(ConnId, &WebSocket)>) -> Vec<WebSocket> {
+        if let Some((c, ws)) = new_socket {
+            if c == conn {
+                return vec![ws.clone()];
             }
         }
-        found
+        self.state.get_websockets_with_tag(&conn_tag(conn))
     }
 
-    fn member_of(ws: &WebSocket) -> Option<MemberId> {
-        ws.deserialize_attachment::<SocketMember>().ok().flatten().map(|m| m.id)
+    fn tag_of(ws: &WebSocket) -> Option<SocketTag> {
+        ws.deserialize_attachment::<SocketTag>().ok().flatten()
+    }
+
+    fn room_id(req: Option<&Request>) -> String {
+        req.and_then(|r| r.headers().get("x-room-id").ok().flatten()).unwrap_or_default()
     }
 
     async fn init(&self, mut req: Request) -> Result<Response> {
-        #[derive(Deserialize)]
-        struct Init {
-            source: String,
-        }
         if self.ensure_loaded().await? {
             return error(409, "room_exists", "room already exists");
         }
+        let room_id = Self::room_id(Some(&req));
         let init: Init = match req.json().await {
             Ok(i) => i,
             Err(e) => return error(400, "bad_request", &format!("bad init body: {e}")),
         };
+        let mut salt = [0u8; 16];
+        random_bytes(&mut salt)?;
+        let opts = CreateOptions {
+            name: init.name,
+            source: init.source,
+            mode: init.mode,
+            password: init.password.filter(|p| !p.is_empty()).map(|p| (p, salt)),
+            host_token: Some(init.host_token),
+        };
         let now = now_ms();
-        let mut room = Room::restore(RoomConfig::default(), PersistedRoom::default(), []);
-        room.handle_set_source(now, init.source, None);
-        *self.core.borrow_mut() = Some(room);
-        if let Some(((), outputs)) = self.with_core(|_| ()) {
-            self.perform(outputs, None).await?;
+        *self.core.borrow_mut() = Some(Room::create(config(&self.env), now, opts));
+        self.state.storage().put("id", &room_id).await?;
+        if let Some(((), outputs, deadline)) = self.with_core(|_| ()) {
+            self.perform(&room_id, outputs, deadline, None).await?;
         }
         Ok(Response::from_json(&json!({ "created": true }))?.with_status(201))
     }
 
-    async fn info(&self) -> Result<Response> {
-        let Some((info, _)) = self.with_core(|room| {
-            json!({
-                "exists": true,
-                "members": room.member_count(),
-                "source": room.state().source,
-                "playing": room.state().playback.playing,
-            })
-        }) else {
+    async fn accept(&self, req: &Request) -> Result<Response> {
+        let now = now_ms();
+        let room_id = self.stored_id().await;
+        // Password at upgrade time: 401 without one, 403 with a wrong one.
+        let password = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "password").map(|(_, v)| v.into_owned()));
+        let check = self.with_core(|room| (room.has_password(), room.check_password(password.as_deref())));
+        match check {
+            Some(((true, _), _, _)) if password.is_none() => return error(401, "password_required", "this room needs a password"),
+            Some(((_, false), _, _)) => return error(403, "wrong_password", "wrong password"),
+            _ => {}
+        }
+        let mut entropy = [0u8; 16];
+        random_bytes(&mut entropy)?;
+        let pair = WebSocketPair::new()?;
+        let Some((conn, outputs, deadline)) = self.with_core(|room| room.handle_connect(now, &entropy)) else {
             return error(404, "room_not_found", "no such room");
         };
-        Response::from_json(&info)
+        self.state.accept_websocket_with_tags(&pair.server, &[&conn_tag(conn)]);
+        self.perform(&room_id, outputs, deadline, Some((conn, &pair.server))).await?;
+        Response::from_websocket(pair.client)
     }
 
-    async fn accept(&self) -> Result<Response> {
+    async fn stored_id(&self) -> String {
+        self.state.storage().get::<String>("id").await.ok().flatten().unwrap_or_default()
+    }
+
+    async fn socket_gone(&self, ws: WebSocket) -> Result<()> {
         let now = now_ms();
-        let pair = WebSocketPair::new()?;
-        let Some((member, outputs)) = self.with_core(|room| room.handle_connect(now)) else {
-            return error(404, "room_not_found", "no such room");
-        };
-        self.state.accept_websocket_with_tags(&pair.server, &[&member_tag(member)]);
-        self.perform(outputs, Some(&pair.server)).await?;
-        Response::from_websocket(pair.client)
+        let _ = ws.close(Some(1000), Some("bye"));
+        if !self.ensure_loaded().await? {
+            return Ok(());
+        }
+        let Some(tag) = Self::tag_of(&ws) else { return Ok(()) };
+        // The closing socket must not receive the member-list broadcast.
+        let _ = ws.serialize_attachment(SocketTag { conn: tag.conn, member: None });
+        let room_id = self.stored_id().await;
+        if let Some(((), outputs, deadline)) = self.with_core(|room| room.handle_disconnect(now, tag.conn)) {
+            self.perform(&room_id, outputs, deadline, None).await?;
+        }
+        Ok(())
     }
 }
 
 impl DurableObject for RoomObject {
-    fn new(state: State, _env: Env) -> Self {
-        RoomObject { state, core: RefCell::new(None) }
+    fn new(state: State, env: Env) -> Self {
+        RoomObject { state, env, core: RefCell::new(None), alarm_at: Cell::new(None) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -174,9 +263,14 @@ impl DurableObject for RoomObject {
             return error(404, "room_not_found", "no such room");
         }
         if path.ends_with("/ws") {
-            self.accept().await
+            self.accept(&req).await
         } else {
-            self.info().await
+            let Some((info, _, _)) = self.with_core(|room| room.info()) else {
+                return error(404, "room_not_found", "no such room");
+            };
+            let mut body = serde_json::to_value(&info)?;
+            body["exists"] = json!(true);
+            Response::from_json(&body)
         }
     }
 
@@ -186,21 +280,23 @@ impl DurableObject for RoomObject {
             let _ = ws.close(Some(1011), Some("room gone"));
             return Ok(());
         }
-        let Some(member) = Self::member_of(&ws) else {
+        let Some(tag) = Self::tag_of(&ws) else {
             let _ = ws.close(Some(1011), Some("unknown socket"));
             return Ok(());
         };
+        let conn = tag.conn;
         let result = self.with_core(|room| match message {
             WebSocketIncomingMessage::String(text) if text.len() > MAX_FRAME_BYTES => {
-                room.handle_refused(member, ErrorCode::TooLarge, format!("message larger than {MAX_FRAME_BYTES} bytes"))
+                room.handle_refused(now, conn, ErrorCode::TooLarge, format!("message larger than {MAX_FRAME_BYTES} bytes"))
             }
-            WebSocketIncomingMessage::String(text) => room.handle_text(now, member, &text),
+            WebSocketIncomingMessage::String(text) => room.handle_text(now, conn, &text),
             WebSocketIncomingMessage::Binary(_) => {
-                room.handle_refused(member, ErrorCode::BinaryNotSupported, "binary frames are not supported; send JSON text".into())
+                room.handle_refused(now, conn, ErrorCode::BinaryNotSupported, "binary frames are not supported; send JSON text".into())
             }
         });
-        if let Some(((), outputs)) = result {
-            self.perform(outputs, Some(&ws)).await?;
+        if let Some(((), outputs, deadline)) = result {
+            let room_id = self.stored_id().await;
+            self.perform(&room_id, outputs, deadline, Some((conn, &ws))).await?;
         }
         Ok(())
     }
@@ -212,21 +308,17 @@ impl DurableObject for RoomObject {
     async fn websocket_error(&self, ws: WebSocket, _error: Error) -> Result<()> {
         self.socket_gone(ws).await
     }
-}
 
-impl RoomObject {
-    async fn socket_gone(&self, ws: WebSocket) -> Result<()> {
+    async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
-        let _ = ws.close(Some(1000), Some("bye"));
+        self.alarm_at.set(None);
         if !self.ensure_loaded().await? {
-            return Ok(());
+            return Response::empty();
         }
-        let Some(member) = Self::member_of(&ws) else { return Ok(()) };
-        // The closing socket must not receive the member-list broadcast.
-        let _ = ws.serialize_attachment(SocketMember { id: member, name: None });
-        if let Some(((), outputs)) = self.with_core(|room| room.handle_disconnect(now, member)) {
-            self.perform(outputs, None).await?;
+        let room_id = self.stored_id().await;
+        if let Some(((), outputs, deadline)) = self.with_core(|room| room.handle_timeout(now)) {
+            self.perform(&room_id, outputs, deadline, None).await?;
         }
-        Ok(())
+        Response::empty()
     }
 }

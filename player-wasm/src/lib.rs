@@ -30,6 +30,10 @@ struct JoinOptions {
     room: String,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default, rename = "hostToken")]
+    host_token: Option<String>,
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -41,20 +45,28 @@ export interface JoinOptions {
   room: string;
   /** Display name shown to the other members. */
   name?: string;
+  /** The room password, if it has one. */
+  password?: string;
+  /** The host token returned when the room was created. */
+  hostToken?: string;
 }
 export interface SyncStats {
   offsetMs: number | null;
   offsetErrorMs: number | null;
   rttMs: number | null;
+  skewPpm: number;
   driftMs: number | null;
   rate: number;
   rateCorrections: number;
   seekCorrections: number;
+  seekLandingMs: number;
+  correcting: boolean;
 }
 "#;
 
 /// A joined room. Events (CustomEvent, data in `detail`) on [`Session::events`]:
-/// `joined`, `state`, `members`, `stats`, `error`, `connection`, `needs-gesture`.
+/// `joined`, `state`, `source`, `members`, `queue`, `settings`, `chat`, `stats`,
+/// `reverted`, `error`, `connection`, `needs-gesture`.
 #[wasm_bindgen]
 pub struct Session {
     shared: session::Handle,
@@ -78,9 +90,13 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
     } else {
         return Err(JsError::new("join options: `server` must be an http(s) origin"));
     };
-    let url = format!("{}/api/rooms/{}/ws", ws_origin.trim_end_matches('/'), opts.room);
-    let name = opts.name.unwrap_or_default();
-    let shared = session::start(url, name, video).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
+    let mut url = format!("{}/api/rooms/{}/ws", ws_origin.trim_end_matches('/'), opts.room);
+    if let Some(p) = &opts.password {
+        url.push_str("?password=");
+        url.push_str(&String::from(js_sys::encode_uri_component(p)));
+    }
+    let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
+    let shared = session::start(url, identity, video).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
     Ok(Session { shared })
 }
 
@@ -115,7 +131,33 @@ impl Session {
 
     /// Ask the room to play another source.
     pub fn load(&self, url: String) {
-        self.command(Command::SetSource { url });
+        self.command(Command::SetSource { url, title: None });
+    }
+
+    /// Say something in the room's chat.
+    pub fn chat(&self, text: String) {
+        let weak = Rc::downgrade(&self.shared);
+        session::with(&weak, |s| s.chat(text));
+    }
+
+    /// The "don't correct me" switch: false leaves this player alone.
+    #[wasm_bindgen(js_name = setCorrection)]
+    pub fn set_correction(&self, on: bool) {
+        let weak = Rc::downgrade(&self.shared);
+        session::with(&weak, |s| s.set_correction(on));
+    }
+
+    /// false: do not make the group wait while this player buffers.
+    #[wasm_bindgen(js_name = setHold)]
+    pub fn set_hold(&self, on: bool) {
+        let weak = Rc::downgrade(&self.shared);
+        session::with(&weak, |s| s.set_hold(on));
+    }
+
+    /// Change the playback rate for everyone.
+    #[wasm_bindgen(js_name = setRate)]
+    pub fn set_rate(&self, rate: f64) {
+        self.command(Command::SetRate { rate });
     }
 
     /// Current sync figures (see `SyncStats`).

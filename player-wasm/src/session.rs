@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use serde::Serialize;
-use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, MediaAction, MediaEvent, MediaObservation};
+use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
 use sync_core::protocol::Command;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -59,27 +59,59 @@ struct StatsView {
     offset_ms: Option<f64>,
     offset_error_ms: Option<f64>,
     rtt_ms: Option<f64>,
+    skew_ppm: f64,
     drift_ms: Option<f64>,
     rate: f64,
     rate_corrections: u64,
     seek_corrections: u64,
+    seek_landing_ms: f64,
+    correcting: bool,
 }
 
-fn observe(video: &HtmlVideoElement) -> MediaObservation {
-    let paused = video.paused();
-    MediaObservation {
-        current_time: video.current_time(),
-        paused,
-        seeking: video.seeking(),
-        ended: video.ended(),
-        buffering: !paused && video.ready_state() < 3,
+impl From<sync_core::client::Stats> for StatsView {
+    fn from(s: sync_core::client::Stats) -> Self {
+        StatsView {
+            offset_ms: s.offset_ms,
+            offset_error_ms: s.offset_error_ms,
+            rtt_ms: s.rtt_ms,
+            skew_ppm: s.skew_ppm,
+            drift_ms: s.drift_ms,
+            rate: s.rate,
+            rate_corrections: s.rate_corrections,
+            seek_corrections: s.seek_corrections,
+            seek_landing_ms: s.seek_landing_ms,
+            correcting: s.correcting,
+        }
     }
 }
 
-pub fn start(ws_url: String, name: String, video: HtmlVideoElement) -> Result<Handle, JsValue> {
+/// Where a member's resume token is kept across page reloads (per tab).
+fn resume_key(ws_url: &str) -> String {
+    format!("watch-together:resume:{ws_url}")
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.session_storage().ok().flatten())
+}
+
+fn observe(video: &HtmlVideoElement) -> MediaObservation {
+    let duration = video.duration();
+    MediaObservation {
+        current_time: video.current_time(),
+        paused: video.paused(),
+        seeking: video.seeking(),
+        ended: video.ended(),
+        buffering: video.ready_state() < 3,
+        duration: duration.is_finite().then_some(duration),
+    }
+}
+
+pub fn start(ws_url: String, identity: Identity, video: HtmlVideoElement) -> Result<Handle, JsValue> {
     let events = EventTarget::new()?;
+    let mut client = Client::new(ClientConfig::default(), identity);
+    client.set_resume_token(session_storage().and_then(|s| s.get_item(&resume_key(&ws_url)).ok().flatten()));
     let shared = Rc::new(RefCell::new(Shared {
-        client: Client::new(ClientConfig::default(), name),
+        client,
         conn: None,
         player: Player::new(video.clone(), events.clone()),
         video: video.clone(),
@@ -170,7 +202,14 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                     MediaAction::Seek(t) => s.video.set_current_time(t),
                     MediaAction::SetRate(r) => s.video.set_playback_rate(r),
                 },
-                ClientOutput::Event(e) => events.push(e),
+                ClientOutput::Event(e) => {
+                    if matches!(e, ClientEvent::Joined { .. }) {
+                        if let (Some(store), Some(token)) = (session_storage(), s.client.resume_token()) {
+                            let _ = store.set_item(&resume_key(&s.ws_url), token);
+                        }
+                    }
+                    events.push(e)
+                }
             }
         }
         if let Some(t) = s.client.poll_timeout() {
@@ -196,7 +235,27 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
 fn dispatch(target: &EventTarget, e: ClientEvent) {
     let ser = serde_wasm_bindgen::Serializer::json_compatible();
     let (kind, detail) = match e {
-        ClientEvent::Joined { member } => ("joined", member.serialize(&ser)),
+        ClientEvent::Joined { member, role } => {
+            #[derive(Serialize)]
+            struct J {
+                member: u64,
+                role: sync_core::protocol::Role,
+            }
+            ("joined", J { member, role }.serialize(&ser))
+        }
+        ClientEvent::Source(s) => ("source", s.serialize(&ser)),
+        ClientEvent::Queue(q) => ("queue", q.serialize(&ser)),
+        ClientEvent::Settings { mode, has_password } => {
+            #[derive(Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct S {
+                mode: sync_core::protocol::PermissionMode,
+                has_password: bool,
+            }
+            ("settings", S { mode, has_password }.serialize(&ser))
+        }
+        ClientEvent::Chat(line) => ("chat", line.serialize(&ser)),
+        ClientEvent::Reverted { message } => ("reverted", Ok(error_detail("forbidden", &message))),
         ClientEvent::State { playback, seq } => {
             #[derive(Serialize)]
             struct S {
@@ -212,19 +271,7 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
             let code = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
             ("error", Ok(error_detail(&code, &message)))
         }
-        ClientEvent::Stats(s) => (
-            "stats",
-            StatsView {
-                offset_ms: s.offset_ms,
-                offset_error_ms: s.offset_error_ms,
-                rtt_ms: s.rtt_ms,
-                drift_ms: s.drift_ms,
-                rate: s.rate,
-                rate_corrections: s.rate_corrections,
-                seek_corrections: s.seek_corrections,
-            }
-            .serialize(&ser),
-        ),
+        ClientEvent::Stats(s) => ("stats", StatsView::from(s).serialize(&ser)),
     };
     emit(target, kind, &detail.unwrap_or(JsValue::NULL));
 }
@@ -354,17 +401,19 @@ impl Shared {
     }
 
     pub fn stats(&self) -> JsValue {
-        let s = self.client.stats();
-        let view = StatsView {
-            offset_ms: s.offset_ms,
-            offset_error_ms: s.offset_error_ms,
-            rtt_ms: s.rtt_ms,
-            drift_ms: s.drift_ms,
-            rate: s.rate,
-            rate_corrections: s.rate_corrections,
-            seek_corrections: s.seek_corrections,
-        };
-        view.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+        StatsView::from(self.client.stats()).serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+    }
+
+    pub fn chat(&mut self, text: String) {
+        self.client.handle_chat(text);
+    }
+
+    pub fn set_correction(&mut self, on: bool) {
+        self.client.set_correction(on);
+    }
+
+    pub fn set_hold(&mut self, on: bool) {
+        self.client.set_hold(on);
     }
 
     /// Close the socket, stop timers and listeners, release the element.

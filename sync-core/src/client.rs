@@ -3,15 +3,21 @@
 //! The player shell feeds it socket events, media element observations and
 //! user actions, each with `now` on the client's monotonic clock, and drains
 //! [`ClientOutput`]s: messages to send, actions to apply to the element and
-//! events for the page. Echo suppression is state based: an element event
-//! that agrees with the room's state is ours; one that disagrees is the
-//! viewer's and becomes a command.
+//! events for the page.
+//!
+//! Echo suppression: the client remembers the pause and seeks it issued;
+//! an element event that matches one of them, or that agrees with the
+//! room's state, is ours. Any other is the viewer's and becomes a command.
+//! A command the viewer may not give is refused by the room, and the
+//! element is put back at the room's state.
 
 use std::collections::VecDeque;
 
 use crate::clock::{ClockConfig, ClockSync};
-use crate::drift::{Correction, DriftConfig, DriftController};
-use crate::protocol::{ClientMsg, Command, ErrorCode, MemberId, MemberInfo, ServerMsg};
+use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
+use crate::protocol::{
+    ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo,
+};
 use crate::timeline::Playback;
 use crate::Millis;
 
@@ -23,11 +29,15 @@ pub struct ClientConfig {
     pub tick_ms: Millis,
     /// How often a status report goes to the room.
     pub status_ms: Millis,
-    /// A user seek closer than this to the room's position is not a command (s).
+    /// Buffering must last this long before it is reported.
+    pub buffering_report_ms: Millis,
+    /// A viewer's seek closer than this to the room's position is ignored (s).
     pub seek_echo_tolerance: f64,
     /// How long our own command may take to come back before the room's
     /// state is enforced again.
     pub pending_ms: Millis,
+    /// The element can change its playback rate.
+    pub rate_control: bool,
 }
 
 impl Default for ClientConfig {
@@ -37,10 +47,20 @@ impl Default for ClientConfig {
             drift: DriftConfig::default(),
             tick_ms: 250.0,
             status_ms: 2_000.0,
+            buffering_report_ms: 500.0,
             seek_echo_tolerance: 1.0,
             pending_ms: 3_000.0,
+            rate_control: true,
         }
     }
+}
+
+/// Who joins.
+#[derive(Clone, Debug, Default)]
+pub struct Identity {
+    pub name: String,
+    pub password: Option<String>,
+    pub host_token: Option<String>,
 }
 
 /// What the shell read off the media element just now.
@@ -50,8 +70,10 @@ pub struct MediaObservation {
     pub paused: bool,
     pub seeking: bool,
     pub ended: bool,
-    /// `readyState < HAVE_FUTURE_DATA` while it should be playing.
+    /// Not enough data to play on (`readyState < HAVE_FUTURE_DATA`).
     pub buffering: bool,
+    /// Duration, once known.
+    pub duration: Option<f64>,
 }
 
 /// An event from the media element.
@@ -78,18 +100,27 @@ pub struct Stats {
     pub offset_ms: Option<f64>,
     pub offset_error_ms: Option<f64>,
     pub rtt_ms: Option<f64>,
+    pub skew_ppm: f64,
     pub drift_ms: Option<f64>,
     pub rate: f64,
     pub rate_corrections: u64,
     pub seek_corrections: u64,
+    pub seek_landing_ms: f64,
+    pub correcting: bool,
 }
 
 /// Something that happened, for the page.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientEvent {
-    Joined { member: MemberId },
+    Joined { member: MemberId, role: Role },
     State { playback: Playback, seq: u64 },
+    Source(SourceInfo),
     Members(Vec<MemberInfo>),
+    Queue(Vec<QueueItem>),
+    Settings { mode: PermissionMode, has_password: bool },
+    Chat(ChatLine),
+    /// A local action was undone because the room refused it.
+    Reverted { message: String },
     Error { code: ErrorCode, message: String },
     Stats(Stats),
 }
@@ -103,13 +134,15 @@ pub enum ClientOutput {
 
 struct RoomView {
     seq: u64,
-    source: Option<String>,
+    source: Option<SourceInfo>,
     playback: Playback,
 }
 
 pub struct Client {
     cfg: ClientConfig,
-    name: String,
+    identity: Identity,
+    resume: Option<String>,
+    hold: bool,
     clock: ClockSync,
     drift: DriftController,
     /// Rough offset from the welcome's server time, until probes answer.
@@ -118,31 +151,43 @@ pub struct Client {
     member: Option<MemberId>,
     room: Option<RoomView>,
     next_command: u64,
-    /// Our latest command in flight and when it was sent.
+    /// Our latest playback command in flight and when it was sent.
     pending: Option<(u64, Millis)>,
+    /// A pause we issued, not yet seen as an event.
+    our_pause_until: Option<Millis>,
+    /// Local time a scheduled start should begin.
+    start_at: Option<Millis>,
     next_tick: Option<Millis>,
     next_status: Option<Millis>,
-    rate: f64,
+    buffering_since: Option<Millis>,
+    reported_buffering: bool,
+    reported_duration: bool,
     stats: Stats,
     out: VecDeque<ClientOutput>,
 }
 
 impl Client {
-    pub fn new(cfg: ClientConfig, name: String) -> Self {
+    pub fn new(cfg: ClientConfig, identity: Identity) -> Self {
         Client {
             clock: ClockSync::new(cfg.clock.clone()),
             drift: DriftController::new(cfg.drift.clone()),
             cfg,
-            name,
+            identity,
+            resume: None,
+            hold: true,
             welcome_offset: None,
             connected: false,
             member: None,
             room: None,
             next_command: 1,
             pending: None,
+            our_pause_until: None,
+            start_at: None,
             next_tick: None,
             next_status: None,
-            rate: 1.0,
+            buffering_since: None,
+            reported_buffering: false,
+            reported_duration: false,
             stats: Stats { rate: 1.0, ..Stats::default() },
             out: VecDeque::new(),
         }
@@ -151,7 +196,12 @@ impl Client {
     /// The socket opened.
     pub fn handle_connected(&mut self, now: Millis) {
         self.connected = true;
-        self.out.push_back(ClientOutput::Send(ClientMsg::Hello { name: self.name.clone() }));
+        self.out.push_back(ClientOutput::Send(ClientMsg::Hello {
+            name: self.identity.name.clone(),
+            password: self.identity.password.clone(),
+            resume: self.resume.clone(),
+            host_token: self.identity.host_token.clone(),
+        }));
         self.clock.handle_connected(now);
         self.drain_probes(now);
     }
@@ -163,11 +213,43 @@ impl Client {
         self.next_tick = None;
         self.next_status = None;
         self.pending = None;
+        self.reported_buffering = false;
     }
 
-    /// The server time now, if known.
+    pub fn member(&self) -> Option<MemberId> {
+        self.member
+    }
+
+    /// The token that gets this member back after a reconnect.
+    pub fn resume_token(&self) -> Option<&str> {
+        self.resume.as_deref()
+    }
+
+    /// Use a resume token saved earlier (e.g. across a page reload).
+    pub fn set_resume_token(&mut self, token: Option<String>) {
+        self.resume = token;
+    }
+
+    /// The "don't correct me" switch.
+    pub fn set_correction(&mut self, enabled: bool) {
+        self.drift.set_enabled(enabled);
+        self.stats.correcting = enabled;
+    }
+
+    /// false: do not make the group wait while this member buffers.
+    pub fn set_hold(&mut self, hold: bool) {
+        self.hold = hold;
+        self.next_status = self.next_status.map(|_| 0.0);
+    }
+
+    /// The server time at local time `now`, if known.
     pub fn server_now(&self, now: Millis) -> Option<Millis> {
-        self.clock.offset().or(self.welcome_offset).map(|o| now + o)
+        self.clock.offset_at(now).or(self.welcome_offset).map(|o| now + o)
+    }
+
+    /// The local time at server time `t`, if known.
+    fn local_at(&self, t: Millis, now: Millis) -> Option<Millis> {
+        self.clock.offset_at(now).or(self.welcome_offset).map(|o| t - o)
     }
 
     /// A text frame from the server.
@@ -180,27 +262,36 @@ impl Client {
             }
         };
         match msg {
-            ServerMsg::Welcome { member, server_time, room } => {
+            ServerMsg::Welcome { member, role, resume, server_time, room } => {
                 self.member = Some(member);
+                self.resume = Some(resume);
                 self.welcome_offset = Some(server_time - now);
                 let old_source = self.room.as_ref().and_then(|r| r.source.clone());
-                if room.source.is_some() && room.source != old_source {
-                    if let Some(url) = &room.source {
-                        self.media(MediaAction::Load(url.clone()));
+                if room.source != old_source {
+                    if let Some(s) = &room.source {
+                        self.media(MediaAction::Load(s.url.clone()));
+                        self.reported_duration = false;
+                        self.event(ClientEvent::Source(s.clone()));
                     }
                 }
                 self.room = Some(RoomView { seq: room.seq, source: room.source, playback: room.playback });
-                self.event(ClientEvent::Joined { member });
+                self.event(ClientEvent::Joined { member, role });
                 self.event(ClientEvent::Members(room.members));
+                self.event(ClientEvent::Queue(room.queue));
+                self.event(ClientEvent::Settings { mode: room.mode, has_password: room.has_password });
+                for line in room.chat {
+                    self.event(ClientEvent::Chat(line));
+                }
                 self.event(ClientEvent::State { playback: room.playback, seq: room.seq });
                 self.next_tick = Some(now);
-                self.next_status = Some(now + self.cfg.status_ms);
+                self.next_status = Some(now);
+                self.drift.reset();
                 self.enforce(now, obs);
             }
             ServerMsg::Pong { t0, t1, t2 } => {
                 self.clock.handle_pong(t0, t1, t2, now);
             }
-            ServerMsg::State { seq, playback, cause } => {
+            ServerMsg::State { seq, playback, cause, .. } => {
                 let Some(room) = self.room.as_mut() else { return };
                 if seq <= room.seq {
                     return;
@@ -216,57 +307,85 @@ impl Client {
                 self.event(ClientEvent::State { playback, seq });
                 self.enforce(now, obs);
             }
-            ServerMsg::Source { seq, url, playback, cause } => {
+            ServerMsg::Source { seq, source, playback, cause } => {
                 let Some(room) = self.room.as_mut() else { return };
                 if seq <= room.seq {
                     return;
                 }
                 room.seq = seq;
-                room.source = Some(url.clone());
+                room.source = Some(source.clone());
                 room.playback = playback;
                 if let (Some(c), Some((id, _))) = (cause, self.pending) {
                     if Some(c.member) == self.member && c.command_id >= id {
                         self.pending = None;
                     }
                 }
-                self.media(MediaAction::Load(url));
+                self.reported_duration = false;
+                self.drift.reset();
+                self.media(MediaAction::Load(source.url.clone()));
+                self.event(ClientEvent::Source(source));
                 self.event(ClientEvent::State { playback, seq });
+                self.enforce(now, obs);
             }
             ServerMsg::Members { members } => self.event(ClientEvent::Members(members)),
+            ServerMsg::Queue { items, .. } => self.event(ClientEvent::Queue(items)),
+            ServerMsg::Settings { mode, has_password, .. } => self.event(ClientEvent::Settings { mode, has_password }),
+            ServerMsg::Chat { line } => self.event(ClientEvent::Chat(line)),
             ServerMsg::Error { code, message, command_id } => {
-                if command_id.is_some() && command_id == self.pending.map(|p| p.0) {
+                let ours = command_id.is_some() && command_id == self.pending.map(|p| p.0);
+                if ours {
                     self.pending = None;
+                    // Put the element back where the room is.
+                    self.event(ClientEvent::Reverted { message: message.clone() });
+                    self.enforce(now, obs);
                 }
                 self.event(ClientEvent::Error { code, message });
             }
         }
     }
 
-    /// A command from the page's own controls.
+    /// A command from the page (controls, chat box, host tools).
     pub fn handle_user_command(&mut self, now: Millis, command: Command) {
-        if !self.connected || self.room.is_none() {
+        if !self.connected || self.member.is_none() {
             self.event(ClientEvent::Error { code: ErrorCode::NotJoined, message: "not connected to the room".into() });
             return;
         }
         let id = self.next_command;
         self.next_command += 1;
-        self.pending = Some((id, now));
+        if matches!(command, Command::Play { .. } | Command::Pause { .. } | Command::Seek { .. } | Command::SetRate { .. }) {
+            self.pending = Some((id, now));
+        }
         self.out.push_back(ClientOutput::Send(ClientMsg::Command { id, command }));
     }
 
-    /// An event from the media element. Events that agree with the room are
-    /// echoes of our own actions; the others are the viewer's.
+    /// A chat line from the page.
+    pub fn handle_chat(&mut self, text: String) {
+        if self.connected {
+            self.out.push_back(ClientOutput::Send(ClientMsg::Chat { text }));
+        }
+    }
+
+    /// An event from the media element.
     pub fn handle_media_event(&mut self, now: Millis, event: MediaEvent, obs: &MediaObservation) {
         let Some(room) = &self.room else { return };
         let Some(server_now) = self.server_now(now) else { return };
         let pb = room.playback;
         let command = match event {
             MediaEvent::Play if !pb.playing => Some(Command::Play { position: Some(obs.current_time) }),
-            MediaEvent::Pause if pb.playing && !obs.ended => Some(Command::Pause { position: Some(obs.current_time) }),
+            MediaEvent::Pause => {
+                let ours = self.our_pause_until.is_some_and(|t| now <= t);
+                self.our_pause_until = None;
+                let armed = pb.playing && server_now < pb.t_ref;
+                (pb.playing && !ours && !armed && !obs.ended).then_some(Command::Pause { position: Some(obs.current_time) })
+            }
             MediaEvent::Seeked => {
-                let expected = pb.position_at(server_now);
-                ((obs.current_time - expected).abs() > self.cfg.seek_echo_tolerance)
-                    .then_some(Command::Seek { position: obs.current_time })
+                if self.drift.handle_seeked(now, obs.current_time) {
+                    self.enforce(now, obs); // our seek landed: act on it at once
+                    None
+                } else {
+                    let expected = pb.position_at(server_now);
+                    ((obs.current_time - expected).abs() > self.cfg.seek_echo_tolerance).then_some(Command::Seek { position: obs.current_time })
+                }
             }
             _ => None,
         };
@@ -278,15 +397,67 @@ impl Client {
     /// Timers: call at [`Self::poll_timeout`] with a fresh observation.
     pub fn handle_timeout(&mut self, now: Millis, obs: &MediaObservation) {
         self.drain_probes(now);
-        if self.next_tick.is_some_and(|t| now >= t) {
-            self.next_tick = Some(now + self.cfg.tick_ms);
-            self.enforce(now, obs);
-            self.event(ClientEvent::Stats(self.stats));
+        if let Some(pb) = self.room.as_ref().map(|r| r.playback) {
+            if let Decision::SetRate(r) = self.drift.handle_timeout(now, pb.rate) {
+                self.set_rate(r);
+            }
         }
+        if self.start_at.is_some_and(|t| now >= t) || self.next_tick.is_some_and(|t| now >= t) {
+            if self.next_tick.is_some_and(|t| now >= t) {
+                self.next_tick = Some(now + self.cfg.tick_ms);
+                self.event(ClientEvent::Stats(self.stats));
+            }
+            self.enforce(now, obs);
+        }
+        self.track_buffering(now, obs);
         if self.next_status.is_some_and(|t| now >= t) {
-            self.next_status = Some(now + self.cfg.status_ms);
-            let msg = ClientMsg::Status { buffering: obs.buffering, drift_ms: self.stats.drift_ms, rtt_ms: self.stats.rtt_ms };
-            self.out.push_back(ClientOutput::Send(msg));
+            self.send_status(now, obs);
+        }
+    }
+
+    fn send_status(&mut self, now: Millis, obs: &MediaObservation) {
+        self.next_status = Some(now + self.cfg.status_ms);
+        let duration = obs.duration.filter(|d| d.is_finite() && *d > 0.0);
+        if duration.is_some() {
+            self.reported_duration = true;
+        }
+        let msg = ClientMsg::Status {
+            seek_ms: Some(self.drift.seek_landing_ms().round()),
+            buffering: self.reported_buffering,
+            drift_ms: self.stats.drift_ms.map(|d| (d * 10.0).round() / 10.0),
+            rtt_ms: self.stats.rtt_ms.map(|d| (d * 10.0).round() / 10.0),
+            duration,
+            hold: self.hold,
+        };
+        self.out.push_back(ClientOutput::Send(msg));
+    }
+
+    /// Report buffering once it lasted `buffering_report_ms`; report
+    /// recovery at once.
+    fn track_buffering(&mut self, now: Millis, obs: &MediaObservation) {
+        if self.member.is_none() {
+            return;
+        }
+        if obs.seeking {
+            return; // readiness is unknown mid-seek: keep what was reported
+        }
+        let should_play = self.room.as_ref().is_some_and(|r| r.playback.playing);
+        let buffering = obs.buffering && (should_play || self.reported_buffering);
+        if buffering {
+            let since = *self.buffering_since.get_or_insert(now);
+            if !self.reported_buffering && now - since >= self.cfg.buffering_report_ms {
+                self.reported_buffering = true;
+                self.send_status(now, obs);
+            }
+        } else {
+            self.buffering_since = None;
+            if self.reported_buffering {
+                self.reported_buffering = false;
+                self.send_status(now, obs);
+            }
+        }
+        if !self.reported_duration && obs.duration.is_some_and(|d| d.is_finite() && d > 0.0) {
+            self.send_status(now, obs);
         }
     }
 
@@ -298,9 +469,13 @@ impl Client {
 
     /// Bring the element in line with the room.
     fn enforce(&mut self, now: Millis, obs: &MediaObservation) {
-        self.stats.offset_ms = self.clock.offset().or(self.welcome_offset);
-        self.stats.offset_error_ms = self.clock.error_bound();
+        self.stats.offset_ms = self.clock.offset_at(now).or(self.welcome_offset);
+        self.stats.offset_error_ms = self.clock.error_bound_at(now);
         self.stats.rtt_ms = self.clock.rtt();
+        self.stats.skew_ppm = self.clock.skew_ppm();
+        self.stats.seek_landing_ms = self.drift.seek_landing_ms();
+        self.stats.correcting = self.drift.enabled();
+        self.start_at = None;
         if let Some((_, sent)) = self.pending {
             if now - sent < self.cfg.pending_ms {
                 return; // our own command is on its way: do not fight the viewer
@@ -313,48 +488,63 @@ impl Client {
         if obs.seeking {
             return;
         }
-        if !pb.playing {
-            self.stats.drift_ms = Some((obs.current_time - expected) * 1000.0);
+        self.stats.drift_ms = Some((obs.current_time - expected) * 1000.0);
+        if !pb.playing || server_now < pb.t_ref {
+            // Paused, or armed for a scheduled start: hold still at the position.
             if !obs.paused {
+                self.our_pause_until = Some(now + 1_000.0);
                 self.media(MediaAction::Pause);
             }
-            if (obs.current_time - expected).abs() > 0.05 {
-                self.media(MediaAction::Seek(expected));
+            if (obs.current_time - pb.position).abs() > 0.002 {
+                self.seek(now, pb.position);
             }
-            self.set_rate(pb.rate, false);
+            if let Decision::SetRate(r) = self.drift.decide(now, DriftInput { expected, actual: obs.current_time, room_rate: pb.rate, state: PlayerState::Paused, rate_control: self.cfg.rate_control }) {
+                self.set_rate(r);
+            }
+            if pb.playing {
+                self.start_at = self.local_at(pb.t_ref, now);
+            }
             return;
         }
         if obs.ended {
             return;
         }
-        self.stats.drift_ms = Some((obs.current_time - expected) * 1000.0);
         if obs.paused {
-            // Start from the right place, then play.
-            if (obs.current_time - expected).abs() > self.cfg.drift.nudge_above {
-                self.media(MediaAction::Seek(expected + self.cfg.drift.seek_lead));
+            // Start from the right place, then play. A paused element's seek is
+            // invisible, so even a small lateness is seeked (ahead by the
+            // landing time) rather than nudged away later.
+            if (obs.current_time - expected).abs() > 0.03 {
+                let target = self.drift.seek_target(expected, pb.rate);
+                self.seek(now, target);
             }
             self.media(MediaAction::Play);
             return;
         }
-        if obs.buffering {
-            return; // position is frozen while waiting for data; judge it once it moves
-        }
-        match self.drift.decide(now, expected, obs.current_time, pb.rate) {
-            Correction::Seek(to) => {
+        let state = if obs.buffering { PlayerState::Buffering } else { PlayerState::Playing };
+        let input = DriftInput { expected, actual: obs.current_time, room_rate: pb.rate, state, rate_control: self.cfg.rate_control };
+        match self.drift.decide(now, input) {
+            Decision::Seek(to) => {
                 self.stats.seek_corrections += 1;
                 self.media(MediaAction::Seek(to));
-                self.set_rate(pb.rate, false);
+                self.set_rate(pb.rate);
             }
-            Correction::Rate(r) => self.set_rate(r, (r - pb.rate).abs() > 1e-9),
+            Decision::SetRate(r) => {
+                if (r - pb.rate).abs() > 1e-12 && (self.stats.rate - pb.rate).abs() < 1e-12 {
+                    self.stats.rate_corrections += 1;
+                }
+                self.set_rate(r);
+            }
+            Decision::Nothing => {}
         }
     }
 
-    fn set_rate(&mut self, rate: f64, correction: bool) {
-        if (rate - self.rate).abs() > 1e-6 {
-            if correction && (self.rate - 1.0).abs() < 1e-9 {
-                self.stats.rate_corrections += 1;
-            }
-            self.rate = rate;
+    fn seek(&mut self, now: Millis, to: f64) {
+        self.drift.handle_seek_issued(now, to);
+        self.media(MediaAction::Seek(to));
+    }
+
+    fn set_rate(&mut self, rate: f64) {
+        if (rate - self.stats.rate).abs() > 1e-12 {
             self.stats.rate = rate;
             self.media(MediaAction::SetRate(rate));
         }
@@ -374,11 +564,25 @@ impl Client {
 
     /// When [`Self::handle_timeout`] should be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        [self.clock.poll_timeout(), self.next_tick, self.next_status].into_iter().flatten().min_by(|a, b| a.total_cmp(b))
+        let buffering = self.buffering_since.map(|t| t + self.cfg.buffering_report_ms);
+        [self.clock.poll_timeout(), self.next_tick, self.next_status, self.start_at, self.drift.poll_timeout(), buffering]
+            .into_iter()
+            .flatten()
+            .min_by(|a, b| a.total_cmp(b))
     }
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Server minus local time at local `now`, as estimated.
+    pub fn clock_offset_at(&self, now: Millis) -> Option<Millis> {
+        self.clock.offset_at(now)
+    }
+
+    /// A rate nudge is in progress.
+    pub fn nudging(&self) -> bool {
+        self.drift.nudging()
     }
 
     pub fn playback(&self) -> Option<Playback> {

@@ -3,8 +3,15 @@
 //! Each probe yields four timestamps: `t0` client send, `t1` server receive,
 //! `t2` server send, `t3` client receive. Then
 //! `offset = ((t1 - t0) + (t2 - t3)) / 2` (server = client + offset) and
-//! `delay = (t3 - t0) - (t2 - t1)`. The estimate trusts the minimum-delay
-//! sample of a sliding window: its error is at most half its delay.
+//! `delay = (t3 - t0) - (t2 - t1)`.
+//!
+//! - The estimate trusts the minimum-delay sample of a sliding window: its
+//!   error is at most half its delay.
+//! - Outliers (delay far above the window's median) are rejected; a run of
+//!   them means the path changed: the window restarts with a new burst.
+//! - The local clock's rate skew against the server is fitted over a longer
+//!   history of good samples, and every sample's offset is projected to
+//!   `now` with it, so a two-hour session stays accurate.
 
 use std::collections::VecDeque;
 
@@ -12,19 +19,42 @@ use crate::Millis;
 
 #[derive(Clone, Debug)]
 pub struct ClockConfig {
-    /// Samples kept.
+    /// Samples kept for the offset estimate.
     pub window: usize,
     /// Probes sent right after (re)connecting.
     pub burst: usize,
     /// Spacing of the burst probes.
     pub burst_interval_ms: Millis,
-    /// Spacing of probes after the burst.
+    /// Spacing of probe rounds after the burst.
     pub period_ms: Millis,
+    /// Probes per periodic round (spaced like the burst).
+    pub round: usize,
+    /// A sample whose delay exceeds this × the window's median is an outlier.
+    pub outlier_factor: f64,
+    /// This many outliers in a row: the path changed, start again.
+    pub outliers_to_reset: usize,
+    /// Samples kept for the skew fit.
+    pub history: usize,
+    /// The skew fit needs at least this span of history.
+    pub min_skew_span_ms: Millis,
+    /// Largest skew believed (parts per million).
+    pub max_skew_ppm: f64,
 }
 
 impl Default for ClockConfig {
     fn default() -> Self {
-        ClockConfig { window: 8, burst: 5, burst_interval_ms: 150.0, period_ms: 15_000.0 }
+        ClockConfig {
+            window: 16,
+            burst: 8,
+            burst_interval_ms: 100.0,
+            period_ms: 10_000.0,
+            round: 3,
+            outlier_factor: 3.0,
+            outliers_to_reset: 3,
+            history: 96,
+            min_skew_span_ms: 60_000.0,
+            max_skew_ppm: 1_000.0,
+        }
     }
 }
 
@@ -41,18 +71,39 @@ pub struct Sample {
 pub struct ClockSync {
     cfg: ClockConfig,
     samples: VecDeque<Sample>,
+    history: VecDeque<Sample>,
+    outliers_in_a_row: usize,
     burst_left: usize,
     next_probe: Option<Millis>,
+    /// Server ms gained per local ms (0 = same rate).
+    skew: f64,
+    skew_fitted: bool,
+    /// (t̄, offset at t̄) of the weighted line fit, once the history is long enough.
+    fit: Option<(Millis, Millis)>,
 }
 
 impl ClockSync {
     pub fn new(cfg: ClockConfig) -> Self {
-        ClockSync { cfg, samples: VecDeque::new(), burst_left: 0, next_probe: None }
+        ClockSync {
+            cfg,
+            samples: VecDeque::new(),
+            history: VecDeque::new(),
+            outliers_in_a_row: 0,
+            burst_left: 0,
+            next_probe: None,
+            skew: 0.0,
+            skew_fitted: false,
+            fit: None,
+        }
     }
 
     /// A (re)connection: start a burst of probes now. Old samples are kept
     /// (the clocks did not change) but new ones soon win if they are better.
     pub fn handle_connected(&mut self, now: Millis) {
+        self.start_burst(now);
+    }
+
+    fn start_burst(&mut self, now: Millis) {
         self.burst_left = self.cfg.burst;
         self.next_probe = Some(now);
     }
@@ -73,7 +124,7 @@ impl ClockSync {
             self.burst_left -= 1;
             self.cfg.burst_interval_ms
         } else {
-            self.burst_left = 0;
+            self.burst_left = self.cfg.round;
             self.cfg.period_ms
         };
         self.next_probe = Some(now + gap);
@@ -86,7 +137,7 @@ impl ClockSync {
     }
 
     /// A reply to the probe sent at `t0`, received at local `t3`.
-    /// Returns false if the sample was rejected as impossible.
+    /// Returns false if the sample was rejected.
     pub fn handle_pong(&mut self, t0: Millis, t1: Millis, t2: Millis, t3: Millis) -> bool {
         let all_finite = [t0, t1, t2, t3].iter().all(|t| t.is_finite());
         if !all_finite || t3 < t0 || t2 < t1 {
@@ -97,30 +148,126 @@ impl ClockSync {
             return false;
         }
         let offset = ((t1 - t0) + (t2 - t3)) / 2.0;
-        self.samples.push_back(Sample { offset, delay, at: t3 });
+        let sample = Sample { offset, delay, at: t3 };
+        if self.samples.len() >= 3 {
+            let mut delays: Vec<f64> = self.samples.iter().map(|s| s.delay).collect();
+            delays.sort_by(f64::total_cmp);
+            let median = delays[delays.len() / 2];
+            if delay > median * self.cfg.outlier_factor + 1.0 {
+                self.outliers_in_a_row += 1;
+                if self.outliers_in_a_row >= self.cfg.outliers_to_reset {
+                    // The path changed (new route, congestion that stays): start over.
+                    self.samples.clear();
+                    self.outliers_in_a_row = 0;
+                    self.samples.push_back(sample);
+                    self.start_burst(t3);
+                    return true;
+                }
+                return false;
+            }
+        }
+        self.outliers_in_a_row = 0;
+        self.samples.push_back(sample);
         while self.samples.len() > self.cfg.window {
             self.samples.pop_front();
         }
+        self.history.push_back(sample);
+        while self.history.len() > self.cfg.history {
+            self.history.pop_front();
+        }
+        self.fit_skew();
         true
     }
 
-    fn best(&self) -> Option<&Sample> {
-        self.samples.iter().min_by(|a, b| a.delay.total_cmp(&b.delay))
+    /// Weighted least-squares line through the history: offset = a + b·(t − t̄).
+    /// A sample's weight falls with its delay above the least seen (its
+    /// possible error), so queued or jittered replies barely count.
+    fn fit_skew(&mut self) {
+        self.fit = None;
+        let (Some(first), Some(last)) = (self.history.front(), self.history.back()) else { return };
+        if self.history.len() < 6 || last.at - first.at < self.cfg.min_skew_span_ms {
+            return;
+        }
+        let min_delay = self.history.iter().map(|s| s.delay).fold(f64::INFINITY, f64::min);
+        let w = |s: &Sample| 1.0 / (1.0 + (s.delay - min_delay)).powi(2);
+        let sw: f64 = self.history.iter().map(w).sum();
+        let mx = self.history.iter().map(|s| w(s) * s.at).sum::<f64>() / sw;
+        let my = self.history.iter().map(|s| w(s) * s.offset).sum::<f64>() / sw;
+        let sxx: f64 = self.history.iter().map(|s| w(s) * (s.at - mx).powi(2)).sum();
+        let sxy: f64 = self.history.iter().map(|s| w(s) * (s.at - mx) * (s.offset - my)).sum();
+        if sxx > 0.0 {
+            let max = self.cfg.max_skew_ppm * 1e-6;
+            self.skew = (sxy / sxx).clamp(-max, max);
+            self.skew_fitted = true;
+            self.fit = Some((mx, my));
+        }
     }
 
-    /// Server time minus local time, from the best sample.
+    /// How fast an old sample loses its worth: the skew not yet explained
+    /// (the largest believable before a fit, a residual after).
+    fn skew_uncertainty(&self) -> f64 {
+        if self.skew_fitted {
+            5e-6
+        } else {
+            100e-6
+        }
+    }
+
+    /// The samples trusted at `now`, best first: least error bound, where an
+    /// old sample's bound grows with the unexplained skew.
+    fn ranked(&self, now: Millis) -> Vec<&Sample> {
+        let u = self.skew_uncertainty();
+        let score = |s: &Sample| s.delay / 2.0 + u * (now - s.at).abs();
+        let mut v: Vec<&Sample> = self.samples.iter().collect();
+        v.sort_by(|a, b| score(a).total_cmp(&score(b)));
+        v
+    }
+
+    fn best(&self, now: Millis) -> Option<&Sample> {
+        self.ranked(now).into_iter().next()
+    }
+
+    /// Server time minus local time at local time `now`: the mean of the
+    /// three best samples (their errors are independent and of either sign),
+    /// each projected to `now` with the fitted skew.
+    pub fn offset_at(&self, now: Millis) -> Option<Millis> {
+        if let Some((mx, my)) = self.fit {
+            return Some(my + self.skew * (now - mx));
+        }
+        let ranked = self.ranked(now);
+        let best = ranked.iter().take(3).collect::<Vec<_>>();
+        if best.is_empty() {
+            return None;
+        }
+        let sum: f64 = best.iter().map(|s| s.offset + self.skew * (now - s.at)).sum();
+        Some(sum / best.len() as f64)
+    }
+
+    /// Server time minus local time, as of the newest sample.
     pub fn offset(&self) -> Option<Millis> {
-        self.best().map(|s| s.offset)
+        let now = self.samples.back()?.at;
+        self.offset_at(now)
     }
 
-    /// Bound on the error of [`Self::offset`].
+    /// Bound on the error of [`Self::offset_at`] at `now`.
+    pub fn error_bound_at(&self, now: Millis) -> Option<Millis> {
+        let u = self.skew_uncertainty();
+        self.best(now).map(|s| s.delay / 2.0 + u * (now - s.at).abs())
+    }
+
     pub fn error_bound(&self) -> Option<Millis> {
-        self.best().map(|s| s.delay / 2.0)
+        let now = self.samples.back()?.at;
+        self.error_bound_at(now)
     }
 
     /// Most recent round-trip delay.
     pub fn rtt(&self) -> Option<Millis> {
         self.samples.back().map(|s| s.delay)
+    }
+
+    /// Fitted skew in parts per million (server faster than local: positive).
+    pub fn skew_ppm(&self) -> f64 {
+        self.skew * 1e6
     }
 
     pub fn sample_count(&self) -> usize {
@@ -133,12 +280,12 @@ mod tests {
     use super::*;
 
     /// Probe a server whose clock is `true_offset` ahead, with the given
-    /// one-way delays, and return the estimate.
-    fn probe(clock: &mut ClockSync, now: Millis, true_offset: Millis, up: Millis, down: Millis) {
+    /// one-way delays.
+    fn probe(clock: &mut ClockSync, now: Millis, true_offset: Millis, up: Millis, down: Millis) -> bool {
         let t1 = now + up + true_offset;
         let t2 = t1 + 0.5;
         let t3 = now + up + 0.5 + down;
-        assert!(clock.handle_pong(now, t1, t2, t3));
+        clock.handle_pong(now, t1, t2, t3)
     }
 
     #[test]
@@ -151,13 +298,17 @@ mod tests {
     }
 
     #[test]
-    fn the_minimum_delay_sample_wins_over_congested_ones() {
-        let mut c = ClockSync::new(ClockConfig::default());
-        probe(&mut c, 0.0, -300.0, 200.0, 10.0); // congested uplink: biased
+    fn the_minimum_delay_samples_win_over_congested_ones() {
+        let mut c = ClockSync::new(ClockConfig { window: 1, ..ClockConfig::default() });
+        probe(&mut c, 0.0, -300.0, 40.0, 10.0); // congested uplink: biased
         probe(&mut c, 200.0, -300.0, 5.0, 5.0); // clean
-        probe(&mut c, 400.0, -300.0, 10.0, 400.0); // congested downlink: biased
-        assert_eq!(c.offset(), Some(-300.0));
-        assert_eq!(c.error_bound(), Some(5.0));
+        probe(&mut c, 400.0, -300.0, 10.0, 40.0); // congested downlink: biased
+        let mut c = ClockSync::new(ClockConfig::default());
+        for (t, up, down) in [(0.0, 40.0, 10.0), (100.0, 5.0, 5.0), (200.0, 10.0, 40.0), (300.0, 6.0, 6.0), (400.0, 5.5, 5.5), (500.0, 80.0, 20.0)] {
+            probe(&mut c, t, -300.0, up, down);
+        }
+        assert_eq!(c.offset_at(500.0), Some(-300.0));
+        assert!(c.error_bound_at(500.0).is_some_and(|e| e < 5.1), "{:?}", c.error_bound_at(500.0));
     }
 
     #[test]
@@ -184,19 +335,45 @@ mod tests {
             }
             now += 50.0;
         }
-        assert_eq!(&sent[..5], &[0.0, 150.0, 300.0, 450.0, 600.0]);
-        assert_eq!(&sent[5..], &[15_600.0, 30_600.0]);
+        assert_eq!(&sent[..8], &[0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0]);
+        assert_eq!(&sent[8..14], &[10_700.0, 10_800.0, 10_900.0, 20_900.0, 21_000.0, 21_100.0]);
         c.handle_disconnected();
         assert_eq!(c.poll_timeout(), None);
     }
 
     #[test]
-    fn the_window_forgets_old_samples() {
-        let mut c = ClockSync::new(ClockConfig { window: 2, ..ClockConfig::default() });
-        probe(&mut c, 0.0, 100.0, 1.0, 1.0);
-        probe(&mut c, 10.0, 200.0, 30.0, 30.0);
-        probe(&mut c, 20.0, 200.0, 30.0, 30.0);
-        assert_eq!(c.sample_count(), 2);
-        assert_eq!(c.offset(), Some(200.0));
+    fn outliers_are_rejected_and_a_lasting_change_restarts_the_burst() {
+        let mut c = ClockSync::new(ClockConfig::default());
+        for i in 0..5 {
+            assert!(probe(&mut c, i as f64 * 100.0, 50.0, 10.0, 10.0));
+        }
+        assert!(!probe(&mut c, 600.0, 50.0, 300.0, 10.0), "one slow reply is an outlier");
+        assert_eq!(c.offset(), Some(50.0));
+        assert!(probe(&mut c, 650.0, 50.0, 10.0, 10.0));
+        // The route changed for good: three slow replies in a row.
+        assert!(!probe(&mut c, 700.0, 50.0, 100.0, 100.0));
+        assert!(!probe(&mut c, 800.0, 50.0, 100.0, 100.0));
+        assert!(probe(&mut c, 900.0, 50.0, 100.0, 100.0));
+        assert_eq!(c.sample_count(), 1, "the window restarted");
+        assert_eq!(c.poll_timeout(), Some(900.0 + 200.5), "and a new burst is due at once");
+    }
+
+    #[test]
+    fn skew_is_learned_so_long_sessions_stay_accurate() {
+        // The server clock runs 100 ppm faster than the local one.
+        let mut c = ClockSync::new(ClockConfig::default());
+        let skew = 100e-6;
+        let mut now = 0.0;
+        while now < 600_000.0 {
+            let true_offset = 1_000.0 + skew * now;
+            probe(&mut c, now, true_offset, 15.0, 15.0);
+            now += 15_000.0;
+        }
+        assert!((c.skew_ppm() - 100.0).abs() < 5.0, "skew {}", c.skew_ppm());
+        // Two minutes after the last probe, the estimate has followed the drift.
+        let later = now + 120_000.0;
+        let truth = 1_000.0 + skew * later;
+        let err = (c.offset_at(later).unwrap_or(0.0) - truth).abs();
+        assert!(err < 1.0, "error {err} ms");
     }
 }

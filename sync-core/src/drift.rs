@@ -1,85 +1,243 @@
 //! Drift control: decide between doing nothing, nudging the playback rate
-//! and seeking, with hysteresis so corrections never fight the viewer.
+//! and seeking, so that corrections are never noticed and never fight the
+//! viewer.
+//!
+//! - Inside a dead band of a few ms nothing happens.
+//! - Small drift is nudged away with a proportional rate change (bounded,
+//!   0.95–1.05 by default) held for exactly as long as it takes to cancel
+//!   the drift, then the rate returns to exactly the room's rate: no
+//!   overshoot, no hunting.
+//! - Only drift beyond one threshold (default 1 s) is seeked, to a target
+//!   ahead by the learned time seeks take to land on this client.
+//! - No correction while seeking or buffering; after a seek that did not
+//!   help, a cooldown that doubles each time; drift beyond the emergency
+//!   threshold (2 s) bypasses the cooldown. A per-client switch turns
+//!   correction off.
 
 use crate::Millis;
 
 #[derive(Clone, Debug)]
 pub struct DriftConfig {
-    /// Start nudging above this drift (seconds).
-    pub nudge_above: f64,
-    /// Stop nudging below this drift (seconds).
-    pub settle_below: f64,
-    /// Seek instead of nudging above this drift (seconds).
-    pub seek_above: f64,
+    /// No correction inside this drift (seconds).
+    pub dead_band: f64,
     /// Rate change per second of drift.
     pub gain: f64,
-    /// Largest rate change while nudging.
+    /// Smallest and largest rate change while nudging (fractions of the rate).
+    pub min_rate_delta: f64,
     pub max_rate_delta: f64,
-    /// Seek this far past the target to absorb the seek's own latency (s).
-    pub seek_lead: f64,
-    /// No second corrective seek sooner than this after one (ms).
-    pub seek_cooldown_ms: Millis,
+    /// Seek instead of nudging above this drift (seconds).
+    pub seek_threshold: f64,
+    /// Without rate control, seek above this drift instead (seconds).
+    pub seek_threshold_without_rate: f64,
+    /// Drift that bypasses the cooldown (seconds).
+    pub emergency: f64,
+    /// Cooldown after a seek, doubled after each seek that did not help.
+    pub cooldown_ms: Millis,
+    pub max_cooldown_ms: Millis,
+    /// First guess of how long a seek takes to land (ms), then learned.
+    pub initial_seek_landing_ms: Millis,
 }
 
 impl Default for DriftConfig {
     fn default() -> Self {
         DriftConfig {
-            nudge_above: 0.04,
-            settle_below: 0.01,
-            seek_above: 1.0,
-            gain: 0.5,
-            max_rate_delta: 0.08,
-            seek_lead: 0.05,
-            seek_cooldown_ms: 2_000.0,
+            dead_band: 0.004,
+            gain: 1.0,
+            min_rate_delta: 0.02,
+            max_rate_delta: 0.05,
+            seek_threshold: 1.0,
+            seek_threshold_without_rate: 0.25,
+            emergency: 2.0,
+            cooldown_ms: 3_000.0,
+            max_cooldown_ms: 30_000.0,
+            initial_seek_landing_ms: 150.0,
         }
     }
 }
 
+/// What the element is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlayerState {
+    Playing,
+    Paused,
+    Seeking,
+    Buffering,
+}
+
+/// One measurement for the controller.
+#[derive(Clone, Copy, Debug)]
+pub struct DriftInput {
+    /// Where the room says the element should be (seconds).
+    pub expected: f64,
+    /// Where it is.
+    pub actual: f64,
+    pub room_rate: f64,
+    pub state: PlayerState,
+    /// The element can change its playback rate.
+    pub rate_control: bool,
+}
+
 /// What to do to the element.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Correction {
-    /// Play at this rate (the room's rate when in sync).
-    Rate(f64),
-    /// Jump to this position.
+pub enum Decision {
+    Nothing,
+    SetRate(f64),
+    /// Jump here (already ahead by the learned landing time).
     Seek(f64),
 }
 
 #[derive(Clone, Debug)]
 pub struct DriftController {
     cfg: DriftConfig,
-    nudging: bool,
+    enabled: bool,
+    /// The rate we last set.
+    rate: f64,
+    nudge_until: Option<Millis>,
+    seek_landing_ms: Millis,
+    /// Our seek in flight: (issued at, target).
+    seek_in_flight: Option<(Millis, f64)>,
     last_seek: Option<Millis>,
+    cooldown_ms: Millis,
+    cooldown_until: Millis,
 }
 
 impl DriftController {
     pub fn new(cfg: DriftConfig) -> Self {
-        DriftController { cfg, nudging: false, last_seek: None }
+        DriftController {
+            rate: 1.0,
+            nudge_until: None,
+            seek_landing_ms: cfg.initial_seek_landing_ms,
+            seek_in_flight: None,
+            last_seek: None,
+            cooldown_ms: cfg.cooldown_ms,
+            cooldown_until: f64::NEG_INFINITY,
+            enabled: true,
+            cfg,
+        }
     }
 
-    /// `drift` = actual − expected position (seconds); positive means ahead.
-    pub fn decide(&mut self, now: Millis, expected: f64, actual: f64, room_rate: f64) -> Correction {
-        let drift = actual - expected;
-        let cooling = self.last_seek.is_some_and(|t| now - t < self.cfg.seek_cooldown_ms);
-        if drift.abs() > self.cfg.seek_above && !cooling {
-            self.nudging = false;
-            self.last_seek = Some(now);
-            return Correction::Seek(expected + self.cfg.seek_lead * room_rate);
-        }
-        if self.nudging && drift.abs() < self.cfg.settle_below {
-            self.nudging = false;
-        } else if !self.nudging && drift.abs() > self.cfg.nudge_above {
-            self.nudging = true;
-        }
-        if !self.nudging {
-            return Correction::Rate(room_rate);
-        }
-        let delta = (-drift * self.cfg.gain).clamp(-self.cfg.max_rate_delta, self.cfg.max_rate_delta);
-        Correction::Rate(room_rate * (1.0 + delta))
+    /// The per-client "don't correct me" switch.
+    pub fn set_enabled(&mut self, enabled: bool) {
+        self.enabled = enabled;
     }
 
-    /// Forget the correction in progress (e.g. after the room seeked).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// How long seeks take to land here (learned).
+    pub fn seek_landing_ms(&self) -> Millis {
+        self.seek_landing_ms
+    }
+
+    /// The rate the element should be at.
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    pub fn nudging(&self) -> bool {
+        self.nudge_until.is_some()
+    }
+
+    /// A seek we did not plan (the room moved, a user seek): forget the
+    /// nudge in progress and start the cooldown history afresh.
     pub fn reset(&mut self) {
-        self.nudging = false;
+        self.nudge_until = None;
+        self.cooldown_ms = self.cfg.cooldown_ms;
+        self.cooldown_until = f64::NEG_INFINITY;
+    }
+
+    /// Tell the controller a seek is being issued now (by anyone in the
+    /// client), so it can learn how long it takes to land.
+    pub fn handle_seek_issued(&mut self, now: Millis, target: f64) {
+        self.seek_in_flight = Some((now, target));
+    }
+
+    /// The element finished seeking. Returns true if it was the seek we
+    /// issued (its echo), learning how long it took.
+    pub fn handle_seeked(&mut self, now: Millis, position: f64) -> bool {
+        let Some((issued, target)) = self.seek_in_flight else { return false };
+        if (position - target).abs() > 0.25 {
+            return false;
+        }
+        self.seek_in_flight = None;
+        let took = (now - issued).clamp(0.0, 3_000.0);
+        self.seek_landing_ms = 0.6 * self.seek_landing_ms + 0.4 * took;
+        true
+    }
+
+    /// When the nudge in progress must end.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.nudge_until
+    }
+
+    /// Where to seek so that the element is at `expected` when the seek lands.
+    pub fn seek_target(&self, expected: f64, room_rate: f64) -> f64 {
+        expected + self.seek_landing_ms / 1000.0 * room_rate
+    }
+
+    /// One control step.
+    pub fn decide(&mut self, now: Millis, input: DriftInput) -> Decision {
+        let room_rate = input.room_rate;
+        if !self.enabled || input.state == PlayerState::Paused {
+            return self.set_rate(room_rate);
+        }
+        if matches!(input.state, PlayerState::Seeking | PlayerState::Buffering) {
+            return Decision::Nothing; // never fight a seek or a stall
+        }
+        let drift = input.actual - input.expected;
+        let threshold = if input.rate_control { self.cfg.seek_threshold } else { self.cfg.seek_threshold_without_rate };
+        if drift.abs() > threshold {
+            let since_last = self.last_seek.map_or(f64::INFINITY, |t| now - t);
+            let emergency = drift.abs() > self.cfg.emergency && since_last >= 1_000.0;
+            if now >= self.cooldown_until || emergency {
+                // A seek soon after the last one means the last one did not help: back off.
+                self.cooldown_ms = if since_last < self.cooldown_ms + 2_000.0 {
+                    (self.cooldown_ms * 2.0).min(self.cfg.max_cooldown_ms)
+                } else {
+                    self.cfg.cooldown_ms
+                };
+                self.cooldown_until = now + self.cooldown_ms;
+                self.last_seek = Some(now);
+                self.nudge_until = None;
+                let target = self.seek_target(input.expected, room_rate);
+                self.handle_seek_issued(now, target);
+                if (self.rate - room_rate).abs() > 1e-12 {
+                    self.rate = room_rate;
+                }
+                return Decision::Seek(target);
+            }
+        }
+        if !input.rate_control {
+            return Decision::Nothing;
+        }
+        if self.nudge_until.is_some_and(|t| now >= t) || drift.abs() <= self.cfg.dead_band {
+            self.nudge_until = None;
+            return self.set_rate(room_rate);
+        }
+        // Proportional nudge, held for exactly as long as the drift needs.
+        let delta = (self.cfg.gain * drift.abs()).clamp(self.cfg.min_rate_delta, self.cfg.max_rate_delta);
+        let rate = room_rate * (1.0 - drift.signum() * delta);
+        let lasts_ms = drift.abs() / (delta * room_rate) * 1000.0;
+        self.nudge_until = Some(now + lasts_ms);
+        self.set_rate(rate)
+    }
+
+    /// The nudge's time is up (call at [`Self::poll_timeout`]).
+    pub fn handle_timeout(&mut self, now: Millis, room_rate: f64) -> Decision {
+        if self.nudge_until.is_some_and(|t| now >= t) {
+            self.nudge_until = None;
+            return self.set_rate(room_rate);
+        }
+        Decision::Nothing
+    }
+
+    fn set_rate(&mut self, rate: f64) -> Decision {
+        if (self.rate - rate).abs() < 1e-12 {
+            return Decision::Nothing;
+        }
+        self.rate = rate;
+        Decision::SetRate(rate)
     }
 }
 
@@ -87,32 +245,70 @@ impl DriftController {
 mod tests {
     use super::*;
 
-    #[test]
-    fn small_drift_is_left_alone() {
-        let mut d = DriftController::new(DriftConfig::default());
-        assert_eq!(d.decide(0.0, 10.0, 10.02, 1.0), Correction::Rate(1.0));
+    fn playing(expected: f64, actual: f64) -> DriftInput {
+        DriftInput { expected, actual, room_rate: 1.0, state: PlayerState::Playing, rate_control: true }
     }
 
     #[test]
-    fn behind_speeds_up_ahead_slows_down_with_hysteresis() {
+    fn drift_inside_the_dead_band_is_left_alone() {
         let mut d = DriftController::new(DriftConfig::default());
-        let Correction::Rate(r) = d.decide(0.0, 10.0, 9.8, 1.0) else { panic!() };
-        assert!(r > 1.0 && r <= 1.08, "{r}");
-        // Still nudging at 0.03 s (between settle and nudge thresholds).
-        let Correction::Rate(r) = d.decide(100.0, 10.0, 9.97, 1.0) else { panic!() };
-        assert!(r > 1.0);
-        // Settled.
-        assert_eq!(d.decide(200.0, 10.0, 9.995, 1.0), Correction::Rate(1.0));
-        let Correction::Rate(r) = d.decide(300.0, 10.0, 10.5, 1.0) else { panic!() };
-        assert!(r < 1.0 && r >= 0.92, "{r}");
+        assert_eq!(d.decide(0.0, playing(10.0, 10.003)), Decision::Nothing);
+        assert_eq!(d.decide(0.0, playing(10.0, 9.997)), Decision::Nothing);
     }
 
     #[test]
-    fn large_drift_seeks_once_then_cools_down() {
+    fn a_nudge_lasts_exactly_as_long_as_the_drift_needs_then_returns_to_one() {
         let mut d = DriftController::new(DriftConfig::default());
-        assert_eq!(d.decide(0.0, 30.0, 10.0, 1.0), Correction::Seek(30.05));
-        // Right after a seek the element may not have caught up yet: no seek storm.
-        assert!(matches!(d.decide(500.0, 30.5, 10.0, 1.0), Correction::Rate(_)));
-        assert!(matches!(d.decide(2_500.0, 32.5, 10.0, 1.0), Correction::Seek(_)));
+        // 30 ms behind: speed up by 3 % for 1 s.
+        let Decision::SetRate(r) = d.decide(0.0, playing(10.0, 9.97)) else { panic!("no nudge") };
+        assert!((r - 1.03).abs() < 1e-9, "{r}");
+        let end = d.poll_timeout().unwrap_or(0.0);
+        assert!((end - 1_000.0).abs() < 1e-6, "{end}");
+        assert_eq!(d.handle_timeout(end, 1.0), Decision::SetRate(1.0));
+        assert_eq!(d.rate(), 1.0, "exactly the room's rate");
+        // 500 ms ahead: slow down, bounded at 5 %.
+        assert_eq!(d.decide(2_000.0, playing(10.0, 10.5)), Decision::SetRate(0.95));
+    }
+
+    #[test]
+    fn no_correction_while_seeking_buffering_or_switched_off() {
+        let mut d = DriftController::new(DriftConfig::default());
+        for state in [PlayerState::Seeking, PlayerState::Buffering] {
+            assert_eq!(d.decide(0.0, DriftInput { state, ..playing(30.0, 10.0) }), Decision::Nothing);
+        }
+        d.set_enabled(false);
+        assert_eq!(d.decide(0.0, playing(30.0, 10.0)), Decision::Nothing);
+    }
+
+    #[test]
+    fn large_drift_seeks_ahead_by_the_learned_landing_time() {
+        let mut d = DriftController::new(DriftConfig::default());
+        assert_eq!(d.decide(0.0, playing(30.0, 10.0)), Decision::Seek(30.15));
+        // That seek took 400 ms to land: the next ones aim further ahead.
+        assert!(d.handle_seeked(400.0, 30.15));
+        assert!((d.seek_landing_ms() - 250.0).abs() < 1e-9);
+        assert!(!d.handle_seeked(500.0, 12.0), "a seek we did not issue is not ours");
+    }
+
+    #[test]
+    fn seeks_that_do_not_help_back_off_but_emergencies_bypass() {
+        let mut d = DriftController::new(DriftConfig::default());
+        assert!(matches!(d.decide(0.0, playing(30.0, 28.5)), Decision::Seek(_)));
+        // Still 1.5 s off right after: cooling down, nudge instead.
+        assert!(matches!(d.decide(500.0, playing(30.5, 29.0)), Decision::SetRate(_)));
+        assert!(matches!(d.decide(3_000.0, playing(33.0, 31.5)), Decision::Seek(_)));
+        // It did not help: the cooldown doubled to 6 s.
+        assert!(matches!(d.decide(6_000.0, playing(36.0, 34.5)), Decision::SetRate(_)));
+        // But 5 s off is an emergency.
+        assert!(matches!(d.decide(6_500.0, playing(36.5, 31.5)), Decision::Seek(_)));
+    }
+
+    #[test]
+    fn without_rate_control_smaller_drift_is_seeked() {
+        let mut d = DriftController::new(DriftConfig::default());
+        let input = DriftInput { rate_control: false, ..playing(10.0, 9.6) };
+        assert!(matches!(d.decide(0.0, input), Decision::Seek(_)));
+        let input = DriftInput { rate_control: false, ..playing(10.0, 9.9) };
+        assert_eq!(d.decide(10_000.0, input), Decision::Nothing);
     }
 }

@@ -12,12 +12,17 @@
 //! - [`drift`]: the decision to nudge the rate or seek.
 //! - [`room`]: the server-side room state machine.
 //! - [`client`]: the client-side session state machine.
+//! - [`secret`]: hashes of tokens and passwords.
+//! - `sim` (tests, feature `sim`): the deterministic simulation harness.
 
 pub mod client;
 pub mod clock;
 pub mod drift;
 pub mod protocol;
 pub mod room;
+pub mod secret;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod timeline;
 
 /// Milliseconds on some clock (the server's or a client's, as documented at each use).

@@ -20,11 +20,22 @@ pub type MemberId = u64;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
     /// First message on a socket: who I am.
-    Hello { name: String },
+    Hello {
+        name: String,
+        /// The room password, if the room has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+        /// The token from an earlier `welcome`: get the same member back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+        /// The host token from room creation: join as host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_token: Option<String>,
+    },
     /// Clock probe; `t0` is the client's send time on its own clock.
     Ping { t0: Millis },
-    /// A playback command; `id` is chosen by the client and echoed in the
-    /// state change it causes (or in the error that refuses it).
+    /// A command; `id` is chosen by the client and echoed in the change it
+    /// causes (or in the error that refuses it).
     Command { id: u64, command: Command },
     /// How this member is doing.
     Status {
@@ -33,12 +44,62 @@ pub enum ClientMsg {
         drift_ms: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rtt_ms: Option<f64>,
+        /// Duration of the current source, once the element knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration: Option<f64>,
+        /// false: do not make the group wait while I buffer.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        hold: bool,
+        /// How long seeks take to land on this client (learned, ms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seek_ms: Option<f64>,
     },
+    /// A chat line.
+    Chat { text: String },
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "ping", "command", "status"];
+fn yes() -> bool {
+    true
+}
 
-/// A playback command.
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+const CLIENT_TYPES: &[&str] = &["hello", "ping", "command", "status", "chat"];
+
+/// A member's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Controller,
+    Host,
+}
+
+/// Who may control playback and the queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionMode {
+    /// Everyone controls.
+    #[default]
+    Open,
+    /// Only the host and controllers.
+    Controlled,
+}
+
+/// A member's status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    #[default]
+    Ready,
+    Buffering,
+    /// Disconnected, within the reconnect grace period.
+    Away,
+}
+
+/// A command.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
@@ -51,15 +112,50 @@ pub enum Command {
         position: Option<f64>,
     },
     Seek { position: f64 },
-    SetSource { url: String },
+    SetRate { rate: f64 },
+    SetSource {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    QueueAdd {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    QueueRemove { item: u64 },
+    QueueMove { item: u64, to: usize },
+    QueueNext,
+    Kick { member: MemberId },
+    TransferHost { member: MemberId },
+    SetRole { member: MemberId, role: Role },
+    SetMode { mode: PermissionMode },
+    SetPassword {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+    },
+}
+
+/// Why the playback state changed, when it was not simply a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A member is buffering: the group waits.
+    Buffering,
+    /// Everyone is ready again (or the wait timed out): the group resumes.
+    Resume,
+    /// The item ended and the queue moved on.
+    Advance,
+    /// The item ended and nothing is queued.
+    End,
 }
 
 /// Server → client.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// Answer to `hello`: your id and the whole room.
-    Welcome { member: MemberId, server_time: Millis, room: RoomSnapshot },
+    /// Answer to `hello`: your id, role, resume token and the whole room.
+    Welcome { member: MemberId, role: Role, resume: String, server_time: Millis, room: RoomSnapshot },
     /// Answer to `ping`: the server's receive (`t1`) and send (`t2`) times.
     Pong { t0: Millis, t1: Millis, t2: Millis },
     /// The playback state changed.
@@ -68,17 +164,34 @@ pub enum ServerMsg {
         playback: Playback,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<Cause>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
     },
-    /// The source changed (playback restarts paused at 0).
+    /// The source changed (playback restarts paused at 0, or playing when the queue advanced).
     Source {
         seq: u64,
-        url: String,
+        source: SourceInfo,
         playback: Playback,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<Cause>,
     },
     /// The member list changed.
     Members { members: Vec<MemberInfo> },
+    /// The queue changed.
+    Queue {
+        items: Vec<QueueItem>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
+    },
+    /// Room settings changed.
+    Settings {
+        mode: PermissionMode,
+        has_password: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
+    },
+    /// A chat line.
+    Chat { line: ChatLine },
     /// Something this client sent was refused.
     Error {
         code: ErrorCode,
@@ -95,14 +208,49 @@ pub struct Cause {
     pub command_id: u64,
 }
 
+/// What is playing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// A queued item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub id: u64,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub added_by: MemberId,
+}
+
+/// A chat line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatLine {
+    pub id: u64,
+    pub member: MemberId,
+    pub name: String,
+    pub text: String,
+    /// Server time.
+    pub at: Millis,
+}
+
 /// The whole room as a newcomer sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoomSnapshot {
     pub seq: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceInfo>,
     pub playback: Playback,
     pub members: Vec<MemberInfo>,
+    pub queue: Vec<QueueItem>,
+    pub chat: Vec<ChatLine>,
+    pub mode: PermissionMode,
+    pub has_password: bool,
 }
 
 /// A member as others see it.
@@ -110,7 +258,8 @@ pub struct RoomSnapshot {
 pub struct MemberInfo {
     pub id: MemberId,
     pub name: String,
-    pub buffering: bool,
+    pub role: Role,
+    pub status: MemberStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +274,13 @@ pub enum ErrorCode {
     UnknownType,
     UnsupportedVersion,
     NotJoined,
+    AlreadyJoined,
     BadCommand,
+    Forbidden,
+    NoSuchMember,
+    NoSuchItem,
+    WrongPassword,
+    Kicked,
     TooLarge,
     RateLimited,
     BinaryNotSupported,
@@ -207,7 +362,7 @@ impl ClientMsg {
     }
 }
 
-const SERVER_TYPES: &[&str] = &["welcome", "pong", "state", "source", "members", "error"];
+const SERVER_TYPES: &[&str] = &["welcome", "pong", "state", "source", "members", "queue", "settings", "chat", "error"];
 
 impl ServerMsg {
     pub fn encode(&self) -> String {
@@ -225,11 +380,14 @@ mod tests {
     #[test]
     fn client_messages_round_trip_with_a_version() {
         let msgs = [
-            ClientMsg::Hello { name: "ana".into() },
+            ClientMsg::Hello { name: "ana".into(), password: Some("pw".into()), resume: None, host_token: None },
+            ClientMsg::Chat { text: "hi".into() },
+            ClientMsg::Command { id: 9, command: Command::SetRole { member: 2, role: Role::Controller } },
+            ClientMsg::Command { id: 10, command: Command::QueueMove { item: 4, to: 0 } },
             ClientMsg::Ping { t0: 12.5 },
             ClientMsg::Command { id: 7, command: Command::Seek { position: 10.0 } },
             ClientMsg::Command { id: 8, command: Command::Play { position: None } },
-            ClientMsg::Status { buffering: true, drift_ms: Some(3.0), rtt_ms: None },
+            ClientMsg::Status { buffering: true, drift_ms: Some(3.0), rtt_ms: None, duration: None, hold: false, seek_ms: Some(120.0) },
         ];
         for m in msgs {
             let text = m.encode();
@@ -242,6 +400,14 @@ mod tests {
     fn the_wire_format_is_the_documented_one() {
         let m = ClientMsg::decode(r#"{"v":1,"type":"command","id":3,"command":{"op":"pause","position":4.5}}"#);
         assert_eq!(m, Ok(ClientMsg::Command { id: 3, command: Command::Pause { position: Some(4.5) } }));
+    }
+
+    #[test]
+    fn optional_fields_default() {
+        let m = ClientMsg::decode(r#"{"v":1,"type":"status","buffering":false}"#);
+        assert_eq!(m, Ok(ClientMsg::Status { buffering: false, drift_ms: None, rtt_ms: None, duration: None, hold: true, seek_ms: None }));
+        let m = ClientMsg::decode(r#"{"v":1,"type":"hello","name":"x"}"#);
+        assert_eq!(m, Ok(ClientMsg::Hello { name: "x".into(), password: None, resume: None, host_token: None }));
     }
 
     #[test]
@@ -271,6 +437,7 @@ mod tests {
             seq: 4,
             playback: Playback { playing: true, position: 1.0, rate: 1.0, t_ref: 99.0 },
             cause: Some(Cause { member: 2, command_id: 9 }),
+            reason: None,
         };
         assert_eq!(ServerMsg::decode(&m.encode()), Ok(m));
         let e = ServerMsg::Error { code: ErrorCode::RateLimited, message: "slow down".into(), command_id: None };

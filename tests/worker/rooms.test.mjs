@@ -24,7 +24,8 @@ describe("HTTP API", () => {
     assert.equal(a.url, `/r/${a.id}`);
     const info = await (await fetch(`${stack.url}/api/rooms/${a.id}`)).json();
     assert.equal(info.exists, true);
-    assert.equal(info.source, "/media/demo/manifest.mpd");
+    assert.equal(info.source.url, "/media/demo/manifest.mpd");
+    assert.match(a.hostToken, /^[A-Za-z0-9_-]{22}$/);
   });
 
   test("unknown rooms, bad ids and non-upgrades get clear JSON errors", async () => {
@@ -56,7 +57,9 @@ describe("room over WebSockets", () => {
     const a = await RoomClient.connect(stack.wsUrl, id, "Ana");
     const b = await RoomClient.connect(stack.wsUrl, id, "Bob");
     assert.notEqual(a.welcome.member, b.welcome.member);
-    assert.equal(b.welcome.room.source, "/media/demo/manifest.mpd");
+    assert.equal(b.welcome.room.source.url, "/media/demo/manifest.mpd");
+    assert.equal(a.welcome.role, "host", "the first member hosts");
+    assert.equal(b.welcome.role, "viewer");
     assert.equal(b.welcome.room.playback.playing, false);
     const members = await a.next("members");
     assert.ok(members.members.length >= 1);
@@ -65,6 +68,7 @@ describe("room over WebSockets", () => {
     const [sa, sb] = await Promise.all([a.next("state"), b.next("state")]);
     assert.deepEqual(sa, sb);
     assert.equal(sb.playback.playing, true);
+    assert.ok(sb.playback.t_ref > Date.now() - 1_000, "a scheduled start at a server time");
     assert.equal(sb.playback.position, 3);
     assert.deepEqual(sb.cause, { member: a.welcome.member, command_id: 7 });
     assert.ok(sb.seq > b.welcome.room.seq);
@@ -132,7 +136,7 @@ describe("room over WebSockets", () => {
     a.clear();
     await b.close();
     const m = await a.next("members");
-    assert.deepEqual(m.members.map((x) => x.name), ["Ana"]);
+    assert.deepEqual(m.members.map((x) => [x.name, x.status]), [["Ana", "ready"], ["Bob", "away"]], "Bob is away during the grace period");
     await a.close();
   });
 });

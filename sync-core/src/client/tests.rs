@@ -1,300 +1,254 @@
-//! Seeded simulations: one [`Room`], several [`Client`]s with skewed clocks,
-//! a jittery network and simulated media elements, stepped in 5 ms ticks.
+//! Scenarios and properties, driven through the seeded simulation harness:
+//! a room, clients with clocks hours apart and ±100 ppm skew, asymmetric
+//! jittery networks with bursts, and players whose seeks take time to land.
 
 use super::*;
-use crate::protocol::ClientMsg;
-use crate::room::{PersistedRoom, Room, RoomConfig, RoomOutput};
+use crate::protocol::{PermissionMode, Role};
+use crate::sim::{percentile_abs, PeerProfile, Rng, Sim};
 
-/// Small deterministic PRNG (xorshift64*), seeded per test.
-struct Rng(u64);
-impl Rng {
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next_f64()
-    }
+fn profiles(seed: u64, n: usize, symmetric: bool) -> Vec<PeerProfile> {
+    let mut rng = Rng::new(seed ^ 0xA5A5);
+    (0..n).map(|_| if symmetric { PeerProfile::random_symmetric(&mut rng) } else { PeerProfile::random(&mut rng) }).collect()
 }
 
-/// A media element: position advances at `rate` while playing; seeks take time.
-struct Element {
-    position: f64,
-    paused: bool,
-    rate: f64,
-    seek_done_at: Option<(f64, f64)>,
-    events: Vec<MediaEvent>,
-    seeks: u32,
+/// A room with `n` joined peers whose clocks have settled.
+fn joined(seed: u64, n: usize, symmetric: bool) -> Sim {
+    let mut sim = Sim::new(seed, profiles(seed, n, symmetric));
+    for i in 0..n {
+        sim.connect(i);
+    }
+    sim.run(2_000.0);
+    sim
 }
 
-impl Element {
-    fn new() -> Self {
-        Element { position: 0.0, paused: true, rate: 1.0, seek_done_at: None, events: vec![], seeks: 0 }
-    }
-    fn obs(&self) -> MediaObservation {
-        MediaObservation { current_time: self.position, paused: self.paused, seeking: self.seek_done_at.is_some(), ended: false, buffering: false }
-    }
-    fn apply(&mut self, now: f64, a: &MediaAction) {
-        match a {
-            MediaAction::Play if self.paused => {
-                self.paused = false;
-                self.events.push(MediaEvent::Play);
-            }
-            MediaAction::Pause if !self.paused => {
-                self.paused = true;
-                self.events.push(MediaEvent::Pause);
-            }
-            MediaAction::Seek(t) => {
-                self.seeks += 1;
-                self.seek_done_at = Some((now + 120.0, *t));
-            }
-            MediaAction::SetRate(r) => self.rate = *r,
-            _ => {}
-        }
-    }
-    fn step(&mut self, now: f64, dt_ms: f64) {
-        if let Some((at, t)) = self.seek_done_at {
-            if now >= at {
-                self.position = t;
-                self.seek_done_at = None;
-                self.events.push(MediaEvent::Seeked);
-            }
-            return;
-        }
-        if !self.paused {
-            self.position += dt_ms / 1000.0 * self.rate;
-        }
-    }
+fn play(sim: &mut Sim, i: usize, at: f64) {
+    sim.command(i, Command::Play { position: Some(at) });
 }
 
-struct Peer {
-    client: Client,
-    element: Element,
-    /// local clock = true time + skew
-    skew: f64,
-    /// (arrival true time, text) from the server
-    inbox: Vec<(f64, String)>,
-    member: Option<MemberId>,
-}
+// ---------------------------------------------------------------- scenarios
 
-struct Sim {
-    now: f64,
-    rng: Rng,
-    room: Room,
-    /// (arrival true time, peer index, text) to the server
-    to_server: Vec<(f64, usize, String)>,
-    peers: Vec<Peer>,
-    max_delay: f64,
-}
-
-impl Sim {
-    fn new(seed: u64, peers: usize, max_delay: f64) -> Self {
-        let mut rng = Rng(seed | 1);
-        let mut room = Room::restore(RoomConfig::default(), PersistedRoom::default(), []);
-        room.handle_set_source(0.0, "/demo.mpd".into(), None);
-        while room.poll_output().is_some() {}
-        let peers = (0..peers)
-            .map(|i| Peer {
-                client: Client::new(ClientConfig::default(), format!("p{i}")),
-                element: Element::new(),
-                skew: rng.range(-50_000.0, 50_000.0),
-                inbox: vec![],
-                member: None,
-            })
-            .collect();
-        Sim { now: 1_000.0, rng, room, to_server: vec![], peers, max_delay }
-    }
-
-    fn connect(&mut self, i: usize) {
-        let id = self.room.handle_connect(self.now);
-        self.peers[i].member = Some(id);
-        let local = self.now + self.peers[i].skew;
-        self.peers[i].client.handle_connected(local);
-        self.flush();
-    }
-
-    /// One-way delay: a 15 ms floor plus jitter skewed towards small values
-    /// (most packets are quick, a few are very late), up to `max_delay`.
-    fn delay(&mut self) -> f64 {
-        let u = self.rng.next_f64();
-        15.0 + u * u * u * (self.max_delay - 15.0)
-    }
-
-    fn flush(&mut self) {
-        while let Some(o) = self.room.poll_output() {
-            let targets: Vec<(MemberId, ServerMsg)> = match o {
-                RoomOutput::Send { to, msg } => vec![(to, msg)],
-                RoomOutput::Broadcast { msg } => self.peers.iter().filter_map(|p| p.member).map(|m| (m, msg.clone())).collect(),
-                _ => vec![],
-            };
-            for (to, msg) in targets {
-                let d = self.delay();
-                if let Some(p) = self.peers.iter_mut().find(|p| p.member == Some(to)) {
-                    p.inbox.push((self.now + d, msg.encode()));
-                }
-            }
-        }
-        for i in 0..self.peers.len() {
-            let local = self.now + self.peers[i].skew;
-            while let Some(o) = self.peers[i].client.poll_output() {
-                match o {
-                    ClientOutput::Send(m) => {
-                        let d = self.delay();
-                        self.to_server.push((self.now + d, i, m.encode()));
-                    }
-                    ClientOutput::Media(a) => self.peers[i].element.apply(local, &a),
-                    ClientOutput::Event(_) => {}
-                }
-            }
-        }
-    }
-
-    fn step(&mut self, dt: f64) {
-        self.now += dt;
-        let now = self.now;
-        // deliver to the server
-        let (due, rest): (Vec<_>, Vec<_>) = self.to_server.drain(..).partition(|m| m.0 <= now);
-        self.to_server = rest;
-        for (_, i, text) in due {
-            if let Some(m) = self.peers[i].member {
-                self.room.handle_text(now, m, &text);
-            }
-        }
-        self.flush();
-        for i in 0..self.peers.len() {
-            let local = now + self.peers[i].skew;
-            let p = &mut self.peers[i];
-            p.element.step(local, dt);
-            let (due, rest): (Vec<_>, Vec<_>) = p.inbox.drain(..).partition(|m| m.0 <= now);
-            p.inbox = rest;
-            for (_, text) in due {
-                let obs = p.element.obs();
-                p.client.handle_server_text(local, &text, &obs);
-            }
-            for e in std::mem::take(&mut p.element.events) {
-                let obs = p.element.obs();
-                p.client.handle_media_event(local, e, &obs);
-            }
-            if p.client.poll_timeout().is_some_and(|t| local >= t) {
-                let obs = p.element.obs();
-                p.client.handle_timeout(local, &obs);
-            }
-        }
-        self.flush();
-    }
-
-    fn run(&mut self, ms: f64) {
-        let end = self.now + ms;
-        while self.now < end {
-            self.step(5.0);
-        }
-    }
-
-    /// A viewer uses the page's own controls on peer i.
-    fn command(&mut self, i: usize, c: Command) {
-        let local = self.now + self.peers[i].skew;
-        self.peers[i].client.handle_user_command(local, c);
-        self.flush();
-    }
-
-    /// A viewer acts on peer i's element directly (native controls).
-    fn user(&mut self, i: usize, f: impl FnOnce(&mut Element, f64)) {
-        let local = self.now + self.peers[i].skew;
-        f(&mut self.peers[i].element, local);
-    }
-
-    fn expected(&self) -> f64 {
-        self.room.state().playback.position_at(self.now)
-    }
-
-    fn max_drift(&self) -> f64 {
-        let e = self.expected();
-        self.peers.iter().map(|p| (p.element.position - e).abs()).fold(0.0, f64::max)
-    }
+#[test]
+fn late_join_starts_at_the_rooms_position() {
+    let mut sim = Sim::new(11, profiles(11, 2, true));
+    sim.connect(0);
+    sim.run(1_000.0);
+    play(&mut sim, 0, 20.0);
+    sim.run(30_000.0);
+    sim.connect(1);
+    let took = sim.run_until(5_000.0, |s| s.peers[1].element.position > 45.0 && s.converged(0.02));
+    assert!(took.is_some(), "late joiner converged; drift {:.3}", sim.max_drift());
+    assert!(!sim.peers[1].element.paused);
 }
 
 #[test]
-fn two_clients_follow_play_seek_and_pause_for_many_seeds() {
-    for seed in 1..=20u64 {
-        let mut sim = Sim::new(seed, 2, 60.0);
-        sim.connect(0);
-        sim.connect(1);
-        sim.run(2_000.0);
-        assert!(sim.peers.iter().all(|p| p.client.stats().offset_error_ms.is_some()), "seed {seed}: clocks synced");
+fn two_users_seeking_at_once_agree_on_one_position() {
+    let mut sim = joined(5, 3, true);
+    play(&mut sim, 0, 0.0);
+    sim.run(5_000.0);
+    sim.user(1, MediaAction::Seek(100.0));
+    sim.user(2, MediaAction::Seek(200.0));
+    sim.run(3_000.0);
+    let pos: Vec<f64> = sim.peers.iter().map(|p| p.element.position).collect();
+    assert!(pos.iter().all(|p| (p - pos[0]).abs() < 0.03), "everyone at one position: {pos:?}");
+    assert!(pos[0] > 100.0, "one of the two seeks won: {pos:?}");
+}
 
-        // A presses play with the page's controls.
-        sim.command(0, Command::Play { position: None });
-        sim.run(1_000.0);
-        assert!(sim.room.state().playback.playing, "seed {seed}");
-        assert!(sim.peers.iter().all(|p| !p.element.paused), "seed {seed}: both playing within 1 s");
-        sim.run(4_000.0);
-        assert!(sim.max_drift() < 0.04, "seed {seed}: drift {:.3}", sim.max_drift());
+#[test]
+fn a_buffering_member_holds_the_group_which_resumes_together() {
+    let mut sim = joined(9, 3, true);
+    play(&mut sim, 0, 0.0);
+    sim.run(5_000.0);
+    sim.stall(2, 3_000.0);
+    sim.run(1_500.0);
+    assert!(!sim.room.state().playback.playing, "the group waits for the stalled member");
+    let waiting_at = sim.peers[0].element.position;
+    assert!(sim.peers.iter().all(|p| (p.element.position - waiting_at).abs() < 0.6));
+    sim.run(3_000.0);
+    assert!(sim.room.state().playback.playing, "resumed once everyone was ready");
+    sim.run(2_000.0);
+    assert!(sim.converged(0.02), "together again; drift {:.3}", sim.max_drift());
+}
 
-        // B seeks with the element's native controls.
-        sim.user(1, |e, now| e.apply(now, &MediaAction::Seek(10.0)));
-        sim.run(1_500.0);
-        assert!((sim.expected() - 11.4).abs() < 0.2, "seed {seed}: room took B's seek ({:.2})", sim.expected());
-        assert!((sim.peers[0].element.position - sim.peers[1].element.position).abs() < 0.1, "seed {seed}");
-        sim.run(3_000.0);
-        assert!(sim.max_drift() < 0.04, "seed {seed}: drift after seek {:.3}", sim.max_drift());
+#[test]
+fn a_member_that_never_recovers_is_left_behind_after_the_timeout() {
+    let mut sim = joined(10, 3, true);
+    play(&mut sim, 0, 0.0);
+    sim.run(5_000.0);
+    sim.stall(2, 60_000.0);
+    sim.run(2_000.0);
+    assert!(!sim.room.state().playback.playing);
+    sim.run(10_000.0);
+    assert!(sim.room.state().playback.playing, "the wait timed out");
+    sim.run(3_000.0);
+    let e = sim.expected();
+    assert!((sim.peers[0].element.position - e).abs() < 0.02 && (sim.peers[1].element.position - e).abs() < 0.02);
+}
 
-        // A pauses with native controls.
-        sim.user(0, |e, now| e.apply(now, &MediaAction::Pause));
-        sim.run(1_000.0);
-        assert!(!sim.room.state().playback.playing, "seed {seed}");
-        assert!(sim.peers.iter().all(|p| p.element.paused), "seed {seed}: both paused");
-        assert!(sim.max_drift() < 0.1, "seed {seed}");
-    }
+#[test]
+fn a_dropped_connection_resumes_as_the_same_member() {
+    let mut sim = joined(12, 2, true);
+    let (host, viewer) = (sim.member(0), sim.member(1));
+    play(&mut sim, 0, 0.0);
+    sim.run(3_000.0);
+    sim.disconnect(0);
+    sim.run(5_000.0);
+    sim.connect(0);
+    sim.run(2_000.0);
+    assert_eq!(sim.member(0), host, "same member id");
+    assert_eq!(sim.member(1), viewer);
+    let role = sim.room.state().members.iter().find(|m| Some(m.id) == host).map(|m| m.role);
+    assert_eq!(role, Some(Role::Host), "and still the host");
+    assert!(sim.converged(0.02), "back in sync; drift {:.3}", sim.max_drift());
+}
+
+#[test]
+fn the_host_leaving_for_good_hands_over_host() {
+    let mut sim = joined(13, 3, true);
+    sim.disconnect(0);
+    sim.run(31_000.0);
+    let roles: Vec<Option<Role>> = (1..3).map(|i| sim.room.state().members.iter().find(|m| Some(m.id) == sim.member(i)).map(|m| m.role)).collect();
+    assert_eq!(roles, [Some(Role::Host), Some(Role::Viewer)]);
+}
+
+#[test]
+fn in_controlled_mode_a_viewers_pause_is_refused_and_put_back() {
+    let mut sim = joined(14, 2, true);
+    sim.command(0, Command::SetMode { mode: PermissionMode::Controlled });
+    play(&mut sim, 0, 0.0);
+    sim.run(3_000.0);
+    let seq = sim.room.state().seq;
+    sim.user(1, MediaAction::Pause);
+    sim.run(3_000.0);
+    assert_eq!(sim.room.state().seq, seq, "the room did not change");
+    assert!(!sim.peers[1].element.paused, "the viewer's element plays again");
+    assert!(sim.converged(0.02), "drift {:.3}", sim.max_drift());
+}
+
+#[test]
+fn the_queue_auto_advances_on_every_client() {
+    let mut sim = joined(15, 2, true);
+    sim.command(0, Command::QueueAdd { url: "https://cdn.example/next.mpd".into(), title: Some("Next".into()) });
+    play(&mut sim, 0, crate::sim::ITEM_SECONDS - 5.0);
+    sim.run(8_000.0);
+    let source = sim.room.state().source.as_ref().map(|s| s.url.clone());
+    assert_eq!(source.as_deref(), Some("https://cdn.example/next.mpd"));
+    sim.run(3_000.0);
+    assert!(sim.room.state().playback.playing);
+    assert!(sim.peers.iter().all(|p| p.element.position > 1.0 && p.element.position < 5.0), "both play the next item from its start");
+    assert!(sim.converged(0.02));
 }
 
 #[test]
 fn our_own_corrections_are_never_sent_back_as_commands() {
-    let mut sim = Sim::new(7, 3, 80.0);
-    for i in 0..3 {
-        sim.connect(i);
-    }
-    sim.run(1_000.0);
-    sim.command(2, Command::Play { position: Some(5.0) });
-    let seq_after_play = {
-        sim.run(1_000.0);
-        sim.room.state().seq
-    };
-    // Knock peer 0 far off (as a stalled decoder would) and let it recover.
-    sim.peers[0].element.position += 3.0;
+    let mut sim = joined(7, 3, true);
+    play(&mut sim, 2, 5.0);
+    sim.run(2_000.0);
+    let seq = sim.room.state().seq;
+    sim.peers[0].element.position += 3.0; // as a stalled decoder jumping would
     sim.run(10_000.0);
-    assert_eq!(sim.room.state().seq, seq_after_play, "corrective seeks and plays must not become room commands");
-    assert!(sim.max_drift() < 0.04, "drift {:.3}", sim.max_drift());
-    assert!(sim.peers[0].element.seeks >= 1);
+    assert_eq!(sim.room.state().seq, seq, "corrective seeks and plays must not become room commands");
+    assert!(sim.converged(0.02), "drift {:.3}", sim.max_drift());
+    assert!(sim.peers[0].counters.seeks >= 1);
 }
 
 #[test]
-fn small_drift_is_corrected_by_rate_without_seeking() {
-    let mut sim = Sim::new(3, 2, 30.0);
-    sim.connect(0);
-    sim.connect(1);
-    sim.run(1_000.0);
-    sim.command(0, Command::Play { position: Some(0.0) });
-    sim.run(3_000.0);
-    let seeks_before = sim.peers[1].element.seeks;
-    sim.peers[1].element.position -= 0.3;
-    sim.run(8_000.0);
-    assert_eq!(sim.peers[1].element.seeks, seeks_before, "a 300 ms drift is nudged, not seeked");
-    assert!(sim.peers[1].client.stats().rate_corrections >= 1);
-    assert!(sim.max_drift() < 0.04, "drift {:.3}", sim.max_drift());
-}
-
-#[test]
-fn a_late_joiner_starts_at_the_rooms_position() {
-    let mut sim = Sim::new(11, 2, 40.0);
-    sim.connect(0);
-    sim.run(500.0);
-    sim.command(0, Command::Play { position: Some(20.0) });
+fn small_drift_is_nudged_not_seeked_and_the_rate_returns_to_exactly_one() {
+    let mut sim = joined(3, 2, true);
+    play(&mut sim, 0, 0.0);
     sim.run(5_000.0);
-    sim.connect(1);
-    sim.run(1_500.0);
-    assert!(!sim.peers[1].element.paused);
-    assert!(sim.max_drift() < 0.1, "drift {:.3}", sim.max_drift());
-    let _ = ClientMsg::Ping { t0: 0.0 };
+    let seeks = sim.peers[1].counters.seeks;
+    sim.peers[1].element.position -= 0.3;
+    sim.run(15_000.0);
+    assert_eq!(sim.peers[1].counters.seeks, seeks, "a 300 ms drift is nudged, not seeked");
+    assert!(sim.peers[1].client.stats().rate_corrections >= 1);
+    assert_eq!(sim.peers[1].element.rate, 1.0);
+    assert!(sim.converged(0.005), "drift {:.4}", sim.max_drift());
+}
+
+#[test]
+fn the_dont_correct_me_switch_is_respected() {
+    let mut sim = joined(4, 2, true);
+    sim.peers[1].client.set_correction(false);
+    play(&mut sim, 0, 0.0);
+    sim.run(5_000.0);
+    sim.peers[1].element.position -= 0.5;
+    sim.run(5_000.0);
+    assert!((sim.peers[1].element.position - sim.expected() + 0.5).abs() < 0.05, "left alone");
+}
+
+// ---------------------------------------------------------------- properties
+
+const SEEDS: u64 = 200;
+
+#[test]
+fn property_clock_offset_error_below_2ms_with_symmetric_jitter() {
+    for seed in 0..SEEDS {
+        let mut sim = joined(seed, 1, true);
+        sim.step_ms = 10.0;
+        sim.run(120_000.0);
+        let p = &sim.peers[0];
+        let local = sim.local(0);
+        let truth = sim.now - local;
+        let est = p.client.clock_offset_at(local).unwrap_or(f64::NAN);
+        assert!((est - truth).abs() < 2.0, "seed {seed}: offset error {:.3} ms", est - truth);
+    }
+}
+
+#[test]
+fn property_after_convergence_clients_stay_within_5ms_p99() {
+    let mut worst: f64 = 0.0;
+    for seed in 0..SEEDS {
+        let mut sim = joined(seed, 3, true);
+        play(&mut sim, 0, 0.0);
+        sim.run(120_000.0); // convergence includes the clock's skew fit (a minute of history)
+        sim.sample(true);
+        sim.run(30_000.0);
+        for (i, p) in sim.peers.iter().enumerate() {
+            let p99 = percentile_abs(&p.counters.drift_ms, 99.0);
+            worst = worst.max(p99);
+            assert!(p99 < 5.0, "seed {seed} peer {i}: p99 drift {p99:.2} ms");
+        }
+    }
+    eprintln!("worst p99 drift over {SEEDS} seeds: {worst:.2} ms");
+}
+
+#[test]
+fn property_convergence_after_a_seek_under_1500ms() {
+    for seed in 0..SEEDS {
+        let mut sim = joined(seed, 3, true);
+        play(&mut sim, 0, 0.0);
+        sim.run(5_000.0);
+        sim.command(1, Command::Seek { position: 600.0 });
+        let took = sim.run_until(5_000.0, |s| s.room.state().playback.position == 600.0 && s.converged(0.02));
+        // Count from the moment the command left the client.
+        assert!(took.is_some_and(|t| t < 1_500.0), "seed {seed}: converged after {took:?} ms");
+    }
+}
+
+#[test]
+fn property_steady_playback_needs_no_seeks_and_almost_no_rate_changes() {
+    for seed in 0..SEEDS {
+        let mut sim = joined(seed, 2, false);
+        sim.step_ms = 10.0;
+        play(&mut sim, 0, 0.0);
+        sim.run(10_000.0);
+        let seeks: Vec<u64> = sim.peers.iter().map(|p| p.counters.seeks).collect();
+        for p in sim.peers.iter_mut() {
+            p.counters.off_rate_ms = 0.0;
+            p.counters.playing_ms = 0.0;
+        }
+        sim.run(600_000.0);
+        for (i, p) in sim.peers.iter().enumerate() {
+            assert_eq!(p.counters.seeks, seeks[i], "seed {seed} peer {i}: no seeks in 10 minutes");
+            let off = p.counters.off_rate_ms / p.counters.playing_ms;
+            assert!(off < 0.01, "seed {seed} peer {i}: {:.2} % of the time off rate", off * 100.0);
+        }
+        sim.run(5_000.0);
+        for (i, p) in sim.peers.iter().enumerate() {
+            let stats = p.client.stats();
+            if !p.client.nudging() {
+                assert_eq!(p.element.rate, 1.0, "seed {seed} peer {i}: the rate returns to exactly 1.0 ({stats:?})");
+            }
+        }
+    }
 }

@@ -1,0 +1,394 @@
+//! Room scenarios, written as scripts against the room machine alone.
+
+use super::*;
+
+/// A room and its outputs, with helpers that read like a script.
+struct Script {
+    room: Room,
+    now: Millis,
+    sent: Vec<(ConnId, ServerMsg)>,
+    broadcasts: Vec<ServerMsg>,
+    closed: Vec<(ConnId, u16)>,
+    expired: bool,
+    persisted: Option<PersistedRoom>,
+}
+
+impl Script {
+    fn new(opts: CreateOptions) -> Self {
+        let mut s = Script { room: Room::create(RoomConfig::default(), 0.0, opts), now: 0.0, sent: vec![], broadcasts: vec![], closed: vec![], expired: false, persisted: None };
+        s.drain();
+        s
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.room.poll_output() {
+            match o {
+                RoomOutput::Send { to, msg } => self.sent.push((to, msg)),
+                RoomOutput::Broadcast { msg } => self.broadcasts.push(msg),
+                RoomOutput::Close { conn, code, .. } => self.closed.push((conn, code)),
+                RoomOutput::Expire => self.expired = true,
+                RoomOutput::Persist(p) => self.persisted = Some(*p),
+                RoomOutput::Attach(_) | RoomOutput::Log { .. } => {}
+            }
+        }
+    }
+
+    fn at(&mut self, ms: Millis) -> &mut Self {
+        self.now = ms;
+        if self.room.poll_timeout().is_some_and(|t| t <= ms) {
+            self.room.handle_timeout(ms);
+        }
+        self.drain();
+        self
+    }
+
+    fn connect(&mut self) -> ConnId {
+        let c = self.room.handle_connect(self.now, &[self.now as u8, 7, 9, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59]);
+        self.drain();
+        c
+    }
+
+    fn send(&mut self, conn: ConnId, json: &str) {
+        self.room.handle_text(self.now, conn, json);
+        self.drain();
+    }
+
+    /// Connect and say hello; returns (conn, member, resume token).
+    fn join(&mut self, name: &str, extra: &str) -> (ConnId, MemberId, String) {
+        let c = self.connect();
+        self.send(c, &format!(r#"{{"v":1,"type":"hello","name":"{name}"{extra}}}"#));
+        match self.last_to(c) {
+            Some(ServerMsg::Welcome { member, resume, .. }) => (c, member, resume),
+            other => panic!("{name} was not welcomed: {other:?}"),
+        }
+    }
+
+    fn command(&mut self, conn: ConnId, id: u64, cmd: &str) {
+        self.send(conn, &format!(r#"{{"v":1,"type":"command","id":{id},"command":{cmd}}}"#));
+    }
+
+    fn status(&mut self, conn: ConnId, fields: &str) {
+        self.send(conn, &format!(r#"{{"v":1,"type":"status",{fields}}}"#));
+    }
+
+    fn last_to(&self, conn: ConnId) -> Option<ServerMsg> {
+        self.sent.iter().rev().find(|(c, _)| *c == conn).map(|(_, m)| m.clone())
+    }
+
+    fn error_to(&self, conn: ConnId) -> Option<ErrorCode> {
+        match self.last_to(conn) {
+            Some(ServerMsg::Error { code, .. }) => Some(code),
+            _ => None,
+        }
+    }
+
+    fn role(&self, member: MemberId) -> Option<Role> {
+        self.room.state().members.iter().find(|m| m.id == member).map(|m| m.role)
+    }
+
+    fn playback(&self) -> Playback {
+        self.room.state().playback
+    }
+
+    fn last_reason(&self) -> Option<Reason> {
+        self.broadcasts.iter().rev().find_map(|m| match m {
+            ServerMsg::State { reason, .. } => Some(*reason),
+            _ => None,
+        })?
+    }
+}
+
+fn demo() -> CreateOptions {
+    CreateOptions { source: Some(SourceInfo { url: "/media/demo/manifest.mpd".into(), title: Some("Demo".into()) }), ..CreateOptions::default() }
+}
+
+#[test]
+fn the_first_member_hosts_and_later_ones_view() {
+    let mut s = Script::new(demo());
+    let (_, ana, token) = s.join("Ana", "");
+    let (_, bob, _) = s.join("Bob", "");
+    assert_eq!(s.role(ana), Some(Role::Host));
+    assert_eq!(s.role(bob), Some(Role::Viewer));
+    assert_eq!(token.len(), 22, "a 128-bit resume token");
+    assert!(!s.room.state().members.iter().any(|m| m.resume_hash.contains(&token)), "only its hash is stored");
+}
+
+#[test]
+fn play_is_a_scheduled_start_for_everyone() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    let (b, _, _) = s.join("Bob", "");
+    s.status(b, r#""buffering":false,"rtt_ms":400"#);
+    s.at(1_000.0).command(a, 1, r#"{"op":"play","position":5}"#);
+    let pb = s.playback();
+    assert!(pb.playing);
+    assert_eq!(pb.t_ref, 1_800.0, "starts at now + 2 × the highest RTT");
+    assert_eq!(pb.position_at(1_500.0), 5.0, "nobody moves before the start");
+    assert!((pb.position_at(2_800.0) - 6.0).abs() < 1e-9);
+    assert!(matches!(s.broadcasts.last(), Some(ServerMsg::State { cause: Some(Cause { command_id: 1, .. }), .. })));
+}
+
+#[test]
+fn two_users_seeking_at_once_end_with_the_later_seek_everywhere() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    let (b, _, _) = s.join("Bob", "");
+    s.at(100.0).command(a, 1, r#"{"op":"seek","position":30}"#);
+    s.command(b, 1, r#"{"op":"seek","position":50}"#);
+    let states: Vec<(u64, f64)> = s.broadcasts.iter().filter_map(|m| match m {
+        ServerMsg::State { seq, playback, .. } => Some((*seq, playback.position)),
+        _ => None,
+    }).collect();
+    assert_eq!(states.len(), 2);
+    assert!(states[0].0 < states[1].0, "each change has a higher seq");
+    assert_eq!(s.playback().position, 50.0);
+}
+
+#[test]
+fn controlled_mode_blocks_viewers_but_not_controllers() {
+    let mut s = Script::new(CreateOptions { mode: PermissionMode::Controlled, ..demo() });
+    let (a, _, _) = s.join("Ana", "");
+    let (b, bob, _) = s.join("Bob", "");
+    s.command(b, 1, r#"{"op":"play"}"#);
+    assert_eq!(s.error_to(b), Some(ErrorCode::Forbidden));
+    assert!(!s.playback().playing);
+    s.command(b, 2, r#"{"op":"set_mode","mode":"open"}"#);
+    assert_eq!(s.error_to(b), Some(ErrorCode::Forbidden), "only the host changes settings");
+    s.command(a, 1, &format!(r#"{{"op":"set_role","member":{bob},"role":"controller"}}"#));
+    s.command(b, 3, r#"{"op":"play"}"#);
+    assert!(s.playback().playing);
+}
+
+#[test]
+fn a_buffering_member_makes_the_group_wait_then_resume_together() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    let (b, _, _) = s.join("Bob", "");
+    s.command(a, 1, r#"{"op":"play","position":0}"#);
+    s.at(10_300.0).status(b, r#""buffering":true"#);
+    assert!(!s.playback().playing, "the group waits");
+    assert_eq!(s.last_reason(), Some(Reason::Buffering));
+    assert!((s.playback().position - 10.0).abs() < 1e-9, "paused where the timeline was");
+    s.at(12_000.0).status(b, r#""buffering":false"#);
+    let pb = s.playback();
+    assert!(pb.playing && pb.t_ref > 12_000.0, "resumes with a scheduled start");
+    assert_eq!(pb.position, 10.0);
+    assert_eq!(s.last_reason(), Some(Reason::Resume));
+}
+
+#[test]
+fn a_member_that_never_recovers_is_timed_out_and_an_opt_out_never_holds() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    let (b, bob, _) = s.join("Bob", "");
+    let (c, _, _) = s.join("Cy", "");
+    s.command(a, 1, r#"{"op":"play","position":0}"#);
+    s.at(5_000.0).status(b, r#""buffering":true"#);
+    assert!(!s.playback().playing);
+    s.at(14_999.0);
+    assert!(!s.playback().playing, "still waiting before the deadline");
+    s.at(15_000.0);
+    assert!(s.playback().playing, "the wait timed out");
+    assert!(!s.room.state().members.iter().find(|m| m.id == bob).is_some_and(|m| m.hold), "Bob no longer holds the group");
+    // Cy opted out of holding: buffering does not pause anyone.
+    s.at(20_000.0).status(c, r#""buffering":true,"hold":false"#);
+    assert!(s.playback().playing);
+}
+
+#[test]
+fn reconnect_with_the_resume_token_gets_identity_and_role_back() {
+    let mut s = Script::new(demo());
+    let (a, ana, token) = s.join("Ana", "");
+    let (_, bob, _) = s.join("Bob", "");
+    s.room.handle_disconnect(1_000.0, a);
+    s.drain();
+    assert_eq!(s.room.state().members.iter().find(|m| m.id == ana).map(|m| m.status), Some(MemberStatus::Away));
+    s.at(20_000.0);
+    let (_, again, _) = s.join("Ana", &format!(r#","resume":"{token}""#));
+    assert_eq!(again, ana);
+    assert_eq!(s.role(ana), Some(Role::Host));
+    assert_eq!(s.role(bob), Some(Role::Viewer));
+    // A wrong token is simply a new member.
+    let (_, other, _) = s.join("Eve", r#","resume":"forged-token""#);
+    assert!(other != ana && other != bob);
+}
+
+#[test]
+fn the_host_leaving_hands_host_to_the_longest_present_member() {
+    let mut s = Script::new(demo());
+    let (a, ana, _) = s.join("Ana", "");
+    s.at(10.0);
+    let (_, bob, _) = s.join("Bob", "");
+    s.at(20.0);
+    let (_, cy, _) = s.join("Cy", "");
+    s.room.handle_disconnect(100.0, a);
+    s.drain();
+    assert_eq!(s.role(ana), Some(Role::Host), "still host during the grace period");
+    s.at(30_100.0);
+    assert_eq!(s.role(ana), None, "gone after the grace period");
+    assert_eq!(s.role(bob), Some(Role::Host));
+    assert_eq!(s.role(cy), Some(Role::Viewer));
+}
+
+#[test]
+fn kick_and_host_transfer() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    let (b, bob, _) = s.join("Bob", "");
+    let (c, cy, _) = s.join("Cy", "");
+    s.command(b, 1, &format!(r#"{{"op":"kick","member":{cy}}}"#));
+    assert_eq!(s.error_to(b), Some(ErrorCode::Forbidden));
+    s.command(a, 1, &format!(r#"{{"op":"kick","member":{cy}}}"#));
+    assert_eq!(s.error_to(c), Some(ErrorCode::Kicked));
+    assert!(s.closed.contains(&(c, 4001)));
+    assert_eq!(s.role(cy), None);
+    s.command(a, 2, &format!(r#"{{"op":"transfer_host","member":{bob}}}"#));
+    assert_eq!(s.role(bob), Some(Role::Host));
+    s.command(a, 3, r#"{"op":"set_mode","mode":"controlled"}"#);
+    assert_eq!(s.error_to(a), Some(ErrorCode::Forbidden), "the old host is a controller now");
+}
+
+#[test]
+fn the_host_token_claims_host() {
+    let mut s = Script::new(CreateOptions { host_token: Some("creator-secret".into()), ..demo() });
+    let (_, first, _) = s.join("Early", "");
+    let (_, creator, _) = s.join("Creator", r#","host_token":"creator-secret""#);
+    assert_eq!(s.role(creator), Some(Role::Host));
+    assert_eq!(s.role(first), Some(Role::Controller));
+    let (_, forger, _) = s.join("Forger", r#","host_token":"guess""#);
+    assert_eq!(s.role(forger), Some(Role::Viewer));
+    assert!(!s.room.state().host_token_hash.as_deref().unwrap_or("").contains("creator"));
+}
+
+#[test]
+fn the_room_password_is_checked_and_changeable() {
+    let mut s = Script::new(CreateOptions { password: Some(("open sesame".into(), [3; 16])), ..demo() });
+    let c = s.connect();
+    s.send(c, r#"{"v":1,"type":"hello","name":"X"}"#);
+    assert_eq!(s.error_to(c), Some(ErrorCode::WrongPassword));
+    assert!(s.closed.contains(&(c, 4003)));
+    let c = s.connect();
+    s.send(c, r#"{"v":1,"type":"hello","name":"X","password":"nope"}"#);
+    assert_eq!(s.error_to(c), Some(ErrorCode::WrongPassword));
+    let (a, _, _) = s.join("Ana", r#","password":"open sesame""#);
+    s.command(a, 1, r#"{"op":"set_password"}"#);
+    assert!(!s.room.has_password());
+    s.join("Bob", "");
+}
+
+#[test]
+fn the_queue_auto_advances_at_the_end_of_an_item() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    s.command(a, 1, r#"{"op":"queue_add","url":"https://cdn.example/one.mpd","title":"One"}"#);
+    s.command(a, 2, r#"{"op":"queue_add","url":"https://cdn.example/two.mpd"}"#);
+    s.command(a, 3, r#"{"op":"queue_move","item":1,"to":0}"#);
+    assert_eq!(s.room.state().queue.iter().map(|q| q.id).collect::<Vec<_>>(), [1, 0]);
+    s.status(a, r#""buffering":false,"duration":60"#);
+    s.command(a, 4, r#"{"op":"play","position":0}"#);
+    let end = s.playback().t_ref + 60_000.0;
+    s.at(end - 1.0);
+    assert_eq!(s.room.state().source.as_ref().map(|x| x.url.as_str()), Some("/media/demo/manifest.mpd"));
+    s.at(end);
+    assert_eq!(s.room.state().source.as_ref().map(|x| x.url.as_str()), Some("https://cdn.example/two.mpd"));
+    assert!(s.playback().playing, "the next item plays on its own");
+    assert_eq!(s.room.state().queue.len(), 1);
+    // The last item ends with nothing queued: pause at the end.
+    s.command(a, 5, r#"{"op":"queue_next"}"#);
+    s.status(a, r#""buffering":false,"duration":30"#);
+    let end = s.playback().t_ref + 30_000.0;
+    s.at(end);
+    assert!(!s.playback().playing);
+    assert_eq!(s.last_reason(), Some(Reason::End));
+    s.command(a, 6, r#"{"op":"queue_remove","item":99}"#);
+    assert_eq!(s.error_to(a), Some(ErrorCode::NoSuchItem));
+}
+
+#[test]
+fn chat_is_cleaned_bounded_and_kept_in_history() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    for i in 0..60 {
+        s.send(a, &format!(r#"{{"v":1,"type":"chat","text":"line {i}\u0000"}}"#));
+        s.at(s.now + 100.0);
+    }
+    let chat = &s.room.state().chat;
+    assert_eq!(chat.len(), 50);
+    assert_eq!(chat.back().map(|l| l.text.as_str()), Some("line 59"));
+    s.send(a, r#"{"v":1,"type":"chat","text":"   "}"#);
+    assert_eq!(s.error_to(a), Some(ErrorCode::BadCommand));
+    let (_, _, _) = s.join("Bob", "");
+    let welcome = s.sent.iter().rev().find_map(|(_, m)| match m {
+        ServerMsg::Welcome { room, .. } => Some(room.chat.len()),
+        _ => None,
+    });
+    assert_eq!(welcome, Some(50), "newcomers get the history");
+}
+
+#[test]
+fn a_flood_is_rate_limited_then_closed() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    for _ in 0..100 {
+        s.send(a, r#"{"v":1,"type":"ping","t0":1}"#);
+    }
+    let pongs = s.sent.iter().filter(|(c, m)| *c == a && matches!(m, ServerMsg::Pong { .. })).count();
+    assert!((39..=41).contains(&pongs), "the burst passes: {pongs}");
+    let limited = s.sent.iter().filter(|(c, m)| *c == a && matches!(m, ServerMsg::Error { code: ErrorCode::RateLimited, .. })).count();
+    assert_eq!(limited, 1, "one error, not one per message");
+    assert!(s.closed.contains(&(a, 1008)), "sustained abuse closes the socket");
+    // After a pause the bucket refills.
+    let (b, _, _) = s.join("Bob", "");
+    s.at(10_000.0).send(b, r#"{"v":1,"type":"ping","t0":1}"#);
+    assert!(matches!(s.last_to(b), Some(ServerMsg::Pong { .. })));
+}
+
+#[test]
+fn an_empty_room_expires_only_if_still_empty() {
+    let mut s = Script::new(demo());
+    let day = 24.0 * 3600.0 * 1000.0;
+    let (a, _, _) = s.join("Ana", "");
+    s.at(day + 1.0);
+    assert!(!s.expired, "someone is here");
+    s.room.handle_disconnect(day + 2.0, a);
+    s.drain();
+    s.at(2.0 * day + 1.0);
+    assert!(!s.expired);
+    s.at(2.0 * day + 3.0);
+    assert!(s.expired);
+}
+
+#[test]
+fn a_restored_room_has_everything() {
+    let mut s = Script::new(demo());
+    let (a, ana, _) = s.join("Ana", "");
+    s.command(a, 1, r#"{"op":"queue_add","url":"https://x.example/a.mpd"}"#);
+    s.send(a, r#"{"v":1,"type":"chat","text":"hi"}"#);
+    s.command(a, 2, r#"{"op":"seek","position":42}"#);
+    let stored = s.persisted.clone().expect("persisted");
+    let json = serde_json::to_string(&stored).expect("serializes");
+    let back: PersistedRoom = serde_json::from_str(&json).expect("deserializes");
+    let woken = Room::restore(RoomConfig::default(), back, [SocketTag { conn: a, member: Some(ana) }]);
+    assert_eq!(woken.state(), s.room.state());
+    assert_eq!(woken.snapshot(), s.room.snapshot());
+}
+
+#[test]
+fn bad_commands_change_nothing() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    let before = s.room.state().clone();
+    for (cmd, code) in [
+        (r#"{"op":"seek","position":-1}"#, ErrorCode::BadCommand),
+        (r#"{"op":"set_rate","rate":0}"#, ErrorCode::BadCommand),
+        (r#"{"op":"set_source","url":"javascript:alert(1)"}"#, ErrorCode::BadCommand),
+        (r#"{"op":"set_source","url":"//evil.example/x"}"#, ErrorCode::BadCommand),
+        (r#"{"op":"kick","member":99}"#, ErrorCode::NoSuchMember),
+        (r#"{"op":"set_role","member":0,"role":"host"}"#, ErrorCode::BadCommand),
+        (r#"{"op":"queue_next"}"#, ErrorCode::NoSuchItem),
+    ] {
+        s.command(a, 1, cmd);
+        assert_eq!(s.error_to(a), Some(code), "{cmd}");
+    }
+    assert_eq!(s.room.state(), &before);
+}

@@ -1,0 +1,513 @@
+//! Deterministic simulation harness: one [`Room`], N [`Client`]s with skewed
+//! clocks, a seeded network and simulated media elements, on a virtual clock.
+//!
+//! Used by the crate's scenario and property tests and by `cargo xtask bench
+//! sim` (feature `sim`). Everything is driven by one seed.
+
+use std::collections::VecDeque;
+
+use crate::client::{Client, ClientConfig, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
+use crate::protocol::{Command, MemberId, ServerMsg, SourceInfo};
+use crate::room::{ConnId, CreateOptions, Room, RoomConfig, RoomOutput};
+use crate::Millis;
+
+/// Small deterministic PRNG (xorshift64*).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        // splitmix64 the seed so nearby seeds differ
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Rng((z ^ (z >> 31)) | 1)
+    }
+    pub fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next_f64()
+    }
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.next_f64() < p
+    }
+}
+
+/// One direction of a peer's network path.
+#[derive(Clone, Copy, Debug)]
+pub struct Path {
+    /// Base one-way latency.
+    pub base_ms: Millis,
+    /// Jitter scale: extra delay is `jitter × u³` (most packets quick, some late).
+    pub jitter_ms: Millis,
+    /// Chance that a message hits a burst (queueing) and waits `burst_ms` more.
+    pub burst_chance: f64,
+    pub burst_ms: Millis,
+}
+
+impl Path {
+    pub fn symmetric(base_ms: Millis, jitter_ms: Millis) -> Self {
+        Path { base_ms, jitter_ms, burst_chance: 0.0, burst_ms: 0.0 }
+    }
+}
+
+/// A simulated viewer: clock, network and player.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerProfile {
+    /// Local clock = true time × (1 + skew) + offset.
+    pub clock_offset_ms: Millis,
+    pub clock_skew_ppm: f64,
+    pub up: Path,
+    pub down: Path,
+    /// Seeks land after a delay drawn from this range.
+    pub seek_ms: (Millis, Millis),
+    /// Chance per second of playback of a buffering stall, and its length.
+    pub stall_chance_per_s: f64,
+    pub stall_ms: (Millis, Millis),
+}
+
+impl PeerProfile {
+    /// A random profile: clock hours off, ±100 ppm, asymmetric 20–200 ms
+    /// paths with jitter and bursts, seeks landing in 50–400 ms.
+    pub fn random(rng: &mut Rng) -> Self {
+        let path = |rng: &mut Rng| Path { base_ms: rng.range(20.0, 200.0), jitter_ms: rng.range(5.0, 40.0), burst_chance: 0.02, burst_ms: rng.range(50.0, 300.0) };
+        let lo = rng.range(50.0, 250.0);
+        PeerProfile {
+            clock_offset_ms: rng.range(-4.0, 4.0) * 3_600_000.0,
+            clock_skew_ppm: rng.range(-100.0, 100.0),
+            up: path(rng),
+            down: path(rng),
+            seek_ms: (lo, lo + rng.range(0.0, 150.0)),
+            stall_chance_per_s: 0.0,
+            stall_ms: (500.0, 2_000.0),
+        }
+    }
+
+    /// Like [`Self::random`] but with the same base latency both ways (so
+    /// the clock offset is observable).
+    pub fn random_symmetric(rng: &mut Rng) -> Self {
+        let mut p = Self::random(rng);
+        let base = rng.range(20.0, 200.0);
+        let jitter = rng.range(5.0, 40.0);
+        p.up = Path { base_ms: base, jitter_ms: jitter, burst_chance: 0.02, burst_ms: rng.range(50.0, 300.0) };
+        p.down = p.up;
+        p
+    }
+}
+
+/// The simulated media element.
+#[derive(Clone, Debug)]
+pub struct Element {
+    pub position: f64,
+    pub paused: bool,
+    pub rate: f64,
+    /// (lands at local time, target)
+    pub seeking: Option<(Millis, f64)>,
+    pub stalled_until: Option<Millis>,
+    pub events: Vec<MediaEvent>,
+    pub duration: f64,
+    pub ended: bool,
+}
+
+impl Element {
+    fn new(duration: f64) -> Self {
+        Element { position: 0.0, paused: true, rate: 1.0, seeking: None, stalled_until: None, events: vec![], duration, ended: false }
+    }
+    /// The element as seen `elapsed_local` ms after the last step.
+    fn obs_after(&self, elapsed_local: Millis) -> MediaObservation {
+        let mut o = self.obs();
+        if !self.paused && self.seeking.is_none() && self.stalled_until.is_none() {
+            o.current_time = (self.position + elapsed_local / 1000.0 * self.rate).min(self.duration);
+        }
+        o
+    }
+
+    fn obs(&self) -> MediaObservation {
+        MediaObservation {
+            current_time: self.position,
+            paused: self.paused,
+            seeking: self.seeking.is_some(),
+            ended: self.ended,
+            buffering: self.stalled_until.is_some(),
+            duration: Some(self.duration),
+        }
+    }
+}
+
+/// Counters per peer.
+#[derive(Clone, Debug, Default)]
+pub struct PeerCounters {
+    /// Seeks issued by the sync loop (not by the user).
+    pub seeks: u64,
+    /// Simulated ms spent at a rate other than the room's while playing.
+    pub off_rate_ms: f64,
+    /// Simulated ms spent playing.
+    pub playing_ms: f64,
+    /// Drift samples (ms), while sampling is on.
+    pub drift_ms: Vec<f64>,
+}
+
+pub struct Peer {
+    pub profile: PeerProfile,
+    pub client: Client,
+    pub element: Element,
+    pub conn: Option<ConnId>,
+    /// (arrival true time, text) from the server
+    inbox: VecDeque<(Millis, String)>,
+    last_down_arrival: Millis,
+    last_up_arrival: Millis,
+    pub counters: PeerCounters,
+    pub connected: bool,
+}
+
+pub struct Sim {
+    pub now: Millis,
+    pub rng: Rng,
+    pub room: Room,
+    to_server: VecDeque<(Millis, usize, ConnId, String)>,
+    pub peers: Vec<Peer>,
+    pub step_ms: Millis,
+    sampling: bool,
+    entropy_counter: u64,
+}
+
+/// Demo item duration in the simulation.
+pub const ITEM_SECONDS: f64 = 3_600.0;
+
+impl Sim {
+    pub fn new(seed: u64, profiles: Vec<PeerProfile>) -> Self {
+        Self::with_config(seed, profiles, ClientConfig::default(), RoomConfig::default())
+    }
+
+    pub fn with_config(seed: u64, profiles: Vec<PeerProfile>, client: ClientConfig, room: RoomConfig) -> Self {
+        let rng = Rng::new(seed);
+        let now = 1_000_000.0;
+        let room = Room::create(room, now, CreateOptions { source: Some(SourceInfo { url: "/demo.mpd".into(), title: None }), ..CreateOptions::default() });
+        let peers = profiles
+            .into_iter()
+            .enumerate()
+            .map(|(i, profile)| Peer {
+                profile,
+                client: Client::new(client.clone(), Identity { name: format!("p{i}"), ..Identity::default() }),
+                element: Element::new(ITEM_SECONDS),
+                conn: None,
+                inbox: VecDeque::new(),
+                last_down_arrival: 0.0,
+                last_up_arrival: 0.0,
+                counters: PeerCounters::default(),
+                connected: false,
+            })
+            .collect();
+        let mut sim = Sim { now, rng, room, to_server: VecDeque::new(), peers, step_ms: 5.0, sampling: false, entropy_counter: 0 };
+        sim.flush();
+        sim
+    }
+
+    /// Local clock of peer `i` at the current true time.
+    pub fn local(&self, i: usize) -> Millis {
+        let p = &self.peers[i].profile;
+        self.now * (1.0 + p.clock_skew_ppm * 1e-6) + p.clock_offset_ms
+    }
+
+    pub fn connect(&mut self, i: usize) {
+        self.entropy_counter += 1;
+        let mut entropy = [0u8; 16];
+        entropy[..8].copy_from_slice(&self.entropy_counter.to_le_bytes());
+        entropy[8..].copy_from_slice(&((self.rng.next_f64() * 1e15) as u64).to_le_bytes());
+        let conn = self.room.handle_connect(self.now, &entropy);
+        self.peers[i].conn = Some(conn);
+        self.peers[i].connected = true;
+        let local = self.local(i);
+        self.peers[i].client.handle_connected(local);
+        self.flush();
+    }
+
+    /// The network drops peer `i`'s connection.
+    pub fn disconnect(&mut self, i: usize) {
+        if let Some(conn) = self.peers[i].conn.take() {
+            self.room.handle_disconnect(self.now, conn);
+        }
+        self.peers[i].connected = false;
+        self.peers[i].inbox.clear();
+        self.to_server.retain(|m| m.1 != i);
+        let local = self.local(i);
+        self.peers[i].client.handle_disconnected(local);
+        self.flush();
+    }
+
+    pub fn member(&self, i: usize) -> Option<MemberId> {
+        self.peers[i].client.member()
+    }
+
+    fn delay(rng: &mut Rng, path: &Path) -> Millis {
+        let u = rng.next_f64();
+        let burst = if rng.chance(path.burst_chance) { path.burst_ms } else { 0.0 };
+        path.base_ms + u * u * u * path.jitter_ms + burst
+    }
+
+    /// Deliver outputs of the room and the clients.
+    pub fn flush(&mut self) {
+        while let Some(o) = self.room.poll_output() {
+            let targets: Vec<(ConnId, ServerMsg)> = match o {
+                RoomOutput::Send { to, msg } => vec![(to, msg)],
+                RoomOutput::Broadcast { msg } => self.peers.iter().filter(|p| p.client.member().is_some()).filter_map(|p| p.conn).map(|c| (c, msg.clone())).collect(),
+                RoomOutput::Close { conn, .. } => {
+                    if let Some(i) = self.peers.iter().position(|p| p.conn == Some(conn)) {
+                        self.peers[i].conn = None;
+                        self.peers[i].connected = false;
+                        let local = self.local(i);
+                        self.peers[i].client.handle_disconnected(local);
+                    }
+                    vec![]
+                }
+                _ => vec![],
+            };
+            for (conn, msg) in targets {
+                if let Some(i) = self.peers.iter().position(|p| p.conn == Some(conn)) {
+                    let d = Self::delay(&mut self.rng, &self.peers[i].profile.down);
+                    // A WebSocket delivers in order.
+                    let at = (self.now + d).max(self.peers[i].last_down_arrival);
+                    self.peers[i].last_down_arrival = at;
+                    self.peers[i].inbox.push_back((at, msg.encode()));
+                }
+            }
+        }
+        for i in 0..self.peers.len() {
+            let local = self.local(i);
+            while let Some(o) = self.peers[i].client.poll_output() {
+                match o {
+                    ClientOutput::Send(m) => {
+                        if let Some(conn) = self.peers[i].conn {
+                            let d = Self::delay(&mut self.rng, &self.peers[i].profile.up);
+                            let at = (self.now + d).max(self.peers[i].last_up_arrival);
+                            self.peers[i].last_up_arrival = at;
+                            self.to_server.push_back((at, i, conn, m.encode()));
+                        }
+                    }
+                    ClientOutput::Media(a) => self.apply(i, local, &a, false),
+                    ClientOutput::Event(_) => {}
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, i: usize, local: Millis, a: &MediaAction, by_user: bool) {
+        let (lo, hi) = self.peers[i].profile.seek_ms;
+        let landing = self.rng.range(lo, hi);
+        let p = &mut self.peers[i];
+        let e = &mut p.element;
+        match a {
+            MediaAction::Play if e.paused => {
+                e.paused = false;
+                e.ended = false;
+                e.events.push(MediaEvent::Play);
+            }
+            MediaAction::Pause if !e.paused => {
+                e.paused = true;
+                e.events.push(MediaEvent::Pause);
+            }
+            MediaAction::Seek(t) => {
+                if !by_user && !e.paused {
+                    p.counters.seeks += 1;
+                }
+                e.seeking = Some((local + landing, t.clamp(0.0, e.duration)));
+            }
+            MediaAction::SetRate(r) => e.rate = *r,
+            MediaAction::Load(_) => {
+                *e = Element { rate: e.rate, ..Element::new(ITEM_SECONDS) };
+            }
+            _ => {}
+        }
+    }
+
+    /// Local clock of peer `i` at true time `t`.
+    fn local_at(&self, i: usize, t: Millis) -> Millis {
+        let p = &self.peers[i].profile;
+        t * (1.0 + p.clock_skew_ppm * 1e-6) + p.clock_offset_ms
+    }
+
+    /// Messages due within this step, delivered at their exact arrival times.
+    fn deliver_until(&mut self, end: Millis, step_start: Millis) {
+        loop {
+            let server_next = self.to_server.front().map(|m| m.0).filter(|t| *t <= end);
+            let peer_next = self
+                .peers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.inbox.front().map(|m| (m.0, i)))
+                .filter(|(t, _)| *t <= end)
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            match (server_next, peer_next) {
+                (Some(ts), Some((tp, _))) if ts <= tp => self.deliver_to_server(ts),
+                (Some(ts), None) => self.deliver_to_server(ts),
+                (_, Some((tp, i))) => {
+                    self.now = tp;
+                    let local = self.local_at(i, tp);
+                    let elapsed_local = (tp - step_start) * (1.0 + self.peers[i].profile.clock_skew_ppm * 1e-6);
+                    let p = &mut self.peers[i];
+                    let Some((_, text)) = p.inbox.pop_front() else { break };
+                    let obs = p.element.obs_after(elapsed_local);
+                    p.client.handle_server_text(local, &text, &obs);
+                    self.flush();
+                }
+                (None, None) => break,
+            }
+        }
+    }
+
+    fn deliver_to_server(&mut self, at: Millis) {
+        self.now = at;
+        if let Some((_, _, conn, text)) = self.to_server.pop_front() {
+            if self.room.poll_timeout().is_some_and(|t| at >= t) {
+                self.room.handle_timeout(at);
+            }
+            self.room.handle_text(at, conn, &text);
+        }
+        self.flush();
+    }
+
+    /// One step of `step_ms` of true time.
+    pub fn step(&mut self) {
+        let dt = self.step_ms;
+        let start = self.now;
+        let end = start + dt;
+        self.deliver_until(end, start);
+        self.now = end;
+        let now = end;
+        if self.room.poll_timeout().is_some_and(|t| now >= t) {
+            self.room.handle_timeout(now);
+        }
+        self.flush();
+        let expected = self.room.state().playback.position_at(now);
+        let room_playing = self.room.state().playback.playing && now >= self.room.state().playback.t_ref;
+        let room_rate = self.room.state().playback.rate;
+        for i in 0..self.peers.len() {
+            let local = self.local(i);
+            let dt_local = dt * (1.0 + self.peers[i].profile.clock_skew_ppm * 1e-6);
+            let stall_chance = self.peers[i].profile.stall_chance_per_s * dt / 1000.0;
+            let (slo, shi) = self.peers[i].profile.stall_ms;
+            let stall_for = self.rng.range(slo, shi);
+            let stall_roll = self.rng.chance(stall_chance);
+            let p = &mut self.peers[i];
+            // The element.
+            let e = &mut p.element;
+            if let Some((at, t)) = e.seeking {
+                if local >= at {
+                    e.position = t;
+                    e.seeking = None;
+                    e.events.push(MediaEvent::Seeked);
+                }
+            } else if e.stalled_until.is_some_and(|t| local >= t) {
+                e.stalled_until = None;
+            } else if !e.paused && e.stalled_until.is_none() {
+                if stall_roll {
+                    e.stalled_until = Some(local + stall_for);
+                } else {
+                    e.position += dt_local / 1000.0 * e.rate;
+                    if e.position >= e.duration {
+                        e.position = e.duration;
+                        e.paused = true;
+                        e.ended = true;
+                        e.events.push(MediaEvent::Pause);
+                    }
+                }
+            }
+            // Counters.
+            if !e.paused && e.seeking.is_none() && e.stalled_until.is_none() && room_playing {
+                p.counters.playing_ms += dt;
+                if (e.rate - room_rate).abs() > 1e-9 {
+                    p.counters.off_rate_ms += dt;
+                }
+                if self.sampling {
+                    p.counters.drift_ms.push((e.position - expected) * 1000.0);
+                }
+            }
+            for ev in std::mem::take(&mut p.element.events) {
+                let obs = p.element.obs();
+                p.client.handle_media_event(local, ev, &obs);
+            }
+            if p.client.poll_timeout().is_some_and(|t| local >= t) {
+                let obs = p.element.obs();
+                p.client.handle_timeout(local, &obs);
+            }
+        }
+        self.flush();
+    }
+
+    pub fn run(&mut self, ms: Millis) {
+        let end = self.now + ms;
+        while self.now < end {
+            self.step();
+        }
+    }
+
+    /// Run until `pred` holds (checked every step) or `limit_ms` passes;
+    /// returns the time it took, if it held.
+    pub fn run_until(&mut self, limit_ms: Millis, mut pred: impl FnMut(&Sim) -> bool) -> Option<Millis> {
+        let start = self.now;
+        while self.now - start < limit_ms {
+            if pred(self) {
+                return Some(self.now - start);
+            }
+            self.step();
+        }
+        None
+    }
+
+    /// Record drift samples from now on.
+    pub fn sample(&mut self, on: bool) {
+        self.sampling = on;
+    }
+
+    /// The page's own controls on peer `i`.
+    pub fn command(&mut self, i: usize, c: Command) {
+        let local = self.local(i);
+        self.peers[i].client.handle_user_command(local, c);
+        self.flush();
+    }
+
+    /// A viewer acts on peer `i`'s element directly (native controls).
+    pub fn user(&mut self, i: usize, a: MediaAction) {
+        let local = self.local(i);
+        self.apply(i, local, &a, true);
+    }
+
+    /// Make peer `i` stall now for `ms`.
+    pub fn stall(&mut self, i: usize, ms: Millis) {
+        let local = self.local(i);
+        self.peers[i].element.stalled_until = Some(local + ms);
+    }
+
+    /// The room's expected position now.
+    pub fn expected(&self) -> f64 {
+        self.room.state().playback.position_at(self.now)
+    }
+
+    /// Largest |position − expected| over connected, playing peers (seconds).
+    pub fn max_drift(&self) -> f64 {
+        let e = self.expected();
+        self.peers.iter().filter(|p| p.connected).map(|p| (p.element.position - e).abs()).fold(0.0, f64::max)
+    }
+
+    /// All connected peers within `tol` seconds of the room and at the room's rate.
+    pub fn converged(&self, tol: f64) -> bool {
+        let rate = self.room.state().playback.rate;
+        self.peers.iter().filter(|p| p.connected).all(|p| p.element.seeking.is_none() && (p.element.rate - rate).abs() < 1e-9)
+            && self.max_drift() <= tol
+    }
+}
+
+/// Percentile of absolute values (0..=100).
+pub fn percentile_abs(samples: &[f64], pct: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let mut v: Vec<f64> = samples.iter().map(|x| x.abs()).collect();
+    v.sort_by(f64::total_cmp);
+    let idx = ((pct / 100.0) * (v.len() - 1) as f64).round() as usize;
+    v[idx.min(v.len() - 1)]
+}
