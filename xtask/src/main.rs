@@ -5,12 +5,14 @@
 //! - `cargo xtask test`  install what is missing, build, run every test stage
 //! - `cargo xtask build` install what is missing and build the player, worker and demo
 //! - `cargo xtask tidy`  check the cores stay pure (no platform crates, no clocks)
+//! - `cargo xtask bench sim` sync figures from the seeded simulation
 //! - `cargo xtask deploy` build, then `wrangler deploy`
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Instant, SystemTime};
 
+mod bench;
 mod setup;
 mod tally;
 mod tidy;
@@ -29,9 +31,13 @@ fn main() -> ExitCode {
         Some("test") => test(&root, &args[1..]),
         Some("build") => build(&root),
         Some("tidy") => tidy::run(&root).map(|_| ()),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("sim") | None => bench::sim(&root),
+            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim`")),
+        },
         Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|build|tidy|deploy>");
+            eprintln!("usage: cargo xtask <dev|test|build|tidy|bench|deploy>");
             return ExitCode::from(2);
         }
     };
