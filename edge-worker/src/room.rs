@@ -155,7 +155,8 @@ impl RoomObject {
             return Ok(());
         }
         match want {
-            Some(t) => self.state.storage().set_alarm(t).await?,
+            // An absolute time: `set_alarm(i64)` would be an offset from now.
+            Some(t) => self.state.storage().set_alarm(ScheduledTime::new(js_sys::Date::new(&(t as f64).into()))).await?,
             None => self.state.storage().delete_alarm().await?,
         }
         self.alarm_at.set(want);

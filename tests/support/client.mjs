@@ -2,15 +2,15 @@
 import WebSocket from "ws";
 
 export class RoomClient {
-  static async connect(wsUrl, roomId, name) {
-    const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws`));
+  static async connect(wsUrl, roomId, name, { query = "", hello = {} } = {}) {
+    const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws${query}`));
     await new Promise((resolve, reject) => {
       c.ws.once("open", resolve);
       c.ws.once("error", reject);
       c.ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     });
     if (name !== undefined) {
-      c.send({ type: "hello", name });
+      c.send({ type: "hello", name, ...hello });
       c.welcome = await c.next("welcome");
     }
     return c;
@@ -38,12 +38,25 @@ export class RoomClient {
 
   /** The next message of `type` (already received or arriving within `ms`). */
   next(type, ms = 3_000) {
-    const i = this.inbox.findIndex((m) => m.type === type);
-    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
+    return this.nextWhere(type, () => true, ms);
+  }
+
+  /** The next message of `type` for which `pred` holds; earlier ones of that type are dropped. */
+  nextWhere(type, pred, ms = 3_000) {
+    for (;;) {
+      const i = this.inbox.findIndex((m) => m.type === type);
+      if (i < 0) break;
+      const [m] = this.inbox.splice(i, 1);
+      if (pred(m)) return Promise.resolve(m);
+    }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "${type}" within ${ms} ms; got ${JSON.stringify(this.inbox)}`)), ms);
+      const timer = setTimeout(() => reject(new Error(`no matching "${type}" within ${ms} ms; got ${JSON.stringify(this.inbox).slice(0, 2000)}`)), ms);
       this.waiters.push((msg) => {
         if (msg.type !== type) return false;
+        if (!pred(msg)) {
+          this.inbox.splice(this.inbox.indexOf(msg), 1);
+          return false;
+        }
         clearTimeout(timer);
         this.inbox.splice(this.inbox.indexOf(msg), 1);
         resolve(msg);

@@ -24,14 +24,15 @@ export function freePort() {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Start workerd via wrangler dev. `persistTo` reuses a storage dir (restart tests). */
-export async function startStack({ persistTo } = {}) {
+export async function startStack({ persistTo, vars = {} } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), "wt-state-"));
   const child = spawn(
     join(root, "node_modules/.bin/wrangler"),
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", dir, "--show-interactive-dev-session=false", "--log-level", "warn"],
+      "--persist-to", dir, "--show-interactive-dev-session=false", "--log-level", "warn",
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
     {
       cwd: root,
       detached: true,
