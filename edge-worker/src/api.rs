@@ -12,7 +12,60 @@ pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
     Ok(Response::from_json(&json!({ "error": { "code": code, "message": message } }))?.with_status(status))
 }
 
+/// Origins allowed to call the API and open room sockets (`ALLOWED_ORIGINS`:
+/// `*` or a comma-separated list of origins).
+fn origin_allowed(env: &Env, origin: &str) -> bool {
+    let list = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_else(|_| "*".into());
+    list.split(',').map(str::trim).any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+}
+
+/// Add CORS headers for an allowed cross-origin caller. (A response passed
+/// on from a Durable Object has immutable headers: it is rebuilt.)
+async fn with_cors(mut resp: Response, origin: Option<&str>, env: &Env) -> Result<Response> {
+    if resp.status_code() == 101 {
+        return Ok(resp);
+    }
+    if let Some(o) = origin.filter(|o| origin_allowed(env, o)) {
+        let status = resp.status_code();
+        let content_type = resp.headers().get("content-type")?.unwrap_or_else(|| "application/json".into());
+        let body = resp.bytes().await?;
+        resp = Response::from_bytes(body)?.with_status(status);
+        let h = resp.headers_mut();
+        h.set("content-type", &content_type)?;
+        h.set("access-control-allow-origin", o)?;
+        h.append("vary", "Origin")?;
+        h.set("access-control-expose-headers", "content-length, content-range")?;
+    }
+    Ok(resp)
+}
+
 pub async fn route(req: Request, env: Env) -> Result<Response> {
+    let origin = req.headers().get("origin")?;
+    let path = req.path();
+    let is_api = path.starts_with("/api/") || path == "/healthz";
+    if is_api && req.method() == Method::Options {
+        // Preflight.
+        let mut resp = Response::empty()?.with_status(204);
+        if let Some(o) = origin.as_deref().filter(|o| origin_allowed(&env, o)) {
+            let h = resp.headers_mut();
+            h.set("access-control-allow-origin", o)?;
+            h.set("access-control-allow-methods", "GET, POST, OPTIONS")?;
+            h.set("access-control-allow-headers", "content-type")?;
+            h.set("access-control-max-age", "86400")?;
+            h.set("vary", "Origin")?;
+        }
+        return Ok(resp);
+    }
+    let resp = handle(req, &env, origin.as_deref()).await?;
+    if is_api {
+        with_cors(resp, origin.as_deref(), &env).await
+    } else {
+        Ok(resp)
+    }
+}
+
+async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Response> {
+    let env = env.clone();
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), segments.as_slice()) {
@@ -23,6 +76,13 @@ pub async fn route(req: Request, env: Env) -> Result<Response> {
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
             if !upgrade.eq_ignore_ascii_case("websocket") {
                 return error(400, "upgrade_required", "this endpoint takes a WebSocket upgrade");
+            }
+            // Browsers send their page's origin with a WebSocket: refuse pages we do not serve.
+            if let Some(o) = origin {
+                let own = req.url().ok().map(|u| u.origin().ascii_serialization());
+                if own.as_deref() != Some(o) && !origin_allowed(&env, o) {
+                    return error(403, "origin_not_allowed", "this origin may not join rooms here");
+                }
             }
             forward(&env, id, req).await
         }

@@ -2,8 +2,8 @@
 import WebSocket from "ws";
 
 export class RoomClient {
-  static async connect(wsUrl, roomId, name, { query = "", hello = {} } = {}) {
-    const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws${query}`));
+  static async connect(wsUrl, roomId, name, { query = "", hello = {}, origin } = {}) {
+    const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws${query}`, origin ? { origin } : {}));
     await new Promise((resolve, reject) => {
       c.ws.once("open", resolve);
       c.ws.once("error", reject);

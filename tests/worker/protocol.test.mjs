@@ -8,7 +8,9 @@ import { RoomClient } from "../support/client.mjs";
 import { createRoom, sleep, startStack } from "../support/stack.mjs";
 
 let stack;
-before(async () => { stack = await startStack({ vars: { ROOM_GRACE_MS: "1500", ROOM_IDLE_EXPIRY_MS: "2500" } }); });
+before(async () => {
+  stack = await startStack({ vars: { ROOM_GRACE_MS: "1500", ROOM_IDLE_EXPIRY_MS: "2500", ALLOWED_ORIGINS: "https://friend.example" } });
+});
 after(async () => { await stack?.stop(); });
 
 let nextId = 100;
@@ -248,4 +250,27 @@ test("a corpus of 40+ bad messages: each answered to its sender only, state unch
   const afterInfo = await (await fetch(`${stack.url}/api/rooms/${id}`)).json();
   assert.deepEqual({ ...afterInfo, members: 0 }, { ...before, members: 0 }, "room settings and source unchanged");
   await Promise.all([host.close(), watcher.close(), bad.close()]);
+});
+
+describe("CORS and origins", () => {
+  test("an allowed origin gets CORS headers and a preflight; others do not", async () => {
+    let res = await fetch(`${stack.url}/api/rooms`, { method: "OPTIONS", headers: { origin: "https://friend.example", "access-control-request-method": "POST" } });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get("access-control-allow-origin"), "https://friend.example");
+    assert.match(res.headers.get("access-control-allow-methods"), /POST/);
+    res = await fetch(`${stack.url}/healthz`, { headers: { origin: "https://evil.example" } });
+    assert.equal(res.headers.get("access-control-allow-origin"), null);
+    const { id } = await createRoom(stack.url);
+    res = await fetch(`${stack.url}/api/rooms/${id}`, { headers: { origin: "https://friend.example" } });
+    assert.equal(res.headers.get("access-control-allow-origin"), "https://friend.example");
+  });
+
+  test("a room socket from a page of another, unlisted origin is refused", async () => {
+    const { id } = await createRoom(stack.url);
+    await assert.rejects(RoomClient.connect(stack.wsUrl, id, "x", { origin: "https://evil.example" }), /403/);
+    const friend = await RoomClient.connect(stack.wsUrl, id, "Friend", { origin: "https://friend.example" });
+    const own = await RoomClient.connect(stack.wsUrl, id, "Own", { origin: stack.url });
+    assert.equal(own.welcome.room.members.length, 2);
+    await Promise.all([friend.close(), own.close()]);
+  });
 });

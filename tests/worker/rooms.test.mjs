@@ -147,6 +147,12 @@ test("a room survives a restart of the runtime", async () => {
   const a = await RoomClient.connect(first.wsUrl, id, "Ana");
   a.send({ type: "command", id: 1, command: { op: "seek", position: 42 } });
   const state = await a.next("state");
+  a.send({ type: "command", id: 2, command: { op: "queue_add", url: "https://cdn.example/next.mpd", title: "Next" } });
+  await a.next("queue");
+  a.send({ type: "chat", text: "see you after the restart" });
+  await a.next("chat");
+  a.send({ type: "command", id: 3, command: { op: "set_mode", mode: "controlled" } });
+  await a.next("settings");
   await a.close();
   await first.stop();
 
@@ -155,6 +161,9 @@ test("a room survives a restart of the runtime", async () => {
     const b = await RoomClient.connect(second.wsUrl, id, "Bob");
     assert.equal(b.welcome.room.seq, state.seq);
     assert.deepEqual(b.welcome.room.playback, state.playback);
+    assert.deepEqual(b.welcome.room.queue.map((q) => q.title), ["Next"]);
+    assert.deepEqual(b.welcome.room.chat.map((l) => l.text), ["see you after the restart"]);
+    assert.equal(b.welcome.room.mode, "controlled");
     assert.notEqual(b.welcome.member, a.welcome.member, "member ids are not reused");
     await b.close();
   } finally {
