@@ -7,3 +7,5 @@
 pub mod mpd;
 pub mod url;
 pub mod schedule;
+pub mod rewrite;
+pub mod proxy;

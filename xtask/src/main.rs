@@ -33,7 +33,13 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::run(&root).map(|_| ()),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("sim") | None => bench::sim(&root),
-            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim`")),
+            Some("room") => build(&root).and_then(|_| {
+                step("bench room: one room, 500 real WebSocket clients on workerd");
+                let mut cmd = Command::new("node");
+                cmd.arg("tests/bench/room.mjs").current_dir(&root);
+                run(wrangler_env(&mut cmd))
+            }),
+            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room`")),
         },
         Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {

@@ -1,0 +1,86 @@
+// cargo xtask bench room: one room on the real workerd runtime with N real
+// WebSocket clients on loopback. Measures a command's time from send to
+// delivery at every member, and broadcast throughput.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { RoomClient } from "../support/client.mjs";
+import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
+
+const N = Number(process.env.BENCH_CLIENTS ?? 500);
+const COMMANDS = 30;
+const pct = (v, p) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.round((p / 100) * (s.length - 1)))];
+};
+
+const stack = await startStack();
+try {
+  const { id } = await createRoom(stack.url);
+  const clients = [];
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += 25) {
+    const batch = await Promise.all(Array.from({ length: Math.min(25, N - i) }, (_, k) => RoomClient.connect(stack.wsUrl, id, `c${i + k}`)));
+    clients.push(...batch);
+    process.stdout.write(`\r    joined ${clients.length}/${N}`);
+  }
+  const joinSeconds = (performance.now() - t0) / 1000;
+  console.log(`\n    ${N} members joined in ${joinSeconds.toFixed(1)} s`);
+  await sleep(2_000);
+  // Count every message each client receives from now on.
+  let delivered = 0;
+  const pending = new Map(); // seq-less: key by command id → { sent, remaining }
+  const latencies = [];
+  for (const c of clients) {
+    c.ws.on("message", (data) => {
+      delivered++;
+      const text = String(data);
+      if (!text.includes('"type":"state"')) return;
+      const m = JSON.parse(text);
+      const p = pending.get(m.cause?.command_id);
+      if (p) {
+        latencies.push(performance.now() - p.sent);
+        if (--p.remaining === 0) p.done();
+      }
+    });
+    c.inbox = [];
+  }
+  const sender = clients[0];
+  for (let k = 0; k < COMMANDS; k++) {
+    const cid = 10_000 + k;
+    const done = new Promise((resolve) => pending.set(cid, { sent: performance.now(), remaining: N, done: resolve }));
+    sender.send({ type: "command", id: cid, command: { op: "seek", position: k } });
+    await Promise.race([done, sleep(10_000)]);
+    await sleep(100);
+  }
+  // Throughput: 10 senders, 10 commands each, as fast as the rate limit allows.
+  delivered = 0;
+  const tStart = performance.now();
+  const burst = [];
+  for (let s = 0; s < 10; s++) {
+    for (let k = 0; k < 10; k++) {
+      const cid = 20_000 + s * 100 + k;
+      burst.push(new Promise((resolve) => pending.set(cid, { sent: performance.now(), remaining: N, done: resolve })));
+      clients[1 + s].send({ type: "command", id: cid, command: { op: "seek", position: 100 + k } });
+    }
+  }
+  await Promise.race([Promise.all(burst), sleep(60_000)]);
+  const seconds = (performance.now() - tStart) / 1000;
+  const figures = {
+    benchmark: "room",
+    machine: `${cpus()[0]?.model ?? "unknown"}, ${cpus().length} cores`,
+    date: new Date().toISOString().slice(0, 10),
+    clients: N,
+    join_seconds: Number(joinSeconds.toFixed(2)),
+    command_to_all_members_ms: { p50: Number(pct(latencies, 50).toFixed(1)), p99: Number(pct(latencies, 99).toFixed(1)), max: Number(pct(latencies, 100).toFixed(1)), samples: latencies.length },
+    broadcast_messages_per_second: Math.round(delivered / seconds),
+  };
+  console.log(`    command → delivery at all ${N} members: p50 ${figures.command_to_all_members_ms.p50} ms, p99 ${figures.command_to_all_members_ms.p99} ms, max ${figures.command_to_all_members_ms.max} ms (${latencies.length} deliveries)`);
+  console.log(`    broadcast throughput: ${figures.broadcast_messages_per_second} messages/s delivered (100 commands × ${N} members in ${seconds.toFixed(2)} s)`);
+  mkdirSync(join(root, "target/bench"), { recursive: true });
+  writeFileSync(join(root, "target/bench/room.json"), JSON.stringify(figures, null, 2) + "\n");
+  console.log("    wrote target/bench/room.json");
+  for (const c of clients) c.ws.terminate();
+} finally {
+  await stack.stop();
+}
