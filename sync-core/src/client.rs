@@ -149,6 +149,8 @@ pub struct Client {
     welcome_offset: Option<Millis>,
     connected: bool,
     member: Option<MemberId>,
+    /// The member list, kept from the welcome snapshot and the deltas after it.
+    members: Vec<MemberInfo>,
     room: Option<RoomView>,
     next_command: u64,
     /// Our latest playback command in flight and when it was sent.
@@ -178,6 +180,7 @@ impl Client {
             welcome_offset: None,
             connected: false,
             member: None,
+            members: Vec::new(),
             room: None,
             next_command: 1,
             pending: None,
@@ -276,7 +279,8 @@ impl Client {
                 }
                 self.room = Some(RoomView { seq: room.seq, source: room.source, playback: room.playback });
                 self.event(ClientEvent::Joined { member, role });
-                self.event(ClientEvent::Members(room.members));
+                self.members = room.members;
+                self.event(ClientEvent::Members(self.members.clone()));
                 self.event(ClientEvent::Queue(room.queue));
                 self.event(ClientEvent::Settings { mode: room.mode, has_password: room.has_password });
                 for line in room.chat {
@@ -327,7 +331,17 @@ impl Client {
                 self.event(ClientEvent::State { playback, seq });
                 self.enforce(now, obs);
             }
-            ServerMsg::Members { members } => self.event(ClientEvent::Members(members)),
+            ServerMsg::Member { member } => {
+                match self.members.iter_mut().find(|m| m.id == member.id) {
+                    Some(m) => *m = member,
+                    None => self.members.push(member),
+                }
+                self.event(ClientEvent::Members(self.members.clone()));
+            }
+            ServerMsg::MemberLeft { id } => {
+                self.members.retain(|m| m.id != id);
+                self.event(ClientEvent::Members(self.members.clone()));
+            }
             ServerMsg::Queue { items, .. } => self.event(ClientEvent::Queue(items)),
             ServerMsg::Settings { mode, has_password, .. } => self.event(ClientEvent::Settings { mode, has_password }),
             ServerMsg::Chat { line } => self.event(ClientEvent::Chat(line)),

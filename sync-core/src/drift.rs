@@ -41,7 +41,7 @@ pub struct DriftConfig {
 impl Default for DriftConfig {
     fn default() -> Self {
         DriftConfig {
-            dead_band: 0.004,
+            dead_band: 0.003,
             gain: 1.0,
             min_rate_delta: 0.02,
             max_rate_delta: 0.05,
@@ -252,8 +252,8 @@ mod tests {
     #[test]
     fn drift_inside_the_dead_band_is_left_alone() {
         let mut d = DriftController::new(DriftConfig::default());
-        assert_eq!(d.decide(0.0, playing(10.0, 10.003)), Decision::Nothing);
-        assert_eq!(d.decide(0.0, playing(10.0, 9.997)), Decision::Nothing);
+        assert_eq!(d.decide(0.0, playing(10.0, 10.0025)), Decision::Nothing);
+        assert_eq!(d.decide(0.0, playing(10.0, 9.9975)), Decision::Nothing);
     }
 
     #[test]

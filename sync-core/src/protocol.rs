@@ -175,8 +175,11 @@ pub enum ServerMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<Cause>,
     },
-    /// The member list changed.
-    Members { members: Vec<MemberInfo> },
+    /// A member joined or changed (role, status, drift, RTT). The full list
+    /// comes with `welcome`; after that only changes, so a join costs O(n).
+    Member { member: MemberInfo },
+    /// A member left for good (grace over, or kicked).
+    MemberLeft { id: MemberId },
     /// The queue changed.
     Queue {
         items: Vec<QueueItem>,
@@ -362,7 +365,7 @@ impl ClientMsg {
     }
 }
 
-const SERVER_TYPES: &[&str] = &["welcome", "pong", "state", "source", "members", "queue", "settings", "chat", "error"];
+const SERVER_TYPES: &[&str] = &["welcome", "pong", "state", "source", "member", "member_left", "queue", "settings", "chat", "error"];
 
 impl ServerMsg {
     pub fn encode(&self) -> String {

@@ -49,6 +49,9 @@ pub struct RoomConfig {
     pub idle_expiry_ms: Millis,
     /// Member list refreshes for drift/RTT changes at most this often.
     pub members_refresh_ms: Millis,
+    /// Above this many members, drift/RTT changes are not broadcast (it is
+    /// O(n²) traffic); status and role changes always are.
+    pub live_stats_max_members: usize,
     /// Token bucket per connection: messages per second and burst.
     pub rate_per_sec: f64,
     pub rate_burst: f64,
@@ -73,6 +76,7 @@ impl Default for RoomConfig {
             seek_allowance_ms: 300.0,
             idle_expiry_ms: 24.0 * 3600.0 * 1000.0,
             members_refresh_ms: 2_000.0,
+            live_stats_max_members: 50,
             rate_per_sec: 20.0,
             rate_burst: 40.0,
             abuse_limit: 40,
@@ -214,6 +218,8 @@ pub struct Room {
     conns: BTreeMap<ConnId, Conn>,
     live: BTreeMap<MemberId, Live>,
     members_dirty_at: Option<Millis>,
+    /// Members whose drift/RTT changed since the last refresh.
+    dirty_members: std::collections::BTreeSet<MemberId>,
     out: VecDeque<RoomOutput>,
 }
 
@@ -238,14 +244,14 @@ impl Room {
             empty_since: Some(now),
             ..PersistedRoom::default()
         };
-        let mut room = Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, out: VecDeque::new() };
+        let mut room = Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
         room.persist();
         room
     }
 
     /// A room as stored, with the sockets that are still open.
     pub fn restore(cfg: RoomConfig, state: PersistedRoom, sockets: impl IntoIterator<Item = SocketTag>) -> Self {
-        let mut room = Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, out: VecDeque::new() };
+        let mut room = Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
         for s in sockets {
             room.state.next_conn = room.state.next_conn.max(s.conn + 1);
             let member = s.member.filter(|m| room.state.members.iter().any(|x| x.id == *m));
@@ -319,7 +325,7 @@ impl Room {
         self.after_status_change(now);
         self.mark_empty(now);
         self.persist();
-        self.broadcast_members();
+        self.member_changed(member);
     }
 
     /// A text frame from a connection.
@@ -474,10 +480,12 @@ impl Room {
                 (id, fresh)
             }
         };
+        let mut demoted = Vec::new();
         if claims_host {
             for m in self.state.members.iter_mut() {
                 if m.role == Role::Host && m.id != id {
                     m.role = Role::Controller;
+                    demoted.push(m.id);
                 }
             }
             if let Some(m) = self.state.members.iter_mut().find(|m| m.id == id) {
@@ -494,7 +502,10 @@ impl Room {
         let role = self.member(id).map_or(Role::Viewer, |m| m.role);
         let room = self.snapshot();
         self.out.push_back(RoomOutput::Send { to: conn, msg: ServerMsg::Welcome { member: id, role, resume: token, server_time: now, room } });
-        self.broadcast_members();
+        self.member_changed(id);
+        for d in demoted {
+            self.member_changed(d);
+        }
         Ok(())
     }
 
@@ -643,7 +654,7 @@ impl Room {
                 self.after_status_change(now);
                 self.mark_empty(now);
                 self.persist();
-                self.broadcast_members();
+                self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: target } });
                 Ok(())
             }
             Command::TransferHost { member: target } => {
@@ -657,7 +668,8 @@ impl Room {
                     m.role = Role::Host;
                 }
                 self.persist();
-                self.broadcast_members();
+                self.member_changed(member);
+                self.member_changed(target);
                 Ok(())
             }
             Command::SetRole { member: target, role } => {
@@ -670,7 +682,7 @@ impl Room {
                 let Some(m) = self.member_mut(target) else { return refuse(ErrorCode::NoSuchMember, "no such member") };
                 m.role = role;
                 self.persist();
-                self.broadcast_members();
+                self.member_changed(target);
                 Ok(())
             }
             Command::SetMode { mode } => {
@@ -735,7 +747,10 @@ impl Room {
         if finite(drift_ms) != live.drift_ms || finite(rtt_ms) != live.rtt_ms {
             live.drift_ms = finite(drift_ms);
             live.rtt_ms = finite(rtt_ms).map(|r| r.clamp(0.0, 60_000.0));
-            self.members_dirty_at.get_or_insert(now);
+            if self.state.members.len() <= self.cfg.live_stats_max_members {
+                self.dirty_members.insert(member);
+                self.members_dirty_at.get_or_insert(now);
+            }
         }
         if self.state.source_duration.is_none() {
             if let Some(d) = duration.filter(|d| d.is_finite() && *d > 0.0 && *d < 1.0e7) {
@@ -751,7 +766,7 @@ impl Room {
         if changed {
             self.after_status_change(now);
             self.persist();
-            self.broadcast_members();
+            self.member_changed(member);
         }
     }
 
@@ -820,10 +835,18 @@ impl Room {
             .collect()
     }
 
-    fn broadcast_members(&mut self) {
-        self.members_dirty_at = None;
-        let members = self.member_list();
-        self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Members { members } });
+    fn member_info(&self, id: MemberId) -> Option<MemberInfo> {
+        let m = self.member(id)?;
+        let live = self.live.get(&id).copied().unwrap_or_default();
+        Some(MemberInfo { id, name: m.name.clone(), role: m.role, status: m.status, drift_ms: live.drift_ms, rtt_ms: live.rtt_ms })
+    }
+
+    /// Tell everyone about one member's new state.
+    fn member_changed(&mut self, id: MemberId) {
+        self.dirty_members.remove(&id);
+        if let Some(member) = self.member_info(id) {
+            self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Member { member } });
+        }
     }
 
     /// Deadlines: reconnect grace, buffering wait, end of the item, member
@@ -852,12 +875,15 @@ impl Room {
             self.state.members.retain(|m| !expired.contains(&m.id));
             for id in &expired {
                 self.live.remove(id);
+                self.dirty_members.remove(id);
                 self.log("gone", Some(*id), "reconnect grace over".into());
+                self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: *id } });
             }
-            self.ensure_host();
+            if let Some(new_host) = self.ensure_host() {
+                self.member_changed(new_host);
+            }
             self.after_status_change(now);
             self.persist();
-            self.broadcast_members();
         }
         // A member that never recovers does not hold the group forever.
         if self.state.hold.as_ref().is_some_and(|h| now >= h.deadline) {
@@ -866,7 +892,6 @@ impl Room {
             }
             self.log("hold_timeout", None, "resuming without the members still buffering".into());
             self.resume(now);
-            self.broadcast_members();
         }
         if self.item_end().is_some_and(|t| now >= t) {
             if self.state.queue.is_empty() {
@@ -878,7 +903,10 @@ impl Room {
             }
         }
         if self.members_dirty_at.is_some_and(|t| now >= t + self.cfg.members_refresh_ms) {
-            self.broadcast_members();
+            self.members_dirty_at = None;
+            for id in std::mem::take(&mut self.dirty_members) {
+                self.member_changed(id);
+            }
         }
         if self.state.empty_since.is_some_and(|t| now >= t + self.cfg.idle_expiry_ms) && !self.conns.values().any(|c| c.member.is_some()) {
             self.log("expire", None, "empty room expired".into());
@@ -887,9 +915,9 @@ impl Room {
     }
 
     /// If nobody is host, the longest-present member becomes host.
-    fn ensure_host(&mut self) {
+    fn ensure_host(&mut self) -> Option<MemberId> {
         if self.state.members.iter().any(|m| m.role == Role::Host) {
-            return;
+            return None;
         }
         let next = self
             .state
@@ -897,11 +925,11 @@ impl Room {
             .iter_mut()
             .filter(|m| m.status != MemberStatus::Away)
             .min_by(|a, b| a.joined_at.total_cmp(&b.joined_at).then(a.id.cmp(&b.id)));
-        if let Some(m) = next {
-            m.role = Role::Host;
-            let id = m.id;
-            self.log("host", Some(id), "host handed to the longest-present member".into());
-        }
+        let m = next?;
+        m.role = Role::Host;
+        let id = m.id;
+        self.log("host", Some(id), "host handed to the longest-present member".into());
+        Some(id)
     }
 
     /// The room as a newcomer sees it.

@@ -21,8 +21,14 @@ export class RoomClient {
     this.inbox = [];
     this.waiters = [];
     this.closed = new Promise((r) => ws.once("close", (code) => r(code)));
+    this.members = new Map();
+    this.memberWatchers = [];
     ws.on("message", (data, isBinary) => {
       const msg = isBinary ? { type: "<binary>" } : JSON.parse(String(data));
+      if (msg.type === "welcome") for (const m of msg.room.members) this.members.set(m.id, m);
+      if (msg.type === "member") this.members.set(msg.member.id, msg.member);
+      if (msg.type === "member_left") this.members.delete(msg.id);
+      this.memberWatchers = this.memberWatchers.filter((w) => !w());
       this.inbox.push(msg);
       this.waiters = this.waiters.filter((w) => !w(msg));
     });
@@ -60,6 +66,25 @@ export class RoomClient {
         clearTimeout(timer);
         this.inbox.splice(this.inbox.indexOf(msg), 1);
         resolve(msg);
+        return true;
+      });
+    });
+  }
+
+  /** The member list (from the welcome and the deltas after it), sorted by id. */
+  memberList() {
+    return [...this.members.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** Resolve with the member list once `pred(list)` holds. */
+  membersUntil(pred, ms = 3_000) {
+    if (pred(this.memberList())) return Promise.resolve(this.memberList());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`member list never matched within ${ms} ms: ${JSON.stringify(this.memberList())}`)), ms);
+      this.memberWatchers.push(() => {
+        if (!pred(this.memberList())) return false;
+        clearTimeout(timer);
+        resolve(this.memberList());
         return true;
       });
     });

@@ -24,7 +24,19 @@ export function freePort() {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Start workerd via wrangler dev. `persistTo` reuses a storage dir (restart tests). */
-export async function startStack({ persistTo, vars = {} } = {}) {
+export async function startStack(opts = {}) {
+  // A free port can be taken by another process between the check and the
+  // bind (workerd itself opens several): try again on a fresh one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/Address already in use/.test(String(e.message))) throw e;
+    }
+  }
+}
+
+async function startStackOnce({ persistTo, vars = {} } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), "wt-state-"));

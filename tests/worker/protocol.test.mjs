@@ -35,7 +35,7 @@ describe("roles and permissions", () => {
     assert.equal(err.code, "forbidden");
     assert.equal(err.command_id, cid);
     cmd(host, { op: "set_role", member: viewer.welcome.member, role: "controller" });
-    await viewer.nextWhere("members", (m) => m.members.find((x) => x.id === viewer.welcome.member)?.role === "controller");
+    await viewer.membersUntil((l) => l.find((x) => x.id === viewer.welcome.member)?.role === "controller");
     viewer.clear();
     cmd(viewer, { op: "seek", position: 5 });
     assert.equal((await host.next("state")).playback.position, 5);
@@ -67,8 +67,7 @@ describe("roles and permissions", () => {
     cmd(host, { op: "kick", member: victim.welcome.member });
     assert.equal((await victim.next("error")).code, "kicked");
     assert.equal(await closed, 4001);
-    const m = await host.next("members");
-    assert.ok(!m.members.some((x) => x.id === victim.welcome.member));
+    await host.membersUntil((l) => !l.some((x) => x.id === victim.welcome.member));
     await host.close();
   });
 
@@ -76,8 +75,8 @@ describe("roles and permissions", () => {
     const { id, host } = await room();
     const heir = await RoomClient.connect(stack.wsUrl, id, "Heir");
     cmd(host, { op: "transfer_host", member: heir.welcome.member });
-    const m = await heir.nextWhere("members", (x) => x.members.some((y) => y.id === heir.welcome.member && y.role === "host"));
-    const role = (mid) => m.members.find((x) => x.id === mid).role;
+    const m = await heir.membersUntil((l) => l.some((y) => y.id === heir.welcome.member && y.role === "host") && l.some((y) => y.id === host.welcome.member && y.role === "controller"));
+    const role = (mid) => m.find((x) => x.id === mid).role;
     assert.equal(role(heir.welcome.member), "host");
     assert.equal(role(host.welcome.member), "controller");
     cmd(host, { op: "kick", member: heir.welcome.member });
@@ -107,7 +106,7 @@ describe("identity", () => {
     assert.match(token, /^[A-Za-z0-9_-]{22}$/);
     const watcher = await RoomClient.connect(stack.wsUrl, id, "Watcher");
     await host.close();
-    await watcher.nextWhere("members", (x) => x.members.find((m) => m.id === host.welcome.member)?.status === "away");
+    await watcher.membersUntil((l) => l.find((m) => m.id === host.welcome.member)?.status === "away");
     const back = new RoomClient(new WebSocket(`${stack.wsUrl}/api/rooms/${id}/ws`));
     await new Promise((r) => back.ws.once("open", r));
     back.send({ type: "hello", name: "Host", resume: token });
@@ -123,7 +122,7 @@ describe("identity", () => {
     const stayer = await RoomClient.connect(stack.wsUrl, id, "Stayer");
     await host.close();
     stayer.clear();
-    const { members } = await stayer.nextWhere("members", (x) => x.members.length === 1, 8_000);
+    const members = await stayer.membersUntil((l) => l.length === 1 && l[0].role === "host", 8_000);
     assert.deepEqual(members.map((m) => [m.name, m.role]), [["Stayer", "host"]]);
     await stayer.close();
   });
