@@ -28,6 +28,12 @@ pub struct RoomObject {
     core: RefCell<Option<Room>>,
     /// The alarm time last set (to avoid rewriting it on every event).
     alarm_at: Cell<Option<i64>>,
+    /// The sockets that receive broadcasts (those with a member), so a
+    /// broadcast does not list and decode every attachment. Dropped whenever
+    /// an attachment changes or a socket goes; rebuilt on the next broadcast.
+    audience: RefCell<Option<Vec<WebSocket>>>,
+    /// The room id, read from storage once per instance.
+    id: RefCell<Option<String>>,
 }
 
 fn conn_tag(id: ConnId) -> String {
@@ -106,19 +112,23 @@ impl RoomObject {
                 }
                 RoomOutput::Broadcast { msg } => {
                     let text = msg.encode();
-                    for ws in self.state.get_websockets() {
-                        let Some(tag) = ws.deserialize_attachment::<SocketTag>().ok().flatten() else { continue };
-                        if tag.member.is_some() && ws.send_with_str(&text).is_err() {
-                            dead.push(tag.conn);
+                    let audience = self.audience();
+                    for ws in &audience {
+                        if ws.send_with_str(&text).is_err() {
+                            if let Some(tag) = Self::tag_of(ws) {
+                                dead.push(tag.conn);
+                            }
                         }
                     }
                 }
                 RoomOutput::Attach(tag) => {
+                    self.audience.borrow_mut().take();
                     for ws in self.sockets_of(tag.conn, new_socket) {
                         ws.serialize_attachment(tag)?;
                     }
                 }
                 RoomOutput::Close { conn, code, reason } => {
+                    self.audience.borrow_mut().take();
                     for ws in self.sockets_of(conn, new_socket) {
                         let _ = ws.close(Some(code), Some(&reason));
                     }
@@ -130,6 +140,7 @@ impl RoomObject {
                     self.state.storage().delete_alarm().await?;
                     self.state.storage().delete_all().await?;
                     *self.core.borrow_mut() = None;
+                    self.audience.borrow_mut().take();
                     self.alarm_at.set(None);
                     console_log!("{}", json!({ "room": room_id, "event": "deleted" }));
                     return Ok(());
@@ -161,6 +172,17 @@ impl RoomObject {
         }
         self.alarm_at.set(want);
         Ok(())
+    }
+
+    /// The sockets with a member, from the cache or listed anew.
+    fn audience(&self) -> Vec<WebSocket> {
+        if let Some(list) = self.audience.borrow().as_ref() {
+            return list.clone();
+        }
+        let list: Vec<WebSocket> =
+            self.state.get_websockets().into_iter().filter(|ws| Self::tag_of(ws).is_some_and(|t| t.member.is_some())).collect();
+        *self.audience.borrow_mut() = Some(list.clone());
+        list
     }
 
     fn sockets_of(&self, conn: ConnId, new_socket: Option<(ConnId, &WebSocket)>) -> Vec<WebSocket> {
@@ -201,6 +223,7 @@ impl RoomObject {
         let now = now_ms();
         *self.core.borrow_mut() = Some(Room::create(config(&self.env), now, opts));
         self.state.storage().put("id", &room_id).await?;
+        *self.id.borrow_mut() = Some(room_id.clone());
         if let Some(((), outputs, deadline)) = self.with_core(|_| ()) {
             self.perform(&room_id, outputs, deadline, None).await?;
         }
@@ -230,12 +253,18 @@ impl RoomObject {
     }
 
     async fn stored_id(&self) -> String {
-        self.state.storage().get::<String>("id").await.ok().flatten().unwrap_or_default()
+        if let Some(id) = self.id.borrow().as_ref() {
+            return id.clone();
+        }
+        let id = self.state.storage().get::<String>("id").await.ok().flatten().unwrap_or_default();
+        *self.id.borrow_mut() = Some(id.clone());
+        id
     }
 
     async fn socket_gone(&self, ws: WebSocket) -> Result<()> {
         let now = now_ms();
         let _ = ws.close(Some(1000), Some("bye"));
+        self.audience.borrow_mut().take();
         if !self.ensure_loaded().await? {
             return Ok(());
         }
@@ -252,7 +281,7 @@ impl RoomObject {
 
 impl DurableObject for RoomObject {
     fn new(state: State, env: Env) -> Self {
-        RoomObject { state, env, core: RefCell::new(None), alarm_at: Cell::new(None) }
+        RoomObject { state, env, core: RefCell::new(None), alarm_at: Cell::new(None), audience: RefCell::new(None), id: RefCell::new(None) }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
