@@ -40,8 +40,11 @@ async fn with_cors(mut resp: Response, origin: Option<&str>, env: &Env) -> Resul
 }
 
 pub async fn route(req: Request, env: Env) -> Result<Response> {
-    let origin = req.headers().get("origin")?;
     let path = req.path();
+    if path.starts_with("/proxy/") {
+        return crate::proxy::handle(req, &env).await;
+    }
+    let origin = req.headers().get("origin")?;
     let is_api = path.starts_with("/api/") || path == "/healthz";
     if is_api && req.method() == Method::Options {
         // Preflight.

@@ -5,11 +5,13 @@
 //!   Durable Object ([`room::RoomObject`]).
 //! - `/r/:id` serves the room page; everything else is static assets (`www/`).
 //! - `GET /healthz` answers `{"ok":true}`.
+//! - `GET|HEAD /proxy/...` is the signed, caching media proxy ([`proxy`]).
 
 use wasm_bindgen::prelude::*;
 use worker::*;
 
 mod api;
+mod proxy;
 mod room;
 
 pub use room::RoomObject;

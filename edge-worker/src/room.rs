@@ -10,7 +10,7 @@ use std::cell::{Cell, RefCell};
 
 use serde::Deserialize;
 use serde_json::json;
-use sync_core::protocol::{ErrorCode, PermissionMode, SourceInfo};
+use sync_core::protocol::{ErrorCode, PermissionMode, ServerMsg, SourceInfo};
 use sync_core::room::{ConnId, CreateOptions, PersistedRoom, Room, RoomConfig, RoomOutput, SocketTag};
 use worker::*;
 
@@ -102,7 +102,8 @@ impl RoomObject {
                         self.state.storage().put(STATE_KEY, &*p).await?;
                     }
                 }
-                RoomOutput::Send { to, msg } => {
+                RoomOutput::Send { to, mut msg } => {
+                    self.sign_sources(&mut msg);
                     let text = msg.encode();
                     for ws in self.sockets_of(to, new_socket) {
                         if ws.send_with_str(&text).is_err() {
@@ -110,7 +111,8 @@ impl RoomObject {
                         }
                     }
                 }
-                RoomOutput::Broadcast { msg } => {
+                RoomOutput::Broadcast { mut msg } => {
+                    self.sign_sources(&mut msg);
                     let text = msg.encode();
                     let audience = self.audience();
                     for ws in &audience {
@@ -174,6 +176,13 @@ impl RoomObject {
         Ok(())
     }
 
+    /// Give every absolute http(s) source a signed media-proxy URL to play.
+    fn sign_sources(&self, msg: &mut ServerMsg) {
+        for source in msg.sources_mut() {
+            source.play_url = crate::proxy::sign_source(&self.env, &source.url);
+        }
+    }
+
     /// The sockets with a member, from the cache or listed anew.
     fn audience(&self) -> Vec<WebSocket> {
         if let Some(list) = self.audience.borrow().as_ref() {
@@ -215,7 +224,7 @@ impl RoomObject {
         random_bytes(&mut salt)?;
         let opts = CreateOptions {
             name: init.name,
-            source: init.source,
+            source: init.source.map(|s| SourceInfo::new(s.url, s.title)),
             mode: init.mode,
             password: init.password.filter(|p| !p.is_empty()).map(|p| (p, salt)),
             host_token: Some(init.host_token),

@@ -272,7 +272,7 @@ impl Client {
                 let old_source = self.room.as_ref().and_then(|r| r.source.clone());
                 if room.source != old_source {
                     if let Some(s) = &room.source {
-                        self.media(MediaAction::Load(s.url.clone()));
+                        self.media(MediaAction::Load(s.playable().to_string()));
                         self.reported_duration = false;
                         self.event(ClientEvent::Source(s.clone()));
                     }
@@ -326,7 +326,7 @@ impl Client {
                 }
                 self.reported_duration = false;
                 self.drift.reset();
-                self.media(MediaAction::Load(source.url.clone()));
+                self.media(MediaAction::Load(source.playable().to_string()));
                 self.event(ClientEvent::Source(source));
                 self.event(ClientEvent::State { playback, seq });
                 self.enforce(now, obs);

@@ -217,6 +217,33 @@ pub struct SourceInfo {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// What a player should fetch instead of `url`: a signed media-proxy URL
+    /// the server adds on the way out for absolute http(s) sources. Never
+    /// stored, never taken from clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play_url: Option<String>,
+}
+
+impl SourceInfo {
+    pub fn new(url: impl Into<String>, title: Option<String>) -> Self {
+        SourceInfo { url: url.into(), title, play_url: None }
+    }
+
+    /// The URL a player loads.
+    pub fn playable(&self) -> &str {
+        self.play_url.as_deref().unwrap_or(&self.url)
+    }
+}
+
+impl ServerMsg {
+    /// Every source this message carries, to be annotated by the server.
+    pub fn sources_mut(&mut self) -> Vec<&mut SourceInfo> {
+        match self {
+            ServerMsg::Welcome { room, .. } => room.source.iter_mut().collect(),
+            ServerMsg::Source { source, .. } => vec![source],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A queued item.

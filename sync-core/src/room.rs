@@ -709,7 +709,7 @@ impl Room {
             return refuse(ErrorCode::BadCommand, "source must be an http(s) URL or a path on this server");
         }
         let title = title.map(|t| clean_text(&t, self.cfg.max_title_chars)).filter(|t| !t.is_empty());
-        Ok(SourceInfo { url, title })
+        Ok(SourceInfo::new(url, title))
     }
 
     fn queue_index(&self, item: u64) -> Result<usize, (ErrorCode, String)> {
@@ -736,7 +736,7 @@ impl Room {
             return;
         }
         let item = self.state.queue.remove(0);
-        self.set_source(now, SourceInfo { url: item.url, title: item.title }, cause, true);
+        self.set_source(now, SourceInfo::new(item.url, item.title), cause, true);
         self.queue_changed(cause);
     }
 

@@ -186,7 +186,7 @@ impl Sim {
     pub fn with_config(seed: u64, profiles: Vec<PeerProfile>, client: ClientConfig, room: RoomConfig) -> Self {
         let rng = Rng::new(seed);
         let now = 1_000_000.0;
-        let room = Room::create(room, now, CreateOptions { source: Some(SourceInfo { url: "/demo.mpd".into(), title: None }), ..CreateOptions::default() });
+        let room = Room::create(room, now, CreateOptions { source: Some(SourceInfo::new("/demo.mpd", None)), ..CreateOptions::default() });
         let peers = profiles
             .into_iter()
             .enumerate()

@@ -23,6 +23,9 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The proxy secret every test stack runs with (tests sign URLs with it). */
+export const PROXY_SECRET = "test-proxy-secret-0123456789abcdef";
+
 /** Start workerd via wrangler dev. `persistTo` reuses a storage dir (restart tests). */
 export async function startStack(opts = {}) {
   // A free port can be taken by another process between the check and the
@@ -36,7 +39,8 @@ export async function startStack(opts = {}) {
   }
 }
 
-async function startStackOnce({ persistTo, vars = {} } = {}) {
+async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
+  const vars = { PROXY_SECRET, PROXY_ALLOW_LOOPBACK: "1", ...extra };
   const port = await freePort();
   const inspector = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), "wt-state-"));

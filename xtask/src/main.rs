@@ -191,6 +191,37 @@ fn build_demo(root: &Path) -> Result {
     Ok(())
 }
 
+/// HLS (fMP4, a master and a media playlist) for the proxy tests, made by
+/// ffmpeg into `target/test-media/hls`. The DASH tests use the demo stream.
+fn build_test_media(root: &Path) -> Result {
+    let dir = root.join("target/test-media/hls");
+    let master = dir.join("master.m3u8");
+    if master.exists() {
+        return Ok(());
+    }
+    step("preparing HLS test media (ffmpeg, fMP4)");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=24:duration=12"])
+        .args(["-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=12"])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-b:v", "120k", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"])
+        .args(["-c:a", "aac", "-b:a", "48k"])
+        .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4"])
+        .args(["-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename"])
+        .arg(dir.join("seg-%03d.m4s"))
+        .args(["-master_pl_name", "master.m3u8"])
+        .arg(dir.join("media.m3u8"))
+        .status()
+        .map_err(|e| format!("ffmpeg: {e}"))?;
+    if !status.success() {
+        let _ = std::fs::remove_file(&master);
+        return Err(format!("ffmpeg (HLS) failed ({status})"));
+    }
+    println!("    made target/test-media/hls");
+    Ok(())
+}
+
 fn wrangler_env(cmd: &mut Command) -> &mut Command {
     cmd.env("WRANGLER_SEND_METRICS", "false")
         .env("WRANGLER_SEND_ERROR_REPORTS", "false")
@@ -231,7 +262,7 @@ fn test(root: &Path, args: &[String]) -> Result {
     }
     let needs_stack = want("worker") || want("e2e");
     let built = if needs_stack {
-        build(root).map_err(|e| eprintln!("\nxtask: build failed: {e}")).is_ok()
+        build(root).and_then(|_| build_test_media(root)).map_err(|e| eprintln!("\nxtask: build failed: {e}")).is_ok()
     } else {
         true
     };

@@ -203,7 +203,7 @@ pub(crate) fn scheme_of(r: &str) -> Option<&str> {
 }
 
 /// Whether `u` is an absolute http or https URL with an authority.
-pub(crate) fn is_http(u: &str) -> bool {
+pub fn is_http(u: &str) -> bool {
     match scheme_of(u) {
         Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
             u.get(s.len()..).is_some_and(|r| r.starts_with("://"))

@@ -99,7 +99,7 @@ impl Script {
 }
 
 fn demo() -> CreateOptions {
-    CreateOptions { source: Some(SourceInfo { url: "/media/demo/manifest.mpd".into(), title: Some("Demo".into()) }), ..CreateOptions::default() }
+    CreateOptions { source: Some(SourceInfo::new("/media/demo/manifest.mpd", Some("Demo".into()))), ..CreateOptions::default() }
 }
 
 #[test]

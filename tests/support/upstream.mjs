@@ -1,0 +1,110 @@
+// A real local HTTP origin for the media proxy tests: serves files with
+// Range, ETag and conditional requests (no CORS headers, like most origins),
+// plus routes that misbehave on purpose. Counts requests per path.
+import { createReadStream, readFileSync, statSync } from "node:fs";
+import http from "node:http";
+import { extname, join, normalize } from "node:path";
+
+const TYPES = { ".mpd": "application/dash+xml", ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".m4a": "audio/mp4" };
+
+export const BILLION_LAUGHS = `<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><BaseURL>&lol9;</BaseURL></MPD>
+`;
+
+/** Start the origin on 127.0.0.1 with `mounts` = { "/dash/": dir, ... }. */
+export async function startUpstream(mounts) {
+  const hits = new Map();
+  const count = (p) => hits.set(p, (hits.get(p) ?? 0) + 1);
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const path = url.pathname;
+    count(path);
+    // /redirect/N/rest → N hops, then /rest
+    let m = path.match(/^\/redirect\/(\d+)(\/.*)$/);
+    if (m) {
+      const n = Number(m[1]);
+      res.writeHead(302, { location: n > 1 ? `/redirect/${n - 1}${m[2]}` : m[2] }).end();
+      return;
+    }
+    if (path === "/redirect-to") {
+      res.writeHead(302, { location: url.searchParams.get("url") }).end();
+      return;
+    }
+    if (path === "/slow.mpd") return; // never answers
+    m = path.match(/^\/status\/(\d+)$/);
+    if (m) {
+      res.writeHead(Number(m[1]), { "content-type": "text/plain" }).end("nope");
+      return;
+    }
+    if (path === "/laughs.mpd") {
+      res.writeHead(200, { "content-type": "application/dash+xml" }).end(BILLION_LAUGHS);
+      return;
+    }
+    if (path === "/big.mpd" || path === "/big-chunked.mpd") {
+      // 100 MB of MPD: a SegmentList with a million entries.
+      const total = 100 * 1024 * 1024;
+      const head = `<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static"><Period><AdaptationSet><Representation id="v" bandwidth="1"><SegmentList duration="1">\n`;
+      const line = `<SegmentURL media="segment-000000000000.m4s"/>\n`;
+      const headers = { "content-type": "application/dash+xml" };
+      if (path === "/big.mpd") headers["content-length"] = String(total);
+      res.writeHead(200, headers);
+      let sent = 0;
+      const chunk = Buffer.from(line.repeat(2048));
+      const pump = () => {
+        if (sent === 0) { res.write(head); sent += head.length; }
+        while (sent < total) {
+          const part = sent + chunk.length <= total ? chunk : chunk.subarray(0, total - sent);
+          sent += part.length;
+          if (!res.write(part)) { res.once("drain", pump); return; }
+        }
+        res.end();
+      };
+      res.on("error", () => {});
+      req.socket.on("close", () => { sent = total; });
+      pump();
+      return;
+    }
+    const mount = Object.keys(mounts).find((k) => path.startsWith(k));
+    if (!mount) { res.writeHead(404).end("not found"); return; }
+    const file = normalize(join(mounts[mount], decodeURIComponent(path.slice(mount.length))));
+    if (!file.startsWith(normalize(mounts[mount]))) { res.writeHead(403).end(); return; }
+    let st;
+    try { st = statSync(file); } catch { res.writeHead(404).end("not found"); return; }
+    if (!st.isFile()) { res.writeHead(404).end("not found"); return; }
+    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    const base = { "content-type": TYPES[extname(file)] ?? "application/octet-stream", etag, "accept-ranges": "bytes", "last-modified": st.mtime.toUTCString() };
+    if (req.headers["if-none-match"] === etag) { res.writeHead(304, base).end(); return; }
+    const range = req.headers.range?.match(/^bytes=(\d*)-(\d*)$/);
+    if (range) {
+      let start = range[1] === "" ? st.size - Number(range[2]) : Number(range[1]);
+      let end = range[1] === "" || range[2] === "" ? st.size - 1 : Math.min(Number(range[2]), st.size - 1);
+      if (start > end || start >= st.size) { res.writeHead(416, { "content-range": `bytes */${st.size}` }).end(); return; }
+      res.writeHead(206, { ...base, "content-range": `bytes ${start}-${end}/${st.size}`, "content-length": end - start + 1 });
+      if (req.method === "HEAD") return res.end();
+      createReadStream(file, { start, end }).pipe(res);
+      return;
+    }
+    res.writeHead(200, { ...base, "content-length": st.size });
+    if (req.method === "HEAD") return res.end();
+    createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits: (p) => hits.get(p) ?? 0,
+    read: (mount, rel) => readFileSync(join(mounts[mount], rel)),
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
