@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Promise};
 use media_core::mpd::{self, Representation, TrackKind};
+use media_core::proxy::detect::{self, Kind};
 use media_core::schedule::{next_segment, Next};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -45,18 +46,61 @@ impl Player {
         self.current = Some(abs.clone());
         let gen = self.generation.get().wrapping_add(1);
         self.generation.set(gen);
-        let path = abs.split(['?', '#']).next().unwrap_or("");
-        if path.ends_with(".mpd") {
-            let (video, events, generation) = (self.video.clone(), self.events.clone(), self.generation.clone());
-            spawn_local(async move {
-                if let Err(e) = load_dash(video, abs.clone(), generation, gen).await {
-                    emit(&events, "error", &error_detail("media", &format!("could not play {abs}: {}", describe(&e))));
-                }
-            });
-        } else {
-            self.video.set_src(&abs);
+        let path = abs.split(['?', '#']).next().unwrap_or("").to_string();
+        let (video, events, generation) = (self.video.clone(), self.events.clone(), self.generation.clone());
+        spawn_local(async move {
+            if let Err(e) = load_any(video, abs.clone(), &path, generation, gen).await {
+                emit(&events, "error", &error_detail("media", &format!("could not play {abs}: {}", describe(&e))));
+            }
+        });
+    }
+}
+
+/// File extensions the element plays by itself (progressive download).
+const PROGRESSIVE: [&str; 9] = ["mp4", "m4v", "webm", "mov", "mkv", "ogv", "ogg", "mp3", "m4a"];
+
+/// Decide what `url` is, by extension where that is clear; otherwise (a
+/// signed proxy URL, an extension-less API) by the response's Content-Type
+/// and first bytes, as `media_core::proxy::detect` reads them.
+async fn load_any(video: HtmlVideoElement, url: String, path: &str, generation: Rc<Cell<u32>>, gen: u32) -> Result<(), JsValue> {
+    let ext = path.rsplit('/').next().and_then(|l| l.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match detect::by_extension(path) {
+        Kind::Dash => return load_dash(video, url, None, generation, gen).await,
+        Kind::Hls => return load_hls_native(&video, &url),
+        Kind::Other if PROGRESSIVE.contains(&ext.as_str()) => {
+            video.set_src(&url);
+            return Ok(());
+        }
+        Kind::Other => {}
+    }
+    let resp = fetch_response(&url).await?;
+    let content_type = resp.headers().get("content-type").ok().flatten();
+    if content_type.as_deref().is_some_and(|c| c.starts_with("video/") || c.starts_with("audio/")) {
+        if let Some(body) = resp.body() {
+            let _ = body.cancel();
+        }
+        video.set_src(&url);
+        return Ok(());
+    }
+    let text = JsFuture::from(resp.text()?).await?.as_string().unwrap_or_default();
+    match detect::detect(&url, content_type.as_deref(), text.as_bytes().get(..1024).unwrap_or(text.as_bytes())) {
+        Kind::Dash => load_dash(video, url, Some(text), generation, gen).await,
+        Kind::Hls => load_hls_native(&video, &url),
+        Kind::Other => {
+            video.set_src(&url);
+            Ok(())
         }
     }
+}
+
+/// HLS plays where the browser has it built in (Safari, iOS); the MSE
+/// engine for HLS fMP4 is not there yet.
+fn load_hls_native(video: &HtmlVideoElement, url: &str) -> Result<(), JsValue> {
+    if video.can_play_type("application/vnd.apple.mpegurl").is_empty() {
+        return Err(JsValue::from_str("HLS needs native support in this browser (the MSE HLS engine is not built yet)"));
+    }
+    video.set_src(url);
+    Ok(())
 }
 
 impl Drop for Player {
@@ -136,8 +180,11 @@ async fn append(sb: &SourceBuffer, buf: &ArrayBuffer) -> Result<(), JsValue> {
     once(sb, "updateend").await
 }
 
-async fn load_dash(video: HtmlVideoElement, url: String, generation: Rc<Cell<u32>>, gen: u32) -> Result<(), JsValue> {
-    let text = fetch_text(&url).await?;
+async fn load_dash(video: HtmlVideoElement, url: String, text: Option<String>, generation: Rc<Cell<u32>>, gen: u32) -> Result<(), JsValue> {
+    let text = match text {
+        Some(t) => t,
+        None => fetch_text(&url).await?,
+    };
     let manifest = mpd::parse(&text, &url).map_err(|e| JsValue::from_str(&e.to_string()))?;
     if generation.get() != gen {
         return Ok(());

@@ -1,0 +1,45 @@
+// Headless Chromium plays a room whose source is on a foreign origin that
+// sends no CORS headers: only the signed proxy can make that work.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { launch, newPage, readVideo } from "../support/browser.mjs";
+import { createRoom, root, startStack } from "../support/stack.mjs";
+import { startUpstream } from "../support/upstream.mjs";
+
+let stack, browser, up;
+before(async () => {
+  up = await startUpstream({ "/dash/": join(root, "www/media/demo") });
+  stack = await startStack();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await up?.close();
+});
+
+test("a DASH source on a CORS-less origin plays through the proxy", async () => {
+  const room = await createRoom(stack.url, { source: `${up.url}/dash/manifest.mpd`, title: "Foreign origin" });
+  const page = await newPage(browser);
+  const requested = [];
+  page.on("request", (r) => requested.push(r.url()));
+  await page.goto(`${stack.url}${room.url}`);
+  try {
+    await page.waitForFunction(() => document.getElementById("connection")?.textContent === "open" && document.getElementById("video").readyState >= 2, null, { timeout: 15_000 });
+  } catch {
+    throw new Error(`media did not load: ${JSON.stringify(await readVideo(page))} problems ${page.problems} requests ${requested.slice(0, 8)}`);
+  }
+  await page.click("#play");
+  try {
+    await page.waitForFunction(() => document.getElementById("video").currentTime > 3, null, { timeout: 10_000 });
+  } catch {
+    throw new Error(`did not play: ${JSON.stringify(await readVideo(page))} ${page.problems}`);
+  }
+  const media = requested.filter((u) => /\.(mpd|m4s)/.test(u) || u.includes("/proxy/"));
+  assert.ok(media.length >= 4, `media requests: ${media.length}`);
+  for (const u of media) assert.ok(u.startsWith(`${stack.url}/proxy/`), `fetched around the proxy: ${u}`);
+  assert.ok(!requested.some((u) => u.startsWith(up.url)), "the page never contacts the origin itself");
+  assert.ok(up.hits("/dash/manifest.mpd") >= 1 && up.hits("/dash/chunk-stream0-00001.m4s") >= 1, "the origin served the proxy");
+  assert.deepEqual(page.problems, [], "no console errors");
+});
