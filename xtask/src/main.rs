@@ -191,6 +191,51 @@ fn build_demo(root: &Path) -> Result {
     Ok(())
 }
 
+/// The fuzz targets of `media-core/fuzz`, each for `WT_FUZZ_SECONDS`
+/// (default 15) from the shared corpus: a target passes when libFuzzer
+/// finds no crash, panic or leak. Returns (passed, failed).
+fn fuzz_smoke(root: &Path) -> (u64, u64) {
+    if let Err(e) = setup::ensure_fuzz() {
+        eprintln!("    cannot fuzz: {e}");
+        return (0, 1);
+    }
+    let seconds = std::env::var("WT_FUZZ_SECONDS").ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(15);
+    let shared = root.join("../shared/corpus");
+    let (mut passed, mut failed) = (0, 0);
+    for (target, seeds) in [("rewrite_dash", Some("dash")), ("rewrite_hls", Some("hls")), ("url_guard", None)] {
+        // New inputs go to the first directory; the shared corpus is read only.
+        let work = root.join("target/fuzz-corpus").join(target);
+        let _ = std::fs::create_dir_all(&work);
+        let mut cmd = Command::new("cargo");
+        cmd.args(["+nightly", "fuzz", "run", "-O", target]).arg(&work);
+        if let Some(dir) = seeds.map(|d| shared.join(d)).filter(|d| d.is_dir()) {
+            cmd.arg(dir);
+        }
+        cmd.arg("--").arg(format!("-max_total_time={seconds}")).arg("-print_final_stats=1").current_dir(root.join("media-core"));
+        let t = Instant::now();
+        let out = cmd.stdin(Stdio::null()).output();
+        match out {
+            Ok(o) if o.status.success() => {
+                let text = String::from_utf8_lossy(&o.stderr);
+                let runs = text.lines().find_map(|l| l.strip_prefix("stat::number_of_executed_units:")).map(str::trim).unwrap_or("?");
+                println!("    ok   {target}: {runs} inputs in {:.0} s, no crash", t.elapsed().as_secs_f64());
+                passed += 1;
+            }
+            Ok(o) => {
+                let text = String::from_utf8_lossy(&o.stderr);
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                eprintln!("    FAIL {target}:\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+                failed += 1;
+            }
+            Err(e) => {
+                eprintln!("    FAIL {target}: cargo fuzz: {e}");
+                failed += 1;
+            }
+        }
+    }
+    (passed, failed)
+}
+
 /// HLS (fMP4, a master and a media playlist) for the proxy tests, made by
 /// ffmpeg into `target/test-media/hls`. The DASH tests use the demo stream.
 fn build_test_media(root: &Path) -> Result {
@@ -247,7 +292,7 @@ fn test(root: &Path, args: &[String]) -> Result {
     let want = |stage: &str| only.is_none_or(|o| o == stage);
 
     if want("tidy") {
-        step("stage 1/4: tidy (cores stay pure)");
+        step("stage 1/5: tidy (cores stay pure)");
         let (passed, failed) = tidy::run(root).map_or_else(|e| {
             eprintln!("{e}");
             (0, 1)
@@ -255,7 +300,7 @@ fn test(root: &Path, args: &[String]) -> Result {
         tally.add("tidy", passed, failed, 0);
     }
     if want("native") {
-        step("stage 2/4: native cargo test (sync-core, media-core, xtask)");
+        step("stage 2/5: native cargo test (sync-core, media-core, xtask)");
         let out = tally::run_capture(Command::new("cargo").args(["test", "-p", "sync-core", "-p", "media-core", "-p", "xtask"]).current_dir(root))?;
         let (p, f, s) = tally::parse_cargo(&out.text);
         tally.add("native", p, f + u64::from(!out.success && f == 0), s);
@@ -273,7 +318,7 @@ fn test(root: &Path, args: &[String]) -> Result {
         if !want(stage) || !built {
             continue;
         }
-        step(&format!("stage {n}/4: {stage} tests (node --test, real workerd{})", if stage == "e2e" { " + headless Chromium" } else { "" }));
+        step(&format!("stage {n}/5: {stage} tests (node --test, real workerd{})", if stage == "e2e" { " + headless Chromium" } else { "" }));
         let tap = root.join(format!("target/test-results/{stage}.tap"));
         std::fs::create_dir_all(tap.parent().unwrap_or(root)).map_err(|e| e.to_string())?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".test.mjs")).collect();
@@ -285,6 +330,11 @@ fn test(root: &Path, args: &[String]) -> Result {
         let text = std::fs::read_to_string(&tap).unwrap_or_default();
         let (p, f, s) = tally::parse_tap(&text);
         tally.add(stage, p, f + u64::from(!status.success() && f == 0), s);
+    }
+    if want("fuzz") {
+        step("stage 5/5: fuzz smoke (cargo fuzz: both rewriters and the URL guard)");
+        let (p, f) = fuzz_smoke(root);
+        tally.add("fuzz", p, f, 0);
     }
     if tally.passed() == 0 && tally.failed() == 0 {
         println!("    no test ran");

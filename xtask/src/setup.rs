@@ -45,6 +45,21 @@ pub fn locked_version(lock: &str, package: &str) -> Option<String> {
     None
 }
 
+/// Nightly and cargo-fuzz, for the fuzz smoke stage.
+pub fn ensure_fuzz() -> Result {
+    let toolchains = output(Command::new("rustup").args(["toolchain", "list"])).unwrap_or_default();
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        println!("    installing the nightly toolchain (cargo fuzz needs it)");
+        run(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
+    }
+    let installed = output(Command::new("cargo").args(["install", "--list"])).unwrap_or_default();
+    if !installed.contains("cargo-fuzz v") || !cargo_bin("cargo-fuzz").exists() {
+        println!("    installing cargo-fuzz (about 1 minute, once)");
+        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    Ok(())
+}
+
 pub fn ensure(root: &Path) -> Result<Tools> {
     step("checking the toolchain");
     // wasm32 target
