@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use media_core::proxy::cache::{cache_key, CachePolicy, Resource};
 use media_core::proxy::detect::{self, Kind};
 use media_core::proxy::guard::{check_upstream, GuardError};
-use media_core::proxy::sign::{decode_proxy_path, encode_proxy_path, proxied_url, SignError};
+use media_core::proxy::sign::{decode_proxy_path, encode_proxy_path, Linker, SignError};
 use media_core::rewrite::{self, rewrite_dash, rewrite_hls, RewriteError, MAX_MANIFEST_BYTES};
 use serde_json::json;
 use worker::*;
@@ -316,7 +316,8 @@ fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, cfg: &ProxyConfig, 
         Err(_) => return fail(502, "bad_manifest", "the upstream manifest is not UTF-8"),
     };
     let expires = cfg.expires(now_secs());
-    let mut map = |r: rewrite::UrlRef<'_>| proxied_url(origin, &cfg.secret, expires, r);
+    let mut linker = Linker::new(origin, &cfg.secret, expires);
+    let mut map = |r: rewrite::UrlRef<'_>| linker.link(r);
     let result = match stored.kind {
         Kind::Hls => rewrite_hls(&text, &stored.final_url, &mut map),
         _ => rewrite_dash(&text, &stored.final_url, &mut map),

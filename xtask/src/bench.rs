@@ -190,3 +190,16 @@ pub fn machine() -> String {
 pub fn today() -> String {
     std::process::Command::new("date").arg("-u").arg("+%Y-%m-%d").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
 }
+
+/// `cargo xtask bench rewrite`, native half: the rewriters' throughput in a
+/// release build (`media-core/examples/rewrite_bench.rs`) with machine and
+/// date, into `target/bench/rewrite.json`.
+pub fn rewrite(root: &Path) -> Result {
+    crate::step("bench rewrite: manifest rewriting throughput (release build), then a 1 MB MPD on workerd");
+    let json = root.join("target/bench/rewrite.json");
+    crate::run(std::process::Command::new("cargo").args(["run", "--release", "--quiet", "-p", "media-core", "--example", "rewrite_bench", "--"]).arg(&json).current_dir(root))?;
+    let native = std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?;
+    let body = native.trim().trim_start_matches('{').trim_end_matches('}').trim_end();
+    let text = format!("{{\n  \"benchmark\": \"rewrite\",\n  \"machine\": \"{}\",\n  \"date\": \"{}\",\n{body}\n}}\n", machine(), today());
+    std::fs::write(&json, text).map_err(|e| e.to_string())
+}

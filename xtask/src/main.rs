@@ -39,7 +39,12 @@ fn main() -> ExitCode {
                 cmd.arg("tests/bench/room.mjs").current_dir(&root);
                 run(wrangler_env(&mut cmd))
             }),
-            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room`")),
+            Some("rewrite") => build(&root).and_then(|_| bench::rewrite(&root)).and_then(|_| {
+                let mut cmd = Command::new("node");
+                cmd.arg("tests/bench/rewrite.mjs").current_dir(&root);
+                run(wrangler_env(&mut cmd))
+            }),
+            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room|rewrite`")),
         },
         Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {

@@ -7,7 +7,7 @@
 //! and the current time ([`sign::ProxyRequest::verify`]), checks the upstream
 //! URL ([`guard::check_upstream`]), fetches it (cache key from
 //! [`cache::cache_key`]), and when [`detect::detect`] says it is a manifest,
-//! rewrites it with [`crate::rewrite`] using [`sign::proxied_url`] as the map.
+//! rewrites it with [`crate::rewrite`] using [`sign::Linker`] as the map.
 
 pub mod cache;
 pub mod detect;

@@ -26,7 +26,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::rewrite::UrlRef;
+use crate::rewrite::{RefKind, UrlRef};
 
 /// The path every proxied URL starts with.
 pub const PROXY_PATH: &str = "/proxy/";
@@ -116,6 +116,59 @@ pub fn encode_proxy_path(secret: &[u8], prefix: &str, rest: &str, expires: u64) 
 /// `https://watch.example`) plus the signed proxy path of the reference.
 pub fn proxied_url(origin: &str, secret: &[u8], expires: u64, r: UrlRef<'_>) -> String {
     format!("{}{}", origin.trim_end_matches('/'), encode_proxy_path(secret, r.prefix, r.rest, expires))
+}
+
+/// Makes the proxy links of one rewrite, signing each upstream directory
+/// once. A [`RefKind::Url`] reference is split into its directory (signed)
+/// and its last segment plus query (appended), so the thousands of segment
+/// lines of a playlist cost one HMAC per directory instead of one each; a
+/// reference whose last segment has `%` or `\` (which could decode to a
+/// climb out of the directory) keeps a signature of its own.
+pub struct Linker<'a> {
+    origin: &'a str,
+    secret: &'a [u8],
+    expires: u64,
+    signed: std::collections::HashMap<String, String>,
+}
+
+impl<'a> Linker<'a> {
+    pub fn new(origin: &'a str, secret: &'a [u8], expires: u64) -> Self {
+        Linker { origin: origin.trim_end_matches('/'), secret, expires, signed: std::collections::HashMap::new() }
+    }
+
+    /// The map function for [`crate::rewrite`].
+    pub fn link(&mut self, r: UrlRef<'_>) -> String {
+        let (prefix, rest) = match r.kind {
+            RefKind::Url => split_directory(r.prefix).unwrap_or((r.prefix, "")),
+            RefKind::Base | RefKind::Template => (r.prefix, r.rest),
+        };
+        if rest.is_empty() && r.kind == RefKind::Url {
+            return format!("{}{}", self.origin, encode_proxy_path(self.secret, prefix, "", self.expires));
+        }
+        if self.signed.len() > 1024 {
+            self.signed.clear();
+        }
+        let (origin, secret, expires) = (self.origin, self.secret, self.expires);
+        let dir = self.signed.entry(prefix.to_string()).or_insert_with(|| format!("{origin}{}", encode_proxy_path(secret, prefix, "", expires)));
+        format!("{dir}{rest}")
+    }
+}
+
+/// `https://h/a/b.m4s?x` → (`https://h/a/`, `b.m4s?x`), when the last
+/// segment is safe to append below a signed directory.
+fn split_directory(url: &str) -> Option<(&str, &str)> {
+    let authority = url.find("://")? + 3;
+    let path_end = url.find(['?', '#']).unwrap_or(url.len());
+    if url.get(path_end..)?.contains('#') {
+        return None;
+    }
+    let slash = url.get(authority..path_end)?.rfind('/')? + authority;
+    let (dir, file) = (url.get(..=slash)?, url.get(slash + 1..)?);
+    let last = file.split('?').next().unwrap_or("");
+    if last.is_empty() || last == "." || last == ".." || last.contains(['%', '\\']) {
+        return None;
+    }
+    Some((dir, file))
 }
 
 /// A decoded (not yet verified) proxy request.

@@ -424,3 +424,32 @@ fn mutated_urls_never_panic_and_normalise_to_a_fixed_point() {
     }
     assert!(accepted > 100, "{accepted}");
 }
+
+#[test]
+fn the_linker_signs_each_directory_once_and_links_still_verify() {
+    let mut linker = Linker::new("https://watch.example/", SECRET, 2_000);
+    let refs = [
+        "https://cdn.example/v/1/seg-001.m4s",
+        "https://cdn.example/v/1/seg-002.m4s?token=a/b",
+        "https://cdn.example/v/2/init.mp4",
+        "https://cdn.example/top.m3u8",
+        "https://cdn.example/v/1/odd%2F..%2Fname.m4s",
+        "https://cdn.example/v/1/",
+        "https://cdn.example",
+    ];
+    let links: Vec<String> = refs.iter().map(|u| linker.link(crate::rewrite::UrlRef { kind: crate::rewrite::RefKind::Url, prefix: u, rest: "" })).collect();
+    for (u, link) in refs.iter().zip(&links) {
+        let path = link.strip_prefix("https://watch.example").expect("origin kept");
+        let req = decode_proxy_path(path).unwrap_or_else(|e| panic!("{u}: {e}"));
+        assert_eq!(req.upstream(), *u, "{link}");
+        assert_eq!(req.verify(SECRET, 1_000), Ok(()), "{u}");
+    }
+    // The two segments of one directory share the signed directory.
+    let dir = |l: &str| l.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    assert_eq!(dir(&links[0]), dir(&links[1].split('?').next().unwrap_or("").to_string()));
+    assert_ne!(dir(&links[0]), dir(&links[2]));
+    // An escaped slash in the name, a directory or a bare origin: signed whole.
+    for i in [4, 5, 6] {
+        assert!(links[i].ends_with('/') && decode_proxy_path(links[i].strip_prefix("https://watch.example").unwrap_or("")).map(|r| r.rest.is_empty()).unwrap_or(false), "{}", links[i]);
+    }
+}

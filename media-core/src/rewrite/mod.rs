@@ -4,7 +4,7 @@
 //!
 //! The proxied URL format belongs to the caller: both rewriters hand each
 //! reference to a `map` function as a [`UrlRef`] and splice in whatever it
-//! returns. [`crate::proxy::sign::proxied_url`] is the map the worker uses.
+//! returns. [`crate::proxy::sign::Linker`] is the map the worker uses.
 //!
 //! # Strategy (DASH): proxied bases, relative references kept
 //!

@@ -7,7 +7,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::*;
-use crate::proxy::sign::{decode_proxy_path, proxied_url};
+use crate::proxy::sign::{decode_proxy_path, Linker};
 
 const SECRET: &[u8] = b"rewrite-test-secret";
 const EXPIRES: u64 = 2_000_000_000;
@@ -15,7 +15,7 @@ const ORIGIN: &str = "https://proxy.test";
 
 /// The map under test: the worker's real proxied URL format.
 fn proxy_map(r: UrlRef<'_>) -> String {
-    proxied_url(ORIGIN, SECRET, EXPIRES, r)
+    Linker::new(ORIGIN, SECRET, EXPIRES).link(r)
 }
 
 /// The inverse of `proxy_map` for a URL a player requests: decode, verify, join.
