@@ -285,9 +285,32 @@ fn dev(root: &Path) -> Result {
     println!("    open http://{DEV_ADDR}:{DEV_PORT}/ and press \"Create room\"; share the room link with a second tab");
     println!("    Ctrl-C stops everything");
     let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
-    cmd.args(["dev", "--ip", DEV_ADDR, "--port", &DEV_PORT.to_string(), "--show-interactive-dev-session=false"]).current_dir(root);
+    let secret = dev_proxy_secret(root)?;
+    cmd.args(["dev", "--ip", DEV_ADDR, "--port", &DEV_PORT.to_string(), "--show-interactive-dev-session=false"])
+        .arg("--var")
+        .arg(format!("PROXY_SECRET:{secret}"))
+        .current_dir(root);
     wrangler_env(&mut cmd);
     run(&mut cmd)
+}
+
+/// The media proxy's secret for local dev: generated once (32 random bytes
+/// from the OS) into `target/dev-proxy-secret`. Deployments set their own
+/// with `wrangler secret put PROXY_SECRET`.
+fn dev_proxy_secret(root: &Path) -> Result<String> {
+    let path = root.join("target/dev-proxy-secret");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if s.trim().len() >= 32 {
+            return Ok(s.trim().to_string());
+        }
+    }
+    let mut bytes = [0u8; 32];
+    use std::io::Read as _;
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).map_err(|e| format!("/dev/urandom: {e}"))?;
+    let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(root.join("target")).map_err(|e| e.to_string())?;
+    std::fs::write(&path, &secret).map_err(|e| e.to_string())?;
+    Ok(secret)
 }
 
 fn test(root: &Path, args: &[String]) -> Result {
