@@ -2,10 +2,18 @@
 //!
 //! - [`url`]: RFC 3986 reference resolution (manifests are full of relative URLs).
 //! - [`mpd`]: a DASH MPD parser that turns a manifest into per-track segment plans.
+//! - [`hls`]: HLS master and media playlists.
+//! - [`sidx`] and [`webm`]: segment indexes of on-demand files (ISO-BMFF `sidx`, WebM Cues).
+//! - [`abr`]: which quality to fetch.
 //! - [`schedule`]: which segment a track should fetch next.
+//! - [`rewrite`] and [`proxy`]: the media proxy's manifest rewriting, signing and guard.
 
+pub mod abr;
+pub mod hls;
 pub mod mpd;
-pub mod url;
-pub mod schedule;
-pub mod rewrite;
 pub mod proxy;
+pub mod rewrite;
+pub mod schedule;
+pub mod sidx;
+pub mod url;
+pub mod webm;

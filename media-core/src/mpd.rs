@@ -1,9 +1,31 @@
-//! DASH MPD parsing into segment plans (the subset the walking skeleton
-//! plays: static MPDs, first period, SegmentTemplate with `$Number$` or
-//! `$Time$`, with or without SegmentTimeline, BaseURL chains).
+//! DASH MPD parsing (ISO/IEC 23009-1) into a model a player schedules from.
 //!
-//! The parser streams with quick-xml and never expands a DTD or custom
-//! entity; nesting depth and input size are bounded.
+//! - Static and dynamic MPDs; every Period (start, duration, timing relative
+//!   to the period); AdaptationSets and Representations with the attributes
+//!   a player chooses by (mimeType, codecs, bandwidth, width, height,
+//!   frameRate, audioSamplingRate, lang, Role), inherited from the set.
+//! - BaseURL chains: MPD → Period → AdaptationSet → Representation, each
+//!   resolved per RFC 3986 against its parent; several BaseURLs at a level
+//!   give alternates for failover (at most [`MAX_BASE_URLS`]).
+//! - Addressing ([`Addressing`]): SegmentTemplate with `$Number$`
+//!   (startNumber, duration, timescale) or `$Time$`/`$Number$` plus
+//!   SegmentTimeline (`t`, `d`, `r` including `r="-1"`), `%0Nd` widths,
+//!   `$RepresentationID$`, `$Bandwidth$`, presentationTimeOffset;
+//!   SegmentList (SegmentURL media + mediaRange, with or without a
+//!   timeline); SegmentBase with indexRange (segments come from the index:
+//!   [`crate::sidx`], [`crate::webm`]). Segment information is inherited
+//!   attribute by attribute down the levels.
+//! - Live: availabilityStartTime, timeShiftBufferDepth, minimumUpdatePeriod,
+//!   suggestedPresentationDelay; `$Number$` templates without a timeline
+//!   are generated for a time window ([`Representation::segments_between`]).
+//!
+//! Times in the model are *presentation* seconds: for a dynamic MPD, seconds
+//! since availabilityStartTime. A representation's media timestamps map to
+//! them by adding [`Representation::timestamp_offset`] (what MSE's
+//! `timestampOffset` takes).
+//!
+//! The parser never expands a DTD or a custom entity; nesting depth, input
+//! size and the number of segments are bounded.
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
@@ -11,11 +33,13 @@ use quick_xml::Reader;
 use crate::url::resolve;
 
 /// Largest manifest accepted (bytes).
-pub const MAX_MPD_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_MPD_BYTES: usize = 16 * 1024 * 1024;
 /// Deepest element nesting accepted.
 pub const MAX_DEPTH: usize = 32;
 /// Most segments one representation may expand to.
 pub const MAX_SEGMENTS: usize = 200_000;
+/// Most alternate base URLs kept per representation.
+pub const MAX_BASE_URLS: usize = 4;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum MpdError {
@@ -25,6 +49,8 @@ pub enum MpdError {
     NotAnMpd,
     NoPeriod,
     TooManySegments,
+    /// A value the player needs is missing or unusable (which, where).
+    Invalid(String),
     Unsupported(String),
 }
 
@@ -37,6 +63,7 @@ impl std::fmt::Display for MpdError {
             MpdError::NotAnMpd => write!(f, "the document is not a DASH MPD"),
             MpdError::NoPeriod => write!(f, "the MPD has no Period"),
             MpdError::TooManySegments => write!(f, "a representation expands to more than {MAX_SEGMENTS} segments"),
+            MpdError::Invalid(what) => write!(f, "invalid MPD: {what}"),
             MpdError::Unsupported(what) => write!(f, "unsupported: {what}"),
         }
     }
@@ -54,16 +81,64 @@ pub enum TrackKind {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Manifest {
-    /// Presentation duration in seconds, if the MPD says.
+    /// `type="dynamic"` (live).
+    pub dynamic: bool,
+    /// mediaPresentationDuration, seconds.
+    pub duration: Option<f64>,
+    /// availabilityStartTime as Unix milliseconds.
+    pub availability_start_ms: Option<f64>,
+    pub min_update_period: Option<f64>,
+    pub time_shift_buffer_depth: Option<f64>,
+    pub suggested_presentation_delay: Option<f64>,
+    pub min_buffer_time: Option<f64>,
+    /// Location elements (absolute): where to refresh a live MPD from.
+    pub locations: Vec<String>,
+    pub periods: Vec<Period>,
+}
+
+impl Manifest {
+    /// The period that holds presentation time `t` (the last one starting at
+    /// or before it; the first if `t` is before them all).
+    pub fn period_at(&self, t: f64) -> Option<&Period> {
+        self.periods.iter().rev().find(|p| p.start <= t + 1e-6).or(self.periods.first())
+    }
+
+    /// End of the presentation, when known.
+    pub fn end(&self) -> Option<f64> {
+        let last = self.periods.last()?;
+        last.duration.map(|d| last.start + d).or(self.duration)
+    }
+
+    /// For a live MPD at `now_ms`: the presentation time now.
+    pub fn live_now(&self, now_ms: f64) -> Option<f64> {
+        self.availability_start_ms.map(|a| (now_ms - a) / 1000.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Period {
+    pub id: Option<String>,
+    /// Presentation start, seconds.
+    pub start: f64,
     pub duration: Option<f64>,
     pub tracks: Vec<Track>,
+}
+
+impl Period {
+    pub fn end(&self) -> Option<f64> {
+        self.duration.map(|d| self.start + d)
+    }
 }
 
 /// One adaptation set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Track {
+    pub id: Option<String>,
     pub kind: TrackKind,
     pub lang: Option<String>,
+    /// Role@value, e.g. `main`, `alternate`, `commentary`.
+    pub roles: Vec<String>,
+    pub label: Option<String>,
     pub representations: Vec<Representation>,
 }
 
@@ -75,8 +150,77 @@ pub struct Representation {
     pub codecs: String,
     pub width: Option<u32>,
     pub height: Option<u32>,
-    pub init_url: Option<String>,
-    pub segments: Vec<Segment>,
+    pub frame_rate: Option<f64>,
+    pub sample_rate: Option<u32>,
+    /// Resolved base URLs, the first is primary, the others alternates.
+    pub base_urls: Vec<String>,
+    /// Add to media timestamps to get presentation time (MSE `timestampOffset`).
+    pub timestamp_offset: f64,
+    pub init: Option<ByteRef>,
+    pub addressing: Addressing,
+}
+
+/// A URL and an optional inclusive byte range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ByteRef {
+    pub url: String,
+    pub range: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Addressing {
+    /// Every segment listed (SegmentList, a timeline, or a static
+    /// `$Number$` template expanded over the period).
+    Segments(Vec<Segment>),
+    /// A `$Number$` template in a live period: segments exist over time.
+    Numbered(NumberTemplate),
+    /// SegmentBase: fetch `index` and read the segments from it.
+    Indexed(Indexed),
+    /// No addressing the player can use (e.g. a text track with a bare URL).
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NumberTemplate {
+    /// The media template, resolved against the base, identifiers kept.
+    pub media: String,
+    pub representation_id: String,
+    pub bandwidth: u64,
+    pub start_number: u64,
+    pub timescale: u64,
+    pub duration: u64,
+    pub pto: u64,
+    /// The period's presentation start and end.
+    pub period_start: f64,
+    pub period_end: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Indexed {
+    pub url: String,
+    /// indexRange, inclusive.
+    pub index_range: (u64, u64),
+    pub timescale: u64,
+    pub pto: u64,
+    pub container: Container,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    Mp4,
+    WebM,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub url: String,
+    /// Inclusive byte range, when the segment is part of a file.
+    pub range: Option<(u64, u64)>,
+    /// Presentation start, seconds.
+    pub start: f64,
+    pub duration: f64,
+    /// `$Number$` (or the position in a list, from startNumber).
+    pub number: u64,
 }
 
 impl Representation {
@@ -88,372 +232,571 @@ impl Representation {
             format!("{}; codecs=\"{}\"", self.mime_type, self.codecs)
         }
     }
-}
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Segment {
-    pub url: String,
-    /// Presentation start, seconds.
-    pub start: f64,
-    pub duration: f64,
-}
+    /// The URL of the init segment, if any.
+    pub fn init_url(&self) -> Option<&str> {
+        self.init.as_ref().map(|i| i.url.as_str())
+    }
 
-#[derive(Clone, Debug, Default)]
-struct Template {
-    media: Option<String>,
-    initialization: Option<String>,
-    start_number: Option<u64>,
-    timescale: Option<u64>,
-    duration: Option<u64>,
-    pto: Option<u64>,
-    /// (t, d, r) from SegmentTimeline.
-    timeline: Option<Vec<(Option<u64>, u64, i64)>>,
-}
-
-impl Template {
-    fn inherit(&self, parent: &Template) -> Template {
-        Template {
-            media: self.media.clone().or_else(|| parent.media.clone()),
-            initialization: self.initialization.clone().or_else(|| parent.initialization.clone()),
-            start_number: self.start_number.or(parent.start_number),
-            timescale: self.timescale.or(parent.timescale),
-            duration: self.duration.or(parent.duration),
-            pto: self.pto.or(parent.pto),
-            timeline: self.timeline.clone().or_else(|| parent.timeline.clone()),
+    /// The listed segments (empty for numbered and indexed addressing).
+    pub fn segments(&self) -> &[Segment] {
+        match &self.addressing {
+            Addressing::Segments(s) => s,
+            _ => &[],
         }
+    }
+
+    /// Segments overlapping presentation times `[from, to)`, for listed and
+    /// numbered addressing (at most [`MAX_SEGMENTS`]). For numbered
+    /// addressing this is how a live window is generated.
+    pub fn segments_between(&self, from: f64, to: f64) -> Vec<Segment> {
+        match &self.addressing {
+            Addressing::Segments(s) => s.iter().filter(|s| s.start + s.duration > from && s.start < to).cloned().collect(),
+            Addressing::Numbered(t) => t.between(from, to),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Swap the scheme-and-host part of every URL from base `from` to base
+    /// `to` (failover to an alternate BaseURL).
+    pub fn rebase(&self, url: &str, alternate: usize) -> Option<String> {
+        let primary = self.base_urls.first()?;
+        let alt = self.base_urls.get(alternate)?;
+        url.strip_prefix(primary.as_str()).map(|rest| format!("{alt}{rest}"))
     }
 }
 
-#[derive(Clone, Debug, Default)]
-struct RepAttrs {
-    id: String,
-    bandwidth: u64,
-    mime_type: Option<String>,
-    codecs: Option<String>,
-    width: Option<u32>,
-    height: Option<u32>,
-    base: Option<String>,
-    template: Template,
+impl NumberTemplate {
+    fn seconds(&self) -> f64 {
+        self.duration as f64 / self.timescale.max(1) as f64
+    }
+
+    /// Segments overlapping `[from, to)` within the period.
+    pub fn between(&self, from: f64, to: f64) -> Vec<Segment> {
+        let d = self.seconds();
+        if d <= 0.0 || !from.is_finite() || !to.is_finite() {
+            return Vec::new();
+        }
+        let end = self.period_end.map_or(to, |e| e.min(to));
+        let first = ((from - self.period_start) / d).floor().max(0.0) as u64;
+        let mut out = Vec::new();
+        let mut i = first;
+        loop {
+            let start = self.period_start + i as f64 * d;
+            if start >= end || out.len() >= MAX_SEGMENTS {
+                break;
+            }
+            let number = self.start_number + i;
+            let time = self.pto + i * self.duration;
+            let dur = self.period_end.map_or(d, |e| d.min(e - start));
+            out.push(Segment { url: fill(&self.media, &self.representation_id, self.bandwidth, Some(number), Some(time)), range: None, start, duration: dur, number });
+            i += 1;
+        }
+        out
+    }
 }
 
-#[derive(Clone, Debug, Default)]
-struct SetAttrs {
-    mime_type: Option<String>,
-    content_type: Option<String>,
-    codecs: Option<String>,
-    lang: Option<String>,
-    base: Option<String>,
-    template: Template,
-    reps: Vec<RepAttrs>,
+// ---------------------------------------------------------------------------
+// A small element tree: manifests are bounded, and inheritance down four
+// levels reads far better over a tree than in a streaming state machine.
+
+#[derive(Debug, Default)]
+struct Node {
+    name: String,
+    attrs: Vec<(String, String)>,
+    text: String,
+    children: Vec<Node>,
 }
 
-/// Which template is being read: the adaptation set's or the representation's.
-#[derive(Clone, Copy, PartialEq)]
-enum Level {
-    Mpd,
-    Period,
-    Set,
-    Rep,
+impl Node {
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    fn children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+    fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name == name)
+    }
 }
 
-/// Parse `text`, fetched from `url`, into segment plans for its first period.
-pub fn parse(text: &str, url: &str) -> Result<Manifest, MpdError> {
+fn local(name: &[u8]) -> String {
+    let s = String::from_utf8_lossy(name);
+    match s.rfind(':') {
+        Some(i) => s[i + 1..].to_string(),
+        None => s.into_owned(),
+    }
+}
+
+fn element(e: &BytesStart<'_>) -> Result<Node, MpdError> {
+    let mut attrs = Vec::new();
+    for a in e.attributes() {
+        let a = a.map_err(|e| MpdError::Xml(e.to_string()))?;
+        let key = local(a.key.as_ref());
+        let value = a.unescape_value().map_err(|e| MpdError::Xml(e.to_string()))?.into_owned();
+        attrs.push((key, value));
+    }
+    Ok(Node { name: local(e.name().as_ref()), attrs, ..Node::default() })
+}
+
+fn tree(text: &str) -> Result<Node, MpdError> {
     if text.len() > MAX_MPD_BYTES {
         return Err(MpdError::TooLarge(text.len()));
     }
     let mut reader = Reader::from_str(text);
-    reader.config_mut().trim_text(true);
-    let mut depth = 0usize;
-    let mut seen_mpd = false;
-    let mut duration = None;
-    let mut dynamic = false;
-    let mut mpd_base: Option<String> = None;
-    let mut period_base: Option<String> = None;
-    let mut period_template = Template::default();
-    let mut periods = 0usize;
-    let mut sets: Vec<SetAttrs> = Vec::new();
-    let mut level = Level::Mpd;
-    let mut in_base_url = false;
-    let mut base_text = String::new();
-    let mut in_timeline = false;
-
+    let mut stack: Vec<Node> = Vec::new();
     loop {
-        let event = reader.read_event().map_err(|e| MpdError::Xml(e.to_string()))?;
-        let (start, is_empty) = match &event {
-            Event::Start(e) => (Some(e.clone()), false),
-            Event::Empty(e) => (Some(e.clone()), true),
-            _ => (None, false),
-        };
-        if let Some(e) = start {
-            if !is_empty {
-                depth += 1;
-                if depth > MAX_DEPTH {
+        match reader.read_event().map_err(|e| MpdError::Xml(e.to_string()))? {
+            Event::Start(e) => {
+                if stack.len() >= MAX_DEPTH {
                     return Err(MpdError::TooDeep);
                 }
+                stack.push(element(&e)?);
             }
-            let name = e.local_name();
-            let name = name.as_ref();
-            if !seen_mpd {
-                if name != b"MPD" {
-                    return Err(MpdError::NotAnMpd);
+            Event::Empty(e) => {
+                let node = element(&e)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => return Ok(node),
                 }
-                seen_mpd = true;
-                duration = attr(&e, b"mediaPresentationDuration").and_then(|d| parse_duration(&d));
-                dynamic = attr(&e, b"type").as_deref() == Some("dynamic");
-                continue;
             }
-            if periods > 1 {
-                continue; // the skeleton plays the first period
+            Event::End(_) => {
+                let Some(node) = stack.pop() else { return Err(MpdError::Xml("unbalanced end tag".into())) };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => return Ok(node),
+                }
             }
-            match name {
-                b"Period" => {
-                    periods += 1;
-                    if periods == 1 && !is_empty {
-                        level = Level::Period;
-                    }
+            Event::Text(t) => {
+                if let Some(n) = stack.last_mut() {
+                    n.text.push_str(&t.decode().map_err(|e| MpdError::Xml(e.to_string()))?);
                 }
-                b"AdaptationSet" if periods == 1 => {
-                    sets.push(SetAttrs {
-                        mime_type: attr(&e, b"mimeType"),
-                        content_type: attr(&e, b"contentType"),
-                        codecs: attr(&e, b"codecs"),
-                        lang: attr(&e, b"lang"),
-                        ..SetAttrs::default()
-                    });
-                    if !is_empty {
-                        level = Level::Set;
-                    }
-                }
-                b"Representation" if periods == 1 => {
-                    if let Some(set) = sets.last_mut() {
-                        set.reps.push(RepAttrs {
-                            id: attr(&e, b"id").unwrap_or_default(),
-                            bandwidth: attr(&e, b"bandwidth").and_then(|b| b.parse().ok()).unwrap_or(0),
-                            mime_type: attr(&e, b"mimeType"),
-                            codecs: attr(&e, b"codecs"),
-                            width: attr(&e, b"width").and_then(|b| b.parse().ok()),
-                            height: attr(&e, b"height").and_then(|b| b.parse().ok()),
-                            ..RepAttrs::default()
-                        });
-                        if !is_empty {
-                            level = Level::Rep;
-                        }
-                    }
-                }
-                b"SegmentTemplate" if periods == 1 => {
-                    let t = Template {
-                        media: attr(&e, b"media"),
-                        initialization: attr(&e, b"initialization"),
-                        start_number: attr(&e, b"startNumber").and_then(|v| v.parse().ok()),
-                        timescale: attr(&e, b"timescale").and_then(|v| v.parse().ok()),
-                        duration: attr(&e, b"duration").and_then(|v| v.parse().ok()),
-                        pto: attr(&e, b"presentationTimeOffset").and_then(|v| v.parse().ok()),
-                        timeline: None,
-                    };
-                    *template_at(level, &mut period_template, &mut sets) = t;
-                }
-                b"SegmentTimeline" if periods == 1 => {
-                    template_at(level, &mut period_template, &mut sets).timeline = Some(Vec::new());
-                    in_timeline = !is_empty;
-                }
-                b"S" if in_timeline => {
-                    let t = attr(&e, b"t").and_then(|v| v.parse().ok());
-                    let d = attr(&e, b"d").and_then(|v| v.parse().ok()).unwrap_or(0);
-                    let r = attr(&e, b"r").and_then(|v| v.parse().ok()).unwrap_or(0);
-                    if let Some(tl) = template_at(level, &mut period_template, &mut sets).timeline.as_mut() {
-                        tl.push((t, d, r));
-                    }
-                }
-                b"SegmentBase" | b"SegmentList" if periods == 1 => {
-                    return Err(MpdError::Unsupported(format!("{} addressing (coming with the DASH engine)", String::from_utf8_lossy(name))));
-                }
-                b"BaseURL" if !is_empty => {
-                    in_base_url = true;
-                    base_text.clear();
-                }
-                _ => {}
             }
-            continue;
-        }
-        match event {
-            Event::Text(t) if in_base_url => {
-                base_text.push_str(&t.decode().map_err(|e| MpdError::Xml(e.to_string()))?);
+            Event::CData(t) => {
+                if let Some(n) = stack.last_mut() {
+                    n.text.push_str(&String::from_utf8_lossy(&t));
+                }
             }
-            Event::GeneralRef(r) if in_base_url => {
+            Event::GeneralRef(r) => {
                 let name = r.decode().map_err(|e| MpdError::Xml(e.to_string()))?;
-                base_text.push_str(match name.as_ref() {
-                    "amp" => "&",
-                    "lt" => "<",
-                    "gt" => ">",
-                    "quot" => "\"",
-                    "apos" => "'",
-                    other => return Err(MpdError::Xml(format!("undefined entity &{other};"))),
-                });
-            }
-            Event::End(e) => {
-                depth = depth.saturating_sub(1);
-                match e.local_name().as_ref() {
-                    b"BaseURL" if in_base_url => {
-                        in_base_url = false;
-                        let b = std::mem::take(&mut base_text).trim().to_string();
-                        // The first BaseURL at a level wins (alternates come with failover).
-                        match level {
-                            Level::Mpd => {
-                                mpd_base.get_or_insert(b);
-                            }
-                            Level::Period if periods == 1 => {
-                                period_base.get_or_insert(b);
-                            }
-                            Level::Set => {
-                                if let Some(s) = sets.last_mut() {
-                                    s.base.get_or_insert(b);
-                                }
-                            }
-                            Level::Rep => {
-                                if let Some(r) = sets.last_mut().and_then(|s| s.reps.last_mut()) {
-                                    r.base.get_or_insert(b);
-                                }
-                            }
-                            Level::Period => {}
-                        }
-                    }
-                    b"SegmentTimeline" => in_timeline = false,
-                    b"Representation" if level == Level::Rep => level = Level::Set,
-                    b"AdaptationSet" if level == Level::Set => level = Level::Period,
-                    b"Period" if level == Level::Period => level = Level::Mpd,
-                    _ => {}
+                let ch = match name.as_ref() {
+                    "amp" => "&".to_string(),
+                    "lt" => "<".to_string(),
+                    "gt" => ">".to_string(),
+                    "quot" => "\"".to_string(),
+                    "apos" => "'".to_string(),
+                    other => match r.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        _ => return Err(MpdError::Xml(format!("undefined entity &{other};"))),
+                    },
+                };
+                if let Some(n) = stack.last_mut() {
+                    n.text.push_str(&ch);
                 }
             }
-            Event::Eof => break,
+            Event::DocType(_) => return Err(MpdError::Xml("DOCTYPE is not allowed in an MPD".into())),
+            Event::Eof => return Err(if stack.is_empty() { MpdError::NotAnMpd } else { MpdError::Xml("unexpected end of document".into()) }),
             _ => {}
         }
     }
-    if !seen_mpd {
+}
+
+// ---------------------------------------------------------------------------
+// Segment information, inherited attribute by attribute.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SegKind {
+    Base,
+    List,
+    Template,
+}
+
+#[derive(Clone, Debug, Default)]
+struct SegInfo {
+    attrs: Vec<(String, String)>,
+    /// (t, d, r) from SegmentTimeline.
+    timeline: Option<Vec<(Option<u64>, u64, i64)>>,
+    /// Initialization (sourceURL, range).
+    init: Option<(Option<String>, Option<String>)>,
+    /// SegmentURL (media, mediaRange).
+    urls: Option<Vec<(Option<String>, Option<String>)>>,
+}
+
+impl SegInfo {
+    fn from_node(n: &Node) -> SegInfo {
+        let timeline = n.child("SegmentTimeline").map(|tl| {
+            tl.children("S")
+                .map(|s| (s.attr("t").and_then(|v| v.parse().ok()), s.attr("d").and_then(|v| v.parse().ok()).unwrap_or(0), s.attr("r").and_then(|v| v.parse().ok()).unwrap_or(0)))
+                .collect()
+        });
+        let init = n.child("Initialization").map(|i| (i.attr("sourceURL").map(str::to_string), i.attr("range").map(str::to_string)));
+        let urls = (n.name == "SegmentList").then(|| n.children("SegmentURL").map(|u| (u.attr("media").map(str::to_string), u.attr("mediaRange").map(str::to_string))).collect::<Vec<_>>());
+        SegInfo { attrs: n.attrs.clone(), timeline, init, urls: urls.filter(|u| !u.is_empty()) }
+    }
+
+    fn over(&self, parent: &SegInfo) -> SegInfo {
+        let mut attrs = parent.attrs.clone();
+        for (k, v) in &self.attrs {
+            match attrs.iter_mut().find(|(pk, _)| pk == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => attrs.push((k.clone(), v.clone())),
+            }
+        }
+        SegInfo {
+            attrs,
+            timeline: self.timeline.clone().or_else(|| parent.timeline.clone()),
+            init: self.init.clone().or_else(|| parent.init.clone()),
+            urls: self.urls.clone().or_else(|| parent.urls.clone()),
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+    }
+
+    fn num(&self, k: &str) -> Option<u64> {
+        self.get(k).and_then(|v| v.trim().parse().ok())
+    }
+}
+
+/// The segment information visible at one level.
+#[derive(Clone, Debug, Default)]
+struct SegLevels {
+    base: Option<SegInfo>,
+    list: Option<SegInfo>,
+    template: Option<SegInfo>,
+    /// The kind declared at the deepest level so far.
+    deepest: Option<SegKind>,
+}
+
+impl SegLevels {
+    fn descend(&self, n: &Node) -> SegLevels {
+        let mut out = self.clone();
+        for (name, kind) in [("SegmentBase", SegKind::Base), ("SegmentList", SegKind::List), ("SegmentTemplate", SegKind::Template)] {
+            if let Some(child) = n.child(name) {
+                let info = SegInfo::from_node(child);
+                let slot = match kind {
+                    SegKind::Base => &mut out.base,
+                    SegKind::List => &mut out.list,
+                    SegKind::Template => &mut out.template,
+                };
+                *slot = Some(match slot.as_ref() {
+                    Some(parent) => info.over(parent),
+                    None => info,
+                });
+                out.deepest = Some(kind);
+            }
+        }
+        out
+    }
+}
+
+fn bases(parents: &[String], n: &Node) -> Vec<String> {
+    let own: Vec<&str> = n.children("BaseURL").map(|b| b.text.trim()).filter(|t| !t.is_empty()).collect();
+    if own.is_empty() {
+        return parents.to_vec();
+    }
+    let mut out = Vec::new();
+    for p in parents {
+        for b in &own {
+            if out.len() < MAX_BASE_URLS {
+                out.push(resolve(p, b));
+            }
+        }
+    }
+    out
+}
+
+fn range(s: &str) -> Option<(u64, u64)> {
+    let (a, b) = s.trim().split_once('-')?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a <= b).then_some((a, b))
+}
+
+/// Parse `text`, fetched from `url`. `now_ms` (Unix ms) is needed only to
+/// expand an open-ended live timeline (`r="-1"` in the last `S`).
+pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, MpdError> {
+    let root = tree(text)?;
+    if root.name != "MPD" {
         return Err(MpdError::NotAnMpd);
     }
-    if dynamic {
-        return Err(MpdError::Unsupported("live (dynamic) MPDs (coming with the DASH engine)".into()));
+    let dynamic = root.attr("type") == Some("dynamic");
+    let dur = |n: &Node, a: &str| n.attr(a).and_then(parse_duration);
+    let mut m = Manifest {
+        dynamic,
+        duration: dur(&root, "mediaPresentationDuration"),
+        availability_start_ms: root.attr("availabilityStartTime").and_then(parse_datetime_ms),
+        min_update_period: dur(&root, "minimumUpdatePeriod"),
+        time_shift_buffer_depth: dur(&root, "timeShiftBufferDepth"),
+        suggested_presentation_delay: dur(&root, "suggestedPresentationDelay"),
+        min_buffer_time: dur(&root, "minBufferTime"),
+        locations: root.children("Location").map(|l| resolve(url, l.text.trim())).collect(),
+        periods: Vec::new(),
+    };
+    if dynamic && m.availability_start_ms.is_none() {
+        return Err(MpdError::Invalid("a dynamic MPD needs availabilityStartTime".into()));
     }
-    if periods == 0 {
+    let mpd_bases = bases(&[url.to_string()], &root);
+    let period_nodes: Vec<&Node> = root.children("Period").collect();
+    if period_nodes.is_empty() {
         return Err(MpdError::NoPeriod);
     }
-    let mut base = url.to_string();
-    for b in [&mpd_base, &period_base].into_iter().flatten() {
-        base = resolve(&base, b);
+    // Period starts: @start, else the previous period's end, else 0 (static).
+    let mut starts: Vec<Option<f64>> = Vec::new();
+    for (i, p) in period_nodes.iter().enumerate() {
+        let start = dur(p, "start").or_else(|| match i {
+            0 => Some(0.0),
+            _ => starts[i - 1].and_then(|s| dur(period_nodes[i - 1], "duration").map(|d| s + d)),
+        });
+        starts.push(start);
     }
-    let mut tracks = Vec::new();
-    for set in sets {
-        let set_base = set.base.as_deref().map_or(base.clone(), |b| resolve(&base, b));
-        let set_template = set.template.inherit(&period_template);
-        let mut reps = Vec::new();
-        for r in set.reps {
-            let rep_base = r.base.as_deref().map_or(set_base.clone(), |b| resolve(&set_base, b));
-            let template = r.template.inherit(&set_template);
-            let (init_url, segments) = expand(&template, &r.id, r.bandwidth, &rep_base, duration)?;
-            reps.push(Representation {
-                id: r.id,
-                bandwidth: r.bandwidth,
-                mime_type: r.mime_type.or(set.mime_type.clone()).unwrap_or_default(),
-                codecs: r.codecs.or(set.codecs.clone()).unwrap_or_default(),
-                width: r.width,
-                height: r.height,
-                init_url,
-                segments,
+    let root_levels = SegLevels::default().descend(&root);
+    for (i, p) in period_nodes.iter().enumerate() {
+        let Some(start) = starts[i] else {
+            return Err(MpdError::Invalid(format!("period {} has no start", i + 1)));
+        };
+        let next_start = starts.get(i + 1).copied().flatten();
+        let duration = dur(p, "duration").or_else(|| next_start.map(|n| n - start)).or_else(|| {
+            (i + 1 == period_nodes.len()).then(|| m.duration.map(|d| d - start)).flatten()
+        });
+        let end = duration.map(|d| start + d);
+        let period_bases = bases(&mpd_bases, p);
+        let period_levels = root_levels.descend(p);
+        let mut tracks = Vec::new();
+        for set in p.children("AdaptationSet") {
+            let set_bases = bases(&period_bases, set);
+            let set_levels = period_levels.descend(set);
+            let mut reps = Vec::new();
+            for r in set.children("Representation") {
+                let get = |a: &str| r.attr(a).or_else(|| set.attr(a));
+                let id = r.attr("id").unwrap_or_default().to_string();
+                let bandwidth = r.attr("bandwidth").and_then(|b| b.parse().ok()).unwrap_or(0);
+                let mime_type = get("mimeType").unwrap_or_default().to_string();
+                let rep_bases = bases(&set_bases, r);
+                let levels = set_levels.descend(r);
+                let base = rep_bases.first().cloned().unwrap_or_else(|| url.to_string());
+                let ctx = Ctx { id: &id, bandwidth, base: &base, period_start: start, period_end: end, dynamic, now: now_ms.and_then(|n| m.live_now(n)), mime: &mime_type };
+                let (init, addressing, offset) = address(&levels, &ctx)?;
+                reps.push(Representation {
+                    codecs: get("codecs").unwrap_or_default().to_string(),
+                    width: get("width").and_then(|v| v.parse().ok()),
+                    height: get("height").and_then(|v| v.parse().ok()),
+                    frame_rate: get("frameRate").and_then(parse_frame_rate),
+                    sample_rate: get("audioSamplingRate").and_then(|v| v.split_whitespace().next().and_then(|v| v.parse().ok())),
+                    base_urls: rep_bases,
+                    timestamp_offset: offset,
+                    init,
+                    addressing,
+                    id,
+                    bandwidth,
+                    mime_type,
+                });
+            }
+            let mime = reps.first().map(|r| r.mime_type.clone()).or(set.attr("mimeType").map(str::to_string)).unwrap_or_default();
+            let content_type = set.attr("contentType").map(str::to_string).unwrap_or_else(|| mime.split('/').next().unwrap_or("").to_string());
+            let kind = match content_type.as_str() {
+                "video" => TrackKind::Video,
+                "audio" => TrackKind::Audio,
+                "text" | "application" => TrackKind::Text,
+                _ => TrackKind::Other,
+            };
+            tracks.push(Track {
+                id: set.attr("id").map(str::to_string),
+                kind,
+                lang: set.attr("lang").map(str::to_string),
+                roles: set.children("Role").filter_map(|r| r.attr("value").map(str::to_string)).collect(),
+                label: set.child("Label").map(|l| l.text.trim().to_string()).or(set.attr("label").map(str::to_string)),
+                representations: reps,
             });
         }
-        let mime = reps.first().map(|r| r.mime_type.clone()).or(set.mime_type).unwrap_or_default();
-        let kind = match set.content_type.as_deref().unwrap_or_else(|| mime.split('/').next().unwrap_or("")) {
-            "video" => TrackKind::Video,
-            "audio" => TrackKind::Audio,
-            "text" | "application" => TrackKind::Text,
-            _ => TrackKind::Other,
-        };
-        tracks.push(Track { kind, lang: set.lang, representations: reps });
+        m.periods.push(Period { id: p.attr("id").map(str::to_string), start, duration, tracks });
     }
-    Ok(Manifest { duration, tracks })
+    Ok(m)
 }
 
-fn template_at<'a>(level: Level, period: &'a mut Template, sets: &'a mut [SetAttrs]) -> &'a mut Template {
-    match level {
-        Level::Rep => match sets.last_mut() {
-            Some(s) if !s.reps.is_empty() => {
-                let n = s.reps.len() - 1;
-                &mut s.reps[n].template
-            }
-            Some(s) => &mut s.template,
-            None => period,
-        },
-        Level::Set => match sets.last_mut() {
-            Some(s) => &mut s.template,
-            None => period,
-        },
-        _ => period,
-    }
+/// Parse a manifest (static, or live without open-ended timelines).
+pub fn parse(text: &str, url: &str) -> Result<Manifest, MpdError> {
+    parse_at(text, url, None)
 }
 
-fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
-    e.attributes().flatten().find(|a| a.key.local_name().as_ref() == name).and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+struct Ctx<'a> {
+    id: &'a str,
+    bandwidth: u64,
+    base: &'a str,
+    period_start: f64,
+    period_end: Option<f64>,
+    dynamic: bool,
+    /// Presentation time now (live).
+    now: Option<f64>,
+    mime: &'a str,
 }
 
-/// Expand a SegmentTemplate into an init URL and the segment list.
-fn expand(t: &Template, id: &str, bandwidth: u64, base: &str, duration: Option<f64>) -> Result<(Option<String>, Vec<Segment>), MpdError> {
-    let timescale = t.timescale.unwrap_or(1).max(1) as f64;
-    let start_number = t.start_number.unwrap_or(1);
-    let pto = t.pto.unwrap_or(0);
-    let init_url = t.initialization.as_deref().map(|i| resolve(base, &fill(i, id, bandwidth, None, None)));
-    let Some(media) = t.media.as_deref() else { return Ok((init_url, Vec::new())) };
-    let mut segments = Vec::new();
-    if let Some(timeline) = &t.timeline {
-        let mut time: u64 = 0;
-        let mut number = start_number;
-        for (i, &(t0, d, r)) in timeline.iter().enumerate() {
-            if let Some(t0) = t0 {
-                time = t0;
-            }
-            if d == 0 {
-                continue;
-            }
-            let repeats = if r >= 0 {
-                r as u64 + 1
-            } else {
-                // r = -1: repeat until the next S@t or the end of the period.
-                let end = match timeline.get(i + 1).and_then(|n| n.0) {
-                    Some(next) => next,
-                    None => pto + (duration.unwrap_or(0.0) * timescale) as u64,
-                };
-                end.saturating_sub(time).div_ceil(d)
+type Addressed = (Option<ByteRef>, Addressing, f64);
+
+fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
+    let kind = levels.deepest;
+    let info = match kind {
+        Some(SegKind::Template) => levels.template.clone(),
+        Some(SegKind::List) => levels.list.clone(),
+        Some(SegKind::Base) => levels.base.clone(),
+        None => None,
+    };
+    let Some(info) = info else {
+        // A bare BaseURL: one segment, the whole file.
+        let seg = Segment { url: ctx.base.to_string(), range: None, start: ctx.period_start, duration: ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start), number: 1 };
+        return Ok((None, Addressing::Segments(vec![seg]), ctx.period_start));
+    };
+    let timescale = info.num("timescale").unwrap_or(1).max(1);
+    let pto = info.num("presentationTimeOffset").unwrap_or(0);
+    let offset = ctx.period_start - pto as f64 / timescale as f64;
+    let init_from_element = info.init.as_ref().map(|(src, r)| ByteRef {
+        url: src.as_deref().map_or(ctx.base.to_string(), |s| resolve(ctx.base, &fill(s, ctx.id, ctx.bandwidth, None, None))),
+        range: r.as_deref().and_then(range),
+    });
+    match kind {
+        Some(SegKind::Template) => {
+            let init = info
+                .get("initialization")
+                .map(|i| ByteRef { url: resolve(ctx.base, &fill(i, ctx.id, ctx.bandwidth, None, None)), range: None })
+                .or(init_from_element);
+            let Some(media) = info.get("media") else {
+                return Err(MpdError::Invalid(format!("representation {}: SegmentTemplate without media", ctx.id)));
             };
-            for _ in 0..repeats {
-                if segments.len() >= MAX_SEGMENTS {
-                    return Err(MpdError::TooManySegments);
-                }
-                segments.push(Segment {
-                    url: resolve(base, &fill(media, id, bandwidth, Some(number), Some(time))),
-                    start: (time.saturating_sub(pto)) as f64 / timescale,
-                    duration: d as f64 / timescale,
-                });
-                time += d;
-                number += 1;
+            let start_number = info.num("startNumber").unwrap_or(1);
+            if let Some(timeline) = &info.timeline {
+                let list = timeline_segments(timeline, timescale, pto, start_number, ctx, |number, time| resolve(ctx.base, &fill(media, ctx.id, ctx.bandwidth, Some(number), Some(time))), |_| None)?;
+                return Ok((init, Addressing::Segments(list), offset));
             }
+            let d = info.num("duration").filter(|d| *d > 0).ok_or_else(|| MpdError::Invalid(format!("representation {}: SegmentTemplate without duration or timeline", ctx.id)))?;
+            let template = NumberTemplate {
+                media: resolve_template(ctx.base, media),
+                representation_id: ctx.id.to_string(),
+                bandwidth: ctx.bandwidth,
+                start_number,
+                timescale,
+                duration: d,
+                pto,
+                period_start: ctx.period_start,
+                period_end: ctx.period_end,
+            };
+            if ctx.dynamic {
+                return Ok((init, Addressing::Numbered(template), offset));
+            }
+            let Some(end) = ctx.period_end else {
+                return Err(MpdError::Invalid(format!("representation {}: a $Number$ template needs the period's duration", ctx.id)));
+            };
+            if (end - ctx.period_start) / (d as f64 / timescale as f64) > MAX_SEGMENTS as f64 {
+                return Err(MpdError::TooManySegments);
+            }
+            Ok((init, Addressing::Segments(template.between(ctx.period_start, end)), offset))
         }
-    } else if let Some(d) = t.duration.filter(|d| *d > 0) {
-        let seg = d as f64 / timescale;
-        let total = duration.ok_or_else(|| MpdError::Unsupported("SegmentTemplate@duration without a presentation duration".into()))?;
-        let count = (total / seg).ceil() as usize;
-        if count > MAX_SEGMENTS {
+        Some(SegKind::List) => {
+            let urls = info.urls.clone().unwrap_or_default();
+            if urls.len() > MAX_SEGMENTS {
+                return Err(MpdError::TooManySegments);
+            }
+            let start_number = info.num("startNumber").unwrap_or(1);
+            let url_of = |i: usize| -> ByteRef {
+                let (media, r) = urls.get(i).cloned().unwrap_or((None, None));
+                ByteRef { url: media.map_or(ctx.base.to_string(), |m| resolve(ctx.base, &m)), range: r.as_deref().and_then(range) }
+            };
+            let list = if let Some(timeline) = &info.timeline {
+                let mut l = timeline_segments(timeline, timescale, pto, start_number, ctx, |_, _| String::new(), |i| Some(url_of(i)))?;
+                l.truncate(urls.len());
+                l
+            } else {
+                let d = info.num("duration").filter(|d| *d > 0);
+                let seconds = match d {
+                    Some(d) => d as f64 / timescale as f64,
+                    None if urls.len() == 1 => ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start),
+                    None => return Err(MpdError::Invalid(format!("representation {}: SegmentList without duration or timeline", ctx.id))),
+                };
+                (0..urls.len())
+                    .map(|i| {
+                        let r = url_of(i);
+                        let start = ctx.period_start + i as f64 * seconds;
+                        let duration = ctx.period_end.map_or(seconds, |e| seconds.min(e - start));
+                        Segment { url: r.url, range: r.range, start, duration, number: start_number + i as u64 }
+                    })
+                    .collect()
+            };
+            Ok((init_from_element, Addressing::Segments(list), offset))
+        }
+        Some(SegKind::Base) => {
+            let Some(index_range) = info.get("indexRange").and_then(range) else {
+                // SegmentBase without an index: the whole file is one segment.
+                let seg = Segment { url: ctx.base.to_string(), range: None, start: ctx.period_start, duration: ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start), number: 1 };
+                return Ok((init_from_element, Addressing::Segments(vec![seg]), offset));
+            };
+            let container = if ctx.mime.contains("webm") { Container::WebM } else { Container::Mp4 };
+            Ok((init_from_element, Addressing::Indexed(Indexed { url: ctx.base.to_string(), index_range, timescale, pto, container }), offset))
+        }
+        None => Ok((None, Addressing::None, offset)),
+    }
+}
+
+/// Resolve a template against the base with its `$…$` identifiers kept
+/// (they must not be percent-encoded or treated as path syntax).
+fn resolve_template(base: &str, template: &str) -> String {
+    resolve(base, template)
+}
+
+/// Expand a SegmentTimeline.
+fn timeline_segments(
+    timeline: &[(Option<u64>, u64, i64)],
+    timescale: u64,
+    pto: u64,
+    start_number: u64,
+    ctx: &Ctx<'_>,
+    url: impl Fn(u64, u64) -> String,
+    listed: impl Fn(usize) -> Option<ByteRef>,
+) -> Result<Vec<Segment>, MpdError> {
+    let ts = timescale as f64;
+    // Where an open-ended `r="-1"` stops: the next S@t, the period end, or (live) now.
+    let period_end_ticks = ctx.period_end.map(|e| pto as f64 + (e - ctx.period_start) * ts);
+    let live_end_ticks = ctx.now.map(|now| pto as f64 + (now - ctx.period_start) * ts);
+    let mut out = Vec::new();
+    let mut time: u64 = 0;
+    let mut number = start_number;
+    for (i, &(t0, d, r)) in timeline.iter().enumerate() {
+        if let Some(t0) = t0 {
+            time = t0;
+        }
+        if d == 0 {
+            continue;
+        }
+        let repeats = if r >= 0 {
+            r as u64 + 1
+        } else {
+            let end = match timeline.get(i + 1).and_then(|n| n.0) {
+                Some(next) => next as f64,
+                None => match (period_end_ticks, live_end_ticks) {
+                    (Some(p), Some(l)) => p.min(l),
+                    (Some(p), None) => p,
+                    (None, Some(l)) => l,
+                    (None, None) => return Err(MpdError::Invalid("an open-ended S@r=-1 needs the period's end".into())),
+                },
+            };
+            let n = ((end - time as f64) / d as f64).ceil();
+            if n > MAX_SEGMENTS as f64 {
+                return Err(MpdError::TooManySegments);
+            }
+            n.max(0.0) as u64
+        };
+        if repeats as usize > MAX_SEGMENTS || out.len() + repeats as usize > MAX_SEGMENTS {
             return Err(MpdError::TooManySegments);
         }
-        for i in 0..count {
-            let number = start_number + i as u64;
-            let time = pto + i as u64 * d;
-            segments.push(Segment {
-                url: resolve(base, &fill(media, id, bandwidth, Some(number), Some(time))),
-                start: i as f64 * seg,
-                duration: seg.min(total - i as f64 * seg),
-            });
+        for _ in 0..repeats {
+            let (u, range) = match listed(out.len()) {
+                Some(b) => (b.url, b.range),
+                None => (url(number, time), None),
+            };
+            out.push(Segment { url: u, range, start: ctx.period_start + (time as f64 - pto as f64) / ts, duration: d as f64 / ts, number });
+            time = time.saturating_add(d);
+            number += 1;
         }
     }
-    Ok((init_url, segments))
+    Ok(out)
 }
 
 /// Fill the `$…$` identifiers of a template (ISO/IEC 23009-1 §5.3.9.4.4).
@@ -499,8 +842,19 @@ fn format_width(n: u64, fmt: Option<&str>) -> String {
         .and_then(|f| f.strip_prefix('%'))
         .and_then(|f| f.strip_suffix('d'))
         .and_then(|w| w.trim_start_matches('0').parse::<usize>().ok().or(Some(0)))
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(32);
     format!("{n:0width$}")
+}
+
+fn parse_frame_rate(s: &str) -> Option<f64> {
+    match s.split_once('/') {
+        Some((a, b)) => {
+            let (a, b): (f64, f64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            (b > 0.0).then_some(a / b)
+        }
+        None => s.trim().parse().ok(),
+    }
 }
 
 /// `PT1H2M3.5S` → seconds.
@@ -536,7 +890,40 @@ pub fn parse_duration(s: &str) -> Option<f64> {
         total += num.parse::<f64>().ok()? * unit;
         num.clear();
     }
-    num.is_empty().then_some(total)
+    (num.is_empty() && total.is_finite()).then_some(total)
+}
+
+/// `2024-03-01T12:00:00.5Z` (xs:dateTime; no zone means UTC) → Unix ms.
+pub fn parse_datetime_ms(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let (y, mo, da): (i64, i64, i64) = (d.next()?.parse().ok()?, d.next()?.parse().ok()?, d.next()?.parse().ok()?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) {
+        return None;
+    }
+    let (clock, zone_ms) = if let Some(c) = time.strip_suffix('Z') {
+        (c, 0.0)
+    } else if let Some(i) = time.rfind(['+', '-']).filter(|i| *i >= 8) {
+        let (c, z) = time.split_at(i);
+        let sign = if z.starts_with('-') { -1.0 } else { 1.0 };
+        let (h, m) = z.get(1..)?.split_once(':')?;
+        (c, sign * (h.parse::<f64>().ok()? * 3_600_000.0 + m.parse::<f64>().ok()? * 60_000.0))
+    } else {
+        (time, 0.0)
+    };
+    let mut c = clock.splitn(3, ':');
+    let (h, mi, sec): (f64, f64, f64) = (c.next()?.parse().ok()?, c.next()?.parse().ok()?, c.next()?.parse().ok()?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = days as f64 * 86_400_000.0 + h * 3_600_000.0 + mi * 60_000.0 + sec * 1000.0 - zone_ms;
+    ms.is_finite().then_some(ms)
 }
 
 #[cfg(test)]

@@ -1,78 +1,784 @@
-//! Segment scheduling for one track: which segment to fetch next.
+//! The segment scheduler: a sans-IO engine that decides what to fetch,
+//! append and evict for one presentation on Media Source Extensions.
 //!
-//! Pure: the shell passes the element's position and what it appended, and
-//! gets back what to do. Seeks need no special case: after a seek the next
-//! segment is the first one not yet appended that ends after the position.
+//! Inputs (`handle_*`) carry `now` (ms): the manifest, ticks with the
+//! element's state (current time, paused, buffered ranges per track), fetch
+//! results (sizes and timings; bytes only for index data it must parse),
+//! append results, seeks. Outputs ([`Output`], drained with
+//! [`Engine::poll_output`]) are plain data: fetches (URL + byte range),
+//! appends (by fetch id: the payload never leaves the JS side), removals,
+//! codec changes, duration, end of stream, gap-jump seeks and events.
+//! [`Engine::poll_timeout`] says when to tick next at the latest.
+//!
+//! Per track (video, audio) the engine keeps a *cursor*: the presentation
+//! time up to which media has been requested. It fetches the segment that
+//! holds the cursor while the cursor is less than `buffer_goal` ahead of
+//! the playhead, one fetch per track at a time, choosing the video quality
+//! with [`crate::abr`]. A seek moves the cursor (to the end of the buffered
+//! range holding the target, so nothing is fetched twice) and aborts what
+//! is in flight. The shell applies appends, removals and codec changes in
+//! order, one at a time per SourceBuffer.
 
-use crate::mpd::Segment;
+use std::collections::VecDeque;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Next {
-    /// Fetch and append segment `i`.
-    Fetch(usize),
-    /// Enough is buffered ahead: ask again later.
-    Wait,
-    /// Every segment is appended.
-    Done,
+use crate::abr::{Abr, AbrConfig, Choice};
+use crate::mpd::{Addressing, Container, Manifest, Representation, Segment, TrackKind};
+use crate::sidx::IndexedSegment;
+
+/// A fetch the engine asked for.
+pub type FetchId = u64;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Seconds to keep buffered ahead of the playhead.
+    pub buffer_goal_s: f64,
+    /// Seconds kept behind the playhead; older media is removed.
+    pub back_buffer_s: f64,
+    /// Attempts per fetch before the track fails.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `retry_max_ms`.
+    pub retry_base_ms: f64,
+    pub retry_max_ms: f64,
+    /// Gaps up to this long are jumped.
+    pub max_gap_s: f64,
+    /// Playing with the position stuck this long (and little buffered) is a stall.
+    pub stall_ms: f64,
+    /// Live: seconds behind the live edge when the MPD does not say.
+    pub live_delay_s: Option<f64>,
+    pub abr: AbrConfig,
 }
 
-/// Decide the next step for a track.
-///
-/// `position` is the element's current time, `goal` how many seconds ahead
-/// of it to keep buffered.
-pub fn next_segment(segments: &[Segment], appended: &[bool], position: f64, goal: f64) -> Next {
-    if appended.len() == segments.len() && appended.iter().all(|a| *a) {
-        return Next::Done;
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            buffer_goal_s: 30.0,
+            back_buffer_s: 30.0,
+            max_attempts: 6,
+            retry_base_ms: 500.0,
+            retry_max_ms: 8_000.0,
+            max_gap_s: 0.5,
+            stall_ms: 1_000.0,
+            live_delay_s: None,
+            abr: AbrConfig::default(),
+        }
     }
-    let candidate = segments
-        .iter()
-        .enumerate()
-        .find(|(i, s)| !appended.get(*i).copied().unwrap_or(false) && s.start + s.duration > position);
-    match candidate {
-        Some((i, s)) if s.start <= position + goal => Next::Fetch(i),
-        Some(_) => Next::Wait,
-        // Only segments behind the position are missing (skipped by a seek).
-        None => Next::Wait,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Init,
+    Media,
+    Index,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Fetch `url` (with an inclusive byte `range`). `inspect`: hand the
+    /// bytes to [`Engine::handle_fetched`] (index data and WebM headers);
+    /// otherwise only their size and timing.
+    Fetch { id: FetchId, track: usize, url: String, range: Option<(u64, u64)>, purpose: Purpose, inspect: bool },
+    /// Abort fetch `id` and forget its bytes.
+    Abort { id: FetchId },
+    /// Queue: append the bytes of fetch `id` to the track's SourceBuffer,
+    /// with `timestamp_offset` set first.
+    Append { track: usize, id: FetchId, timestamp_offset: f64 },
+    /// Queue: remove `[start, end)` from the track's SourceBuffer.
+    Remove { track: usize, start: f64, end: f64 },
+    /// Queue: `SourceBuffer.changeType` (or create the SourceBuffer).
+    ChangeType { track: usize, content_type: String },
+    /// Drop the track's queued (not yet started) operations.
+    Flush { track: usize },
+    SetDuration(f64),
+    /// Queue, after everything else: `MediaSource.endOfStream()`.
+    EndOfStream,
+    /// Move the playhead (gap jump, live start).
+    Seek(f64),
+    /// Fetch the manifest again (live) and hand it to [`Engine::handle_manifest`].
+    RefreshManifest,
+    Event(EngineEvent),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineEvent {
+    /// The tracks chosen: (kind, content type) per track index.
+    Tracks(Vec<(TrackKind, String)>),
+    Buffering(bool),
+    /// A new video quality is being fetched.
+    Quality { id: String, bandwidth: u64, width: Option<u32>, height: Option<u32> },
+    /// A gap of this length was jumped.
+    GapJumped { from: f64, to: f64 },
+    /// A fetch failed and will be retried (attempt n) after `delay_ms`.
+    Retrying { track: usize, attempt: u32, delay_ms: f64 },
+    /// Unrecoverable: playback of this track stops.
+    Error(EngineError),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineError {
+    NoPlayableTrack,
+    FetchFailed { url: String, status: Option<u16> },
+    BadIndex(String),
+    AppendFailed { track: usize },
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EngineError::NoPlayableTrack => write!(f, "no representation this browser can play"),
+            EngineError::FetchFailed { url, status: Some(s) } => write!(f, "fetching {url} failed with HTTP {s}"),
+            EngineError::FetchFailed { url, status: None } => write!(f, "fetching {url} failed (network)"),
+            EngineError::BadIndex(e) => write!(f, "bad segment index: {e}"),
+            EngineError::AppendFailed { track } => write!(f, "the browser refused media for track {track}"),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// The element's state at a tick.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Playhead {
+    pub time: f64,
+    pub paused: bool,
+    /// Buffered ranges per track (index as in [`EngineEvent::Tracks`]).
+    pub buffered: Vec<Vec<(f64, f64)>>,
+    /// The element's height in device pixels (for the ABR size cap).
+    pub display_height: Option<u32>,
+}
+
+/// Which representation of which period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RepRef {
+    period: usize,
+    set: usize,
+    rep: usize,
+}
+
+#[derive(Clone, Debug)]
+struct InFlight {
+    id: FetchId,
+    purpose: Purpose,
+    rep: RepRef,
+    url: String,
+    range: Option<(u64, u64)>,
+    /// For media: the segment's presentation span.
+    span: Option<(f64, f64)>,
+    attempt: u32,
+}
+
+#[derive(Clone, Debug)]
+struct TrackState {
+    kind: TrackKind,
+    /// Chosen adaptation set per period (None: the period lacks this kind).
+    sets: Vec<Option<usize>>,
+    /// Presentation time up to which media has been requested.
+    cursor: f64,
+    /// The representation whose init segment was appended last.
+    init_of: Option<RepRef>,
+    content_type: Option<String>,
+    current: Option<RepRef>,
+    inflight: Option<InFlight>,
+    /// Retry of a failed fetch, at this time.
+    retry_at: Option<(f64, InFlight)>,
+    /// Segments read from an index, per (period, set, rep).
+    indexes: Vec<(RepRef, Vec<Segment>)>,
+    /// WebM headers (from the init segment) for reading Cues.
+    webm: Vec<(RepRef, crate::webm::WebmInfo)>,
+    /// Alternate base URL in use (failover).
+    base: usize,
+    ended: bool,
+    failed: bool,
+    /// Appends handed to the shell and not yet confirmed.
+    pending_appends: u32,
+}
+
+pub struct Engine {
+    cfg: EngineConfig,
+    manifest: Option<Manifest>,
+    /// Per period, set and representation: can the browser play it?
+    playable: Vec<Vec<Vec<bool>>>,
+    tracks: Vec<TrackState>,
+    out: VecDeque<Output>,
+    next_id: FetchId,
+    abr: Abr,
+    playhead: Playhead,
+    last_progress: Option<(f64, f64)>,
+    buffering: bool,
+    end_sent: bool,
+    next_refresh: Option<f64>,
+    /// Presentation time now (live), from the last tick.
+    live_now: Option<f64>,
+    quality: Option<String>,
+    now: f64,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig) -> Engine {
+        let abr = Abr::new(cfg.abr.clone());
+        Engine {
+            cfg,
+            manifest: None,
+            playable: Vec::new(),
+            tracks: Vec::new(),
+            out: VecDeque::new(),
+            next_id: 1,
+            abr,
+            playhead: Playhead::default(),
+            last_progress: None,
+            buffering: false,
+            end_sent: false,
+            next_refresh: None,
+            live_now: None,
+            quality: None,
+            now: 0.0,
+        }
+    }
+
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    /// A (new or refreshed) manifest. `supported` answers whether the
+    /// browser can play a content type (`MediaSource.isTypeSupported`).
+    pub fn handle_manifest(&mut self, now: f64, manifest: Manifest, supported: &dyn Fn(&str) -> bool) {
+        self.now = now;
+        let first = self.manifest.is_none();
+        if manifest.dynamic {
+            let period = manifest.min_update_period.unwrap_or(2.0).clamp(0.5, 60.0);
+            self.next_refresh = Some(now + period * 1000.0);
+            self.live_now = manifest.live_now(now);
+        }
+        self.playable = manifest.periods.iter().map(|p| p.tracks.iter().map(|t| t.representations.iter().map(|r| supported(&r.content_type())).collect()).collect()).collect();
+        if first {
+            let mut tracks = Vec::new();
+            for kind in [TrackKind::Video, TrackKind::Audio] {
+                let sets: Vec<Option<usize>> = manifest.periods.iter().map(|p| pick_set(p, kind, supported)).collect();
+                if sets.iter().any(Option::is_some) {
+                    tracks.push(TrackState {
+                        kind,
+                        sets,
+                        cursor: 0.0,
+                        init_of: None,
+                        content_type: None,
+                        current: None,
+                        inflight: None,
+                        retry_at: None,
+                        indexes: Vec::new(),
+                        webm: Vec::new(),
+                        base: 0,
+                        ended: false,
+                        failed: false,
+                        pending_appends: 0,
+                    });
+                }
+            }
+            if tracks.is_empty() {
+                self.out.push_back(Output::Event(EngineEvent::Error(EngineError::NoPlayableTrack)));
+            }
+            let start = if manifest.dynamic { self.live_start(&manifest, now) } else { manifest.periods.first().map_or(0.0, |p| p.start) };
+            for t in &mut tracks {
+                t.cursor = start;
+            }
+            if let Some(end) = manifest.end().filter(|_| !manifest.dynamic) {
+                self.out.push_back(Output::SetDuration(end));
+            }
+            self.tracks = tracks;
+            self.manifest = Some(manifest);
+            let types: Vec<(TrackKind, String)> = (0..self.tracks.len()).map(|i| (self.tracks[i].kind, self.first_type(i, supported))).collect();
+            self.out.push_back(Output::Event(EngineEvent::Tracks(types)));
+            if let Some(m) = &self.manifest {
+                if m.dynamic {
+                    self.out.push_back(Output::Seek(start));
+                }
+            }
+        } else {
+            // A refresh: keep cursors and state; periods may have been added.
+            for t in &mut self.tracks {
+                t.sets = manifest.periods.iter().map(|p| pick_set(p, t.kind, supported)).collect();
+            }
+            self.manifest = Some(manifest);
+        }
+        self.drive();
+    }
+
+    fn first_type(&self, track: usize, supported: &dyn Fn(&str) -> bool) -> String {
+        let Some(m) = &self.manifest else { return String::new() };
+        let t = &self.tracks[track];
+        for (p, set) in t.sets.iter().enumerate() {
+            if let Some(s) = set {
+                if let Some(r) = m.periods[p].tracks[*s].representations.iter().find(|r| supported(&r.content_type())) {
+                    return r.content_type();
+                }
+            }
+        }
+        String::new()
+    }
+
+    fn live_start(&self, m: &Manifest, now: f64) -> f64 {
+        let now_p = m.live_now(now).unwrap_or(0.0);
+        let seg = m.periods.last().and_then(|p| p.tracks.first()).and_then(|t| t.representations.first()).map_or(2.0, typical_segment);
+        let delay = self.cfg.live_delay_s.or(m.suggested_presentation_delay).unwrap_or(3.0 * seg).max(seg);
+        let earliest = m.time_shift_buffer_depth.map_or(f64::NEG_INFINITY, |d| now_p - d);
+        (now_p - delay).max(earliest).max(m.periods.first().map_or(0.0, |p| p.start))
+    }
+
+    /// The element's state; call on every timer tick and media event.
+    pub fn handle_tick(&mut self, now: f64, playhead: Playhead) {
+        self.now = now;
+        if let Some(m) = &self.manifest {
+            self.live_now = m.live_now(now).filter(|_| m.dynamic);
+        }
+        // Progress and stalls.
+        let moved = self.last_progress.is_none_or(|(_, t)| (playhead.time - t).abs() > 0.01);
+        if moved || playhead.paused {
+            self.last_progress = Some((now, playhead.time));
+        }
+        self.playhead = playhead;
+        self.check_stall(now);
+        self.evict();
+        self.drive();
+    }
+
+    /// The user (or the sync loop) seeks to `target`.
+    pub fn handle_seek(&mut self, now: f64, target: f64) {
+        self.now = now;
+        self.playhead.time = target;
+        self.last_progress = Some((now, target));
+        self.end_sent = false;
+        for i in 0..self.tracks.len() {
+            let buffered_end = self.playhead.buffered.get(i).and_then(|r| r.iter().find(|(s, e)| *s <= target + 0.1 && target < *e).map(|(_, e)| *e));
+            let t = &mut self.tracks[i];
+            t.ended = false;
+            let keep = buffered_end.is_some() && t.inflight.as_ref().is_some_and(|f| f.span.is_some_and(|(s, _)| (s - buffered_end.unwrap_or(0.0)).abs() < 0.05));
+            if !keep {
+                if let Some(f) = t.inflight.take() {
+                    self.out.push_back(Output::Abort { id: f.id });
+                }
+                self.out.push_back(Output::Flush { track: i });
+                t.pending_appends = 0;
+                t.retry_at = None;
+                t.cursor = buffered_end.unwrap_or(target);
+            }
+        }
+        self.drive();
+    }
+
+    /// A fetch finished: `bytes` long, in `duration_ms`. `data` when the
+    /// fetch asked for `inspect`.
+    pub fn handle_fetched(&mut self, now: f64, id: FetchId, bytes: u64, duration_ms: f64, data: Option<&[u8]>) {
+        self.now = now;
+        let Some(i) = self.tracks.iter().position(|t| t.inflight.as_ref().is_some_and(|f| f.id == id)) else { return };
+        let Some(f) = self.tracks[i].inflight.take() else { return };
+        if f.purpose == Purpose::Media && self.tracks[i].kind == TrackKind::Video {
+            self.abr.handle_download(now, bytes, duration_ms);
+        }
+        match f.purpose {
+            Purpose::Index => {
+                let parsed = self.read_index(i, f.rep, data.unwrap_or(&[]), f.range.map_or(0, |r| r.0));
+                match parsed {
+                    Ok(list) => self.tracks[i].indexes.push((f.rep, list)),
+                    Err(e) => self.fail(i, EngineError::BadIndex(e)),
+                }
+            }
+            Purpose::Init => {
+                if let (Some(d), Some(Container::WebM)) = (data, self.indexed(f.rep).map(|x| x.container)) {
+                    match crate::webm::parse_webm_init(d, f.range.map_or(0, |r| r.0)) {
+                        Ok(info) => self.tracks[i].webm.push((f.rep, info)),
+                        Err(e) => self.fail(i, EngineError::BadIndex(e.to_string())),
+                    }
+                }
+                let offset = self.rep(f.rep).map_or(0.0, |r| r.timestamp_offset);
+                self.tracks[i].init_of = Some(f.rep);
+                self.tracks[i].pending_appends += 1;
+                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset });
+            }
+            Purpose::Media => {
+                let offset = self.rep(f.rep).map_or(0.0, |r| r.timestamp_offset);
+                if let Some((_, end)) = f.span {
+                    self.tracks[i].cursor = self.tracks[i].cursor.max(end);
+                }
+                self.tracks[i].pending_appends += 1;
+                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset });
+            }
+        }
+        self.drive();
+    }
+
+    /// A fetch failed (`status` for an HTTP error, None for the network).
+    pub fn handle_fetch_failed(&mut self, now: f64, id: FetchId, status: Option<u16>) {
+        self.now = now;
+        let Some(i) = self.tracks.iter().position(|t| t.inflight.as_ref().is_some_and(|f| f.id == id)) else { return };
+        let Some(mut f) = self.tracks[i].inflight.take() else { return };
+        f.attempt += 1;
+        if f.attempt >= self.cfg.max_attempts || matches!(status, Some(s) if s == 404 || s == 410 || s == 403) && f.attempt >= 2 {
+            self.fail(i, EngineError::FetchFailed { url: f.url, status });
+            return;
+        }
+        // After the second failure try the next base URL, if there is one.
+        if f.attempt >= 2 {
+            if let Some(rep) = self.rep(f.rep) {
+                let next = (self.tracks[i].base + 1) % rep.base_urls.len().max(1);
+                if next != self.tracks[i].base {
+                    if let Some(u) = rep.rebase(&f.url, next).or_else(|| rep.rebase(&f.url, 0)) {
+                        f.url = u;
+                    }
+                    self.tracks[i].base = next;
+                }
+            }
+        }
+        let delay = (self.cfg.retry_base_ms * 2f64.powi(f.attempt as i32 - 1)).min(self.cfg.retry_max_ms);
+        self.out.push_back(Output::Event(EngineEvent::Retrying { track: i, attempt: f.attempt, delay_ms: delay }));
+        self.tracks[i].retry_at = Some((now + delay, f));
+    }
+
+    /// The shell finished an append.
+    pub fn handle_appended(&mut self, now: f64, track: usize) {
+        self.now = now;
+        if let Some(t) = self.tracks.get_mut(track) {
+            t.pending_appends = t.pending_appends.saturating_sub(1);
+        }
+        self.drive();
+    }
+
+    /// An append failed. `quota`: QuotaExceededError — evict and retry the
+    /// same bytes with a smaller buffer goal.
+    pub fn handle_append_failed(&mut self, now: f64, track: usize, id: FetchId, quota: bool) {
+        self.now = now;
+        if track >= self.tracks.len() {
+            return;
+        }
+        if !quota {
+            self.fail(track, EngineError::AppendFailed { track });
+            return;
+        }
+        self.cfg.buffer_goal_s = (self.cfg.buffer_goal_s * 0.7).max(8.0);
+        self.cfg.back_buffer_s = (self.cfg.back_buffer_s * 0.5).max(2.0);
+        let t = self.playhead.time;
+        if t - 1.0 > 0.0 {
+            self.out.push_back(Output::Remove { track, start: 0.0, end: t - 1.0 });
+        }
+        let offset = self.tracks[track].init_of.and_then(|r| self.rep(r)).map_or(0.0, |r| r.timestamp_offset);
+        self.out.push_back(Output::Append { track, id, timestamp_offset: offset });
+    }
+
+    /// Pin a video quality (index into [`Engine::qualities`]) or return to auto.
+    pub fn set_quality(&mut self, index: Option<usize>) {
+        self.abr.set_override(index);
+    }
+
+    /// The video representations of the period at the playhead, by rising bandwidth.
+    pub fn qualities(&self) -> Vec<&Representation> {
+        let Some(m) = &self.manifest else { return Vec::new() };
+        let Some(vi) = self.tracks.iter().position(|t| t.kind == TrackKind::Video) else { return Vec::new() };
+        let p = self.period_index(self.playhead.time);
+        let Some(set) = self.tracks[vi].sets.get(p).copied().flatten() else { return Vec::new() };
+        let mut reps: Vec<&Representation> = m.periods[p].tracks[set].representations.iter().collect();
+        reps.sort_by_key(|r| r.bandwidth);
+        reps
+    }
+
+    pub fn estimate_bps(&self) -> f64 {
+        self.abr.estimate_bps()
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The latest time (ms) to tick again.
+    pub fn poll_timeout(&self) -> Option<f64> {
+        let retries = self.tracks.iter().filter_map(|t| t.retry_at.as_ref().map(|(at, _)| *at));
+        let refresh = self.next_refresh.into_iter();
+        retries.chain(refresh).chain(std::iter::once(self.now + 250.0)).reduce(f64::min)
+    }
+
+    // -- internals ----------------------------------------------------------
+
+    fn fail(&mut self, track: usize, e: EngineError) {
+        if let Some(t) = self.tracks.get_mut(track) {
+            t.failed = true;
+            t.inflight = None;
+            t.retry_at = None;
+        }
+        self.out.push_back(Output::Event(EngineEvent::Error(e)));
+    }
+
+    fn rep(&self, r: RepRef) -> Option<&Representation> {
+        self.manifest.as_ref()?.periods.get(r.period)?.tracks.get(r.set)?.representations.get(r.rep)
+    }
+
+    fn indexed(&self, r: RepRef) -> Option<&crate::mpd::Indexed> {
+        match &self.rep(r)?.addressing {
+            Addressing::Indexed(x) => Some(x),
+            _ => None,
+        }
+    }
+
+    fn read_index(&self, track: usize, r: RepRef, data: &[u8], offset: u64) -> Result<Vec<Segment>, String> {
+        let Some(x) = self.indexed(r) else { return Err("not an indexed representation".into()) };
+        let Some(rep) = self.rep(r) else { return Err("no representation".into()) };
+        let entries: Vec<IndexedSegment> = match x.container {
+            Container::Mp4 => crate::sidx::parse_sidx(data, offset).map_err(|e| e.to_string())?,
+            Container::WebM => {
+                let info = self.tracks[track].webm.iter().find(|(k, _)| *k == r).map(|(_, i)| i.clone()).ok_or("WebM Cues before the init segment")?;
+                crate::webm::parse_cues(data, offset, &info, None, None).map_err(|e| e.to_string())?
+            }
+        };
+        let url = x.url.clone();
+        Ok(entries
+            .iter()
+            .enumerate()
+            .map(|(n, e)| Segment {
+                url: url.clone(),
+                range: Some((e.offset, if e.size == 0 { u64::MAX } else { e.offset + e.size - 1 })),
+                start: e.start + rep.timestamp_offset,
+                duration: e.duration,
+                number: n as u64 + 1,
+            })
+            .collect())
+    }
+
+    fn period_index(&self, t: f64) -> usize {
+        let Some(m) = &self.manifest else { return 0 };
+        m.periods.iter().rposition(|p| p.start <= t + 1e-6).unwrap_or(0)
+    }
+
+    fn buffered_ahead(&self, track: usize) -> f64 {
+        let t = self.playhead.time;
+        self.playhead.buffered.get(track).and_then(|r| r.iter().find(|(s, e)| *s <= t + 0.1 && t < *e).map(|(_, e)| e - t)).unwrap_or(0.0)
+    }
+
+    fn check_stall(&mut self, now: f64) {
+        let ahead = (0..self.tracks.len()).map(|i| self.buffered_ahead(i)).fold(f64::INFINITY, f64::min);
+        let ahead = if ahead.is_finite() { ahead } else { 0.0 };
+        let stuck = !self.playhead.paused && self.last_progress.is_some_and(|(at, _)| now - at >= self.cfg.stall_ms);
+        // Gap jump: nothing buffered here, but media starts a little later.
+        if stuck || ahead < 0.1 {
+            let t = self.playhead.time;
+            let next_start = (0..self.tracks.len())
+                .filter_map(|i| self.playhead.buffered.get(i).and_then(|r| r.iter().map(|(s, _)| *s).filter(|s| *s > t).reduce(f64::min)))
+                .reduce(f64::max);
+            if let Some(s) = next_start.filter(|s| s - t <= self.cfg.max_gap_s && ahead < 0.1 && !self.playhead.paused) {
+                let to = s + 0.01;
+                self.out.push_back(Output::Event(EngineEvent::GapJumped { from: t, to }));
+                self.out.push_back(Output::Seek(to));
+                self.playhead.time = to;
+                self.last_progress = Some((now, to));
+                return;
+            }
+        }
+        let ended = self.tracks.iter().all(|t| t.ended || t.failed);
+        let buffering = stuck && ahead < 0.5 && !ended;
+        if buffering != self.buffering && (buffering || ahead >= 1.0 || !stuck) {
+            self.buffering = buffering;
+            self.out.push_back(Output::Event(EngineEvent::Buffering(buffering)));
+        }
+    }
+
+    fn evict(&mut self) {
+        let t = self.playhead.time;
+        for i in 0..self.tracks.len() {
+            let Some(ranges) = self.playhead.buffered.get(i) else { continue };
+            let Some(first) = ranges.first() else { continue };
+            let limit = t - self.cfg.back_buffer_s;
+            // Remove in chunks of at least 10 s, never what plays now.
+            if first.0 < limit - 10.0 {
+                self.out.push_back(Output::Remove { track: i, start: 0.0, end: limit });
+            }
+        }
+    }
+
+    /// Start what can start: retries due, index and init fetches, media.
+    fn drive(&mut self) {
+        let now = self.now;
+        for i in 0..self.tracks.len() {
+            if self.tracks[i].failed || self.tracks[i].inflight.is_some() {
+                continue;
+            }
+            if let Some((at, _)) = &self.tracks[i].retry_at {
+                if *at > now {
+                    continue;
+                }
+                if let Some((_, f)) = self.tracks[i].retry_at.take() {
+                    self.start_fetch(i, f.purpose, f.rep, f.url, f.range, f.span, f.attempt);
+                }
+                continue;
+            }
+            self.step_track(i);
+        }
+        // End of stream once every track has requested its last segment and
+        // the shell has no append outstanding.
+        if !self.end_sent && !self.tracks.is_empty() && self.manifest.as_ref().is_some_and(|m| !m.dynamic) && self.tracks.iter().all(|t| (t.ended || t.failed) && t.inflight.is_none() && t.pending_appends == 0) {
+            self.end_sent = true;
+            self.out.push_back(Output::EndOfStream);
+        }
+        if let Some(at) = self.next_refresh {
+            if at <= now {
+                let period = self.manifest.as_ref().and_then(|m| m.min_update_period).unwrap_or(2.0).clamp(0.5, 60.0);
+                self.next_refresh = Some(now + period * 1000.0);
+                self.out.push_back(Output::RefreshManifest);
+            }
+        }
+    }
+
+    fn step_track(&mut self, i: usize) {
+        let Some(m) = self.manifest.as_ref() else { return };
+        let t = &self.tracks[i];
+        let cursor = t.cursor;
+        if cursor - self.playhead.time >= self.cfg.buffer_goal_s {
+            return;
+        }
+        let p = m.periods.iter().rposition(|p| p.start <= cursor + 1e-6).unwrap_or(0);
+        let period = &m.periods[p];
+        if period.end().is_some_and(|e| cursor >= e - 1e-3) {
+            if p + 1 < m.periods.len() {
+                // Next period.
+                let next = m.periods[p + 1].start;
+                self.tracks[i].cursor = next.max(cursor);
+                return self.step_track_in(i, p + 1);
+            }
+            self.tracks[i].ended = true;
+            return;
+        }
+        self.step_track_in(i, p)
+    }
+
+    fn step_track_in(&mut self, i: usize, p: usize) {
+        let Some(m) = self.manifest.as_ref() else { return };
+        let Some(set) = self.tracks[i].sets.get(p).copied().flatten() else {
+            // This period has no such track: skip to its end.
+            match m.periods[p].end() {
+                Some(e) if p + 1 < m.periods.len() => self.tracks[i].cursor = e,
+                _ => self.tracks[i].ended = true,
+            }
+            return;
+        };
+        let reps = &m.periods[p].tracks[set].representations;
+        let playable: Vec<usize> = (0..reps.len()).filter(|r| self.playable.get(p).and_then(|x| x.get(set)).and_then(|x| x.get(*r)).copied().unwrap_or(false)).collect();
+        if playable.is_empty() {
+            self.fail(i, EngineError::NoPlayableTrack);
+            return;
+        }
+        // Quality: ABR for video; audio takes its best playable.
+        let choice = if self.tracks[i].kind == TrackKind::Video {
+            let mut sorted = playable.clone();
+            sorted.sort_by_key(|r| reps[*r].bandwidth);
+            let choices: Vec<Choice> = sorted.iter().map(|r| Choice { bandwidth: reps[*r].bandwidth, width: reps[*r].width, height: reps[*r].height }).collect();
+            let current = self.tracks[i].current.filter(|c| c.period == p && c.set == set).and_then(|c| sorted.iter().position(|r| *r == c.rep));
+            let ahead = self.buffered_ahead(i).max(self.tracks[i].cursor - self.playhead.time);
+            let k = self.abr.choose(self.now, &choices, current, ahead, self.playhead.display_height);
+            sorted.get(k).copied().unwrap_or(sorted[0])
+        } else {
+            playable.iter().copied().max_by_key(|r| reps[*r].bandwidth).unwrap_or(playable[0])
+        };
+        let rep_ref = RepRef { period: p, set, rep: choice };
+        let rep = &reps[choice];
+        if self.tracks[i].current != Some(rep_ref) {
+            self.tracks[i].current = Some(rep_ref);
+            let ct = rep.content_type();
+            if self.tracks[i].content_type.as_deref() != Some(ct.as_str()) {
+                let first = self.tracks[i].content_type.is_none();
+                self.tracks[i].content_type = Some(ct.clone());
+                if !first {
+                    self.out.push_back(Output::ChangeType { track: i, content_type: ct });
+                }
+            }
+            if self.tracks[i].kind == TrackKind::Video {
+                let q = rep.id.clone();
+                if self.quality.as_ref() != Some(&q) {
+                    self.quality = Some(q);
+                    self.out.push_back(Output::Event(EngineEvent::Quality { id: rep.id.clone(), bandwidth: rep.bandwidth, width: rep.width, height: rep.height }));
+                }
+            }
+        }
+        // Init segment first (WebM: inspected, its header locates the Cues).
+        if self.tracks[i].init_of != Some(rep_ref) {
+            if let Some(init) = rep.init.clone() {
+                let inspect = matches!(&rep.addressing, Addressing::Indexed(x) if x.container == Container::WebM);
+                let range = init.range;
+                self.start_fetch_inspect(i, Purpose::Init, rep_ref, init.url, range, None, 0, inspect);
+                return;
+            }
+            self.tracks[i].init_of = Some(rep_ref);
+        }
+        let cursor = self.tracks[i].cursor;
+        let segment = match &rep.addressing {
+            Addressing::Indexed(x) => match self.tracks[i].indexes.iter().find(|(k, _)| *k == rep_ref) {
+                Some((_, list)) => find_segment(list, cursor),
+                None => {
+                    let (url, range) = (x.url.clone(), Some(x.index_range));
+                    self.start_fetch_inspect(i, Purpose::Index, rep_ref, url, range, None, 0, true);
+                    return;
+                }
+            },
+            Addressing::Segments(list) => find_segment(list, cursor),
+            Addressing::Numbered(tpl) => {
+                let seg_s = tpl.duration as f64 / tpl.timescale.max(1) as f64;
+                let available_until = self.live_now.map_or(f64::INFINITY, |n| n - seg_s);
+                tpl.between(cursor, cursor + seg_s).into_iter().find(|s| s.start + s.duration > cursor + 1e-6 && s.start <= available_until)
+            }
+            Addressing::None => None,
+        };
+        match segment {
+            Some(s) => {
+                // Live: a listed segment not yet available waits for a refresh.
+                if let Some(now_p) = self.live_now {
+                    if s.start + s.duration > now_p {
+                        return;
+                    }
+                }
+                // A range ending at u64::MAX runs to the end of the file.
+                let end = s.start + s.duration;
+                self.start_fetch(i, Purpose::Media, rep_ref, s.url, s.range, Some((s.start, end)), 0);
+            }
+            None => {
+                let dynamic = m.dynamic;
+                if !dynamic {
+                    let period_end = m.periods[p].end();
+                    match period_end {
+                        Some(e) if p + 1 < m.periods.len() => self.tracks[i].cursor = e,
+                        _ => self.tracks[i].ended = true,
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_fetch(&mut self, i: usize, purpose: Purpose, rep: RepRef, url: String, range: Option<(u64, u64)>, span: Option<(f64, f64)>, attempt: u32) {
+        let inspect = purpose == Purpose::Index;
+        self.start_fetch_inspect(i, purpose, rep, url, range, span, attempt, inspect)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_fetch_inspect(&mut self, i: usize, purpose: Purpose, rep: RepRef, url: String, range: Option<(u64, u64)>, span: Option<(f64, f64)>, attempt: u32, inspect: bool) {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.out.push_back(Output::Fetch { id, track: i, url: url.clone(), range, purpose, inspect });
+        self.tracks[i].inflight = Some(InFlight { id, purpose, rep, url, range, span, attempt });
+    }
+}
+
+/// The segment that holds `t` (or the first after it).
+fn find_segment(list: &[Segment], t: f64) -> Option<Segment> {
+    let i = list.partition_point(|s| s.start + s.duration <= t + 1e-6);
+    list.get(i).cloned()
+}
+
+/// The adaptation set of `kind` to play in a period: one with a playable
+/// representation, preferring Role "main".
+fn pick_set(p: &crate::mpd::Period, kind: TrackKind, supported: &dyn Fn(&str) -> bool) -> Option<usize> {
+    let playable: Vec<usize> = (0..p.tracks.len()).filter(|i| p.tracks[*i].kind == kind && p.tracks[*i].representations.iter().any(|r| supported(&r.content_type()))).collect();
+    playable.iter().copied().find(|i| p.tracks[*i].roles.iter().any(|r| r == "main")).or(playable.first().copied())
+}
+
+fn typical_segment(r: &Representation) -> f64 {
+    match &r.addressing {
+        Addressing::Numbered(t) => t.duration as f64 / t.timescale.max(1) as f64,
+        Addressing::Segments(s) => s.first().map_or(2.0, |s| s.duration),
+        _ => 2.0,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn segs(n: usize) -> Vec<Segment> {
-        (0..n).map(|i| Segment { url: format!("s{i}"), start: i as f64 * 2.0, duration: 2.0 }).collect()
-    }
-
-    #[test]
-    fn fills_ahead_up_to_the_goal_then_waits() {
-        let s = segs(30);
-        let mut appended = vec![false; 30];
-        let mut fetched = vec![];
-        while let Next::Fetch(i) = next_segment(&s, &appended, 0.0, 10.0) {
-            appended[i] = true;
-            fetched.push(i);
-        }
-        assert_eq!(fetched, [0, 1, 2, 3, 4, 5]);
-        assert_eq!(next_segment(&s, &appended, 0.0, 10.0), Next::Wait);
-        assert_eq!(next_segment(&s, &appended, 2.5, 10.0), Next::Fetch(6));
-    }
-
-    #[test]
-    fn a_seek_starts_at_the_segment_holding_the_target() {
-        let s = segs(30);
-        let mut appended = vec![false; 30];
-        appended[0] = true;
-        assert_eq!(next_segment(&s, &appended, 41.0, 10.0), Next::Fetch(20));
-        appended[20] = true;
-        assert_eq!(next_segment(&s, &appended, 41.0, 10.0), Next::Fetch(21));
-    }
-
-    #[test]
-    fn done_when_everything_is_appended() {
-        let s = segs(3);
-        assert_eq!(next_segment(&s, &[true, true, true], 0.0, 10.0), Next::Done);
-        assert_eq!(next_segment(&s, &[true, false, true], 5.5, 10.0), Next::Wait);
-        assert_eq!(next_segment(&[], &[], 0.0, 10.0), Next::Done);
-    }
-}
+mod tests;

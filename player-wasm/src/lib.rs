@@ -18,6 +18,7 @@ use sync_core::protocol::Command;
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
+mod dash;
 mod dom;
 mod player;
 mod session;
@@ -158,6 +159,19 @@ impl Session {
     #[wasm_bindgen(js_name = setRate)]
     pub fn set_rate(&self, rate: f64) {
         self.command(Command::SetRate { rate });
+    }
+
+    /// Video qualities of the current DASH source, lowest first:
+    /// `[{id, bandwidth, width, height}]` (empty for other sources).
+    pub fn qualities(&self) -> JsValue {
+        self.shared.borrow().player().qualities()
+    }
+
+    /// Pin a quality by its index in `qualities()`, or pass `"auto"`.
+    #[wasm_bindgen(js_name = setQuality)]
+    pub fn set_quality(&self, choice: JsValue) {
+        let index = choice.as_f64().filter(|i| *i >= 0.0).map(|i| i as usize);
+        self.shared.borrow().player().set_quality(index);
     }
 
     /// Current sync figures (see `SyncStats`).

@@ -2,37 +2,49 @@
 //! as two SourceBuffers of one MediaSource on one element (so they cannot
 //! drift apart); any other URL is handed to the element as is.
 //!
-//! Which segment to fetch is decided by `media_core::schedule`; this file
-//! only carries bytes. A load is cancelled by bumping the generation.
+//! DASH plays through [`crate::dash`] (the MSE shell of
+//! `media_core::schedule::Engine`). A load is cancelled by bumping the
+//! generation; the running presentation is dropped with the player.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{ArrayBuffer, Promise};
-use media_core::mpd::{self, Representation, TrackKind};
+use js_sys::Promise;
 use media_core::proxy::detect::{self, Kind};
-use media_core::schedule::{next_segment, Next};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{EventTarget, HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer};
+use web_sys::{EventTarget, HtmlVideoElement};
 
+use crate::dash::Dash;
 use crate::dom::{emit, error_name, Listener};
 
-/// Seconds to keep buffered ahead of the playhead.
-const BUFFER_GOAL: f64 = 30.0;
-const MAX_FETCH_TRIES: u32 = 5;
+/// The presentation playing now (DASH), if any.
+type Slot = Rc<RefCell<Option<Dash>>>;
 
 pub struct Player {
     video: HtmlVideoElement,
     events: EventTarget,
     generation: Rc<Cell<u32>>,
     current: Option<String>,
+    dash: Slot,
 }
 
 impl Player {
     pub fn new(video: HtmlVideoElement, events: EventTarget) -> Self {
-        Player { video, events, generation: Rc::new(Cell::new(0)), current: None }
+        Player { video, events, generation: Rc::new(Cell::new(0)), current: None, dash: Rc::new(RefCell::new(None)) }
+    }
+
+    /// Video qualities of the DASH presentation (an empty array otherwise).
+    pub fn qualities(&self) -> JsValue {
+        self.dash.borrow().as_ref().map_or_else(|| js_sys::Array::new().into(), Dash::qualities)
+    }
+
+    /// Pin a quality by index, or `None` for automatic.
+    pub fn set_quality(&self, index: Option<usize>) {
+        if let Some(d) = self.dash.borrow().as_ref() {
+            d.set_quality(index);
+        }
     }
 
     /// Load `url` (relative URLs resolve against the page). Loading the
@@ -46,10 +58,12 @@ impl Player {
         self.current = Some(abs.clone());
         let gen = self.generation.get().wrapping_add(1);
         self.generation.set(gen);
+        self.dash.borrow_mut().take();
         let path = abs.split(['?', '#']).next().unwrap_or("").to_string();
-        let (video, events, generation) = (self.video.clone(), self.events.clone(), self.generation.clone());
+        let (video, events, generation, slot) = (self.video.clone(), self.events.clone(), self.generation.clone(), self.dash.clone());
         spawn_local(async move {
-            if let Err(e) = load_any(video, abs.clone(), &path, generation, gen).await {
+            let load = Load { video, events: events.clone(), generation, gen, slot };
+            if let Err(e) = load_any(load, abs.clone(), &path).await {
                 emit(&events, "error", &error_detail("media", &format!("could not play {abs}: {}", describe(&e))));
             }
         });
@@ -62,10 +76,37 @@ const PROGRESSIVE: [&str; 9] = ["mp4", "m4v", "webm", "mov", "mkv", "ogv", "ogg"
 /// Decide what `url` is, by extension where that is clear; otherwise (a
 /// signed proxy URL, an extension-less API) by the response's Content-Type
 /// and first bytes, as `media_core::proxy::detect` reads them.
-async fn load_any(video: HtmlVideoElement, url: String, path: &str, generation: Rc<Cell<u32>>, gen: u32) -> Result<(), JsValue> {
+/// What a load needs to finish (and to notice it was superseded).
+struct Load {
+    video: HtmlVideoElement,
+    events: EventTarget,
+    generation: Rc<Cell<u32>>,
+    gen: u32,
+    slot: Slot,
+}
+
+impl Load {
+    async fn dash(self, url: String, text: Option<String>) -> Result<(), JsValue> {
+        let text = match text {
+            Some(t) => t,
+            None => fetch_text(&url).await?,
+        };
+        if self.generation.get() != self.gen {
+            return Ok(());
+        }
+        let dash = Dash::start(self.video.clone(), self.events.clone(), url, text).await?;
+        if self.generation.get() == self.gen {
+            *self.slot.borrow_mut() = Some(dash);
+        }
+        Ok(())
+    }
+}
+
+async fn load_any(load: Load, url: String, path: &str) -> Result<(), JsValue> {
+    let video = load.video.clone();
     let ext = path.rsplit('/').next().and_then(|l| l.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     match detect::by_extension(path) {
-        Kind::Dash => return load_dash(video, url, None, generation, gen).await,
+        Kind::Dash => return load.dash(url, None).await,
         Kind::Hls => return load_hls_native(&video, &url),
         Kind::Other if PROGRESSIVE.contains(&ext.as_str()) => {
             video.set_src(&url);
@@ -84,7 +125,7 @@ async fn load_any(video: HtmlVideoElement, url: String, path: &str, generation: 
     }
     let text = JsFuture::from(resp.text()?).await?.as_string().unwrap_or_default();
     match detect::detect(&url, content_type.as_deref(), text.as_bytes().get(..1024).unwrap_or(text.as_bytes())) {
-        Kind::Dash => load_dash(video, url, Some(text), generation, gen).await,
+        Kind::Dash => load.dash(url, Some(text)).await,
         Kind::Hls => load_hls_native(&video, &url),
         Kind::Other => {
             video.set_src(&url);
@@ -107,6 +148,7 @@ impl Drop for Player {
     fn drop(&mut self) {
         // Stops every task of the current load at its next step.
         self.generation.set(self.generation.get().wrapping_add(1));
+        self.dash.borrow_mut().take();
         let _ = self.video.remove_attribute("src");
         self.video.load();
     }
@@ -136,33 +178,14 @@ async fn fetch_response(url: &str) -> Result<web_sys::Response, JsValue> {
     Ok(resp)
 }
 
-async fn fetch_text(url: &str) -> Result<String, JsValue> {
+pub(crate) async fn fetch_text(url: &str) -> Result<String, JsValue> {
     let resp = fetch_response(url).await?;
     JsFuture::from(resp.text()?).await?.as_string().ok_or_else(|| JsValue::from_str("body is not text"))
 }
 
-/// Fetch bytes, retrying with exponential backoff (250 ms, 500 ms, …).
-async fn fetch_bytes(url: &str) -> Result<ArrayBuffer, JsValue> {
-    let mut tries = 0;
-    loop {
-        let attempt = async {
-            let resp = fetch_response(url).await?;
-            JsFuture::from(resp.array_buffer()?).await?.dyn_into::<ArrayBuffer>()
-        };
-        match attempt.await {
-            Ok(buf) => return Ok(buf),
-            Err(e) if tries + 1 >= MAX_FETCH_TRIES => return Err(e),
-            Err(_) => {
-                gloo_timers::future::TimeoutFuture::new(250 << tries).await;
-                tries += 1;
-            }
-        }
-    }
-}
-
 /// Resolve when `target` fires `kind`, reject on `error`; both listeners
 /// are removed when this returns.
-async fn once(target: &EventTarget, kind: &'static str) -> Result<(), JsValue> {
+pub(crate) async fn once(target: &EventTarget, kind: &'static str) -> Result<(), JsValue> {
     let mut fns = None;
     let promise = Promise::new(&mut |resolve, reject| fns = Some((resolve, reject)));
     let (resolve, reject) = fns.ok_or_else(|| JsValue::from_str("Promise executor did not run"))?;
@@ -173,96 +196,4 @@ async fn once(target: &EventTarget, kind: &'static str) -> Result<(), JsValue> {
         let _ = reject.call1(&JsValue::NULL, &e);
     })?;
     JsFuture::from(promise).await.map(|_| ())
-}
-
-async fn append(sb: &SourceBuffer, buf: &ArrayBuffer) -> Result<(), JsValue> {
-    sb.append_buffer_with_array_buffer(buf)?;
-    once(sb, "updateend").await
-}
-
-async fn load_dash(video: HtmlVideoElement, url: String, text: Option<String>, generation: Rc<Cell<u32>>, gen: u32) -> Result<(), JsValue> {
-    let text = match text {
-        Some(t) => t,
-        None => fetch_text(&url).await?,
-    };
-    let manifest = mpd::parse(&text, &url).map_err(|e| JsValue::from_str(&e.to_string()))?;
-    if generation.get() != gen {
-        return Ok(());
-    }
-    let media_source = MediaSource::new()?;
-    let object_url = web_sys::Url::create_object_url_with_source(&media_source)?;
-    video.set_src(&object_url);
-    once(&media_source, "sourceopen").await?;
-    let _ = web_sys::Url::revoke_object_url(&object_url);
-    if generation.get() != gen {
-        return Ok(());
-    }
-    if let Some(d) = manifest.duration {
-        media_source.set_duration(d);
-    }
-    let mut chosen: Vec<Representation> = Vec::new();
-    for kind in [TrackKind::Video, TrackKind::Audio] {
-        let best = manifest
-            .tracks
-            .iter()
-            .filter(|t| t.kind == kind)
-            .flat_map(|t| &t.representations)
-            .filter(|r| MediaSource::is_type_supported(&r.content_type()))
-            .max_by_key(|r| r.bandwidth);
-        if let Some(r) = best {
-            chosen.push(r.clone());
-        }
-    }
-    if chosen.is_empty() {
-        return Err(JsValue::from_str("no playable audio or video track in the manifest"));
-    }
-    let remaining = Rc::new(Cell::new(chosen.len()));
-    for rep in chosen {
-        let sb = media_source.add_source_buffer(&rep.content_type())?;
-        let (video, generation, remaining, media_source) = (video.clone(), generation.clone(), remaining.clone(), media_source.clone());
-        spawn_local(async move {
-            let done = track_loop(&video, &sb, &rep, &generation, gen).await;
-            if generation.get() != gen {
-                return;
-            }
-            match done {
-                Ok(()) => {
-                    remaining.set(remaining.get().saturating_sub(1));
-                    if remaining.get() == 0 && media_source.ready_state() == MediaSourceReadyState::Open {
-                        let _ = media_source.end_of_stream();
-                    }
-                }
-                Err(e) => web_sys::console::error_2(&"watch-together: track failed".into(), &e),
-            }
-        });
-    }
-    Ok(())
-}
-
-async fn track_loop(video: &HtmlVideoElement, sb: &SourceBuffer, rep: &Representation, generation: &Rc<Cell<u32>>, gen: u32) -> Result<(), JsValue> {
-    if let Some(init) = &rep.init_url {
-        let bytes = fetch_bytes(init).await?;
-        if generation.get() != gen {
-            return Ok(());
-        }
-        append(sb, &bytes).await?;
-    }
-    let mut appended = vec![false; rep.segments.len()];
-    loop {
-        if generation.get() != gen {
-            return Ok(());
-        }
-        match next_segment(&rep.segments, &appended, video.current_time(), BUFFER_GOAL) {
-            Next::Fetch(i) => {
-                let bytes = fetch_bytes(&rep.segments[i].url).await?;
-                if generation.get() != gen {
-                    return Ok(());
-                }
-                append(sb, &bytes).await?;
-                appended[i] = true;
-            }
-            Next::Wait => gloo_timers::future::TimeoutFuture::new(250).await,
-            Next::Done => return Ok(()),
-        }
-    }
 }

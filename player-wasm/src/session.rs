@@ -404,6 +404,10 @@ impl Shared {
         StatsView::from(self.client.stats()).serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
     }
 
+    pub fn player(&self) -> &Player {
+        &self.player
+    }
+
     pub fn chat(&mut self, text: String) {
         self.client.handle_chat(text);
     }

@@ -1,0 +1,439 @@
+//! The engine driven through a simulated network, SourceBuffers and
+//! playhead: start-up, seeks, stalls and retries, bandwidth changes, quota
+//! errors, live edge tracking, end of stream, gap jumps.
+
+use super::*;
+use crate::mpd::parse;
+
+/// A VOD MPD: 120 s, 2 s segments, video ladder 400k/1.2M/3M, audio 128k.
+fn vod(seconds: u32) -> Manifest {
+    let mpd = format!(
+        r#"<MPD type="static" mediaPresentationDuration="PT{seconds}S"><Period>
+  <AdaptationSet contentType="video" mimeType="video/mp4">
+    <SegmentTemplate timescale="1000" duration="2000" startNumber="1" media="v/$RepresentationID$/$Number$.m4s" initialization="v/$RepresentationID$/init.mp4"/>
+    <Representation id="240" bandwidth="400000" codecs="avc1.4d401e" width="426" height="240"/>
+    <Representation id="480" bandwidth="1200000" codecs="avc1.4d401e" width="854" height="480"/>
+    <Representation id="720" bandwidth="3000000" codecs="avc1.4d401f" width="1280" height="720"/>
+  </AdaptationSet>
+  <AdaptationSet contentType="audio" mimeType="audio/mp4">
+    <SegmentTemplate timescale="1000" duration="2000" media="a/$Number$.m4s" initialization="a/init.mp4"/>
+    <Representation id="a" bandwidth="128000" codecs="mp4a.40.2"/>
+  </AdaptationSet></Period></MPD>"#
+    );
+    parse(&mpd, "https://cdn.example/vod/manifest.mpd").expect("vod mpd")
+}
+
+fn all(_: &str) -> bool {
+    true
+}
+
+struct Fetching {
+    id: FetchId,
+    track: usize,
+    url: String,
+    bytes: u64,
+    started: f64,
+    done_at: f64,
+    span: Option<(f64, f64)>,
+}
+
+/// The world around the engine.
+struct Sim {
+    e: Engine,
+    now: f64,
+    /// Bandwidth (bit/s) at a time (ms).
+    bw: Box<dyn Fn(f64) -> f64>,
+    /// Fail fetches that start in this window (ms).
+    outage: Option<(f64, f64)>,
+    rtt_ms: f64,
+    fetching: Vec<Fetching>,
+    /// Fetched, not yet appended: id → (track, span, bytes).
+    fetched: Vec<(FetchId, usize, Option<(f64, f64)>, u64)>,
+    buffered: Vec<Vec<(f64, f64)>>,
+    bytes_in_buffer: Vec<u64>,
+    quota: Option<u64>,
+    time: f64,
+    paused: bool,
+    log: Vec<Output>,
+    fetch_log: Vec<(f64, String)>,
+    stalled_ms: f64,
+    started_at: Option<f64>,
+    ended: bool,
+}
+
+impl Sim {
+    fn new(m: Manifest, cfg: EngineConfig, bw: impl Fn(f64) -> f64 + 'static) -> Sim {
+        let mut s = Sim {
+            e: Engine::new(cfg),
+            now: 0.0,
+            bw: Box::new(bw),
+            outage: None,
+            rtt_ms: 40.0,
+            fetching: Vec::new(),
+            fetched: Vec::new(),
+            buffered: vec![Vec::new(), Vec::new()],
+            bytes_in_buffer: vec![0, 0],
+            quota: None,
+            time: 0.0,
+            paused: false,
+            log: Vec::new(),
+            fetch_log: Vec::new(),
+            stalled_ms: 0.0,
+            started_at: None,
+            ended: false,
+        };
+        s.e.handle_manifest(0.0, m, &all);
+        s.drain();
+        s
+    }
+
+    fn rep_bandwidth(url: &str) -> u64 {
+        if url.contains("/720/") {
+            3_000_000
+        } else if url.contains("/480/") {
+            1_200_000
+        } else if url.contains("/240/") {
+            400_000
+        } else {
+            128_000
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(o) = self.e.poll_output() {
+            self.log.push(o.clone());
+            match o {
+                Output::Fetch { id, track, url, purpose, .. } => {
+                    self.fetch_log.push((self.now, url.clone()));
+                    let bytes = match purpose {
+                        Purpose::Media => Self::rep_bandwidth(&url) * 2 / 8,
+                        _ => 1_000,
+                    };
+                    let failed = self.outage.is_some_and(|(a, b)| self.now >= a && self.now < b);
+                    let active = self.fetching.len() as f64 + 1.0;
+                    let secs = bytes as f64 * 8.0 / ((self.bw)(self.now) / active);
+                    let done_at = self.now + self.rtt_ms + if failed { 0.0 } else { secs * 1000.0 };
+                    let span = if purpose == Purpose::Media { segment_span(&url) } else { None };
+                    self.fetching.push(Fetching { id, track, url, bytes: if failed { u64::MAX } else { bytes }, started: self.now, done_at, span });
+                }
+                Output::Abort { id } => self.fetching.retain(|f| f.id != id),
+                Output::Append { track, id, .. } => {
+                    let Some(pos) = self.fetched.iter().position(|f| f.0 == id) else { continue };
+                    let (_, _, span, bytes) = self.fetched[pos];
+                    if self.quota.is_some_and(|q| self.bytes_in_buffer[track] + bytes > q) {
+                        self.e.handle_append_failed(self.now, track, id, true);
+                        continue;
+                    }
+                    self.fetched.remove(pos);
+                    if let Some((s, e)) = span {
+                        add_range(&mut self.buffered[track], s, e);
+                        self.bytes_in_buffer[track] += bytes;
+                    }
+                    self.e.handle_appended(self.now, track);
+                }
+                Output::Remove { track, start, end } => {
+                    let before = covered(&self.buffered[track]);
+                    remove_range(&mut self.buffered[track], start, end);
+                    let removed = before - covered(&self.buffered[track]);
+                    let per_s = self.bytes_in_buffer[track] as f64 / before.max(1e-9);
+                    self.bytes_in_buffer[track] = self.bytes_in_buffer[track].saturating_sub((removed * per_s) as u64);
+                }
+                Output::Flush { .. } => self.fetched.clear(),
+                Output::Seek(t) => self.time = t,
+                Output::EndOfStream => self.ended = true,
+                _ => {}
+            }
+        }
+    }
+
+    /// Run for `ms` of simulated time in 50 ms steps.
+    fn run(&mut self, ms: f64) {
+        let end = self.now + ms;
+        while self.now < end {
+            self.now += 50.0;
+            // Finished fetches.
+            let (done, rest): (Vec<Fetching>, Vec<Fetching>) = std::mem::take(&mut self.fetching).into_iter().partition(|f| f.done_at <= self.now);
+            self.fetching = rest;
+            for f in done {
+                if f.bytes == u64::MAX {
+                    self.e.handle_fetch_failed(self.now, f.id, None);
+                } else {
+                    self.fetched.push((f.id, f.track, f.span, f.bytes));
+                    let _ = &f.url;
+                    self.e.handle_fetched(self.now, f.id, f.bytes, self.now - f.started, None);
+                }
+                self.drain();
+            }
+            // The playhead moves when every track has media here.
+            let playable = self.buffered.iter().all(|r| r.iter().any(|(s, e)| *s <= self.time + 1e-6 && self.time + 0.05 <= *e));
+            if !self.paused && !self.ended_here() {
+                if playable {
+                    self.time += 0.05;
+                    self.started_at.get_or_insert(self.now);
+                } else if self.started_at.is_some() {
+                    self.stalled_ms += 50.0;
+                }
+            }
+            let ph = Playhead { time: self.time, paused: self.paused, buffered: self.buffered.clone(), display_height: None };
+            self.e.handle_tick(self.now, ph);
+            self.drain();
+        }
+    }
+
+    fn ended_here(&self) -> bool {
+        self.e.manifest().and_then(|m| m.end()).is_some_and(|end| self.time >= end - 0.06)
+    }
+
+    fn seek(&mut self, t: f64) {
+        self.time = t;
+        self.e.handle_seek(self.now, t);
+        self.drain();
+    }
+
+    fn events(&self) -> Vec<&EngineEvent> {
+        self.log.iter().filter_map(|o| if let Output::Event(e) = o { Some(e) } else { None }).collect()
+    }
+
+    fn ahead(&self, track: usize) -> f64 {
+        self.buffered[track].iter().find(|(s, e)| *s <= self.time + 1e-6 && self.time < *e).map_or(0.0, |(_, e)| e - self.time)
+    }
+
+    fn qualities(&self) -> Vec<String> {
+        self.events().into_iter().filter_map(|e| if let EngineEvent::Quality { id, .. } = e { Some(id.clone()) } else { None }).collect()
+    }
+}
+
+/// `…/N.m4s` of a 2 s segment → its span.
+fn segment_span(url: &str) -> Option<(f64, f64)> {
+    let n: f64 = url.rsplit('/').next()?.strip_suffix(".m4s")?.parse().ok()?;
+    Some(((n - 1.0) * 2.0, n * 2.0))
+}
+
+fn add_range(r: &mut Vec<(f64, f64)>, s: f64, e: f64) {
+    r.push((s, e));
+    r.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut merged: Vec<(f64, f64)> = Vec::new();
+    for (s, e) in r.drain(..) {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 + 1e-6 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    *r = merged;
+}
+
+fn remove_range(r: &mut Vec<(f64, f64)>, s: f64, e: f64) {
+    let mut out = Vec::new();
+    for &(a, b) in r.iter() {
+        if b <= s || a >= e {
+            out.push((a, b));
+        } else {
+            if a < s {
+                out.push((a, s));
+            }
+            if b > e {
+                out.push((e, b));
+            }
+        }
+    }
+    *r = out;
+}
+
+fn covered(r: &[(f64, f64)]) -> f64 {
+    r.iter().map(|(s, e)| e - s).sum()
+}
+
+#[test]
+fn start_up_fills_to_the_goal_and_plays_without_stalls() {
+    let mut sim = Sim::new(vod(120), EngineConfig::default(), |_| 8_000_000.0);
+    assert!(matches!(sim.log.iter().find(|o| matches!(o, Output::SetDuration(_))), Some(Output::SetDuration(d)) if (*d - 120.0).abs() < 1e-9));
+    sim.run(20_000.0);
+    let started = sim.started_at.expect("playback started");
+    assert!(started < 1_500.0, "first frame after {started} ms");
+    assert_eq!(sim.stalled_ms, 0.0);
+    for track in 0..2 {
+        let ahead = sim.ahead(track);
+        assert!(ahead >= 28.0 && ahead <= 34.0, "track {track}: {ahead:.1} s ahead (goal 30)");
+    }
+    // Init segments come before media on each track, fetched once.
+    let inits = sim.fetch_log.iter().filter(|(_, u)| u.ends_with("init.mp4")).count();
+    assert!(inits >= 2 && inits <= 4, "{inits} init fetches");
+    assert!(sim.fetch_log[0].1.ends_with("init.mp4"));
+}
+
+#[test]
+fn a_seek_aborts_and_refills_from_the_target_and_a_seek_into_the_buffer_fetches_nothing() {
+    let mut sim = Sim::new(vod(120), EngineConfig::default(), |_| 8_000_000.0);
+    sim.run(10_000.0);
+    let first_after = sim.fetch_log.len();
+    sim.seek(71.0);
+    assert!(sim.log.iter().any(|o| matches!(o, Output::Flush { .. })));
+    sim.run(3_000.0);
+    let first_media = sim.fetch_log[first_after..].iter().find(|(_, u)| u.starts_with("https://cdn.example/vod/v/") && !u.ends_with("init.mp4")).map(|(_, u)| u.clone());
+    assert!(first_media.as_deref().is_some_and(|u| u.ends_with("/36.m4s")), "segment 36 holds 71 s: {first_media:?}");
+    assert!(sim.time > 71.5, "playing again after the seek: {}", sim.time);
+    // Back into what is buffered: no fetch of the segments already there.
+    let t = sim.time;
+    sim.seek(t + 4.0);
+    let before = sim.fetch_log.len();
+    sim.run(200.0);
+    let refetched = sim.fetch_log[before..].iter().filter(|(_, u)| segment_span(u).is_some_and(|(s, _)| s < t + 6.0)).count();
+    assert_eq!(refetched, 0, "{:?}", &sim.fetch_log[before..]);
+}
+
+#[test]
+fn an_outage_stalls_reports_buffering_retries_with_backoff_and_recovers() {
+    let cfg = EngineConfig { buffer_goal_s: 6.0, ..EngineConfig::default() };
+    let mut sim = Sim::new(vod(120), cfg, |_| 4_000_000.0);
+    sim.run(5_000.0);
+    sim.outage = Some((5_000.0, 14_000.0));
+    sim.run(20_000.0);
+    let ev = sim.events();
+    let retries: Vec<f64> = ev.iter().filter_map(|e| if let EngineEvent::Retrying { delay_ms, track: 0, .. } = e { Some(*delay_ms) } else { None }).collect();
+    assert!(retries.len() >= 3, "retries {retries:?}");
+    assert!(retries.windows(2).all(|w| w[1] >= w[0]), "backoff grows: {retries:?}");
+    let b: Vec<bool> = ev.iter().filter_map(|e| if let EngineEvent::Buffering(b) = e { Some(*b) } else { None }).collect();
+    assert_eq!(b.first(), Some(&true), "buffering reported: {b:?}");
+    assert_eq!(b.last(), Some(&false), "and over: {b:?}");
+    assert!(!ev.iter().any(|e| matches!(e, EngineEvent::Error(_))), "no fatal error");
+    assert!(sim.time > 15.0, "playing again: {}", sim.time);
+}
+
+#[test]
+fn a_track_fails_cleanly_after_the_last_attempt() {
+    let cfg = EngineConfig { max_attempts: 3, retry_base_ms: 100.0, ..EngineConfig::default() };
+    let mut sim = Sim::new(vod(60), cfg, |_| 4_000_000.0);
+    sim.outage = Some((0.0, 1e12));
+    sim.run(5_000.0);
+    let errors = sim.events().into_iter().filter(|e| matches!(e, EngineEvent::Error(EngineError::FetchFailed { .. }))).count();
+    assert_eq!(errors, 2, "one per track, once");
+}
+
+#[test]
+fn a_bandwidth_drop_switches_down_fast_and_a_rise_climbs_back() {
+    // 8 Mbit/s, then 900 kbit/s from 30 s to 80 s, then 8 Mbit/s again.
+    let mut sim = Sim::new(vod(300), EngineConfig::default(), |t| if (30_000.0..80_000.0).contains(&t) { 900_000.0 } else { 8_000_000.0 });
+    sim.run(30_000.0);
+    assert_eq!(sim.qualities().last().map(String::as_str), Some("720"), "top quality on a fast network: {:?}", sim.qualities());
+    // The 720p segment in flight at the drop takes ~13 s to finish; the
+    // next choice is already down, straight to the bottom.
+    sim.run(20_000.0);
+    assert_eq!(sim.qualities().last().map(String::as_str), Some("240"), "down after the drop: {:?}", sim.qualities());
+    // Up again one step at a time once the slow average has forgotten the
+    // drop (downloads are weighted by their duration: the long slow ones
+    // weigh more, so the climb is deliberately cautious).
+    sim.run(90_000.0);
+    assert_eq!(sim.qualities().last().map(String::as_str), Some("720"), "back up: {:?}", sim.qualities());
+    let q = sim.qualities();
+    let ranks: Vec<usize> = q.iter().map(|id| ["240", "480", "720"].iter().position(|x| x == id).unwrap_or(0)).collect();
+    let after_drop = ranks.iter().rposition(|r| *r == 0).unwrap_or(0);
+    assert!(ranks[after_drop..].windows(2).all(|w| w[1] == w[0] + 1), "one step at a time: {q:?}");
+    assert!(sim.stalled_ms < 2_000.0, "stalled {} ms", sim.stalled_ms);
+}
+
+#[test]
+fn quota_exceeded_evicts_and_retries_smaller() {
+    let mut sim = Sim::new(vod(300), EngineConfig::default(), |_| 8_000_000.0);
+    // Room for about 12 s of the top quality.
+    sim.quota = Some(3_000_000 / 8 * 12);
+    sim.run(120_000.0);
+    assert!(sim.log.iter().any(|o| matches!(o, Output::Remove { .. })), "evicted");
+    assert!(sim.time > 100.0, "kept playing: {}", sim.time);
+    assert!(!sim.events().iter().any(|e| matches!(e, EngineEvent::Error(_))));
+}
+
+#[test]
+fn the_back_buffer_is_evicted() {
+    let mut sim = Sim::new(vod(300), EngineConfig::default(), |_| 8_000_000.0);
+    sim.run(100_000.0);
+    let first = sim.buffered[0].first().map_or(0.0, |r| r.0);
+    assert!(first > sim.time - 45.0, "kept from {first} at {}", sim.time);
+}
+
+#[test]
+fn end_of_stream_comes_once_after_the_last_append() {
+    let mut sim = Sim::new(vod(20), EngineConfig::default(), |_| 8_000_000.0);
+    sim.run(30_000.0);
+    assert_eq!(sim.log.iter().filter(|o| matches!(o, Output::EndOfStream)).count(), 1);
+    let last_append = sim.log.iter().rposition(|o| matches!(o, Output::Append { .. }));
+    let eos = sim.log.iter().position(|o| matches!(o, Output::EndOfStream));
+    assert!(eos > last_append);
+}
+
+#[test]
+fn a_small_gap_is_jumped() {
+    let mut e = Engine::new(EngineConfig::default());
+    e.handle_manifest(0.0, vod(60), &all);
+    while e.poll_output().is_some() {}
+    let buffered = vec![vec![(0.0, 10.0), (10.3, 30.0)], vec![(0.0, 30.0)]];
+    e.handle_tick(0.0, Playhead { time: 9.99, paused: false, buffered: buffered.clone(), display_height: None });
+    e.handle_tick(1_500.0, Playhead { time: 9.99, paused: false, buffered, display_height: None });
+    let outs: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(outs.iter().any(|o| matches!(o, Output::Seek(t) if (*t - 10.31).abs() < 1e-6)), "{outs:?}");
+}
+
+#[test]
+fn live_starts_behind_the_edge_and_tracks_it() {
+    // availabilityStartTime = Unix 0 + 1000 s; "now" is 1 100 s.
+    let mpd = r#"<MPD type="dynamic" availabilityStartTime="1970-01-01T00:16:40Z" minimumUpdatePeriod="PT4S" suggestedPresentationDelay="PT6S" timeShiftBufferDepth="PT60S"><Period start="PT0S">
+      <AdaptationSet contentType="video" mimeType="video/mp4"><SegmentTemplate timescale="1" duration="2" startNumber="1" media="v/$RepresentationID$/$Number$.m4s" initialization="v/$RepresentationID$/init.mp4"/>
+        <Representation id="240" bandwidth="400000" codecs="avc1.4d401e" height="240"/></AdaptationSet>
+      <AdaptationSet contentType="audio" mimeType="audio/mp4"><SegmentTemplate timescale="1" duration="2" media="a/$Number$.m4s" initialization="a/init.mp4"/>
+        <Representation id="a" bandwidth="128000" codecs="mp4a.40.2"/></AdaptationSet></Period></MPD>"#;
+    let now0 = 1_100_000.0;
+    let m = crate::mpd::parse(mpd, "https://cdn.example/live/manifest.mpd").expect("live mpd");
+    let mut sim = Sim::new(m.clone(), EngineConfig::default(), |_| 8_000_000.0);
+    // The sim's clock starts at 0: shift the manifest's clock instead.
+    let mut e = Engine::new(EngineConfig::default());
+    e.handle_manifest(now0, m, &all);
+    let outs: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    let seek = outs.iter().find_map(|o| if let Output::Seek(t) = o { Some(*t) } else { None }).expect("a start position");
+    assert!((seek - 94.0).abs() < 1e-6, "100 s of presentation minus the 6 s delay: {seek}");
+    let first_media = outs.iter().find_map(|o| match o {
+        Output::Fetch { url, purpose: Purpose::Media, .. } => Some(url.clone()),
+        _ => None,
+    });
+    assert!(first_media.is_none(), "init first: {outs:?}");
+    // Walk 20 s of real time: fetches follow the edge and never run ahead of it.
+    let mut t = now0;
+    let mut fetched = Vec::new();
+    let mut refreshes = 0;
+    let mut pos = seek;
+    while t < now0 + 20_000.0 {
+        t += 100.0;
+        pos += 0.1;
+        e.handle_tick(t, Playhead { time: pos, paused: false, buffered: vec![vec![(seek, pos + 4.0)], vec![(seek, pos + 4.0)]], display_height: None });
+        while let Some(o) = e.poll_output() {
+            match o {
+                Output::Fetch { id, url, purpose, .. } => {
+                    if purpose == Purpose::Media {
+                        let n: u64 = url.rsplit('/').next().and_then(|f| f.strip_suffix(".m4s")).and_then(|n| n.parse().ok()).unwrap_or(0);
+                        fetched.push((t, n));
+                    }
+                    e.handle_fetched(t, id, 10_000, 20.0, None);
+                }
+                Output::RefreshManifest => refreshes += 1,
+                _ => {}
+            }
+        }
+    }
+    for (at, n) in &fetched {
+        let live_p = (at - 1_000_000.0) / 1000.0;
+        let seg_end = *n as f64 * 2.0;
+        assert!(seg_end <= live_p + 1e-6, "segment {n} (ends {seg_end}) fetched at presentation {live_p}: not yet available");
+    }
+    let (last_at, last_n) = fetched.last().copied().unwrap_or_default();
+    let edge_n = ((last_at - 1_000_000.0) / 1000.0 / 2.0).floor() as u64;
+    assert!(edge_n - last_n <= 1, "keeps up with the edge: fetched {last_n}, edge {edge_n}");
+    assert!((4..=6).contains(&refreshes), "refresh every 4 s over 20 s: {refreshes}");
+    let _ = &mut sim;
+}
+
+#[test]
+fn the_manual_quality_override_pins_the_choice() {
+    let mut sim = Sim::new(vod(120), EngineConfig::default(), |_| 8_000_000.0);
+    sim.e.set_quality(Some(0));
+    sim.run(20_000.0);
+    assert!(sim.qualities().iter().all(|q| q == "240"), "{:?}", sim.qualities());
+    assert_eq!(sim.e.qualities().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["240", "480", "720"]);
+}

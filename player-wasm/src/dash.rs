@@ -1,0 +1,380 @@
+//! The MSE shell of `media_core::schedule::Engine`: it carries the engine's
+//! outputs out (fetches with AbortController and Range, one operation at a
+//! time per SourceBuffer driven by `updateend`, codec changes, duration,
+//! end of stream) and the browser's answers back in. Segment payloads stay
+//! JS ArrayBuffers from fetch to `appendBuffer`; only index data (sidx,
+//! WebM headers and Cues) is copied into wasm for the engine to read.
+//!
+//! Ownership: [`Dash`] owns the state; listeners, the tick timer and the
+//! fetches' AbortControllers live in it, so dropping it stops everything.
+//! Callbacks hold a `Weak` and never keep the borrow across an await.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Interval;
+use js_sys::{ArrayBuffer, Uint8Array};
+use media_core::mpd;
+use media_core::schedule::{Engine, EngineConfig, EngineEvent, FetchId, Output, Playhead};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{AbortController, HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer};
+
+use crate::dom::{emit, error_name, Listener};
+use crate::player::error_detail;
+
+/// Wall-clock milliseconds (a live MPD's clock is UTC).
+fn wall_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+enum Op {
+    Append { id: FetchId, offset: f64 },
+    Remove { start: f64, end: f64 },
+    ChangeType(String),
+}
+
+struct Shell {
+    engine: Engine,
+    video: HtmlVideoElement,
+    events: web_sys::EventTarget,
+    ms: MediaSource,
+    url: String,
+    sbs: Vec<SourceBuffer>,
+    queues: Vec<VecDeque<Op>>,
+    /// The operation each SourceBuffer is running (an append keeps its id
+    /// so a QuotaExceededError can retry the same bytes).
+    running: Vec<Option<Option<FetchId>>>,
+    offsets: Vec<f64>,
+    bytes: HashMap<FetchId, ArrayBuffer>,
+    fetches: HashMap<FetchId, AbortController>,
+    eos_pending: bool,
+    duration: Option<f64>,
+    sb_listeners: Vec<Listener>,
+    _listeners: Vec<Listener>,
+    _tick: Option<Interval>,
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        for (_, c) in self.fetches.drain() {
+            c.abort();
+        }
+    }
+}
+
+/// A DASH presentation playing on a video element.
+pub struct Dash {
+    state: Rc<RefCell<Option<Shell>>>,
+}
+
+impl Dash {
+    /// Attach a MediaSource to `video` and start playing `manifest_text`
+    /// (already fetched from `url`).
+    pub async fn start(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest_text: String) -> Result<Dash, JsValue> {
+        let manifest = mpd::parse_at(&manifest_text, &url, Some(wall_ms())).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let ms = MediaSource::new()?;
+        let object_url = web_sys::Url::create_object_url_with_source(&ms)?;
+        video.set_src(&object_url);
+        crate::player::once(&ms, "sourceopen").await?;
+        let _ = web_sys::Url::revoke_object_url(&object_url);
+        let state: Rc<RefCell<Option<Shell>>> = Rc::new(RefCell::new(None));
+        let weak = Rc::downgrade(&state);
+        let mut listeners = Vec::new();
+        for kind in ["seeking", "waiting", "playing", "pause", "timeupdate", "resize"] {
+            let w = weak.clone();
+            listeners.push(Listener::new(&video, kind, move |_| {
+                if kind == "seeking" {
+                    with(&w, |s| {
+                        let t = s.video.current_time();
+                        s.engine.handle_seek(wall_ms(), t);
+                    });
+                }
+                tick(&w);
+            })?);
+        }
+        let w = weak.clone();
+        let timer = Interval::new(250, move || tick(&w));
+        *state.borrow_mut() = Some(Shell {
+            engine: Engine::new(EngineConfig::default()),
+            video,
+            events,
+            ms,
+            url,
+            sbs: Vec::new(),
+            queues: Vec::new(),
+            running: Vec::new(),
+            offsets: Vec::new(),
+            bytes: HashMap::new(),
+            fetches: HashMap::new(),
+            eos_pending: false,
+            duration: None,
+            sb_listeners: Vec::new(),
+            _listeners: listeners,
+            _tick: Some(timer),
+        });
+        with(&weak, |s| s.engine.handle_manifest(wall_ms(), manifest, &|t| MediaSource::is_type_supported(t)));
+        Ok(Dash { state })
+    }
+
+    /// Video qualities as `{id, bandwidth, width, height}`, lowest first.
+    pub fn qualities(&self) -> JsValue {
+        let list = js_sys::Array::new();
+        if let Some(s) = self.state.borrow().as_ref() {
+            for r in s.engine.qualities() {
+                let o = js_sys::Object::new();
+                let _ = js_sys::Reflect::set(&o, &"id".into(), &r.id.as_str().into());
+                let _ = js_sys::Reflect::set(&o, &"bandwidth".into(), &(r.bandwidth as f64).into());
+                let _ = js_sys::Reflect::set(&o, &"width".into(), &r.width.map_or(JsValue::NULL, |w| f64::from(w).into()));
+                let _ = js_sys::Reflect::set(&o, &"height".into(), &r.height.map_or(JsValue::NULL, |h| f64::from(h).into()));
+                list.push(&o);
+            }
+        }
+        list.into()
+    }
+
+    /// Pin a quality (index into [`Dash::qualities`]) or `None` for auto.
+    pub fn set_quality(&self, index: Option<usize>) {
+        if let Some(s) = self.state.borrow_mut().as_mut() {
+            s.engine.set_quality(index);
+        }
+    }
+}
+
+type Weakly = Weak<RefCell<Option<Shell>>>;
+
+/// Run `f` on the shell, then carry out every output the engine produced.
+/// The borrow ends before anything async starts.
+fn with(weak: &Weakly, f: impl FnOnce(&mut Shell)) {
+    let Some(rc) = weak.upgrade() else { return };
+    let mut guard = rc.borrow_mut();
+    let Some(shell) = guard.as_mut() else { return };
+    f(shell);
+    while let Some(out) = shell.engine.poll_output() {
+        apply(shell, weak, out);
+    }
+    pump_all(shell, weak);
+}
+
+fn tick(weak: &Weakly) {
+    with(weak, |s| {
+        let buffered = s.sbs.iter().map(|sb| ranges(sb)).collect();
+        let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+        let height = s.video.client_height();
+        let ph = Playhead {
+            time: s.video.current_time(),
+            paused: s.video.paused(),
+            buffered,
+            display_height: (height > 0).then(|| (f64::from(height) * dpr) as u32),
+        };
+        s.engine.handle_tick(wall_ms(), ph);
+    });
+}
+
+fn ranges(sb: &SourceBuffer) -> Vec<(f64, f64)> {
+    let Ok(r) = sb.buffered() else { return Vec::new() };
+    (0..r.length()).filter_map(|i| Some((r.start(i).ok()?, r.end(i).ok()?))).collect()
+}
+
+fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
+    match out {
+        Output::Fetch { id, track: _, url, range, purpose: _, inspect } => {
+            let Ok(controller) = AbortController::new() else { return };
+            let signal = controller.signal();
+            s.fetches.insert(id, controller);
+            let w = weak.clone();
+            spawn_local(async move {
+                let started = crate::dom::now_ms();
+                let result = fetch_range(&url, range, &signal).await;
+                let took = crate::dom::now_ms() - started;
+                with(&w, |s| {
+                    if s.fetches.remove(&id).is_none() {
+                        return; // aborted meanwhile
+                    }
+                    match result {
+                        Ok(buf) => {
+                            let len = buf.byte_length() as u64;
+                            let data = inspect.then(|| Uint8Array::new(&buf).to_vec());
+                            s.bytes.insert(id, buf);
+                            s.engine.handle_fetched(wall_ms(), id, len, took, data.as_deref());
+                        }
+                        Err(status) => s.engine.handle_fetch_failed(wall_ms(), id, status),
+                    }
+                });
+            });
+        }
+        Output::Abort { id } => {
+            if let Some(c) = s.fetches.remove(&id) {
+                c.abort();
+            }
+            s.bytes.remove(&id);
+        }
+        Output::Event(EngineEvent::Tracks(types)) => {
+            for (i, (_, ct)) in types.iter().enumerate() {
+                match s.ms.add_source_buffer(ct) {
+                    Ok(sb) => {
+                        let w = weak.clone();
+                        if let Ok(l) = Listener::new(&sb, "updateend", move |_| updateend(&w, i)) {
+                            s.sb_listeners.push(l);
+                        }
+                        let w = weak.clone();
+                        if let Ok(l) = Listener::new(&sb, "error", move |_| {
+                            with(&w, |s| {
+                                let id = s.running.get_mut(i).and_then(|r| r.take()).flatten();
+                                s.engine.handle_append_failed(wall_ms(), i, id.unwrap_or(0), false);
+                            })
+                        }) {
+                            s.sb_listeners.push(l);
+                        }
+                        s.sbs.push(sb);
+                        s.queues.push(VecDeque::new());
+                        s.running.push(None);
+                        s.offsets.push(0.0);
+                    }
+                    Err(e) => emit(&s.events, "error", &error_detail("media", &format!("cannot play {ct}: {}", error_name(&e)))),
+                }
+            }
+        }
+        Output::Append { track, id, timestamp_offset } => push(s, track, Op::Append { id, offset: timestamp_offset }),
+        Output::Remove { track, start, end } => push(s, track, Op::Remove { start, end }),
+        Output::ChangeType { track, content_type } => push(s, track, Op::ChangeType(content_type)),
+        Output::Flush { track } => {
+            if let Some(q) = s.queues.get_mut(track) {
+                for op in q.drain(..) {
+                    if let Op::Append { id, .. } = op {
+                        s.bytes.remove(&id);
+                    }
+                }
+            }
+        }
+        Output::SetDuration(d) => s.duration = Some(d),
+        Output::EndOfStream => s.eos_pending = true,
+        Output::Seek(t) => s.video.set_current_time(t),
+        Output::RefreshManifest => {
+            let (w, url) = (weak.clone(), s.url.clone());
+            spawn_local(async move {
+                let Ok(text) = crate::player::fetch_text(&url).await else { return };
+                let Ok(m) = mpd::parse_at(&text, &url, Some(wall_ms())) else { return };
+                with(&w, |s| s.engine.handle_manifest(wall_ms(), m, &|t| MediaSource::is_type_supported(t)));
+            });
+        }
+        Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => {
+            let o = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&o, &"id".into(), &id.as_str().into());
+            let _ = js_sys::Reflect::set(&o, &"bandwidth".into(), &(bandwidth as f64).into());
+            let _ = js_sys::Reflect::set(&o, &"width".into(), &width.map_or(JsValue::NULL, |w| f64::from(w).into()));
+            let _ = js_sys::Reflect::set(&o, &"height".into(), &height.map_or(JsValue::NULL, |h| f64::from(h).into()));
+            emit(&s.events, "quality", &o);
+        }
+        Output::Event(EngineEvent::Buffering(b)) => emit(&s.events, "buffering", &JsValue::from_bool(b)),
+        Output::Event(EngineEvent::Error(e)) => emit(&s.events, "error", &error_detail("media", &e.to_string())),
+        Output::Event(_) => {}
+    }
+}
+
+fn push(s: &mut Shell, track: usize, op: Op) {
+    if let Some(q) = s.queues.get_mut(track) {
+        q.push_back(op);
+    }
+}
+
+/// Start the next operation on every idle SourceBuffer; then duration and
+/// end of stream once all of them are idle.
+fn pump_all(s: &mut Shell, weak: &Weakly) {
+    for i in 0..s.sbs.len() {
+        pump(s, weak, i);
+    }
+    let idle = s.sbs.iter().all(|sb| !sb.updating()) && s.queues.iter().all(VecDeque::is_empty) && s.running.iter().all(Option::is_none);
+    if idle && s.ms.ready_state() == MediaSourceReadyState::Open {
+        if let Some(d) = s.duration.take() {
+            if (s.ms.duration() - d).abs() > 1e-3 || s.ms.duration().is_nan() {
+                s.ms.set_duration(d);
+            }
+        }
+        if s.eos_pending {
+            s.eos_pending = false;
+            let _ = s.ms.end_of_stream();
+        }
+    }
+}
+
+fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
+    let Some(sb) = s.sbs.get(i).cloned() else { return };
+    if sb.updating() || s.running.get(i).is_some_and(Option::is_some) {
+        return;
+    }
+    while let Some(op) = s.queues.get_mut(i).and_then(VecDeque::pop_front) {
+        let started = match op {
+            Op::Append { id, offset } => {
+                let Some(buf) = s.bytes.get(&id).cloned() else { continue };
+                if (s.offsets[i] - offset).abs() > 1e-9 {
+                    sb.set_timestamp_offset(offset);
+                    s.offsets[i] = offset;
+                }
+                match sb.append_buffer_with_array_buffer(&buf) {
+                    Ok(()) => {
+                        s.running[i] = Some(Some(id));
+                        true
+                    }
+                    Err(e) => {
+                        let quota = error_name(&e) == "QuotaExceededError";
+                        if !quota {
+                            s.bytes.remove(&id);
+                        }
+                        s.engine.handle_append_failed(wall_ms(), i, id, quota);
+                        while let Some(out) = s.engine.poll_output() {
+                            apply(s, weak, out);
+                        }
+                        false
+                    }
+                }
+            }
+            Op::Remove { start, end } => {
+                let ok = end > start && sb.remove(start, end).is_ok();
+                if ok {
+                    s.running[i] = Some(None);
+                }
+                ok
+            }
+            Op::ChangeType(ct) => {
+                let _ = sb.change_type(&ct);
+                false
+            }
+        };
+        if started {
+            return;
+        }
+    }
+}
+
+fn updateend(weak: &Weakly, track: usize) {
+    with(weak, |s| {
+        if let Some(Some(done)) = s.running.get_mut(track).map(Option::take) {
+            if let Some(id) = done {
+                s.bytes.remove(&id);
+                s.engine.handle_appended(wall_ms(), track);
+            }
+        }
+    });
+}
+
+/// Fetch `url` (a byte range when given); `Err(Some(status))` for an HTTP
+/// error, `Err(None)` for the network or an abort.
+async fn fetch_range(url: &str, range: Option<(u64, u64)>, signal: &web_sys::AbortSignal) -> Result<ArrayBuffer, Option<u16>> {
+    let window = web_sys::window().ok_or(None)?;
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(signal));
+    if let Some((a, b)) = range {
+        let headers = web_sys::Headers::new().map_err(|_| None)?;
+        let value = if b == u64::MAX { format!("bytes={a}-") } else { format!("bytes={a}-{b}") };
+        headers.set("range", &value).map_err(|_| None)?;
+        init.set_headers(&headers);
+    }
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|_| None)?.dyn_into().map_err(|_| None)?;
+    if !resp.ok() {
+        return Err(Some(resp.status()));
+    }
+    JsFuture::from(resp.array_buffer().map_err(|_| None)?).await.map_err(|_| None)?.dyn_into::<ArrayBuffer>().map_err(|_| None)
+}
