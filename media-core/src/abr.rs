@@ -23,16 +23,20 @@
 //!   `low_buffer_s` it never goes up; below `critical_buffer_s` it drops
 //!   straight to the highest representation fitting
 //!   `estimate × `[`CRITICAL_SAFETY`] (or the lowest).
-//! - **Hysteresis.** Up: one step at a time, only with the buffer at least
-//!   `low_buffer_s` and `min_switch_interval_ms` after the previous switch.
-//!   Down: at once, any number of steps, but with a healthy buffer the
-//!   current representation is kept while it fits `estimate × 1.0` (between
-//!   that and `estimate × safety` neither up nor down).
+//! - **Hysteresis.** Up: one step at a time, once a higher choice has been
+//!   warranted for `min_switch_interval_ms` and as long after the last
+//!   switch, with at least `low_buffer_s` buffered. Down: at once, any number
+//!   of steps; but with at least `low_buffer_s` buffered the current
+//!   representation is kept while it fits `estimate × `[`KEEP`] (1.15, about
+//!   1 / safety; [`HIGH_BUFFER_KEEP`], 1.4, from `high_buffer_s`): the buffer
+//!   absorbs the difference, and estimate noise does not cause oscillation.
 //! - **Size cap.** With a known display height (device pixels), nothing
 //!   above the smallest representation at least that tall.
 //! - **Override.** [`Abr::set_override`] pins an index (clamped to the list).
 //! - **Abandonment.** [`Abr::should_abandon`]: the download in flight will
 //!   not finish before the buffer runs out and a lower representation exists.
+//!   The caller aborts it, reports [`Abr::handle_abandon`] and asks again:
+//!   the fast average drops to the speed seen and the choice goes lower.
 //!
 //! No input panics: NaN, infinite or negative numbers are treated as
 //! missing (samples ignored, buffer as empty, times not recorded).
@@ -145,6 +149,12 @@ impl Ewma {
         self.total_weight += weight_s;
     }
 
+    /// As if long established at `x`.
+    fn reset(&mut self, x: f64) {
+        self.value = x;
+        self.total_weight = f64::INFINITY;
+    }
+
     fn get(&self) -> f64 {
         let zero_factor = 1.0 - (self.total_weight * self.decay).exp();
         self.value / zero_factor
@@ -164,6 +174,8 @@ pub struct Abr {
     up_since: Option<f64>,
     /// Bandwidth of the lowest representation, when the last choice was above it.
     lower_bps: Option<f64>,
+    /// Speed (bit/s) of a download just abandoned: caps the next choice.
+    abandoned_bps: Option<f64>,
 }
 
 impl Abr {
@@ -178,6 +190,7 @@ impl Abr {
             last_switch_ms: None,
             up_since: None,
             lower_bps: None,
+            abandoned_bps: None,
         }
     }
 
@@ -199,6 +212,23 @@ impl Abr {
         self.fast.sample(seconds, bps);
         self.slow.sample(seconds, bps);
         self.sampled_bytes += bytes as f64;
+    }
+
+    /// The caller aborted a download because [`Abr::should_abandon`] said so,
+    /// after `bytes_loaded` in `elapsed_ms`. A confirmed drop: the fast
+    /// average jumps to the speed seen (when lower), and the next
+    /// [`Abr::choose`] picks a representation below `current` that fits the
+    /// speed × [`LOW_BUFFER_SAFETY`] (or the lowest). Reporting it with
+    /// [`Abr::handle_download`] instead only adds a short sample.
+    pub fn handle_abandon(&mut self, now_ms: f64, bytes_loaded: u64, elapsed_ms: f64) {
+        self.handle_download(now_ms, bytes_loaded, elapsed_ms);
+        let bps = bytes_loaded as f64 * 8.0 / (elapsed_ms / 1000.0);
+        if (MIN_ABANDON_ELAPSED_MS..=MAX_SAMPLE_MS).contains(&elapsed_ms) {
+            if bps < self.fast.get() {
+                self.fast.reset(bps);
+            }
+            self.abandoned_bps = Some(bps);
+        }
     }
 
     /// Estimated throughput, bit/s: always finite and positive.
@@ -224,7 +254,8 @@ impl Abr {
     /// `current`: the index now playing/fetching (`None` at start; an index
     /// out of range counts as `None`). `buffer_ahead_s`: seconds buffered
     /// ahead of the playhead. `display_height`: element height in device
-    /// pixels, if known. `reps` may be in any order.
+    /// pixels, if known. `reps` may be in any order. A result other than
+    /// `current` is a switch: its time starts the wait for the next switch up.
     pub fn choose(
         &mut self,
         now_ms: f64,
@@ -252,14 +283,20 @@ impl Abr {
         }
         let rank = match self.override_index {
             Some(i) => {
+                self.up_since = None;
                 let i = i.min(reps.len() - 1);
                 order.iter().position(|&x| x == i).unwrap_or(0)
             }
             None => {
-                let auto = self.auto_rank(now_ms, &ladder, cur_rank, buffer_ahead_s);
+                let mut auto = self.auto_rank(now_ms, &ladder, cur_rank, buffer_ahead_s);
+                if let Some(bps) = self.abandoned_bps {
+                    let fits = ladder.iter().rposition(|&bw| bw <= bps * LOW_BUFFER_SAFETY).unwrap_or(0);
+                    auto = auto.min(fits).min(cur_rank.map_or(fits, |c| c.saturating_sub(1)));
+                }
                 auto.min(size_cap(reps, &order, display_height))
             }
         };
+        self.abandoned_bps = None;
         let index = order[rank];
         if current != Some(index) && now_ms.is_finite() {
             self.last_switch_ms = Some(now_ms);
@@ -339,7 +376,7 @@ impl Abr {
         }
         let speed = bytes_loaded as f64 * 8.0 / (elapsed_ms / 1000.0);
         let remaining_s = (bytes_total - bytes_loaded) as f64 * 8.0 / speed;
-        if !(remaining_s > buffer_ahead_s.max(0.0)) {
+        if remaining_s <= buffer_ahead_s.max(0.0) {
             return false;
         }
         if segment_duration_s.is_finite() && segment_duration_s > 0.0 {
@@ -415,7 +452,6 @@ mod tests {
     }
 
     struct Download {
-        rep: usize,
         total: u64,
         loaded: f64,
         start: f64,
@@ -443,7 +479,7 @@ mod tests {
                 current = Some(i);
                 run.fetches.push((t, i));
                 let factor = 1.0 + net.jitter * (2.0 * rng.unit() - 1.0);
-                dl = Some(Download { rep: i, total: reps[i].bandwidth * 2 / 8, loaded: 0.0, start: t, factor });
+                dl = Some(Download { total: reps[i].bandwidth * 2 / 8, loaded: 0.0, start: t, factor });
             }
             let end = ((step + 1) * DT_MS) as f64 / 1000.0;
             if let Some(d) = dl.as_mut() {
@@ -456,9 +492,8 @@ mod tests {
                     buffer += SEG_S;
                     dl = None;
                 } else if abr.should_abandon(end * 1000.0, d.loaded as u64, d.total, elapsed_ms, SEG_S, buffer) {
-                    abr.handle_download(end * 1000.0, d.loaded as u64, elapsed_ms);
+                    abr.handle_abandon(end * 1000.0, d.loaded as u64, elapsed_ms);
                     run.abandons += 1;
-                    let _ = d.rep;
                     dl = None;
                 }
             }
@@ -480,8 +515,8 @@ mod tests {
     fn startup_on_a_fast_network_reaches_the_top_without_stalling() {
         let run = simulate(60.0, Net { bps: &steady(20e6), jitter: 0.0, seed: 1 }, 30.0, None);
         println!("startup: {:?} stall {:.2}s", run.switches, run.stall_s);
-        let top = run.first_at(4).unwrap();
-        assert!(top <= 20.0, "top reached at {top}s");
+        let top = run.first_at(4);
+        assert!(top.is_some_and(|t| t <= 20.0), "top reached at {top:?} s");
         assert_eq!(run.stall_s, 0.0);
         assert!(run.switches.iter().all(|s| s.2 == s.1 + 1), "{:?}", run.switches);
     }
@@ -509,8 +544,9 @@ mod tests {
         let drop = |t: f64| if t < 60.0 { 8e6 } else { 500e3 };
         let run = simulate(120.0, Net { bps: &drop, jitter: 0.0, seed: 9 }, 10.0, None);
         let around: Vec<_> = run.fetches.iter().filter(|f| f.0 >= 55.0).take(6).collect();
-        println!("short-buffer drop: fetches {around:?}, abandons {}, stall {:.2} s", run.abandons, run.stall_s);
-        assert!(run.abandons >= 1);
+        println!("short-buffer drop: fetches {around:?}, abandons {}, switches {:?}, stall {:.2} s", run.abandons, run.switches, run.stall_s);
+        assert_eq!(run.abandons, 1);
+        assert!(around.iter().any(|f| f.1 == 0));
         assert!(run.stall_s <= 2.0, "stall {}", run.stall_s);
     }
 
@@ -546,8 +582,8 @@ mod tests {
     fn the_display_size_caps_the_choice() {
         for (display, cap) in [(Some(360), 1), (Some(400), 2), (Some(2160), 4), (None, 4)] {
             let run = simulate(60.0, Net { bps: &steady(20e6), jitter: 0.0, seed: 8 }, 30.0, display);
-            let max = run.fetches.iter().map(|f| f.1).max().unwrap();
-            assert_eq!(max, cap, "display {display:?}");
+            let max = run.fetches.iter().map(|f| f.1).max();
+            assert_eq!(max, Some(cap), "display {display:?}");
         }
         // Shrinking the element drops at once, whatever the throughput.
         let mut abr = Abr::new(AbrConfig::default());
@@ -623,6 +659,11 @@ mod tests {
                 }
             }
         }
+        for (bytes, ms) in [(u64::MAX, 1000.0), (0, f64::NAN), (0, 0.0), (1, f64::INFINITY), (u64::MAX, -1.0)] {
+            abr.handle_abandon(0.0, bytes, ms);
+            assert_eq!(abr.estimate_bps(), good);
+            assert!(abr.choose(0.0, &reps, Some(4), 30.0, None) < reps.len());
+        }
         // Still switches up after a NaN time: the clock is not poisoned.
         abr.choose(f64::NAN, &reps, Some(0), 30.0, None);
         assert_eq!(abr.choose(1e6, &reps, Some(0), 30.0, None), 0); // warranted from now…
@@ -662,6 +703,10 @@ mod tests {
         // 100 s segments: the lowest one would take 300k × 100 / 700k = 42.9 s > 15.1 s.
         assert!(!abr.should_abandon(0.0, 175_000, 1_500_000, 2000.0, 100.0, 10.0));
         assert!(abr.should_abandon(0.0, 175_000, 1_500_000, 2000.0, f64::NAN, 10.0)); // unknown: abandon
+        // Abandoned at 700 kbit/s with 10 s buffered: straight to what fits 490 kbit/s.
+        abr.handle_abandon(0.0, 175_000, 2000.0);
+        assert!(abr.estimate_bps() <= 700_000.0);
+        assert_eq!(abr.choose(0.0, &reps, Some(4), 10.0, None), 0);
         // Already on the lowest: nothing lower to refetch.
         assert_eq!(abr.choose(0.0, &reps, Some(4), 0.0, Some(100)), 0);
         assert!(!abr.should_abandon(0.0, 175_000, 1_500_000, 2000.0, 2.0, 10.0));

@@ -176,7 +176,7 @@ pub enum Addressing {
     Numbered(NumberTemplate),
     /// SegmentBase: fetch `index` and read the segments from it.
     Indexed(Indexed),
-    /// No addressing the player can use (e.g. a text track with a bare URL).
+    /// No segment information and no BaseURL anywhere: nothing to fetch.
     None,
 }
 
@@ -499,8 +499,9 @@ fn bases(parents: &[String], n: &Node) -> Vec<String> {
     let mut out = Vec::new();
     for p in parents {
         for b in &own {
-            if out.len() < MAX_BASE_URLS {
-                out.push(resolve(p, b));
+            let u = resolve(p, b);
+            if out.len() < MAX_BASE_URLS && !out.contains(&u) {
+                out.push(u);
             }
         }
     }
@@ -575,7 +576,8 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                 let rep_bases = bases(&set_bases, r);
                 let levels = set_levels.descend(r);
                 let base = rep_bases.first().cloned().unwrap_or_else(|| url.to_string());
-                let ctx = Ctx { id: &id, bandwidth, base: &base, period_start: start, period_end: end, dynamic, now: now_ms.and_then(|n| m.live_now(n)), mime: &mime_type };
+                let has_base = [&root, *p, set, r].iter().any(|n| n.child("BaseURL").is_some());
+                let ctx = Ctx { id: &id, bandwidth, base: &base, period_start: start, period_end: end, dynamic, now: now_ms.and_then(|n| m.live_now(n)), mime: &mime_type, has_base };
                 let (init, addressing, offset) = address(&levels, &ctx)?;
                 reps.push(Representation {
                     codecs: get("codecs").unwrap_or_default().to_string(),
@@ -629,6 +631,8 @@ struct Ctx<'a> {
     /// Presentation time now (live).
     now: Option<f64>,
     mime: &'a str,
+    /// Some level gave a BaseURL (else the base is the manifest's own URL).
+    has_base: bool,
 }
 
 type Addressed = (Option<ByteRef>, Addressing, f64);
@@ -642,6 +646,9 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
         None => None,
     };
     let Some(info) = info else {
+        if !ctx.has_base {
+            return Ok((None, Addressing::None, ctx.period_start));
+        }
         // A bare BaseURL: one segment, the whole file.
         let seg = Segment { url: ctx.base.to_string(), range: None, start: ctx.period_start, duration: ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start), number: 1 };
         return Ok((None, Addressing::Segments(vec![seg]), ctx.period_start));
@@ -768,16 +775,19 @@ fn timeline_segments(
         let repeats = if r >= 0 {
             r as u64 + 1
         } else {
-            let end = match timeline.get(i + 1).and_then(|n| n.0) {
-                Some(next) => next as f64,
+            // To the next S@t or the period end: every segment that starts
+            // before it. To "now" (live): only segments already complete.
+            let (end, complete_only) = match timeline.get(i + 1).and_then(|n| n.0) {
+                Some(next) => (next as f64, false),
                 None => match (period_end_ticks, live_end_ticks) {
-                    (Some(p), Some(l)) => p.min(l),
-                    (Some(p), None) => p,
-                    (None, Some(l)) => l,
+                    (Some(p), Some(l)) if l < p => (l, true),
+                    (Some(p), _) => (p, false),
+                    (None, Some(l)) => (l, true),
                     (None, None) => return Err(MpdError::Invalid("an open-ended S@r=-1 needs the period's end".into())),
                 },
             };
-            let n = ((end - time as f64) / d as f64).ceil();
+            let span = (end - time as f64) / d as f64;
+            let n = if complete_only { span.floor() } else { span.ceil() };
             if n > MAX_SEGMENTS as f64 {
                 return Err(MpdError::TooManySegments);
             }
@@ -873,7 +883,9 @@ pub fn parse_duration(s: &str) -> Option<f64> {
                 total += num.parse::<f64>().ok()? * 86_400.0;
                 num.clear();
             }
-            'Y' | 'M' | 'W' => return None, // calendar units are ambiguous in a duration
+            // Calendar units are ambiguous in a duration; zero of them is not.
+            'Y' | 'M' | 'W' if num.parse::<f64>().ok()? == 0.0 => num.clear(),
+            'Y' | 'M' | 'W' => return None,
             c => num.push(c),
         }
     }

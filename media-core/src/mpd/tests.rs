@@ -991,7 +991,7 @@ fn live_open_ended_repeat_expands_to_now() {
 /// available (ISO/IEC 23009-1 §5.3.9.5.3 / DASH-IF IOP: a segment is
 /// available once its end has passed), so it must not be listed.
 #[test]
-#[ignore = "bug: a live r=\"-1\" timeline rounds the live edge up (ceil) and lists a segment that ends after now"]
+
 fn live_open_ended_repeat_stops_at_the_last_complete_segment() {
     // now = AST + 111 s = 11 s into the period: segments [100,102) … [108,110)
     // are complete; [110,112) ends after now.
@@ -1004,7 +1004,7 @@ fn live_open_ended_repeat_stops_at_the_last_complete_segment() {
 /// A Representation with no segment information and no BaseURL anywhere has
 /// no media the player can fetch: the documented `Addressing::None`.
 #[test]
-#[ignore = "bug: with no BaseURL and no segment information the manifest URL itself becomes the one media segment"]
+
 fn no_base_url_and_no_segment_information_is_no_addressing() {
     let mpd = r#"<MPD type="static" mediaPresentationDuration="PT10S"><Period>
       <AdaptationSet mimeType="text/vtt" lang="en"><Representation id="t" bandwidth="1"/></AdaptationSet>
@@ -1017,7 +1017,7 @@ fn no_base_url_and_no_segment_information_is_no_addressing() {
 /// An absolute Representation BaseURL under several MPD BaseURLs is one
 /// location, not several identical "alternates".
 #[test]
-#[ignore = "bug: an absolute BaseURL is resolved once per parent alternate, giving identical duplicate base_urls"]
+
 fn absolute_base_url_under_alternates_is_not_duplicated() {
     let m = corpus("dash-mpd__go-dash-fixtures__live_profile_multi_base_url.mpd");
     let sub = rep(&m, 0, 2, 0);
@@ -1026,7 +1026,7 @@ fn absolute_base_url_under_alternates_is_not_duplicated() {
 
 /// xs:duration with explicit zero years/months/days is unambiguous.
 #[test]
-#[ignore = "bug: parse_duration rejects any Y/M component, even P0Y0M0DT…, so such manifests lose their durations"]
+
 fn durations_with_zero_calendar_units() {
     assert_eq!(parse_duration("P0Y0M0DT0H1M30.5S"), Some(90.5));
     let mpd = r#"<MPD type="static" mediaPresentationDuration="P0Y0M0DT0H0M4S"><Period><AdaptationSet mimeType="video/mp4">
