@@ -77,6 +77,27 @@ $("unmute").addEventListener("click", () => {
   $("unmute").hidden = true;
 });
 
+// Quality: the ladder of the current DASH source, "Auto" by default.
+const quality = $("quality");
+function fillQualities() {
+  const list = session.qualities();
+  const labels = list.map((q, i) => [String(i), q.height ? `${q.height}p` : `${Math.round(q.bandwidth / 1000)} kbit/s`]);
+  const want = ["auto", ...labels.map(([v]) => v)].join();
+  const have = [...quality.options].map((o) => o.value).join();
+  if (want !== have) {
+    const keep = quality.value;
+    quality.replaceChildren(new Option("Auto", "auto"), ...labels.map(([v, l]) => new Option(l, v)));
+    quality.value = [...quality.options].some((o) => o.value === keep) ? keep : "auto";
+  }
+}
+ev.addEventListener("qualities", fillQualities);
+ev.addEventListener("quality", (e) => {
+  fillQualities();
+  quality.title = `playing ${e.detail.height ? e.detail.height + "p" : e.detail.id} · ${Math.round(e.detail.bandwidth / 1000)} kbit/s`;
+  quality.dataset.playing = e.detail.id;
+});
+quality.addEventListener("change", () => session.setQuality(quality.value === "auto" ? "auto" : Number(quality.value)));
+
 $("play").addEventListener("click", () => session.play());
 $("pause").addEventListener("click", () => session.pause());
 $("seek").addEventListener("click", () => session.seek(Number($("seek-to").value) || 0));

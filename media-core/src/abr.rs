@@ -479,7 +479,7 @@ mod tests {
                 current = Some(i);
                 run.fetches.push((t, i));
                 let factor = 1.0 + net.jitter * (2.0 * rng.unit() - 1.0);
-                dl = Some(Download { total: reps[i].bandwidth * 2 / 8, loaded: 0.0, start: t, factor });
+                dl = Some(Download { total: (reps[i].bandwidth as f64 * SEG_S / 8.0) as u64, loaded: 0.0, start: t, factor });
             }
             let end = ((step + 1) * DT_MS) as f64 / 1000.0;
             if let Some(d) = dl.as_mut() {

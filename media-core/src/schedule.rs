@@ -461,9 +461,32 @@ impl Engine {
         self.out.push_back(Output::Append { track, id, timestamp_offset: offset });
     }
 
-    /// Pin a video quality (index into [`Engine::qualities`]) or return to auto.
+    /// Pin a video quality (index into [`Engine::qualities`]) or return to
+    /// auto. A pinned quality shows within a couple of seconds: video
+    /// buffered beyond `playhead + 2 s` is dropped and fetched again.
     pub fn set_quality(&mut self, index: Option<usize>) {
         self.abr.set_override(index);
+        if index.is_none() {
+            return;
+        }
+        let keep_until = self.playhead.time + 2.0;
+        for i in 0..self.tracks.len() {
+            if self.tracks[i].kind != TrackKind::Video || self.tracks[i].cursor <= keep_until {
+                continue;
+            }
+            if let Some(f) = self.tracks[i].inflight.take() {
+                self.out.push_back(Output::Abort { id: f.id });
+            }
+            self.out.push_back(Output::Flush { track: i });
+            self.out.push_back(Output::Remove { track: i, start: keep_until, end: f64::INFINITY });
+            let t = &mut self.tracks[i];
+            t.pending_appends = 0;
+            t.retry_at = None;
+            t.cursor = keep_until;
+            t.ended = false;
+            self.end_sent = false;
+        }
+        self.drive();
     }
 
     /// The video representations of the period at the playhead, by rising bandwidth.

@@ -52,6 +52,9 @@ struct Shell {
     fetches: HashMap<FetchId, AbortController>,
     eos_pending: bool,
     duration: Option<f64>,
+    /// Page events, dispatched after the borrow ends (a listener may call
+    /// back into the player).
+    outbox: Vec<(&'static str, JsValue)>,
     sb_listeners: Vec<Listener>,
     _listeners: Vec<Listener>,
     _tick: Option<Interval>,
@@ -111,6 +114,7 @@ impl Dash {
             fetches: HashMap::new(),
             eos_pending: false,
             duration: None,
+            outbox: Vec::new(),
             sb_listeners: Vec::new(),
             _listeners: listeners,
             _tick: Some(timer),
@@ -122,7 +126,7 @@ impl Dash {
     /// Video qualities as `{id, bandwidth, width, height}`, lowest first.
     pub fn qualities(&self) -> JsValue {
         let list = js_sys::Array::new();
-        if let Some(s) = self.state.borrow().as_ref() {
+        if let Some(s) = self.state.try_borrow().ok().as_ref().and_then(|g| g.as_ref()) {
             for r in s.engine.qualities() {
                 let o = js_sys::Object::new();
                 let _ = js_sys::Reflect::set(&o, &"id".into(), &r.id.as_str().into());
@@ -137,9 +141,7 @@ impl Dash {
 
     /// Pin a quality (index into [`Dash::qualities`]) or `None` for auto.
     pub fn set_quality(&self, index: Option<usize>) {
-        if let Some(s) = self.state.borrow_mut().as_mut() {
-            s.engine.set_quality(index);
-        }
+        with(&Rc::downgrade(&self.state), |s| s.engine.set_quality(index));
     }
 }
 
@@ -149,13 +151,19 @@ type Weakly = Weak<RefCell<Option<Shell>>>;
 /// The borrow ends before anything async starts.
 fn with(weak: &Weakly, f: impl FnOnce(&mut Shell)) {
     let Some(rc) = weak.upgrade() else { return };
-    let mut guard = rc.borrow_mut();
-    let Some(shell) = guard.as_mut() else { return };
-    f(shell);
-    while let Some(out) = shell.engine.poll_output() {
-        apply(shell, weak, out);
+    let (target, events) = {
+        let Ok(mut guard) = rc.try_borrow_mut() else { return };
+        let Some(shell) = guard.as_mut() else { return };
+        f(shell);
+        while let Some(out) = shell.engine.poll_output() {
+            apply(shell, weak, out);
+        }
+        pump_all(shell, weak);
+        (shell.events.clone(), std::mem::take(&mut shell.outbox))
+    };
+    for (kind, detail) in events {
+        emit(&target, kind, &detail);
     }
-    pump_all(shell, weak);
 }
 
 fn tick(weak: &Weakly) {
@@ -233,7 +241,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                         s.running.push(None);
                         s.offsets.push(0.0);
                     }
-                    Err(e) => emit(&s.events, "error", &error_detail("media", &format!("cannot play {ct}: {}", error_name(&e)))),
+                    Err(e) => s.outbox.push(("error", error_detail("media", &format!("cannot play {ct}: {}", error_name(&e))))),
                 }
             }
         }
@@ -266,10 +274,10 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
             let _ = js_sys::Reflect::set(&o, &"bandwidth".into(), &(bandwidth as f64).into());
             let _ = js_sys::Reflect::set(&o, &"width".into(), &width.map_or(JsValue::NULL, |w| f64::from(w).into()));
             let _ = js_sys::Reflect::set(&o, &"height".into(), &height.map_or(JsValue::NULL, |h| f64::from(h).into()));
-            emit(&s.events, "quality", &o);
+            s.outbox.push(("quality", o.into()));
         }
-        Output::Event(EngineEvent::Buffering(b)) => emit(&s.events, "buffering", &JsValue::from_bool(b)),
-        Output::Event(EngineEvent::Error(e)) => emit(&s.events, "error", &error_detail("media", &e.to_string())),
+        Output::Event(EngineEvent::Buffering(b)) => s.outbox.push(("buffering", JsValue::from_bool(b))),
+        Output::Event(EngineEvent::Error(e)) => s.outbox.push(("error", error_detail("media", &e.to_string()))),
         Output::Event(_) => {}
     }
 }

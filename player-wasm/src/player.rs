@@ -96,7 +96,9 @@ impl Load {
         }
         let dash = Dash::start(self.video.clone(), self.events.clone(), url, text).await?;
         if self.generation.get() == self.gen {
+            let list = dash.qualities();
             *self.slot.borrow_mut() = Some(dash);
+            emit(&self.events, "qualities", &list);
         }
         Ok(())
     }

@@ -241,34 +241,69 @@ fn fuzz_smoke(root: &Path) -> (u64, u64) {
     (passed, failed)
 }
 
-/// HLS (fMP4, a master and a media playlist) for the proxy tests, made by
-/// ffmpeg into `target/test-media/hls`. The DASH tests use the demo stream.
+/// Test media made by ffmpeg into `target/test-media/` (once): HLS fMP4
+/// (master + media playlist) for the proxy tests; for the player tests a
+/// 3-rung H.264 ladder (SegmentTemplate + SegmentTimeline), VP9/Opus WebM
+/// DASH, and one-file-per-track MP4 with a global sidx (SegmentList with
+/// mediaRange; the tests also address it through SegmentBase indexRange).
+/// The demo stream covers the plain case.
 fn build_test_media(root: &Path) -> Result {
-    let dir = root.join("target/test-media/hls");
-    let master = dir.join("master.m3u8");
-    if master.exists() {
-        return Ok(());
+    let base = root.join("target/test-media");
+    let lavfi = |size: &str, secs: u32, hz: u32| -> Vec<String> {
+        vec![
+            "-hide_banner".into(), "-loglevel".into(), "error".into(), "-y".into(),
+            "-f".into(), "lavfi".into(), "-i".into(), format!("testsrc2=size={size}:rate=24:duration={secs}"),
+            "-f".into(), "lavfi".into(), "-i".into(), format!("sine=frequency={hz}:sample_rate=48000:duration={secs}"),
+        ]
+    };
+    let h264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"];
+    let dash = ["-f", "dash", "-seg_duration", "2", "-adaptation_sets", "id=0,streams=v id=1,streams=a"];
+    let jobs: Vec<(&str, &str, Vec<String>)> = vec![
+        ("hls", "master.m3u8", {
+            let mut a = lavfi("320x180", 12, 660);
+            a.extend(h264.iter().map(|s| s.to_string()));
+            a.extend(["-b:v", "120k", "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", "seg-%03d.m4s", "-master_pl_name", "master.m3u8", "media.m3u8"].map(String::from));
+            a
+        }),
+        ("ladder", "manifest.mpd", {
+            let mut a = lavfi("640x360", 20, 440);
+            a.extend(["-map", "0:v", "-map", "0:v", "-map", "0:v", "-map", "1:a"].map(String::from));
+            a.extend(h264.iter().map(|s| s.to_string()));
+            a.extend(["-s:v:0", "256x144", "-b:v:0", "150k", "-s:v:1", "426x240", "-b:v:1", "400k", "-s:v:2", "640x360", "-b:v:2", "900k", "-c:a", "aac", "-b:a", "64k", "-use_template", "1", "-use_timeline", "1"].map(String::from));
+            a.extend(dash.iter().map(|s| s.to_string()));
+            a.push("manifest.mpd".into());
+            a
+        }),
+        ("webm", "manifest.mpd", {
+            let mut a = lavfi("320x180", 12, 550);
+            a.extend(["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k", "-g", "48", "-keyint_min", "48", "-c:a", "libopus", "-b:a", "48k", "-dash_segment_type", "webm", "-use_template", "1", "-use_timeline", "1"].map(String::from));
+            a.extend(dash.iter().map(|s| s.to_string()));
+            a.push("manifest.mpd".into());
+            a
+        }),
+        ("single", "manifest.mpd", {
+            let mut a = lavfi("320x180", 12, 770);
+            a.extend(h264.iter().map(|s| s.to_string()));
+            a.extend(["-c:a", "aac", "-b:a", "48k", "-single_file", "1", "-global_sidx", "1"].map(String::from));
+            a.extend(dash.iter().map(|s| s.to_string()));
+            a.push("manifest.mpd".into());
+            a
+        }),
+    ];
+    for (name, marker, args) in jobs {
+        let dir = base.join(name);
+        if dir.join(marker).exists() {
+            continue;
+        }
+        step(&format!("preparing test media: {name} (ffmpeg)"));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let status = Command::new("ffmpeg").args(&args).current_dir(&dir).status().map_err(|e| format!("ffmpeg: {e}"))?;
+        if !status.success() {
+            let _ = std::fs::remove_file(dir.join(marker));
+            return Err(format!("ffmpeg ({name}) failed ({status})"));
+        }
+        println!("    made target/test-media/{name}");
     }
-    step("preparing HLS test media (ffmpeg, fMP4)");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=24:duration=12"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000:duration=12"])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-b:v", "120k", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"])
-        .args(["-c:a", "aac", "-b:a", "48k"])
-        .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4"])
-        .args(["-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename"])
-        .arg(dir.join("seg-%03d.m4s"))
-        .args(["-master_pl_name", "master.m3u8"])
-        .arg(dir.join("media.m3u8"))
-        .status()
-        .map_err(|e| format!("ffmpeg: {e}"))?;
-    if !status.success() {
-        let _ = std::fs::remove_file(&master);
-        return Err(format!("ffmpeg (HLS) failed ({status})"));
-    }
-    println!("    made target/test-media/hls");
     Ok(())
 }
 

@@ -437,3 +437,20 @@ fn the_manual_quality_override_pins_the_choice() {
     assert!(sim.qualities().iter().all(|q| q == "240"), "{:?}", sim.qualities());
     assert_eq!(sim.e.qualities().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["240", "480", "720"]);
 }
+
+#[test]
+fn a_pinned_quality_replaces_what_is_buffered_ahead() {
+    let mut sim = Sim::new(vod(120), EngineConfig::default(), |_| 8_000_000.0);
+    sim.run(30_000.0);
+    assert_eq!(sim.qualities().last().map(String::as_str), Some("720"));
+    let t = sim.time;
+    sim.e.set_quality(Some(0));
+    sim.drain();
+    assert!(sim.log.iter().any(|o| matches!(o, Output::Remove { track: 0, start, end } if (*start - (t + 2.0)).abs() < 1e-9 && end.is_infinite())));
+    let before = sim.fetch_log.len();
+    sim.run(3_000.0);
+    let refetched: Vec<&String> = sim.fetch_log[before..].iter().map(|(_, u)| u).filter(|u| u.contains("/v/240/") && !u.ends_with("init.mp4")).collect();
+    let first = refetched.first().and_then(|u| segment_span(u)).map(|(s, _)| s);
+    assert!(first.is_some_and(|s| s <= t + 2.0 && s > t - 2.0), "refetch from the playhead: {first:?} at {t}");
+    assert_eq!(sim.stalled_ms, 0.0);
+}

@@ -1,0 +1,106 @@
+// The DASH engine in headless Chromium on ffmpeg-made assets (made by
+// `cargo xtask test` into target/test-media/), served by a real local
+// origin through the media proxy: SegmentTemplate + SegmentTimeline with a
+// 3-rung ladder, VP9/Opus WebM, SegmentList with mediaRange, and the same
+// one-file MP4s addressed through SegmentBase indexRange (their sidx).
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { launch, newPage, readVideo } from "../support/browser.mjs";
+import { createRoom, root, startStack } from "../support/stack.mjs";
+import { startUpstream } from "../support/upstream.mjs";
+
+const media = join(root, "target/test-media");
+let stack, browser, up;
+
+/** The SegmentList MPD of one-file MP4s, rewritten to SegmentBase: the index
+ * is the sidx between the init segment and the first media range. */
+function sidxVariant() {
+  const mpd = readFileSync(join(media, "single/manifest.mpd"), "utf8");
+  const out = mpd.replace(/<SegmentList[^>]*>([\s\S]*?)<\/SegmentList>/g, (_, body) => {
+    const init = body.match(/<Initialization range="(\d+)-(\d+)"/);
+    const first = body.match(/mediaRange="(\d+)-/);
+    return `<SegmentBase indexRange="${Number(init[2]) + 1}-${Number(first[1]) - 1}"><Initialization range="${init[1]}-${init[2]}"/></SegmentBase>`;
+  });
+  assert.ok(out.includes("SegmentBase") && !out.includes("SegmentURL"));
+  writeFileSync(join(media, "single/manifest-sidx.mpd"), out);
+}
+
+before(async () => {
+  sidxVariant();
+  up = await startUpstream({ "/m/": media });
+  stack = await startStack();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await up?.close();
+});
+
+async function waitFor(page, fn, arg, timeout, what) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 50 });
+  } catch {
+    throw new Error(`${what} (within ${timeout} ms): ${JSON.stringify(await readVideo(page))} ${page.problems.join(" | ")}`);
+  }
+}
+
+async function open(source) {
+  const room = await createRoom(stack.url, { source: `${up.url}/m/${source}`, title: source });
+  const page = await newPage(browser);
+  await page.goto(`${stack.url}${room.url}`);
+  await waitFor(page, () => document.getElementById("connection")?.textContent === "open" && document.getElementById("video").readyState >= 2, null, 15_000, "media loaded");
+  return page;
+}
+
+/** Plays, decodes audio, seeks to 7 s and plays on from there. */
+async function playAndSeek(page) {
+  await page.click("#play");
+  await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing past 2 s");
+  const audio = await page.evaluate(() => document.getElementById("video").webkitAudioDecodedByteCount);
+  assert.ok(audio > 0, `audio decoded: ${audio} bytes`);
+  await page.fill("#seek-to", "7");
+  await page.click("#seek");
+  await waitFor(page, () => document.getElementById("video").currentTime > 7.8, null, 8_000, "playing on after a seek to 7 s");
+  const err = await page.evaluate(() => document.getElementById("video").error?.message ?? null);
+  assert.equal(err, null);
+}
+
+for (const [name, source] of [
+  ["VP9/Opus WebM (SegmentTemplate + SegmentTimeline)", "webm/manifest.mpd"],
+  ["one-file MP4s through SegmentList + mediaRange", "single/manifest.mpd"],
+  ["one-file MP4s through SegmentBase indexRange (sidx)", "single/manifest-sidx.mpd"],
+]) {
+  test(`${name}: plays, decodes audio, seeks`, async () => {
+    const page = await open(source);
+    await playAndSeek(page);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+}
+
+test("a 3-rung ladder: quality switches mid-play keep audio and video continuous", async () => {
+  const page = await open("ladder/manifest.mpd");
+  await playAndSeek(page);
+  const labels = await page.$$eval("#quality option", (os) => os.map((o) => o.textContent));
+  assert.deepEqual(labels, ["Auto", "144p", "240p", "360p"]);
+  for (const [value, id] of [["0", "0"], ["2", "2"]]) {
+    await page.selectOption("#quality", value);
+    await waitFor(page, (want) => document.getElementById("quality").dataset.playing === want, id, 6_000, `fetching quality ${id}`);
+    const t = await page.evaluate(() => document.getElementById("video").currentTime);
+    await waitFor(page, (t0) => document.getElementById("video").currentTime > t0 + 2.5, t, 8_000, "playing on after the switch");
+  }
+  // One continuous buffered range around the playhead, for audio and video together.
+  const ranges = await page.evaluate(() => {
+    const v = document.getElementById("video");
+    const b = v.buffered;
+    return { t: v.currentTime, ranges: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]) };
+  });
+  const holding = ranges.ranges.filter(([s, e]) => s <= ranges.t && ranges.t < e);
+  assert.equal(holding.length, 1, JSON.stringify(ranges));
+  assert.ok(holding[0][0] <= 7.1, `continuous since the seek: ${JSON.stringify(ranges)}`);
+  assert.equal(await page.evaluate(() => document.getElementById("video").error), null, "no decode error");
+  assert.deepEqual(page.problems, []);
+});
