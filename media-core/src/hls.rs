@@ -674,5 +674,105 @@ impl<'u> Parser<'u> {
     }
 }
 
+/// Codecs of a CODECS attribute that are audio (the rest is video).
+fn is_audio_codec(c: &str) -> bool {
+    let c = c.trim().to_ascii_lowercase();
+    ["mp4a", "opus", "ac-3", "ec-3", "flac", "alac", "fLaC"].iter().any(|p| c.starts_with(&p.to_ascii_lowercase()))
+}
+
+fn representation(id: String, bandwidth: u64, mime: &str, codecs: String, resolution: Option<(u32, u32)>, frame_rate: Option<f64>, media: &MediaPlaylist) -> crate::mpd::Representation {
+    use crate::mpd::{Addressing, ByteRef, Representation, Segment};
+    let init = media.segments.iter().find_map(|s| s.map.as_ref()).map(|m| ByteRef {
+        url: m.uri.clone(),
+        range: m.byte_range.as_ref().map(|r| (r.offset, r.offset + r.length.saturating_sub(1))),
+    });
+    let segments = media
+        .segments
+        .iter()
+        .map(|s| Segment {
+            url: s.uri.clone(),
+            range: s.byte_range.as_ref().map(|r| (r.offset, r.offset + r.length.saturating_sub(1))),
+            start: s.start,
+            duration: s.duration,
+            number: s.sequence,
+        })
+        .collect();
+    Representation {
+        id,
+        bandwidth,
+        mime_type: mime.to_string(),
+        codecs,
+        width: resolution.map(|r| r.0),
+        height: resolution.map(|r| r.1),
+        frame_rate,
+        sample_rate: None,
+        base_urls: Vec::new(),
+        timestamp_offset: 0.0,
+        init,
+        addressing: Addressing::Segments(segments),
+    }
+}
+
+/// The same presentation as a DASH model, so one engine plays both: one
+/// period; a video track with a representation per variant (their media
+/// playlists in `media`, same order as `master.variants`; a missing one
+/// drops its variant) and, when the variants name an audio group, an audio
+/// track from that group's default rendition (`audio`). fMP4 only: the
+/// segments carry their own timestamps. A VOD/EVENT snapshot (live HLS
+/// refresh is not modelled).
+pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], audio: Option<&MediaPlaylist>) -> crate::mpd::Manifest {
+    use crate::mpd::{Manifest, Period, Track, TrackKind};
+    let separate_audio = audio.is_some();
+    let mut reps = Vec::new();
+    for (i, (v, m)) in master.variants.iter().zip(media).enumerate() {
+        let Some(m) = m else { continue };
+        let codecs: Vec<&str> = v.codecs.as_deref().unwrap_or("avc1.42e01e,mp4a.40.2").split(',').map(str::trim).collect();
+        let kept: Vec<&str> = codecs.iter().copied().filter(|c| !(separate_audio && is_audio_codec(c))).collect();
+        reps.push(representation(format!("{i}"), v.bandwidth, "video/mp4", kept.join(","), v.resolution, v.frame_rate, m));
+    }
+    let duration = media.iter().flatten().map(MediaPlaylist::duration).reduce(f64::max);
+    let mut tracks = vec![Track { id: None, kind: TrackKind::Video, lang: None, roles: Vec::new(), label: None, representations: reps }];
+    if let Some(a) = audio {
+        let codec = master.variants.iter().filter_map(|v| v.codecs.as_deref()).flat_map(|c| c.split(',')).map(str::trim).find(|c| is_audio_codec(c)).unwrap_or("mp4a.40.2");
+        let rendition = master.renditions.iter().find(|r| r.kind == RenditionKind::Audio && r.default).or(master.renditions.iter().find(|r| r.kind == RenditionKind::Audio));
+        tracks.push(Track {
+            id: None,
+            kind: TrackKind::Audio,
+            lang: rendition.and_then(|r| r.language.clone()),
+            roles: Vec::new(),
+            label: rendition.map(|r| r.name.clone()),
+            representations: vec![representation("audio".into(), 128_000, "audio/mp4", codec.to_string(), None, None, a)],
+        });
+    }
+    Manifest {
+        dynamic: false,
+        duration,
+        availability_start_ms: None,
+        min_update_period: None,
+        time_shift_buffer_depth: None,
+        suggested_presentation_delay: None,
+        min_buffer_time: None,
+        locations: Vec::new(),
+        periods: vec![Period { id: None, start: 0.0, duration, tracks }],
+    }
+}
+
+/// A lone media playlist as a one-variant master (codecs unknown: H.264 + AAC assumed).
+pub fn single_variant(url: &str) -> MasterPlaylist {
+    MasterPlaylist {
+        variants: vec![Variant { uri: url.to_string(), bandwidth: 0, average_bandwidth: None, codecs: None, resolution: None, frame_rate: None, audio: None, subtitles: None, video_range: None }],
+        renditions: Vec::new(),
+        independent_segments: false,
+    }
+}
+
+/// The audio rendition a variant set plays by default: the URI of the
+/// default (else first) rendition of the first variant's audio group.
+pub fn default_audio_uri(master: &MasterPlaylist) -> Option<String> {
+    let group = master.variants.iter().find_map(|v| v.audio.clone())?;
+    let in_group: Vec<&Rendition> = master.renditions.iter().filter(|r| r.kind == RenditionKind::Audio && r.group_id == group).collect();
+    in_group.iter().find(|r| r.default).or(in_group.first()).and_then(|r| r.uri.clone())
+}
+
 #[cfg(test)]
 mod tests;

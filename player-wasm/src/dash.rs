@@ -78,6 +78,12 @@ impl Dash {
     /// (already fetched from `url`).
     pub async fn start(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest_text: String) -> Result<Dash, JsValue> {
         let manifest = mpd::parse_at(&manifest_text, &url, Some(wall_ms())).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        Self::start_with(video, events, url, manifest).await
+    }
+
+    /// Play a presentation already in the engine's model (DASH, or HLS
+    /// converted by `media_core::hls::to_manifest`).
+    pub async fn start_with(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest: mpd::Manifest) -> Result<Dash, JsValue> {
         let ms = MediaSource::new()?;
         let object_url = web_sys::Url::create_object_url_with_source(&ms)?;
         video.set_src(&object_url);

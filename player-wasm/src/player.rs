@@ -95,12 +95,61 @@ impl Load {
             return Ok(());
         }
         let dash = Dash::start(self.video.clone(), self.events.clone(), url, text).await?;
+        self.keep(dash);
+        Ok(())
+    }
+
+    /// HLS with fMP4 segments through the same engine: the master's
+    /// variants (and the default audio rendition) become one presentation.
+    async fn hls(self, url: String, text: Option<String>) -> Result<(), JsValue> {
+        use media_core::hls::{default_audio_uri, parse_playlist, single_variant, to_manifest, Playlist};
+        let text = match text {
+            Some(t) => t,
+            None => fetch_text(&url).await?,
+        };
+        let bad = |e: media_core::hls::HlsError| JsValue::from_str(&format!("bad playlist: {e}"));
+        let (master, media) = match parse_playlist(&text, &url).map_err(bad)? {
+            Playlist::Media(m) => (single_variant(&url), vec![Some(m)]),
+            Playlist::Master(master) => {
+                let mut media = Vec::new();
+                for v in &master.variants {
+                    let m = match fetch_text(&v.uri).await {
+                        Ok(t) => match parse_playlist(&t, &v.uri) {
+                            Ok(Playlist::Media(m)) => Some(m),
+                            _ => None,
+                        },
+                        Err(_) => None,
+                    };
+                    media.push(m);
+                }
+                (master, media)
+            }
+        };
+        if media.iter().flatten().any(|m| !m.is_fmp4()) {
+            return Err(JsValue::from_str("HLS with MPEG-TS segments is not supported (fMP4 only)"));
+        }
+        let audio = match default_audio_uri(&master) {
+            Some(u) => match parse_playlist(&fetch_text(&u).await?, &u).map_err(bad)? {
+                Playlist::Media(m) => Some(m),
+                Playlist::Master(_) => None,
+            },
+            None => None,
+        };
+        if self.generation.get() != self.gen {
+            return Ok(());
+        }
+        let manifest = to_manifest(&master, &media, audio.as_ref());
+        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest).await?;
+        self.keep(dash);
+        Ok(())
+    }
+
+    fn keep(&self, dash: Dash) {
         if self.generation.get() == self.gen {
             let list = dash.qualities();
             *self.slot.borrow_mut() = Some(dash);
             emit(&self.events, "qualities", &list);
         }
-        Ok(())
     }
 }
 
@@ -109,6 +158,7 @@ async fn load_any(load: Load, url: String, path: &str) -> Result<(), JsValue> {
     let ext = path.rsplit('/').next().and_then(|l| l.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     match detect::by_extension(path) {
         Kind::Dash => return load.dash(url, None).await,
+        Kind::Hls if has_mse() => return load.hls(url, None).await,
         Kind::Hls => return load_hls_native(&video, &url),
         Kind::Other if PROGRESSIVE.contains(&ext.as_str()) => {
             video.set_src(&url);
@@ -128,6 +178,7 @@ async fn load_any(load: Load, url: String, path: &str) -> Result<(), JsValue> {
     let text = JsFuture::from(resp.text()?).await?.as_string().unwrap_or_default();
     match detect::detect(&url, content_type.as_deref(), text.as_bytes().get(..1024).unwrap_or(text.as_bytes())) {
         Kind::Dash => load.dash(url, Some(text)).await,
+        Kind::Hls if has_mse() => load.hls(url, Some(text)).await,
         Kind::Hls => load_hls_native(&video, &url),
         Kind::Other => {
             video.set_src(&url);
@@ -136,11 +187,15 @@ async fn load_any(load: Load, url: String, path: &str) -> Result<(), JsValue> {
     }
 }
 
-/// HLS plays where the browser has it built in (Safari, iOS); the MSE
-/// engine for HLS fMP4 is not there yet.
+fn has_mse() -> bool {
+    js_sys::Reflect::has(&js_sys::global(), &"MediaSource".into()).unwrap_or(false)
+}
+
+/// Without Media Source Extensions (old iOS), HLS plays where the browser
+/// has it built in.
 fn load_hls_native(video: &HtmlVideoElement, url: &str) -> Result<(), JsValue> {
     if video.can_play_type("application/vnd.apple.mpegurl").is_empty() {
-        return Err(JsValue::from_str("HLS needs native support in this browser (the MSE HLS engine is not built yet)"));
+        return Err(JsValue::from_str("this browser has neither Media Source Extensions nor native HLS"));
     }
     video.set_src(url);
     Ok(())

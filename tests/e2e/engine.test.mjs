@@ -1,8 +1,9 @@
 // The DASH engine in headless Chromium on ffmpeg-made assets (made by
 // `cargo xtask test` into target/test-media/), served by a real local
 // origin through the media proxy: SegmentTemplate + SegmentTimeline with a
-// 3-rung ladder, VP9/Opus WebM, SegmentList with mediaRange, and the same
-// one-file MP4s addressed through SegmentBase indexRange (their sidx).
+// 3-rung ladder, VP9/Opus WebM, SegmentList with mediaRange, the same
+// one-file MP4s addressed through SegmentBase indexRange (their sidx), and
+// HLS fMP4 (audio muxed, and as a separate rendition).
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -72,6 +73,8 @@ for (const [name, source] of [
   ["VP9/Opus WebM (SegmentTemplate + SegmentTimeline)", "webm/manifest.mpd"],
   ["one-file MP4s through SegmentList + mediaRange", "single/manifest.mpd"],
   ["one-file MP4s through SegmentBase indexRange (sidx)", "single/manifest-sidx.mpd"],
+  ["HLS fMP4, audio muxed", "hls/master.m3u8"],
+  ["HLS fMP4 with a separate audio rendition", "hls-audio/master.m3u8"],
 ]) {
   test(`${name}: plays, decodes audio, seeks`, async () => {
     const page = await open(source);

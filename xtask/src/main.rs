@@ -242,7 +242,8 @@ fn fuzz_smoke(root: &Path) -> (u64, u64) {
 }
 
 /// Test media made by ffmpeg into `target/test-media/` (once): HLS fMP4
-/// (master + media playlist) for the proxy tests; for the player tests a
+/// (master + media playlist, audio muxed; and with a separate audio
+/// rendition) for the proxy and player tests; for the player tests a
 /// 3-rung H.264 ladder (SegmentTemplate + SegmentTimeline), VP9/Opus WebM
 /// DASH, and one-file-per-track MP4 with a global sidx (SegmentList with
 /// mediaRange; the tests also address it through SegmentBase indexRange).
@@ -263,6 +264,13 @@ fn build_test_media(root: &Path) -> Result {
             let mut a = lavfi("320x180", 12, 660);
             a.extend(h264.iter().map(|s| s.to_string()));
             a.extend(["-b:v", "120k", "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", "seg-%03d.m4s", "-master_pl_name", "master.m3u8", "media.m3u8"].map(String::from));
+            a
+        }),
+        ("hls-audio", "master.m3u8", {
+            let mut a = lavfi("320x180", 12, 880);
+            a.extend(["-map", "0:v", "-map", "1:a"].map(String::from));
+            a.extend(h264.iter().map(|s| s.to_string()));
+            a.extend(["-b:v", "150k", "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-master_pl_name", "master.m3u8", "-var_stream_map", "v:0,agroup:aud a:0,agroup:aud,default:yes", "-hls_segment_filename", "stream_%v/seg-%03d.m4s", "stream_%v/media.m3u8"].map(String::from));
             a
         }),
         ("ladder", "manifest.mpd", {
