@@ -44,7 +44,19 @@ fn main() -> ExitCode {
                 cmd.arg("tests/bench/rewrite.mjs").current_dir(&root);
                 run(wrangler_env(&mut cmd))
             }),
-            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room|rewrite`")),
+            Some("player") => build(&root).and_then(|_| {
+                step("bench player: bundle sizes next to dash.js, Shaka Player and hls.js (npm)");
+                let peers = root.join("target/bench-peers");
+                std::fs::create_dir_all(&peers).map_err(|e| e.to_string())?;
+                run(Command::new("npm")
+                    .args(["install", "--no-save", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", "."])
+                    .args(["dashjs@5.2.1", "shaka-player@5.2.12", "hls.js@1.7.4"])
+                    .current_dir(&peers))?;
+                let mut cmd = Command::new("node");
+                cmd.arg("tests/bench/player.mjs").current_dir(&root);
+                run(&mut cmd)
+            }),
+            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room|rewrite|player`")),
         },
         Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {
