@@ -192,7 +192,7 @@ impl Warnings {
 
 /// The scheme of a reference, if it has one (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":").
 pub(crate) fn scheme_of(r: &str) -> Option<&str> {
-    let end = r.find(|c| matches!(c, ':' | '/' | '?' | '#'))?;
+    let end = r.find([':', '/', '?', '#'])?;
     let scheme = r.get(..end)?;
     if r.as_bytes().get(end) != Some(&b':') {
         return None;
