@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launch, newPage, readVideo } from "../support/browser.mjs";
+import { joined, launch, newPage, waitFor } from "../support/browser.mjs";
 import { createRoom, root, startStack } from "../support/stack.mjs";
 import { startUpstream } from "../support/upstream.mjs";
 
@@ -40,19 +40,12 @@ after(async () => {
   await up?.close();
 });
 
-async function waitFor(page, fn, arg, timeout, what) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout, polling: 50 });
-  } catch {
-    throw new Error(`${what} (within ${timeout} ms): ${JSON.stringify(await readVideo(page))} ${page.problems.join(" | ")}`);
-  }
-}
 
 async function open(source) {
   const room = await createRoom(stack.url, { source: `${up.url}/m/${source}`, title: source });
   const page = await newPage(browser);
   await page.goto(`${stack.url}${room.url}`);
-  await waitFor(page, () => document.getElementById("connection")?.textContent === "open" && document.getElementById("video").readyState >= 2, null, 15_000, "media loaded");
+  await joined(page);
   return page;
 }
 

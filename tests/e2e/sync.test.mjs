@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launch, newPage, positionAt, readVideo } from "../support/browser.mjs";
+import { joined, launch, newPage, positionAt, readVideo, waitFor } from "../support/browser.mjs";
 import { root, sleep, startStack } from "../support/stack.mjs";
 
 let stack, browser;
@@ -23,15 +23,7 @@ async function gap(a, b) {
   return { pa, pb, gap: Math.abs(pa - pb) };
 }
 
-async function waitFor(page, fn, arg, timeout, what) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout, polling: 20 });
-  } catch (e) {
-    throw new Error(`${what} (within ${timeout} ms): ${JSON.stringify(await readVideo(page))}`);
-  }
-}
 
-const joined = (p) => waitFor(p, () => document.getElementById("connection")?.textContent === "open" && document.getElementById("video").readyState >= 2, null, 15_000, "joined with media loaded");
 
 test("two browsers stay in sync through play, seek, pause and reload", async () => {
   const a = await newPage(browser);

@@ -34,3 +34,15 @@ export async function positionAt(page, at) {
   const v = await readVideo(page);
   return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
 }
+
+/** Wait until `fn(arg)` holds in the page; the error says what was awaited and shows the element and any page problems. */
+export async function waitFor(page, fn, arg, timeout, what) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 20 });
+  } catch {
+    throw new Error(`${what} (within ${timeout} ms): ${JSON.stringify(await readVideo(page))} ${page.problems.join(" | ")}`);
+  }
+}
+
+/** Connected to the room with media loaded. */
+export const joined = (page) => waitFor(page, () => document.getElementById("connection")?.textContent === "open" && document.getElementById("video").readyState >= 2, null, 15_000, "joined with media loaded");
