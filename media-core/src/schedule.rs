@@ -80,8 +80,9 @@ pub enum Output {
     /// Abort fetch `id` and forget its bytes.
     Abort { id: FetchId },
     /// Queue: append the bytes of fetch `id` to the track's SourceBuffer,
-    /// with `timestamp_offset` set first.
-    Append { track: usize, id: FetchId, timestamp_offset: f64 },
+    /// with `timestamp_offset` and the append window (the period's span:
+    /// media past a period's end is cut) set first.
+    Append { track: usize, id: FetchId, timestamp_offset: f64, window: (f64, f64) },
     /// Queue: remove `[start, end)` from the track's SourceBuffer.
     Remove { track: usize, start: f64, end: f64 },
     /// Queue: `SourceBuffer.changeType` (or create the SourceBuffer).
@@ -390,7 +391,7 @@ impl Engine {
                 let offset = self.rep(f.rep).map_or(0.0, |r| r.timestamp_offset);
                 self.tracks[i].init_of = Some(f.rep);
                 self.tracks[i].pending_appends += 1;
-                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset });
+                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset, window: self.window(f.rep) });
             }
             Purpose::Media => {
                 let offset = self.rep(f.rep).map_or(0.0, |r| r.timestamp_offset);
@@ -398,7 +399,7 @@ impl Engine {
                     self.tracks[i].cursor = self.tracks[i].cursor.max(end);
                 }
                 self.tracks[i].pending_appends += 1;
-                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset });
+                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset, window: self.window(f.rep) });
             }
         }
         self.drive();
@@ -457,8 +458,10 @@ impl Engine {
         if t - 1.0 > 0.0 {
             self.out.push_back(Output::Remove { track, start: 0.0, end: t - 1.0 });
         }
-        let offset = self.tracks[track].init_of.and_then(|r| self.rep(r)).map_or(0.0, |r| r.timestamp_offset);
-        self.out.push_back(Output::Append { track, id, timestamp_offset: offset });
+        let rep = self.tracks[track].init_of;
+        let offset = rep.and_then(|r| self.rep(r)).map_or(0.0, |r| r.timestamp_offset);
+        let window = rep.map_or((0.0, f64::INFINITY), |r| self.window(r));
+        self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window });
     }
 
     /// Pin a video quality (index into [`Engine::qualities`]) or return to
@@ -528,6 +531,11 @@ impl Engine {
 
     fn rep(&self, r: RepRef) -> Option<&Representation> {
         self.manifest.as_ref()?.periods.get(r.period)?.tracks.get(r.set)?.representations.get(r.rep)
+    }
+
+    /// The append window of a representation: its period's span.
+    fn window(&self, r: RepRef) -> (f64, f64) {
+        self.manifest.as_ref().and_then(|m| m.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)))
     }
 
     fn indexed(&self, r: RepRef) -> Option<&crate::mpd::Indexed> {

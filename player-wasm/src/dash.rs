@@ -31,7 +31,7 @@ fn wall_ms() -> f64 {
 }
 
 enum Op {
-    Append { id: FetchId, offset: f64 },
+    Append { id: FetchId, offset: f64, window: (f64, f64) },
     Remove { start: f64, end: f64 },
     ChangeType(String),
 }
@@ -251,7 +251,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                 }
             }
         }
-        Output::Append { track, id, timestamp_offset } => push(s, track, Op::Append { id, offset: timestamp_offset }),
+        Output::Append { track, id, timestamp_offset, window } => push(s, track, Op::Append { id, offset: timestamp_offset, window }),
         Output::Remove { track, start, end } => push(s, track, Op::Remove { start, end }),
         Output::ChangeType { track, content_type } => push(s, track, Op::ChangeType(content_type)),
         Output::Flush { track } => {
@@ -321,11 +321,17 @@ fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
     }
     while let Some(op) = s.queues.get_mut(i).and_then(VecDeque::pop_front) {
         let started = match op {
-            Op::Append { id, offset } => {
+            Op::Append { id, offset, window } => {
                 let Some(buf) = s.bytes.get(&id).cloned() else { continue };
                 if (s.offsets[i] - offset).abs() > 1e-9 {
                     sb.set_timestamp_offset(offset);
                     s.offsets[i] = offset;
+                }
+                if (sb.append_window_start() - window.0).abs() > 1e-9 || sb.append_window_end() != window.1 {
+                    // Keep start < end at every step.
+                    let _ = sb.set_append_window_end(f64::INFINITY);
+                    let _ = sb.set_append_window_start(window.0);
+                    let _ = sb.set_append_window_end(window.1);
                 }
                 match sb.append_buffer_with_array_buffer(&buf) {
                     Ok(()) => {

@@ -28,8 +28,18 @@ function sidxVariant() {
   writeFileSync(join(media, "single/manifest-sidx.mpd"), out);
 }
 
+/** Two periods from the ladder's segments: 0–8 s, then the content again
+ * from its start as a second period at 8–20 s (timestampOffset 8). */
+function twoPeriods() {
+  const mpd = readFileSync(join(media, "ladder/manifest.mpd"), "utf8");
+  const period = mpd.match(/<Period[^>]*>([\s\S]*?)<\/Period>/)[1];
+  const out = mpd.replace(/<Period[^>]*>[\s\S]*?<\/Period>/, `<Period id="p1" start="PT0S" duration="PT8S">${period}</Period><Period id="p2" start="PT8S" duration="PT12S">${period}</Period>`);
+  writeFileSync(join(media, "ladder/two-periods.mpd"), out);
+}
+
 before(async () => {
   sidxVariant();
+  twoPeriods();
   up = await startUpstream({ "/m/": media });
   stack = await startStack();
   browser = await launch();
@@ -76,6 +86,23 @@ for (const [name, source] of [
     await page.context().close();
   });
 }
+
+test("two periods: playback crosses the boundary with no gap", async () => {
+  const page = await open("ladder/two-periods.mpd");
+  await page.click("#play");
+  await waitFor(page, () => document.getElementById("video").currentTime > 10.5, null, 15_000, "playing into the second period");
+  const state = await page.evaluate(() => {
+    const v = document.getElementById("video");
+    const b = v.buffered;
+    return { t: v.currentTime, duration: v.duration, ranges: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]) };
+  });
+  assert.ok(Math.abs(state.duration - 20) < 0.1, `duration of both periods: ${JSON.stringify(state)}`);
+  const across = state.ranges.find(([s, e]) => s <= 7.5 && e >= 10.5);
+  assert.ok(across, `one buffered range across the 8 s boundary: ${JSON.stringify(state)}`);
+  assert.equal(await page.evaluate(() => document.getElementById("video").error), null);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
 
 test("a 3-rung ladder: quality switches mid-play keep audio and video continuous", async () => {
   const page = await open("ladder/manifest.mpd");

@@ -454,3 +454,39 @@ fn a_pinned_quality_replaces_what_is_buffered_ahead() {
     assert!(first.is_some_and(|s| s <= t + 2.0 && s > t - 2.0), "refetch from the playhead: {first:?} at {t}");
     assert_eq!(sim.stalled_ms, 0.0);
 }
+
+#[test]
+fn two_periods_play_in_order_each_with_its_offset_and_window() {
+    let mpd = r#"<MPD type="static" mediaPresentationDuration="PT20S">
+      <Period id="p1" start="PT0S" duration="PT8S"><AdaptationSet contentType="video" mimeType="video/mp4">
+        <SegmentTemplate timescale="1000" duration="2000" media="v/$RepresentationID$/$Number$.m4s" initialization="v/$RepresentationID$/init.mp4"/>
+        <Representation id="240" bandwidth="400000" codecs="avc1.4d401e"/></AdaptationSet>
+        <AdaptationSet contentType="audio" mimeType="audio/mp4"><SegmentTemplate timescale="1000" duration="2000" media="a/$Number$.m4s" initialization="a/init.mp4"/>
+        <Representation id="a" bandwidth="128000" codecs="mp4a.40.2"/></AdaptationSet></Period>
+      <Period id="p2" start="PT8S" duration="PT12S"><AdaptationSet contentType="video" mimeType="video/mp4">
+        <SegmentTemplate timescale="1000" duration="2000" presentationTimeOffset="4000" media="v/$RepresentationID$/$Number$.m4s" initialization="v/$RepresentationID$/init.mp4"/>
+        <Representation id="240" bandwidth="400000" codecs="avc1.4d401e"/></AdaptationSet>
+        <AdaptationSet contentType="audio" mimeType="audio/mp4"><SegmentTemplate timescale="1000" duration="2000" presentationTimeOffset="4000" media="a/$Number$.m4s" initialization="a/init.mp4"/>
+        <Representation id="a" bandwidth="128000" codecs="mp4a.40.2"/></AdaptationSet></Period></MPD>"#;
+    let m = parse(mpd, "https://cdn.example/two/manifest.mpd").expect("two periods");
+    let mut e = Engine::new(EngineConfig::default());
+    e.handle_manifest(0.0, m, &all);
+    let mut appends = Vec::new();
+    for step in 0..200 {
+        let now = step as f64 * 50.0;
+        e.handle_tick(now, Playhead { time: 0.0, paused: true, buffered: vec![vec![], vec![]], display_height: None });
+        while let Some(o) = e.poll_output() {
+            match o {
+                Output::Fetch { id, .. } => e.handle_fetched(now, id, 50_000, 100.0, None),
+                Output::Append { track: 0, timestamp_offset, window, .. } => appends.push((timestamp_offset, window)),
+                _ => {}
+            }
+        }
+    }
+    // Period 1: 4 segments + init, offset 0, window [0, 8); period 2: init +
+    // 6 segments, offset 8 − 4 = 4, window [8, 20).
+    let p1 = appends.iter().filter(|(o, w)| *o == 0.0 && *w == (0.0, 8.0)).count();
+    let p2 = appends.iter().filter(|(o, w)| *o == 4.0 && *w == (8.0, 20.0)).count();
+    assert_eq!((p1, p2, appends.len()), (5, 7, 12), "{appends:?}");
+    assert!(appends.iter().position(|(o, _)| *o == 4.0) > appends.iter().rposition(|(o, _)| *o == 0.0), "period 1 first");
+}
