@@ -15,8 +15,15 @@ pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
 /// Origins allowed to call the API and open room sockets (`ALLOWED_ORIGINS`:
 /// `*` or a comma-separated list of origins).
 fn origin_allowed(env: &Env, origin: &str) -> bool {
+    allow_origin_value(env, origin).is_some()
+}
+
+/// The `Access-Control-Allow-Origin` value for `origin`: `*` when the list
+/// is `*`, the origin itself when it is listed, None when it is not.
+pub fn allow_origin_value(env: &Env, origin: &str) -> Option<String> {
     let list = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_else(|_| "*".into());
-    list.split(',').map(str::trim).any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    let entry = list.split(',').map(str::trim).find(|o| *o == "*" || o.eq_ignore_ascii_case(origin))?;
+    Some(if entry == "*" { "*".to_string() } else { origin.to_string() })
 }
 
 /// Add CORS headers for an allowed cross-origin caller. (A response passed

@@ -23,6 +23,8 @@ use media_core::rewrite::{self, rewrite_dash, rewrite_hls, RewriteError, MAX_MAN
 use serde_json::json;
 use worker::*;
 
+use crate::api::error as fail;
+
 /// Responses up to this size are buffered (to detect manifests by their
 /// first bytes and to cache them); larger ones stream through uncached.
 pub const MAX_BUFFERED_BYTES: usize = 32 * 1024 * 1024;
@@ -81,20 +83,9 @@ pub fn sign_source(env: &Env, url: &str) -> Option<String> {
     Some(encode_proxy_path(&cfg.secret, url, "", cfg.expires(now_secs())))
 }
 
-fn fail(status: u16, code: &str, message: &str) -> Result<Response> {
-    Ok(Response::from_json(&json!({ "error": { "code": code, "message": message } }))?.with_status(status))
-}
-
 fn fail_upstream(status: u16, message: &str) -> Result<Response> {
     let body = json!({ "error": { "code": "upstream_error", "message": message, "upstream_status": status } });
     Ok(Response::from_json(&body)?.with_status(502))
-}
-
-/// Origins allowed to read proxied media (the same list as the API's).
-fn allow_origin(env: &Env, origin: Option<&str>) -> Option<String> {
-    let list = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_else(|_| "*".into());
-    let origin = origin?;
-    list.split(',').map(str::trim).find(|o| *o == "*" || o.eq_ignore_ascii_case(origin)).map(|o| if o == "*" { "*".to_string() } else { origin.to_string() })
 }
 
 fn add_cors(resp: &mut Response, allowed: Option<&str>) -> Result<()> {
@@ -111,7 +102,7 @@ fn add_cors(resp: &mut Response, allowed: Option<&str>) -> Result<()> {
 
 pub async fn handle(req: Request, env: &Env) -> Result<Response> {
     let origin = req.headers().get("origin")?;
-    let allowed = allow_origin(env, origin.as_deref());
+    let allowed = origin.as_deref().and_then(|o| crate::api::allow_origin_value(env, o));
     let mut resp = match req.method() {
         Method::Options => {
             let mut r = Response::empty()?.with_status(204);
@@ -226,8 +217,7 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
     };
     let ttl = cfg.policy.ttl_secs(resource);
     let stored = Stored { status, kind, final_url: final_url.clone(), ttl };
-    let mut entry = Response::from_bytes(bytes.clone())?;
-    stored.write(&up, &mut entry)?;
+    let entry = stored.entry(&up, bytes.clone())?;
     if let Err(e) = cache.put(key.as_str(), entry).await {
         console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
     }
@@ -248,18 +238,15 @@ struct Stored {
 const PASSED_HEADERS: [&str; 6] = ["content-type", "content-range", "etag", "last-modified", "accept-ranges", "content-language"];
 
 impl Stored {
-    fn write(&self, up: &Response, entry: &mut Response) -> Result<()> {
+    /// The cache entry: the upstream bytes with their headers and this record.
+    fn entry(&self, up: &Response, bytes: Vec<u8>) -> Result<Response> {
+        let mut entry = passthrough_headers(up, Response::from_bytes(bytes)?)?;
         let h = entry.headers_mut();
-        for name in PASSED_HEADERS {
-            if let Some(v) = up.headers().get(name)? {
-                h.set(name, &v)?;
-            }
-        }
         h.set("cache-control", &format!("public, max-age={}", self.ttl))?;
         h.set("x-wt-status", &self.status.to_string())?;
         h.set("x-wt-kind", kind_name(self.kind))?;
         h.set("x-wt-url", &self.final_url)?;
-        Ok(())
+        Ok(entry)
     }
 
     fn read(entry: &Response) -> Result<Stored> {

@@ -676,7 +676,8 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
             }
             let d = info.num("duration").filter(|d| *d > 0).ok_or_else(|| MpdError::Invalid(format!("representation {}: SegmentTemplate without duration or timeline", ctx.id)))?;
             let template = NumberTemplate {
-                media: resolve_template(ctx.base, media),
+                // Resolution leaves the `$…$` identifiers as they are.
+                media: resolve(ctx.base, media),
                 representation_id: ctx.id.to_string(),
                 bandwidth: ctx.bandwidth,
                 start_number,
@@ -740,12 +741,6 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
         }
         None => Ok((None, Addressing::None, offset)),
     }
-}
-
-/// Resolve a template against the base with its `$…$` identifiers kept
-/// (they must not be percent-encoded or treated as path syntax).
-fn resolve_template(base: &str, template: &str) -> String {
-    resolve(base, template)
 }
 
 /// Expand a SegmentTimeline.

@@ -164,7 +164,16 @@ struct InFlight {
     range: Option<(u64, u64)>,
     /// For media: the segment's presentation span.
     span: Option<(f64, f64)>,
+    /// Hand the bytes to the engine (kept across retries).
+    inspect: bool,
     attempt: u32,
+}
+
+impl InFlight {
+    /// A first attempt (the id is given when it starts).
+    fn new(purpose: Purpose, rep: RepRef, url: String, range: Option<(u64, u64)>, span: Option<(f64, f64)>, inspect: bool) -> InFlight {
+        InFlight { id: 0, purpose, rep, url, range, span, inspect, attempt: 0 }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -187,6 +196,8 @@ struct TrackState {
     webm: Vec<(RepRef, crate::webm::WebmInfo)>,
     /// Alternate base URL in use (failover).
     base: usize,
+    /// Where the last back-buffer removal ended (not asked for twice).
+    evicted_to: f64,
     ended: bool,
     failed: bool,
     /// Appends handed to the shell and not yet confirmed.
@@ -267,6 +278,7 @@ impl Engine {
                         indexes: Vec::new(),
                         webm: Vec::new(),
                         base: 0,
+                        evicted_to: f64::NEG_INFINITY,
                         ended: false,
                         failed: false,
                         pending_appends: 0,
@@ -350,6 +362,7 @@ impl Engine {
             let buffered_end = self.playhead.buffered.get(i).and_then(|r| r.iter().find(|(s, e)| *s <= target + 0.1 && target < *e).map(|(_, e)| *e));
             let t = &mut self.tracks[i];
             t.ended = false;
+            t.evicted_to = f64::NEG_INFINITY;
             let keep = buffered_end.is_some() && t.inflight.as_ref().is_some_and(|f| f.span.is_some_and(|(s, _)| (s - buffered_end.unwrap_or(0.0)).abs() < 0.05));
             if !keep {
                 if let Some(f) = t.inflight.take() {
@@ -388,18 +401,14 @@ impl Engine {
                         Err(e) => self.fail(i, EngineError::BadIndex(e.to_string())),
                     }
                 }
-                let offset = self.rep(f.rep).map_or(0.0, |r| r.timestamp_offset);
                 self.tracks[i].init_of = Some(f.rep);
-                self.tracks[i].pending_appends += 1;
-                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset, window: self.window(f.rep) });
+                self.append(i, id, Some(f.rep));
             }
             Purpose::Media => {
-                let offset = self.rep(f.rep).map_or(0.0, |r| r.timestamp_offset);
                 if let Some((_, end)) = f.span {
                     self.tracks[i].cursor = self.tracks[i].cursor.max(end);
                 }
-                self.tracks[i].pending_appends += 1;
-                self.out.push_back(Output::Append { track: i, id, timestamp_offset: offset, window: self.window(f.rep) });
+                self.append(i, id, Some(f.rep));
             }
         }
         self.drive();
@@ -458,10 +467,9 @@ impl Engine {
         if t - 1.0 > 0.0 {
             self.out.push_back(Output::Remove { track, start: 0.0, end: t - 1.0 });
         }
-        let rep = self.tracks[track].init_of;
-        let offset = rep.and_then(|r| self.rep(r)).map_or(0.0, |r| r.timestamp_offset);
-        let window = rep.map_or((0.0, f64::INFINITY), |r| self.window(r));
-        self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window });
+        // The same bytes again (the shell still holds them).
+        self.tracks[track].pending_appends = self.tracks[track].pending_appends.saturating_sub(1);
+        self.append(track, id, self.tracks[track].init_of);
     }
 
     /// Pin a video quality (index into [`Engine::qualities`]) or return to
@@ -533,9 +541,13 @@ impl Engine {
         self.manifest.as_ref()?.periods.get(r.period)?.tracks.get(r.set)?.representations.get(r.rep)
     }
 
-    /// The append window of a representation: its period's span.
-    fn window(&self, r: RepRef) -> (f64, f64) {
-        self.manifest.as_ref().and_then(|m| m.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)))
+    /// Queue the append of fetch `id`, with its representation's timestamp
+    /// offset and its period's span as the append window.
+    fn append(&mut self, track: usize, id: FetchId, rep: Option<RepRef>) {
+        let offset = rep.and_then(|r| self.rep(r)).map_or(0.0, |r| r.timestamp_offset);
+        let window = rep.and_then(|r| self.manifest.as_ref()?.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)));
+        self.tracks[track].pending_appends += 1;
+        self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window });
     }
 
     fn indexed(&self, r: RepRef) -> Option<&crate::mpd::Indexed> {
@@ -612,8 +624,10 @@ impl Engine {
             let Some(ranges) = self.playhead.buffered.get(i) else { continue };
             let Some(first) = ranges.first() else { continue };
             let limit = t - self.cfg.back_buffer_s;
-            // Remove in chunks of at least 10 s, never what plays now.
-            if first.0 < limit - 10.0 {
+            // Remove in chunks of at least 10 s, never what plays now, and
+            // not again while the last removal may still be running.
+            if first.0 < limit - 10.0 && limit >= self.tracks[i].evicted_to + 10.0 {
+                self.tracks[i].evicted_to = limit;
                 self.out.push_back(Output::Remove { track: i, start: 0.0, end: limit });
             }
         }
@@ -631,7 +645,7 @@ impl Engine {
                     continue;
                 }
                 if let Some((_, f)) = self.tracks[i].retry_at.take() {
-                    self.start_fetch(i, f.purpose, f.rep, f.url, f.range, f.span, f.attempt);
+                    self.start(i, f);
                 }
                 continue;
             }
@@ -662,26 +676,36 @@ impl Engine {
         let p = m.periods.iter().rposition(|p| p.start <= cursor + 1e-6).unwrap_or(0);
         let period = &m.periods[p];
         if period.end().is_some_and(|e| cursor >= e - 1e-3) {
-            if p + 1 < m.periods.len() {
-                // Next period.
-                let next = m.periods[p + 1].start;
-                self.tracks[i].cursor = next.max(cursor);
-                return self.step_track_in(i, p + 1);
+            if self.leave_period(i, p) {
+                self.step_track_in(i, p + 1);
             }
-            self.tracks[i].ended = true;
             return;
         }
         self.step_track_in(i, p)
     }
 
+    /// The track is done with period `p`: on to the next period's start
+    /// (true), or the presentation ended for it (false).
+    fn leave_period(&mut self, i: usize, p: usize) -> bool {
+        let Some(m) = self.manifest.as_ref() else { return false };
+        match m.periods.get(p + 1) {
+            Some(next) => {
+                let start = next.start.max(m.periods[p].end().unwrap_or(next.start));
+                self.tracks[i].cursor = self.tracks[i].cursor.max(start);
+                true
+            }
+            None => {
+                self.tracks[i].ended = true;
+                false
+            }
+        }
+    }
+
     fn step_track_in(&mut self, i: usize, p: usize) {
         let Some(m) = self.manifest.as_ref() else { return };
         let Some(set) = self.tracks[i].sets.get(p).copied().flatten() else {
-            // This period has no such track: skip to its end.
-            match m.periods[p].end() {
-                Some(e) if p + 1 < m.periods.len() => self.tracks[i].cursor = e,
-                _ => self.tracks[i].ended = true,
-            }
+            // This period has no such track: skip it.
+            self.leave_period(i, p);
             return;
         };
         let reps = &m.periods[p].tracks[set].representations;
@@ -726,8 +750,7 @@ impl Engine {
         if self.tracks[i].init_of != Some(rep_ref) {
             if let Some(init) = rep.init.clone() {
                 let inspect = matches!(&rep.addressing, Addressing::Indexed(x) if x.container == Container::WebM);
-                let range = init.range;
-                self.start_fetch_inspect(i, Purpose::Init, rep_ref, init.url, range, None, 0, inspect);
+                self.start(i, InFlight::new(Purpose::Init, rep_ref, init.url, init.range, None, inspect));
                 return;
             }
             self.tracks[i].init_of = Some(rep_ref);
@@ -737,8 +760,8 @@ impl Engine {
             Addressing::Indexed(x) => match self.tracks[i].indexes.iter().find(|(k, _)| *k == rep_ref) {
                 Some((_, list)) => find_segment(list, cursor),
                 None => {
-                    let (url, range) = (x.url.clone(), Some(x.index_range));
-                    self.start_fetch_inspect(i, Purpose::Index, rep_ref, url, range, None, 0, true);
+                    let f = InFlight::new(Purpose::Index, rep_ref, x.url.clone(), Some(x.index_range), None, true);
+                    self.start(i, f);
                     return;
                 }
             },
@@ -759,34 +782,23 @@ impl Engine {
                     }
                 }
                 // A range ending at u64::MAX runs to the end of the file.
-                let end = s.start + s.duration;
-                self.start_fetch(i, Purpose::Media, rep_ref, s.url, s.range, Some((s.start, end)), 0);
+                let span = Some((s.start, s.start + s.duration));
+                self.start(i, InFlight::new(Purpose::Media, rep_ref, s.url, s.range, span, false));
             }
-            None => {
-                let dynamic = m.dynamic;
-                if !dynamic {
-                    let period_end = m.periods[p].end();
-                    match period_end {
-                        Some(e) if p + 1 < m.periods.len() => self.tracks[i].cursor = e,
-                        _ => self.tracks[i].ended = true,
-                    }
-                }
+            // Nothing left in this period (live: nothing yet).
+            None if !m.dynamic => {
+                self.leave_period(i, p);
             }
+            None => {}
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn start_fetch(&mut self, i: usize, purpose: Purpose, rep: RepRef, url: String, range: Option<(u64, u64)>, span: Option<(f64, f64)>, attempt: u32) {
-        let inspect = purpose == Purpose::Index;
-        self.start_fetch_inspect(i, purpose, rep, url, range, span, attempt, inspect)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn start_fetch_inspect(&mut self, i: usize, purpose: Purpose, rep: RepRef, url: String, range: Option<(u64, u64)>, span: Option<(f64, f64)>, attempt: u32, inspect: bool) {
-        let id = self.next_id;
+    /// Start fetch `f` (a first attempt or a retry) under a new id.
+    fn start(&mut self, i: usize, mut f: InFlight) {
+        f.id = self.next_id;
         self.next_id += 1;
-        self.out.push_back(Output::Fetch { id, track: i, url: url.clone(), range, purpose, inspect });
-        self.tracks[i].inflight = Some(InFlight { id, purpose, rep, url, range, span, attempt });
+        self.out.push_back(Output::Fetch { id: f.id, track: i, url: f.url.clone(), range: f.range, purpose: f.purpose, inspect: f.inspect });
+        self.tracks[i].inflight = Some(f);
     }
 }
 

@@ -134,12 +134,7 @@ impl Dash {
         let list = js_sys::Array::new();
         if let Some(s) = self.state.try_borrow().ok().as_ref().and_then(|g| g.as_ref()) {
             for r in s.engine.qualities() {
-                let o = js_sys::Object::new();
-                let _ = js_sys::Reflect::set(&o, &"id".into(), &r.id.as_str().into());
-                let _ = js_sys::Reflect::set(&o, &"bandwidth".into(), &(r.bandwidth as f64).into());
-                let _ = js_sys::Reflect::set(&o, &"width".into(), &r.width.map_or(JsValue::NULL, |w| f64::from(w).into()));
-                let _ = js_sys::Reflect::set(&o, &"height".into(), &r.height.map_or(JsValue::NULL, |h| f64::from(h).into()));
-                list.push(&o);
+                list.push(&quality(&r.id, r.bandwidth, r.width, r.height));
             }
         }
         list.into()
@@ -152,6 +147,17 @@ impl Dash {
 }
 
 type Weakly = Weak<RefCell<Option<Shell>>>;
+
+/// `{id, bandwidth, width, height}` as the page sees a quality.
+fn quality(id: &str, bandwidth: u64, width: Option<u32>, height: Option<u32>) -> JsValue {
+    let o = js_sys::Object::new();
+    let dim = |v: Option<u32>| v.map_or(JsValue::NULL, |v| f64::from(v).into());
+    let _ = js_sys::Reflect::set(&o, &"id".into(), &id.into());
+    let _ = js_sys::Reflect::set(&o, &"bandwidth".into(), &(bandwidth as f64).into());
+    let _ = js_sys::Reflect::set(&o, &"width".into(), &dim(width));
+    let _ = js_sys::Reflect::set(&o, &"height".into(), &dim(height));
+    o.into()
+}
 
 /// Run `f` on the shell, then carry out every output the engine produced.
 /// The borrow ends before anything async starts.
@@ -274,14 +280,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                 with(&w, |s| s.engine.handle_manifest(wall_ms(), m, &|t| MediaSource::is_type_supported(t)));
             });
         }
-        Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => {
-            let o = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&o, &"id".into(), &id.as_str().into());
-            let _ = js_sys::Reflect::set(&o, &"bandwidth".into(), &(bandwidth as f64).into());
-            let _ = js_sys::Reflect::set(&o, &"width".into(), &width.map_or(JsValue::NULL, |w| f64::from(w).into()));
-            let _ = js_sys::Reflect::set(&o, &"height".into(), &height.map_or(JsValue::NULL, |h| f64::from(h).into()));
-            s.outbox.push(("quality", o.into()));
-        }
+        Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => s.outbox.push(("quality", quality(&id, bandwidth, width, height))),
         Output::Event(EngineEvent::Buffering(b)) => s.outbox.push(("buffering", JsValue::from_bool(b))),
         Output::Event(EngineEvent::Error(e)) => s.outbox.push(("error", error_detail("media", &e.to_string()))),
         Output::Event(_) => {}

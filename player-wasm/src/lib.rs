@@ -67,7 +67,9 @@ export interface SyncStats {
 
 /// A joined room. Events (CustomEvent, data in `detail`) on [`Session::events`]:
 /// `joined`, `state`, `source`, `members`, `queue`, `settings`, `chat`, `stats`,
-/// `reverted`, `error`, `connection`, `needs-gesture`.
+/// `reverted`, `error`, `connection`, `needs-gesture`; from the media engine
+/// `qualities` (the ladder is known), `quality` (a quality is being
+/// fetched: `{id, bandwidth, width, height}`) and `buffering` (true/false).
 #[wasm_bindgen]
 pub struct Session {
     shared: session::Handle,
