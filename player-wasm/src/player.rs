@@ -50,6 +50,12 @@ impl Player {
     /// Load `url` (relative URLs resolve against the page). Loading the
     /// current URL again does nothing.
     pub fn load(&mut self, url: &str) {
+        self.load_as(url, None);
+    }
+
+    /// Load `url` as `kind` (skipping detection) or, with `None`, as what
+    /// its extension or response says it is.
+    pub fn load_as(&mut self, url: &str, kind: Option<Kind>) {
         let base = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
         let abs = web_sys::Url::new_with_base(url, &base).map(|u| u.href()).unwrap_or_else(|_| url.to_string());
         if self.current.as_deref() == Some(abs.as_str()) {
@@ -63,7 +69,7 @@ impl Player {
         let (video, events, generation, slot) = (self.video.clone(), self.events.clone(), self.generation.clone(), self.dash.clone());
         spawn_local(async move {
             let load = Load { video, events: events.clone(), generation, gen, slot };
-            if let Err(e) = load_any(load, abs.clone(), &path).await {
+            if let Err(e) = load_any(load, abs.clone(), &path, kind).await {
                 emit(&events, "error", &error_detail("media", &format!("could not play {abs}: {}", describe(&e))));
             }
         });
@@ -153,14 +159,15 @@ impl Load {
     }
 }
 
-async fn load_any(load: Load, url: String, path: &str) -> Result<(), JsValue> {
+async fn load_any(load: Load, url: String, path: &str, kind: Option<Kind>) -> Result<(), JsValue> {
     let video = load.video.clone();
     let ext = path.rsplit('/').next().and_then(|l| l.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    match detect::by_extension(path) {
+    let progressive = kind == Some(Kind::Other) || (kind.is_none() && PROGRESSIVE.contains(&ext.as_str()));
+    match kind.unwrap_or_else(|| detect::by_extension(path)) {
         Kind::Dash => return load.dash(url, None).await,
         Kind::Hls if has_mse() => return load.hls(url, None).await,
         Kind::Hls => return load_hls_native(&video, &url),
-        Kind::Other if PROGRESSIVE.contains(&ext.as_str()) => {
+        Kind::Other if progressive => {
             video.set_src(&url);
             return Ok(());
         }

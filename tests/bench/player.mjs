@@ -1,11 +1,20 @@
-// cargo xtask bench player (size half): the shipped player (wasm + JS glue)
-// next to dash.js, Shaka Player and hls.js from their npm packages
-// (installed by xtask into target/bench-peers), raw and gzip -9, measured
-// in the same run. Writes target/bench/player.json.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// cargo xtask bench player:
+// 1. size: the shipped player (wasm + JS glue) next to dash.js, Shaka Player
+//    and hls.js from their npm packages (installed by xtask into
+//    target/bench-peers), raw and gzip -9, measured in the same run;
+// 2. time to first frame: our MediaPlayer and dash.js on the same DASH asset
+//    (the 3-rung ffmpeg ladder + audio) in the same headless Chromium,
+//    interleaved, each run in a fresh browser context (no HTTP or code
+//    cache), from navigation start to the first presented video frame
+//    (requestVideoFrameCallback), script download and start-up included.
+// Writes target/bench/player.json.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { launch } from "../support/browser.mjs";
 import { root } from "../support/stack.mjs";
+import { startUpstream } from "../support/upstream.mjs";
 
 const peers = join(root, "target/bench-peers/node_modules");
 const size = (files) => {
@@ -26,12 +35,87 @@ const rows = [
 const ours = rows[0][1].gzip;
 console.log("    bundle                                                    raw B     gzip -9 B   ours / it");
 for (const [name, s] of rows) console.log(`    ${name.padEnd(56)} ${String(s.raw).padStart(9)} ${String(s.gzip).padStart(11)}   ${(ours / s.gzip).toFixed(2)}`);
+
+// ---- time to first frame ----
+const RUNS = Number(process.env.WT_BENCH_RUNS ?? 12);
+const pages = mkdtempSync(join(tmpdir(), "wt-ttff-"));
+const frame = `
+  video.requestVideoFrameCallback(() => { window.firstFrame = performance.now(); });
+  video.addEventListener("error", () => { window.failed = String(video.error && video.error.message); });`;
+writeFileSync(join(pages, "ours.html"), `<!doctype html><body><video id="video" muted playsinline autoplay></video>
+<script type="module">
+import init, { MediaPlayer } from "/pkg/player_wasm.js";
+const video = document.getElementById("video");${frame}
+await init();
+const player = new MediaPlayer(video);
+player.events.addEventListener("error", (e) => { window.failed = e.detail.message; });
+player.load({ url: "/media/manifest.mpd", kind: "dash" });
+</script>`);
+writeFileSync(join(pages, "dashjs.html"), `<!doctype html><body><video id="video" muted playsinline autoplay></video>
+<script src="/dashjs/dash.all.min.js"></script>
+<script>
+const video = document.getElementById("video");${frame}
+const player = dashjs.MediaPlayer().create();
+player.on(dashjs.MediaPlayer.events.ERROR, (e) => { window.failed = JSON.stringify(e.error); });
+player.initialize(video, "/media/manifest.mpd", true);
+</script>`);
+const origin = await startUpstream({
+  "/pkg/": join(root, "www/pkg"),
+  "/dashjs/": join(peers, "dashjs/dist/modern/umd"),
+  "/media/": join(root, "target/test-media/ladder"),
+  "/": pages,
+});
+const browser = await launch();
+const browserVersion = browser.version();
+async function firstFrame(page) {
+  const context = await browser.newContext();
+  try {
+    const tab = await context.newPage();
+    await tab.goto(`${origin.url}/${page}.html`);
+    await tab.waitForFunction(() => window.firstFrame !== undefined || window.failed !== undefined, null, { timeout: 20_000, polling: 5 });
+    const { firstFrame, failed } = await tab.evaluate(() => ({ firstFrame: window.firstFrame, failed: window.failed }));
+    if (failed !== undefined) throw new Error(`${page}: ${failed}`);
+    return firstFrame;
+  } finally {
+    await context.close();
+  }
+}
+const times = { ours: [], dashjs: [] };
+await firstFrame("ours"); await firstFrame("dashjs"); // warm the OS file cache, not counted
+for (let i = 0; i < RUNS; i++) {
+  // Interleaved, alternating which goes first.
+  const order = i % 2 ? ["dashjs", "ours"] : ["ours", "dashjs"];
+  for (const who of order) times[who].push(await firstFrame(who));
+  process.stdout.write(`\r    first frame: run ${i + 1}/${RUNS}`);
+}
+process.stdout.write("\n");
+await browser.close();
+await origin.close();
+const stat = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { runs: s.length, median_ms: Number(q(0.5).toFixed(1)), p90_ms: Number(q(0.9).toFixed(1)), min_ms: Number(s[0].toFixed(1)), max_ms: Number(s[s.length - 1].toFixed(1)) };
+};
+const ff = { ours: stat(times.ours), dashjs: stat(times.dashjs) };
+const ffRatio = Number((ff.ours.median_ms / ff.dashjs.median_ms).toFixed(3));
+console.log("    first frame (ms from navigation)   median     p90     min     max");
+for (const [who, s] of Object.entries(ff)) console.log(`    ${(who === "ours" ? "watch-together MediaPlayer" : `dash.js ${version("dashjs")}`).padEnd(34)} ${String(s.median_ms).padStart(7)} ${String(s.p90_ms).padStart(7)} ${String(s.min_ms).padStart(7)} ${String(s.max_ms).padStart(7)}`);
+console.log(`    ours / dash.js (median): ${ffRatio}`);
+
 const figures = {
   benchmark: "player",
   date: new Date().toISOString().slice(0, 10),
   sizes: Object.fromEntries(rows.map(([n, s]) => [n, { ...s, ratio_ours_to_it: Number((ours / s.gzip).toFixed(3)) }])),
   goal_gzip_bytes: 100_000,
-  first_frame: "not measured yet",
+  first_frame: {
+    asset: "target/test-media/ladder (ffmpeg DASH, SegmentTemplate + SegmentTimeline, 3 video rungs + AAC audio), loopback origin",
+    method: "fresh browser context per run, interleaved; navigation start → first requestVideoFrameCallback",
+    chromium: browserVersion,
+    ours: ff.ours,
+    dashjs: ff.dashjs,
+    raw_ms: times,
+    ratio_ours_to_dashjs_median: ffRatio,
+  },
 };
 mkdirSync(join(root, "target/bench"), { recursive: true });
 writeFileSync(join(root, "target/bench/player.json"), JSON.stringify(figures, null, 2) + "\n");

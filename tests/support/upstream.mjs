@@ -5,7 +5,7 @@ import { createReadStream, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import { extname, join, normalize } from "node:path";
 
-const TYPES = { ".mpd": "application/dash+xml", ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".m4a": "audio/mp4" };
+const TYPES = { ".mpd": "application/dash+xml", ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".m4a": "audio/mp4", ".webm": "video/webm", ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html; charset=utf-8" };
 
 export const BILLION_LAUGHS = `<?xml version="1.0"?>
 <!DOCTYPE lolz [

@@ -44,8 +44,8 @@ fn main() -> ExitCode {
                 cmd.arg("tests/bench/rewrite.mjs").current_dir(&root);
                 run(wrangler_env(&mut cmd))
             }),
-            Some("player") => build(&root).and_then(|_| {
-                step("bench player: bundle sizes next to dash.js, Shaka Player and hls.js (npm)");
+            Some("player") => build(&root).and_then(|_| build_test_media(&root)).and_then(|_| {
+                step("bench player: bundle sizes next to dash.js, Shaka Player and hls.js (npm); first frame against dash.js in Chromium");
                 let peers = root.join("target/bench-peers");
                 std::fs::create_dir_all(&peers).map_err(|e| e.to_string())?;
                 run(Command::new("npm")
