@@ -89,6 +89,7 @@ pub enum Output {
     ChangeType { track: usize, content_type: String },
     /// Drop the track's queued (not yet started) operations.
     Flush { track: usize },
+    /// The presentation's duration (`f64::INFINITY` for a live stream).
     SetDuration(f64),
     /// Queue, after everything else: `MediaSource.endOfStream()`.
     EndOfStream,
@@ -292,7 +293,10 @@ impl Engine {
             for t in &mut tracks {
                 t.cursor = start;
             }
-            if let Some(end) = manifest.end().filter(|_| !manifest.dynamic) {
+            if manifest.dynamic {
+                // Unbounded: the element can then be put anywhere in what is buffered.
+                self.out.push_back(Output::SetDuration(f64::INFINITY));
+            } else if let Some(end) = manifest.end() {
                 self.out.push_back(Output::SetDuration(end));
             }
             self.tracks = tracks;

@@ -52,6 +52,10 @@ struct Shell {
     fetches: HashMap<FetchId, AbortController>,
     eos_pending: bool,
     duration: Option<f64>,
+    /// A start position (live edge, period start) the element cannot take
+    /// yet (see [`can_seek`]).
+    pending_seek: Option<f64>,
+    metadata: bool,
     /// Page events, dispatched after the borrow ends (a listener may call
     /// back into the player).
     outbox: Vec<(&'static str, JsValue)>,
@@ -92,9 +96,12 @@ impl Dash {
         let state: Rc<RefCell<Option<Shell>>> = Rc::new(RefCell::new(None));
         let weak = Rc::downgrade(&state);
         let mut listeners = Vec::new();
-        for kind in ["seeking", "waiting", "playing", "pause", "timeupdate", "resize"] {
+        for kind in ["seeking", "waiting", "playing", "pause", "timeupdate", "resize", "loadedmetadata"] {
             let w = weak.clone();
             listeners.push(Listener::new(&video, kind, move |_| {
+                if kind == "loadedmetadata" {
+                    with(&w, |s| s.metadata = true);
+                }
                 if kind == "seeking" {
                     with(&w, |s| {
                         let t = s.video.current_time();
@@ -120,6 +127,8 @@ impl Dash {
             fetches: HashMap::new(),
             eos_pending: false,
             duration: None,
+            pending_seek: None,
+            metadata: false,
             outbox: Vec::new(),
             sb_listeners: Vec::new(),
             _listeners: listeners,
@@ -178,13 +187,28 @@ fn with(weak: &Weakly, f: impl FnOnce(&mut Shell)) {
     }
 }
 
+/// Whether the element takes `currentTime = t` now: after `loadedmetadata`
+/// and once `seekable` reaches `t` (with an unbounded duration that is what
+/// is buffered); earlier, Chromium drops or clamps the seek.
+fn can_seek(s: &Shell, t: f64) -> bool {
+    let seekable = s.video.seekable();
+    let n = seekable.length();
+    s.metadata && n > 0 && seekable.end(n - 1).is_ok_and(|end| end >= t)
+}
+
 fn tick(weak: &Weakly) {
     with(weak, |s| {
+        if let Some(t) = s.pending_seek {
+            if can_seek(s, t) {
+                s.pending_seek = None;
+                s.video.set_current_time(t);
+            }
+        }
         let buffered = s.sbs.iter().map(|sb| ranges(sb)).collect();
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         let height = s.video.client_height();
         let ph = Playhead {
-            time: s.video.current_time(),
+            time: s.pending_seek.unwrap_or_else(|| s.video.current_time()),
             paused: s.video.paused(),
             buffered,
             display_height: (height > 0).then(|| (f64::from(height) * dpr) as u32),
@@ -271,7 +295,8 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
         }
         Output::SetDuration(d) => s.duration = Some(d),
         Output::EndOfStream => s.eos_pending = true,
-        Output::Seek(t) => s.video.set_current_time(t),
+        Output::Seek(t) if can_seek(s, t) => s.video.set_current_time(t),
+        Output::Seek(t) => s.pending_seek = Some(t),
         Output::RefreshManifest => {
             let (w, url) = (weak.clone(), s.url.clone());
             spawn_local(async move {

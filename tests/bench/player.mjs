@@ -42,7 +42,7 @@ const pages = mkdtempSync(join(tmpdir(), "wt-ttff-"));
 const frame = `
   video.requestVideoFrameCallback(() => { window.firstFrame = performance.now(); });
   video.addEventListener("error", () => { window.failed = String(video.error && video.error.message); });`;
-writeFileSync(join(pages, "ours.html"), `<!doctype html><body><video id="video" muted playsinline autoplay></video>
+writeFileSync(join(pages, "ours.html"), `<!doctype html><link rel="icon" href="data:,"><body><video id="video" muted playsinline autoplay></video>
 <script type="module">
 import init, { MediaPlayer } from "/pkg/player_wasm.js";
 const video = document.getElementById("video");${frame}
@@ -51,7 +51,7 @@ const player = new MediaPlayer(video);
 player.events.addEventListener("error", (e) => { window.failed = e.detail.message; });
 player.load({ url: "/media/manifest.mpd", kind: "dash" });
 </script>`);
-writeFileSync(join(pages, "dashjs.html"), `<!doctype html><body><video id="video" muted playsinline autoplay></video>
+writeFileSync(join(pages, "dashjs.html"), `<!doctype html><link rel="icon" href="data:,"><body><video id="video" muted playsinline autoplay></video>
 <script src="/dashjs/dash.all.min.js"></script>
 <script>
 const video = document.getElementById("video");${frame}

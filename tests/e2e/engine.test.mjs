@@ -1,11 +1,14 @@
-// The DASH engine in headless Chromium on ffmpeg-made assets (made by
-// `cargo xtask test` into target/test-media/), served by a real local
-// origin through the media proxy: SegmentTemplate + SegmentTimeline with a
-// 3-rung ladder, VP9/Opus WebM, SegmentList with mediaRange, the same
-// one-file MP4s addressed through SegmentBase indexRange (their sidx), and
-// HLS fMP4 (audio muxed, and as a separate rendition).
+// The DASH engine in headless Chromium on assets made by ffmpeg and Shaka
+// Packager (by `cargo xtask test` into target/test-media/), served by a real
+// local origin through the media proxy: SegmentTemplate + SegmentTimeline
+// with a 3-rung ladder, VP9/Opus WebM, SegmentList with mediaRange, the same
+// one-file MP4s addressed through SegmentBase indexRange (their sidx), HLS
+// fMP4 (audio muxed, and as a separate rendition), Shaka Packager's
+// on-demand (SegmentBase) and live-profile (SegmentTemplate) DASH and its
+// HLS, two periods, and a live stream the origin publishes over time.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { joined, launch, newPage, waitFor } from "../support/browser.mjs";
@@ -40,7 +43,16 @@ function twoPeriods() {
 before(async () => {
   sidxVariant();
   twoPeriods();
-  up = await startUpstream({ "/m/": media });
+  const page = mkdtempSync(join(tmpdir(), "wt-engine-"));
+  writeFileSync(join(page, "player.html"), `<!doctype html><link rel="icon" href="data:,"><body><video id="video" muted autoplay playsinline></video>
+<script type="module">
+import init, { MediaPlayer } from "/pkg/player_wasm.js";
+await init();
+window.player = new MediaPlayer(document.getElementById("video"));
+window.player.events.addEventListener("error", (e) => console.error(e.detail.message));
+window.ready = true;
+</script>`);
+  up = await startUpstream({ "/m/": media, "/pkg/": join(root, "www/pkg"), "/page/": page });
   stack = await startStack();
   browser = await launch();
 });
@@ -78,6 +90,9 @@ for (const [name, source] of [
   ["one-file MP4s through SegmentBase indexRange (sidx)", "single/manifest-sidx.mpd"],
   ["HLS fMP4, audio muxed", "hls/master.m3u8"],
   ["HLS fMP4 with a separate audio rendition", "hls-audio/master.m3u8"],
+  ["Shaka Packager on-demand profile: SegmentBase indexRange (sidx)", "shaka/ondemand.mpd"],
+  ["Shaka Packager live profile: SegmentTemplate + SegmentTimeline", "shaka/live-profile.mpd"],
+  ["Shaka Packager HLS fMP4, separate audio (DEFAULT=NO, AUTOSELECT)", "shaka/master.m3u8"],
 ]) {
   test(`${name}: plays, decodes audio, seeks`, async () => {
     const page = await open(source);
@@ -126,4 +141,37 @@ test("a 3-rung ladder: quality switches mid-play keep audio and video continuous
   assert.ok(holding[0][0] <= 7.1, `continuous since the seek: ${JSON.stringify(ranges)}`);
   assert.equal(await page.evaluate(() => document.getElementById("video").error), null, "no decode error");
   assert.deepEqual(page.problems, []);
+});
+
+// The engine alone (the MediaPlayer export, no room): live in a room is the
+// sync loop's business.
+test("a live stream published over time: starts near the edge, follows the growing timeline, seeks back in the window", async () => {
+  const page = await newPage(browser);
+  await page.goto(`${up.url}/page/player.html`);
+  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  await page.evaluate((url) => window.player.load({ url, kind: "dash" }), `${up.url}/m/live/live.mpd`);
+  await waitFor(page, () => document.getElementById("video").readyState >= 2, null, 10_000, "live media loaded");
+  const edge = () => (Date.now() - up.liveStart("live")) / 1000;
+  await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 10_000, "playing");
+  const first = await page.evaluate(() => document.getElementById("video").currentTime);
+  const lag = edge() - first;
+  assert.ok(lag > 2 && lag < 14, `starts behind the live edge by the delay (about 4–8 s): edge ${edge()}, at ${first}`);
+  const refreshesBefore = up.hits("/m/live/live.mpd");
+  // 12 s were published when it started: playing on past that needs segments
+  // that only later refreshes list.
+  await waitFor(page, (t) => document.getElementById("video").currentTime > t + 8, first, 14_000, "following the live edge for 8 s");
+  const now = await page.evaluate(() => document.getElementById("video").currentTime);
+  assert.ok(now > 14, `played segments published after the start: ${now}`);
+  assert.ok(up.hits("/m/live/live.mpd") >= refreshesBefore + 2, `the MPD is refreshed (minimumUpdatePeriod 2 s): ${up.hits("/m/live/live.mpd")}`);
+  assert.ok(edge() - now < 14, `still near the edge: edge ${edge()}, at ${now}`);
+  const audio = await page.evaluate(() => document.getElementById("video").webkitAudioDecodedByteCount);
+  assert.ok(audio > 0, `audio decoded: ${audio} bytes`);
+  // Back 6 s inside the time-shift window.
+  const back = Math.floor(now - 6);
+  await page.evaluate((b) => { document.getElementById("video").currentTime = b; }, back);
+  await waitFor(page, (b) => { const v = document.getElementById("video"); return v.currentTime > b + 1 && v.currentTime < b + 5 && !v.paused; }, back, 8_000, `playing on after a seek back to ${back}`);
+  assert.equal(up.early(), 0, "no segment asked for before it was complete");
+  assert.equal(await page.evaluate(() => document.getElementById("video").error), null);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
 });

@@ -22,9 +22,48 @@ export const BILLION_LAUGHS = `<?xml version="1.0"?>
 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011"><BaseURL>&lol9;</BaseURL></MPD>
 `;
 
-/** Start the origin on 127.0.0.1 with `mounts` = { "/dash/": dir, ... }. */
-export async function startUpstream(mounts) {
+const iso = (ms) => new Date(ms).toISOString();
+
+/**
+ * A live stream made of a VOD MPD (ffmpeg's SegmentTemplate + SegmentTimeline):
+ * dynamic, published as if the stream had started at `ast`, listing only the
+ * segments complete by `now` and not older than the time-shift window
+ * (startNumber moves with the window). Refreshed every 2 s by the player.
+ */
+export function liveMpd(vod, ast, now, { tsbd = 30 } = {}) {
+  const live = (now - ast) / 1000;
+  let out = vod
+    .replace(/\s*mediaPresentationDuration="[^"]*"/, "")
+    .replace(/type="static"/, `type="dynamic" availabilityStartTime="${iso(ast)}" publishTime="${iso(now)}" minimumUpdatePeriod="PT2S" timeShiftBufferDepth="PT${tsbd}S" suggestedPresentationDelay="PT4S"`);
+  out = out.replace(/<SegmentTemplate([^>]*)>\s*<SegmentTimeline>([\s\S]*?)<\/SegmentTimeline>/g, (_, attrs, body) => {
+    const ts = Number(attrs.match(/timescale="(\d+)"/)?.[1] ?? 1);
+    const start = Number(attrs.match(/startNumber="(\d+)"/)?.[1] ?? 1);
+    const segs = [];
+    let t = 0;
+    for (const m of body.matchAll(/<S\s+([^>]*?)\/?>/g)) {
+      const a = m[1];
+      const at = a.match(/\bt="(\d+)"/);
+      if (at) t = Number(at[1]);
+      const d = Number(a.match(/\bd="(\d+)"/)[1]);
+      const r = Number(a.match(/\br="(\d+)"/)?.[1] ?? 0);
+      for (let i = 0; i <= r; i++) { segs.push({ t, d, n: start + segs.length }); t += d; }
+    }
+    const keep = segs.filter(({ t, d }) => (t + d) / ts <= live && (t + d) / ts >= live - tsbd);
+    const number = keep[0]?.n ?? start;
+    const attrs2 = /startNumber=/.test(attrs) ? attrs.replace(/startNumber="\d+"/, `startNumber="${number}"`) : `${attrs} startNumber="${number}"`;
+    return `<SegmentTemplate${attrs2}><SegmentTimeline>${keep.map(({ t, d }) => `<S t="${t}" d="${d}"/>`).join("")}</SegmentTimeline>`;
+  });
+  return out;
+}
+
+/** Start the origin on 127.0.0.1 with `mounts` = { "/dash/": dir, ... }.
+ * `<dir>/live.mpd` publishes `<dir>/manifest.mpd` as a live stream that
+ * started `liveLeadSecs` before its first request; its segments are refused
+ * (404, counted by `early()`) until they are complete. */
+export async function startUpstream(mounts, { liveLeadSecs = 12 } = {}) {
   const hits = new Map();
+  const liveStarts = new Map();
+  let early = 0;
   const count = (p) => hits.set(p, (hits.get(p) ?? 0) + 1);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://x");
@@ -79,6 +118,20 @@ export async function startUpstream(mounts) {
     if (!mount) { res.writeHead(404).end("not found"); return; }
     const file = normalize(join(mounts[mount], decodeURIComponent(path.slice(mount.length))));
     if (!file.startsWith(normalize(mounts[mount]))) { res.writeHead(403).end(); return; }
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    if (file.endsWith("/live.mpd")) {
+      let vod;
+      try { vod = readFileSync(join(dir, "manifest.mpd"), "utf8"); } catch { res.writeHead(404).end("not found"); return; }
+      if (!liveStarts.has(dir)) liveStarts.set(dir, Date.now() - liveLeadSecs * 1000);
+      res.writeHead(200, { "content-type": "application/dash+xml", "cache-control": "no-cache" }).end(liveMpd(vod, liveStarts.get(dir), Date.now()));
+      return;
+    }
+    const chunk = file.match(/chunk-stream\d+-(\d+)\.m4s$/);
+    if (chunk && liveStarts.has(dir) && Number(chunk[1]) * 2 > (Date.now() - liveStarts.get(dir)) / 1000 + 0.25) {
+      early++;
+      res.writeHead(404).end("not yet available");
+      return;
+    }
     let st;
     try { st = statSync(file); } catch { res.writeHead(404).end("not found"); return; }
     if (!st.isFile()) { res.writeHead(404).end("not found"); return; }
@@ -104,6 +157,8 @@ export async function startUpstream(mounts) {
   return {
     url: `http://127.0.0.1:${port}`,
     hits: (p) => hits.get(p) ?? 0,
+    early: () => early,
+    liveStart: (rel) => liveStarts.get(normalize(join(Object.values(mounts)[0], rel))),
     read: (mount, rel) => readFileSync(join(mounts[mount], rel)),
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };

@@ -3,6 +3,7 @@
 //!
 //! - `cargo xtask dev`   install what is missing, build, serve on http://127.0.0.1:8787
 //! - `cargo xtask test`  install what is missing, build, run every test stage
+//!   (`cargo xtask test e2e engine`: one stage, only files whose name has "engine")
 //! - `cargo xtask build` install what is missing and build the player, worker and demo
 //! - `cargo xtask tidy`  check the cores stay pure (no platform crates, no clocks)
 //! - `cargo xtask bench sim` sync figures from the seeded simulation
@@ -301,6 +302,23 @@ fn build_test_media(root: &Path) -> Result {
             a.push("manifest.mpd".into());
             a
         }),
+        // The source of the live stream the test origin publishes over time
+        // (a dynamic MPD whose timeline grows; tests/support/upstream.mjs).
+        ("live", "manifest.mpd", {
+            let mut a = lavfi("320x180", 90, 350);
+            a.extend(h264.iter().map(|s| s.to_string()));
+            a.extend(["-b:v", "120k", "-c:a", "aac", "-b:a", "48k", "-use_template", "1", "-use_timeline", "1"].map(String::from));
+            a.extend(dash.iter().map(|s| s.to_string()));
+            a.push("manifest.mpd".into());
+            a
+        }),
+        // One plain MP4 that Shaka Packager packages below.
+        ("shaka", "src.mp4", {
+            let mut a = lavfi("320x180", 12, 330);
+            a.extend(h264.iter().map(|s| s.to_string()));
+            a.extend(["-b:v", "150k", "-c:a", "aac", "-b:a", "48k", "src.mp4"].map(String::from));
+            a
+        }),
         ("single", "manifest.mpd", {
             let mut a = lavfi("320x180", 12, 770);
             a.extend(h264.iter().map(|s| s.to_string()));
@@ -323,6 +341,26 @@ fn build_test_media(root: &Path) -> Result {
             return Err(format!("ffmpeg ({name}) failed ({status})"));
         }
         println!("    made target/test-media/{name}");
+    }
+    // Shaka Packager: the on-demand profile (one file per track, SegmentBase
+    // indexRange into its sidx), and the live profile (SegmentTemplate +
+    // SegmentTimeline) with HLS fMP4 playlists (separate audio) from the same run.
+    let dir = base.join("shaka");
+    if !dir.join("master.m3u8").exists() {
+        let packager = setup::ensure_packager(root)?;
+        step("preparing test media: shaka (Shaka Packager)");
+        run(Command::new(&packager)
+            .args(["--quiet", "in=src.mp4,stream=video,output=od-video.mp4", "in=src.mp4,stream=audio,output=od-audio.mp4", "--mpd_output", "ondemand.mpd"])
+            .current_dir(&dir))?;
+        run(Command::new(&packager)
+            .args([
+                "--quiet",
+                "in=src.mp4,stream=video,init_segment=video/init.mp4,segment_template=video/$Number$.m4s,playlist_name=video.m3u8",
+                "in=src.mp4,stream=audio,init_segment=audio/init.mp4,segment_template=audio/$Number$.m4s,playlist_name=audio.m3u8,hls_group_id=audio,hls_name=English",
+                "--generate_static_live_mpd", "--segment_duration", "2", "--mpd_output", "live-profile.mpd", "--hls_master_playlist_output", "master.m3u8",
+            ])
+            .current_dir(&dir))?;
+        println!("    made target/test-media/shaka (ondemand.mpd, live-profile.mpd, master.m3u8)");
     }
     Ok(())
 }
@@ -404,7 +442,9 @@ fn test(root: &Path, args: &[String]) -> Result {
         step(&format!("stage {n}/5: {stage} tests (node --test, real workerd{})", if stage == "e2e" { " + headless Chromium" } else { "" }));
         let tap = root.join(format!("target/test-results/{stage}.tap"));
         std::fs::create_dir_all(tap.parent().unwrap_or(root)).map_err(|e| e.to_string())?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".test.mjs")).collect();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+            .filter(|p| args.get(1).is_none_or(|f| p.to_string_lossy().contains(f.as_str())))
+            .collect();
         files.sort();
         let mut cmd = Command::new("node");
         cmd.arg("--test").arg("--test-concurrency=1").arg("--test-reporter=spec").arg("--test-reporter-destination=stdout").arg("--test-reporter=tap").arg(format!("--test-reporter-destination={}", tap.display())).args(&files).current_dir(root);

