@@ -38,7 +38,8 @@ const name = localStorage.getItem("wt-name") || `Guest ${Math.floor(Math.random(
 localStorage.setItem("wt-name", name);
 const hostToken = localStorage.getItem(`wt-host:${roomId}`) ?? undefined;
 const session = join({ room: roomId, name, hostToken }, video);
-window.watchTogether = { session, video };
+window.watchTogether = { session, video, member: null };
+session.events.addEventListener("joined", (e) => { window.watchTogether.member = e.detail.member; });
 
 const ev = session.events;
 ev.addEventListener("connection", (e) => {
@@ -61,11 +62,21 @@ ev.addEventListener("members", (e) => {
     return li;
   }));
 });
+let audioText = "";
 ev.addEventListener("stats", (e) => {
   const s = e.detail;
   const n = (v, unit = " ms") => (v == null ? "–" : `${Math.round(v)}${unit}`);
   $("overlay").textContent =
-    `drift ${n(s.driftMs)} · rtt ${n(s.rttMs)} · clock ±${n(s.offsetErrorMs)} · rate ${s.rate.toFixed(3)} · fixes ${s.rateCorrections}r/${s.seekCorrections}s`;
+    `drift ${n(s.driftMs)} · rtt ${n(s.rttMs)} · clock ±${n(s.offsetErrorMs)} · rate ${s.rate.toFixed(3)} · fixes ${s.rateCorrections}r/${s.seekCorrections}s${audioText}`;
+});
+ev.addEventListener("audio", (e) => {
+  const a = e.detail;
+  audioText = a.state === "running" ? "" : ` · audio ${a.state} (tap to resume)`;
+  $("normalize").checked = a.normalize;
+});
+$("normalize").addEventListener("change", () => session.setNormalize($("normalize").checked));
+ev.addEventListener("unmuted", () => {
+  $("unmute").hidden = true;
 });
 ev.addEventListener("error", (e) => show(e.detail.message));
 ev.addEventListener("reverted", (e) => show(`Not allowed: ${e.detail.message}`));

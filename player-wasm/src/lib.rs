@@ -18,6 +18,7 @@ use sync_core::protocol::Command;
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
+mod audio;
 mod dash;
 mod dom;
 mod player;
@@ -35,6 +36,9 @@ struct JoinOptions {
     password: Option<String>,
     #[serde(default, rename = "hostToken")]
     host_token: Option<String>,
+    /// Loudness normalisation through WebAudio (default on).
+    #[serde(default)]
+    normalize: Option<bool>,
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -50,6 +54,8 @@ export interface JoinOptions {
   password?: string;
   /** The host token returned when the room was created. */
   hostToken?: string;
+  /** Loudness normalisation (compressor + make-up gain) through WebAudio; default true. */
+  normalize?: boolean;
 }
 export interface SyncStats {
   offsetMs: number | null;
@@ -99,7 +105,7 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
         url.push_str(&String::from(js_sys::encode_uri_component(p)));
     }
     let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
-    let shared = session::start(url, identity, video).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
+    let shared = session::start(url, identity, video, opts.normalize.unwrap_or(true)).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
     Ok(Session { shared })
 }
 
@@ -148,6 +154,19 @@ impl Session {
     pub fn set_correction(&self, on: bool) {
         let weak = Rc::downgrade(&self.shared);
         session::with(&weak, |s| s.set_correction(on));
+    }
+
+    /// Loudness normalisation on or off.
+    #[wasm_bindgen(js_name = setNormalize)]
+    pub fn set_normalize(&self, on: bool) {
+        if let Ok(mut s) = self.shared.try_borrow_mut() {
+            s.set_normalize(on);
+        }
+    }
+
+    /// WebAudio status: `{state, resumeAttempts, normalize, makeupGain}` (null without WebAudio).
+    pub fn audio(&self) -> JsValue {
+        self.shared.borrow().audio()
     }
 
     /// false: do not make the group wait while this player buffers.

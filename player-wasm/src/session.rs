@@ -18,6 +18,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{EventTarget, HtmlVideoElement, MessageEvent, WebSocket};
 
+use crate::audio::Audio;
 use crate::dom::{emit, error_name, media_error_text, now_ms, Listener};
 use crate::player::{error_detail, Player};
 
@@ -47,6 +48,9 @@ pub struct Shared {
     reconnect_timer: Option<Timeout>,
     reconnect_attempt: u32,
     play_in_flight: bool,
+    /// Muted by us after autoplay was refused: unmuted on the next gesture.
+    auto_muted: bool,
+    audio: Option<Audio>,
     left: bool,
     _listeners: Vec<Listener>,
 }
@@ -106,8 +110,18 @@ fn observe(video: &HtmlVideoElement) -> MediaObservation {
     }
 }
 
-pub fn start(ws_url: String, identity: Identity, video: HtmlVideoElement) -> Result<Handle, JsValue> {
+pub fn start(ws_url: String, identity: Identity, video: HtmlVideoElement, normalize: bool) -> Result<Handle, JsValue> {
     let events = EventTarget::new()?;
+    // Media from another origin reaches WebAudio only through CORS (the
+    // media proxy answers with it); same-origin media is unaffected.
+    video.set_cross_origin(Some("anonymous"));
+    let audio = match Audio::new(video.unchecked_ref(), events.clone(), normalize) {
+        Ok(a) => Some(a),
+        Err(e) => {
+            web_sys::console::warn_2(&"watch-together: no WebAudio, playing without normalisation:".into(), &e);
+            None
+        }
+    };
     let mut client = Client::new(ClientConfig::default(), identity);
     client.set_resume_token(session_storage().and_then(|s| s.get_item(&resume_key(&ws_url)).ok().flatten()));
     let shared = Rc::new(RefCell::new(Shared {
@@ -121,6 +135,8 @@ pub fn start(ws_url: String, identity: Identity, video: HtmlVideoElement) -> Res
         reconnect_timer: None,
         reconnect_attempt: 0,
         play_in_flight: false,
+        auto_muted: false,
+        audio,
         left: false,
         _listeners: Vec::new(),
     }));
@@ -146,6 +162,21 @@ pub fn start(ws_url: String, identity: Identity, video: HtmlVideoElement) -> Res
         }
     })?);
     if let Some(window) = web_sys::window() {
+        // A gesture may unmute what autoplay rules made us mute.
+        for kind in ["pointerdown", "keydown", "touchend"] {
+            let w = weak.clone();
+            listeners.push(Listener::new(window.as_ref(), kind, move |_| {
+                let Some(rc) = w.upgrade() else { return };
+                let Ok(mut s) = rc.try_borrow_mut() else { return };
+                if s.auto_muted {
+                    s.auto_muted = false;
+                    s.video.set_muted(false);
+                    let events = s.events.clone();
+                    drop(s);
+                    emit(&events, "unmuted", &JsValue::NULL);
+                }
+            })?);
+        }
         // Back online or visible again: reconnect now instead of waiting out the backoff.
         for (target, kind) in [(window.clone().unchecked_into::<EventTarget>(), "online"), (window.document().map(|d| d.unchecked_into()).unwrap_or_else(|| window.clone().unchecked_into()), "visibilitychange")] {
             let w = weak.clone();
@@ -280,16 +311,21 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
 /// back to muted playback and tells the page it needs a gesture to unmute.
 fn request_play(weak: &Weak<RefCell<Shared>>) {
     let Some(rc) = weak.upgrade() else { return };
-    let (video, events) = {
+    let (video, events, audio) = {
         let Ok(mut s) = rc.try_borrow_mut() else { return };
         if s.play_in_flight || !s.video.paused() {
             return;
         }
         s.play_in_flight = true;
-        (s.video.clone(), s.events.clone())
+        (s.video.clone(), s.events.clone(), s.audio.clone())
     };
     let w = weak.clone();
     spawn_local(async move {
+        // The context first: an element routed into a suspended one is silent.
+        let silent = match &audio {
+            Some(a) => !a.before_play().await,
+            None => false,
+        };
         let result = match video.play() {
             Ok(p) => JsFuture::from(p).await.map(|_| ()),
             Err(e) => Err(e),
@@ -298,6 +334,11 @@ fn request_play(weak: &Weak<RefCell<Shared>>) {
             match error_name(&e).as_str() {
                 "NotAllowedError" => {
                     video.set_muted(true);
+                    if let Some(rc) = w.upgrade() {
+                        if let Ok(mut s) = rc.try_borrow_mut() {
+                            s.auto_muted = true;
+                        }
+                    }
                     emit(&events, "needs-gesture", &JsValue::NULL);
                     if let Ok(p) = video.play() {
                         let _ = JsFuture::from(p).await;
@@ -306,6 +347,9 @@ fn request_play(weak: &Weak<RefCell<Shared>>) {
                 "AbortError" => {} // a pause or a new load interrupted it: expected
                 _ => web_sys::console::warn_2(&"watch-together: play() failed".into(), &e),
             }
+        } else if silent {
+            // Playing, but into a suspended AudioContext: no sound until a gesture.
+            emit(&events, "needs-gesture", &JsValue::NULL);
         }
         if let Some(rc) = w.upgrade() {
             if let Ok(mut s) = rc.try_borrow_mut() {
@@ -416,6 +460,17 @@ impl Shared {
         self.client.set_correction(on);
     }
 
+    pub fn set_normalize(&mut self, on: bool) {
+        if let Some(a) = &self.audio {
+            a.set_normalize(on);
+        }
+    }
+
+    /// `{state, resumeAttempts, normalize, makeupGain}`, or null without WebAudio.
+    pub fn audio(&self) -> JsValue {
+        self.audio.as_ref().map_or(JsValue::NULL, Audio::status)
+    }
+
     pub fn set_hold(&mut self, on: bool) {
         self.client.set_hold(on);
     }
@@ -427,6 +482,7 @@ impl Shared {
         self.timer = None;
         self.reconnect_timer = None;
         self._listeners.clear();
+        self.audio = None;
         let _ = self.video.pause();
     }
 }

@@ -12,9 +12,11 @@
 //! - [`drift`]: the decision to nudge the rate or seek.
 //! - [`room`]: the server-side room state machine.
 //! - [`client`]: the client-side session state machine.
+//! - [`audio`]: when to resume a suspended AudioContext (bounded, backed off).
 //! - [`secret`]: hashes of tokens and passwords.
 //! - `sim` (tests, feature `sim`): the deterministic simulation harness.
 
+pub mod audio;
 pub mod client;
 pub mod clock;
 pub mod drift;

@@ -1,0 +1,213 @@
+// The room session in real headless Chromium against the real worker:
+// three pages in a room, a late joiner, a reload, a cut socket (a TCP proxy
+// that drops it), autoplay refused and a suspended AudioContext (a browser
+// launched without the autoplay allowance), a quality switch and starved
+// timers during playback.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, joined, launch, newPage, positionAt, waitFor } from "../support/browser.mjs";
+import { startNetem } from "../support/netem.mjs";
+import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
+import { startUpstream } from "../support/upstream.mjs";
+
+let stack, browser, strict, up;
+before(async () => {
+  stack = await startStack();
+  browser = await launch();
+  // Chromium's default autoplay policy: unmuted play() and AudioContext need a gesture.
+  strict = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: [...CHROMIUM_ARGS.filter((a) => !a.startsWith("--autoplay-policy")), "--autoplay-policy=document-user-activation-required"] });
+  up = await startUpstream({ "/m/": join(root, "target/test-media") });
+});
+after(async () => {
+  await browser?.close();
+  await strict?.close();
+  await stack?.stop();
+  await up?.close();
+});
+
+async function gap(a, b) {
+  const at = Date.now();
+  const [pa, pb] = await Promise.all([positionAt(a, at), positionAt(b, at)]);
+  return { pa, pb, gap: Math.abs(pa - pb) };
+}
+
+/** Poll until the gap is under `limit` s; returns the ms it took. */
+async function converge(a, b, limit, timeout, what) {
+  const t0 = Date.now();
+  let g;
+  while (Date.now() - t0 < timeout) {
+    g = await gap(a, b);
+    if (g.gap < limit) return Date.now() - t0;
+    await sleep(100);
+  }
+  throw new Error(`${what}: not within ${limit * 1000} ms after ${timeout} ms: ${JSON.stringify(g)}`);
+}
+
+async function openRoom(url, b = browser) {
+  const page = await newPage(b);
+  await page.goto(url);
+  await joined(page);
+  return page;
+}
+
+const member = (page) => page.evaluate(() => window.watchTogether.member);
+const stats = (page) => page.evaluate(() => window.watchTogether.session.stats());
+
+test("three pages: a late joiner converges; a reload keeps the member's identity", async () => {
+  const room = await createRoom(stack.url);
+  const a = await openRoom(`${stack.url}${room.url}`);
+  const b = await openRoom(`${stack.url}${room.url}`);
+  await a.click("#play");
+  await waitFor(b, () => !document.getElementById("video").paused, null, 2_000, "B playing");
+  await sleep(3_000);
+  const c = await openRoom(`${stack.url}${room.url}`);
+  const took = await converge(a, c, 0.05, 8_000, "late joiner C");
+  console.log(`    late joiner within 50 ms of A after ${took} ms`);
+  await waitFor(a, () => document.querySelectorAll("#members li").length === 3, null, 5_000, "A sees three members");
+  const before = await member(c);
+  assert.ok(before, "C has a member id");
+  await c.reload();
+  await joined(c);
+  await waitFor(c, (m) => window.watchTogether.member === m, before, 5_000, "C back as the same member");
+  await sleep(1_000);
+  assert.equal(await a.$$eval("#members li", (l) => l.length), 3, "no ghost member after the reload");
+  await converge(a, c, 0.05, 8_000, "C after its reload");
+  for (const p of [a, b, c]) assert.deepEqual(p.problems, []);
+  for (const p of [a, b, c]) await p.context().close();
+});
+
+test("the socket is cut: reconnects with growing backoff, never a tight loop, and resyncs", async () => {
+  const net = await startNetem(new URL(stack.url));
+  const room = await createRoom(stack.url);
+  const a = await openRoom(`${stack.url}${room.url}`);
+  const d = await openRoom(`${net.url}${room.url}`);
+  await d.evaluate(() => {
+    window.conn = [];
+    window.watchTogether.session.events.addEventListener("connection", (e) => window.conn.push({ ...e.detail, at: Date.now() }));
+  });
+  await a.click("#play");
+  await waitFor(d, () => !document.getElementById("video").paused, null, 2_000, "D playing");
+  await sleep(1_000);
+  net.cut();
+  await sleep(8_000);
+  const log = await d.evaluate(() => window.conn);
+  const retries = log.filter((c) => c.state === "closed").map((c) => c.retryInMs);
+  const attempts = net.wsRefused();
+  assert.ok(retries.length >= 2 && retries.length <= 5, `a few retries in 8 s, not a loop: ${JSON.stringify(log)}`);
+  assert.ok(attempts <= 5, `at most 5 WebSocket handshakes reached the network in 8 s: ${attempts}`);
+  assert.ok(retries[retries.length - 1] > retries[0], `backoff grows: ${retries}`);
+  assert.ok(retries.every((r) => r >= 500 && r <= 30_000), `1 s → 30 s with jitter: ${retries}`);
+  // The room moves on meanwhile: A seeks.
+  await a.fill("#seek-to", "20");
+  await a.click("#seek");
+  net.restore();
+  await waitFor(d, () => document.getElementById("connection").textContent === "open", null, 12_000, "D reconnected");
+  const took = await converge(a, d, 0.1, 8_000, "D after the reconnect");
+  console.log(`    ${retries.length} retries (${retries.map((r) => Math.round(r)).join(", ")} ms); resynced ${took} ms after reconnecting`);
+  assert.ok((await positionAt(d, Date.now())) >= 20, "D followed the seek made while it was away");
+  await a.context().close();
+  await d.context().close();
+  await net.close();
+});
+
+// Chromium without the autoplay allowance: the AudioContext starts
+// suspended. (Here headless Chromium then lets resume() and unmuted play()
+// through without a gesture, so the muted fallback is only checked when it
+// happens; it is covered natively by the recovery machine's tests.)
+test("a suspended AudioContext is recovered with bounded attempts and no loop", async () => {
+  const room = await createRoom(stack.url);
+  const a = await openRoom(`${stack.url}${room.url}`);
+  const g = await newPage(strict);
+  // Observe without page.evaluate (it would count as a user gesture).
+  const log = [];
+  await g.exposeFunction("__report", (kind, detail) => log.push({ kind, detail, at: Date.now() }));
+  await g.addInitScript(() => {
+    const hook = setInterval(() => {
+      const w = window.watchTogether;
+      if (!w) return;
+      clearInterval(hook);
+      for (const k of ["needs-gesture", "audio", "unmuted"]) w.session.events.addEventListener(k, (e) => window.__report(k, e.detail ?? null));
+      setInterval(() => window.__report("video", { t: w.video.currentTime, paused: w.video.paused, muted: w.video.muted }), 200);
+    }, 20);
+  });
+  await g.goto(`${stack.url}${room.url}`);
+  const until = async (pred, ms, what) => {
+    const t0 = Date.now();
+    while (!log.some(pred)) {
+      if (Date.now() - t0 > ms) throw new Error(`${what}: ${JSON.stringify(log.filter((e) => e.kind !== "video").slice(-8))} ${JSON.stringify(log.slice(-2))}`);
+      await sleep(50);
+    }
+  };
+  await until((e) => e.kind === "audio" && e.detail.state === "suspended", 10_000, "an AudioContext that starts suspended");
+  await a.click("#play");
+  await until((e) => e.kind === "audio" && e.detail.state === "running", 5_000, "the context recovered");
+  await until((e) => e.kind === "video" && !e.detail.paused && e.detail.t > 1, 5_000, "playing");
+  const attempts = () => Math.max(0, ...log.filter((e) => e.kind === "audio").map((e) => e.detail.resumeAttempts));
+  const early = attempts();
+  assert.ok(early >= 1 && early <= 5, `recovered within the bounded attempts: ${early}`);
+  await sleep(3_000);
+  assert.equal(attempts(), early, "no attempts once running: not a loop");
+  const muted = log.filter((e) => e.kind === "video").pop().detail.muted;
+  if (muted) {
+    // Chromium refused unmuted playback: muted fallback, needs-gesture, and a gesture brings the sound back.
+    assert.ok(log.some((e) => e.kind === "needs-gesture"), "needs-gesture with the muted fallback");
+    await g.mouse.click(5, 5);
+    await until((e) => e.kind === "unmuted", 3_000, "unmuted after a gesture");
+  }
+  await converge(a, g, 0.1, 8_000, "the page after its recovery");
+  console.log(`    resume() attempts: ${early}; autoplay ${muted ? "refused (muted fallback, unmuted by a gesture)" : "allowed"}`);
+  assert.deepEqual(g.problems, []);
+  await a.context().close();
+  await g.context().close();
+});
+
+test("a quality switch during playback keeps the room in sync", async () => {
+  const room = await createRoom(stack.url, { source: `${up.url}/m/ladder/manifest.mpd`, title: "ladder" });
+  const a = await openRoom(`${stack.url}${room.url}`);
+  const b = await openRoom(`${stack.url}${room.url}`);
+  await a.click("#play");
+  await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 5_000, "B playing");
+  for (const q of ["2", "0"]) {
+    await b.selectOption("#quality", q);
+    await waitFor(b, (want) => document.getElementById("quality").dataset.playing === want, q, 6_000, `B fetching quality ${q}`);
+    await sleep(2_500);
+    const g = await gap(a, b);
+    assert.ok(g.gap < 0.1, `in sync after switching to ${q}: ${JSON.stringify(g)}`);
+  }
+  const s = await stats(b);
+  assert.ok(s.seekCorrections <= 2, `no seek storm around the switches: ${JSON.stringify(s)}`);
+  assert.equal(await b.evaluate(() => document.getElementById("video").error), null);
+  for (const p of [a, b]) assert.deepEqual(p.problems, []);
+  for (const p of [a, b]) await p.context().close();
+});
+
+// Headless Chromium keeps every page "visible" (minimising, freezing and
+// background targets were tried), so a throttled background tab is made
+// the way it hurts: the page's timers starve (main thread blocked 3 s, then
+// CPU throttled 10× for 5 s) while the media pipeline plays on.
+test("starved timers, as in a throttled background tab: catches up without a seek storm", async () => {
+  const room = await createRoom(stack.url);
+  const a = await openRoom(`${stack.url}${room.url}`);
+  const b = await openRoom(`${stack.url}${room.url}`);
+  await a.click("#play");
+  await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 5_000, "B playing");
+  await sleep(2_000);
+  const s0 = await stats(b);
+  await b.evaluate(() => { const end = Date.now() + 3_000; while (Date.now() < end); });
+  const cdp = await b.context().newCDPSession(b);
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 10 });
+  await sleep(5_000);
+  await cdp.send("Emulation.setCPUThrottlingRate", { rate: 1 });
+  const took = await converge(a, b, 0.05, 6_000, "B after starving");
+  await sleep(3_000);
+  const s1 = await stats(b);
+  const seeks = s1.seekCorrections - s0.seekCorrections;
+  console.log(`    caught up ${took} ms after the throttling; corrective seeks ${seeks}, rate corrections ${s1.rateCorrections - s0.rateCorrections}`);
+  assert.ok(seeks <= 1, `at most one corrective seek: ${seeks}`);
+  const g = await gap(a, b);
+  assert.ok(g.gap < 0.05, `in sync: ${JSON.stringify(g)}`);
+  for (const p of [a, b]) assert.deepEqual(p.problems, []);
+  for (const p of [a, b]) await p.context().close();
+});

@@ -1,0 +1,60 @@
+// A TCP proxy in front of the worker for network trouble on purpose:
+// `cut()` drops every connection and refuses new ones until `restore()`;
+// `latency` delays each chunk one way (up = client → server, down = server →
+// client) by base ± jitter ms, keeping the byte order (a chunk never
+// overtakes the one before it, as on one TCP connection).
+import net from "node:net";
+
+export async function startNetem(target, { up = [0, 0], down = [0, 0], seed = 1 } = {}) {
+  const [host, port] = [target.hostname, Number(target.port)];
+  let rng = seed >>> 0 || 1;
+  const random = () => {
+    rng ^= rng << 13; rng >>>= 0; rng ^= rng >>> 17; rng ^= rng << 5; rng >>>= 0;
+    return rng / 0x100000000;
+  };
+  const delay = ([base, jitter]) => Math.max(0, base + (random() * 2 - 1) * jitter);
+  const sockets = new Set();
+  let refusing = false;
+  let connections = 0;
+  let attempts = 0;
+  let wsRefused = 0;
+  const pipe = (from, to, profile) => {
+    let last = 0;
+    from.on("data", (chunk) => {
+      if (profile[0] === 0 && profile[1] === 0) { to.write(chunk); return; }
+      const at = Math.max(Date.now() + delay(profile), last);
+      last = at;
+      setTimeout(() => { if (!to.destroyed) to.write(chunk); }, at - Date.now());
+    });
+  };
+  const server = net.createServer((client) => {
+    attempts++;
+    if (refusing) {
+      client.once("data", (head) => { if (/^upgrade:\s*websocket/im.test(head.toString("latin1"))) wsRefused++; client.destroy(); });
+      client.on("error", () => {});
+      setTimeout(() => client.destroy(), 1_000);
+      return;
+    }
+    connections++;
+    const upstream = net.connect(port, host);
+    sockets.add(client); sockets.add(upstream);
+    const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    client.on("error", close); upstream.on("error", close);
+    client.on("close", close); upstream.on("close", close);
+    pipe(client, upstream, up);
+    pipe(upstream, client, down);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    /** Connections accepted so far (each page load, fetch or socket). */
+    connections: () => connections,
+    /** Connections tried, refused ones included. */
+    attempts: () => attempts,
+    /** WebSocket handshakes refused while cut. */
+    wsRefused: () => wsRefused,
+    cut() { refusing = true; for (const s of sockets) s.destroy(); sockets.clear(); },
+    restore() { refusing = false; },
+    close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(r); }),
+  };
+}
