@@ -19,12 +19,22 @@ export async function startNetem(target, { up = [0, 0], down = [0, 0], seed = 1 
   let attempts = 0;
   let wsRefused = 0;
   const pipe = (from, to, profile) => {
+    // One queue per direction, drained in order by one timer: separate
+    // timers with equal deadlines may fire out of order.
+    const queue = [];
     let last = 0;
+    let timer = null;
+    const drain = () => {
+      timer = null;
+      while (queue.length && queue[0].at <= Date.now()) { const { chunk } = queue.shift(); if (!to.destroyed) to.write(chunk); }
+      if (queue.length) timer = setTimeout(drain, Math.max(0, queue[0].at - Date.now()));
+    };
     from.on("data", (chunk) => {
       if (profile[0] === 0 && profile[1] === 0) { to.write(chunk); return; }
       const at = Math.max(Date.now() + delay(profile), last);
       last = at;
-      setTimeout(() => { if (!to.destroyed) to.write(chunk); }, at - Date.now());
+      queue.push({ at, chunk });
+      if (!timer) timer = setTimeout(drain, Math.max(0, queue[0].at - Date.now()));
     });
   };
   const server = net.createServer((client) => {

@@ -57,7 +57,13 @@ fn main() -> ExitCode {
                 cmd.arg("tests/bench/player.mjs").current_dir(&root);
                 run(&mut cmd)
             }),
-            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room|rewrite|player`")),
+            Some("sync") => build(&root).and_then(|_| {
+                step("bench sync: 4 Chromium pages in one room behind a latency proxy (profiles A and B)");
+                let mut cmd = Command::new("node");
+                cmd.arg("tests/bench/sync.mjs").current_dir(&root);
+                run(wrangler_env(&mut cmd))
+            }),
+            Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room|rewrite|player|sync`")),
         },
         Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {

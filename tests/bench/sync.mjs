@@ -1,0 +1,123 @@
+// cargo xtask bench sync: 4 headless Chromium pages in one room on the real
+// worker, each behind a TCP proxy adding one-way latency ± jitter
+// (asymmetric up/down); every page samples its media time against the one
+// shared wall clock every 100 ms. Per profile: inter-client drift
+// (max − min of the pages' positions at each instant) p50/p95/p99/max after
+// convergence, convergence after a late join and after a seek, corrective
+// seeks per minute, share of time at a rate other than 1.0.
+// Writes target/bench/sync.json. WT_BENCH_SECONDS (default 60) per profile.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { joined, launch, newPage } from "../support/browser.mjs";
+import { startNetem } from "../support/netem.mjs";
+import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
+
+const SECONDS = Number(process.env.WT_BENCH_SECONDS ?? 60);
+const PROFILES = [
+  { name: "A", up: [40, 20], down: [30, 15], note: "40 ms ± 20 up, 30 ms ± 15 down" },
+  { name: "B", up: [150, 50], down: [120, 40], note: "150 ms ± 50 up, 120 ms ± 40 down" },
+];
+const SAMPLER = () => {
+  window.__samples = [];
+  setInterval(() => {
+    const v = document.getElementById("video");
+    window.__samples.push([performance.timeOrigin + performance.now(), v.currentTime, v.playbackRate, v.paused ? 1 : 0]);
+  }, 100);
+};
+const q = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : null; };
+const r1 = (x) => (x == null ? null : Number(x.toFixed(1)));
+
+async function spreadAt(pages, at) {
+  const pos = await Promise.all(pages.map((p) => p.evaluate((t) => {
+    const v = document.getElementById("video");
+    const now = performance.timeOrigin + performance.now();
+    return v.paused ? v.currentTime : v.currentTime + ((t - now) / 1000) * v.playbackRate;
+  }, at)));
+  return (Math.max(...pos) - Math.min(...pos)) * 1000;
+}
+async function convergence(pages, limitMs, timeoutMs) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if ((await spreadAt(pages, Date.now() + 50)) < limitMs) return Date.now() - t0;
+    await sleep(50);
+  }
+  return null;
+}
+
+const stack = await startStack();
+const browser = await launch();
+const results = [];
+for (const profile of PROFILES) {
+  console.log(`    profile ${profile.name} (${profile.note}), ${SECONDS} s`);
+  const net = await startNetem(new URL(stack.url), { up: profile.up, down: profile.down, seed: 7 });
+  const room = await createRoom(stack.url);
+  const pages = [];
+  for (let i = 0; i < 3; i++) {
+    const p = await newPage(browser);
+    await p.addInitScript(SAMPLER);
+    await p.goto(`${net.url}${room.url}`);
+    await joined(p);
+    pages.push(p);
+  }
+  await pages[0].click("#play");
+  await sleep(3_000);
+  const late = await newPage(browser);
+  await late.addInitScript(SAMPLER);
+  const joinAt = Date.now();
+  await late.goto(`${net.url}${room.url}`);
+  await joined(late);
+  pages.push(late);
+  const lateJoin = await convergence(pages, 20, 15_000);
+  const lateJoinMs = lateJoin == null ? null : Date.now() - joinAt;
+  await pages[1].fill("#seek-to", "30");
+  const seekAt = Date.now();
+  await pages[1].click("#seek");
+  // Everyone has taken the seek, then within 20 ms of each other.
+  for (const p of pages) await p.waitForFunction(() => document.getElementById("video").currentTime >= 29, null, { timeout: 15_000, polling: 20 });
+  const seekConv = (await convergence(pages, 20, 15_000)) == null ? null : Date.now() - seekAt;
+  await sleep(2_000);
+  const stats0 = await Promise.all(pages.map((p) => p.evaluate(() => window.watchTogether.session.stats())));
+  const from = Date.now();
+  for (let s = 0; s < SECONDS; s += 10) { await sleep(10_000); process.stdout.write(`\r    ${Math.min(SECONDS, s + 10)}/${SECONDS} s`); }
+  process.stdout.write("\n");
+  const to = Date.now();
+  const stats1 = await Promise.all(pages.map((p) => p.evaluate(() => window.watchTogether.session.stats())));
+  const samples = await Promise.all(pages.map((p) => p.evaluate(() => window.__samples)));
+  // Position of each page at common instants, by interpolation between its samples.
+  const spreads = [];
+  let off = 0, total = 0;
+  for (let t = from; t <= to; t += 100) {
+    const pos = [];
+    for (const ss of samples) {
+      const i = ss.findIndex((x) => x[0] >= t);
+      if (i <= 0) continue;
+      const [ta, pa, ra] = ss[i - 1];
+      const [tb, pb] = ss[i];
+      if (pb < pa || tb - ta > 500) continue; // a seek or a stall between the samples
+      pos.push(pa + ((t - ta) / (tb - ta)) * (pb - pa));
+      total++;
+      if (Math.abs(ra - 1) > 1e-6) off++;
+    }
+    if (pos.length === pages.length) spreads.push((Math.max(...pos) - Math.min(...pos)) * 1000);
+  }
+  const minutes = (to - from) / 60_000;
+  const seeks = stats1.reduce((n, s, i) => n + s.seekCorrections - stats0[i].seekCorrections, 0);
+  const r = {
+    profile: profile.name, latency: profile.note, pages: pages.length, seconds: Math.round((to - from) / 1000), instants: spreads.length,
+    drift_ms: { p50: r1(q(spreads, 0.5)), p95: r1(q(spreads, 0.95)), p99: r1(q(spreads, 0.99)), max: r1(Math.max(...spreads)) },
+    convergence_ms: { late_join: lateJoinMs, seek: seekConv },
+    corrective_seeks_per_minute: Number((seeks / minutes / pages.length).toFixed(2)),
+    share_time_rate_not_1: Number((off / Math.max(1, total)).toFixed(3)),
+    rtt_ms: stats1.map((s) => r1(s.rttMs)),
+  };
+  console.log(`    drift p50 ${r.drift_ms.p50} · p95 ${r.drift_ms.p95} · p99 ${r.drift_ms.p99} · max ${r.drift_ms.max} ms; late join ${lateJoinMs} ms, seek ${seekConv} ms; seeks/min/page ${r.corrective_seeks_per_minute}; rate≠1 ${(r.share_time_rate_not_1 * 100).toFixed(1)} %`);
+  results.push(r);
+  for (const p of pages) await p.context().close();
+  await net.close();
+}
+await browser.close();
+await stack.stop();
+mkdirSync(join(root, "target/bench"), { recursive: true });
+writeFileSync(join(root, "target/bench/sync.json"), JSON.stringify({ benchmark: "sync", date: new Date().toISOString().slice(0, 10), profiles: results,
+  peers_tolerance_ms: { "Jellyfin SyncPlay": 60, Metastream: 100, WatchParty: 500, OpenTogetherTube: 1000, Syncplay: 1500 }, goal: "p95 < 10 ms on profile A, 0 corrective seeks per minute in steady state" }, null, 2) + "\n");
+console.log("    wrote target/bench/sync.json");
