@@ -12,7 +12,8 @@ import { joined, launch, newPage } from "../support/browser.mjs";
 import { startNetem } from "../support/netem.mjs";
 import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
 
-const SECONDS = Number(process.env.WT_BENCH_SECONDS ?? 60);
+// The demo stream is 60 s long: 45 s of measurement after a seek to 2 s.
+const SECONDS = Number(process.env.WT_BENCH_SECONDS ?? 45);
 const PROFILES = [
   { name: "A", up: [40, 20], down: [30, 15], note: "40 ms ± 20 up, 30 ms ± 15 down" },
   { name: "B", up: [150, 50], down: [120, 40], note: "150 ms ± 50 up, 120 ms ± 40 down" },
@@ -69,11 +70,11 @@ for (const profile of PROFILES) {
   pages.push(late);
   const lateJoin = await convergence(pages, 20, 15_000);
   const lateJoinMs = lateJoin == null ? null : Date.now() - joinAt;
-  await pages[1].fill("#seek-to", "30");
+  await pages[1].fill("#seek-to", "2");
   const seekAt = Date.now();
   await pages[1].click("#seek");
   // Everyone has taken the seek, then within 20 ms of each other.
-  for (const p of pages) await p.waitForFunction(() => document.getElementById("video").currentTime >= 29, null, { timeout: 15_000, polling: 20 });
+  for (const p of pages) await p.waitForFunction(() => document.getElementById("video").currentTime >= 1.5 && document.getElementById("video").currentTime < 6, null, { timeout: 15_000, polling: 20 });
   const seekConv = (await convergence(pages, 20, 15_000)) == null ? null : Date.now() - seekAt;
   await sleep(2_000);
   const stats0 = await Promise.all(pages.map((p) => p.evaluate(() => window.watchTogether.session.stats())));
