@@ -191,8 +191,7 @@ impl Session {
     /// Pin a quality by its index in `qualities()`, or pass `"auto"`.
     #[wasm_bindgen(js_name = setQuality)]
     pub fn set_quality(&self, choice: JsValue) {
-        let index = choice.as_f64().filter(|i| *i >= 0.0).map(|i| i as usize);
-        self.shared.borrow().player().set_quality(index);
+        self.shared.borrow().player().set_quality(quality_index(&choice));
     }
 
     /// Current sync figures (see `SyncStats`).
@@ -270,8 +269,7 @@ impl MediaPlayer {
     /// Pin a quality by its index in `qualities()`, or pass `"auto"`.
     #[wasm_bindgen(js_name = setQuality)]
     pub fn set_quality(&self, choice: JsValue) {
-        let index = choice.as_f64().filter(|i| *i >= 0.0).map(|i| i as usize);
-        self.player.borrow().set_quality(index);
+        self.player.borrow().set_quality(quality_index(&choice));
     }
 }
 
@@ -287,3 +285,9 @@ export interface MediaPlayer {
   load(source: string | MediaSourceOptions): void;
 }
 "#;
+
+/// `setQuality`'s argument: an index into `qualities()`, or anything else
+/// (`"auto"`) for automatic.
+fn quality_index(choice: &JsValue) -> Option<usize> {
+    choice.as_f64().filter(|i| *i >= 0.0).map(|i| i as usize)
+}

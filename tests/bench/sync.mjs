@@ -8,7 +8,7 @@
 // Writes target/bench/sync.json. WT_BENCH_SECONDS (default 60) per profile.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { joined, launch, newPage } from "../support/browser.mjs";
+import { joined, launch, newPage, positionAt } from "../support/browser.mjs";
 import { startNetem } from "../support/netem.mjs";
 import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
 
@@ -29,11 +29,7 @@ const q = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length 
 const r1 = (x) => (x == null ? null : Number(x.toFixed(1)));
 
 async function spreadAt(pages, at) {
-  const pos = await Promise.all(pages.map((p) => p.evaluate((t) => {
-    const v = document.getElementById("video");
-    const now = performance.timeOrigin + performance.now();
-    return v.paused ? v.currentTime : v.currentTime + ((t - now) / 1000) * v.playbackRate;
-  }, at)));
+  const pos = await Promise.all(pages.map((p) => positionAt(p, at)));
   return (Math.max(...pos) - Math.min(...pos)) * 1000;
 }
 async function convergence(pages, limitMs, timeoutMs) {

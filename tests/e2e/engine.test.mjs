@@ -151,7 +151,7 @@ test("a live stream published over time: starts near the edge, follows the growi
   await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
   await page.evaluate((url) => window.player.load({ url, kind: "dash" }), `${up.url}/m/live/live.mpd`);
   await waitFor(page, () => document.getElementById("video").readyState >= 2, null, 10_000, "live media loaded");
-  const edge = () => (Date.now() - up.liveStart("live")) / 1000;
+  const edge = () => (Date.now() - up.liveStart("/m/live")) / 1000;
   await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 10_000, "playing");
   const first = await page.evaluate(() => document.getElementById("video").currentTime);
   const lag = edge() - first;

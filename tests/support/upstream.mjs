@@ -158,7 +158,11 @@ export async function startUpstream(mounts, { liveLeadSecs = 12 } = {}) {
     url: `http://127.0.0.1:${port}`,
     hits: (p) => hits.get(p) ?? 0,
     early: () => early,
-    liveStart: (rel) => liveStarts.get(normalize(join(Object.values(mounts)[0], rel))),
+    /** When the live stream under URL directory `path` (e.g. "/m/live") started. */
+    liveStart: (path) => {
+      const mount = Object.keys(mounts).find((k) => `${path}/`.startsWith(k));
+      return mount && liveStarts.get(normalize(join(mounts[mount], path.slice(mount.length))));
+    },
     read: (mount, rel) => readFileSync(join(mounts[mount], rel)),
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };

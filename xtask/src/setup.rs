@@ -1,7 +1,8 @@
 //! Install what the build and the tests need, when it is missing: the wasm32
 //! target, wasm-bindgen-cli at the exact locked version, worker-build, the npm
 //! tools (wrangler/workerd, binaryen's wasm-opt, esbuild, playwright-core, ws)
-//! and, as root, Debian's chromium, chromium-driver and ffmpeg.
+//! and, as root, Debian's chromium, chromium-driver and ffmpeg; for the test
+//! media, Shaka Packager from PyPI (`ensure_packager`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
