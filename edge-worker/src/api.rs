@@ -84,8 +84,14 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
         (Method::Get, ["api", "rooms", id]) => forward(&env, id, req).await,
         (Method::Get, ["api", "rooms", id, "ws"]) => {
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+            let check = req.url()?.query_pairs().any(|(k, _)| k == "check");
+            if check {
+                // `?check[&password=…]` without an upgrade: 204 if this password
+                // opens the room, 401/403/404 as the upgrade would answer.
+                return forward(&env, id, req).await;
+            }
             if !upgrade.eq_ignore_ascii_case("websocket") {
-                return error(400, "upgrade_required", "this endpoint takes a WebSocket upgrade");
+                return error(400, "upgrade_required", "this endpoint takes a WebSocket upgrade (or ?check to test a password)");
             }
             // Browsers send their page's origin with a WebSocket: refuse pages we do not serve.
             if let Some(o) = origin {

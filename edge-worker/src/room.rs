@@ -248,7 +248,11 @@ impl RoomObject {
         match check {
             Some(((true, _), _, _)) if password.is_none() => return error(401, "password_required", "this room needs a password"),
             Some(((_, false), _, _)) => return error(403, "wrong_password", "wrong password"),
+            None => return error(404, "room_not_found", "no such room"),
             _ => {}
+        }
+        if req.url().is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "check")) {
+            return Ok(Response::empty()?.with_status(204));
         }
         let mut entropy = [0u8; 16];
         random_bytes(&mut entropy)?;

@@ -14,7 +14,7 @@
 use std::rc::Rc;
 
 use serde::Deserialize;
-use sync_core::protocol::Command;
+use sync_core::protocol::{Command, PermissionMode, Role};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
@@ -67,6 +67,8 @@ export interface SyncStats {
   rateCorrections: number;
   seekCorrections: number;
   seekLandingMs: number;
+  /** Media time a rate nudge itself costs on this browser (learned, ms). */
+  nudgeCostMs: number;
   correcting: boolean;
 }
 "#;
@@ -138,9 +140,74 @@ impl Session {
         self.command(Command::Seek { position: seconds });
     }
 
-    /// Ask the room to play another source.
-    pub fn load(&self, url: String) {
-        self.command(Command::SetSource { url, title: None });
+    /// Ask the room to play another source (DASH, HLS or a progressive file).
+    pub fn load(&self, url: String, title: Option<String>) {
+        self.command(Command::SetSource { url, title });
+    }
+
+    /// Add a source to the end of the room's queue.
+    #[wasm_bindgen(js_name = queueAdd)]
+    pub fn queue_add(&self, url: String, title: Option<String>) {
+        self.command(Command::QueueAdd { url, title });
+    }
+
+    /// Take an item (by its `id`) out of the queue.
+    #[wasm_bindgen(js_name = queueRemove)]
+    pub fn queue_remove(&self, item: f64) {
+        self.command(Command::QueueRemove { item: item as u64 });
+    }
+
+    /// Move a queue item to position `to` (0 = next).
+    #[wasm_bindgen(js_name = queueMove)]
+    pub fn queue_move(&self, item: f64, to: u32) {
+        self.command(Command::QueueMove { item: item as u64, to: to as usize });
+    }
+
+    /// Skip to the next queue item.
+    #[wasm_bindgen(js_name = queueNext)]
+    pub fn queue_next(&self) {
+        self.command(Command::QueueNext);
+    }
+
+    /// Host: remove a member from the room.
+    pub fn kick(&self, member: f64) {
+        self.command(Command::Kick { member: member as u64 });
+    }
+
+    /// Host: hand the host role to another member.
+    #[wasm_bindgen(js_name = transferHost)]
+    pub fn transfer_host(&self, member: f64) {
+        self.command(Command::TransferHost { member: member as u64 });
+    }
+
+    /// Host: make a member a `"controller"` or a `"viewer"`.
+    #[wasm_bindgen(js_name = setRole)]
+    pub fn set_role(&self, member: f64, role: &str) -> Result<(), JsError> {
+        let role = match role {
+            "controller" => Role::Controller,
+            "viewer" => Role::Viewer,
+            other => return Err(JsError::new(&format!("setRole: unknown role {other:?} (\"controller\" or \"viewer\")"))),
+        };
+        self.command(Command::SetRole { member: member as u64, role });
+        Ok(())
+    }
+
+    /// Host: `"open"` (everyone controls) or `"controlled"` (host and controllers only).
+    #[wasm_bindgen(js_name = setMode)]
+    pub fn set_mode(&self, mode: &str) -> Result<(), JsError> {
+        let mode = match mode {
+            "open" => PermissionMode::Open,
+            "controlled" => PermissionMode::Controlled,
+            other => return Err(JsError::new(&format!("setMode: unknown mode {other:?} (\"open\" or \"controlled\")"))),
+        };
+        self.command(Command::SetMode { mode });
+        Ok(())
+    }
+
+    /// Host: set or (with nothing) clear the room's password.
+    #[wasm_bindgen(js_name = setPassword)]
+    pub fn set_password(&self, password: Option<String>) {
+        self.command(Command::SetPassword { password: password.filter(|p| !p.is_empty()) });
     }
 
     /// Say something in the room's chat.

@@ -16,7 +16,7 @@ use sync_core::protocol::Command;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{EventTarget, HtmlVideoElement, MessageEvent, WebSocket};
+use web_sys::{CloseEvent, EventTarget, HtmlVideoElement, MessageEvent, WebSocket};
 
 use crate::audio::Audio;
 use crate::dom::{emit, error_name, media_error_text, now_ms, Listener};
@@ -69,6 +69,7 @@ struct StatsView {
     rate_corrections: u64,
     seek_corrections: u64,
     seek_landing_ms: f64,
+    nudge_cost_ms: f64,
     correcting: bool,
 }
 
@@ -84,6 +85,7 @@ impl From<sync_core::client::Stats> for StatsView {
             rate_corrections: s.rate_corrections,
             seek_corrections: s.seek_corrections,
             seek_landing_ms: s.seek_landing_ms,
+            nudge_cost_ms: s.nudge_cost_ms,
             correcting: s.correcting,
         }
     }
@@ -389,12 +391,20 @@ fn connect(weak: &Weak<RefCell<Shared>>) {
         });
     });
     let w = weak.clone();
-    let on_close = Listener::new(target, "close", move |_| {
+    let on_close = Listener::new(target, "close", move |e| {
+        // 4001: kicked, 4003: wrong password: the room said no, do not retry.
+        let refused = e.dyn_ref::<CloseEvent>().map(|c| c.code()).filter(|c| matches!(c, 4001 | 4003));
         with(&w, |s| {
             s.conn = None;
             s.client.handle_disconnected(now_ms());
+            if refused.is_some() {
+                s.left = true;
+            }
         });
-        schedule_reconnect(&w);
+        match refused {
+            Some(code) => emit_connection(&w, if code == 4001 { "kicked" } else { "refused" }, None),
+            None => schedule_reconnect(&w),
+        }
     });
     let (Ok(a), Ok(b), Ok(c)) = (on_open, on_message, on_close) else {
         let _ = ws.close();

@@ -106,6 +106,8 @@ pub struct Stats {
     pub rate_corrections: u64,
     pub seek_corrections: u64,
     pub seek_landing_ms: f64,
+    /// Learned position a rate nudge itself costs (ms).
+    pub nudge_cost_ms: f64,
     pub correcting: bool,
 }
 
@@ -488,6 +490,7 @@ impl Client {
         self.stats.rtt_ms = self.clock.rtt();
         self.stats.skew_ppm = self.clock.skew_ppm();
         self.stats.seek_landing_ms = self.drift.seek_landing_ms();
+        self.stats.nudge_cost_ms = self.drift.nudge_cost_ms();
         self.stats.correcting = self.drift.enabled();
         self.start_at = None;
         if let Some((_, sent)) = self.pending {

@@ -44,7 +44,7 @@ pub struct ClockConfig {
 impl Default for ClockConfig {
     fn default() -> Self {
         ClockConfig {
-            window: 16,
+            window: 32,
             burst: 8,
             burst_interval_ms: 100.0,
             period_ms: 10_000.0,
@@ -78,8 +78,6 @@ pub struct ClockSync {
     /// Server ms gained per local ms (0 = same rate).
     skew: f64,
     skew_fitted: bool,
-    /// (t̄, offset at t̄) of the weighted line fit, once the history is long enough.
-    fit: Option<(Millis, Millis)>,
 }
 
 impl ClockSync {
@@ -93,7 +91,6 @@ impl ClockSync {
             next_probe: None,
             skew: 0.0,
             skew_fitted: false,
-            fit: None,
         }
     }
 
@@ -156,10 +153,14 @@ impl ClockSync {
             if delay > median * self.cfg.outlier_factor + 1.0 {
                 self.outliers_in_a_row += 1;
                 if self.outliers_in_a_row >= self.cfg.outliers_to_reset {
-                    // The path changed (new route, congestion that stays): start over.
-                    self.samples.clear();
+                    // The path changed (new route, congestion that stays): take
+                    // the slow sample and probe afresh. The old samples stay:
+                    // their bounds hold whatever the path does now.
                     self.outliers_in_a_row = 0;
                     self.samples.push_back(sample);
+                    while self.samples.len() > self.cfg.window {
+                        self.samples.pop_front();
+                    }
                     self.start_burst(t3);
                     return true;
                 }
@@ -183,7 +184,6 @@ impl ClockSync {
     /// A sample's weight falls with its delay above the least seen (its
     /// possible error), so queued or jittered replies barely count.
     fn fit_skew(&mut self) {
-        self.fit = None;
         let (Some(first), Some(last)) = (self.history.front(), self.history.back()) else { return };
         if self.history.len() < 6 || last.at - first.at < self.cfg.min_skew_span_ms {
             return;
@@ -199,7 +199,6 @@ impl ClockSync {
             let max = self.cfg.max_skew_ppm * 1e-6;
             self.skew = (sxy / sxx).clamp(-max, max);
             self.skew_fitted = true;
-            self.fit = Some((mx, my));
         }
     }
 
@@ -213,34 +212,34 @@ impl ClockSync {
         }
     }
 
-    /// The samples trusted at `now`, best first: least error bound, where an
-    /// old sample's bound grows with the unexplained skew.
-    fn ranked(&self, now: Millis) -> Vec<&Sample> {
+    /// What the window says of the offset at `now`: every sample bounds it
+    /// to `offset ± delay/2` (the reply cannot arrive before it was sent),
+    /// projected to `now` with the fitted skew and widened by the skew not
+    /// yet explained. The bounds' intersection is far tighter than any one
+    /// sample: its low end comes from the reply with the quickest downlink,
+    /// its high end from the probe with the quickest uplink, which need not
+    /// be the same exchange. `None` without samples.
+    fn intersection(&self, now: Millis) -> Option<(Millis, Millis)> {
         let u = self.skew_uncertainty();
-        let score = |s: &Sample| s.delay / 2.0 + u * (now - s.at).abs();
-        let mut v: Vec<&Sample> = self.samples.iter().collect();
-        v.sort_by(|a, b| score(a).total_cmp(&score(b)));
-        v
+        let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+        // Newest first: an older sample that contradicts the newer ones (its
+        // projection is off by more skew than believed) is left out, so the
+        // estimate never jumps to a fallback.
+        for s in self.samples.iter().rev() {
+            let centre = s.offset + self.skew * (now - s.at);
+            let half = s.delay / 2.0 + u * (now - s.at).abs();
+            let (l, h) = (lo.max(centre - half), hi.min(centre + half));
+            if l <= h {
+                (lo, hi) = (l, h);
+            }
+        }
+        (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
     }
 
-    fn best(&self, now: Millis) -> Option<&Sample> {
-        self.ranked(now).into_iter().next()
-    }
-
-    /// Server time minus local time at local time `now`: the mean of the
-    /// three best samples (their errors are independent and of either sign),
-    /// each projected to `now` with the fitted skew.
+    /// Server time minus local time at local time `now`: the middle of the
+    /// samples' intersection.
     pub fn offset_at(&self, now: Millis) -> Option<Millis> {
-        if let Some((mx, my)) = self.fit {
-            return Some(my + self.skew * (now - mx));
-        }
-        let ranked = self.ranked(now);
-        let best = ranked.iter().take(3).collect::<Vec<_>>();
-        if best.is_empty() {
-            return None;
-        }
-        let sum: f64 = best.iter().map(|s| s.offset + self.skew * (now - s.at)).sum();
-        Some(sum / best.len() as f64)
+        self.intersection(now).map(|(lo, hi)| (lo + hi) / 2.0)
     }
 
     /// Server time minus local time, as of the newest sample.
@@ -251,8 +250,7 @@ impl ClockSync {
 
     /// Bound on the error of [`Self::offset_at`] at `now`.
     pub fn error_bound_at(&self, now: Millis) -> Option<Millis> {
-        let u = self.skew_uncertainty();
-        self.best(now).map(|s| s.delay / 2.0 + u * (now - s.at).abs())
+        self.intersection(now).map(|(lo, hi)| (hi - lo) / 2.0)
     }
 
     pub fn error_bound(&self) -> Option<Millis> {
@@ -342,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn outliers_are_rejected_and_a_lasting_change_restarts_the_burst() {
+    fn outliers_are_rejected_and_a_lasting_change_starts_a_new_burst() {
         let mut c = ClockSync::new(ClockConfig::default());
         for i in 0..5 {
             assert!(probe(&mut c, i as f64 * 100.0, 50.0, 10.0, 10.0));
@@ -354,7 +352,8 @@ mod tests {
         assert!(!probe(&mut c, 700.0, 50.0, 100.0, 100.0));
         assert!(!probe(&mut c, 800.0, 50.0, 100.0, 100.0));
         assert!(probe(&mut c, 900.0, 50.0, 100.0, 100.0));
-        assert_eq!(c.sample_count(), 1, "the window restarted");
+        assert_eq!(c.sample_count(), 7, "the slow sample joins the window; the old bounds still hold");
+        assert_eq!(c.offset(), Some(50.0), "and the estimate does not jump");
         assert_eq!(c.poll_timeout(), Some(900.0 + 200.5), "and a new burst is due at once");
     }
 
@@ -375,5 +374,26 @@ mod tests {
         let truth = 1_000.0 + skew * later;
         let err = (c.offset_at(later).unwrap_or(0.0) - truth).abs();
         assert!(err < 1.0, "error {err} ms");
+    }
+
+    #[test]
+    fn jittered_paths_are_pinned_by_the_bounds_of_different_exchanges() {
+        // Profile A of the sync benchmark: 40 ± 20 ms up, 30 ± 15 ms down.
+        // Every client's estimate must land within a few ms of the others'.
+        let truth = 7_000.0;
+        for seed in 1..=20 {
+            let mut rng = crate::sim::Rng::new(seed);
+            let mut c = ClockSync::new(ClockConfig::default());
+            let mut now = 0.0;
+            for _ in 0..20 {
+                probe(&mut c, now, truth, rng.range(20.0, 60.0), rng.range(15.0, 45.0));
+                now += 500.0;
+            }
+            let err = c.offset_at(now).unwrap_or(0.0) - truth;
+            // The path's fixed asymmetry ((20 − 15) / 2 = 2.5 ms) is the same for
+            // everyone; what differs between clients must stay small.
+            assert!((err - 2.5).abs() < 3.0, "seed {seed}: error {err} ms");
+            assert!(c.error_bound_at(now).is_some_and(|b| b >= err.abs()), "seed {seed}: the truth lies inside the bounds");
+        }
     }
 }

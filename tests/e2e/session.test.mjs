@@ -53,7 +53,7 @@ async function openRoom(url, b = browser) {
 }
 
 const member = (page) => page.evaluate(() => window.watchTogether.member);
-const stats = (page) => page.evaluate(() => window.watchTogether.session.stats());
+const stats = (page) => page.evaluate(() => window.watchTogether.session.stats);
 
 test("three pages: a late joiner converges; a reload keeps the member's identity", async () => {
   const room = await createRoom(stack.url);
@@ -85,7 +85,7 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
   const d = await openRoom(`${net.url}${room.url}`);
   await d.evaluate(() => {
     window.conn = [];
-    window.watchTogether.session.events.addEventListener("connection", (e) => window.conn.push({ ...e.detail, at: Date.now() }));
+    window.watchTogether.session.addEventListener("connection", (e) => window.conn.push({ ...e.detail, at: Date.now() }));
   });
   await a.click("#play");
   await waitFor(d, () => !document.getElementById("video").paused, null, 2_000, "D playing");
@@ -128,7 +128,7 @@ test("a suspended AudioContext is recovered with bounded attempts and no loop", 
       const w = window.watchTogether;
       if (!w) return;
       clearInterval(hook);
-      for (const k of ["needs-gesture", "audio", "unmuted"]) w.session.events.addEventListener(k, (e) => window.__report(k, e.detail ?? null));
+      for (const k of ["needs-gesture", "audio", "unmuted"]) w.session.addEventListener(k, (e) => window.__report(k, e.detail ?? null));
       setInterval(() => window.__report("video", { t: w.video.currentTime, paused: w.video.paused, muted: w.video.muted }), 200);
     }, 20);
   });

@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                 cmd.arg("tests/bench/player.mjs").current_dir(&root);
                 run(&mut cmd)
             }),
-            Some("sync") => build(&root).and_then(|_| {
+            Some("sync") => build(&root).and_then(|_| build_media(&root, true)).and_then(|_| {
                 step("bench sync: 4 Chromium pages in one room behind a latency proxy (profiles A and B)");
                 let mut cmd = Command::new("node");
                 cmd.arg("tests/bench/sync.mjs").current_dir(&root);
@@ -268,6 +268,11 @@ fn fuzz_smoke(root: &Path) -> (u64, u64) {
 /// mediaRange; the tests also address it through SegmentBase indexRange).
 /// The demo stream covers the plain case.
 fn build_test_media(root: &Path) -> Result {
+    build_media(root, false)
+}
+
+/// The test media, and with `bench` also the long stream of `bench sync`.
+fn build_media(root: &Path, bench: bool) -> Result {
     let base = root.join("target/test-media");
     let lavfi = |size: &str, secs: u32, hz: u32| -> Vec<String> {
         vec![
@@ -334,6 +339,16 @@ fn build_test_media(root: &Path) -> Result {
             a
         }),
     ];
+    let mut jobs = jobs;
+    if bench {
+        // 150 s, so that bench sync measures ≥ 60 s after convergence on each profile.
+        let mut a = lavfi("320x180", 150, 500);
+        a.extend(h264.iter().map(|s| s.to_string()));
+        a.extend(["-b:v", "100k", "-c:a", "aac", "-b:a", "48k", "-use_template", "1", "-use_timeline", "1"].map(String::from));
+        a.extend(dash.iter().map(|s| s.to_string()));
+        a.push("manifest.mpd".into());
+        jobs.push(("long", "manifest.mpd", a));
+    }
     for (name, marker, args) in jobs {
         let dir = base.join(name);
         if dir.join(marker).exists() {

@@ -1,0 +1,133 @@
+// The web app (www) in headless Chromium against the real worker, driven
+// like a person would: create a room on the landing page, share the link,
+// two more people join; host-only mode, chat, kick, a password, the queue
+// moving on by itself. Screenshots of both pages at desktop and phone width
+// go to target/test-results/screens/ (checked by eye).
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { joined, launch, newPage, positionAt, waitFor } from "../support/browser.mjs";
+import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
+import { startUpstream } from "../support/upstream.mjs";
+
+const SCREENS = join(root, "target/test-results/screens");
+let stack, browser, up;
+before(async () => {
+  mkdirSync(SCREENS, { recursive: true });
+  stack = await startStack();
+  browser = await launch();
+  up = await startUpstream({ "/m/": join(root, "target/test-media") });
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await up?.close();
+});
+
+const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
+const memberCount = (n) => (count) => document.querySelectorAll("#members li").length === count;
+async function phone(page, file) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await sleep(300);
+  await page.screenshot({ path: join(SCREENS, file), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+test("create on the landing page, share, two join; host-only mode, chat, kick", async () => {
+  const host = await newPage(browser);
+  await host.goto(`${stack.url}/`);
+  await host.screenshot({ path: join(SCREENS, "landing-desktop.png"), fullPage: true });
+  await phone(host, "landing-phone.png");
+  await host.fill("#name", "Host Ana");
+  await host.fill("#title", "Friday film night");
+  await host.check("input[name=mode][value=controlled]");
+  await host.click("#create");
+  await host.waitForURL(/\/r\/[A-Za-z0-9_-]{22}$/, { timeout: 10_000 });
+  await joined(host);
+  assert.equal(await text(host, "#room-name"), "Friday film night");
+  const link = await host.inputValue("#share-link");
+  assert.match(link, /\/r\/[A-Za-z0-9_-]{22}$/);
+
+  const [b, c] = [await newPage(browser), await newPage(browser)];
+  for (const [p, name] of [[b, "Ben"], [c, "Cy"]]) {
+    await p.addInitScript((n) => localStorage.setItem("wt-name", n), name);
+    await p.goto(link);
+    await joined(p);
+  }
+  for (const p of [host, b, c]) await waitFor(p, memberCount(3), 3, 5_000, "three members listed");
+  const names = await host.$$eval("#members li .who", (els) => els.map((e) => e.textContent));
+  assert.ok(names.some((n) => n.startsWith("Host Ana") && n.includes("host")) && names.includes("Ben") && names.includes("Cy"), names.join());
+
+  // Host-only: the viewer's controls are off, and the page says why.
+  assert.equal(await b.$eval("#play", (e) => e.disabled), true, "a viewer cannot press play");
+  assert.match(await text(b, "#notice"), /host controls playback/);
+  assert.equal(await host.$eval("#play", (e) => e.disabled), false, "the host can");
+  await b.evaluate(() => window.watchTogether.session.play()); // around the UI: the room refuses
+  await waitFor(b, () => /Not allowed/.test(document.getElementById("notice").textContent), null, 5_000, "the refusal is shown");
+  assert.equal(await b.$eval("#video", (v) => v.paused), true, "and the viewer stays paused");
+  await host.click("#play");
+  for (const p of [host, b, c]) await waitFor(p, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0.5, null, 8_000, "everyone plays");
+  const at = Date.now() + 100;
+  const pos = await Promise.all([host, b, c].map((p) => positionAt(p, at)));
+  assert.ok(Math.max(...pos) - Math.min(...pos) < 0.1, `in sync: ${pos}`);
+
+  // Chat reaches everyone.
+  await b.fill("#chat-input", "hello from Ben");
+  await b.press("#chat-input", "Enter");
+  for (const p of [host, b, c]) await waitFor(p, () => document.getElementById("chat-log").textContent.includes("Ben hello from Ben"), null, 5_000, "chat delivered");
+  await host.screenshot({ path: join(SCREENS, "room-desktop.png"), fullPage: true });
+  await phone(b, "room-phone.png");
+
+  // The host removes Cy: Cy's page says so and stops, the others see two members.
+  const cy = await c.evaluate(() => window.watchTogether.member);
+  await host.click(`#members li[data-member="${cy}"] button[title="Remove from room"]`);
+  await waitFor(c, () => /removed from the room/.test(document.getElementById("fatal").textContent), null, 5_000, "the kicked page says so");
+  for (const p of [host, b]) await waitFor(p, memberCount(2), 2, 5_000, "two members left");
+  await sleep(2_500);
+  assert.equal(await c.evaluate(() => window.watchTogether.session.connection), "kicked", "and it does not reconnect");
+  for (const p of [host, b, c]) assert.deepEqual(p.problems, [], "no console errors");
+  for (const p of [host, b, c]) await p.context().close();
+});
+
+test("a room with a password: the wrong one is refused, the right one lets in", async () => {
+  const room = await createRoom(stack.url, { password: "sesame" });
+  const p = await newPage(browser);
+  await p.goto(`${stack.url}${room.url}`);
+  await p.waitForSelector("#gate:not([hidden])", { timeout: 5_000 });
+  await p.fill("#gate-password", "open up");
+  await p.click("#gate button[type=submit]");
+  await waitFor(p, () => document.getElementById("gate-error").textContent.includes("Wrong password"), null, 5_000, "wrong password said");
+  assert.equal(await p.$eval("#room", (e) => e.hidden), true, "and the room stays closed");
+  await p.fill("#gate-password", "sesame");
+  await p.click("#gate button[type=submit]");
+  await joined(p);
+  await p.context().close();
+  // A room that does not exist says so.
+  const q = await newPage(browser);
+  await q.goto(`${stack.url}/r/AAAAAAAAAAAAAAAAAAAAAA`);
+  await waitFor(q, () => /does not exist/.test(document.getElementById("fatal").textContent), null, 5_000, "room not found said");
+  await q.context().close();
+});
+
+test("the queue moves on by itself and everyone plays the next item in sync", async () => {
+  const room = await createRoom(stack.url, { source: `${up.url}/m/single/manifest.mpd`, title: "first" });
+  const a = await newPage(browser);
+  await a.goto(`${stack.url}${room.url}`);
+  await joined(a);
+  const b = await newPage(browser);
+  await b.goto(`${stack.url}${room.url}`);
+  await joined(b);
+  await a.fill("#source-url", `${up.url}/m/hls/master.m3u8`);
+  await a.click("#source-queue");
+  for (const p of [a, b]) await waitFor(p, () => document.querySelectorAll("#queue li").length === 1, null, 5_000, "queued item listed");
+  await a.fill("#seek-to", "9");
+  await a.click("#seek");
+  await a.click("#play");
+  for (const p of [a, b]) await waitFor(p, () => document.querySelectorAll("#queue li").length === 0 && !document.getElementById("video").paused && document.getElementById("video").currentTime > 0.5 && document.getElementById("video").currentTime < 8, null, 20_000, "the next item plays");
+  const at = Date.now() + 100;
+  const [pa, pb] = await Promise.all([positionAt(a, at), positionAt(b, at)]);
+  assert.ok(Math.abs(pa - pb) < 0.1, `the next item in sync: ${pa} ${pb}`);
+  for (const p of [a, b]) assert.deepEqual(p.problems, [], "no console errors");
+  for (const p of [a, b]) await p.context().close();
+});

@@ -1,0 +1,118 @@
+// The public JavaScript API: `join()` a room with a <video>, get a session.
+// Hand-written over the wasm-bindgen exports of player-wasm (./pkg), so that
+// errors are typed, the wasm is initialised once, and a wrong password or a
+// missing room is told before anything connects.
+import init, { join as joinWasm, MediaPlayer } from "./pkg/player_wasm.js";
+
+export { MediaPlayer };
+
+let ready = null;
+/** Load the wasm module (once). `join` calls it for you. */
+export function load(wasmUrl) {
+  ready ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined);
+  return ready;
+}
+
+/** A typed failure: `code` is one of room_not_found, password_required, wrong_password, origin_not_allowed, network, bad_options. */
+export class WatchTogetherError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "WatchTogetherError";
+    this.code = code;
+  }
+}
+
+const EVENTS = ["joined", "state", "source", "members", "queue", "settings", "chat", "stats", "reverted", "error", "connection",
+  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering"];
+
+/** One membership of one room. Events (CustomEvent, `detail` as documented) are dispatched on the session itself. */
+export class Session extends EventTarget {
+  #inner;
+  #forward = [];
+  /** Latest member list, your own id and role, the queue and the room's settings. */
+  members = [];
+  me = null;
+  role = null;
+  queue = [];
+  settings = { mode: "open", hasPassword: false };
+  connection = "connecting";
+
+  constructor(inner) {
+    super();
+    this.#inner = inner;
+    const events = inner.events;
+    for (const type of EVENTS) {
+      const fn = (e) => {
+        const d = e.detail;
+        if (type === "joined") { this.me = d.member; this.role = d.role; }
+        if (type === "members") { this.members = d; const mine = d.find((m) => m.id === this.me); if (mine) this.role = mine.role; }
+        if (type === "queue") this.queue = d;
+        if (type === "settings") this.settings = d;
+        if (type === "connection") this.connection = d.state;
+        this.dispatchEvent(new CustomEvent(type, { detail: d }));
+      };
+      events.addEventListener(type, fn);
+      this.#forward.push([events, type, fn]);
+    }
+  }
+  play() { this.#inner.play(); }
+  pause() { this.#inner.pause(); }
+  seek(seconds) { this.#inner.seek(seconds); }
+  setRate(rate) { this.#inner.setRate(rate); }
+  /** Play another source now: a DASH, HLS or progressive URL. */
+  load(url, title) { this.#inner.load(url, title); }
+  chat(text) { this.#inner.chat(text); }
+  queueAdd(url, title) { this.#inner.queueAdd(url, title); }
+  queueRemove(id) { this.#inner.queueRemove(id); }
+  queueMove(id, to) { this.#inner.queueMove(id, to); }
+  queueNext() { this.#inner.queueNext(); }
+  kick(member) { this.#inner.kick(member); }
+  transferHost(member) { this.#inner.transferHost(member); }
+  setRole(member, role) { this.#inner.setRole(member, role); }
+  setMode(mode) { this.#inner.setMode(mode); }
+  setPassword(password) { this.#inner.setPassword(password || undefined); }
+  setQuality(choice) { this.#inner.setQuality(choice); }
+  setNormalize(on) { this.#inner.setNormalize(on); }
+  setCorrection(on) { this.#inner.setCorrection(on); }
+  setHold(on) { this.#inner.setHold(on); }
+  get qualities() { return this.#inner.qualities(); }
+  get stats() { return this.#inner.stats(); }
+  get audio() { return this.#inner.audio(); }
+  /** Whether you may play, pause, seek and change the source now. */
+  get canControl() { return this.settings.mode === "open" || this.role === "host" || this.role === "controller"; }
+  /** Leave the room: the socket, timers, listeners and the MediaSource are released. */
+  leave() {
+    for (const [target, type, fn] of this.#forward.splice(0)) target.removeEventListener(type, fn);
+    this.#inner.leave();
+    this.#inner.free?.();
+  }
+}
+
+/**
+ * Join a room and keep `video` in sync with it.
+ * @param {{server?: string, room: string, video: HTMLVideoElement, name?: string, password?: string, hostToken?: string, normalize?: boolean}} options
+ * @returns {Promise<Session>}
+ */
+export async function join(options) {
+  const { room, video } = options ?? {};
+  if (!(video instanceof HTMLVideoElement)) throw new WatchTogetherError("bad_options", "join: `video` must be an HTMLVideoElement");
+  if (typeof room !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(room)) throw new WatchTogetherError("bad_options", "join: `room` must be a room id");
+  const server = (options.server ?? location.origin).replace(/\/+$/, "");
+  await load(options.wasmUrl);
+  const q = new URLSearchParams({ check: "1" });
+  if (options.password) q.set("password", options.password);
+  let res;
+  try {
+    res = await fetch(`${server}/api/rooms/${room}/ws?${q}`);
+  } catch (e) {
+    throw new WatchTogetherError("network", `cannot reach ${server}: ${e.message}`);
+  }
+  if (res.status !== 204) {
+    const body = await res.json().catch(() => ({}));
+    throw new WatchTogetherError(body.error?.code ?? `http_${res.status}`, body.error?.message ?? `the server answered ${res.status}`);
+  }
+  const inner = joinWasm({ server, room, name: options.name, password: options.password, hostToken: options.hostToken, normalize: options.normalize }, video);
+  return new Session(inner);
+}
+
+export default { join, load, Session, WatchTogetherError, MediaPlayer };
