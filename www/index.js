@@ -21,7 +21,7 @@ $("create-form").addEventListener("submit", async (e) => {
     const res = await fetch("/api/rooms", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     const out = await res.json();
     if (!res.ok) throw new Error(out.error?.message ?? `HTTP ${res.status}`);
-    localStorage.setItem("wt-name", name);
+    if (name) localStorage.setItem("wt-name", name);
     localStorage.setItem(`wt-host:${out.id}`, out.hostToken);
     // The creator knows the password: do not ask for it again.
     if (password) sessionStorage.setItem(`wt-pw:${out.id}`, password);

@@ -22,6 +22,17 @@ function fatal(message) {
   $("fatal").hidden = false;
 }
 
+// Share.
+$("share-link").value = location.origin + location.pathname;
+$("copy").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText($("share-link").value);
+    $("copy").textContent = "Copied";
+  } catch {
+    $("share-link").select();
+  }
+});
+
 const info = await fetch(`/api/rooms/${roomId}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
 if (!info) {
   fatal("This room does not exist (or has expired). Create a new one from the home page.");
@@ -254,13 +265,3 @@ $("chat-form").addEventListener("submit", (e) => {
   $("chat-input").value = "";
 });
 
-// Share.
-$("share-link").value = location.origin + location.pathname;
-$("copy").addEventListener("click", async () => {
-  try {
-    await navigator.clipboard.writeText($("share-link").value);
-    $("copy").textContent = "Copied";
-  } catch {
-    $("share-link").select();
-  }
-});

@@ -154,6 +154,19 @@ describe("passwords", () => {
     assert.equal(await sneaky.closed, 4003);
     await ok.close();
   });
+
+  test("?check answers without an upgrade: 204 for the right password, 401/403/404 otherwise", async () => {
+    const { id } = await createRoom(stack.url, { password: "open sesame" });
+    const check = (q, room = id) => fetch(`${stack.url}/api/rooms/${room}/ws?check${q}`);
+    assert.equal((await check("&password=open%20sesame")).status, 204);
+    const wrong = await check("&password=nope");
+    assert.equal(wrong.status, 403);
+    assert.equal((await wrong.json()).error.code, "wrong_password");
+    assert.equal((await check("")).status, 401);
+    assert.equal((await check("", "AAAAAAAAAAAAAAAAAAAAAA")).status, 404);
+    const open = await createRoom(stack.url);
+    assert.equal((await check("", open.id)).status, 204, "a room without a password opens to anyone");
+  });
 });
 
 describe("queue, chat, rate, source", () => {
