@@ -290,12 +290,15 @@ impl DriftController {
             self.judge_nudge = false;
             drift
         } else {
+            let n = self.cfg.filter.max(1);
+            if self.readings.len() >= n {
+                self.readings.remove(0); // a sliding window of the last n
+            }
             self.readings.push(drift);
-            if self.readings.len() < self.cfg.filter.max(1) {
+            if self.readings.len() < n {
                 return Decision::Nothing;
             }
-            let recent = &self.readings[self.readings.len() - self.cfg.filter.max(1)..];
-            recent.iter().sum::<f64>() / recent.len() as f64
+            self.readings.iter().sum::<f64>() / n as f64
         };
         if std::mem::take(&mut self.judge_nudge) {
             // What is left after the last nudge is what its cost was mis-planned by.
