@@ -96,7 +96,7 @@ session.addEventListener("connection", (e) => {
 });
 session.addEventListener("error", (e) => {
   const { code, message } = e.detail;
-  if (code === "kicked") return fatal("You were removed from the room by the host.");
+  if (code === "kicked") return; // the connection event (state "kicked") says so
   if (code === "forbidden") return notice(`Not allowed: ${message}`);
   notice(code === "media" ? `The video could not be played: ${message}` : message);
 });

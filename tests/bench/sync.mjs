@@ -36,17 +36,15 @@ const SAMPLER = () => {
 const q = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : null; };
 const r1 = (x) => (x == null ? null : Number(x.toFixed(1)));
 
-/** Position of a page at wall time t from its samples [at, currentTime, rate, paused]. */
-function rawAt(ss, t) {
-  const i = ss.findIndex((x) => x[0] >= t);
+/** Position of a page at wall time t from its samples [at, currentTime, rate, paused]; i: the first sample at or after t. */
+function rawAt(ss, t, i) {
   if (i <= 0) return null;
   const [ta, pa] = ss[i - 1];
   const [tb, pb] = ss[i];
   if (pb < pa || tb - ta > 500) return null; // a seek or a stall between the samples
   return pa + ((t - ta) / (tb - ta)) * (pb - pa);
 }
-function smoothAt(ss, t) {
-  const i = ss.findIndex((x) => x[0] >= t);
+function smoothAt(ss, t, i) {
   if (i <= 0) return null;
   const rate = ss[i - 1][2];
   // The run of samples around t at one rate, playing forward without jumps.
@@ -56,7 +54,7 @@ function smoothAt(ss, t) {
   while (hi < ss.length - 1 && ss[hi + 1][0] <= t + 500 && ok(ss[hi], ss[hi + 1])) hi++;
   if (!ok(ss[i - 1], ss[i])) return null;
   const run = ss.slice(lo, hi + 1);
-  if (run.length < 4) return rawAt(ss, t);
+  if (run.length < 4) return rawAt(ss, t, i);
   // The slope is the rate; fit only the intercept: mean of (position − rate·time).
   const c = run.reduce((a, [at, p]) => a + (p - (at / 1000) * rate), 0) / run.length;
   return c + (t / 1000) * rate;
@@ -121,10 +119,10 @@ for (const profile of PROFILES) {
   for (let t = from; t <= to; t += 100) {
     const pos = [], rpos = [];
     for (const ss of samples) {
-      const p = smoothAt(ss, t), r = rawAt(ss, t);
+      const i = ss.findIndex((x) => x[0] >= t);
+      const p = smoothAt(ss, t, i), r = rawAt(ss, t, i);
       if (p != null) pos.push(p);
       if (r != null) rpos.push(r);
-      const i = ss.findIndex((x) => x[0] >= t);
       if (i > 0) { total++; if (Math.abs(ss[i - 1][2] - 1) > 1e-6) off++; }
     }
     if (pos.length === pages.length) spreads.push((Math.max(...pos) - Math.min(...pos)) * 1000);

@@ -26,7 +26,7 @@ after(async () => {
 });
 
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
-const memberCount = (n) => (count) => document.querySelectorAll("#members li").length === count;
+const memberCount = (count) => document.querySelectorAll("#members li").length === count;
 async function phone(page, file) {
   await page.setViewportSize({ width: 390, height: 844 });
   await sleep(300);
@@ -55,7 +55,7 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
     await p.goto(link);
     await joined(p);
   }
-  for (const p of [host, b, c]) await waitFor(p, memberCount(3), 3, 5_000, "three members listed");
+  for (const p of [host, b, c]) await waitFor(p, memberCount, 3, 5_000, "three members listed");
   const names = await host.$$eval("#members li .who", (els) => els.map((e) => e.textContent));
   assert.ok(names.some((n) => n.startsWith("Host Ana") && n.includes("host")) && names.includes("Ben") && names.includes("Cy"), names.join());
 
@@ -83,7 +83,7 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
   const cy = await c.evaluate(() => window.watchTogether.member);
   await host.click(`#members li[data-member="${cy}"] button[title="Remove from room"]`);
   await waitFor(c, () => /removed from the room/.test(document.getElementById("fatal").textContent), null, 5_000, "the kicked page says so");
-  for (const p of [host, b]) await waitFor(p, memberCount(2), 2, 5_000, "two members left");
+  for (const p of [host, b]) await waitFor(p, memberCount, 2, 5_000, "two members left");
   await sleep(2_500);
   assert.equal(await c.evaluate(() => window.watchTogether.session.connection), "kicked", "and it does not reconnect");
   for (const p of [host, b, c]) assert.deepEqual(p.problems, [], "no console errors");
