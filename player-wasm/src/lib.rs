@@ -107,7 +107,8 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
         url.push_str(&String::from(js_sys::encode_uri_component(p)));
     }
     let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
-    let shared = session::start(url, identity, video, opts.normalize.unwrap_or(true)).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
+    let base = format!("{}/", origin.trim_end_matches('/'));
+    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true)).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
     Ok(Session { shared })
 }
 

@@ -28,11 +28,22 @@ pub struct Player {
     generation: Rc<Cell<u32>>,
     current: Option<String>,
     dash: Slot,
+    /// What relative URLs resolve against: the room's server for a session
+    /// (its sources are paths on that server), the page otherwise.
+    base: Option<String>,
 }
 
 impl Player {
     pub fn new(video: HtmlVideoElement, events: EventTarget) -> Self {
-        Player { video, events, generation: Rc::new(Cell::new(0)), current: None, dash: Rc::new(RefCell::new(None)) }
+        Player { video, events, generation: Rc::new(Cell::new(0)), current: None, dash: Rc::new(RefCell::new(None)), base: None }
+    }
+
+    /// A player whose relative URLs resolve against `base` (e.g. the edge
+    /// worker's origin when the page is on another origin).
+    pub fn with_base(video: HtmlVideoElement, events: EventTarget, base: String) -> Self {
+        let mut p = Player::new(video, events);
+        p.base = Some(base);
+        p
     }
 
     /// Video qualities of the DASH presentation (an empty array otherwise).
@@ -47,7 +58,7 @@ impl Player {
         }
     }
 
-    /// Load `url` (relative URLs resolve against the page). Loading the
+    /// Load `url` (relative URLs resolve against the base). Loading the
     /// current URL again does nothing.
     pub fn load(&mut self, url: &str) {
         self.load_as(url, None);
@@ -56,7 +67,7 @@ impl Player {
     /// Load `url` as `kind` (skipping detection) or, with `None`, as what
     /// its extension or response says it is.
     pub fn load_as(&mut self, url: &str, kind: Option<Kind>) {
-        let base = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+        let base = self.base.clone().or_else(|| web_sys::window().and_then(|w| w.location().href().ok())).unwrap_or_default();
         let abs = web_sys::Url::new_with_base(url, &base).map(|u| u.href()).unwrap_or_else(|_| url.to_string());
         if self.current.as_deref() == Some(abs.as_str()) {
             return;
@@ -208,13 +219,21 @@ fn load_hls_native(video: &HtmlVideoElement, url: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-impl Drop for Player {
-    fn drop(&mut self) {
-        // Stops every task of the current load at its next step.
+impl Player {
+    /// Stop playing: every task of the current load ends at its next step,
+    /// the MediaSource and its listeners and timers go, the element is emptied.
+    pub fn stop(&mut self) {
         self.generation.set(self.generation.get().wrapping_add(1));
+        self.current = None;
         self.dash.borrow_mut().take();
         let _ = self.video.remove_attribute("src");
         self.video.load();
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

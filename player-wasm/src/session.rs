@@ -112,7 +112,7 @@ fn observe(video: &HtmlVideoElement) -> MediaObservation {
     }
 }
 
-pub fn start(ws_url: String, identity: Identity, video: HtmlVideoElement, normalize: bool) -> Result<Handle, JsValue> {
+pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVideoElement, normalize: bool) -> Result<Handle, JsValue> {
     let events = EventTarget::new()?;
     // Media from another origin reaches WebAudio only through CORS (the
     // media proxy answers with it); same-origin media is unaffected.
@@ -129,7 +129,7 @@ pub fn start(ws_url: String, identity: Identity, video: HtmlVideoElement, normal
     let shared = Rc::new(RefCell::new(Shared {
         client,
         conn: None,
-        player: Player::new(video.clone(), events.clone()),
+        player: Player::with_base(video.clone(), events.clone(), server),
         video: video.clone(),
         events,
         ws_url,
@@ -494,5 +494,6 @@ impl Shared {
         self._listeners.clear();
         self.audio = None;
         let _ = self.video.pause();
+        self.player.stop();
     }
 }

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Some("dev") => dev(&root),
         Some("test") => test(&root, &args[1..]),
         Some("build") => build(&root),
+        Some("pack") => setup::ensure(&root).and_then(|tools| build_player(&root, &tools)).and_then(|_| pack(&root)).map(|tgz| println!("    {}", tgz.display())),
         Some("tidy") => tidy::run(&root).map(|_| ()),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("sim") | None => bench::sim(&root),
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
         },
         Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|build|tidy|bench|deploy>");
+            eprintln!("usage: cargo xtask <dev|test|build|pack|tidy|bench|deploy>");
             return ExitCode::from(2);
         }
     };
@@ -162,6 +163,51 @@ fn build_player(root: &Path, tools: &setup::Tools) -> Result {
     let size = std::fs::metadata(&bg).map(|m| m.len()).unwrap_or(0);
     println!("    www/pkg/player_wasm_bg.wasm: {size} bytes ({:.1} s)", t.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// The npm package `@watch-together/player`: the JS API and the embed from
+/// www/, the wasm-bindgen output, and player-wasm/npm/{package.json,README.md}
+/// with the workspace version, packed by `npm pack` into target/npm/.
+fn pack(root: &Path) -> Result<PathBuf> {
+    step("packing the npm package @watch-together/player (npm pack)");
+    let dir = root.join("target/npm/player");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("pkg")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = |from: &str, to: &str| std::fs::copy(root.join(from), dir.join(to)).map(|_| ()).map_err(|e| format!("{from}: {e}"));
+    for f in ["watch-together.js", "watch-together.d.ts", "embed.js", "embed.d.ts"] {
+        copy(&format!("www/{f}"), f)?;
+    }
+    for f in ["player_wasm.js", "player_wasm.d.ts", "player_wasm_bg.wasm", "player_wasm_bg.wasm.d.ts"] {
+        copy(&format!("www/pkg/{f}"), &format!("pkg/{f}"))?;
+    }
+    copy("player-wasm/npm/README.md", "README.md")?;
+    let version = workspace_version(root)?;
+    let manifest = std::fs::read_to_string(root.join("player-wasm/npm/package.json")).map_err(|e| format!("player-wasm/npm/package.json: {e}"))?;
+    if !manifest.contains(r#""version": "workspace""#) {
+        return Err(r#"player-wasm/npm/package.json must say "version": "workspace" (xtask sets the crate's version)"#.into());
+    }
+    let manifest = manifest.replace(r#""version": "workspace""#, &format!(r#""version": "{version}""#));
+    std::fs::write(dir.join("package.json"), manifest).map_err(|e| e.to_string())?;
+    let out = Command::new("npm").args(["pack", "--pack-destination", "..", "--loglevel=warn"]).current_dir(&dir).output().map_err(|e| format!("npm pack: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("npm pack failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let name = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
+    let tgz = root.join("target/npm").join(&name);
+    let size = std::fs::metadata(&tgz).map_err(|e| format!("npm pack wrote no {}: {e}", tgz.display()))?.len();
+    println!("    target/npm/{name}: {size} bytes");
+    Ok(tgz)
+}
+
+/// `version` of `[workspace.package]` in the root Cargo.toml.
+fn workspace_version(root: &Path) -> Result<String> {
+    let toml = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| e.to_string())?;
+    let section = toml.split("[workspace.package]").nth(1).ok_or("Cargo.toml has no [workspace.package]")?;
+    section
+        .lines()
+        .take_while(|l| !l.starts_with('['))
+        .find_map(|l| l.strip_prefix("version").map(|v| v.trim_start_matches([' ', '=']).trim().trim_matches('"').to_string()))
+        .ok_or_else(|| "no version in [workspace.package]".into())
 }
 
 fn build_worker(root: &Path, tools: &setup::Tools) -> Result {
@@ -456,6 +502,12 @@ fn test(root: &Path, args: &[String]) -> Result {
     if !built {
         tally.add("build", 0, 1, 0);
     }
+    // The e2e stage installs the npm tarball into a throwaway consumer project.
+    let tarball = if built && want("e2e") {
+        pack(root).map_err(|e| eprintln!("\nxtask: npm pack failed: {e}")).ok()
+    } else {
+        None
+    };
     for (stage, n, dir) in [("worker", 3, "tests/worker"), ("e2e", 4, "tests/e2e")] {
         if !want(stage) || !built {
             continue;
@@ -470,6 +522,9 @@ fn test(root: &Path, args: &[String]) -> Result {
         let mut cmd = Command::new("node");
         cmd.arg("--test").arg("--test-concurrency=1").arg("--test-reporter=spec").arg("--test-reporter-destination=stdout").arg("--test-reporter=tap").arg(format!("--test-reporter-destination={}", tap.display())).args(&files).current_dir(root);
         wrangler_env(&mut cmd);
+        if let Some(t) = &tarball {
+            cmd.env("WT_NPM_TARBALL", t);
+        }
         let status = cmd.stdin(Stdio::null()).status().map_err(|e| format!("node: {e}"))?;
         let text = std::fs::read_to_string(&tap).unwrap_or_default();
         let (p, f, s) = tally::parse_tap(&text);

@@ -87,7 +87,7 @@ pub fn ensure(root: &Path) -> Result<Tools> {
     // npm tools
     let stamp = root.join("node_modules/.package-lock.json");
     if !crate::up_to_date(&stamp, &[root.join("package-lock.json"), root.join("package.json")]) {
-        println!("    installing npm tools (wrangler + workerd, binaryen, esbuild, playwright-core, ws)");
+        println!("    installing npm tools (wrangler + workerd, binaryen, esbuild, playwright-core, ws, typescript)");
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(root))?;
     }
     // Debian packages

@@ -1,0 +1,126 @@
+// The npm package as a stranger gets it: the tarball `cargo xtask pack`
+// made (npm pack) is installed into a throwaway project outside the repo,
+// type-checked with tsc against the package's own types, bundled with
+// esbuild through the package's `exports`, served from another origin, and
+// two pages of that app join one room on the real worker and play in sync.
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, before, test } from "node:test";
+import { joined, launch, newPage, positionAt, waitFor } from "../support/browser.mjs";
+import { createRoom, root, startStack } from "../support/stack.mjs";
+import { startUpstream } from "../support/upstream.mjs";
+
+const tarball = resolve(process.env.WT_NPM_TARBALL
+  ?? join(root, "target/npm", readdirSync(join(root, "target/npm")).filter((f) => f.endsWith(".tgz")).sort().pop() ?? "missing.tgz"));
+const bin = (name) => join(root, "node_modules/.bin", name);
+
+const APP_TS = `
+import { join, WatchTogetherError, type Member, type Session } from "@watch-together/player";
+
+const params = new URLSearchParams(location.search);
+const video = document.querySelector("video")!;
+const status = document.getElementById("connection")!;
+try {
+  const session: Session = await join({ server: params.get("server")!, room: params.get("room")!, video, name: params.get("name") ?? "npm" });
+  session.addEventListener("connection", (e) => { status.textContent = e.detail.state; });
+  session.addEventListener("members", (e) => {
+    const names: string[] = e.detail.map((m: Member) => m.name);
+    document.getElementById("members")!.textContent = names.join(", ");
+  });
+  (globalThis as unknown as { app: { session: Session } }).app = { session };
+} catch (e) {
+  status.textContent = e instanceof WatchTogetherError ? \`error: \${e.code}\` : \`error: \${String(e)}\`;
+}
+`;
+
+// Misuse the types must catch (if they were `any`, tsc would pass this).
+const WRONG_TS = `
+import { join } from "@watch-together/player";
+const s = await join({ room: "x", video: document.createElement("div") });
+s.seek("ten seconds");
+s.setMode("anarchy");
+s.addEventListener("members", (e) => e.detail.toFixed());
+`;
+
+const HTML = `<!doctype html><meta charset="utf-8"><title>npm consumer</title><link rel="icon" href="data:,">
+<video id="video" playsinline muted></video><p>connection: <span id="connection">loading</span></p><p id="members"></p>
+<script type="module" src="./app.js"></script>`;
+
+let stack, browser, site, app;
+before(async () => {
+  stack = await startStack();
+  browser = await launch();
+  app = mkdtempSync(join(tmpdir(), "wt-consumer-"));
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--offline", tarball], { cwd: app, stdio: "pipe" });
+  mkdirSync(join(app, "src"));
+  mkdirSync(join(app, "dist"));
+  writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
+    compilerOptions: { target: "es2022", module: "esnext", moduleResolution: "bundler", strict: true, noEmit: true, lib: ["es2022", "dom"], skipLibCheck: false },
+  }));
+  site = await startUpstream({ "/": join(app, "dist") });
+});
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await site?.close();
+  if (app) rmSync(app, { recursive: true, force: true });
+});
+
+test("the installed package is what package.json promises", () => {
+  const pkgDir = join(app, "node_modules/@watch-together/player");
+  const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
+  const cargo = readFileSync(join(root, "Cargo.toml"), "utf8").match(/\[workspace\.package\][^[]*?version = "([^"]+)"/)[1];
+  assert.equal(pkg.version, cargo, "versioned with the crates");
+  assert.equal(pkg.type, "module");
+  assert.deepEqual(pkg.sideEffects, ["./embed.js"]);
+  const require = createRequire(join(app, "index.js"));
+  // Resolution goes through `exports` (the consumer never names a file).
+  for (const spec of ["@watch-together/player", "@watch-together/player/embed", "@watch-together/player/player_wasm_bg.wasm"]) {
+    assert.ok(require.resolve(spec).startsWith(pkgDir), spec);
+  }
+  assert.match(readFileSync(join(pkgDir, "README.md"), "utf8"), /import \{ join \} from "@watch-together\/player"/);
+});
+
+test("tsc accepts the consumer against the package types and rejects misuse", () => {
+  writeFileSync(join(app, "src/app.ts"), APP_TS);
+  const ok = spawnSync(bin("tsc"), ["-p", "."], { cwd: app, encoding: "utf8" });
+  assert.equal(ok.status, 0, `tsc: ${ok.stdout}${ok.stderr}`);
+  writeFileSync(join(app, "src/wrong.ts"), WRONG_TS);
+  const bad = spawnSync(bin("tsc"), ["-p", "."], { cwd: app, encoding: "utf8" });
+  rmSync(join(app, "src/wrong.ts"));
+  assert.notEqual(bad.status, 0, "misuse must not type-check");
+  // Each of the four misuses (lines 3–6) is an error of its own.
+  for (const line of [3, 4, 5, 6]) assert.ok(bad.stdout.includes(`src/wrong.ts(${line},`), `tsc flags line ${line}: ${bad.stdout}`);
+});
+
+test("an esbuild app from the tarball, on another origin, joins and plays in sync", async () => {
+  const esb = spawnSync(bin("esbuild"), ["src/app.ts", "--bundle", "--format=esm", "--target=es2022", "--outfile=dist/app.js"], { cwd: app, encoding: "utf8" });
+  assert.equal(esb.status, 0, esb.stderr);
+  // The wasm sits next to the bundle, where `new URL(…, import.meta.url)` finds it.
+  copyFileSync(createRequire(join(app, "index.js")).resolve("@watch-together/player/player_wasm_bg.wasm"), join(app, "dist/player_wasm_bg.wasm"));
+  writeFileSync(join(app, "dist/index.html"), HTML);
+  const bundle = readFileSync(join(app, "dist/app.js"), "utf8");
+  assert.ok(!bundle.includes(root), "the bundle names nothing in the repository");
+
+  const { id } = await createRoom(stack.url, {});
+  assert.notEqual(new URL(site.url).origin, new URL(stack.url).origin, "the app is on another origin");
+  const pages = [];
+  for (const name of ["Ana", "Ben"]) {
+    const p = await newPage(browser);
+    await p.goto(`${site.url}/index.html?server=${encodeURIComponent(stack.url)}&room=${id}&name=${name}`);
+    await joined(p);
+    pages.push(p);
+  }
+  for (const p of pages) await waitFor(p, () => document.getElementById("members").textContent.split(", ").length === 2, null, 5_000, "both members listed");
+  await pages[0].evaluate(() => globalThis.app.session.play());
+  for (const p of pages) await waitFor(p, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 1, null, 10_000, "both play");
+  const at = Date.now() + 100;
+  const [a, b] = await Promise.all(pages.map((p) => positionAt(p, at)));
+  assert.ok(Math.abs(a - b) < 0.1, `in sync: ${a} vs ${b}`);
+  for (const p of pages) assert.deepEqual(p.problems, []);
+});

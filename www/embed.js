@@ -1,0 +1,180 @@
+// The script-tag embed: one module script and a custom element, on any site.
+//
+//   <script type="module" src="https://EDGE/embed.js"></script>
+//   <watch-together room="ROOM_ID"></watch-together>
+//   <watch-together src="https://example.com/film.mpd"></watch-together>
+//
+// Attributes: `room` (join this room), `src` (no room: create one that
+// plays this; in a room: changing it later plays it there, if you may),
+// `name`, `password`, `server` (default: where this script came from).
+// The element re-dispatches the session's events (`state`, `members`,
+// `chat`, `stats`, `error`, `needs-gesture`, `quality`, …) and fires `room`
+// with `{ room, url }` once it knows its room. Everything lives in a shadow
+// root; nothing is added to `window`.
+import { join } from "./watch-together.js";
+
+const SCRIPT_ORIGIN = new URL(import.meta.url).origin;
+
+const STYLE = `
+:host { display: block; position: relative; background: #000; color: #e8eaf0; font: 13px/1.4 system-ui, sans-serif; border-radius: 8px; overflow: hidden; }
+:host([hidden]) { display: none; }
+video { display: block; width: 100%; aspect-ratio: 16 / 9; background: #000; }
+.bar { display: flex; gap: .75em; align-items: center; padding: .4em .7em; background: #14161c; min-height: 2em; flex-wrap: wrap; }
+.dot { width: .6em; height: .6em; border-radius: 50%; background: #8a8f9c; flex: none; }
+.dot.open { background: #3fb950; }
+.dot.closed, .dot.kicked, .dot.refused { background: #f85149; }
+.grow { flex: 1; }
+.error { color: #ff9b93; }
+button { font: inherit; color: inherit; background: #2b6cff; border: 0; border-radius: 4px; padding: .25em .7em; cursor: pointer; }
+button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
+button[hidden] { display: none; }
+`;
+
+const EVENTS = ["joined", "state", "source", "members", "queue", "settings", "chat", "stats", "reverted", "error", "connection",
+  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering"];
+
+class WatchTogetherElement extends HTMLElement {
+  static observedAttributes = ["room", "src", "server", "name", "password"];
+
+  #video;
+  #dot;
+  #status;
+  #people;
+  #sync;
+  #unmute;
+  #session = null;
+  #generation = 0;
+  #forward = [];
+  #reflecting = false;
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: "open" });
+    root.innerHTML = `<style>${STYLE}</style>
+      <video part="video" playsinline controls></video>
+      <div class="bar" part="bar" role="status" aria-live="polite">
+        <span class="dot"></span><span class="status">Connecting…</span>
+        <span class="people"></span><span class="grow"></span>
+        <span class="sync"></span><button type="button" class="unmute" hidden>Unmute</button>
+      </div>`;
+    this.#video = root.querySelector("video");
+    this.#dot = root.querySelector(".dot");
+    this.#status = root.querySelector(".status");
+    this.#people = root.querySelector(".people");
+    this.#sync = root.querySelector(".sync");
+    this.#unmute = root.querySelector(".unmute");
+    this.#unmute.addEventListener("click", () => {
+      this.#video.muted = false;
+      this.#unmute.hidden = true;
+    });
+  }
+
+  /** The session once joined (see watch-together.js), else null. */
+  get session() { return this.#session; }
+  /** The <video> element inside the shadow root. */
+  get video() { return this.#video; }
+  /** The room this element is in (given or created). */
+  get room() { return this.getAttribute("room"); }
+
+  connectedCallback() { this.#start(); }
+  disconnectedCallback() { this.#stop(); }
+
+  attributeChangedCallback(name, old, value) {
+    if (old === value || !this.isConnected || this.#reflecting) return;
+    if (name === "room" || name === "server") this.#hostToken = undefined;
+    if (name === "src" && this.#session && value) {
+      this.#session.load(value);
+      return;
+    }
+    this.#start();
+  }
+
+  #say(text, cls = "") {
+    this.#status.textContent = text;
+    this.#status.className = `status ${cls}`;
+  }
+
+  #stop() {
+    this.#generation++;
+    for (const [type, fn] of this.#forward.splice(0)) this.#session?.removeEventListener(type, fn);
+    this.#session?.leave();
+    this.#session = null;
+  }
+
+  async #start() {
+    this.#stop();
+    const gen = this.#generation;
+    const server = (this.getAttribute("server") || SCRIPT_ORIGIN).replace(/\/+$/, "");
+    let room = this.getAttribute("room");
+    const src = this.getAttribute("src");
+    this.#say("Connecting…");
+    try {
+      if (!room) {
+        if (!src) throw new Error("set a `room` or a `src` attribute");
+        const res = await fetch(`${server}/api/rooms`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ source: src, name: this.getAttribute("title") || undefined }),
+        });
+        const body = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error(body.error?.message ?? `could not create a room (${res.status})`);
+        if (gen !== this.#generation) return;
+        room = body.id;
+        this.#hostToken = body.hostToken;
+        this.#reflecting = true;
+        this.setAttribute("room", room);
+        this.#reflecting = false;
+      }
+      const session = await join({
+        server, room, video: this.#video,
+        name: this.getAttribute("name") ?? undefined,
+        password: this.getAttribute("password") ?? undefined,
+        hostToken: this.#hostToken,
+      });
+      if (gen !== this.#generation) {
+        session.leave();
+        return;
+      }
+      this.#session = session;
+      for (const type of EVENTS) {
+        const fn = (e) => {
+          this.#show(type, e.detail);
+          this.dispatchEvent(new CustomEvent(type, { detail: e.detail }));
+        };
+        session.addEventListener(type, fn);
+        this.#forward.push([type, fn]);
+      }
+      this.dispatchEvent(new CustomEvent("room", { detail: { room, url: `${server}/r/${room}` } }));
+    } catch (err) {
+      if (gen !== this.#generation) return;
+      this.#dot.className = "dot closed";
+      this.#say(err.message, "error");
+      this.dispatchEvent(new CustomEvent("error", { detail: { kind: err.code ?? "embed", message: err.message } }));
+    }
+  }
+
+  #hostToken;
+
+  #show(type, d) {
+    if (type === "connection") {
+      this.#dot.className = `dot ${d.state}`;
+      const text = { open: "Connected", connecting: "Connecting…", kicked: "Removed by the host", refused: "Refused" }[d.state];
+      this.#say(text ?? `Reconnecting…`);
+    } else if (type === "members") {
+      this.#people.textContent = `${d.length} watching`;
+    } else if (type === "stats") {
+      const drift = d.driftMs;
+      this.#sync.textContent = Number.isFinite(drift) ? `drift ${drift >= 0 ? "+" : ""}${drift.toFixed(0)} ms` : "";
+    } else if (type === "needs-gesture") {
+      this.#unmute.hidden = false;
+    } else if (type === "unmuted") {
+      this.#unmute.hidden = true;
+    } else if (type === "error") {
+      this.#say(d.message, "error");
+    } else if (type === "reverted") {
+      this.#say(`Not allowed: ${d.message}`, "error");
+    }
+  }
+}
+
+if (!customElements.get("watch-together")) customElements.define("watch-together", WatchTogetherElement);

@@ -1,0 +1,178 @@
+// Types of the public JavaScript API (watch-together.js).
+
+// Self-contained on purpose: wasm-bindgen's own pkg/player_wasm.d.ts needs
+// `Symbol.dispose` (lib esnext), which many consumers' settings lack.
+
+export interface SyncStats {
+  /** Server clock minus ours (ms), and the bound of its error. */
+  offsetMs: number | null;
+  offsetErrorMs: number | null;
+  rttMs: number | null;
+  skewPpm: number;
+  /** Our position minus the room's (ms; positive = ahead). */
+  driftMs: number | null;
+  /** The playback rate the sync loop has set. */
+  rate: number;
+  rateCorrections: number;
+  seekCorrections: number;
+  seekLandingMs: number;
+  /** Media time a rate nudge itself costs on this browser (learned, ms). */
+  nudgeCostMs: number;
+  correcting: boolean;
+}
+
+/** The media engine alone, without a room: DASH, HLS (fMP4) and progressive files on one element. */
+export class MediaPlayer {
+  constructor(video: HTMLVideoElement);
+  /** Events: `qualities`, `quality`, `buffering`, `error`. */
+  readonly events: EventTarget;
+  /** Play a URL, or `{ url, kind }` to skip detection. */
+  load(source: string | { url: string; kind?: "dash" | "hls" | "progressive" }): void;
+  qualities(): Quality[];
+  /** A quality index from `qualities()`, or "auto". */
+  setQuality(choice: number | "auto"): void;
+  /** Stop and release the element. */
+  free(): void;
+}
+
+/** Who may play, pause, seek and change the source: everyone, or the host and the members it picks. */
+export type Mode = "open" | "controlled";
+export type Role = "host" | "controller" | "viewer";
+
+export interface JoinOptions {
+  /** Origin of the edge worker, e.g. "https://watch.example"; default: the page's origin. */
+  server?: string;
+  /** Room id (from `POST /api/rooms`, or the last part of a room link). */
+  room: string;
+  /** The <video> element to play in. */
+  video: HTMLVideoElement;
+  /** Name shown to the others. */
+  name?: string;
+  /** The room's password, if it has one. */
+  password?: string;
+  /** The host token returned when the room was created: makes you its host. */
+  hostToken?: string;
+  /** Loudness normalisation through WebAudio (default true). */
+  normalize?: boolean;
+  /** Where player_wasm_bg.wasm is, if your bundler moved it. */
+  wasmUrl?: string | URL;
+}
+
+export type ErrorCode =
+  | "room_not_found" | "password_required" | "wrong_password" | "origin_not_allowed" | "network" | "bad_options"
+  | (string & {});
+
+/** A typed failure of `join()`. */
+export class WatchTogetherError extends Error {
+  readonly name: "WatchTogetherError";
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string);
+}
+
+export interface Member {
+  id: number;
+  name: string;
+  role: Role;
+  /** `away`: disconnected, inside the reconnect grace period. */
+  status: "ready" | "buffering" | "away";
+  /** How far this member's video is from the room (ms), as it last reported. */
+  drift_ms?: number;
+  rtt_ms?: number;
+}
+
+export interface Source {
+  url: string;
+  title?: string;
+  /** What the player fetches instead of `url` (a signed media-proxy link). */
+  play_url?: string;
+}
+export interface QueueItem { id: number; url: string; title?: string; added_by: number }
+export interface RoomSettings { mode: Mode; hasPassword: boolean }
+export interface Quality { id: string; bandwidth: number; width: number | null; height: number | null }
+export interface ChatMessage { id: number; member: number; name: string; text: string; /** server time, ms */ at: number }
+export interface PlaybackState { playing: boolean; position: number; rate: number; seq: number }
+export interface ConnectionState { state: "connecting" | "open" | "closed" | "kicked" | "refused"; retryInMs?: number }
+export interface SessionError { code: string; message: string }
+export interface AudioStatus { state: "running" | "suspended" | "interrupted" | "closed"; resumeAttempts: number; normalize: boolean; makeupGain: number }
+
+/** The `detail` of each event a Session dispatches. */
+export interface SessionEventMap {
+  joined: CustomEvent<{ member: number; role: Role }>;
+  state: CustomEvent<PlaybackState>;
+  source: CustomEvent<Source>;
+  members: CustomEvent<Member[]>;
+  queue: CustomEvent<QueueItem[]>;
+  settings: CustomEvent<RoomSettings>;
+  chat: CustomEvent<ChatMessage>;
+  stats: CustomEvent<SyncStats>;
+  reverted: CustomEvent<SessionError>;
+  error: CustomEvent<SessionError>;
+  connection: CustomEvent<ConnectionState>;
+  "needs-gesture": CustomEvent<null>;
+  unmuted: CustomEvent<null>;
+  audio: CustomEvent<AudioStatus>;
+  qualities: CustomEvent<Quality[]>;
+  quality: CustomEvent<Quality>;
+  buffering: CustomEvent<boolean>;
+}
+
+/** One membership of one room. Events are dispatched on the session itself. */
+export class Session extends EventTarget {
+  private constructor(inner: unknown);
+  readonly members: Member[];
+  /** Your member id once joined. */
+  readonly me: number | null;
+  readonly role: Role | null;
+  readonly queue: QueueItem[];
+  readonly settings: RoomSettings;
+  readonly connection: ConnectionState["state"];
+  /** Whether you may play, pause, seek and change the source now. */
+  readonly canControl: boolean;
+  readonly stats: SyncStats;
+  readonly qualities: Quality[];
+  readonly audio: AudioStatus;
+
+  play(): void;
+  pause(): void;
+  seek(seconds: number): void;
+  setRate(rate: number): void;
+  /** Play another source now: a DASH, HLS or progressive URL. */
+  load(url: string, title?: string): void;
+  chat(text: string): void;
+  queueAdd(url: string, title?: string): void;
+  queueRemove(id: number): void;
+  queueMove(id: number, to: number): void;
+  queueNext(): void;
+  kick(member: number): void;
+  transferHost(member: number): void;
+  setRole(member: number, role: "controller" | "viewer"): void;
+  setMode(mode: Mode): void;
+  setPassword(password: string | null | undefined): void;
+  /** A quality index from `qualities`, or "auto". */
+  setQuality(choice: number | "auto"): void;
+  setNormalize(on: boolean): void;
+  setCorrection(on: boolean): void;
+  setHold(on: boolean): void;
+  /** Leave the room: the socket, timers, listeners and the MediaSource are released. */
+  leave(): void;
+
+  addEventListener<K extends keyof SessionEventMap>(type: K, listener: (this: Session, ev: SessionEventMap[K]) => unknown, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof SessionEventMap>(type: K, listener: (this: Session, ev: SessionEventMap[K]) => unknown, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
+/** Load the wasm module (once); `join` calls it for you. */
+export function load(wasmUrl?: string | URL): Promise<unknown>;
+
+/** Join a room and keep `video` in sync with it. Rejects with a WatchTogetherError. */
+export function join(options: JoinOptions): Promise<Session>;
+
+declare const WatchTogether: {
+  join: typeof join;
+  load: typeof load;
+  Session: typeof Session;
+  WatchTogetherError: typeof WatchTogetherError;
+  MediaPlayer: typeof MediaPlayer;
+};
+export default WatchTogether;
