@@ -26,8 +26,10 @@ const RESUME_DEADLINE_MS: u32 = 300;
 const MAKEUP_GAIN: f32 = 1.6;
 
 thread_local! {
-    /// Every element's graph, for the page's lifetime (a source node cannot
-    /// be detached from its element, and a second one throws).
+    /// Every element's graph while the element is in a document (a source
+    /// node cannot be detached from its element, and a second one throws).
+    /// An idle graph is suspended; the graph of an element that left the
+    /// document is closed and forgotten (see [`sweep`]).
     static GRAPHS: RefCell<Vec<Rc<Graph>>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -62,6 +64,7 @@ impl From<AudioError> for JsValue {
 impl Graph {
     /// The element's graph: the registered one, or a new one.
     pub fn for_element(element: &HtmlMediaElement) -> Result<Rc<Graph>, AudioError> {
+        sweep(Some(element));
         match Self::find(element) {
             Some(g) => Ok(g),
             None => Self::register(element),
@@ -125,6 +128,23 @@ impl Graph {
     }
 }
 
+/// Close the graphs of elements no longer in a document, except `keep`'s:
+/// an AudioContext that is only suspended is never garbage-collected, so a
+/// page that makes a new element per session would otherwise gather them.
+/// (Such an element, put back into a page and joined again, plays without
+/// WebAudio: its one source node belongs to the closed context.)
+fn sweep(keep: Option<&HtmlMediaElement>) {
+    GRAPHS.with(|g| {
+        g.borrow_mut().retain(|x| {
+            let gone = !x.element.is_connected() && keep.is_none_or(|k| !js_sys::Object::is(&x.element, k));
+            if gone {
+                let _ = x.ctx.close();
+            }
+            !gone
+        })
+    });
+}
+
 /// The session's audio: the element's graph plus recovery, with its
 /// listeners and timers (all dropped with it).
 #[derive(Clone)]
@@ -142,6 +162,16 @@ struct Inner {
 }
 
 type Weakly = Weak<RefCell<Inner>>;
+
+impl Drop for Inner {
+    /// The session is over: an idle context still runs its audio thread,
+    /// so suspend it (the next session resumes it before playing), and
+    /// close it if the element has left the document.
+    fn drop(&mut self) {
+        let _ = self.graph.ctx.suspend();
+        sweep(None);
+    }
+}
 
 impl Audio {
     pub fn new(element: &HtmlMediaElement, events: EventTarget, normalize: bool) -> Result<Audio, JsValue> {
