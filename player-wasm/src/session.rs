@@ -485,10 +485,22 @@ impl Shared {
         self.client.set_hold(on);
     }
 
-    /// Close the socket, stop timers and listeners, release the element.
+    /// Say goodbye (the room removes us at once), close the socket, stop
+    /// timers and listeners, release the element.
     pub fn leave(&mut self) {
         self.left = true;
-        self.conn = None;
+        self.client.handle_leave(now_ms());
+        while let Some(out) = self.client.poll_output() {
+            if let (ClientOutput::Send(msg), Some(c)) = (out, &self.conn) {
+                let _ = c.ws.send_with_str(&msg.encode());
+            }
+        }
+        if let Some(store) = session_storage() {
+            let _ = store.remove_item(&resume_key(&self.ws_url));
+        }
+        if let Some(c) = self.conn.take() {
+            let _ = c.ws.close_with_code_and_reason(1000, "left");
+        }
         self.timer = None;
         self.reconnect_timer = None;
         self._listeners.clear();

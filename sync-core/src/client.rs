@@ -374,6 +374,18 @@ impl Client {
         self.out.push_back(ClientOutput::Send(ClientMsg::Command { id, command }));
     }
 
+    /// The page leaves the room for good: say so (the room removes us at
+    /// once instead of keeping our place for the reconnect grace) and forget
+    /// the resume token. Only the goodbye is left to send.
+    pub fn handle_leave(&mut self, now: Millis) {
+        self.out.clear();
+        if self.connected && self.member.is_some() {
+            self.out.push_back(ClientOutput::Send(ClientMsg::Leave));
+        }
+        self.resume = None;
+        self.handle_disconnected(now);
+    }
+
     /// A chat line from the page.
     pub fn handle_chat(&mut self, text: String) {
         if self.connected {

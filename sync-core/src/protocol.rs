@@ -56,6 +56,8 @@ pub enum ClientMsg {
     },
     /// A chat line.
     Chat { text: String },
+    /// I am leaving for good: remove me now (no reconnect grace).
+    Leave,
 }
 
 fn yes() -> bool {
@@ -66,7 +68,7 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "ping", "command", "status", "chat"];
+const CLIENT_TYPES: &[&str] = &["hello", "ping", "command", "status", "chat", "leave"];
 
 /// A member's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

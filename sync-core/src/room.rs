@@ -409,6 +409,7 @@ impl Room {
                 }
                 self.status(now, m, buffering, drift_ms, rtt_ms, duration, hold);
             }
+            (ClientMsg::Leave, Some(m)) => self.leave(now, m),
             (ClientMsg::Chat { text }, Some(m)) => {
                 let text = clean_text(&text, self.cfg.max_chat_chars);
                 if text.is_empty() {
@@ -425,6 +426,27 @@ impl Room {
                 self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Chat { line } });
             }
         }
+    }
+
+    /// A member said goodbye: it is gone at once (its sockets are closed
+    /// with 1000), and the host role moves on if it was the host.
+    fn leave(&mut self, now: Millis, member: MemberId) {
+        self.state.members.retain(|m| m.id != member);
+        self.live.remove(&member);
+        self.dirty_members.remove(&member);
+        let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.member == Some(member)).map(|(id, _)| *id).collect();
+        for conn in conns {
+            self.out.push_back(RoomOutput::Close { conn, code: 1000, reason: "left".into() });
+            self.conns.remove(&conn);
+        }
+        self.log("left", Some(member), "said goodbye".into());
+        self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: member } });
+        if let Some(new_host) = self.ensure_host() {
+            self.member_changed(new_host);
+        }
+        self.after_status_change(now);
+        self.mark_empty(now);
+        self.persist();
     }
 
     fn hello(

@@ -239,6 +239,14 @@ impl Sim {
         self.flush();
     }
 
+    /// Peer `i`'s page leaves the room for good (its goodbye still travels
+    /// the network; the room then closes the socket).
+    pub fn leave(&mut self, i: usize) {
+        let local = self.local(i);
+        self.peers[i].client.handle_leave(local);
+        self.flush();
+    }
+
     pub fn member(&self, i: usize) -> Option<MemberId> {
         self.peers[i].client.member()
     }

@@ -139,6 +139,21 @@ describe("room over WebSockets", () => {
     assert.deepEqual(m.map((x) => [x.name, x.status]), [["Ana", "ready"], ["Bob", "away"]], "Bob is away during the grace period");
     await a.close();
   });
+
+  test("a goodbye removes the member at once and hands over host", async () => {
+    const { id } = await createRoom(stack.url);
+    const a = await RoomClient.connect(stack.wsUrl, id, "Ana");
+    const b = await RoomClient.connect(stack.wsUrl, id, "Bob");
+    await sleep(200);
+    assert.equal(a.welcome.role, "host");
+    a.send({ type: "leave" });
+    assert.equal(await a.closed, 1000, "the room closes the leaver's socket normally");
+    const left = await b.next("member_left");
+    assert.equal(left.id, a.welcome.member);
+    const m = await b.membersUntil((l) => l.length === 1 && l[0].role === "host");
+    assert.deepEqual(m.map((x) => [x.name, x.role]), [["Bob", "host"]], "no grace period, and Bob hosts now");
+    await b.close();
+  });
 });
 
 test("a room survives a restart of the runtime", async () => {

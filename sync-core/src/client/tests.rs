@@ -111,6 +111,19 @@ fn the_host_leaving_for_good_hands_over_host() {
 }
 
 #[test]
+fn a_goodbye_removes_the_member_at_once_and_hands_over_host() {
+    let mut sim = joined(14, 3, true);
+    let host = sim.member(0);
+    sim.leave(0);
+    sim.run(1_000.0);
+    let members: Vec<_> = sim.room.state().members.iter().map(|m| (Some(m.id), m.role)).collect();
+    assert!(!members.iter().any(|(id, _)| *id == host), "gone within a second, not after the 30 s grace: {members:?}");
+    assert_eq!(members.len(), 2);
+    assert_eq!(members.iter().filter(|(_, r)| *r == Role::Host).count(), 1, "someone else hosts now: {members:?}");
+    assert_eq!(sim.peers[0].conn, None, "the room closed its socket");
+}
+
+#[test]
 fn in_controlled_mode_a_viewers_pause_is_refused_and_put_back() {
     let mut sim = joined(14, 2, true);
     sim.command(0, Command::SetMode { mode: PermissionMode::Controlled });

@@ -231,6 +231,26 @@ fn the_host_leaving_hands_host_to_the_longest_present_member() {
 }
 
 #[test]
+fn a_member_who_says_goodbye_is_gone_at_once_and_the_host_moves_on() {
+    let mut s = Script::new(demo());
+    let (a, ana, token) = s.join("Ana", "");
+    s.at(10.0);
+    let (_, bob, _) = s.join("Bob", "");
+    s.send(a, r#"{"v":1,"type":"leave"}"#);
+    assert_eq!(s.role(ana), None, "no reconnect grace after a goodbye");
+    assert!(s.closed.contains(&(a, 1000)), "its socket is closed normally");
+    assert!(s.broadcasts.contains(&ServerMsg::MemberLeft { id: ana }));
+    assert_eq!(s.role(bob), Some(Role::Host), "the host role moves on now, not in 30 s");
+    // The old resume token no longer brings Ana back: she is someone new.
+    let (_, again, _) = s.join("Ana", &format!(r#","resume":"{token}""#));
+    assert_ne!(again, ana);
+    // A goodbye before hello is refused like anything else.
+    let c = s.connect();
+    s.send(c, r#"{"v":1,"type":"leave"}"#);
+    assert_eq!(s.error_to(c), Some(ErrorCode::NotJoined));
+}
+
+#[test]
 fn kick_and_host_transfer() {
     let mut s = Script::new(demo());
     let (a, _, _) = s.join("Ana", "");
