@@ -131,3 +131,51 @@ test("the queue moves on by itself and everyone plays the next item in sync", as
   for (const p of [a, b]) assert.deepEqual(p.problems, [], "no console errors");
   for (const p of [a, b]) await p.context().close();
 });
+
+/** Press Tab until `selector` has the focus (at most `max` presses); returns how many it took. */
+async function tabTo(page, selector, max = 40) {
+  for (let i = 1; i <= max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return i;
+  }
+  throw new Error(`${selector} not reachable with Tab in ${max} presses`);
+}
+
+/** Every visible control has a name a screen reader can say, and keyboard focus is drawn. */
+async function checkControls(page) {
+  const unnamed = await page.evaluate(() => [...document.querySelectorAll("button, input, select, a[href]")]
+    .filter((e) => e.offsetParent !== null && e.type !== "hidden")
+    .filter((e) => !((e.getAttribute("aria-label") || e.textContent || e.title || e.placeholder || "").trim() || (e.labels && [...e.labels].some((l) => l.textContent.trim()))))
+    .map((e) => e.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, [], "controls without an accessible name");
+}
+
+test("keyboard only: create a room on the landing page, then play, chat and pause", async () => {
+  const p = await newPage(browser);
+  await p.goto(`${stack.url}/`);
+  await checkControls(p);
+  await tabTo(p, "#name");
+  await p.keyboard.type("Kay");
+  await tabTo(p, "input[name=mode]:checked");
+  await p.keyboard.press("ArrowDown"); // the radio group: arrows pick
+  assert.equal(await p.evaluate(() => document.querySelector("input[name=mode]:checked").value), "controlled");
+  await tabTo(p, "#create");
+  const ring = await p.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(ring, "none", "the focused button shows a focus ring");
+  await p.keyboard.press("Enter");
+  await p.waitForURL(/\/r\/[A-Za-z0-9_-]{22}$/, { timeout: 10_000 });
+  await joined(p);
+  await checkControls(p);
+  await tabTo(p, "#play");
+  await p.keyboard.press("Space");
+  await waitFor(p, () => !document.getElementById("video").paused, null, 8_000, "Space on Play plays");
+  await tabTo(p, "#chat-input");
+  await p.keyboard.type("typed, not clicked");
+  await p.keyboard.press("Enter");
+  await waitFor(p, () => document.getElementById("chat-log").textContent.includes("typed, not clicked"), null, 5_000, "Enter sends the chat line");
+  await tabTo(p, "#pause");
+  await p.keyboard.press("Enter");
+  await waitFor(p, () => document.getElementById("video").paused, null, 5_000, "Enter on Pause pauses");
+  assert.deepEqual(p.problems, [], "no console errors");
+  await p.context().close();
+});
