@@ -90,7 +90,8 @@ session.addEventListener("connection", (e) => {
   const { state, retryInMs } = e.detail;
   const badge = $("connection");
   badge.className = `badge status-${state}`;
-  badge.textContent = state === "closed" ? `offline — retrying in ${Math.round(retryInMs / 1000)} s` : state === "kicked" ? "removed" : state;
+  badge.dataset.state = state;
+  badge.textContent = state === "closed" ? `offline — retrying in ${Math.round(retryInMs / 1000)} s` : { open: "connected", connecting: "connecting…", kicked: "removed" }[state] ?? state;
   if (state === "kicked") fatal("You were removed from the room by the host.");
   if (state === "refused") fatal("The room refused this password.");
 });
@@ -119,6 +120,10 @@ session.addEventListener("settings", refreshControls);
 session.addEventListener("joined", refreshControls);
 
 $("play").addEventListener("click", () => session.play());
+$("leave").addEventListener("click", () => {
+  session.leave();
+  location.href = "/";
+});
 $("pause").addEventListener("click", () => session.pause());
 $("seek").addEventListener("click", () => session.seek(Number($("seek-to").value) || 0));
 $("scrub").addEventListener("change", () => session.seek(Number($("scrub").value)));

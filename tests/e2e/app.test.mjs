@@ -176,6 +176,18 @@ test("keyboard only: create a room on the landing page, then play, chat and paus
   await tabTo(p, "#pause");
   await p.keyboard.press("Enter");
   await waitFor(p, () => document.getElementById("video").paused, null, 5_000, "Enter on Pause pauses");
+  // Leave: a friend in the room sees Kay go at once (a goodbye, not the 30 s reconnect grace).
+  const friend = await newPage(browser);
+  await friend.goto(p.url());
+  await joined(friend);
+  await waitFor(friend, memberCount, 2, 5_000, "two members listed");
+  await p.evaluate(() => document.activeElement.blur());
+  await tabTo(p, "#leave");
+  await p.keyboard.press("Enter");
+  await p.waitForURL(`${stack.url}/`, { timeout: 5_000 });
+  await waitFor(friend, memberCount, 1, 3_000, "the leaver is gone from the list at once");
   assert.deepEqual(p.problems, [], "no console errors");
+  assert.deepEqual(friend.problems, [], "no console errors");
   await p.context().close();
+  await friend.context().close();
 });

@@ -26,7 +26,7 @@ test("a DASH source on a CORS-less origin plays through the proxy", async () => 
   page.on("request", (r) => requested.push(r.url()));
   await page.goto(`${stack.url}${room.url}`);
   try {
-    await page.waitForFunction(() => document.getElementById("connection")?.textContent === "open" && document.getElementById("video").readyState >= 2, null, { timeout: 15_000 });
+    await page.waitForFunction(() => (document.getElementById("connection")?.dataset.state ?? document.getElementById("connection")?.textContent) === "open" && document.getElementById("video").readyState >= 2, null, { timeout: 15_000 });
   } catch {
     throw new Error(`media did not load: ${JSON.stringify(await readVideo(page))} problems ${page.problems} requests ${requested.slice(0, 8)}`);
   }

@@ -103,7 +103,7 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
   await a.fill("#seek-to", "20");
   await a.click("#seek");
   net.restore();
-  await waitFor(d, () => document.getElementById("connection").textContent === "open", null, 12_000, "D reconnected");
+  await waitFor(d, () => document.getElementById("connection").dataset.state === "open", null, 12_000, "D reconnected");
   const took = await converge(a, d, 0.1, 8_000, "D after the reconnect");
   console.log(`    ${retries.length} retries (${retries.map((r) => Math.round(r)).join(", ")} ms); resynced ${took} ms after reconnecting`);
   assert.ok((await positionAt(d, Date.now())) >= 20, "D followed the seek made while it was away");

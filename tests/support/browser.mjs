@@ -45,4 +45,4 @@ export async function waitFor(page, fn, arg, timeout, what) {
 }
 
 /** Connected to the room with media loaded. */
-export const joined = (page) => waitFor(page, () => document.getElementById("connection")?.textContent === "open" && document.getElementById("video").readyState >= 2, null, 15_000, "joined with media loaded");
+export const joined = (page) => waitFor(page, () => (document.getElementById("connection")?.dataset.state ?? document.getElementById("connection")?.textContent) === "open" && document.getElementById("video").readyState >= 2, null, 15_000, "joined with media loaded");
