@@ -11,7 +11,7 @@
 // `chat`, `stats`, `error`, `needs-gesture`, `quality`, …) and fires `room`
 // with `{ room, url }` once it knows its room. Everything lives in a shadow
 // root; nothing is added to `window`.
-import { join } from "./watch-together.js";
+import { EVENTS, join } from "./watch-together.js";
 
 const SCRIPT_ORIGIN = new URL(import.meta.url).origin;
 
@@ -30,8 +30,6 @@ button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
 button[hidden] { display: none; }
 `;
 
-const EVENTS = ["joined", "state", "source", "members", "queue", "settings", "chat", "stats", "reverted", "error", "connection",
-  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering"];
 
 class WatchTogetherElement extends HTMLElement {
   static observedAttributes = ["room", "src", "server", "name", "password"];

@@ -162,6 +162,9 @@ export class Session extends EventTarget {
   removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
 }
 
+/** Every event a Session dispatches. */
+export const EVENTS: ReadonlyArray<keyof SessionEventMap>;
+
 /** Load the wasm module (once); `join` calls it for you. */
 export function load(wasmUrl?: string | URL): Promise<unknown>;
 

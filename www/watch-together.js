@@ -22,7 +22,8 @@ export class WatchTogetherError extends Error {
   }
 }
 
-const EVENTS = ["joined", "state", "source", "members", "queue", "settings", "chat", "stats", "reverted", "error", "connection",
+/** Every event a Session dispatches. */
+export const EVENTS = ["joined", "state", "source", "members", "queue", "settings", "chat", "stats", "reverted", "error", "connection",
   "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering"];
 
 /** One membership of one room. Events (CustomEvent, `detail` as documented) are dispatched on the session itself. */

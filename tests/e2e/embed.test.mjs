@@ -5,28 +5,25 @@
 // players and theirs do not leak out. A player given only `src` creates its
 // room. A screenshot goes to target/test-results/screens/embed.png.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { launch, newPage } from "../support/browser.mjs";
 import { createRoom, root, startStack } from "../support/stack.mjs";
-import { startUpstream } from "../support/upstream.mjs";
+import { startSite } from "../support/upstream.mjs";
 
 const SCREENS = join(root, "target/test-results/screens");
-let stack, browser, site, dir;
+let stack, browser, site;
 before(async () => {
   mkdirSync(SCREENS, { recursive: true });
   stack = await startStack();
   browser = await launch();
-  dir = mkdtempSync(join(tmpdir(), "wt-blog-"));
-  site = await startUpstream({ "/": dir });
+  site = await startSite();
 });
 after(async () => {
   await browser?.close();
   await stack?.stop();
   await site?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 // The host page's own styles: they must not reach the players in their shadow roots.
@@ -38,7 +35,7 @@ ${body}
 <script type="module" src="${stack.url}/embed.js"></script>`;
 
 async function open(file, html) {
-  writeFileSync(join(dir, file), html);
+  writeFileSync(join(site.dir, file), html);
   const p = await newPage(browser);
   await p.addInitScript(() => { window.__globals = Object.getOwnPropertyNames(window); });
   await p.goto(`${site.url}/${file}`);

@@ -7,13 +7,12 @@
 // after 50 more they must be back to it, and the JS heap and the wasm memory
 // (after a forced GC) must not grow with the number of cycles.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { launch, newPage } from "../support/browser.mjs";
 import { createRoom, sleep, startStack } from "../support/stack.mjs";
-import { startUpstream } from "../support/upstream.mjs";
+import { startSite } from "../support/upstream.mjs";
 
 const INSTRUMENT = () => {
   const live = { listeners: 0, timers: new Set(), intervals: new Set(), sockets: [], contexts: [], urls: new Set() };
@@ -74,19 +73,17 @@ const PAGE = (server) => `<!doctype html><meta charset="utf-8"><title>leak check
 <div id="box"><video id="video" playsinline muted></video></div>
 <script type="module">import * as wt from "${server}/watch-together.js"; window.wt = wt; window.server = "${server}"; await wt.load(); document.title = "ready";</script>`;
 
-let stack, browser, site, dir;
+let stack, browser, site;
 before(async () => {
   stack = await startStack();
   browser = await launch(["--js-flags=--expose-gc", "--enable-precise-memory-info"]);
-  dir = mkdtempSync(join(tmpdir(), "wt-leak-"));
-  writeFileSync(join(dir, "leak.html"), PAGE(stack.url));
-  site = await startUpstream({ "/": dir });
+  site = await startSite();
+  writeFileSync(join(site.dir, "leak.html"), PAGE(stack.url));
 });
 after(async () => {
   await browser?.close();
   await stack?.stop();
   await site?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function leakPage() {

@@ -167,3 +167,13 @@ export async function startUpstream(mounts, { liveLeadSecs = 12 } = {}) {
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };
 }
+
+/** Another origin for pages under test: a temporary directory served on
+ * 127.0.0.1 (a port of its own). `close()` also removes the directory. */
+export async function startSite() {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "wt-site-"));
+  const server = await startUpstream({ "/": dir });
+  return { url: server.url, dir, close: async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
