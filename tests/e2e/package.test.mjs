@@ -56,7 +56,7 @@ before(async () => {
   browser = await launch();
   app = mkdtempSync(join(tmpdir(), "wt-consumer-"));
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--offline", tarball], { cwd: app, stdio: "pipe" });
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline", tarball], { cwd: app, stdio: "pipe" });
   mkdirSync(join(app, "src"));
   mkdirSync(join(app, "dist"));
   writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
