@@ -30,7 +30,6 @@ button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
 button[hidden] { display: none; }
 `;
 
-
 class WatchTogetherElement extends HTMLElement {
   static observedAttributes = ["room", "src", "server", "name", "password"];
 
@@ -44,6 +43,8 @@ class WatchTogetherElement extends HTMLElement {
   #generation = 0;
   #forward = [];
   #reflecting = false;
+  /** The host token of a room this element created (it hosts it). */
+  #hostToken;
 
   constructor() {
     super();
@@ -150,8 +151,6 @@ class WatchTogetherElement extends HTMLElement {
       this.dispatchEvent(new CustomEvent("error", { detail: { kind: err.code ?? "embed", message: err.message } }));
     }
   }
-
-  #hostToken;
 
   #show(type, d) {
     if (type === "connection") {

@@ -100,7 +100,12 @@ impl Manifest {
     /// The period that holds presentation time `t` (the last one starting at
     /// or before it; the first if `t` is before them all).
     pub fn period_at(&self, t: f64) -> Option<&Period> {
-        self.periods.iter().rev().find(|p| p.start <= t + 1e-6).or(self.periods.first())
+        self.periods.get(self.period_index_at(t))
+    }
+
+    /// Index of [`Manifest::period_at`]'s period (0 when there are none).
+    pub fn period_index_at(&self, t: f64) -> usize {
+        self.periods.iter().rposition(|p| p.start <= t + 1e-6).unwrap_or(0)
     }
 
     /// End of the presentation, when known.
@@ -267,7 +272,8 @@ impl Representation {
 }
 
 impl NumberTemplate {
-    fn seconds(&self) -> f64 {
+    /// Length of one segment (s).
+    pub fn seconds(&self) -> f64 {
         self.duration as f64 / self.timescale.max(1) as f64
     }
 

@@ -302,6 +302,11 @@ impl Engine {
             self.tracks = tracks;
             self.manifest = Some(manifest);
             let types: Vec<(TrackKind, String)> = (0..self.tracks.len()).map(|i| (self.tracks[i].kind, self.first_type(i, supported))).collect();
+            // The SourceBuffers are made with these types: a representation
+            // with other codecs needs a changeType, the very first one too.
+            for (t, (_, ct)) in self.tracks.iter_mut().zip(&types) {
+                t.content_type = Some(ct.clone());
+            }
             self.out.push_back(Output::Event(EngineEvent::Tracks(types)));
             if let Some(m) = &self.manifest {
                 if m.dynamic {
@@ -504,15 +509,26 @@ impl Engine {
         self.drive();
     }
 
-    /// The video representations of the period at the playhead, by rising bandwidth.
+    /// The playable video representations of the period at the playhead, by
+    /// rising bandwidth: what [`Engine::set_quality`]'s index points into.
     pub fn qualities(&self) -> Vec<&Representation> {
         let Some(m) = &self.manifest else { return Vec::new() };
         let Some(vi) = self.tracks.iter().position(|t| t.kind == TrackKind::Video) else { return Vec::new() };
         let p = self.period_index(self.playhead.time);
         let Some(set) = self.tracks[vi].sets.get(p).copied().flatten() else { return Vec::new() };
-        let mut reps: Vec<&Representation> = m.periods[p].tracks[set].representations.iter().collect();
-        reps.sort_by_key(|r| r.bandwidth);
-        reps
+        let reps = &m.periods[p].tracks[set].representations;
+        self.ladder(p, set).into_iter().map(|r| &reps[r]).collect()
+    }
+
+    /// The playable representations of an adaptation set, by rising bandwidth
+    /// (ABR's choices and the quality menu are both this list).
+    fn ladder(&self, p: usize, set: usize) -> Vec<usize> {
+        let Some(m) = &self.manifest else { return Vec::new() };
+        let reps = &m.periods[p].tracks[set].representations;
+        let playable = |r: &usize| self.playable.get(p).and_then(|x| x.get(set)).and_then(|x| x.get(*r)).copied().unwrap_or(false);
+        let mut sorted: Vec<usize> = (0..reps.len()).filter(playable).collect();
+        sorted.sort_by_key(|r| reps[*r].bandwidth);
+        sorted
     }
 
     pub fn estimate_bps(&self) -> f64 {
@@ -586,8 +602,7 @@ impl Engine {
     }
 
     fn period_index(&self, t: f64) -> usize {
-        let Some(m) = &self.manifest else { return 0 };
-        m.periods.iter().rposition(|p| p.start <= t + 1e-6).unwrap_or(0)
+        self.manifest.as_ref().map_or(0, |m| m.period_index_at(t))
     }
 
     fn buffered_ahead(&self, track: usize) -> f64 {
@@ -677,7 +692,7 @@ impl Engine {
         if cursor - self.playhead.time >= self.cfg.buffer_goal_s {
             return;
         }
-        let p = m.periods.iter().rposition(|p| p.start <= cursor + 1e-6).unwrap_or(0);
+        let p = m.period_index_at(cursor);
         let period = &m.periods[p];
         if period.end().is_some_and(|e| cursor >= e - 1e-3) {
             if self.leave_period(i, p) {
@@ -713,22 +728,20 @@ impl Engine {
             return;
         };
         let reps = &m.periods[p].tracks[set].representations;
-        let playable: Vec<usize> = (0..reps.len()).filter(|r| self.playable.get(p).and_then(|x| x.get(set)).and_then(|x| x.get(*r)).copied().unwrap_or(false)).collect();
-        if playable.is_empty() {
+        let sorted = self.ladder(p, set);
+        if sorted.is_empty() {
             self.fail(i, EngineError::NoPlayableTrack);
             return;
         }
         // Quality: ABR for video; audio takes its best playable.
         let choice = if self.tracks[i].kind == TrackKind::Video {
-            let mut sorted = playable.clone();
-            sorted.sort_by_key(|r| reps[*r].bandwidth);
             let choices: Vec<Choice> = sorted.iter().map(|r| Choice { bandwidth: reps[*r].bandwidth, width: reps[*r].width, height: reps[*r].height }).collect();
             let current = self.tracks[i].current.filter(|c| c.period == p && c.set == set).and_then(|c| sorted.iter().position(|r| *r == c.rep));
             let ahead = self.buffered_ahead(i).max(self.tracks[i].cursor - self.playhead.time);
             let k = self.abr.choose(self.now, &choices, current, ahead, self.playhead.display_height);
             sorted.get(k).copied().unwrap_or(sorted[0])
         } else {
-            playable.iter().copied().max_by_key(|r| reps[*r].bandwidth).unwrap_or(playable[0])
+            sorted[sorted.len() - 1]
         };
         let rep_ref = RepRef { period: p, set, rep: choice };
         let rep = &reps[choice];
@@ -736,11 +749,8 @@ impl Engine {
             self.tracks[i].current = Some(rep_ref);
             let ct = rep.content_type();
             if self.tracks[i].content_type.as_deref() != Some(ct.as_str()) {
-                let first = self.tracks[i].content_type.is_none();
                 self.tracks[i].content_type = Some(ct.clone());
-                if !first {
-                    self.out.push_back(Output::ChangeType { track: i, content_type: ct });
-                }
+                self.out.push_back(Output::ChangeType { track: i, content_type: ct });
             }
             if self.tracks[i].kind == TrackKind::Video {
                 let q = rep.id.clone();
@@ -771,7 +781,7 @@ impl Engine {
             },
             Addressing::Segments(list) => find_segment(list, cursor),
             Addressing::Numbered(tpl) => {
-                let seg_s = tpl.duration as f64 / tpl.timescale.max(1) as f64;
+                let seg_s = tpl.seconds();
                 let available_until = self.live_now.map_or(f64::INFINITY, |n| n - seg_s);
                 tpl.between(cursor, cursor + seg_s).into_iter().find(|s| s.start + s.duration > cursor + 1e-6 && s.start <= available_until)
             }
@@ -821,7 +831,7 @@ fn pick_set(p: &crate::mpd::Period, kind: TrackKind, supported: &dyn Fn(&str) ->
 
 fn typical_segment(r: &Representation) -> f64 {
     match &r.addressing {
-        Addressing::Numbered(t) => t.duration as f64 / t.timescale.max(1) as f64,
+        Addressing::Numbered(t) => t.seconds(),
         Addressing::Segments(s) => s.first().map_or(2.0, |s| s.duration),
         _ => 2.0,
     }

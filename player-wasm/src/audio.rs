@@ -158,6 +158,9 @@ struct Inner {
     events: EventTarget,
     timer: Option<Timeout>,
     deadline: Option<Timeout>,
+    /// What the page was last told (`audio` is dispatched on a change only:
+    /// every key press and tap drives the machine).
+    reported: Option<(AudioState, u64, bool)>,
     _listeners: Vec<Listener>,
 }
 
@@ -178,7 +181,7 @@ impl Audio {
         let graph = Graph::for_element(element)?;
         graph.set_normalize(normalize);
         let recovery = Recovery::new(RecoveryConfig::default(), graph.state());
-        let inner = Rc::new(RefCell::new(Inner { graph: graph.clone(), recovery, events, timer: None, deadline: None, _listeners: Vec::new() }));
+        let inner = Rc::new(RefCell::new(Inner { graph: graph.clone(), recovery, events, timer: None, deadline: None, reported: None, _listeners: Vec::new() }));
         let weak = Rc::downgrade(&inner);
         let mut listeners = Vec::new();
         let w = weak.clone();
@@ -277,9 +280,15 @@ fn drive(weak: &Weakly) {
     report(weak);
 }
 
+/// Tell the page the status if it changed since it was last told.
 fn report(weak: &Weakly) {
     let Some(rc) = weak.upgrade() else { return };
-    let Ok(s) = rc.try_borrow() else { return };
+    let Ok(mut s) = rc.try_borrow_mut() else { return };
+    let now = Some((s.recovery.state(), s.recovery.attempts(), s.graph.normalize()));
+    if s.reported == now {
+        return;
+    }
+    s.reported = now;
     let (events, detail) = (s.events.clone(), status(&s));
     drop(s);
     emit(&events, "audio", &detail);

@@ -58,6 +58,16 @@ impl Player {
         }
     }
 
+    /// Stop playing: every task of the current load ends at its next step,
+    /// the MediaSource and its listeners and timers go, the element is emptied.
+    pub fn stop(&mut self) {
+        self.generation.set(self.generation.get().wrapping_add(1));
+        self.current = None;
+        self.dash.borrow_mut().take();
+        let _ = self.video.remove_attribute("src");
+        self.video.load();
+    }
+
     /// Load `url` (relative URLs resolve against the base). Loading the
     /// current URL again does nothing.
     pub fn load(&mut self, url: &str) {
@@ -90,9 +100,6 @@ impl Player {
 /// File extensions the element plays by itself (progressive download).
 const PROGRESSIVE: [&str; 9] = ["mp4", "m4v", "webm", "mov", "mkv", "ogv", "ogg", "mp3", "m4a"];
 
-/// Decide what `url` is, by extension where that is clear; otherwise (a
-/// signed proxy URL, an extension-less API) by the response's Content-Type
-/// and first bytes, as `media_core::proxy::detect` reads them.
 /// What a load needs to finish (and to notice it was superseded).
 struct Load {
     video: HtmlVideoElement,
@@ -125,12 +132,16 @@ impl Load {
             None => fetch_text(&url).await?,
         };
         let bad = |e: media_core::hls::HlsError| JsValue::from_str(&format!("bad playlist: {e}"));
-        let (master, media) = match parse_playlist(&text, &url).map_err(bad)? {
-            Playlist::Media(m) => (single_variant(&url), vec![Some(m)]),
+        let (master, media, audio) = match parse_playlist(&text, &url).map_err(bad)? {
+            Playlist::Media(m) => (single_variant(&url), vec![Some(m)], None),
             Playlist::Master(master) => {
+                // Every variant's request (and the audio rendition's) goes out
+                // at once; the answers are then read in order.
+                let audio = default_audio_uri(&master).map(|u| (start_fetch(&u), u));
+                let pending: Vec<_> = master.variants.iter().map(|v| start_fetch(&v.uri)).collect();
                 let mut media = Vec::new();
-                for v in &master.variants {
-                    let m = match fetch_text(&v.uri).await {
+                for (v, p) in master.variants.iter().zip(pending) {
+                    let m = match finish_text(p, &v.uri).await {
                         Ok(t) => match parse_playlist(&t, &v.uri) {
                             Ok(Playlist::Media(m)) => Some(m),
                             _ => None,
@@ -139,19 +150,19 @@ impl Load {
                     };
                     media.push(m);
                 }
-                (master, media)
+                let audio = match audio {
+                    Some((p, u)) => match parse_playlist(&finish_text(p, &u).await?, &u).map_err(bad)? {
+                        Playlist::Media(m) => Some(m),
+                        Playlist::Master(_) => None,
+                    },
+                    None => None,
+                };
+                (master, media, audio)
             }
         };
         if media.iter().flatten().any(|m| !m.is_fmp4()) {
             return Err(JsValue::from_str("HLS with MPEG-TS segments is not supported (fMP4 only)"));
         }
-        let audio = match default_audio_uri(&master) {
-            Some(u) => match parse_playlist(&fetch_text(&u).await?, &u).map_err(bad)? {
-                Playlist::Media(m) => Some(m),
-                Playlist::Master(_) => None,
-            },
-            None => None,
-        };
         if self.generation.get() != self.gen {
             return Ok(());
         }
@@ -170,6 +181,9 @@ impl Load {
     }
 }
 
+/// Decide what `url` is, by extension where that is clear; otherwise (a
+/// signed proxy URL, an extension-less API) by the response's Content-Type
+/// and first bytes, as `media_core::proxy::detect` reads them.
 async fn load_any(load: Load, url: String, path: &str, kind: Option<Kind>) -> Result<(), JsValue> {
     let video = load.video.clone();
     let ext = path.rsplit('/').next().and_then(|l| l.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
@@ -219,18 +233,6 @@ fn load_hls_native(video: &HtmlVideoElement, url: &str) -> Result<(), JsValue> {
     Ok(())
 }
 
-impl Player {
-    /// Stop playing: every task of the current load ends at its next step,
-    /// the MediaSource and its listeners and timers go, the element is emptied.
-    pub fn stop(&mut self) {
-        self.generation.set(self.generation.get().wrapping_add(1));
-        self.current = None;
-        self.dash.borrow_mut().take();
-        let _ = self.video.remove_attribute("src");
-        self.video.load();
-    }
-}
-
 impl Drop for Player {
     fn drop(&mut self) {
         self.stop();
@@ -252,18 +254,31 @@ fn describe(e: &JsValue) -> String {
     format!("{} {}", error_name(e), msg).trim().to_string()
 }
 
-async fn fetch_response(url: &str) -> Result<web_sys::Response, JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await?.dyn_into()?;
+/// Send a GET now (the request runs while other work goes on).
+fn start_fetch(url: &str) -> Result<JsFuture, JsValue> {
+    Ok(JsFuture::from(web_sys::window().ok_or("no window")?.fetch_with_str(url)))
+}
+
+/// The response of a started fetch, if it is a 2xx.
+async fn finish_response(started: Result<JsFuture, JsValue>, url: &str) -> Result<web_sys::Response, JsValue> {
+    let resp: web_sys::Response = started?.await?.dyn_into()?;
     if !resp.ok() {
         return Err(JsValue::from_str(&format!("HTTP {} for {url}", resp.status())));
     }
     Ok(resp)
 }
 
-pub(crate) async fn fetch_text(url: &str) -> Result<String, JsValue> {
-    let resp = fetch_response(url).await?;
+async fn finish_text(started: Result<JsFuture, JsValue>, url: &str) -> Result<String, JsValue> {
+    let resp = finish_response(started, url).await?;
     JsFuture::from(resp.text()?).await?.as_string().ok_or_else(|| JsValue::from_str("body is not text"))
+}
+
+async fn fetch_response(url: &str) -> Result<web_sys::Response, JsValue> {
+    finish_response(start_fetch(url), url).await
+}
+
+pub(crate) async fn fetch_text(url: &str) -> Result<String, JsValue> {
+    finish_text(start_fetch(url), url).await
 }
 
 /// Resolve when `target` fires `kind`, reject on `error`; both listeners

@@ -5,15 +5,23 @@
 use super::*;
 use crate::mpd::parse;
 
+const LADDER_240: &str = r#"<Representation id="240" bandwidth="400000" codecs="avc1.4d401e" width="426" height="240"/>"#;
+const LADDER_480: &str = r#"<Representation id="480" bandwidth="1200000" codecs="avc1.4d401e" width="854" height="480"/>"#;
+const LADDER_720: &str = r#"<Representation id="720" bandwidth="3000000" codecs="avc1.4d401f" width="1280" height="720"/>"#;
+
 /// A VOD MPD: 120 s, 2 s segments, video ladder 400k/1.2M/3M, audio 128k.
 fn vod(seconds: u32) -> Manifest {
+    vod_listing(seconds, &[LADDER_240, LADDER_480, LADDER_720])
+}
+
+/// The same VOD with its video representations written in this order.
+fn vod_listing(seconds: u32, video: &[&str]) -> Manifest {
+    let video = video.join("\n    ");
     let mpd = format!(
         r#"<MPD type="static" mediaPresentationDuration="PT{seconds}S"><Period>
   <AdaptationSet contentType="video" mimeType="video/mp4">
     <SegmentTemplate timescale="1000" duration="2000" startNumber="1" media="v/$RepresentationID$/$Number$.m4s" initialization="v/$RepresentationID$/init.mp4"/>
-    <Representation id="240" bandwidth="400000" codecs="avc1.4d401e" width="426" height="240"/>
-    <Representation id="480" bandwidth="1200000" codecs="avc1.4d401e" width="854" height="480"/>
-    <Representation id="720" bandwidth="3000000" codecs="avc1.4d401f" width="1280" height="720"/>
+    {video}
   </AdaptationSet>
   <AdaptationSet contentType="audio" mimeType="audio/mp4">
     <SegmentTemplate timescale="1000" duration="2000" media="a/$Number$.m4s" initialization="a/init.mp4"/>
@@ -63,6 +71,11 @@ struct Sim {
 
 impl Sim {
     fn new(m: Manifest, cfg: EngineConfig, bw: impl Fn(f64) -> f64 + 'static) -> Sim {
+        Sim::supporting(m, cfg, bw, &all)
+    }
+
+    /// A sim whose browser plays only the types `supported` accepts.
+    fn supporting(m: Manifest, cfg: EngineConfig, bw: impl Fn(f64) -> f64 + 'static, supported: &dyn Fn(&str) -> bool) -> Sim {
         let mut s = Sim {
             e: Engine::new(cfg),
             now: 0.0,
@@ -82,7 +95,7 @@ impl Sim {
             started_at: None,
             ended: false,
         };
-        s.e.handle_manifest(0.0, m, &all);
+        s.e.handle_manifest(0.0, m, supported);
         s.drain();
         s
     }
@@ -338,6 +351,10 @@ fn quota_exceeded_evicts_and_retries_smaller() {
     sim.quota = Some(3_000_000 / 8 * 12);
     sim.run(120_000.0);
     assert!(sim.log.iter().any(|o| matches!(o, Output::Remove { .. })), "evicted");
+    // The quota path itself: the refused bytes are appended again, under a smaller goal.
+    let appends: Vec<FetchId> = sim.log.iter().filter_map(|o| if let Output::Append { id, .. } = o { Some(*id) } else { None }).collect();
+    assert!(appends.iter().enumerate().any(|(i, id)| appends[..i].contains(id)), "a refused append is retried with the same bytes");
+    assert!(sim.e.cfg.buffer_goal_s < EngineConfig::default().buffer_goal_s, "the buffer goal shrank: {}", sim.e.cfg.buffer_goal_s);
     assert!(sim.time > 100.0, "kept playing: {}", sim.time);
     assert!(!sim.events().iter().any(|e| matches!(e, EngineEvent::Error(_))));
 }
@@ -420,7 +437,8 @@ fn live_starts_behind_the_edge_and_tracks_it() {
         let seg_end = *n as f64 * 2.0;
         assert!(seg_end <= live_p + 1e-6, "segment {n} (ends {seg_end}) fetched at presentation {live_p}: not yet available");
     }
-    let (last_at, last_n) = fetched.last().copied().unwrap_or_default();
+    assert!(fetched.len() >= 8, "media was fetched: {fetched:?}");
+    let (last_at, last_n) = *fetched.last().expect("fetched");
     let edge_n = ((last_at - 1_000_000.0) / 1000.0 / 2.0).floor() as u64;
     assert!(edge_n - last_n <= 1, "keeps up with the edge: fetched {last_n}, edge {edge_n}");
     assert!((4..=6).contains(&refreshes), "refresh every 4 s over 20 s: {refreshes}");
@@ -433,6 +451,30 @@ fn the_manual_quality_override_pins_the_choice() {
     sim.run(20_000.0);
     assert!(sim.qualities().iter().all(|q| q == "240"), "{:?}", sim.qualities());
     assert_eq!(sim.e.qualities().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["240", "480", "720"]);
+}
+
+#[test]
+fn the_quality_menu_is_the_playable_ladder_its_index_pins() {
+    // The browser cannot play the 720 rung (other codecs): the menu must not
+    // offer it, and menu index 1 is the 480 rung ABR also calls 1.
+    let no_720 = |t: &str| !t.contains("4d401f");
+    let mut sim = Sim::supporting(vod(120), EngineConfig::default(), |_| 8_000_000.0, &no_720);
+    assert_eq!(sim.e.qualities().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["240", "480"]);
+    sim.e.set_quality(Some(1));
+    sim.run(20_000.0);
+    let q = sim.qualities();
+    assert!(q.last().is_some_and(|l| l == "480") && !q.iter().any(|x| x == "720"), "{q:?}");
+}
+
+#[test]
+fn the_first_representation_with_other_codecs_than_the_sourcebuffer_changes_type_first() {
+    // Listed first (so the SourceBuffer is made with its type) is 720, but ABR starts low.
+    let mut sim = Sim::new(vod_listing(60, &[LADDER_720, LADDER_480, LADDER_240]), EngineConfig::default(), |_| 8_000_000.0);
+    sim.run(3_000.0);
+    let first_append = sim.log.iter().position(|o| matches!(o, Output::Append { track: 0, .. })).expect("video appended");
+    let change = sim.log.iter().position(|o| matches!(o, Output::ChangeType { track: 0, content_type } if content_type.contains("4d401e")));
+    assert!(sim.log.iter().any(|o| matches!(o, Output::Event(EngineEvent::Tracks(t)) if t[0].1.contains("4d401f"))));
+    assert!(change.is_some_and(|c| c < first_append), "changeType before the first append: {:?}", &sim.log[..first_append + 1]);
 }
 
 #[test]
