@@ -173,6 +173,11 @@ impl MediaPlaylist {
     }
 
     /// Fragmented MP4: some segment has an init section or a `.m4s`/`.mp4` path.
+    /// Some segment is under an `EXT-X-KEY` (not playable here: no DRM).
+    pub fn is_encrypted(&self) -> bool {
+        self.segments.iter().any(|s| s.encrypted)
+    }
+
     pub fn is_fmp4(&self) -> bool {
         self.segments.iter().any(|s| {
             let path = s.uri.split(['?', '#']).next().unwrap_or("").as_bytes();
@@ -734,7 +739,7 @@ pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], aud
     let mut tracks = vec![Track { id: None, kind: TrackKind::Video, lang: None, roles: Vec::new(), label: None, representations: reps }];
     if let Some(a) = audio {
         let codec = master.variants.iter().filter_map(|v| v.codecs.as_deref()).flat_map(|c| c.split(',')).map(str::trim).find(|c| is_audio_codec(c)).unwrap_or("mp4a.40.2");
-        let rendition = master.renditions.iter().find(|r| r.kind == RenditionKind::Audio && r.default).or(master.renditions.iter().find(|r| r.kind == RenditionKind::Audio));
+        let rendition = default_audio(master);
         tracks.push(Track {
             id: None,
             kind: TrackKind::Audio,
@@ -766,12 +771,18 @@ pub fn single_variant(url: &str) -> MasterPlaylist {
     }
 }
 
-/// The audio rendition a variant set plays by default: the URI of the
-/// default (else first) rendition of the first variant's audio group.
+/// The audio rendition a variant set plays by default: the default (else
+/// first) rendition of the first variant's audio group.
+pub fn default_audio(master: &MasterPlaylist) -> Option<&Rendition> {
+    let group = master.variants.iter().find_map(|v| v.audio.as_deref())?;
+    let mut in_group = master.renditions.iter().filter(|r| r.kind == RenditionKind::Audio && r.group_id == group);
+    let first = in_group.clone().next();
+    in_group.find(|r| r.default).or(first)
+}
+
+/// The URI of [`default_audio`]'s rendition (none: the audio is in the variants).
 pub fn default_audio_uri(master: &MasterPlaylist) -> Option<String> {
-    let group = master.variants.iter().find_map(|v| v.audio.clone())?;
-    let in_group: Vec<&Rendition> = master.renditions.iter().filter(|r| r.kind == RenditionKind::Audio && r.group_id == group).collect();
-    in_group.iter().find(|r| r.default).or(in_group.first()).and_then(|r| r.uri.clone())
+    default_audio(master).and_then(|r| r.uri.clone())
 }
 
 #[cfg(test)]

@@ -163,6 +163,9 @@ impl Load {
         if media.iter().flatten().any(|m| !m.is_fmp4()) {
             return Err(JsValue::from_str("HLS with MPEG-TS segments is not supported (fMP4 only)"));
         }
+        if media.iter().flatten().chain(&audio).any(|m| m.is_encrypted()) {
+            return Err(JsValue::from_str("encrypted HLS (EXT-X-KEY) is not supported"));
+        }
         if self.generation.get() != self.gen {
             return Ok(());
         }

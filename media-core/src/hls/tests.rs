@@ -338,10 +338,7 @@ fn every_prefix_parses_without_panic() {
 #[test]
 fn real_world_corpus() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/hls");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        println!("hls corpus: {dir} not found, skipped");
-        return;
-    };
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("hls corpus {dir}: {e}"));
     let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "m3u8")).collect();
     paths.sort();
     assert!(!paths.is_empty());
@@ -434,4 +431,34 @@ fn ffmpeg_generated_vod() {
         assert!(s.map.as_ref().is_some_and(|m| m.uri.ends_with("/init.mp4")));
         assert_eq!(s.uri, format!("https://example.com/out/media{i}.m4s"));
     }
+}
+
+#[test]
+fn the_default_audio_is_one_rendition_for_fetching_and_labelling() {
+    // Two audio groups; the variants use "aac". The DEFAULT=YES of another
+    // group must not lend its name and language to the one that plays.
+    let m = master(
+        "#EXTM3U\n\
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"ac3\",NAME=\"Surround\",LANGUAGE=\"de\",DEFAULT=YES,URI=\"ac3/de.m3u8\"\n\
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"English\",LANGUAGE=\"en\",DEFAULT=NO,URI=\"aac/en.m3u8\"\n\
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"Francais\",LANGUAGE=\"fr\",DEFAULT=YES,URI=\"aac/fr.m3u8\"\n\
+#EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS=\"avc1.4d401e,mp4a.40.2\",AUDIO=\"aac\"\n\
+v/low.m3u8\n",
+        "https://cdn.example/hls/master.m3u8",
+    );
+    assert_eq!(default_audio_uri(&m).as_deref(), Some("https://cdn.example/hls/aac/fr.m3u8"));
+    let seg = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/aac/fr.m3u8");
+    let video = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/v/low.m3u8");
+    let manifest = to_manifest(&m, &[Some(video)], Some(&seg));
+    let audio = &manifest.periods[0].tracks[1];
+    assert_eq!((audio.label.as_deref(), audio.lang.as_deref()), (Some("Francais"), Some("fr")));
+    assert_eq!(manifest.periods[0].tracks[0].representations[0].codecs, "avc1.4d401e", "the separate audio's codec leaves the video's");
+}
+
+#[test]
+fn keys_mark_a_playlist_encrypted() {
+    let clear = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.m4s\n#EXT-X-ENDLIST\n", "https://x.example/p.m3u8");
+    let locked = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n#EXTINF:2,\na.m4s\n#EXT-X-ENDLIST\n", "https://x.example/p.m3u8");
+    assert!(!clear.is_encrypted());
+    assert!(locked.is_encrypted());
 }
