@@ -51,7 +51,6 @@ pub enum MpdError {
     TooManySegments,
     /// A value the player needs is missing or unusable (which, where).
     Invalid(String),
-    Unsupported(String),
 }
 
 impl std::fmt::Display for MpdError {
@@ -64,7 +63,6 @@ impl std::fmt::Display for MpdError {
             MpdError::NoPeriod => write!(f, "the MPD has no Period"),
             MpdError::TooManySegments => write!(f, "a representation expands to more than {MAX_SEGMENTS} segments"),
             MpdError::Invalid(what) => write!(f, "invalid MPD: {what}"),
-            MpdError::Unsupported(what) => write!(f, "unsupported: {what}"),
         }
     }
 }
@@ -677,7 +675,9 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
             };
             let start_number = info.num("startNumber").unwrap_or(1);
             if let Some(timeline) = &info.timeline {
-                let list = timeline_segments(timeline, timescale, pto, start_number, ctx, |number, time| resolve(ctx.base, &fill(media, ctx.id, ctx.bandwidth, Some(number), Some(time))), |_| None)?;
+                // Resolved once, filled per segment (as the $Number$ template below).
+                let media = resolve(ctx.base, media);
+                let list = timeline_segments(timeline, timescale, pto, start_number, ctx, |number, time| fill(&media, ctx.id, ctx.bandwidth, Some(number), Some(time)), |_| None)?;
                 return Ok((init, Addressing::Segments(list), offset));
             }
             let d = info.num("duration").filter(|d| *d > 0).ok_or_else(|| MpdError::Invalid(format!("representation {}: SegmentTemplate without duration or timeline", ctx.id)))?;

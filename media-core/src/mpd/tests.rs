@@ -107,7 +107,7 @@ fn hostile_documents_fail_cleanly() {
     assert_eq!(parse(&deep, "http://h/"), Err(MpdError::TooDeep));
     assert_eq!(parse("<html/>", "http://h/"), Err(MpdError::NotAnMpd));
     assert_eq!(parse("", "http://h/"), Err(MpdError::NotAnMpd));
-    assert!(matches!(parse("<MPD><Period>", "http://h/"), Err(_) | Ok(_)));
+    assert!(matches!(parse("<MPD><Period>", "http://h/"), Err(MpdError::Xml(_))), "{:?}", parse("<MPD><Period>", "http://h/"));
     let huge = format!("<MPD>{}</MPD>", " ".repeat(MAX_MPD_BYTES));
     assert!(matches!(parse(&huge, "http://h/"), Err(MpdError::TooLarge(_))));
     let many = r#"<MPD type="static" mediaPresentationDuration="PT1S"><Period><AdaptationSet><SegmentTemplate media="$Number$"><SegmentTimeline><S d="1" r="999999999"/></SegmentTimeline></SegmentTemplate><Representation id="a"/></AdaptationSet></Period></MPD>"#;
@@ -1106,7 +1106,6 @@ fn corpus_summary_every_file_parses_or_is_refused_cleanly() {
                 MpdError::NoPeriod => "NoPeriod",
                 MpdError::TooManySegments => "TooManySegments",
                 MpdError::Invalid(_) => "Invalid",
-                MpdError::Unsupported(_) => "Unsupported",
             };
             (n.as_str(), kind)
         })
