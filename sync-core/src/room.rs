@@ -431,15 +431,25 @@ impl Room {
     /// A member said goodbye: it is gone at once (its sockets are closed
     /// with 1000), and the host role moves on if it was the host.
     fn leave(&mut self, now: Millis, member: MemberId) {
+        self.log("left", Some(member), "said goodbye".into());
+        self.remove_member(now, member, None, (1000, "left"));
+    }
+
+    /// Take a member out of the room now: its sockets (if any) get
+    /// `farewell` and are closed with `close`, the others hear
+    /// `member_left`, and the host role moves on if it was the host.
+    fn remove_member(&mut self, now: Millis, member: MemberId, farewell: Option<ServerMsg>, close: (u16, &str)) {
         self.state.members.retain(|m| m.id != member);
         self.live.remove(&member);
         self.dirty_members.remove(&member);
         let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.member == Some(member)).map(|(id, _)| *id).collect();
         for conn in conns {
-            self.out.push_back(RoomOutput::Close { conn, code: 1000, reason: "left".into() });
+            if let Some(msg) = &farewell {
+                self.out.push_back(RoomOutput::Send { to: conn, msg: msg.clone() });
+            }
+            self.out.push_back(RoomOutput::Close { conn, code: close.0, reason: close.1.into() });
             self.conns.remove(&conn);
         }
-        self.log("left", Some(member), "said goodbye".into());
         self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: member } });
         if let Some(new_host) = self.ensure_host() {
             self.member_changed(new_host);
@@ -658,25 +668,12 @@ impl Room {
                 if target == member {
                     return refuse(ErrorCode::BadCommand, "you cannot kick yourself");
                 }
-                let Some(i) = self.state.members.iter().position(|m| m.id == target) else {
+                let Some(name) = self.member(target).map(|m| m.name.clone()) else {
                     return refuse(ErrorCode::NoSuchMember, "no such member");
                 };
-                let kicked = self.state.members.remove(i);
-                self.live.remove(&target);
-                let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.member == Some(target)).map(|(id, _)| *id).collect();
-                for conn in conns {
-                    self.out.push_back(RoomOutput::Send {
-                        to: conn,
-                        msg: ServerMsg::Error { code: ErrorCode::Kicked, message: "you were removed from the room".into(), command_id: None },
-                    });
-                    self.out.push_back(RoomOutput::Close { conn, code: 4001, reason: "kicked".into() });
-                    self.conns.remove(&conn);
-                }
-                self.log("kick", Some(target), format!("by {member} ({})", kicked.name));
-                self.after_status_change(now);
-                self.mark_empty(now);
-                self.persist();
-                self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: target } });
+                self.log("kick", Some(target), format!("by {member} ({name})"));
+                let farewell = ServerMsg::Error { code: ErrorCode::Kicked, message: "you were removed from the room".into(), command_id: None };
+                self.remove_member(now, target, Some(farewell), (4001, "kicked"));
                 Ok(())
             }
             Command::TransferHost { member: target } => {
@@ -893,19 +890,9 @@ impl Room {
     pub fn handle_timeout(&mut self, now: Millis) {
         // Reconnect grace over: the member is gone.
         let expired: Vec<MemberId> = self.state.members.iter().filter(|m| m.away_until.is_some_and(|t| now >= t)).map(|m| m.id).collect();
-        if !expired.is_empty() {
-            self.state.members.retain(|m| !expired.contains(&m.id));
-            for id in &expired {
-                self.live.remove(id);
-                self.dirty_members.remove(id);
-                self.log("gone", Some(*id), "reconnect grace over".into());
-                self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: *id } });
-            }
-            if let Some(new_host) = self.ensure_host() {
-                self.member_changed(new_host);
-            }
-            self.after_status_change(now);
-            self.persist();
+        for id in expired {
+            self.log("gone", Some(id), "reconnect grace over".into());
+            self.remove_member(now, id, None, (1000, "gone"));
         }
         // A member that never recovers does not hold the group forever.
         if self.state.hold.as_ref().is_some_and(|h| now >= h.deadline) {
