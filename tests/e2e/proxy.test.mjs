@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launch, newPage, readVideo } from "../support/browser.mjs";
+import { joined, launch, newPage, readVideo } from "../support/browser.mjs";
 import { createRoom, root, startStack } from "../support/stack.mjs";
 import { startUpstream } from "../support/upstream.mjs";
 
@@ -26,9 +26,9 @@ test("a DASH source on a CORS-less origin plays through the proxy", async () => 
   page.on("request", (r) => requested.push(r.url()));
   await page.goto(`${stack.url}${room.url}`);
   try {
-    await page.waitForFunction(() => (document.getElementById("connection")?.dataset.state ?? document.getElementById("connection")?.textContent) === "open" && document.getElementById("video").readyState >= 2, null, { timeout: 15_000 });
-  } catch {
-    throw new Error(`media did not load: ${JSON.stringify(await readVideo(page))} problems ${page.problems} requests ${requested.slice(0, 8)}`);
+    await joined(page);
+  } catch (e) {
+    throw new Error(`media did not load: ${e.message} requests ${requested.slice(0, 8)}`);
   }
   await page.click("#play");
   try {

@@ -15,8 +15,6 @@ export async function startNetem(target, { up = [0, 0], down = [0, 0], seed = 1 
   const delay = ([base, jitter]) => Math.max(0, base + (random() * 2 - 1) * jitter);
   const sockets = new Set();
   let refusing = false;
-  let connections = 0;
-  let attempts = 0;
   let wsRefused = 0;
   const pipe = (from, to, profile) => {
     // One queue per direction, drained in order by one timer: separate
@@ -38,14 +36,12 @@ export async function startNetem(target, { up = [0, 0], down = [0, 0], seed = 1 
     });
   };
   const server = net.createServer((client) => {
-    attempts++;
     if (refusing) {
       client.once("data", (head) => { if (/^upgrade:\s*websocket/im.test(head.toString("latin1"))) wsRefused++; client.destroy(); });
       client.on("error", () => {});
       setTimeout(() => client.destroy(), 1_000);
       return;
     }
-    connections++;
     const upstream = net.connect(port, host);
     sockets.add(client); sockets.add(upstream);
     const close = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
@@ -57,10 +53,6 @@ export async function startNetem(target, { up = [0, 0], down = [0, 0], seed = 1 
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
-    /** Connections accepted so far (each page load, fetch or socket). */
-    connections: () => connections,
-    /** Connections tried, refused ones included. */
-    attempts: () => attempts,
     /** WebSocket handshakes refused while cut. */
     wsRefused: () => wsRefused,
     cut() { refusing = true; for (const s of sockets) s.destroy(); sockets.clear(); },

@@ -1,8 +1,9 @@
 // A real local HTTP origin for the media proxy tests: serves files with
 // Range, ETag and conditional requests (no CORS headers, like most origins),
 // plus routes that misbehave on purpose. Counts requests per path.
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 
 const TYPES = { ".mpd": "application/dash+xml", ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".m4a": "audio/mp4", ".webm": "video/webm", ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html; charset=utf-8" };
@@ -171,8 +172,6 @@ export async function startUpstream(mounts, { liveLeadSecs = 12 } = {}) {
 /** Another origin for pages under test: a temporary directory served on
  * 127.0.0.1 (a port of its own). `close()` also removes the directory. */
 export async function startSite() {
-  const { mkdtempSync, rmSync } = await import("node:fs");
-  const { tmpdir } = await import("node:os");
   const dir = mkdtempSync(join(tmpdir(), "wt-site-"));
   const server = await startUpstream({ "/": dir });
   return { url: server.url, dir, close: async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); } };
