@@ -374,16 +374,22 @@ impl Engine {
             t.evicted_to = f64::NEG_INFINITY;
             let keep = buffered_end.is_some() && t.inflight.as_ref().is_some_and(|f| f.span.is_some_and(|(s, _)| (s - buffered_end.unwrap_or(0.0)).abs() < 0.05));
             if !keep {
-                if let Some(f) = t.inflight.take() {
-                    self.out.push_back(Output::Abort { id: f.id });
-                }
-                self.out.push_back(Output::Flush { track: i });
-                t.pending_appends = 0;
-                t.retry_at = None;
-                t.cursor = buffered_end.unwrap_or(target);
+                self.restart_track(i, buffered_end.unwrap_or(target));
             }
         }
         self.drive();
+    }
+
+    /// Drop track `i`'s fetch in flight and queued appends; fetch on from `cursor`.
+    fn restart_track(&mut self, i: usize, cursor: f64) {
+        let t = &mut self.tracks[i];
+        if let Some(f) = t.inflight.take() {
+            self.out.push_back(Output::Abort { id: f.id });
+        }
+        self.out.push_back(Output::Flush { track: i });
+        t.pending_appends = 0;
+        t.retry_at = None;
+        t.cursor = cursor;
     }
 
     /// A fetch finished: `bytes` long, in `duration_ms`. `data` when the
@@ -494,16 +500,9 @@ impl Engine {
             if self.tracks[i].kind != TrackKind::Video || self.tracks[i].cursor <= keep_until {
                 continue;
             }
-            if let Some(f) = self.tracks[i].inflight.take() {
-                self.out.push_back(Output::Abort { id: f.id });
-            }
-            self.out.push_back(Output::Flush { track: i });
+            self.restart_track(i, keep_until);
             self.out.push_back(Output::Remove { track: i, start: keep_until, end: f64::INFINITY });
-            let t = &mut self.tracks[i];
-            t.pending_appends = 0;
-            t.retry_at = None;
-            t.cursor = keep_until;
-            t.ended = false;
+            self.tracks[i].ended = false;
             self.end_sent = false;
         }
         self.drive();
