@@ -124,7 +124,8 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
             None
         }
     };
-    let mut client = Client::new(ClientConfig::default(), identity);
+    let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+    let mut client = Client::new(ClientConfig { seed, ..ClientConfig::default() }, identity);
     client.set_resume_token(session_storage().and_then(|s| s.get_item(&resume_key(&ws_url)).ok().flatten()));
     let shared = Rc::new(RefCell::new(Shared {
         client,
@@ -233,7 +234,14 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                         let _ = s.video.pause();
                     }
                     MediaAction::Seek(t) => s.video.set_current_time(t),
-                    MediaAction::SetRate(r) => s.video.set_playback_rate(r),
+                    MediaAction::SetRate { rate, preserve_pitch } => {
+                        // Not in web-sys; every engine has it unprefixed now.
+                        let key = wasm_bindgen::JsValue::from_str("preservesPitch");
+                        if js_sys::Reflect::get(&s.video, &key).ok().and_then(|v| v.as_bool()) != Some(preserve_pitch) {
+                            let _ = js_sys::Reflect::set(&s.video, &key, &preserve_pitch.into());
+                        }
+                        s.video.set_playback_rate(rate);
+                    }
                 },
                 ClientOutput::Event(e) => {
                     if matches!(e, ClientEvent::Joined { .. }) {

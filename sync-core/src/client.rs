@@ -18,6 +18,7 @@ use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerSta
 use crate::protocol::{
     ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo,
 };
+use crate::rng::Rng;
 use crate::timeline::Playback;
 use crate::Millis;
 
@@ -25,8 +26,14 @@ use crate::Millis;
 pub struct ClientConfig {
     pub clock: ClockConfig,
     pub drift: DriftConfig,
-    /// How often the element is checked against the room.
+    /// How often the element is checked against the room, on average. Each
+    /// interval is drawn from ±20 % of it: the element's `currentTime` moves
+    /// in steps (Chromium: the audio renderer's ~10 ms), and readings at a
+    /// fixed period lock onto one phase of the step, a bias of up to ±2 ms
+    /// that differs per page (measured); readings at varied phases average it out.
     pub tick_ms: Millis,
+    /// Seed of the tick jitter.
+    pub seed: u64,
     /// How often a status report goes to the room.
     pub status_ms: Millis,
     /// Buffering must last this long before it is reported.
@@ -46,6 +53,7 @@ impl Default for ClientConfig {
             clock: ClockConfig::default(),
             drift: DriftConfig::default(),
             tick_ms: 250.0,
+            seed: 1,
             status_ms: 2_000.0,
             buffering_report_ms: 500.0,
             seek_echo_tolerance: 1.0,
@@ -91,7 +99,13 @@ pub enum MediaAction {
     Play,
     Pause,
     Seek(f64),
-    SetRate(f64),
+    /// Set the element's rate. `preserve_pitch` is false while the room
+    /// plays at 1×: then every rate change is a brief drift nudge (at most
+    /// ±5 % for under a second), and Chromium's pitch-keeping time stretch
+    /// loses ~10 ms of media at each change (measured), more than a nudge
+    /// corrects; plain resampling loses none. At another room speed the
+    /// pitch is kept, as a viewer expects at 1.5×.
+    SetRate { rate: f64, preserve_pitch: bool },
 }
 
 /// Sync figures for the page.
@@ -162,6 +176,7 @@ pub struct Client {
     /// Local time a scheduled start should begin.
     start_at: Option<Millis>,
     next_tick: Option<Millis>,
+    rng: Rng,
     next_status: Option<Millis>,
     buffering_since: Option<Millis>,
     reported_buffering: bool,
@@ -172,6 +187,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: ClientConfig, identity: Identity) -> Self {
+        let seed = cfg.seed;
         Client {
             clock: ClockSync::new(cfg.clock.clone()),
             drift: DriftController::new(cfg.drift.clone()),
@@ -189,6 +205,7 @@ impl Client {
             our_pause_until: None,
             start_at: None,
             next_tick: None,
+            rng: Rng::new(seed),
             next_status: None,
             buffering_since: None,
             reported_buffering: false,
@@ -432,7 +449,7 @@ impl Client {
         }
         if self.start_at.is_some_and(|t| now >= t) || self.next_tick.is_some_and(|t| now >= t) {
             if self.next_tick.is_some_and(|t| now >= t) {
-                self.next_tick = Some(now + self.cfg.tick_ms);
+                self.next_tick = Some(now + self.cfg.tick_ms * self.rng.range(0.8, 1.2));
                 self.event(ClientEvent::Stats(self.stats));
             }
             self.enforce(now, obs);
@@ -575,7 +592,8 @@ impl Client {
     fn set_rate(&mut self, rate: f64) {
         if (rate - self.stats.rate).abs() > 1e-12 {
             self.stats.rate = rate;
-            self.media(MediaAction::SetRate(rate));
+            let preserve_pitch = self.room.as_ref().is_some_and(|r| r.playback.rate != 1.0);
+            self.media(MediaAction::SetRate { rate, preserve_pitch });
         }
     }
 

@@ -7,11 +7,13 @@
 //!   drift is judged on the mean of the last few readings taken at the
 //!   room's rate; only drift beyond `act_at_once` is acted on at once.
 //! - Inside a dead band of a few ms nothing happens.
-//! - Changing the rate is not free: Chromium's audio renderer loses about
-//!   10 ms of media time at every rate change (measured in headless
-//!   Chromium: ~22 ms per nudge, whatever its size or length). The cost of
-//!   a nudge (two changes) is learned from what each nudge actually did and
-//!   planned for, so a nudge lands where it aims.
+//! - Changing the rate may not be free: with pitch kept, Chromium's time
+//!   stretch loses about 10 ms of media time at every rate change (~22 ms
+//!   per nudge, whatever its size or length), so nudges around 1× resample
+//!   instead (see `client::MediaAction::SetRate`), which costs nothing
+//!   measurable. Whatever a nudge (two changes) costs on this element is
+//!   learned from what each nudge actually did and planned for, so a nudge
+//!   lands where it aims.
 //! - Small drift is nudged away with a proportional rate change (bounded,
 //!   0.95–1.05 by default) held for exactly as long as it takes to cancel
 //!   the drift, then the rate returns to exactly the room's rate: no
@@ -57,7 +59,7 @@ pub struct DriftConfig {
 impl Default for DriftConfig {
     fn default() -> Self {
         DriftConfig {
-            dead_band: 0.005,
+            dead_band: 0.0025,
             filter: 8,
             act_at_once: 0.02,
             initial_nudge_cost_ms: 0.0,
@@ -301,8 +303,11 @@ impl DriftController {
             self.readings.iter().sum::<f64>() / n as f64
         };
         if std::mem::take(&mut self.judge_nudge) {
-            // What is left after the last nudge is what its cost was mis-planned by.
-            self.nudge_cost = (self.nudge_cost - 0.7 * estimate).clamp(0.0, 0.05);
+            // What is left after the last nudge is what its cost was
+            // mis-planned by. Signed and learned slowly: each outcome is read
+            // with ~1.5 ms of noise, and a cost held at ≥ 0 would turn that
+            // noise into a bias (a one-sided dead band) where the true cost is 0.
+            self.nudge_cost = (self.nudge_cost - 0.3 * estimate).clamp(-0.01, 0.05);
         }
         if estimate.abs() <= self.cfg.dead_band {
             return Decision::Nothing;

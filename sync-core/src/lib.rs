@@ -21,6 +21,7 @@ pub mod client;
 pub mod clock;
 pub mod drift;
 pub mod protocol;
+pub mod rng;
 pub mod room;
 pub mod secret;
 #[cfg(any(test, feature = "sim"))]

@@ -11,31 +11,7 @@ use crate::protocol::{Command, MemberId, ServerMsg, SourceInfo};
 use crate::room::{ConnId, CreateOptions, Room, RoomConfig, RoomOutput};
 use crate::Millis;
 
-/// Small deterministic PRNG (xorshift64*).
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        // splitmix64 the seed so nearby seeds differ
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-    pub fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.next_f64()
-    }
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.next_f64() < p
-    }
-}
+pub use crate::rng::Rng;
 
 /// One direction of a peer's network path.
 #[derive(Clone, Copy, Debug)]
@@ -105,6 +81,7 @@ pub struct Element {
     pub position: f64,
     pub paused: bool,
     pub rate: f64,
+    pub preserve_pitch: bool,
     /// (lands at local time, target)
     pub seeking: Option<(Millis, f64)>,
     pub stalled_until: Option<Millis>,
@@ -115,7 +92,7 @@ pub struct Element {
 
 impl Element {
     fn new(duration: f64) -> Self {
-        Element { position: 0.0, paused: true, rate: 1.0, seeking: None, stalled_until: None, events: vec![], duration, ended: false }
+        Element { position: 0.0, paused: true, rate: 1.0, preserve_pitch: true, seeking: None, stalled_until: None, events: vec![], duration, ended: false }
     }
     /// The element as seen `elapsed_local` ms after the last step.
     fn obs_after(&self, elapsed_local: Millis) -> MediaObservation {
@@ -192,7 +169,7 @@ impl Sim {
             .enumerate()
             .map(|(i, profile)| Peer {
                 profile,
-                client: Client::new(client.clone(), Identity { name: format!("p{i}"), ..Identity::default() }),
+                client: Client::new(ClientConfig { seed: seed ^ (i as u64 + 1), ..client.clone() }, Identity { name: format!("p{i}"), ..Identity::default() }),
                 element: Element::new(ITEM_SECONDS),
                 conn: None,
                 inbox: VecDeque::new(),
@@ -324,9 +301,12 @@ impl Sim {
                 }
                 e.seeking = Some((local + landing, t.clamp(0.0, e.duration)));
             }
-            MediaAction::SetRate(r) => e.rate = *r,
+            MediaAction::SetRate { rate, preserve_pitch } => {
+                e.rate = *rate;
+                e.preserve_pitch = *preserve_pitch;
+            }
             MediaAction::Load(_) => {
-                *e = Element { rate: e.rate, ..Element::new(ITEM_SECONDS) };
+                *e = Element { rate: e.rate, preserve_pitch: e.preserve_pitch, ..Element::new(ITEM_SECONDS) };
             }
             _ => {}
         }

@@ -26,12 +26,20 @@ const PROFILES = [
   { name: "A", up: [40, 20], down: [30, 15], note: "40 ms ± 20 up, 30 ms ± 15 down" },
   { name: "B", up: [150, 50], down: [120, 40], note: "150 ms ± 50 up, 120 ms ± 40 down" },
 ];
+// Samples at varied intervals (100 ms ± 20 %): `currentTime` moves in ~10 ms
+// steps, and reads at a fixed period lock onto one phase of the step, a
+// bias of up to ±2 ms per page (measured) that would show up as drift.
 const SAMPLER = () => {
   window.__samples = [];
-  setInterval(() => {
+  const sample = () => {
+    setTimeout(sample, 80 + Math.random() * 40);
     const v = document.getElementById("video");
-    window.__samples.push([performance.timeOrigin + performance.now(), v.currentTime, v.playbackRate, v.paused ? 1 : 0]);
-  }, 100);
+    if (!v) return;
+    const st = window.watchTogether?.session?.stats;
+    const clock = (st?.offsetMs ?? NaN) - performance.timeOrigin; // server − wall, as this page believes
+    window.__samples.push([performance.timeOrigin + performance.now(), v.currentTime, v.playbackRate, v.paused ? 1 : 0, clock, st?.driftMs ?? NaN]);
+  };
+  sample();
 };
 const q = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : null; };
 const r1 = (x) => (x == null ? null : Number(x.toFixed(1)));
@@ -77,7 +85,7 @@ const stack = await startStack();
 const up = await startUpstream({ "/m/": join(root, "target/test-media") });
 const browser = await launch();
 const results = [];
-for (const profile of PROFILES) {
+for (const profile of PROFILES.filter((p) => (process.env.WT_BENCH_PROFILES ?? "AB").includes(p.name))) {
   console.log(`    profile ${profile.name} (${profile.note}), ${SECONDS} s`);
   const net = await startNetem(new URL(stack.url), { up: profile.up, down: profile.down, seed: 7 });
   const room = await createRoom(stack.url, { source: `${up.url}/m/long/manifest.mpd`, title: "bench (150 s)" });
@@ -118,6 +126,8 @@ for (const profile of PROFILES) {
   // seeked within ±500 ms) counts with its raw read there, so the moments
   // of largest drift are not left out of the smoothed figures.
   const spreads = [], raw = [];
+  // Where each page sits against the others, on average, and how far its clock estimate is from theirs.
+  const devs = pages.map(() => []), clocks = pages.map(() => []), selfs = pages.map(() => []);
   let off = 0, total = 0, fallbacks = 0, reads = 0;
   for (let t = from; t <= to; t += 100) {
     const pos = [], rpos = [];
@@ -128,7 +138,15 @@ for (const profile of PROFILES) {
       if (p != null || r != null) { pos.push(p ?? r); reads++; if (p == null) fallbacks++; }
       if (i > 0) { total++; if (Math.abs(ss[i - 1][2] - 1) > 1e-6) off++; }
     }
-    if (pos.length === pages.length) spreads.push((Math.max(...pos) - Math.min(...pos)) * 1000);
+    if (pos.length === pages.length) {
+      spreads.push((Math.max(...pos) - Math.min(...pos)) * 1000);
+      const m = pos.reduce((a, x) => a + x, 0) / pos.length;
+      pos.forEach((x, k) => devs[k].push((x - m) * 1000));
+      const cs = samples.map((ss) => ss[Math.max(0, ss.findIndex((x) => x[0] >= t))][4]);
+      const cm = cs.reduce((a, x) => a + x, 0) / cs.length;
+      cs.forEach((c, k) => clocks[k].push(c - cm));
+      samples.forEach((ss, k) => selfs[k].push(ss[Math.max(0, ss.findIndex((x) => x[0] >= t))][5]));
+    }
     if (rpos.length === pages.length) raw.push((Math.max(...rpos) - Math.min(...rpos)) * 1000);
   }
   const minutes = (to - from) / 60_000;
@@ -144,8 +162,12 @@ for (const profile of PROFILES) {
     rtt_ms: stats1.map((s) => r1(s.rttMs)),
     clock_error_bound_ms: stats1.map((s) => r1(s.offsetErrorMs)),
     nudge_cost_ms: stats1.map((s) => r1(s.nudgeCostMs)),
+    page_mean_position_ms: devs.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
+    page_mean_clock_ms: clocks.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
+    page_mean_own_drift_ms: selfs.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
   };
   console.log(`    drift p50 ${r.drift_ms.p50} · p95 ${r.drift_ms.p95} · p99 ${r.drift_ms.p99} · max ${r.drift_ms.max} ms (raw reads: p50 ${r.drift_raw_ms.p50} · p95 ${r.drift_raw_ms.p95}); late join ${lateJoinMs} ms, seek ${seekConv} ms; seeks/min/page ${r.corrective_seeks_per_minute_per_page}; raw reads in smoothed ${(r.raw_in_smoothed_share * 100).toFixed(1)} %; rate≠1 ${(r.share_time_rate_not_1 * 100).toFixed(1)} %`);
+  console.log(`    each page against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms`);
   results.push(r);
   for (const p of pages) await p.context().close();
   await net.close();
