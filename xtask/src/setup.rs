@@ -1,7 +1,7 @@
 //! Install what the build and the tests need, when it is missing: the wasm32
 //! target, wasm-bindgen-cli at the exact locked version, worker-build, the npm
 //! tools (wrangler/workerd, binaryen's wasm-opt, esbuild, playwright-core, ws)
-//! and, as root, Debian's chromium, chromium-driver and ffmpeg; for the test
+//! and, as root, Debian's chromium, chromium-driver, ffmpeg and xvfb (a virtual display for the one headful test: a real background tab); for the test
 //! media, Shaka Packager from PyPI (`ensure_packager`).
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ pub struct Tools {
     pub worker_build: PathBuf,
 }
 
-const DEBIAN_PACKAGES: &[(&str, &str)] = &[("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("ffmpeg", "ffmpeg")];
+const DEBIAN_PACKAGES: &[(&str, &str)] = &[("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("ffmpeg", "ffmpeg"), ("Xvfb", "xvfb")];
 
 fn cargo_bin(name: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
@@ -101,7 +101,7 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    println!("    ok: wasm32 target, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, ffmpeg");
+    println!("    ok: wasm32 target, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, ffmpeg, xvfb");
     Ok(Tools { wasm_bindgen, wasm_opt: root.join("node_modules/.bin/wasm-opt"), worker_build })
 }
 
