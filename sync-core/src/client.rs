@@ -99,12 +99,12 @@ pub enum MediaAction {
     Play,
     Pause,
     Seek(f64),
-    /// Set the element's rate. `preserve_pitch` is false while the room
-    /// plays at 1×: then every rate change is a brief drift nudge (at most
-    /// ±5 % for under a second), and Chromium's pitch-keeping time stretch
-    /// loses ~10 ms of media at each change (measured), more than a nudge
-    /// corrects; plain resampling loses none. At another room speed the
-    /// pitch is kept, as a viewer expects at 1.5×.
+    /// Set the element's rate. `preserve_pitch` is false for a short drift
+    /// nudge while the room plays at 1× (at most ±5 % for at most 1 s):
+    /// Chromium's pitch-keeping time stretch loses ~10 ms of media at each
+    /// rate change (measured), more than such a nudge corrects; plain
+    /// resampling loses none. Longer nudges, and any rate of a room at
+    /// another speed, keep the pitch, as a viewer expects at 1.5×.
     SetRate { rate: f64, preserve_pitch: bool },
 }
 
@@ -177,6 +177,8 @@ pub struct Client {
     start_at: Option<Millis>,
     next_tick: Option<Millis>,
     rng: Rng,
+    /// What the element was last told about pitch (it starts keeping it).
+    preserve_pitch: bool,
     next_status: Option<Millis>,
     buffering_since: Option<Millis>,
     reported_buffering: bool,
@@ -206,6 +208,7 @@ impl Client {
             start_at: None,
             next_tick: None,
             rng: Rng::new(seed),
+            preserve_pitch: true,
             next_status: None,
             buffering_since: None,
             reported_buffering: false,
@@ -291,7 +294,7 @@ impl Client {
                 let old_source = self.room.as_ref().and_then(|r| r.source.clone());
                 if room.source != old_source {
                     if let Some(s) = &room.source {
-                        self.media(MediaAction::Load(s.playable().to_string()));
+                        self.load(s.playable().to_string());
                         self.reported_duration = false;
                         self.event(ClientEvent::Source(s.clone()));
                     }
@@ -345,7 +348,7 @@ impl Client {
                 }
                 self.reported_duration = false;
                 self.drift.reset();
-                self.media(MediaAction::Load(source.playable().to_string()));
+                self.load(source.playable().to_string());
                 self.event(ClientEvent::Source(source));
                 self.event(ClientEvent::State { playback, seq });
                 self.enforce(now, obs);
@@ -589,10 +592,20 @@ impl Client {
         self.media(MediaAction::Seek(to));
     }
 
+    /// A new source: loading resets the element's rate to 1× (HTML's load
+    /// algorithm), so the room's rate is set again from there.
+    fn load(&mut self, url: String) {
+        self.media(MediaAction::Load(url));
+        self.stats.rate = 1.0;
+        self.drift.handle_element_reset();
+    }
+
     fn set_rate(&mut self, rate: f64) {
-        if (rate - self.stats.rate).abs() > 1e-12 {
+        let room_rate = self.room.as_ref().map_or(1.0, |r| r.playback.rate);
+        let preserve_pitch = self.drift.keeps_pitch(room_rate);
+        if (rate - self.stats.rate).abs() > 1e-12 || preserve_pitch != self.preserve_pitch {
             self.stats.rate = rate;
-            let preserve_pitch = self.room.as_ref().is_some_and(|r| r.playback.rate != 1.0);
+            self.preserve_pitch = preserve_pitch;
             self.media(MediaAction::SetRate { rate, preserve_pitch });
         }
     }

@@ -84,6 +84,8 @@ pub struct ClockSync {
     /// Server ms gained per local ms (0 = same rate).
     skew: f64,
     skew_fitted: bool,
+    /// When the first sample arrived (ends the frequent probing at the latest).
+    first_sample_at: Option<Millis>,
 }
 
 impl ClockSync {
@@ -97,6 +99,7 @@ impl ClockSync {
             next_probe: None,
             skew: 0.0,
             skew_fitted: false,
+            first_sample_at: None,
         }
     }
 
@@ -117,6 +120,12 @@ impl ClockSync {
         self.burst_left = 0;
     }
 
+    /// Done probing often: the skew is fitted, or (whatever keeps it from
+    /// fitting) twice the fit's span has passed since the first sample.
+    fn warm(&self) -> bool {
+        self.skew_fitted || self.first_sample_at.zip(self.samples.back()).is_some_and(|(first, last)| last.at - first >= 2.0 * self.cfg.min_skew_span_ms)
+    }
+
     /// A probe is due at `now`: returns the `t0` to send.
     pub fn poll_probe(&mut self, now: Millis) -> Option<Millis> {
         let due = self.next_probe?;
@@ -128,7 +137,7 @@ impl ClockSync {
             self.cfg.burst_interval_ms
         } else {
             self.burst_left = self.cfg.round;
-            if self.skew_fitted {
+            if self.warm() {
                 self.cfg.period_ms
             } else {
                 self.cfg.warmup_period_ms
@@ -156,6 +165,7 @@ impl ClockSync {
         }
         let offset = ((t1 - t0) + (t2 - t3)) / 2.0;
         let sample = Sample { offset, delay, at: t3 };
+        self.first_sample_at.get_or_insert(t3);
         if self.samples.len() >= 3 {
             let mut delays: Vec<f64> = self.samples.iter().map(|s| s.delay).collect();
             delays.sort_by(f64::total_cmp);
@@ -364,6 +374,27 @@ mod tests {
         assert_eq!(&gaps[..6], &[100.0, 100.0, 10_000.0, 100.0, 100.0, 10_000.0], "{sent:?}");
         c.handle_disconnected();
         assert_eq!(c.poll_timeout(), None);
+    }
+
+    #[test]
+    fn frequent_probing_ends_even_if_the_skew_never_fits() {
+        // A history too short to fit: warm-up ends by time (2 × the fit's span).
+        let mut c = ClockSync::new(ClockConfig { history: 2, ..ClockConfig::default() });
+        c.handle_connected(0.0);
+        let mut sent = vec![];
+        let mut now = 0.0;
+        while now < 200_000.0 {
+            if let Some(t0) = c.poll_probe(now) {
+                c.handle_pong(t0, t0 + 5.0, t0 + 5.0, t0 + 10.0);
+                sent.push(t0);
+            }
+            now += 50.0;
+        }
+        assert!(!c.skew_fitted);
+        let late: Vec<f64> = sent.iter().copied().filter(|t| *t > 150_000.0).collect();
+        assert!(late.len() <= 3 * 6, "every 10 s after two minutes: {late:?}");
+        let early = sent.iter().filter(|t| **t < 60_000.0).count();
+        assert!(early >= 80, "every 2 s at first: {early}");
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct DriftConfig {
     /// Smallest and largest rate change while nudging (fractions of the rate).
     pub min_rate_delta: f64,
     pub max_rate_delta: f64,
+    /// At 1×, nudges planned to last up to this long resample (pitch moves
+    /// with the rate, at no cost to the position); longer ones keep the pitch,
+    /// so the sound is never detuned for long (ms).
+    pub max_resampled_nudge_ms: Millis,
     /// Seek instead of nudging above this drift (seconds).
     pub seek_threshold: f64,
     /// Without rate control, seek above this drift instead (seconds).
@@ -66,6 +70,7 @@ impl Default for DriftConfig {
             gain: 1.0,
             min_rate_delta: 0.02,
             max_rate_delta: 0.05,
+            max_resampled_nudge_ms: 1_000.0,
             seek_threshold: 1.0,
             seek_threshold_without_rate: 0.25,
             emergency: 2.0,
@@ -118,8 +123,10 @@ pub struct DriftController {
     readings: Vec<f64>,
     /// A nudge just ended: the next estimate tells what it really did.
     judge_nudge: bool,
-    /// Learned position lost to one nudge (s).
-    nudge_cost: f64,
+    /// Learned position lost to one nudge (s): resampled, pitch kept.
+    nudge_cost: [f64; 2],
+    /// The current (or last) nudge keeps the pitch.
+    keep_pitch: bool,
     seek_landing_ms: Millis,
     /// Our seek in flight: (issued at, target).
     seek_in_flight: Option<(Millis, f64)>,
@@ -135,7 +142,8 @@ impl DriftController {
             nudge_until: None,
             readings: Vec::new(),
             judge_nudge: false,
-            nudge_cost: cfg.initial_nudge_cost_ms / 1000.0,
+            nudge_cost: [cfg.initial_nudge_cost_ms / 1000.0; 2],
+            keep_pitch: false,
             seek_landing_ms: cfg.initial_seek_landing_ms,
             seek_in_flight: None,
             last_seek: None,
@@ -162,7 +170,24 @@ impl DriftController {
 
     /// Learned position lost to one nudge (ms).
     pub fn nudge_cost_ms(&self) -> Millis {
-        self.nudge_cost * 1000.0
+        self.nudge_cost[usize::from(self.keep_pitch)] * 1000.0
+    }
+
+    /// Whether the element should keep its pitch now: during a nudge as the
+    /// nudge was planned, otherwise whenever the room is not at 1×.
+    pub fn keeps_pitch(&self, room_rate: f64) -> bool {
+        if self.nudge_until.is_some() {
+            self.keep_pitch
+        } else {
+            room_rate != 1.0
+        }
+    }
+
+    /// The element reset itself (a new source: its rate is back to 1×).
+    pub fn handle_element_reset(&mut self) {
+        self.nudge_until = None;
+        self.forget();
+        self.rate = 1.0;
     }
 
     /// Forget readings (and what the last nudge did): the element moved
@@ -271,7 +296,8 @@ impl DriftController {
                 // A nudge is under way: let it finish, unless the reading says
                 // it went past its aim (then the clock estimate moved under it).
                 let direction = (self.rate - room_rate).signum();
-                if drift * direction > self.cfg.dead_band + self.nudge_cost {
+                // (The cost's size: a negative cost must not cut a slowing nudge short.)
+                if drift * direction > self.cfg.dead_band + self.nudge_cost[usize::from(self.keep_pitch)].abs() {
                     self.nudge_until = None;
                     self.forget();
                     return self.set_rate(room_rate);
@@ -307,17 +333,27 @@ impl DriftController {
             // mis-planned by. Signed and learned slowly: each outcome is read
             // with ~1.5 ms of noise, and a cost held at ≥ 0 would turn that
             // noise into a bias (a one-sided dead band) where the true cost is 0.
-            self.nudge_cost = (self.nudge_cost - 0.3 * estimate).clamp(-0.01, 0.05);
+            let cost = &mut self.nudge_cost[usize::from(self.keep_pitch)];
+            *cost = (*cost - 0.3 * estimate).clamp(-0.01, 0.05);
         }
         if estimate.abs() <= self.cfg.dead_band {
             return Decision::Nothing;
         }
         self.readings.clear();
         // A nudge moves the element by ±delta·hold, minus its cost: plan both.
-        let change = self.nudge_cost - estimate; // wanted gain of position (s), before the cost
-        let delta = (self.cfg.gain * change.abs()).clamp(self.cfg.min_rate_delta, self.cfg.max_rate_delta);
+        let plan = |cost: f64| {
+            let change = cost - estimate; // wanted gain of position (s), before the cost
+            let delta = (self.cfg.gain * change.abs()).clamp(self.cfg.min_rate_delta, self.cfg.max_rate_delta);
+            (change, delta, change.abs() / (delta * room_rate) * 1000.0)
+        };
+        let mut keep = room_rate != 1.0;
+        let (mut change, mut delta, mut lasts_ms) = plan(self.nudge_cost[usize::from(keep)]);
+        if !keep && lasts_ms > self.cfg.max_resampled_nudge_ms {
+            keep = true;
+            (change, delta, lasts_ms) = plan(self.nudge_cost[1]);
+        }
+        self.keep_pitch = keep;
         let rate = room_rate * (1.0 + change.signum() * delta);
-        let lasts_ms = change.abs() / (delta * room_rate) * 1000.0;
         self.nudge_until = Some(now + lasts_ms);
         self.set_rate(rate)
     }
@@ -351,6 +387,41 @@ mod tests {
 
     fn playing(expected: f64, actual: f64) -> DriftInput {
         DriftInput { expected, actual, room_rate: 1.0, state: PlayerState::Playing, rate_control: true }
+    }
+
+    #[test]
+    fn short_nudges_at_1x_resample_long_ones_and_other_room_rates_keep_the_pitch() {
+        let mut d = DriftController::new(DriftConfig::default());
+        assert!(matches!(d.decide(0.0, playing(10.0, 9.97)), Decision::SetRate(_)), "30 ms behind: nudged at once");
+        assert!(!d.keeps_pitch(1.0), "a {} ms nudge resamples", d.poll_timeout().unwrap_or(0.0));
+        d.handle_timeout(10_000.0, 1.0);
+        assert!(!d.keeps_pitch(1.0), "back at the room's 1×: nothing to keep");
+        let mut d = DriftController::new(DriftConfig::default());
+        assert!(matches!(d.decide(0.0, playing(10.0, 9.5)), Decision::SetRate(_)), "500 ms behind: nudged");
+        assert!(d.poll_timeout().unwrap_or(0.0) > 1_000.0);
+        assert!(d.keeps_pitch(1.0), "a nudge of several seconds keeps the pitch");
+        let mut d = DriftController::new(DriftConfig::default());
+        let at_1_5 = DriftInput { room_rate: 1.5, ..playing(10.0, 9.97) };
+        assert!(matches!(d.decide(0.0, at_1_5), Decision::SetRate(_)));
+        assert!(d.keeps_pitch(1.5), "a room at 1.5× keeps the pitch, nudging or not");
+    }
+
+    /// A learned negative cost (nudges gain a little more than planned) must
+    /// not cut a slowing nudge short before it has done anything.
+    #[test]
+    fn a_negative_cost_does_not_end_a_slowing_nudge_at_once() {
+        let mut d = DriftController::new(DriftConfig { initial_nudge_cost_ms: -5.0, ..DriftConfig::default() });
+        let mut first = None;
+        for i in 0..8 {
+            if let Decision::SetRate(r) = d.decide(i as f64 * 250.0, playing(10.0, 10.004)) {
+                first = Some(r);
+            }
+        }
+        assert!(first.is_some_and(|r| r < 1.0), "4 ms ahead: slowed down ({first:?})");
+        let end = d.poll_timeout().unwrap_or(0.0);
+        // The next reading still shows the element ahead (the nudge has barely begun).
+        assert_eq!(d.decide(2_000.0, playing(10.0, 10.002)), Decision::Nothing, "the nudge runs on");
+        assert_eq!(d.poll_timeout(), Some(end));
     }
 
     #[test]

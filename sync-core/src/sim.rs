@@ -306,7 +306,8 @@ impl Sim {
                 e.preserve_pitch = *preserve_pitch;
             }
             MediaAction::Load(_) => {
-                *e = Element { rate: e.rate, preserve_pitch: e.preserve_pitch, ..Element::new(ITEM_SECONDS) };
+                // HTML's load algorithm: playbackRate back to 1× (preservesPitch stays).
+                *e = Element { preserve_pitch: e.preserve_pitch, ..Element::new(ITEM_SECONDS) };
             }
             _ => {}
         }

@@ -32,7 +32,7 @@ struct Figures {
 
 fn naive() -> ClientConfig {
     ClientConfig {
-        clock: ClockConfig { burst: 1, round: 1, period_ms: 1.0e12, ..ClockConfig::default() },
+        clock: ClockConfig { burst: 1, round: 1, period_ms: 1.0e12, warmup_period_ms: 1.0e12, ..ClockConfig::default() },
         drift: DriftConfig { seek_threshold_without_rate: 1.0, ..DriftConfig::default() },
         rate_control: false,
         ..ClientConfig::default()

@@ -196,6 +196,23 @@ fn nudges_around_1x_give_up_pitch_keeping_but_a_faster_room_keeps_it() {
     }
 }
 
+/// Loading a source resets the element's rate to 1× (HTML's load algorithm):
+/// a room at 1.5× must set it again.
+#[test]
+fn a_new_source_in_a_faster_room_plays_at_the_rooms_rate() {
+    let mut sim = joined(6, 2, true);
+    play(&mut sim, 0, 0.0);
+    sim.command(0, Command::SetRate { rate: 1.5 });
+    sim.run(3_000.0);
+    assert!(sim.peers.iter().all(|p| p.element.rate == 1.5));
+    sim.command(0, Command::SetSource { url: "https://example.com/next.mpd".into(), title: None });
+    sim.run(5_000.0);
+    for p in &sim.peers {
+        assert_eq!(p.element.rate, 1.5, "the new source plays at the room's rate");
+        assert!(p.element.preserve_pitch);
+    }
+}
+
 #[test]
 fn the_dont_correct_me_switch_is_respected() {
     let mut sim = joined(4, 2, true);
