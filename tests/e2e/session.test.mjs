@@ -13,21 +13,19 @@ import { startNetem } from "../support/netem.mjs";
 import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
 import { startUpstream } from "../support/upstream.mjs";
 
-let stack, browser, strict, up, headful;
+let stack, browser, strict, up;
 before(async () => {
   stack = await startStack();
   browser = await launch();
   // Chromium's default autoplay policy: unmuted play() and AudioContext need a gesture.
   strict = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: [...CHROMIUM_ARGS.filter((a) => !a.startsWith("--autoplay-policy")), "--autoplay-policy=document-user-activation-required"] });
   up = await startUpstream({ "/m/": join(root, "target/test-media") });
-  headful = await launchHeadful();
 });
 after(async () => {
-  await browser?.close();
-  await strict?.close();
-  await stack?.stop();
-  await up?.close();
-  await headful?.close();
+  // Each one closed whatever happened to the others.
+  for (const close of [() => browser?.close(), () => strict?.close(), () => stack?.stop(), () => up?.close()]) {
+    await Promise.resolve().then(close).catch((e) => console.error(`    cleanup: ${e.message}`));
+  }
 });
 
 async function gap(a, b) {
@@ -240,9 +238,12 @@ async function poll(tab, fn, ms, what) {
 // interval in 5 s) but, as measured here, not this page's (its media
 // pipeline keeps it awake); the wake-ups are printed, not asserted, and
 // starved timers are forced in the test above.
-test("a real background tab (hidden, muted) stays with the room and catches up without a seek storm", async () => {
+test("a real background tab (hidden, muted) follows the room and catches up without a seek storm", async (t) => {
+  const headful = await launchHeadful();
+  t.after(() => headful.close());
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
+  t.after(() => a.context().close());
   const b = await headful.newTab(`${stack.url}${room.url}`);
   await poll(b, () => document.getElementById("connection")?.dataset.state === "open" && document.getElementById("video").readyState >= 2, 15_000, "B joined");
   await a.click("#play");
@@ -250,29 +251,36 @@ test("a real background tab (hidden, muted) stays with the room and catches up w
   await sleep(2_000);
   const s0 = await b.evaluate(() => window.watchTogether.session.stats);
   await b.evaluate(() => { document.getElementById("video").muted = true; window.__wakes = []; setInterval(() => window.__wakes.push(performance.now()), 50); });
-  const cover = await headful.newTab("about:blank");
+  await headful.newTab("about:blank");
+  await sleep(6_000);
+  const hidden = await b.evaluate(() => ({ vis: document.visibilityState, wakes: window.__wakes.filter((t) => t > performance.now() - 5_000).length, paused: document.getElementById("video").paused }));
+  assert.equal(hidden.vis, "hidden", "B is a background tab");
+  assert.equal(hidden.paused, false, "B plays on in the background");
+  // The room moves while B is hidden: A seeks, then pauses and plays.
+  await a.fill("#seek-to", "20");
+  await a.click("#seek");
+  const followed = await converge(a, b, 0.1, 6_000, "hidden B after A's seek");
+  assert.ok((await positionAt(b, Date.now())) >= 20, "hidden B took the seek");
+  await a.click("#pause");
+  await poll(b, () => document.getElementById("video").paused, 5_000, "hidden B paused with the room");
+  await a.click("#play");
+  await poll(b, () => !document.getElementById("video").paused, 5_000, "hidden B playing again with the room");
   const gaps = [];
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < 8; i++) {
     await sleep(1_000);
     gaps.push((await gap(a, b)).gap * 1000);
   }
-  const hidden = await b.evaluate(() => ({ vis: document.visibilityState, wakes: window.__wakes.filter((t) => t > performance.now() - 5_000).length, paused: document.getElementById("video").paused, muted: document.getElementById("video").muted, audio: window.watchTogether.session.audio }));
-  assert.equal(hidden.vis, "hidden", "B is a background tab");
-  assert.equal(hidden.paused, false, "B plays on in the background");
-  const worst = Math.max(...gaps.slice(5));
+  const worst = Math.max(...gaps.slice(3));
   await b.activate();
   const took = await converge(a, b, 0.05, 6_000, "B back in front");
   await sleep(3_000);
   const s1 = await b.evaluate(() => window.watchTogether.session.stats);
   const seeks = s1.seekCorrections - s0.seekCorrections;
-  console.log(`    hidden (${hidden.wakes} wake-ups of a 50 ms timer in 5 s); gap to A while hidden ${gaps.map((g) => g.toFixed(0)).join(" ")} ms; in sync ${took} ms after coming back; corrective seeks ${seeks}, rate corrections ${s1.rateCorrections - s0.rateCorrections}`);
-  assert.ok(worst < 100, `within 100 ms of the room while hidden (after 5 s): ${worst.toFixed(1)} ms`);
+  console.log(`    hidden (${hidden.wakes} wake-ups of a 50 ms timer in 5 s): followed A's seek in ${followed} ms; gap while hidden ${gaps.map((g) => g.toFixed(0)).join(" ")} ms; in sync ${took} ms after coming back; corrective seeks ${seeks}, rate corrections ${s1.rateCorrections - s0.rateCorrections}`);
+  assert.ok(worst < 100, `within 100 ms of the room while hidden: ${worst.toFixed(1)} ms`);
   assert.ok(seeks <= 1, `at most one corrective seek: ${seeks}`);
   const g = await gap(a, b);
   assert.ok(g.gap < 0.05, `in sync: ${JSON.stringify(g)}`);
   assert.deepEqual(a.problems, []);
   assert.deepEqual(b.problems, []);
-  await cover.close();
-  await b.close();
-  await a.context().close();
 });

@@ -30,19 +30,35 @@ function startXvfb() {
 export async function launchHeadful() {
   const xvfb = await startXvfb();
   const profile = mkdtempSync(join(tmpdir(), "wt-headful-"));
-  const chrome = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${profile}`, "--window-size=1280,800", "about:blank"], { env: { ...process.env, DISPLAY: xvfb.display }, stdio: ["ignore", "ignore", "pipe"] });
-  const endpoint = await new Promise((resolve, reject) => {
-    let err = "";
-    const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err.slice(-500)}`)), 20_000);
-    chrome.stderr.on("data", (d) => {
-      err += d;
-      const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+  let chrome, ws;
+  // Whatever fails on the way up, nothing is left running or on disk.
+  const cleanup = async () => {
+    ws?.terminate();
+    if (chrome && chrome.exitCode == null) {
+      chrome.kill();
+      await new Promise((r) => (chrome.exitCode != null ? r() : chrome.once("exit", r)));
+    }
+    xvfb.stop();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  try {
+    chrome = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${profile}`, "--window-size=1280,800", "about:blank"], { env: { ...process.env, DISPLAY: xvfb.display }, stdio: ["ignore", "ignore", "pipe"] });
+    const endpoint = await new Promise((resolve, reject) => {
+      let err = "";
+      const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err.slice(-500)}`)), 20_000);
+      chrome.stderr.on("data", (d) => {
+        err += d;
+        const m = /DevTools listening on (ws:\/\/\S+)/.exec(err);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      chrome.on("exit", (code) => { clearTimeout(timer); reject(new Error(`chromium exited (${code}): ${err.slice(-500)}`)); });
     });
-    chrome.on("exit", (code) => reject(new Error(`chromium exited (${code}): ${err.slice(-500)}`)));
-  });
-  const ws = new WebSocket(endpoint);
-  await new Promise((r, j) => { ws.once("open", r); ws.once("error", j); });
+    ws = new WebSocket(endpoint);
+    await new Promise((r, j) => { ws.once("open", r); ws.once("error", j); });
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
   let seq = 0;
   const pending = new Map();
   const listeners = new Map(); // sessionId → fn(method, params)
@@ -55,7 +71,13 @@ export async function launchHeadful() {
       else resolve(d.result);
     } else if (d.method && d.sessionId) listeners.get(d.sessionId)?.(d.method, d.params);
   });
+  // A browser that dies fails the calls in flight instead of hanging them.
+  ws.on("close", () => {
+    for (const { reject, method } of pending.values()) reject(new Error(`${method}: the browser's DevTools connection closed`));
+    pending.clear();
+  });
   const send = (method, params = {}, sessionId) => new Promise((resolve, reject) => {
+    if (ws.readyState !== WebSocket.OPEN) return reject(new Error(`${method}: the browser's DevTools connection is closed`));
     const id = ++seq;
     pending.set(id, { resolve, reject, method });
     ws.send(JSON.stringify({ id, method, params, sessionId }));
@@ -89,12 +111,5 @@ export async function launchHeadful() {
     return tab;
   }
 
-  async function close() {
-    ws.close();
-    chrome.kill();
-    await new Promise((r) => (chrome.exitCode != null ? r() : chrome.once("exit", r)));
-    xvfb.stop();
-    rmSync(profile, { recursive: true, force: true });
-  }
-  return { newTab, close };
+  return { newTab, close: cleanup };
 }
