@@ -16,7 +16,7 @@ export interface SyncStats {
   rateCorrections: number;
   seekCorrections: number;
   seekLandingMs: number;
-  /** Media time a rate nudge itself costs on this browser (learned, ms). */
+  /** Media time a rate nudge itself costs on this browser (learned, ms; negative: nudges gain a little more than planned). */
   nudgeCostMs: number;
   correcting: boolean;
 }

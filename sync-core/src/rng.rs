@@ -26,4 +26,3 @@ impl Rng {
         self.next_f64() < p
     }
 }
-
