@@ -339,20 +339,30 @@ mod tests {
         assert_eq!(c.offset(), None);
     }
 
+    /// The probes sent from `from` to `to`, polled every 50 ms; `answer`:
+    /// each gets an immediate 10 ms round trip.
+    fn probes(c: &mut ClockSync, from: Millis, to: Millis, answer: bool) -> Vec<Millis> {
+        let mut sent = vec![];
+        let mut now = from;
+        while now < to {
+            if let Some(t0) = c.poll_probe(now) {
+                if answer {
+                    c.handle_pong(t0, t0 + 5.0, t0 + 5.0, t0 + 10.0);
+                }
+                sent.push(t0);
+            }
+            now += 50.0;
+        }
+        sent
+    }
+
     #[test]
     fn a_burst_then_periodic_probes() {
         let cfg = ClockConfig::default();
         let mut c = ClockSync::new(cfg.clone());
         assert_eq!(c.poll_probe(0.0), None, "no probes before connecting");
         c.handle_connected(0.0);
-        let mut sent = vec![];
-        let mut now = 0.0;
-        while now < 40_000.0 {
-            if let Some(t0) = c.poll_probe(now) {
-                sent.push(t0);
-            }
-            now += 50.0;
-        }
+        let sent = probes(&mut c, 0.0, 40_000.0, false);
         assert_eq!(&sent[..8], &[0.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 700.0]);
         // Rounds of three every 2 s until the skew is fitted …
         assert_eq!(&sent[8..14], &[2_700.0, 2_800.0, 2_900.0, 4_900.0, 5_000.0, 5_100.0]);
@@ -362,14 +372,7 @@ mod tests {
         }
         assert!(c.skew_fitted);
         // … then every 10 s.
-        let mut sent = vec![];
-        let mut now = 130_000.0;
-        while now < 170_000.0 {
-            if let Some(t0) = c.poll_probe(now) {
-                sent.push(t0);
-            }
-            now += 50.0;
-        }
+        let sent = probes(&mut c, 130_000.0, 170_000.0, false);
         let gaps: Vec<f64> = sent.windows(2).map(|w| w[1] - w[0]).skip(3).collect();
         assert_eq!(&gaps[..6], &[100.0, 100.0, 10_000.0, 100.0, 100.0, 10_000.0], "{sent:?}");
         c.handle_disconnected();
@@ -381,15 +384,7 @@ mod tests {
         // A history too short to fit: warm-up ends by time (2 × the fit's span).
         let mut c = ClockSync::new(ClockConfig { history: 2, ..ClockConfig::default() });
         c.handle_connected(0.0);
-        let mut sent = vec![];
-        let mut now = 0.0;
-        while now < 200_000.0 {
-            if let Some(t0) = c.poll_probe(now) {
-                c.handle_pong(t0, t0 + 5.0, t0 + 5.0, t0 + 10.0);
-                sent.push(t0);
-            }
-            now += 50.0;
-        }
+        let sent = probes(&mut c, 0.0, 200_000.0, true);
         assert!(!c.skew_fitted);
         let late: Vec<f64> = sent.iter().copied().filter(|t| *t > 150_000.0).collect();
         assert!(late.len() <= 3 * 6, "every 10 s after two minutes: {late:?}");

@@ -9,8 +9,8 @@
 //! - Inside a dead band of a few ms nothing happens.
 //! - Changing the rate may not be free: with pitch kept, Chromium's time
 //!   stretch loses about 10 ms of media time at every rate change (~22 ms
-//!   per nudge, whatever its size or length), so nudges around 1× resample
-//!   instead (see `client::MediaAction::SetRate`), which costs nothing
+//!   per nudge, whatever its size or length), so short nudges (≤ 1 s) around
+//!   1× resample instead (see `client::MediaAction::SetRate`), which costs nothing
 //!   measurable. Whatever a nudge (two changes) costs on this element is
 //!   learned from what each nudge actually did and planned for, so a nudge
 //!   lands where it aims.

@@ -130,9 +130,10 @@ for (const profile of PROFILES.filter((p) => (process.env.WT_BENCH_PROFILES ?? "
   const devs = pages.map(() => []), clocks = pages.map(() => []), selfs = pages.map(() => []);
   let off = 0, total = 0, fallbacks = 0, reads = 0;
   for (let t = from; t <= to; t += 100) {
-    const pos = [], rpos = [];
+    const pos = [], rpos = [], at = []; // at: each page's sample at or after t
     for (const ss of samples) {
       const i = ss.findIndex((x) => x[0] >= t);
+      at.push(ss[Math.max(0, i)]);
       const p = smoothAt(ss, t, i), r = rawAt(ss, t, i);
       if (r != null) rpos.push(r);
       if (p != null || r != null) { pos.push(p ?? r); reads++; if (p == null) fallbacks++; }
@@ -142,10 +143,10 @@ for (const profile of PROFILES.filter((p) => (process.env.WT_BENCH_PROFILES ?? "
       spreads.push((Math.max(...pos) - Math.min(...pos)) * 1000);
       const m = pos.reduce((a, x) => a + x, 0) / pos.length;
       pos.forEach((x, k) => devs[k].push((x - m) * 1000));
-      const cs = samples.map((ss) => ss[Math.max(0, ss.findIndex((x) => x[0] >= t))][4]);
+      const cs = at.map((x) => x[4]);
       const cm = cs.reduce((a, x) => a + x, 0) / cs.length;
       cs.forEach((c, k) => clocks[k].push(c - cm));
-      samples.forEach((ss, k) => selfs[k].push(ss[Math.max(0, ss.findIndex((x) => x[0] >= t))][5]));
+      at.forEach((x, k) => selfs[k].push(x[5]));
     }
     if (rpos.length === pages.length) raw.push((Math.max(...rpos) - Math.min(...rpos)) * 1000);
   }
