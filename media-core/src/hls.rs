@@ -283,7 +283,7 @@ fn dec_f64(s: &str) -> Option<f64> {
     let ok = s.bytes().any(|b| b.is_ascii_digit())
         && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && s.bytes().filter(|&b| b == b'.').count() <= 1;
-    s.parse::<f64>().ok().filter(|v| ok && v.is_finite())
+    decimal::parse_f64(s).filter(|_| ok)
 }
 
 /// `n[@o]`.
@@ -394,7 +394,7 @@ impl<'u> Parser<'u> {
             if len > 0 && after[len..].starts_with('}') {
                 let name = &after[..len];
                 let Some(value) = self.vars.get(name) else {
-                    return Err(self.err(format!("undefined variable {name:?}")));
+                    return Err(self.err(format!("undefined variable \"{name}\"")));
                 };
                 spend(&mut self.budget, i + value.len())?;
                 out.push_str(&rest[..i]);
@@ -437,7 +437,7 @@ impl<'u> Parser<'u> {
     }
 
     fn value<T>(&self, v: &str, name: &str, f: impl Fn(&str) -> Option<T>) -> Result<T, HlsError> {
-        f(v).ok_or_else(|| self.err(format!("bad {} value {:?}", name.trim_start_matches('#'), v.trim())))
+        f(v).ok_or_else(|| self.err(format!("bad {} value \"{}\"", name.trim_start_matches('#'), v.trim())))
     }
 
     fn kind(&mut self, master: bool) -> Result<(), HlsError> {
@@ -483,7 +483,7 @@ impl<'u> Parser<'u> {
                 self.playlist_type = Some(match value.trim() {
                     "VOD" => PlaylistType::Vod,
                     "EVENT" => PlaylistType::Event,
-                    v => return Err(self.err(format!("bad EXT-X-PLAYLIST-TYPE {v:?}"))),
+                    v => return Err(self.err(format!("bad EXT-X-PLAYLIST-TYPE \"{v}\""))),
                 })
             }
             "#EXT-X-BYTERANGE" => {
@@ -540,7 +540,7 @@ impl<'u> Parser<'u> {
             return Err(self.err("EXT-X-DEFINE without NAME, QUERYPARAM or IMPORT"));
         };
         if name.is_empty() || !name.chars().all(is_var_name) {
-            return Err(self.err(format!("bad variable name {name:?}")));
+            return Err(self.err(format!("bad variable name \"{name}\"")));
         }
         if let Some(v) = value {
             self.vars.insert(name.to_string(), v.to_string());
@@ -571,7 +571,7 @@ impl<'u> Parser<'u> {
             Some("VIDEO") => RenditionKind::Video,
             Some("SUBTITLES") => RenditionKind::Subtitles,
             Some("CLOSED-CAPTIONS") => RenditionKind::ClosedCaptions,
-            t => return Err(self.err(format!("bad EXT-X-MEDIA TYPE {t:?}"))),
+            t => return Err(self.err(format!("bad EXT-X-MEDIA TYPE \"{}\"", t.unwrap_or_default()))),
         };
         let uri = match self.text(&a, "URI")? {
             Some(u) if kind != RenditionKind::ClosedCaptions => Some(self.uri(&u)?),

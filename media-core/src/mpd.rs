@@ -31,6 +31,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::url::resolve;
+use decimal::parse_f64;
 
 /// Largest manifest accepted (bytes).
 pub const MAX_MPD_BYTES: usize = 16 * 1024 * 1024;
@@ -861,10 +862,10 @@ fn format_width(n: u64, fmt: Option<&str>) -> String {
 fn parse_frame_rate(s: &str) -> Option<f64> {
     match s.split_once('/') {
         Some((a, b)) => {
-            let (a, b): (f64, f64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            let (a, b) = (parse_f64(a.trim())?, parse_f64(b.trim())?);
             (b > 0.0).then_some(a / b)
         }
-        None => s.trim().parse().ok(),
+        None => parse_f64(s.trim()),
     }
 }
 
@@ -881,11 +882,11 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     for c in date.chars() {
         match c {
             'D' => {
-                total += num.parse::<f64>().ok()? * 86_400.0;
+                total += parse_f64(&num)? * 86_400.0;
                 num.clear();
             }
             // Calendar units are ambiguous in a duration; zero of them is not.
-            'Y' | 'M' | 'W' if num.parse::<f64>().ok()? == 0.0 => num.clear(),
+            'Y' | 'M' | 'W' if parse_f64(&num)? == 0.0 => num.clear(),
             'Y' | 'M' | 'W' => return None,
             c => num.push(c),
         }
@@ -900,7 +901,7 @@ pub fn parse_duration(s: &str) -> Option<f64> {
                 continue;
             }
         };
-        total += num.parse::<f64>().ok()? * unit;
+        total += parse_f64(&num)? * unit;
         num.clear();
     }
     (num.is_empty() && total.is_finite()).then_some(total)
@@ -921,12 +922,12 @@ pub fn parse_datetime_ms(s: &str) -> Option<f64> {
         let (c, z) = time.split_at(i);
         let sign = if z.starts_with('-') { -1.0 } else { 1.0 };
         let (h, m) = z.get(1..)?.split_once(':')?;
-        (c, sign * (h.parse::<f64>().ok()? * 3_600_000.0 + m.parse::<f64>().ok()? * 60_000.0))
+        (c, sign * (parse_f64(h)? * 3_600_000.0 + parse_f64(m)? * 60_000.0))
     } else {
         (time, 0.0)
     };
     let mut c = clock.splitn(3, ':');
-    let (h, mi, sec): (f64, f64, f64) = (c.next()?.parse().ok()?, c.next()?.parse().ok()?, c.next()?.parse().ok()?);
+    let (h, mi, sec) = (parse_f64(c.next()?)?, parse_f64(c.next()?)?, parse_f64(c.next()?)?);
     // Days from the civil date (Howard Hinnant's algorithm).
     let y = if mo <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

@@ -257,7 +257,7 @@ impl Engine {
         self.now = now;
         let first = self.manifest.is_none();
         if manifest.dynamic {
-            let period = manifest.min_update_period.unwrap_or(2.0).clamp(0.5, 60.0);
+            let period = manifest.min_update_period.unwrap_or(2.0).max(0.5).min(60.0);
             self.next_refresh = Some(now + period * 1000.0);
             self.live_now = manifest.live_now(now);
         }
@@ -677,7 +677,7 @@ impl Engine {
         }
         if let Some(at) = self.next_refresh {
             if at <= now {
-                let period = self.manifest.as_ref().and_then(|m| m.min_update_period).unwrap_or(2.0).clamp(0.5, 60.0);
+                let period = self.manifest.as_ref().and_then(|m| m.min_update_period).unwrap_or(2.0).max(0.5).min(60.0);
                 self.next_refresh = Some(now + period * 1000.0);
                 self.out.push_back(Output::RefreshManifest);
             }

@@ -274,7 +274,7 @@ fn drive(weak: &Weakly) {
         }
         s.timer = s.recovery.poll_timeout().map(|t| {
             let w = weak.clone();
-            Timeout::new((t - now_ms()).clamp(0.0, 60_000.0) as u32, move || with(&w, |s| s.recovery.handle_timeout(now_ms())))
+            Timeout::new((t - now_ms()).max(0.0).min(60_000.0) as u32, move || with(&w, |s| s.recovery.handle_timeout(now_ms())))
         });
     }
     report(weak);

@@ -13,7 +13,6 @@
 
 use std::rc::Rc;
 
-use serde::Deserialize;
 use sync_core::protocol::{Command, PermissionMode, Role};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
@@ -24,21 +23,41 @@ mod dom;
 mod player;
 mod session;
 
-#[derive(Deserialize)]
 struct JoinOptions {
     /// Origin of the edge worker, e.g. `https://watch.example` (default: this page's origin).
-    #[serde(default)]
     server: Option<String>,
     room: String,
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
     password: Option<String>,
-    #[serde(default, rename = "hostToken")]
     host_token: Option<String>,
     /// Loudness normalisation through WebAudio (default on).
-    #[serde(default)]
     normalize: Option<bool>,
+}
+
+impl JoinOptions {
+    /// Reads the options object a page passed (see `JoinOptions` in the typings).
+    fn read(options: &JsValue) -> Result<Self, JsError> {
+        if !options.is_object() {
+            return Err(JsError::new("join options: expected an object"));
+        }
+        let get = |key: &str| js_sys::Reflect::get(options, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null());
+        let string = |key: &str| match get(key) {
+            None => Ok(None),
+            Some(v) => v.as_string().map(Some).ok_or_else(|| JsError::new(&format!("join options: `{key}` must be a string"))),
+        };
+        let normalize = match get("normalize") {
+            None => None,
+            Some(v) => Some(v.as_bool().ok_or_else(|| JsError::new("join options: `normalize` must be true or false"))?),
+        };
+        Ok(JoinOptions {
+            server: string("server")?,
+            room: string("room")?.ok_or_else(|| JsError::new("join options: `room` is missing"))?,
+            name: string("name")?,
+            password: string("password")?,
+            host_token: string("hostToken")?,
+            normalize,
+        })
+    }
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -86,7 +105,7 @@ pub struct Session {
 /// Join a room and keep `video` in sync with it.
 #[wasm_bindgen(skip_typescript)]
 pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsError> {
-    let opts: JoinOptions = serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("join options: {e}")))?;
+    let opts = JoinOptions::read(&options)?;
     if opts.room.is_empty() || !opts.room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(JsError::new("join options: `room` must be a room id"));
     }
@@ -108,7 +127,7 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
     }
     let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
     let base = format!("{}/", origin.trim_end_matches('/'));
-    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true)).map_err(|e| JsError::new(&format!("join failed: {e:?}")))?;
+    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true)).map_err(|e| JsError::new(&format!("join failed: {}", player::describe(&e))))?;
     Ok(Session { shared })
 }
 
@@ -187,7 +206,7 @@ impl Session {
         let role = match role {
             "controller" => Role::Controller,
             "viewer" => Role::Viewer,
-            other => return Err(JsError::new(&format!("setRole: unknown role {other:?} (\"controller\" or \"viewer\")"))),
+            other => return Err(JsError::new(&format!("setRole: unknown role \"{other}\" (\"controller\" or \"viewer\")"))),
         };
         self.command(Command::SetRole { member: member as u64, role });
         Ok(())
@@ -199,7 +218,7 @@ impl Session {
         let mode = match mode {
             "open" => PermissionMode::Open,
             "controlled" => PermissionMode::Controlled,
-            other => return Err(JsError::new(&format!("setMode: unknown mode {other:?} (\"open\" or \"controlled\")"))),
+            other => return Err(JsError::new(&format!("setMode: unknown mode \"{other}\" (\"open\" or \"controlled\")"))),
         };
         self.command(Command::SetMode { mode });
         Ok(())
@@ -320,7 +339,7 @@ impl MediaPlayer {
                     Some("dash") => Some(media_core::proxy::detect::Kind::Dash),
                     Some("hls") => Some(media_core::proxy::detect::Kind::Hls),
                     Some("progressive") => Some(media_core::proxy::detect::Kind::Other),
-                    Some(other) => return Err(JsError::new(&format!("load: unknown kind {other:?} (dash, hls or progressive)"))),
+                    Some(other) => return Err(JsError::new(&format!("load: unknown kind \"{other}\" (dash, hls or progressive)"))),
                 };
                 (url, kind)
             }

@@ -249,7 +249,7 @@ pub fn error_detail(code: &str, message: &str) -> JsValue {
     o.into()
 }
 
-fn describe(e: &JsValue) -> String {
+pub fn describe(e: &JsValue) -> String {
     if let Some(s) = e.as_string() {
         return s;
     }

@@ -10,9 +10,9 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use serde::Serialize;
 use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
-use sync_core::protocol::Command;
+use sync_core::json::ObjWriter;
+use sync_core::protocol::{json_array, Command, Wire};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -57,38 +57,20 @@ pub struct Shared {
 
 pub type Handle = Rc<RefCell<Shared>>;
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StatsView {
-    offset_ms: Option<f64>,
-    offset_error_ms: Option<f64>,
-    rtt_ms: Option<f64>,
-    skew_ppm: f64,
-    drift_ms: Option<f64>,
-    rate: f64,
-    rate_corrections: u64,
-    seek_corrections: u64,
-    seek_landing_ms: f64,
-    nudge_cost_ms: f64,
-    correcting: bool,
+/// The `stats` event and `Session.stats()`: see `SyncStats` in the typings.
+fn stats_json(s: &sync_core::client::Stats) -> String {
+    let mut out = String::new();
+    let mut o = ObjWriter::new(&mut out);
+    o.num_or_null("offsetMs", s.offset_ms).num_or_null("offsetErrorMs", s.offset_error_ms).num_or_null("rttMs", s.rtt_ms).num("skewPpm", s.skew_ppm);
+    o.num_or_null("driftMs", s.drift_ms).num("rate", s.rate).uint("rateCorrections", s.rate_corrections).uint("seekCorrections", s.seek_corrections);
+    o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting);
+    o.end();
+    out
 }
 
-impl From<sync_core::client::Stats> for StatsView {
-    fn from(s: sync_core::client::Stats) -> Self {
-        StatsView {
-            offset_ms: s.offset_ms,
-            offset_error_ms: s.offset_error_ms,
-            rtt_ms: s.rtt_ms,
-            skew_ppm: s.skew_ppm,
-            drift_ms: s.drift_ms,
-            rate: s.rate,
-            rate_corrections: s.rate_corrections,
-            seek_corrections: s.seek_corrections,
-            seek_landing_ms: s.seek_landing_ms,
-            nudge_cost_ms: s.nudge_cost_ms,
-            correcting: s.correcting,
-        }
-    }
+/// A JSON text made by the core, as a JS value (`null` if it were not JSON).
+fn from_json(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).unwrap_or(JsValue::NULL)
 }
 
 /// Where a member's resume token is kept across page reloads (per tab).
@@ -254,7 +236,7 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
             }
         }
         if let Some(t) = s.client.poll_timeout() {
-            let delay = (t - now_ms()).clamp(0.0, 60_000.0) as u32;
+            let delay = (t - now_ms()).max(0.0).min(60_000.0) as u32;
             let w = weak.clone();
             s.timer = Some(Timeout::new(delay, move || {
                 with(&w, |s| {
@@ -274,47 +256,37 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
 }
 
 fn dispatch(target: &EventTarget, e: ClientEvent) {
-    let ser = serde_wasm_bindgen::Serializer::json_compatible();
-    let (kind, detail) = match e {
-        ClientEvent::Joined { member, role } => {
-            #[derive(Serialize)]
-            struct J {
-                member: u64,
-                role: sync_core::protocol::Role,
-            }
-            ("joined", J { member, role }.serialize(&ser))
-        }
-        ClientEvent::Source(s) => ("source", s.serialize(&ser)),
-        ClientEvent::Queue(q) => ("queue", q.serialize(&ser)),
-        ClientEvent::Settings { mode, has_password } => {
-            #[derive(Serialize)]
-            #[serde(rename_all = "camelCase")]
-            struct S {
-                mode: sync_core::protocol::PermissionMode,
-                has_password: bool,
-            }
-            ("settings", S { mode, has_password }.serialize(&ser))
-        }
-        ClientEvent::Chat(line) => ("chat", line.serialize(&ser)),
-        ClientEvent::Reverted { message } => ("reverted", Ok(error_detail("forbidden", &message))),
-        ClientEvent::State { playback, seq } => {
-            #[derive(Serialize)]
-            struct S {
-                playing: bool,
-                position: f64,
-                rate: f64,
-                seq: u64,
-            }
-            ("state", S { playing: playback.playing, position: playback.position, rate: playback.rate, seq }.serialize(&ser))
-        }
-        ClientEvent::Members(m) => ("members", m.serialize(&ser)),
-        ClientEvent::Error { code, message } => {
-            let code = serde_json::to_value(code).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-            ("error", Ok(error_detail(&code, &message)))
-        }
-        ClientEvent::Stats(s) => ("stats", StatsView::from(s).serialize(&ser)),
+    let object = |f: &dyn Fn(&mut ObjWriter)| {
+        let mut out = String::new();
+        let mut o = ObjWriter::new(&mut out);
+        f(&mut o);
+        o.end();
+        from_json(&out)
     };
-    emit(target, kind, &detail.unwrap_or(JsValue::NULL));
+    let wire = |v: &dyn Fn(&mut String)| {
+        let mut out = String::new();
+        v(&mut out);
+        from_json(&out)
+    };
+    let (kind, detail) = match e {
+        ClientEvent::Joined { member, role } => ("joined", object(&|o| {
+            o.uint("member", member).str("role", role.as_str());
+        })),
+        ClientEvent::Source(s) => ("source", wire(&|out| s.to_json(out))),
+        ClientEvent::Queue(q) => ("queue", from_json(&json_array(&q))),
+        ClientEvent::Settings { mode, has_password } => ("settings", object(&|o| {
+            o.str("mode", mode.as_str()).bool("hasPassword", has_password);
+        })),
+        ClientEvent::Chat(line) => ("chat", wire(&|out| line.to_json(out))),
+        ClientEvent::Reverted { message } => ("reverted", error_detail("forbidden", &message)),
+        ClientEvent::State { playback, seq } => ("state", object(&|o| {
+            o.bool("playing", playback.playing).num("position", playback.position).num("rate", playback.rate).uint("seq", seq);
+        })),
+        ClientEvent::Members(m) => ("members", from_json(&json_array(&m))),
+        ClientEvent::Error { code, message } => ("error", error_detail(code.as_str(), &message)),
+        ClientEvent::Stats(s) => ("stats", from_json(&stats_json(&s))),
+    };
+    emit(target, kind, &detail);
 }
 
 /// One play() in flight at a time. NotAllowedError (autoplay policy) falls
@@ -463,7 +435,7 @@ impl Shared {
     }
 
     pub fn stats(&self) -> JsValue {
-        StatsView::from(self.client.stats()).serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+        from_json(&stats_json(&self.client.stats()))
     }
 
     pub fn player(&self) -> &Player {

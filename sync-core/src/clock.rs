@@ -217,7 +217,7 @@ impl ClockSync {
         let sxy: f64 = self.history.iter().map(|s| w(s) * (s.at - mx) * (s.offset - my)).sum();
         if sxx > 0.0 {
             let max = self.cfg.max_skew_ppm * 1e-6;
-            self.skew = (sxy / sxx).clamp(-max, max);
+            self.skew = (sxy / sxx).max(-max).min(max);
             self.skew_fitted = true;
         }
     }

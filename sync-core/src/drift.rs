@@ -237,7 +237,7 @@ impl DriftController {
             return false;
         }
         self.seek_in_flight = None;
-        let took = (now - issued).clamp(0.0, 3_000.0);
+        let took = (now - issued).max(0.0).min(3_000.0);
         self.seek_landing_ms = 0.6 * self.seek_landing_ms + 0.4 * took;
         true
     }
@@ -334,7 +334,7 @@ impl DriftController {
             // with ~1.5 ms of noise, and a cost held at ≥ 0 would turn that
             // noise into a bias (a one-sided dead band) where the true cost is 0.
             let cost = &mut self.nudge_cost[usize::from(self.keep_pitch)];
-            *cost = (*cost - 0.3 * estimate).clamp(-0.01, 0.05);
+            *cost = (*cost - 0.3 * estimate).max(-0.01).min(0.05);
         }
         if estimate.abs() <= self.cfg.dead_band {
             return Decision::Nothing;
@@ -343,7 +343,7 @@ impl DriftController {
         // A nudge moves the element by ±delta·hold, minus its cost: plan both.
         let plan = |cost: f64| {
             let change = cost - estimate; // wanted gain of position (s), before the cost
-            let delta = (self.cfg.gain * change.abs()).clamp(self.cfg.min_rate_delta, self.cfg.max_rate_delta);
+            let delta = (self.cfg.gain * change.abs()).max(self.cfg.min_rate_delta).min(self.cfg.max_rate_delta);
             (change, delta, change.abs() / (delta * room_rate) * 1000.0)
         };
         let mut keep = room_rate != 1.0;

@@ -20,6 +20,7 @@ pub mod audio;
 pub mod client;
 pub mod clock;
 pub mod drift;
+pub mod json;
 pub mod protocol;
 pub mod rng;
 pub mod room;

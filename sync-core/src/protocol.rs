@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::json::{self, Fields, FieldError, ObjWriter, Value};
 use crate::timeline::Playback;
 use crate::Millis;
 
@@ -16,20 +17,16 @@ pub const VERSION: u64 = 1;
 pub type MemberId = u64;
 
 /// Client → server.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ClientMsg {
     /// First message on a socket: who I am.
     Hello {
         name: String,
         /// The room password, if the room has one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         password: Option<String>,
         /// The token from an earlier `welcome`: get the same member back.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
         /// The host token from room creation: join as host.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         host_token: Option<String>,
     },
     /// Clock probe; `t0` is the client's send time on its own clock.
@@ -40,32 +37,19 @@ pub enum ClientMsg {
     /// How this member is doing.
     Status {
         buffering: bool,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         drift_ms: Option<f64>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         rtt_ms: Option<f64>,
         /// Duration of the current source, once the element knows it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         duration: Option<f64>,
         /// false: do not make the group wait while I buffer.
-        #[serde(default = "yes", skip_serializing_if = "is_true")]
         hold: bool,
         /// How long seeks take to land on this client (learned, ms).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         seek_ms: Option<f64>,
     },
     /// A chat line.
     Chat { text: String },
     /// I am leaving for good: remove me now (no reconnect grace).
     Leave,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
 }
 
 const CLIENT_TYPES: &[&str] = &["hello", "ping", "command", "status", "chat", "leave"];
@@ -102,27 +86,22 @@ pub enum MemberStatus {
 }
 
 /// A command.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Play {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         position: Option<f64>,
     },
     Pause {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         position: Option<f64>,
     },
     Seek { position: f64 },
     SetRate { rate: f64 },
     SetSource {
         url: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
     QueueAdd {
         url: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
     QueueRemove { item: u64 },
@@ -133,7 +112,6 @@ pub enum Command {
     SetRole { member: MemberId, role: Role },
     SetMode { mode: PermissionMode },
     SetPassword {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         password: Option<String>,
     },
 }
@@ -153,8 +131,7 @@ pub enum Reason {
 }
 
 /// Server → client.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ServerMsg {
     /// Answer to `hello`: your id, role, resume token and the whole room.
     Welcome { member: MemberId, role: Role, resume: String, server_time: Millis, room: RoomSnapshot },
@@ -164,9 +141,7 @@ pub enum ServerMsg {
     State {
         seq: u64,
         playback: Playback,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<Cause>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<Reason>,
     },
     /// The source changed (playback restarts paused at 0, or playing when the queue advanced).
@@ -174,7 +149,6 @@ pub enum ServerMsg {
         seq: u64,
         source: SourceInfo,
         playback: Playback,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<Cause>,
     },
     /// A member joined or changed (role, status, drift, RTT). The full list
@@ -185,14 +159,12 @@ pub enum ServerMsg {
     /// The queue changed.
     Queue {
         items: Vec<QueueItem>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<Cause>,
     },
     /// Room settings changed.
     Settings {
         mode: PermissionMode,
         has_password: bool,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<Cause>,
     },
     /// A chat line.
@@ -201,7 +173,6 @@ pub enum ServerMsg {
     Error {
         code: ErrorCode,
         message: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         command_id: Option<u64>,
     },
 }
@@ -349,7 +320,7 @@ impl std::fmt::Display for ProtocolError {
             ProtocolError::MissingVersion => write!(f, "missing protocol version \"v\""),
             ProtocolError::UnsupportedVersion(v) => write!(f, "unsupported protocol version {v} (this server speaks {VERSION})"),
             ProtocolError::MissingType => write!(f, "missing message \"type\""),
-            ProtocolError::UnknownType(t) => write!(f, "unknown message type {t:?}"),
+            ProtocolError::UnknownType(t) => write!(f, "unknown message type \"{t}\""),
             ProtocolError::BadField(e) => write!(f, "bad field: {e}"),
         }
     }
@@ -357,51 +328,439 @@ impl std::fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-#[derive(Serialize)]
-struct Versioned<'a, T> {
-    v: u64,
-    #[serde(flatten)]
-    msg: &'a T,
-}
-
-fn encode<T: Serialize>(msg: &T) -> String {
-    // Serializing these plain data types cannot fail (no maps with non-string
-    // keys, no failing Serialize impls); fall back to an empty object anyway.
-    serde_json::to_string(&Versioned { v: VERSION, msg }).unwrap_or_else(|_| String::from("{}"))
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(text: &str, types: &[&str]) -> Result<T, ProtocolError> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
-    let obj = value.as_object().ok_or(ProtocolError::NotAnObject)?;
-    match obj.get("v") {
+fn header<'a>(v: &'a Value, types: &[&str]) -> Result<(Fields<'a>, &'a str), ProtocolError> {
+    let f = Fields::of(v).ok_or(ProtocolError::NotAnObject)?;
+    match f.0.iter().find(|(k, _)| k == "v").map(|(_, v)| v) {
         None => return Err(ProtocolError::MissingVersion),
-        Some(v) if v.as_u64() == Some(VERSION) => {}
-        Some(v) => return Err(ProtocolError::UnsupportedVersion(v.to_string())),
+        Some(Value::Num(n)) if *n == VERSION as f64 => {}
+        Some(Value::Num(n)) => {
+            let mut s = String::new();
+            decimal::write_f64(&mut s, *n);
+            return Err(ProtocolError::UnsupportedVersion(s));
+        }
+        Some(_) => return Err(ProtocolError::UnsupportedVersion("(not a number)".into())),
     }
-    let ty = obj.get("type").and_then(|t| t.as_str()).ok_or(ProtocolError::MissingType)?;
+    let ty = match f.get("type") {
+        Some(Value::Str(t)) => t.as_str(),
+        _ => return Err(ProtocolError::MissingType),
+    };
     if !types.contains(&ty) {
         return Err(ProtocolError::UnknownType(ty.chars().take(64).collect()));
     }
-    serde_json::from_value(value).map_err(|e| ProtocolError::BadField(e.to_string()))
+    Ok((f, ty))
+}
+
+fn parse(text: &str) -> Result<Value, ProtocolError> {
+    json::parse(text).map_err(|e| ProtocolError::NotJson(e.to_string()))
+}
+
+fn bad_field(e: FieldError) -> ProtocolError {
+    ProtocolError::BadField(e.to_string())
+}
+
+/// A message with its version and type written first.
+fn message(ty: &str, body: impl FnOnce(&mut ObjWriter)) -> String {
+    let mut out = String::with_capacity(96);
+    let mut o = ObjWriter::new(&mut out);
+    o.uint("v", VERSION).str("type", ty);
+    body(&mut o);
+    o.end();
+    out
+}
+
+/// Plain data carried inside messages: written and read field by field, in
+/// the same shape as inside a message (the browser shell hands these to
+/// page scripts as they are).
+pub trait Wire: Sized {
+    fn write(&self, o: &mut ObjWriter);
+    fn read(f: Fields) -> Result<Self, FieldError>;
+    fn to_json(&self, out: &mut String) {
+        let mut o = ObjWriter::new(out);
+        self.write(&mut o);
+        o.end();
+    }
+}
+
+/// `items` as a JSON array of objects.
+pub fn json_array<T: Wire>(items: &[T]) -> String {
+    let mut out = String::new();
+    arr(items)(&mut out);
+    out
+}
+
+fn obj<T: Wire>(v: &T) -> impl FnOnce(&mut String) + '_ {
+    move |out| v.to_json(out)
+}
+
+fn arr<T: Wire>(items: &[T]) -> impl FnOnce(&mut String) + '_ {
+    move |out| json::write_arr(out, items, |out, item| item.to_json(out))
+}
+
+/// `as_str` / `from_name` for an enum sent by its snake_case name.
+macro_rules! wire_names {
+    ($ty:ident { $($v:ident = $s:literal),* $(,)? }) => {
+        impl $ty {
+            /// The name on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$v => $s),* }
+            }
+            /// From the name on the wire.
+            pub fn from_name(s: &str) -> Option<Self> {
+                match s { $($s => Some($ty::$v),)* _ => None }
+            }
+        }
+    };
+}
+
+wire_names!(Role { Viewer = "viewer", Controller = "controller", Host = "host" });
+wire_names!(PermissionMode { Open = "open", Controlled = "controlled" });
+wire_names!(MemberStatus { Ready = "ready", Buffering = "buffering", Away = "away" });
+wire_names!(Reason { Buffering = "buffering", Resume = "resume", Advance = "advance", End = "end" });
+wire_names!(ErrorCode {
+    BadMessage = "bad_message",
+    UnknownType = "unknown_type",
+    UnsupportedVersion = "unsupported_version",
+    NotJoined = "not_joined",
+    AlreadyJoined = "already_joined",
+    BadCommand = "bad_command",
+    Forbidden = "forbidden",
+    NoSuchMember = "no_such_member",
+    NoSuchItem = "no_such_item",
+    WrongPassword = "wrong_password",
+    Kicked = "kicked",
+    TooLarge = "too_large",
+    RateLimited = "rate_limited",
+    BinaryNotSupported = "binary_not_supported",
+});
+
+impl Wire for Playback {
+    fn write(&self, o: &mut ObjWriter) {
+        o.bool("playing", self.playing).num("position", self.position).num("rate", self.rate).num("t_ref", self.t_ref);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(Playback { playing: f.bool("playing")?, position: f.num("position")?, rate: f.num("rate")?, t_ref: f.num("t_ref")? })
+    }
+}
+
+impl Wire for Cause {
+    fn write(&self, o: &mut ObjWriter) {
+        o.uint("member", self.member).uint("command_id", self.command_id);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(Cause { member: f.uint("member")?, command_id: f.uint("command_id")? })
+    }
+}
+
+fn opt_cause(o: &mut ObjWriter, cause: &Option<Cause>) {
+    if let Some(c) = cause {
+        o.with("cause", obj(c));
+    }
+}
+
+fn read_cause(f: Fields) -> Result<Option<Cause>, FieldError> {
+    f.opt_obj("cause")?.map(Cause::read).transpose()
+}
+
+impl Wire for SourceInfo {
+    fn write(&self, o: &mut ObjWriter) {
+        o.str("url", &self.url).opt_str("title", self.title.as_deref()).opt_str("play_url", self.play_url.as_deref());
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(SourceInfo { url: f.str("url")?, title: f.opt_str("title")?, play_url: f.opt_str("play_url")? })
+    }
+}
+
+impl Wire for QueueItem {
+    fn write(&self, o: &mut ObjWriter) {
+        o.uint("id", self.id).str("url", &self.url).opt_str("title", self.title.as_deref()).uint("added_by", self.added_by);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(QueueItem { id: f.uint("id")?, url: f.str("url")?, title: f.opt_str("title")?, added_by: f.uint("added_by")? })
+    }
+}
+
+impl Wire for ChatLine {
+    fn write(&self, o: &mut ObjWriter) {
+        o.uint("id", self.id).uint("member", self.member).str("name", &self.name).str("text", &self.text).num("at", self.at);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(ChatLine { id: f.uint("id")?, member: f.uint("member")?, name: f.str("name")?, text: f.str("text")?, at: f.num("at")? })
+    }
+}
+
+impl Wire for MemberInfo {
+    fn write(&self, o: &mut ObjWriter) {
+        o.uint("id", self.id).str("name", &self.name).str("role", self.role.as_str()).str("status", self.status.as_str());
+        o.opt_num("drift_ms", self.drift_ms).opt_num("rtt_ms", self.rtt_ms);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(MemberInfo {
+            id: f.uint("id")?,
+            name: f.str("name")?,
+            role: f.name("role", Role::from_name)?,
+            status: f.name("status", MemberStatus::from_name)?,
+            drift_ms: f.opt_num("drift_ms")?,
+            rtt_ms: f.opt_num("rtt_ms")?,
+        })
+    }
+}
+
+impl Wire for RoomSnapshot {
+    fn write(&self, o: &mut ObjWriter) {
+        o.uint("seq", self.seq).opt_str("name", self.name.as_deref());
+        if let Some(s) = &self.source {
+            o.with("source", obj(s));
+        }
+        o.with("playback", obj(&self.playback)).with("members", arr(&self.members)).with("queue", arr(&self.queue)).with("chat", arr(&self.chat));
+        o.str("mode", self.mode.as_str()).bool("has_password", self.has_password);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(RoomSnapshot {
+            seq: f.uint("seq")?,
+            name: f.opt_str("name")?,
+            source: f.opt_obj("source")?.map(SourceInfo::read).transpose()?,
+            playback: Playback::read(f.obj("playback")?)?,
+            members: f.arr("members", MemberInfo::read)?,
+            queue: f.arr("queue", QueueItem::read)?,
+            chat: f.arr("chat", ChatLine::read)?,
+            mode: f.name("mode", PermissionMode::from_name)?,
+            has_password: f.bool("has_password")?,
+        })
+    }
+}
+
+impl Wire for Command {
+    fn write(&self, o: &mut ObjWriter) {
+        use Command::*;
+        let op = match self {
+            Play { .. } => "play",
+            Pause { .. } => "pause",
+            Seek { .. } => "seek",
+            SetRate { .. } => "set_rate",
+            SetSource { .. } => "set_source",
+            QueueAdd { .. } => "queue_add",
+            QueueRemove { .. } => "queue_remove",
+            QueueMove { .. } => "queue_move",
+            QueueNext => "queue_next",
+            Kick { .. } => "kick",
+            TransferHost { .. } => "transfer_host",
+            SetRole { .. } => "set_role",
+            SetMode { .. } => "set_mode",
+            SetPassword { .. } => "set_password",
+        };
+        o.str("op", op);
+        match self {
+            Play { position } | Pause { position } => {
+                o.opt_num("position", *position);
+            }
+            Seek { position } => {
+                o.num("position", *position);
+            }
+            SetRate { rate } => {
+                o.num("rate", *rate);
+            }
+            SetSource { url, title } | QueueAdd { url, title } => {
+                o.str("url", url).opt_str("title", title.as_deref());
+            }
+            QueueRemove { item } => {
+                o.uint("item", *item);
+            }
+            QueueMove { item, to } => {
+                o.uint("item", *item).uint("to", *to as u64);
+            }
+            QueueNext => {}
+            Kick { member } | TransferHost { member } => {
+                o.uint("member", *member);
+            }
+            SetRole { member, role } => {
+                o.uint("member", *member).str("role", role.as_str());
+            }
+            SetMode { mode } => {
+                o.str("mode", mode.as_str());
+            }
+            SetPassword { password } => {
+                o.opt_str("password", password.as_deref());
+            }
+        }
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        use Command::*;
+        let op = f.str("op")?;
+        Ok(match op.as_str() {
+            "play" => Play { position: f.opt_num("position")? },
+            "pause" => Pause { position: f.opt_num("position")? },
+            "seek" => Seek { position: f.num("position")? },
+            "set_rate" => SetRate { rate: f.num("rate")? },
+            "set_source" => SetSource { url: f.str("url")?, title: f.opt_str("title")? },
+            "queue_add" => QueueAdd { url: f.str("url")?, title: f.opt_str("title")? },
+            "queue_remove" => QueueRemove { item: f.uint("item")? },
+            "queue_move" => QueueMove { item: f.uint("item")?, to: usize::try_from(f.uint("to")?).unwrap_or(usize::MAX) },
+            "queue_next" => QueueNext,
+            "kick" => Kick { member: f.uint("member")? },
+            "transfer_host" => TransferHost { member: f.uint("member")? },
+            "set_role" => SetRole { member: f.uint("member")?, role: f.name("role", Role::from_name)? },
+            "set_mode" => SetMode { mode: f.name("mode", PermissionMode::from_name)? },
+            "set_password" => SetPassword { password: f.opt_str("password")? },
+            _ => return Err(FieldError { field: "op".into(), expected: "a known command" }),
+        })
+    }
 }
 
 impl ClientMsg {
-    pub fn encode(&self) -> String {
-        encode(self)
+    /// The `type` on the wire.
+    pub fn type_name(&self) -> &'static str {
+        CLIENT_TYPES[match self {
+            ClientMsg::Hello { .. } => 0,
+            ClientMsg::Ping { .. } => 1,
+            ClientMsg::Command { .. } => 2,
+            ClientMsg::Status { .. } => 3,
+            ClientMsg::Chat { .. } => 4,
+            ClientMsg::Leave => 5,
+        }]
     }
+
+    pub fn encode(&self) -> String {
+        message(self.type_name(), |o| match self {
+            ClientMsg::Hello { name, password, resume, host_token } => {
+                o.str("name", name).opt_str("password", password.as_deref()).opt_str("resume", resume.as_deref()).opt_str("host_token", host_token.as_deref());
+            }
+            ClientMsg::Ping { t0 } => {
+                o.num("t0", *t0);
+            }
+            ClientMsg::Command { id, command } => {
+                o.uint("id", *id).with("command", obj(command));
+            }
+            ClientMsg::Status { buffering, drift_ms, rtt_ms, duration, hold, seek_ms } => {
+                o.bool("buffering", *buffering).opt_num("drift_ms", *drift_ms).opt_num("rtt_ms", *rtt_ms).opt_num("duration", *duration);
+                if !hold {
+                    o.bool("hold", false);
+                }
+                o.opt_num("seek_ms", *seek_ms);
+            }
+            ClientMsg::Chat { text } => {
+                o.str("text", text);
+            }
+            ClientMsg::Leave => {}
+        })
+    }
+
     pub fn decode(text: &str) -> Result<Self, ProtocolError> {
-        decode(text, CLIENT_TYPES)
+        let v = parse(text)?;
+        let (f, ty) = header(&v, CLIENT_TYPES)?;
+        let read = || -> Result<Self, FieldError> {
+            Ok(match ty {
+                "hello" => ClientMsg::Hello { name: f.str("name")?, password: f.opt_str("password")?, resume: f.opt_str("resume")?, host_token: f.opt_str("host_token")? },
+                "ping" => ClientMsg::Ping { t0: f.num("t0")? },
+                "command" => ClientMsg::Command { id: f.uint("id")?, command: Command::read(f.obj("command")?)? },
+                "status" => ClientMsg::Status {
+                    buffering: f.bool("buffering")?,
+                    drift_ms: f.opt_num("drift_ms")?,
+                    rtt_ms: f.opt_num("rtt_ms")?,
+                    duration: f.opt_num("duration")?,
+                    hold: f.opt_bool("hold")?.unwrap_or(true),
+                    seek_ms: f.opt_num("seek_ms")?,
+                },
+                "chat" => ClientMsg::Chat { text: f.str("text")? },
+                _ => ClientMsg::Leave,
+            })
+        };
+        read().map_err(bad_field)
     }
 }
 
 const SERVER_TYPES: &[&str] = &["welcome", "pong", "state", "source", "member", "member_left", "queue", "settings", "chat", "error"];
 
 impl ServerMsg {
-    pub fn encode(&self) -> String {
-        encode(self)
+    /// The `type` on the wire.
+    pub fn type_name(&self) -> &'static str {
+        SERVER_TYPES[match self {
+            ServerMsg::Welcome { .. } => 0,
+            ServerMsg::Pong { .. } => 1,
+            ServerMsg::State { .. } => 2,
+            ServerMsg::Source { .. } => 3,
+            ServerMsg::Member { .. } => 4,
+            ServerMsg::MemberLeft { .. } => 5,
+            ServerMsg::Queue { .. } => 6,
+            ServerMsg::Settings { .. } => 7,
+            ServerMsg::Chat { .. } => 8,
+            ServerMsg::Error { .. } => 9,
+        }]
     }
+
+    pub fn encode(&self) -> String {
+        message(self.type_name(), |o| match self {
+            ServerMsg::Welcome { member, role, resume, server_time, room } => {
+                o.uint("member", *member).str("role", role.as_str()).str("resume", resume).num("server_time", *server_time).with("room", obj(room));
+            }
+            ServerMsg::Pong { t0, t1, t2 } => {
+                o.num("t0", *t0).num("t1", *t1).num("t2", *t2);
+            }
+            ServerMsg::State { seq, playback, cause, reason } => {
+                o.uint("seq", *seq).with("playback", obj(playback));
+                opt_cause(o, cause);
+                o.opt_str("reason", reason.map(Reason::as_str));
+            }
+            ServerMsg::Source { seq, source, playback, cause } => {
+                o.uint("seq", *seq).with("source", obj(source)).with("playback", obj(playback));
+                opt_cause(o, cause);
+            }
+            ServerMsg::Member { member } => {
+                o.with("member", obj(member));
+            }
+            ServerMsg::MemberLeft { id } => {
+                o.uint("id", *id);
+            }
+            ServerMsg::Queue { items, cause } => {
+                o.with("items", arr(items));
+                opt_cause(o, cause);
+            }
+            ServerMsg::Settings { mode, has_password, cause } => {
+                o.str("mode", mode.as_str()).bool("has_password", *has_password);
+                opt_cause(o, cause);
+            }
+            ServerMsg::Chat { line } => {
+                o.with("line", obj(line));
+            }
+            ServerMsg::Error { code, message, command_id } => {
+                o.str("code", code.as_str()).str("message", message).opt_uint("command_id", *command_id);
+            }
+        })
+    }
+
     pub fn decode(text: &str) -> Result<Self, ProtocolError> {
-        decode(text, SERVER_TYPES)
+        let v = parse(text)?;
+        let (f, ty) = header(&v, SERVER_TYPES)?;
+        let read = || -> Result<Self, FieldError> {
+            Ok(match ty {
+                "welcome" => ServerMsg::Welcome {
+                    member: f.uint("member")?,
+                    role: f.name("role", Role::from_name)?,
+                    resume: f.str("resume")?,
+                    server_time: f.num("server_time")?,
+                    room: RoomSnapshot::read(f.obj("room")?)?,
+                },
+                "pong" => ServerMsg::Pong { t0: f.num("t0")?, t1: f.num("t1")?, t2: f.num("t2")? },
+                "state" => ServerMsg::State {
+                    seq: f.uint("seq")?,
+                    playback: Playback::read(f.obj("playback")?)?,
+                    cause: read_cause(f)?,
+                    reason: f.opt_name("reason", Reason::from_name)?,
+                },
+                "source" => ServerMsg::Source {
+                    seq: f.uint("seq")?,
+                    source: SourceInfo::read(f.obj("source")?)?,
+                    playback: Playback::read(f.obj("playback")?)?,
+                    cause: read_cause(f)?,
+                },
+                "member" => ServerMsg::Member { member: MemberInfo::read(f.obj("member")?)? },
+                "member_left" => ServerMsg::MemberLeft { id: f.uint("id")? },
+                "queue" => ServerMsg::Queue { items: f.arr("items", QueueItem::read)?, cause: read_cause(f)? },
+                "settings" => ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? },
+                "chat" => ServerMsg::Chat { line: ChatLine::read(f.obj("line")?)? },
+                _ => ServerMsg::Error { code: f.name("code", ErrorCode::from_name)?, message: f.str("message")?, command_id: f.opt_uint("command_id")? },
+            })
+        };
+        read().map_err(bad_field)
     }
 }
 
@@ -461,6 +820,57 @@ mod tests {
         assert!(matches!(ClientMsg::decode(r#"{"v":1,"type":"ping","t0":"soon"}"#), Err(ProtocolError::BadField(_))));
         // A server-only type is unknown to the server.
         assert!(matches!(ClientMsg::decode(r#"{"v":1,"type":"welcome"}"#), Err(ProtocolError::UnknownType(_))));
+    }
+
+    /// Every example in PROTOCOL.md decodes, and encoding it again gives the
+    /// same JSON (numbers compared as numbers: `38.0` is written `38`).
+    #[test]
+    fn every_documented_example_decodes_and_encodes_back_to_itself() {
+        fn norm(v: serde_json::Value) -> serde_json::Value {
+            use serde_json::Value as J;
+            match v {
+                J::Number(n) => J::from(n.as_f64().unwrap_or(f64::NAN)),
+                J::Array(a) => J::Array(a.into_iter().map(norm).collect()),
+                J::Object(o) => J::Object(o.into_iter().map(|(k, v)| (k, norm(v))).collect()),
+                v => v,
+            }
+        }
+        let doc = include_str!("../../PROTOCOL.md");
+        let lines: Vec<&str> = doc.split("```json").skip(1).flat_map(|block| block.split("```").next().unwrap_or("").lines()).filter(|l| l.starts_with('{')).collect();
+        let (mut client, mut server, mut commands) = (0, 0, 0);
+        for line in lines {
+            let (encoded, text) = if line.starts_with("{\"op\"") {
+                let wrapped = format!(r#"{{"v":1,"type":"command","id":1,"command":{line}}}"#);
+                let Ok(ClientMsg::Command { command, .. }) = ClientMsg::decode(&wrapped) else { panic!("{line}") };
+                commands += 1;
+                let mut out = String::new();
+                command.to_json(&mut out);
+                (out, line.to_string())
+            } else if let Ok(m) = ClientMsg::decode(line) {
+                client += 1;
+                (m.encode(), line.to_string())
+            } else {
+                let m = ServerMsg::decode(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+                assert_eq!(ServerMsg::decode(&m.encode()).as_ref(), Ok(&m));
+                server += 1;
+                (m.encode(), line.to_string())
+            };
+            let (ours, doc): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&encoded).unwrap(), serde_json::from_str(&text).unwrap());
+            assert_eq!(norm(ours), norm(doc), "{text}");
+        }
+        assert_eq!((client, commands, server), (7, 14, 11), "every example was checked");
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let e = ClientMsg::decode(r#"{"v":1,"type":"command","id":1,"command":{"op":"set_role","member":2,"role":"admin"}}"#).unwrap_err();
+        assert_eq!(e, ProtocolError::BadField("field `role`: expected a known name".into()));
+        let e = ClientMsg::decode(r#"{"v":1,"type":"command","id":1,"command":{"op":"self_destruct"}}"#).unwrap_err();
+        assert_eq!(e, ProtocolError::BadField("field `op`: expected a known command".into()));
+        let e = ClientMsg::decode(r#"{"v":1,"type":"command","id":-1,"command":{"op":"queue_next"}}"#).unwrap_err();
+        assert_eq!(e, ProtocolError::BadField("field `id`: expected a whole number ≥ 0".into()));
+        assert_eq!(ClientMsg::decode(r#"{"v":"1","type":"leave"}"#), Err(ProtocolError::UnsupportedVersion("(not a number)".into())));
+        assert_eq!(ClientMsg::decode(r#"{"v":1,"type":"leave","extra":[1,{"deep":null}]}"#), Ok(ClientMsg::Leave));
     }
 
     #[test]

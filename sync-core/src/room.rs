@@ -765,7 +765,7 @@ impl Room {
         let finite = |v: Option<f64>| v.filter(|d| d.is_finite());
         if finite(drift_ms) != live.drift_ms || finite(rtt_ms) != live.rtt_ms {
             live.drift_ms = finite(drift_ms);
-            live.rtt_ms = finite(rtt_ms).map(|r| r.clamp(0.0, 60_000.0));
+            live.rtt_ms = finite(rtt_ms).map(|r| r.max(0.0).min(60_000.0));
             if self.state.members.len() <= self.cfg.live_stats_max_members {
                 self.dirty_members.insert(member);
                 self.members_dirty_at.get_or_insert(now);
