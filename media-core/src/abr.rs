@@ -270,7 +270,7 @@ impl Abr {
         }
         // Ranks: positions in the ladder sorted by bandwidth (ties by index).
         let mut order: Vec<usize> = (0..reps.len()).collect();
-        order.sort_by_key(|&i| (reps[i].bandwidth, i));
+        sort_indices(&mut order, |i| reps[i].bandwidth);
         let ladder: Vec<f64> = order.iter().map(|&i| reps[i].bandwidth as f64).collect();
         let current = current.filter(|&c| c < reps.len());
         let cur_rank = current.and_then(|c| order.iter().position(|&i| i == c));
@@ -389,6 +389,18 @@ impl Abr {
 
 /// Highest rank allowed by the display: that of the smallest representation
 /// at least `display_height` tall (the top rank when none is, or unknown).
+/// Orders indices by rising `key`, ties by index. An insertion sort: ladders
+/// are a handful of entries, and std's sorts cost kilobytes of wasm each.
+pub(crate) fn sort_indices(idx: &mut [usize], key: impl Fn(usize) -> u64) {
+    for i in 1..idx.len() {
+        let mut j = i;
+        while j > 0 && (key(idx[j - 1]), idx[j - 1]) > (key(idx[j]), idx[j]) {
+            idx.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 fn size_cap(reps: &[Choice], order: &[usize], display_height: Option<u32>) -> usize {
     let top = order.len().saturating_sub(1);
     let Some(dh) = display_height.filter(|&h| h > 0) else { return top };

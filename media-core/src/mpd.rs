@@ -336,9 +336,11 @@ fn local(name: &[u8]) -> String {
 fn element(e: &BytesStart<'_>) -> Result<Node, MpdError> {
     let mut attrs = Vec::new();
     for a in e.attributes() {
-        let a = a.map_err(|e| MpdError::Xml(e.to_string()))?;
+        // quick-xml's own error texts are left out of the browser build
+        // (their Display pulls in Debug formatting); say what and where.
+        let a = a.map_err(|_| MpdError::Xml("malformed attribute".into()))?;
         let key = local(a.key.as_ref());
-        let value = a.unescape_value().map_err(|e| MpdError::Xml(e.to_string()))?.into_owned();
+        let value = a.unescape_value().map_err(|_| MpdError::Xml(format!("bad character or entity in attribute {key}")))?.into_owned();
         attrs.push((key, value));
     }
     Ok(Node { name: local(e.name().as_ref()), attrs, ..Node::default() })
@@ -351,7 +353,8 @@ fn tree(text: &str) -> Result<Node, MpdError> {
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<Node> = Vec::new();
     loop {
-        match reader.read_event().map_err(|e| MpdError::Xml(e.to_string()))? {
+        let at = |r: &Reader<&[u8]>| MpdError::Xml(format!("syntax error at byte {}", r.error_position()));
+        match reader.read_event().map_err(|_| at(&reader))? {
             Event::Start(e) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(MpdError::TooDeep);
@@ -374,7 +377,7 @@ fn tree(text: &str) -> Result<Node, MpdError> {
             }
             Event::Text(t) => {
                 if let Some(n) = stack.last_mut() {
-                    n.text.push_str(&t.decode().map_err(|e| MpdError::Xml(e.to_string()))?);
+                    n.text.push_str(&t.decode().map_err(|_| at(&reader))?);
                 }
             }
             Event::CData(t) => {
@@ -383,7 +386,7 @@ fn tree(text: &str) -> Result<Node, MpdError> {
                 }
             }
             Event::GeneralRef(r) => {
-                let name = r.decode().map_err(|e| MpdError::Xml(e.to_string()))?;
+                let name = r.decode().map_err(|_| at(&reader))?;
                 let ch = match name.as_ref() {
                     "amp" => "&".to_string(),
                     "lt" => "<".to_string(),

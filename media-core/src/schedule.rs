@@ -526,7 +526,7 @@ impl Engine {
         let reps = &m.periods[p].tracks[set].representations;
         let playable = |r: &usize| self.playable.get(p).and_then(|x| x.get(set)).and_then(|x| x.get(*r)).copied().unwrap_or(false);
         let mut sorted: Vec<usize> = (0..reps.len()).filter(playable).collect();
-        sorted.sort_by_key(|r| reps[*r].bandwidth);
+        crate::abr::sort_indices(&mut sorted, |r| reps[r].bandwidth);
         sorted
     }
 

@@ -167,9 +167,10 @@ impl ClockSync {
         let sample = Sample { offset, delay, at: t3 };
         self.first_sample_at.get_or_insert(t3);
         if self.samples.len() >= 3 {
-            let mut delays: Vec<f64> = self.samples.iter().map(|s| s.delay).collect();
-            delays.sort_by(f64::total_cmp);
-            let median = delays[delays.len() / 2];
+            // The median delay: the window is small, so count instead of sorting.
+            let delays = || self.samples.iter().map(|s| s.delay);
+            let rank = self.samples.len() / 2;
+            let median = delays().find(|&d| delays().filter(|&x| x < d).count() <= rank && delays().filter(|&x| x <= d).count() > rank).unwrap_or(0.0);
             if delay > median * self.cfg.outlier_factor + 1.0 {
                 self.outliers_in_a_row += 1;
                 if self.outliers_in_a_row >= self.cfg.outliers_to_reset {

@@ -160,8 +160,12 @@ fn build_player(root: &Path, tools: &setup::Tools) -> Result {
     run(Command::new(&tools.wasm_bindgen).arg("--target").arg("web").arg("--out-dir").arg(&out_dir).arg(&wasm))?;
     let bg = out_dir.join("player_wasm_bg.wasm");
     run(Command::new(&tools.wasm_opt).arg("-Oz").arg("--enable-bulk-memory").arg("--enable-nontrapping-float-to-int").arg("--enable-sign-ext").arg("--enable-mutable-globals").arg("--enable-reference-types").arg("--enable-multivalue").arg(&bg).arg("-o").arg(&bg))?;
+    // The JS glue is shipped minified (same module, same exports).
+    let glue = out_dir.join("player_wasm.js");
+    run(Command::new(root.join("node_modules/.bin/esbuild")).arg(&glue).args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"]).arg(format!("--outfile={}", glue.display())))?;
     let size = std::fs::metadata(&bg).map(|m| m.len()).unwrap_or(0);
-    println!("    www/pkg/player_wasm_bg.wasm: {size} bytes ({:.1} s)", t.elapsed().as_secs_f64());
+    let glue_size = std::fs::metadata(&glue).map(|m| m.len()).unwrap_or(0);
+    println!("    www/pkg/player_wasm_bg.wasm: {size} bytes, player_wasm.js: {glue_size} bytes ({:.1} s)", t.elapsed().as_secs_f64());
     Ok(())
 }
 
