@@ -26,7 +26,6 @@
 //! (URI resolution, variable expansion, init sections copied per segment) by
 //! [`MAX_EXPANDED_BYTES`]; work is linear in the input plus that output.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::url::resolve;
@@ -35,6 +34,9 @@ use crate::url::resolve;
 pub const MAX_PLAYLIST_BYTES: usize = 16 * 1024 * 1024;
 /// Most segments one media playlist may hold.
 pub const MAX_SEGMENTS: usize = 200_000;
+
+/// Most EXT-X-DEFINE variables a playlist may have.
+pub const MAX_VARIABLES: usize = 1_000;
 /// Most bytes of strings one parse may produce (after variable substitution
 /// and URI resolution); beyond it the parse fails with [`HlsError::TooLarge`].
 pub const MAX_EXPANDED_BYTES: usize = 256 * 1024 * 1024;
@@ -316,7 +318,8 @@ struct Parser<'u> {
     base: &'u str,
     line: usize,
     budget: usize,
-    vars: HashMap<String, String>,
+    /// EXT-X-DEFINE variables (at most [`MAX_VARIABLES`]; a later define wins).
+    vars: Vec<(String, String)>,
     independent: bool,
     // Master.
     master_line: Option<usize>,
@@ -350,7 +353,7 @@ impl<'u> Parser<'u> {
             base,
             line: 1,
             budget: MAX_EXPANDED_BYTES,
-            vars: HashMap::new(),
+            vars: Vec::new(),
             independent: false,
             master_line: None,
             variants: Vec::new(),
@@ -393,7 +396,7 @@ impl<'u> Parser<'u> {
             let len = after.find(|c| !is_var_name(c)).unwrap_or(after.len());
             if len > 0 && after[len..].starts_with('}') {
                 let name = &after[..len];
-                let Some(value) = self.vars.get(name) else {
+                let Some(value) = self.vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v) else {
                     return Err(self.err(format!("undefined variable \"{name}\"")));
                 };
                 spend(&mut self.budget, i + value.len())?;
@@ -543,7 +546,10 @@ impl<'u> Parser<'u> {
             return Err(self.err(format!("bad variable name \"{name}\"")));
         }
         if let Some(v) = value {
-            self.vars.insert(name.to_string(), v.to_string());
+            if self.vars.len() >= MAX_VARIABLES {
+                return Err(self.err("too many EXT-X-DEFINE variables"));
+            }
+            self.vars.push((name.to_string(), v.to_string()));
         }
         Ok(())
     }

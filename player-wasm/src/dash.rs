@@ -10,7 +10,7 @@
 //! Callbacks hold a `Weak` and never keep the borrow across an await.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Interval;
@@ -36,6 +36,24 @@ enum Op {
     ChangeType(String),
 }
 
+/// Per-fetch state: a handful of fetches are in flight at a time, so a Vec
+/// (a HashMap costs kilobytes of wasm).
+struct ByFetch<T>(Vec<(FetchId, T)>);
+
+impl<T> ByFetch<T> {
+    fn insert(&mut self, id: FetchId, v: T) {
+        self.remove(&id);
+        self.0.push((id, v));
+    }
+    fn remove(&mut self, id: &FetchId) -> Option<T> {
+        let i = self.0.iter().position(|(k, _)| k == id)?;
+        Some(self.0.swap_remove(i).1)
+    }
+    fn get(&self, id: &FetchId) -> Option<&T> {
+        self.0.iter().find(|(k, _)| k == id).map(|(_, v)| v)
+    }
+}
+
 struct Shell {
     engine: Engine,
     video: HtmlVideoElement,
@@ -48,8 +66,8 @@ struct Shell {
     /// so a QuotaExceededError can retry the same bytes).
     running: Vec<Option<Option<FetchId>>>,
     offsets: Vec<f64>,
-    bytes: HashMap<FetchId, ArrayBuffer>,
-    fetches: HashMap<FetchId, AbortController>,
+    bytes: ByFetch<ArrayBuffer>,
+    fetches: ByFetch<AbortController>,
     eos_pending: bool,
     duration: Option<f64>,
     /// A start position (live edge, period start) the element cannot take
@@ -66,7 +84,7 @@ struct Shell {
 
 impl Drop for Shell {
     fn drop(&mut self) {
-        for (_, c) in self.fetches.drain() {
+        for (_, c) in self.fetches.0.drain(..) {
             c.abort();
         }
     }
@@ -123,8 +141,8 @@ impl Dash {
             queues: Vec::new(),
             running: Vec::new(),
             offsets: Vec::new(),
-            bytes: HashMap::new(),
-            fetches: HashMap::new(),
+            bytes: ByFetch(Vec::new()),
+            fetches: ByFetch(Vec::new()),
             eos_pending: false,
             duration: None,
             pending_seek: None,

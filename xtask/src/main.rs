@@ -142,7 +142,7 @@ fn build(root: &Path) -> Result {
 }
 
 fn core_inputs(root: &Path) -> Vec<PathBuf> {
-    ["sync-core", "media-core", "Cargo.lock", "Cargo.toml"].iter().map(|p| root.join(p)).collect()
+    ["decimal", "sync-core", "media-core", "Cargo.lock", "Cargo.toml"].iter().map(|p| root.join(p)).collect()
 }
 
 fn build_player(root: &Path, tools: &setup::Tools) -> Result {
@@ -488,8 +488,8 @@ fn test(root: &Path, args: &[String]) -> Result {
         tally.add("tidy", passed, failed, 0);
     }
     if want("native") {
-        step("stage 2/5: native cargo test (sync-core, media-core, xtask)");
-        let out = tally::run_capture(Command::new("cargo").args(["test", "-p", "sync-core", "-p", "media-core", "-p", "xtask"]).current_dir(root))?;
+        step("stage 2/5: native cargo test (decimal, sync-core, media-core, xtask)");
+        let out = tally::run_capture(Command::new("cargo").args(["test", "-p", "decimal", "-p", "sync-core", "-p", "media-core", "-p", "xtask"]).current_dir(root))?;
         let (p, f, s) = tally::parse_cargo(&out.text);
         tally.add("native", p, f + u64::from(!out.success && f == 0), s);
     }

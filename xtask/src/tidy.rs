@@ -1,4 +1,4 @@
-//! The cores (`sync-core`, `media-core`) must stay sans-IO: no platform
+//! The cores (`decimal`, `sync-core`, `media-core`) must stay sans-IO: no platform
 //! crates in their dependency trees, no clock reads, sleeps or sockets in
 //! their code, no file access outside their tests.
 
@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::Result;
 
-pub const CORES: &[&str] = &["sync-core", "media-core"];
+pub const CORES: &[&str] = &["decimal", "sync-core", "media-core"];
 
 /// Crates that would tie a core to a platform or to real time.
 pub const FORBIDDEN_CRATES: &[&str] =
