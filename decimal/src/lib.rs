@@ -122,8 +122,8 @@ fn scale(mut m: f64, mut exp: i32) -> f64 {
     }
 }
 
-/// Parses an unsigned decimal integer (digits only, no sign), `None` on
-/// overflow. For the places where `str::parse::<u64>` would also accept `+`.
+/// Parses an unsigned decimal integer (digits only: no sign, no space),
+/// `None` on overflow. Stricter than `str::parse::<u64>`, which takes `+`.
 pub fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() {
         return None;

@@ -272,11 +272,7 @@ impl<'a> Attrs<'a> {
 }
 
 fn dec_u64(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
+    decimal::parse_u64(s.trim())
 }
 
 /// decimal-floating-point: digits with at most one '.', finite.

@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
-use sync_core::json::ObjWriter;
+use sync_core::json::{self, ObjWriter};
 use sync_core::protocol::{json_array, Command, Wire};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -59,13 +59,17 @@ pub type Handle = Rc<RefCell<Shared>>;
 
 /// The `stats` event and `Session.stats()`: see `SyncStats` in the typings.
 fn stats_json(s: &sync_core::client::Stats) -> String {
-    let mut out = String::new();
-    let mut o = ObjWriter::new(&mut out);
-    o.num_or_null("offsetMs", s.offset_ms).num_or_null("offsetErrorMs", s.offset_error_ms).num_or_null("rttMs", s.rtt_ms).num("skewPpm", s.skew_ppm);
-    o.num_or_null("driftMs", s.drift_ms).num("rate", s.rate).uint("rateCorrections", s.rate_corrections).uint("seekCorrections", s.seek_corrections);
-    o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting);
-    o.end();
-    out
+    json::object(|o| {
+        o.num_or_null("offsetMs", s.offset_ms)
+            .num_or_null("offsetErrorMs", s.offset_error_ms)
+            .num_or_null("rttMs", s.rtt_ms)
+            .num("skewPpm", s.skew_ppm);
+        o.num_or_null("driftMs", s.drift_ms)
+            .num("rate", s.rate)
+            .uint("rateCorrections", s.rate_corrections)
+            .uint("seekCorrections", s.seek_corrections);
+        o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting);
+    })
 }
 
 /// A JSON text made by the core, as a JS value (`null` if it were not JSON).
@@ -163,7 +167,10 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
             })?);
         }
         // Back online or visible again: reconnect now instead of waiting out the backoff.
-        for (target, kind) in [(window.clone().unchecked_into::<EventTarget>(), "online"), (window.document().map(|d| d.unchecked_into()).unwrap_or_else(|| window.clone().unchecked_into()), "visibilitychange")] {
+        for (target, kind) in [
+            (window.clone().unchecked_into::<EventTarget>(), "online"),
+            (window.document().map(|d| d.unchecked_into()).unwrap_or_else(|| window.clone().unchecked_into()), "visibilitychange"),
+        ] {
             let w = weak.clone();
             listeners.push(Listener::new(&target, kind, move |_| {
                 let reconnect = w.upgrade().is_some_and(|s| {
@@ -256,32 +263,30 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
 }
 
 fn dispatch(target: &EventTarget, e: ClientEvent) {
-    let object = |f: &dyn Fn(&mut ObjWriter)| {
-        let mut out = String::new();
-        let mut o = ObjWriter::new(&mut out);
-        f(&mut o);
-        o.end();
-        from_json(&out)
-    };
-    let wire = |v: &dyn Fn(&mut String)| {
-        let mut out = String::new();
-        v(&mut out);
-        from_json(&out)
-    };
+    let object = |f: &dyn Fn(&mut ObjWriter)| from_json(&json::object(f));
     let (kind, detail) = match e {
-        ClientEvent::Joined { member, role } => ("joined", object(&|o| {
-            o.uint("member", member).str("role", role.as_str());
-        })),
-        ClientEvent::Source(s) => ("source", wire(&|out| s.to_json(out))),
+        ClientEvent::Joined { member, role } => (
+            "joined",
+            object(&|o| {
+                o.uint("member", member).str("role", role.as_str());
+            }),
+        ),
+        ClientEvent::Source(s) => ("source", from_json(&s.json())),
         ClientEvent::Queue(q) => ("queue", from_json(&json_array(&q))),
-        ClientEvent::Settings { mode, has_password } => ("settings", object(&|o| {
-            o.str("mode", mode.as_str()).bool("hasPassword", has_password);
-        })),
-        ClientEvent::Chat(line) => ("chat", wire(&|out| line.to_json(out))),
+        ClientEvent::Settings { mode, has_password } => (
+            "settings",
+            object(&|o| {
+                o.str("mode", mode.as_str()).bool("hasPassword", has_password);
+            }),
+        ),
+        ClientEvent::Chat(line) => ("chat", from_json(&line.json())),
         ClientEvent::Reverted { message } => ("reverted", error_detail("forbidden", &message)),
-        ClientEvent::State { playback, seq } => ("state", object(&|o| {
-            o.bool("playing", playback.playing).num("position", playback.position).num("rate", playback.rate).uint("seq", seq);
-        })),
+        ClientEvent::State { playback, seq } => (
+            "state",
+            object(&|o| {
+                o.bool("playing", playback.playing).num("position", playback.position).num("rate", playback.rate).uint("seq", seq);
+            }),
+        ),
         ClientEvent::Members(m) => ("members", from_json(&json_array(&m))),
         ClientEvent::Error { code, message } => ("error", error_detail(code.as_str(), &message)),
         ClientEvent::Stats(s) => ("stats", from_json(&stats_json(&s))),

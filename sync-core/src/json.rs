@@ -349,6 +349,20 @@ impl<'a> ObjWriter<'a> {
     }
 }
 
+/// Appends one object whose members `f` writes.
+pub fn write_obj(out: &mut String, f: impl FnOnce(&mut ObjWriter)) {
+    let mut o = ObjWriter::new(out);
+    f(&mut o);
+    o.end();
+}
+
+/// One object whose members `f` writes, as a new string.
+pub fn object(f: impl FnOnce(&mut ObjWriter)) -> String {
+    let mut out = String::new();
+    write_obj(&mut out, f);
+    out
+}
+
 /// Writes `items` as a JSON array, each by `f`.
 pub fn write_arr<T>(out: &mut String, items: &[T], f: impl Fn(&mut String, &T)) {
     out.push('[');

@@ -52,8 +52,6 @@ pub enum ClientMsg {
     Leave,
 }
 
-const CLIENT_TYPES: &[&str] = &["hello", "ping", "command", "status", "chat", "leave"];
-
 /// A member's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,8 +115,7 @@ pub enum Command {
 }
 
 /// Why the playback state changed, when it was not simply a command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
     /// A member is buffering: the group waits.
     Buffering,
@@ -178,7 +175,7 @@ pub enum ServerMsg {
 }
 
 /// Which member's command caused a change.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cause {
     pub member: MemberId,
     pub command_id: u64,
@@ -241,12 +238,10 @@ pub struct ChatLine {
 }
 
 /// The whole room as a newcomer sees it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RoomSnapshot {
     pub seq: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceInfo>,
     pub playback: Playback,
     pub members: Vec<MemberInfo>,
@@ -257,21 +252,18 @@ pub struct RoomSnapshot {
 }
 
 /// A member as others see it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MemberInfo {
     pub id: MemberId,
     pub name: String,
     pub role: Role,
     pub status: MemberStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_ms: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
 }
 
 /// Error codes sent in [`ServerMsg::Error`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     BadMessage,
     UnknownType,
@@ -328,7 +320,19 @@ impl std::fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
-fn header<'a>(v: &'a Value, types: &[&str]) -> Result<(Fields<'a>, &'a str), ProtocolError> {
+/// Parses `text` and checks its version; `read` builds the message of the
+/// given `type` (`None`: a type this side does not know).
+fn decode_with<T>(text: &str, read: impl FnOnce(&str, Fields) -> Result<Option<T>, FieldError>) -> Result<T, ProtocolError> {
+    let v = json::parse(text).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let (f, ty) = header(&v)?;
+    match read(ty, f) {
+        Ok(Some(m)) => Ok(m),
+        Ok(None) => Err(ProtocolError::UnknownType(ty.chars().take(64).collect())),
+        Err(e) => Err(ProtocolError::BadField(e.to_string())),
+    }
+}
+
+fn header(v: &Value) -> Result<(Fields<'_>, &str), ProtocolError> {
     let f = Fields::of(v).ok_or(ProtocolError::NotAnObject)?;
     match f.0.iter().find(|(k, _)| k == "v").map(|(_, v)| v) {
         None => return Err(ProtocolError::MissingVersion),
@@ -340,32 +344,18 @@ fn header<'a>(v: &'a Value, types: &[&str]) -> Result<(Fields<'a>, &'a str), Pro
         }
         Some(_) => return Err(ProtocolError::UnsupportedVersion("(not a number)".into())),
     }
-    let ty = match f.get("type") {
-        Some(Value::Str(t)) => t.as_str(),
-        _ => return Err(ProtocolError::MissingType),
-    };
-    if !types.contains(&ty) {
-        return Err(ProtocolError::UnknownType(ty.chars().take(64).collect()));
+    match f.get("type") {
+        Some(Value::Str(t)) => Ok((f, t.as_str())),
+        _ => Err(ProtocolError::MissingType),
     }
-    Ok((f, ty))
-}
-
-fn parse(text: &str) -> Result<Value, ProtocolError> {
-    json::parse(text).map_err(|e| ProtocolError::NotJson(e.to_string()))
-}
-
-fn bad_field(e: FieldError) -> ProtocolError {
-    ProtocolError::BadField(e.to_string())
 }
 
 /// A message with its version and type written first.
 fn message(ty: &str, body: impl FnOnce(&mut ObjWriter)) -> String {
-    let mut out = String::with_capacity(96);
-    let mut o = ObjWriter::new(&mut out);
-    o.uint("v", VERSION).str("type", ty);
-    body(&mut o);
-    o.end();
-    out
+    json::object(|o| {
+        o.uint("v", VERSION).str("type", ty);
+        body(o);
+    })
 }
 
 /// Plain data carried inside messages: written and read field by field, in
@@ -375,9 +365,10 @@ pub trait Wire: Sized {
     fn write(&self, o: &mut ObjWriter);
     fn read(f: Fields) -> Result<Self, FieldError>;
     fn to_json(&self, out: &mut String) {
-        let mut o = ObjWriter::new(out);
-        self.write(&mut o);
-        o.end();
+        json::write_obj(out, |o| self.write(o));
+    }
+    fn json(&self) -> String {
+        json::object(|o| self.write(o))
     }
 }
 
@@ -609,14 +600,14 @@ impl Wire for Command {
 impl ClientMsg {
     /// The `type` on the wire.
     pub fn type_name(&self) -> &'static str {
-        CLIENT_TYPES[match self {
-            ClientMsg::Hello { .. } => 0,
-            ClientMsg::Ping { .. } => 1,
-            ClientMsg::Command { .. } => 2,
-            ClientMsg::Status { .. } => 3,
-            ClientMsg::Chat { .. } => 4,
-            ClientMsg::Leave => 5,
-        }]
+        match self {
+            ClientMsg::Hello { .. } => "hello",
+            ClientMsg::Ping { .. } => "ping",
+            ClientMsg::Command { .. } => "command",
+            ClientMsg::Status { .. } => "status",
+            ClientMsg::Chat { .. } => "chat",
+            ClientMsg::Leave => "leave",
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -645,10 +636,8 @@ impl ClientMsg {
     }
 
     pub fn decode(text: &str) -> Result<Self, ProtocolError> {
-        let v = parse(text)?;
-        let (f, ty) = header(&v, CLIENT_TYPES)?;
-        let read = || -> Result<Self, FieldError> {
-            Ok(match ty {
+        decode_with(text, |ty, f| {
+            Ok(Some(match ty {
                 "hello" => ClientMsg::Hello { name: f.str("name")?, password: f.opt_str("password")?, resume: f.opt_str("resume")?, host_token: f.opt_str("host_token")? },
                 "ping" => ClientMsg::Ping { t0: f.num("t0")? },
                 "command" => ClientMsg::Command { id: f.uint("id")?, command: Command::read(f.obj("command")?)? },
@@ -661,30 +650,28 @@ impl ClientMsg {
                     seek_ms: f.opt_num("seek_ms")?,
                 },
                 "chat" => ClientMsg::Chat { text: f.str("text")? },
-                _ => ClientMsg::Leave,
-            })
-        };
-        read().map_err(bad_field)
+                "leave" => ClientMsg::Leave,
+                _ => return Ok(None),
+            }))
+        })
     }
 }
-
-const SERVER_TYPES: &[&str] = &["welcome", "pong", "state", "source", "member", "member_left", "queue", "settings", "chat", "error"];
 
 impl ServerMsg {
     /// The `type` on the wire.
     pub fn type_name(&self) -> &'static str {
-        SERVER_TYPES[match self {
-            ServerMsg::Welcome { .. } => 0,
-            ServerMsg::Pong { .. } => 1,
-            ServerMsg::State { .. } => 2,
-            ServerMsg::Source { .. } => 3,
-            ServerMsg::Member { .. } => 4,
-            ServerMsg::MemberLeft { .. } => 5,
-            ServerMsg::Queue { .. } => 6,
-            ServerMsg::Settings { .. } => 7,
-            ServerMsg::Chat { .. } => 8,
-            ServerMsg::Error { .. } => 9,
-        }]
+        match self {
+            ServerMsg::Welcome { .. } => "welcome",
+            ServerMsg::Pong { .. } => "pong",
+            ServerMsg::State { .. } => "state",
+            ServerMsg::Source { .. } => "source",
+            ServerMsg::Member { .. } => "member",
+            ServerMsg::MemberLeft { .. } => "member_left",
+            ServerMsg::Queue { .. } => "queue",
+            ServerMsg::Settings { .. } => "settings",
+            ServerMsg::Chat { .. } => "chat",
+            ServerMsg::Error { .. } => "error",
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -728,10 +715,8 @@ impl ServerMsg {
     }
 
     pub fn decode(text: &str) -> Result<Self, ProtocolError> {
-        let v = parse(text)?;
-        let (f, ty) = header(&v, SERVER_TYPES)?;
-        let read = || -> Result<Self, FieldError> {
-            Ok(match ty {
+        decode_with(text, |ty, f| {
+            Ok(Some(match ty {
                 "welcome" => ServerMsg::Welcome {
                     member: f.uint("member")?,
                     role: f.name("role", Role::from_name)?,
@@ -757,10 +742,10 @@ impl ServerMsg {
                 "queue" => ServerMsg::Queue { items: f.arr("items", QueueItem::read)?, cause: read_cause(f)? },
                 "settings" => ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? },
                 "chat" => ServerMsg::Chat { line: ChatLine::read(f.obj("line")?)? },
-                _ => ServerMsg::Error { code: f.name("code", ErrorCode::from_name)?, message: f.str("message")?, command_id: f.opt_uint("command_id")? },
-            })
-        };
-        read().map_err(bad_field)
+                "error" => ServerMsg::Error { code: f.name("code", ErrorCode::from_name)?, message: f.str("message")?, command_id: f.opt_uint("command_id")? },
+                _ => return Ok(None),
+            }))
+        })
     }
 }
 
