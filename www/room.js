@@ -113,7 +113,10 @@ function refreshControls() {
   }
   $("host-panel").hidden = session.role !== "host";
   $("mode").value = session.settings.mode;
-  if (!can) notice("The host controls playback in this room: you can watch, chat and suggest videos.", "info");
+  // The hint never covers an error the member has not read yet (a refusal
+  // can arrive just before a settings or joined event).
+  const showingError = !$("notice").hidden && $("notice").classList.contains("error");
+  if (!can && !showingError) notice("The host controls playback in this room: you can watch, chat and suggest videos.", "info");
   else if ($("notice").classList.contains("info")) notice("");
 }
 session.addEventListener("settings", refreshControls);
