@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{EventTarget, MediaError};
+use web_sys::EventTarget;
 
 /// An event listener that is removed when dropped.
 pub struct Listener {
@@ -41,7 +41,8 @@ pub fn emit(target: &EventTarget, kind: &str, detail: &JsValue) {
 }
 
 /// Human text for a media element error.
-pub fn media_error_text(e: &MediaError) -> String {
+#[cfg(feature = "room")]
+pub fn media_error_text(e: &web_sys::MediaError) -> String {
     let m = e.message();
     format!("media error {}{}", e.code(), if m.is_empty() { String::new() } else { format!(": {m}") })
 }

@@ -10,303 +10,34 @@
 //!
 //! The sync logic is `sync_core::client::Client`; this crate only carries
 //! its inputs and outputs to the WebSocket, the element and the page.
+//!
+//! With the default `room` feature the build also has `join` and `Session`
+//! (the room sync loop and WebAudio); without it, only `MediaPlayer`.
 
-use std::rc::Rc;
+use std::cell::RefCell;
 
-use sync_core::protocol::{Command, PermissionMode, Role};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
+#[cfg(feature = "room")]
 mod audio;
 mod dash;
 mod dom;
 mod player;
+#[cfg(feature = "room")]
+mod room;
+#[cfg(feature = "room")]
 mod session;
 
-struct JoinOptions {
-    /// Origin of the edge worker, e.g. `https://watch.example` (default: this page's origin).
-    server: Option<String>,
-    room: String,
-    name: Option<String>,
-    password: Option<String>,
-    host_token: Option<String>,
-    /// Loudness normalisation through WebAudio (default on).
-    normalize: Option<bool>,
-}
-
-impl JoinOptions {
-    /// Reads the options object a page passed (see `JoinOptions` in the typings).
-    fn read(options: &JsValue) -> Result<Self, JsError> {
-        if !options.is_object() {
-            return Err(JsError::new("join options: expected an object"));
-        }
-        let get = |key: &str| js_sys::Reflect::get(options, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined() && !v.is_null());
-        let string = |key: &str| match get(key) {
-            None => Ok(None),
-            Some(v) => v.as_string().map(Some).ok_or_else(|| JsError::new(&format!("join options: `{key}` must be a string"))),
-        };
-        let normalize = match get("normalize") {
-            None => None,
-            Some(v) => Some(v.as_bool().ok_or_else(|| JsError::new("join options: `normalize` must be true or false"))?),
-        };
-        Ok(JoinOptions {
-            server: string("server")?,
-            room: string("room")?.ok_or_else(|| JsError::new("join options: `room` is missing"))?,
-            name: string("name")?,
-            password: string("password")?,
-            host_token: string("hostToken")?,
-            normalize,
-        })
-    }
-}
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-export interface JoinOptions {
-  /** Origin of the edge worker; defaults to the page's origin. */
-  server?: string;
-  /** Room id from `POST /api/rooms`. */
-  room: string;
-  /** Display name shown to the other members. */
-  name?: string;
-  /** The room password, if it has one. */
-  password?: string;
-  /** The host token returned when the room was created. */
-  hostToken?: string;
-  /** Loudness normalisation (compressor + make-up gain) through WebAudio; default true. */
-  normalize?: boolean;
-}
-export interface SyncStats {
-  offsetMs: number | null;
-  offsetErrorMs: number | null;
-  rttMs: number | null;
-  skewPpm: number;
-  driftMs: number | null;
-  rate: number;
-  rateCorrections: number;
-  seekCorrections: number;
-  seekLandingMs: number;
-  /** Media time a rate nudge itself costs on this browser (learned, ms; negative: nudges gain a little more than planned). */
-  nudgeCostMs: number;
-  correcting: boolean;
-}
-"#;
-
-/// A joined room. Events (CustomEvent, data in `detail`) on [`Session::events`]:
-/// `joined`, `state`, `source`, `members`, `queue`, `settings`, `chat`, `stats`,
-/// `reverted`, `error`, `connection`, `needs-gesture`; from the media engine
-/// `qualities` (the ladder is known), `quality` (a quality is being
-/// fetched: `{id, bandwidth, width, height}`) and `buffering` (true/false).
-#[wasm_bindgen]
-pub struct Session {
-    shared: session::Handle,
-}
-
-/// Join a room and keep `video` in sync with it.
-#[wasm_bindgen(skip_typescript)]
-pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsError> {
-    let opts = JoinOptions::read(&options)?;
-    if opts.room.is_empty() || !opts.room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(JsError::new("join options: `room` must be a room id"));
-    }
-    let origin = match opts.server {
-        Some(s) => s,
-        None => web_sys::window().and_then(|w| w.location().origin().ok()).ok_or_else(|| JsError::new("no server given and no page origin"))?,
-    };
-    let ws_origin = if let Some(rest) = origin.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = origin.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        return Err(JsError::new("join options: `server` must be an http(s) origin"));
-    };
-    let mut url = format!("{}/api/rooms/{}/ws", ws_origin.trim_end_matches('/'), opts.room);
-    if let Some(p) = &opts.password {
-        url.push_str("?password=");
-        url.push_str(&String::from(js_sys::encode_uri_component(p)));
-    }
-    let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
-    let base = format!("{}/", origin.trim_end_matches('/'));
-    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true)).map_err(|e| JsError::new(&format!("join failed: {}", player::describe(&e))))?;
-    Ok(Session { shared })
-}
-
-#[wasm_bindgen(typescript_custom_section)]
-const TS_JOIN: &'static str = r#"
-/** Join a room and keep `video` in sync with it. */
-export function join(options: JoinOptions, video: HTMLVideoElement): Session;
-"#;
-
-#[wasm_bindgen]
-impl Session {
-    /// Where page events are dispatched.
-    #[wasm_bindgen(getter)]
-    pub fn events(&self) -> EventTarget {
-        self.shared.borrow().events()
-    }
-
-    /// Ask the room to play (from the current position).
-    pub fn play(&self) {
-        self.command(Command::Play { position: None });
-    }
-
-    /// Ask the room to pause.
-    pub fn pause(&self) {
-        self.command(Command::Pause { position: None });
-    }
-
-    /// Ask the room to jump to `seconds`.
-    pub fn seek(&self, seconds: f64) {
-        self.command(Command::Seek { position: seconds });
-    }
-
-    /// Ask the room to play another source (DASH, HLS or a progressive file).
-    pub fn load(&self, url: String, title: Option<String>) {
-        self.command(Command::SetSource { url, title });
-    }
-
-    /// Add a source to the end of the room's queue.
-    #[wasm_bindgen(js_name = queueAdd)]
-    pub fn queue_add(&self, url: String, title: Option<String>) {
-        self.command(Command::QueueAdd { url, title });
-    }
-
-    /// Take an item (by its `id`) out of the queue.
-    #[wasm_bindgen(js_name = queueRemove)]
-    pub fn queue_remove(&self, item: f64) {
-        self.command(Command::QueueRemove { item: item as u64 });
-    }
-
-    /// Move a queue item to position `to` (0 = next).
-    #[wasm_bindgen(js_name = queueMove)]
-    pub fn queue_move(&self, item: f64, to: u32) {
-        self.command(Command::QueueMove { item: item as u64, to: to as usize });
-    }
-
-    /// Skip to the next queue item.
-    #[wasm_bindgen(js_name = queueNext)]
-    pub fn queue_next(&self) {
-        self.command(Command::QueueNext);
-    }
-
-    /// Host: remove a member from the room.
-    pub fn kick(&self, member: f64) {
-        self.command(Command::Kick { member: member as u64 });
-    }
-
-    /// Host: hand the host role to another member.
-    #[wasm_bindgen(js_name = transferHost)]
-    pub fn transfer_host(&self, member: f64) {
-        self.command(Command::TransferHost { member: member as u64 });
-    }
-
-    /// Host: make a member a `"controller"` or a `"viewer"`.
-    #[wasm_bindgen(js_name = setRole)]
-    pub fn set_role(&self, member: f64, role: &str) -> Result<(), JsError> {
-        let role = match role {
-            "controller" => Role::Controller,
-            "viewer" => Role::Viewer,
-            other => return Err(JsError::new(&format!("setRole: unknown role \"{other}\" (\"controller\" or \"viewer\")"))),
-        };
-        self.command(Command::SetRole { member: member as u64, role });
-        Ok(())
-    }
-
-    /// Host: `"open"` (everyone controls) or `"controlled"` (host and controllers only).
-    #[wasm_bindgen(js_name = setMode)]
-    pub fn set_mode(&self, mode: &str) -> Result<(), JsError> {
-        let mode = match mode {
-            "open" => PermissionMode::Open,
-            "controlled" => PermissionMode::Controlled,
-            other => return Err(JsError::new(&format!("setMode: unknown mode \"{other}\" (\"open\" or \"controlled\")"))),
-        };
-        self.command(Command::SetMode { mode });
-        Ok(())
-    }
-
-    /// Host: set or (with nothing) clear the room's password.
-    #[wasm_bindgen(js_name = setPassword)]
-    pub fn set_password(&self, password: Option<String>) {
-        self.command(Command::SetPassword { password: password.filter(|p| !p.is_empty()) });
-    }
-
-    /// Say something in the room's chat.
-    pub fn chat(&self, text: String) {
-        let weak = Rc::downgrade(&self.shared);
-        session::with(&weak, |s| s.chat(text));
-    }
-
-    /// The "don't correct me" switch: false leaves this player alone.
-    #[wasm_bindgen(js_name = setCorrection)]
-    pub fn set_correction(&self, on: bool) {
-        let weak = Rc::downgrade(&self.shared);
-        session::with(&weak, |s| s.set_correction(on));
-    }
-
-    /// Loudness normalisation on or off.
-    #[wasm_bindgen(js_name = setNormalize)]
-    pub fn set_normalize(&self, on: bool) {
-        if let Ok(mut s) = self.shared.try_borrow_mut() {
-            s.set_normalize(on);
-        }
-    }
-
-    /// WebAudio status: `{state, resumeAttempts, normalize, makeupGain}` (null without WebAudio).
-    pub fn audio(&self) -> JsValue {
-        self.shared.borrow().audio()
-    }
-
-    /// false: do not make the group wait while this player buffers.
-    #[wasm_bindgen(js_name = setHold)]
-    pub fn set_hold(&self, on: bool) {
-        let weak = Rc::downgrade(&self.shared);
-        session::with(&weak, |s| s.set_hold(on));
-    }
-
-    /// Change the playback rate for everyone.
-    #[wasm_bindgen(js_name = setRate)]
-    pub fn set_rate(&self, rate: f64) {
-        self.command(Command::SetRate { rate });
-    }
-
-    /// Video qualities of the current DASH source, lowest first:
-    /// `[{id, bandwidth, width, height}]` (empty for other sources).
-    pub fn qualities(&self) -> JsValue {
-        self.shared.borrow().player().qualities()
-    }
-
-    /// Pin a quality by its index in `qualities()`, or pass `"auto"`.
-    #[wasm_bindgen(js_name = setQuality)]
-    pub fn set_quality(&self, choice: JsValue) {
-        self.shared.borrow().player().set_quality(quality_index(&choice));
-    }
-
-    /// Current sync figures (see `SyncStats`).
-    pub fn stats(&self) -> JsValue {
-        self.shared.borrow().stats()
-    }
-
-    /// Leave the room: closes the socket, stops timers and listeners.
-    pub fn leave(&self) {
-        if let Ok(mut s) = self.shared.try_borrow_mut() {
-            s.leave();
-        }
-    }
-}
-
-impl Session {
-    fn command(&self, c: Command) {
-        let weak = Rc::downgrade(&self.shared);
-        session::with(&weak, |s| s.command(c));
-    }
-}
+#[cfg(feature = "room")]
+pub use room::{join, Session};
 
 /// The media engine alone, without a room: DASH, HLS (fMP4) and progressive
 /// files on one element. Events on [`MediaPlayer::events`]: `qualities`,
 /// `quality`, `buffering`, `error`.
 #[wasm_bindgen]
 pub struct MediaPlayer {
-    player: std::cell::RefCell<player::Player>,
+    player: RefCell<player::Player>,
     events: EventTarget,
 }
 
@@ -316,7 +47,7 @@ impl MediaPlayer {
     #[wasm_bindgen(constructor)]
     pub fn new(video: HtmlVideoElement) -> Result<MediaPlayer, JsError> {
         let events = EventTarget::new().map_err(|_| JsError::new("EventTarget is not available"))?;
-        Ok(MediaPlayer { player: std::cell::RefCell::new(player::Player::new(video, events.clone())), events })
+        Ok(MediaPlayer { player: RefCell::new(player::Player::new(video, events.clone())), events })
     }
 
     /// Where the player's events are dispatched.

@@ -40,6 +40,7 @@ impl Player {
 
     /// A player whose relative URLs resolve against `base` (e.g. the edge
     /// worker's origin when the page is on another origin).
+    #[cfg(feature = "room")]
     pub fn with_base(video: HtmlVideoElement, events: EventTarget, base: String) -> Self {
         let mut p = Player::new(video, events);
         p.base = Some(base);
@@ -70,6 +71,7 @@ impl Player {
 
     /// Load `url` (relative URLs resolve against the base). Loading the
     /// current URL again does nothing.
+    #[cfg(feature = "room")]
     pub fn load(&mut self, url: &str) {
         self.load_as(url, None);
     }

@@ -46,9 +46,12 @@ before(async () => {
   const page = mkdtempSync(join(tmpdir(), "wt-engine-"));
   writeFileSync(join(page, "player.html"), `<!doctype html><link rel="icon" href="data:,"><body><video id="video" muted autoplay playsinline></video>
 <script type="module">
-import init, { MediaPlayer } from "/pkg/player_wasm.js";
+import init, * as wasm from "/pkg/media/player_wasm.js";
 await init();
-window.player = new MediaPlayer(document.getElementById("video"));
+window.hasJoin = "join" in wasm;
+window.player = new wasm.MediaPlayer(document.getElementById("video"));
+window.qualityEvents = [];
+window.player.events.addEventListener("quality", (e) => window.qualityEvents.push(e.detail.id));
 window.player.events.addEventListener("error", (e) => console.error(e.detail.message));
 window.ready = true;
 </script>`);
@@ -143,8 +146,37 @@ test("a 3-rung ladder: quality switches mid-play keep audio and video continuous
   assert.deepEqual(page.problems, []);
 });
 
-// The engine alone (the MediaPlayer export, no room): live in a room is the
+// The engine alone: the player-only build (`www/pkg/media`, what the size
+// goal is measured on) with its MediaPlayer export. Live in a room is the
 // sync loop's business.
+test("the player-only build: a 3-rung ladder plays, switches quality on request, audio and video stay continuous", async () => {
+  const page = await newPage(browser);
+  await page.goto(`${up.url}/page/player.html`);
+  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  assert.equal(await page.evaluate(() => window.hasJoin), false, "the build without the room has no join()");
+  await page.evaluate((url) => window.player.load(url), `${up.url}/m/ladder/manifest.mpd`);
+  await waitFor(page, () => window.player.qualities().length === 3, null, 10_000, "the ladder is known");
+  await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing past 2 s");
+  for (const index of [0, 2]) {
+    await page.evaluate((i) => window.player.setQuality(i), index);
+    await waitFor(page, (id) => window.qualityEvents.at(-1) === id, String(index), 6_000, `fetching quality ${index}`);
+    const t = await page.evaluate(() => document.getElementById("video").currentTime);
+    await waitFor(page, (t0) => document.getElementById("video").currentTime > t0 + 2.5, t, 8_000, "playing on after the switch");
+  }
+  const state = await page.evaluate(() => {
+    const v = document.getElementById("video");
+    const b = v.buffered;
+    return { t: v.currentTime, audio: v.webkitAudioDecodedByteCount, ranges: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]) };
+  });
+  assert.ok(state.audio > 0, `audio decoded: ${JSON.stringify(state)}`);
+  const holding = state.ranges.filter(([s, e]) => s <= state.t && state.t < e);
+  assert.equal(holding.length, 1, JSON.stringify(state));
+  assert.ok(holding[0][0] <= 2, `continuous from the start through both switches: ${JSON.stringify(state)}`);
+  assert.equal(await page.evaluate(() => document.getElementById("video").error), null, "no decode error");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test("a live stream published over time: starts near the edge, follows the growing timeline, seeks back in the window", async () => {
   const page = await newPage(browser);
   await page.goto(`${up.url}/page/player.html`);

@@ -14,6 +14,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Instant, SystemTime};
 
 mod bench;
+mod bundle;
 mod setup;
 mod tally;
 mod tidy;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
         Some("dev") => dev(&root),
         Some("test") => test(&root, &args[1..]),
         Some("build") => build(&root),
-        Some("pack") => setup::ensure(&root).and_then(|tools| build_player(&root, &tools)).and_then(|_| pack(&root)).map(|tgz| println!("    {}", tgz.display())),
+        Some("pack") => setup::ensure(&root).and_then(|tools| bundle::build_player(&root, &tools)).and_then(|_| pack(&root)).map(|tgz| println!("    {}", tgz.display())),
         Some("tidy") => tidy::run(&root).map(|_| ()),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("sim") | None => bench::sim(&root),
@@ -135,7 +136,7 @@ pub fn up_to_date(output: &Path, inputs: &[PathBuf]) -> bool {
 
 fn build(root: &Path) -> Result {
     let tools = setup::ensure(root)?;
-    build_player(root, &tools)?;
+    bundle::build_player(root, &tools)?;
     build_worker(root, &tools)?;
     build_demo(root)?;
     Ok(())
@@ -143,30 +144,6 @@ fn build(root: &Path) -> Result {
 
 fn core_inputs(root: &Path) -> Vec<PathBuf> {
     ["decimal", "sync-core", "media-core", "Cargo.lock", "Cargo.toml"].iter().map(|p| root.join(p)).collect()
-}
-
-fn build_player(root: &Path, tools: &setup::Tools) -> Result {
-    step("building player-wasm (wasm32, release)");
-    let t = Instant::now();
-    let out_dir = root.join("www/pkg");
-    let mut inputs = core_inputs(root);
-    inputs.push(root.join("player-wasm"));
-    if up_to_date(&out_dir.join("player_wasm_bg.wasm"), &inputs) {
-        println!("    up to date");
-        return Ok(());
-    }
-    run(Command::new("cargo").args(["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "player-wasm"]).current_dir(root))?;
-    let wasm = root.join("target/wasm32-unknown-unknown/release/player_wasm.wasm");
-    run(Command::new(&tools.wasm_bindgen).arg("--target").arg("web").arg("--out-dir").arg(&out_dir).arg(&wasm))?;
-    let bg = out_dir.join("player_wasm_bg.wasm");
-    run(Command::new(&tools.wasm_opt).arg("-Oz").arg("--enable-bulk-memory").arg("--enable-nontrapping-float-to-int").arg("--enable-sign-ext").arg("--enable-mutable-globals").arg("--enable-reference-types").arg("--enable-multivalue").arg(&bg).arg("-o").arg(&bg))?;
-    // The JS glue is shipped minified (same module, same exports).
-    let glue = out_dir.join("player_wasm.js");
-    run(Command::new(root.join("node_modules/.bin/esbuild")).arg(&glue).args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"]).arg(format!("--outfile={}", glue.display())))?;
-    let size = std::fs::metadata(&bg).map(|m| m.len()).unwrap_or(0);
-    let glue_size = std::fs::metadata(&glue).map(|m| m.len()).unwrap_or(0);
-    println!("    www/pkg/player_wasm_bg.wasm: {size} bytes, player_wasm.js: {glue_size} bytes ({:.1} s)", t.elapsed().as_secs_f64());
-    Ok(())
 }
 
 /// The npm package `@watch-together/player`: the JS API and the embed from
