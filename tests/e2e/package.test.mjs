@@ -44,6 +44,21 @@ const s = await join({ room: "x", video: document.createElement("div") });
 s.seek("ten seconds");
 s.setMode("anarchy");
 s.addEventListener("members", (e) => e.detail.toFixed());
+import { MediaPlayer } from "@watch-together/player/media";
+new MediaPlayer(document.createElement("video")).load({ url: "a.mpd", kind: "rtmp" });
+`;
+
+// The player alone (no room), from its own entry point.
+const MEDIA_TS = `
+import { load, MediaPlayer, type Quality } from "@watch-together/player/media";
+export async function playAlone(video: HTMLVideoElement, url: string): Promise<Quality[]> {
+  await load();
+  const player = new MediaPlayer(video);
+  player.events.addEventListener("error", (e) => console.error((e as CustomEvent<{ message: string }>).detail.message));
+  player.load({ url, kind: "dash" });
+  player.setQuality("auto");
+  return player.qualities();
+}
 `;
 
 const HTML = `<!doctype html><meta charset="utf-8"><title>npm consumer</title><link rel="icon" href="data:,">
@@ -80,7 +95,8 @@ test("the installed package is what package.json promises", () => {
   assert.deepEqual(pkg.sideEffects, ["./embed.js"]);
   const require = createRequire(join(app, "index.js"));
   // Resolution goes through `exports` (the consumer never names a file).
-  for (const spec of ["@watch-together/player", "@watch-together/player/embed", "@watch-together/player/player_wasm_bg.wasm"]) {
+  for (const spec of ["@watch-together/player", "@watch-together/player/embed", "@watch-together/player/player_wasm_bg.wasm",
+    "@watch-together/player/media", "@watch-together/player/media/player_wasm_bg.wasm"]) {
     assert.ok(require.resolve(spec).startsWith(pkgDir), spec);
   }
   assert.match(readFileSync(join(pkgDir, "README.md"), "utf8"), /import \{ join \} from "@watch-together\/player"/);
@@ -88,14 +104,15 @@ test("the installed package is what package.json promises", () => {
 
 test("tsc accepts the consumer against the package types and rejects misuse", () => {
   writeFileSync(join(app, "src/app.ts"), APP_TS);
+  writeFileSync(join(app, "src/media.ts"), MEDIA_TS);
   const ok = spawnSync(bin("tsc"), ["-p", "."], { cwd: app, encoding: "utf8" });
   assert.equal(ok.status, 0, `tsc: ${ok.stdout}${ok.stderr}`);
   writeFileSync(join(app, "src/wrong.ts"), WRONG_TS);
   const bad = spawnSync(bin("tsc"), ["-p", "."], { cwd: app, encoding: "utf8" });
   rmSync(join(app, "src/wrong.ts"));
   assert.notEqual(bad.status, 0, "misuse must not type-check");
-  // Each of the four misuses (lines 3–6) is an error of its own.
-  for (const line of [3, 4, 5, 6]) assert.ok(bad.stdout.includes(`src/wrong.ts(${line},`), `tsc flags line ${line}: ${bad.stdout}`);
+  // Each of the five misuses (lines 3–6 and 8) is an error of its own.
+  for (const line of [3, 4, 5, 6, 8]) assert.ok(bad.stdout.includes(`src/wrong.ts(${line},`), `tsc flags line ${line}: ${bad.stdout}`);
 });
 
 test("an esbuild app from the tarball, on another origin, joins and plays in sync", async () => {

@@ -159,13 +159,14 @@ fn pack(root: &Path) -> Result<PathBuf> {
             let _ = std::fs::remove_file(old.path());
         }
     }
-    std::fs::create_dir_all(dir.join("pkg")).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("pkg/media")).map_err(|e| format!("{}: {e}", dir.display()))?;
     let copy = |from: &str, to: &str| std::fs::copy(root.join(from), dir.join(to)).map(|_| ()).map_err(|e| format!("{from}: {e}"));
-    for f in ["watch-together.js", "watch-together.d.ts", "embed.js", "embed.d.ts"] {
+    for f in ["watch-together.js", "watch-together.d.ts", "embed.js", "embed.d.ts", "media-player.js", "media-player.d.ts"] {
         copy(&format!("www/{f}"), f)?;
     }
     for f in ["player_wasm.js", "player_wasm.d.ts", "player_wasm_bg.wasm", "player_wasm_bg.wasm.d.ts"] {
         copy(&format!("www/pkg/{f}"), &format!("pkg/{f}"))?;
+        copy(&format!("www/pkg/media/{f}"), &format!("pkg/media/{f}"))?;
     }
     copy("player-wasm/npm/README.md", "README.md")?;
     // xtask is versioned with the workspace too.
