@@ -1,4 +1,5 @@
-//! The MSE shell of `media_core::schedule::Engine`: it carries the engine's
+//! The MSE shell of `media_core::schedule::Engine` (on a ManagedMediaSource
+//! where the browser has one, else a MediaSource): it carries the engine's
 //! outputs out (fetches with AbortController and Range, one operation at a
 //! time per SourceBuffer driven by `updateend`, codec changes, duration,
 //! end of stream) and the browser's answers back in. Segment payloads stay
@@ -56,6 +57,8 @@ impl<T> ByFetch<T> {
 
 struct Shell {
     engine: Engine,
+    /// The MediaSource class in use (see [`mse_class`]).
+    class: js_sys::Function,
     video: HtmlVideoElement,
     events: web_sys::EventTarget,
     ms: MediaSource,
@@ -106,7 +109,13 @@ impl Dash {
     /// Play a presentation already in the engine's model (DASH, or HLS
     /// converted by `media_core::hls::to_manifest`).
     pub async fn start_with(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest: mpd::Manifest) -> Result<Dash, JsValue> {
-        let ms = MediaSource::new()?;
+        let (class, managed) = mse_class().ok_or_else(|| JsValue::from_str("this browser has no Media Source Extensions"))?;
+        if managed {
+            // A ManagedMediaSource opens only when the element cannot hand
+            // playback to AirPlay (or names another source for it).
+            let _ = js_sys::Reflect::set(&video, &"disableRemotePlayback".into(), &JsValue::TRUE);
+        }
+        let ms: MediaSource = js_sys::Reflect::construct(&class, &js_sys::Array::new())?.unchecked_into();
         let object_url = web_sys::Url::create_object_url_with_source(&ms)?;
         video.set_src(&object_url);
         crate::player::once(&ms, "sourceopen").await?;
@@ -133,6 +142,7 @@ impl Dash {
         let timer = Interval::new(250, move || tick(&w));
         *state.borrow_mut() = Some(Shell {
             engine: Engine::new(EngineConfig::default()),
+            class,
             video,
             events,
             ms,
@@ -152,7 +162,7 @@ impl Dash {
             _listeners: listeners,
             _tick: Some(timer),
         });
-        with(&weak, |s| s.engine.handle_manifest(wall_ms(), manifest, &|t| MediaSource::is_type_supported(t)));
+        with(&weak, |s| s.engine.handle_manifest(wall_ms(), manifest, &|t| type_supported(&s.class, t)));
         Ok(Dash { state })
     }
 
@@ -174,6 +184,25 @@ impl Dash {
 }
 
 type Weakly = Weak<RefCell<Option<Shell>>>;
+
+/// The MediaSource class this browser has, and whether it is the managed
+/// one: `ManagedMediaSource` where it exists (Safari 17+, the only one on
+/// iPhone), else `MediaSource`; `None` without Media Source Extensions.
+pub(crate) fn mse_class() -> Option<(js_sys::Function, bool)> {
+    let global = js_sys::global();
+    ["ManagedMediaSource", "MediaSource"]
+        .into_iter()
+        .find_map(|name| js_sys::Reflect::get(&global, &name.into()).ok().and_then(|c| c.dyn_into::<js_sys::Function>().ok()).map(|c| (c, name == "ManagedMediaSource")))
+}
+
+/// `class.isTypeSupported(content_type)`.
+fn type_supported(class: &js_sys::Function, content_type: &str) -> bool {
+    js_sys::Reflect::get(class, &"isTypeSupported".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(class, &content_type.into()).ok())
+        .is_some_and(|v| v.is_truthy())
+}
 
 /// `{id, bandwidth, width, height}` as the page sees a quality.
 fn quality(id: &str, bandwidth: u64, width: Option<u32>, height: Option<u32>) -> JsValue {
@@ -320,7 +349,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
             spawn_local(async move {
                 let Ok(text) = crate::player::fetch_text(&url).await else { return };
                 let Ok(m) = mpd::parse_at(&text, &url, Some(wall_ms())) else { return };
-                with(&w, |s| s.engine.handle_manifest(wall_ms(), m, &|t| MediaSource::is_type_supported(t)));
+                with(&w, |s| s.engine.handle_manifest(wall_ms(), m, &|t| type_supported(&s.class, t)));
             });
         }
         Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => s.outbox.push(("quality", quality(&id, bandwidth, width, height))),

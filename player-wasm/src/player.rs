@@ -225,7 +225,7 @@ async fn load_any(load: Load, url: String, path: &str, kind: Option<Kind>) -> Re
 }
 
 fn has_mse() -> bool {
-    js_sys::Reflect::has(&js_sys::global(), &"MediaSource".into()).unwrap_or(false)
+    crate::dash::mse_class().is_some()
 }
 
 /// Without Media Source Extensions (old iOS), HLS plays where the browser

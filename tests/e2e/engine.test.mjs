@@ -55,6 +55,22 @@ window.player.events.addEventListener("quality", (e) => window.qualityEvents.pus
 window.player.events.addEventListener("error", (e) => console.error(e.detail.message));
 window.ready = true;
 </script>`);
+  // Safari's ManagedMediaSource, which Chromium lacks: a subclass of
+  // MediaSource under that name stands in, so the test sees which class
+  // the player constructs.
+  writeFileSync(join(page, "managed.html"), `<!doctype html><link rel="icon" href="data:,"><body><video id="video" muted autoplay playsinline></video>
+<script type="module">
+window.managed = 0;
+window.ManagedMediaSource = class ManagedMediaSource extends MediaSource {
+  constructor() { super(); window.managed += 1; }
+};
+import("/pkg/media/player_wasm.js").then(async ({ default: init, MediaPlayer }) => {
+  await init();
+  window.player = new MediaPlayer(document.getElementById("video"));
+  window.player.events.addEventListener("error", (e) => console.error(e.detail.message));
+  window.ready = true;
+});
+</script>`);
   up = await startUpstream({ "/m/": media, "/pkg/": join(root, "www/pkg"), "/page/": page });
   stack = await startStack();
   browser = await launch();
@@ -173,6 +189,22 @@ test("the player-only build: a 3-rung ladder plays, switches quality on request,
   assert.equal(holding.length, 1, JSON.stringify(state));
   assert.ok(holding[0][0] <= 2, `continuous from the start through both switches: ${JSON.stringify(state)}`);
   assert.equal(await page.evaluate(() => document.getElementById("video").error), null, "no decode error");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("ManagedMediaSource is used where the browser has it (remote playback off, as it requires)", async () => {
+  const page = await newPage(browser);
+  await page.goto(`${up.url}/page/managed.html`);
+  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  await page.evaluate((url) => window.player.load(url), `${up.url}/m/ladder/manifest.mpd`);
+  await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing past 2 s");
+  const seen = await page.evaluate(() => {
+    const v = document.getElementById("video");
+    return { managed: window.managed, remote: v.disableRemotePlayback, audio: v.webkitAudioDecodedByteCount, error: v.error };
+  });
+  assert.deepEqual({ managed: seen.managed, remote: seen.remote, error: seen.error }, { managed: 1, remote: true, error: null }, JSON.stringify(seen));
+  assert.ok(seen.audio > 0, `audio decoded: ${seen.audio}`);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
