@@ -158,7 +158,7 @@ pub fn write_f64(out: &mut String, v: f64) {
     if frac != 0 {
         out.push('.');
         let mut width = 6;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             width -= 1;
         }
@@ -208,6 +208,7 @@ pub fn write_u64(out: &mut String, mut v: u64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     extern crate std;
     use super::*;

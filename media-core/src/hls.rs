@@ -715,6 +715,7 @@ fn representation(id: String, bandwidth: u64, mime: &str, codecs: String, resolu
         sample_rate: None,
         base_urls: Vec::new(),
         timestamp_offset: 0.0,
+        placed: true,
         init,
         addressing: Addressing::Segments(segments),
     }
@@ -724,10 +725,16 @@ fn representation(id: String, bandwidth: u64, mime: &str, codecs: String, resolu
 /// period; a video track with a representation per variant (their media
 /// playlists in `media`, same order as `master.variants`; a missing one
 /// drops its variant) and, when the variants name an audio group, an audio
-/// track from that group's default rendition (`audio`). fMP4 only: the
-/// segments carry their own timestamps. A VOD/EVENT snapshot (live HLS
-/// refresh is not modelled).
-pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], audio: Option<&MediaPlaylist>) -> crate::mpd::Manifest {
+/// track from that group's default rendition (`audio`). fMP4 only. Each
+/// segment is placed at its listed start ([`Representation::placed`]): a
+/// playlist says where segments go, not the media's own timestamps.
+///
+/// Live (no `EXT-X-ENDLIST`): `live` has re-timed the playlists (see
+/// [`LiveTimes`]) and gives the clock; the model is dynamic, refreshed
+/// every target duration, started three target durations from the end.
+///
+/// [`Representation::placed`]: crate::mpd::Representation::placed
+pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], audio: Option<&MediaPlaylist>, live: Option<&LiveTimes>) -> crate::mpd::Manifest {
     use crate::mpd::{Manifest, Period, Track, TrackKind};
     let separate_audio = audio.is_some();
     let mut reps = Vec::new();
@@ -737,7 +744,9 @@ pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], aud
         let kept: Vec<&str> = codecs.iter().copied().filter(|c| !(separate_audio && is_audio_codec(c))).collect();
         reps.push(representation(format!("{i}"), v.bandwidth, "video/mp4", kept.join(","), v.resolution, v.frame_rate, m));
     }
-    let duration = media.iter().flatten().map(MediaPlaylist::duration).reduce(f64::max);
+    let playlists = || media.iter().flatten().chain(audio);
+    let dynamic = live.is_some() && playlists().any(MediaPlaylist::is_live);
+    let duration = if dynamic { None } else { playlists().map(MediaPlaylist::duration).reduce(f64::max) };
     let mut tracks = vec![Track { id: None, kind: TrackKind::Video, lang: None, roles: Vec::new(), label: None, representations: reps }];
     if let Some(a) = audio {
         let codec = master.variants.iter().filter_map(|v| v.codecs.as_deref()).flat_map(|c| c.split(',')).map(str::trim).find(|c| is_audio_codec(c)).unwrap_or("mp4a.40.2");
@@ -751,16 +760,70 @@ pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], aud
             representations: vec![representation("audio".into(), 128_000, "audio/mp4", codec.to_string(), None, None, a)],
         });
     }
+    let target = playlists().map(|m| m.target_duration).reduce(f64::min).unwrap_or(2.0).max(0.5);
+    // The window: what every playlist still lists.
+    let window = playlists().filter_map(|m| Some(m.duration() - m.segments.first()?.start)).reduce(f64::min);
     Manifest {
-        dynamic: false,
+        dynamic,
         duration,
-        availability_start_ms: None,
-        min_update_period: None,
-        time_shift_buffer_depth: None,
-        suggested_presentation_delay: None,
+        availability_start_ms: live.filter(|_| dynamic).and_then(|l| l.origin_ms),
+        min_update_period: dynamic.then_some(target),
+        time_shift_buffer_depth: window.filter(|_| dynamic),
+        suggested_presentation_delay: dynamic.then_some(3.0 * target),
         min_buffer_time: None,
         locations: Vec::new(),
         periods: vec![Period { id: None, start: 0.0, duration, tracks }],
+    }
+}
+
+/// The timeline of a live HLS presentation across playlist reloads.
+///
+/// A media playlist lists a sliding window of segments numbered by media
+/// sequence; its times start at 0 on every reload. Here a segment keeps the
+/// start it was first given (found again by its sequence number), a
+/// playlist seen for the first time ends where the first one did (each
+/// playlist's last segment is the live edge when it was fetched), and the
+/// clock is the earliest estimate of when presentation time 0 was live
+/// (so every listed segment counts as available).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveTimes {
+    /// Per playlist (the variants in master order, then the audio
+    /// rendition): the last listed segment's sequence number, start and end.
+    last: Vec<Option<(u64, f64, f64)>>,
+    /// Where the first playlist placed ended: where new playlists end.
+    edge: Option<f64>,
+    /// Unix ms at which presentation time 0 was live.
+    pub origin_ms: Option<f64>,
+}
+
+impl LiveTimes {
+    /// Re-time `playlist`, the `k`th, fetched at `now_ms` (Unix ms).
+    pub fn place(&mut self, k: usize, playlist: &mut MediaPlaylist, now_ms: f64) {
+        let (Some(first), Some(last)) = (playlist.segments.first(), playlist.segments.last()) else { return };
+        let (first_seq, first_start, end) = (first.sequence, first.start, last.start + last.duration);
+        let (last_seq, last_start) = (last.sequence, last.start);
+        if self.last.len() <= k {
+            self.last.resize(k + 1, None);
+        }
+        let shift = match self.last[k] {
+            Some((seq, start, prev_end)) => match playlist.segments.iter().find(|s| s.sequence == seq) {
+                Some(s) => start - s.start,
+                // The window moved past everything seen before: continue
+                // from there, a target duration per missed segment.
+                None if first_seq > seq => prev_end + (first_seq - seq - 1) as f64 * playlist.target_duration - first_start,
+                // Numbering went back (a restarted stream): carry on after it.
+                None => prev_end - first_start,
+            },
+            None => self.edge.map_or(0.0, |edge| edge - end),
+        };
+        for s in &mut playlist.segments {
+            s.start += shift;
+        }
+        let placed_end = end + shift;
+        self.last[k] = Some((last_seq, last_start + shift, placed_end));
+        self.edge.get_or_insert(placed_end);
+        let origin = now_ms - placed_end * 1000.0;
+        self.origin_ms = Some(self.origin_ms.map_or(origin, |o| o.min(origin)));
     }
 }
 

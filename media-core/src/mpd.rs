@@ -160,6 +160,11 @@ pub struct Representation {
     pub base_urls: Vec<String>,
     /// Add to media timestamps to get presentation time (MSE `timestampOffset`).
     pub timestamp_offset: f64,
+    /// The media's own timestamps are not on the presentation timeline
+    /// (HLS: a live window, or a recording that does not start at 0): each
+    /// segment is placed at its listed start instead (MSE "sequence" mode,
+    /// `timestampOffset` = the segment's start).
+    pub placed: bool,
     pub init: Option<ByteRef>,
     pub addressing: Addressing,
 }
@@ -595,6 +600,7 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                     sample_rate: get("audioSamplingRate").and_then(|v| v.split_whitespace().next().and_then(|v| v.parse().ok())),
                     base_urls: rep_bases,
                     timestamp_offset: offset,
+                    placed: false,
                     init,
                     addressing,
                     id,

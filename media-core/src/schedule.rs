@@ -81,8 +81,10 @@ pub enum Output {
     Abort { id: FetchId },
     /// Queue: append the bytes of fetch `id` to the track's SourceBuffer,
     /// with `timestamp_offset` and the append window (the period's span:
-    /// media past a period's end is cut) set first.
-    Append { track: usize, id: FetchId, timestamp_offset: f64, window: (f64, f64) },
+    /// media past a period's end is cut) set first. `placed`: the segment
+    /// goes at `timestamp_offset` whatever its own timestamps say (MSE
+    /// "sequence" mode; see [`Representation::placed`]).
+    Append { track: usize, id: FetchId, timestamp_offset: f64, window: (f64, f64), placed: bool },
     /// Queue: remove `[start, end)` from the track's SourceBuffer.
     Remove { track: usize, start: f64, end: f64 },
     /// Queue: `SourceBuffer.changeType` (or create the SourceBuffer).
@@ -203,6 +205,9 @@ struct TrackState {
     failed: bool,
     /// Appends handed to the shell and not yet confirmed.
     pending_appends: u32,
+    /// Where the last few placed segments go (by fetch), for a retry of
+    /// the same bytes after a QuotaExceededError.
+    placed_at: Vec<(FetchId, f64)>,
 }
 
 pub struct Engine {
@@ -283,6 +288,7 @@ impl Engine {
                         ended: false,
                         failed: false,
                         pending_appends: 0,
+                        placed_at: Vec::new(),
                     });
                 }
             }
@@ -420,8 +426,15 @@ impl Engine {
                 self.append(i, id, Some(f.rep));
             }
             Purpose::Media => {
-                if let Some((_, end)) = f.span {
+                if let Some((start, end)) = f.span {
                     self.tracks[i].cursor = self.tracks[i].cursor.max(end);
+                    if self.rep(f.rep).is_some_and(|r| r.placed) {
+                        let at = &mut self.tracks[i].placed_at;
+                        if at.len() >= 8 {
+                            at.remove(0);
+                        }
+                        at.push((id, start));
+                    }
                 }
                 self.append(i, id, Some(f.rep));
             }
@@ -562,11 +575,18 @@ impl Engine {
 
     /// Queue the append of fetch `id`, with its representation's timestamp
     /// offset and its period's span as the append window.
+    /// A placed segment (see [`Representation::placed`]) goes at its start.
     fn append(&mut self, track: usize, id: FetchId, rep: Option<RepRef>) {
-        let offset = rep.and_then(|r| self.rep(r)).map_or(0.0, |r| r.timestamp_offset);
+        let r = rep.and_then(|r| self.rep(r));
+        let placed = r.is_some_and(|r| r.placed);
+        let start = self.tracks[track].placed_at.iter().find(|(k, _)| *k == id).map(|(_, t)| *t);
+        let offset = match (placed, start) {
+            (true, Some(t)) => t,
+            _ => r.map_or(0.0, |r| r.timestamp_offset),
+        };
         let window = rep.and_then(|r| self.manifest.as_ref()?.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)));
         self.tracks[track].pending_appends += 1;
-        self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window });
+        self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window, placed });
     }
 
     fn indexed(&self, r: RepRef) -> Option<&crate::mpd::Indexed> {

@@ -21,7 +21,9 @@ use media_core::schedule::{Engine, EngineConfig, EngineEvent, FetchId, Output, P
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{AbortController, HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer};
+use web_sys::{AbortController, HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer, SourceBufferAppendMode};
+
+use crate::player::HlsLive;
 
 use crate::dom::{emit, error_name, Listener};
 use crate::player::error_detail;
@@ -32,7 +34,7 @@ fn wall_ms() -> f64 {
 }
 
 enum Op {
-    Append { id: FetchId, offset: f64, window: (f64, f64) },
+    Append { id: FetchId, offset: f64, window: (f64, f64), placed: bool },
     Remove { start: f64, end: f64 },
     ChangeType(String),
 }
@@ -59,6 +61,10 @@ struct Shell {
     engine: Engine,
     /// The MediaSource class in use (see [`mse_class`]).
     class: js_sys::Function,
+    /// A live HLS presentation: what a refresh reloads (else the MPD at `url`).
+    hls: Option<Rc<HlsLive>>,
+    /// A manifest refresh is under way (one at a time).
+    refreshing: bool,
     video: HtmlVideoElement,
     events: web_sys::EventTarget,
     ms: MediaSource,
@@ -103,12 +109,13 @@ impl Dash {
     /// (already fetched from `url`).
     pub async fn start(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest_text: String) -> Result<Dash, JsValue> {
         let manifest = mpd::parse_at(&manifest_text, &url, Some(wall_ms())).map_err(|e| JsValue::from_str(&e.to_string()))?;
-        Self::start_with(video, events, url, manifest).await
+        Self::start_with(video, events, url, manifest, None).await
     }
 
     /// Play a presentation already in the engine's model (DASH, or HLS
-    /// converted by `media_core::hls::to_manifest`).
-    pub async fn start_with(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest: mpd::Manifest) -> Result<Dash, JsValue> {
+    /// converted by `media_core::hls::to_manifest`; a live HLS one is
+    /// reloaded through `hls`).
+    pub async fn start_with(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest: mpd::Manifest, hls: Option<Rc<HlsLive>>) -> Result<Dash, JsValue> {
         let (class, managed) = mse_class().ok_or_else(|| JsValue::from_str("this browser has no Media Source Extensions"))?;
         if managed {
             // A ManagedMediaSource opens only when the element cannot hand
@@ -143,6 +150,8 @@ impl Dash {
         *state.borrow_mut() = Some(Shell {
             engine: Engine::new(EngineConfig::default()),
             class,
+            hls,
+            refreshing: false,
             video,
             events,
             ms,
@@ -251,7 +260,7 @@ fn tick(weak: &Weakly) {
                 s.video.set_current_time(t);
             }
         }
-        let buffered = s.sbs.iter().map(|sb| ranges(sb)).collect();
+        let buffered = s.sbs.iter().map(ranges).collect();
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         let height = s.video.client_height();
         let ph = Playhead {
@@ -328,7 +337,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                 }
             }
         }
-        Output::Append { track, id, timestamp_offset, window } => push(s, track, Op::Append { id, offset: timestamp_offset, window }),
+        Output::Append { track, id, timestamp_offset, window, placed } => push(s, track, Op::Append { id, offset: timestamp_offset, window, placed }),
         Output::Remove { track, start, end } => push(s, track, Op::Remove { start, end }),
         Output::ChangeType { track, content_type } => push(s, track, Op::ChangeType(content_type)),
         Output::Flush { track } => {
@@ -344,12 +353,25 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
         Output::EndOfStream => s.eos_pending = true,
         Output::Seek(t) if can_seek(s, t) => s.video.set_current_time(t),
         Output::Seek(t) => s.pending_seek = Some(t),
+        Output::RefreshManifest if s.refreshing => {}
         Output::RefreshManifest => {
-            let (w, url) = (weak.clone(), s.url.clone());
+            s.refreshing = true;
+            let (w, url, hls) = (weak.clone(), s.url.clone(), s.hls.clone());
             spawn_local(async move {
-                let Ok(text) = crate::player::fetch_text(&url).await else { return };
-                let Ok(m) = mpd::parse_at(&text, &url, Some(wall_ms())) else { return };
-                with(&w, |s| s.engine.handle_manifest(wall_ms(), m, &|t| type_supported(&s.class, t)));
+                // A failed refresh keeps the manifest; the next one retries.
+                let m = match hls {
+                    Some(h) => h.reload().await.ok(),
+                    None => match crate::player::fetch_text(&url).await {
+                        Ok(text) => mpd::parse_at(&text, &url, Some(wall_ms())).ok(),
+                        Err(_) => None,
+                    },
+                };
+                with(&w, |s| {
+                    s.refreshing = false;
+                    if let Some(m) = m {
+                        s.engine.handle_manifest(wall_ms(), m, &|t| type_supported(&s.class, t));
+                    }
+                });
             });
         }
         Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => s.outbox.push(("quality", quality(&id, bandwidth, width, height))),
@@ -392,17 +414,25 @@ fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
     }
     while let Some(op) = s.queues.get_mut(i).and_then(VecDeque::pop_front) {
         let started = match op {
-            Op::Append { id, offset, window } => {
+            Op::Append { id, offset, window, placed } => {
                 let Some(buf) = s.bytes.get(&id).cloned() else { continue };
-                if (s.offsets[i] - offset).abs() > 1e-9 {
+                if placed {
+                    // Sequence mode: the append starts at timestampOffset,
+                    // which the browser then moves on by itself.
+                    if sb.mode() != SourceBufferAppendMode::Sequence {
+                        sb.set_mode(SourceBufferAppendMode::Sequence);
+                    }
+                    sb.set_timestamp_offset(offset);
+                    s.offsets[i] = f64::NAN;
+                } else if (s.offsets[i] - offset).abs() > 1e-9 || s.offsets[i].is_nan() {
                     sb.set_timestamp_offset(offset);
                     s.offsets[i] = offset;
                 }
                 if (sb.append_window_start() - window.0).abs() > 1e-9 || sb.append_window_end() != window.1 {
                     // Keep start < end at every step.
-                    let _ = sb.set_append_window_end(f64::INFINITY);
-                    let _ = sb.set_append_window_start(window.0);
-                    let _ = sb.set_append_window_end(window.1);
+                    sb.set_append_window_end(f64::INFINITY);
+                    sb.set_append_window_start(window.0);
+                    sb.set_append_window_end(window.1);
                 }
                 match sb.append_buffer_with_array_buffer(&buf) {
                     Ok(()) => {
@@ -442,11 +472,9 @@ fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
 
 fn updateend(weak: &Weakly, track: usize) {
     with(weak, |s| {
-        if let Some(Some(done)) = s.running.get_mut(track).map(Option::take) {
-            if let Some(id) = done {
-                s.bytes.remove(&id);
-                s.engine.handle_appended(wall_ms(), track);
-            }
+        if let Some(Some(Some(id))) = s.running.get_mut(track).map(Option::take) {
+            s.bytes.remove(&id);
+            s.engine.handle_appended(wall_ms(), track);
         }
     });
 }

@@ -14,6 +14,9 @@
 //! With the default `room` feature the build also has `join` and `Session`
 //! (the room sync loop and WebAudio); without it, only `MediaPlayer`.
 
+// `f64::clamp` would link float formatting (its panic message): `max().min()`.
+#![allow(clippy::manual_clamp)]
+
 use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;

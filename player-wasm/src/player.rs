@@ -9,6 +9,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use media_core::hls::{LiveTimes, MasterPlaylist, MediaPlaylist};
+use media_core::mpd::Manifest;
+
 use js_sys::Promise;
 use media_core::proxy::detect::{self, Kind};
 use wasm_bindgen::prelude::*;
@@ -126,40 +129,20 @@ impl Load {
     }
 
     /// HLS with fMP4 segments through the same engine: the master's
-    /// variants (and the default audio rendition) become one presentation.
+    /// variants (and the default audio rendition) become one presentation;
+    /// a live one is reloaded by the MSE shell through [`HlsLive`].
     async fn hls(self, url: String, text: Option<String>) -> Result<(), JsValue> {
         use media_core::hls::{default_audio_uri, parse_playlist, single_variant, to_manifest, Playlist};
         let text = match text {
             Some(t) => t,
             None => fetch_text(&url).await?,
         };
-        let bad = |e: media_core::hls::HlsError| JsValue::from_str(&format!("bad playlist: {e}"));
-        let (master, media, audio) = match parse_playlist(&text, &url).map_err(bad)? {
-            Playlist::Media(m) => (single_variant(&url), vec![Some(m)], None),
+        let (master, audio_uri, mut media, mut audio) = match parse_playlist(&text, &url).map_err(bad_playlist)? {
+            Playlist::Media(m) => (single_variant(&url), None, vec![Some(m)], None),
             Playlist::Master(master) => {
-                // Every variant's request (and the audio rendition's) goes out
-                // at once; the answers are then read in order.
-                let audio = default_audio_uri(&master).map(|u| (start_fetch(&u), u));
-                let pending: Vec<_> = master.variants.iter().map(|v| start_fetch(&v.uri)).collect();
-                let mut media = Vec::new();
-                for (v, p) in master.variants.iter().zip(pending) {
-                    let m = match finish_text(p, &v.uri).await {
-                        Ok(t) => match parse_playlist(&t, &v.uri) {
-                            Ok(Playlist::Media(m)) => Some(m),
-                            _ => None,
-                        },
-                        Err(_) => None,
-                    };
-                    media.push(m);
-                }
-                let audio = match audio {
-                    Some((p, u)) => match parse_playlist(&finish_text(p, &u).await?, &u).map_err(bad)? {
-                        Playlist::Media(m) => Some(m),
-                        Playlist::Master(_) => None,
-                    },
-                    None => None,
-                };
-                (master, media, audio)
+                let audio_uri = default_audio_uri(&master);
+                let (media, audio) = fetch_media(&master, audio_uri.as_deref()).await?;
+                (master, audio_uri, media, audio)
             }
         };
         if media.iter().flatten().any(|m| !m.is_fmp4()) {
@@ -171,8 +154,14 @@ impl Load {
         if self.generation.get() != self.gen {
             return Ok(());
         }
-        let manifest = to_manifest(&master, &media, audio.as_ref());
-        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest).await?;
+        let (manifest, live) = if media.iter().flatten().chain(&audio).any(MediaPlaylist::is_live) {
+            let live = HlsLive { present: media.iter().map(Option::is_some).collect(), master, audio_uri, times: RefCell::new(LiveTimes::default()) };
+            let manifest = live.manifest(&mut media, audio.as_mut());
+            (manifest, Some(Rc::new(live)))
+        } else {
+            (to_manifest(&master, &media, audio.as_ref(), None), None)
+        };
+        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, live).await?;
         self.keep(dash);
         Ok(())
     }
@@ -257,6 +246,78 @@ pub fn describe(e: &JsValue) -> String {
     }
     let msg = js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
     format!("{} {}", error_name(e), msg).trim().to_string()
+}
+
+fn bad_playlist(e: media_core::hls::HlsError) -> JsValue {
+    JsValue::from_str(&format!("bad playlist: {e}"))
+}
+
+/// The media playlists of `master`'s variants (None where one failed) and
+/// of its audio rendition: every request goes out at once, the answers are
+/// read in order.
+async fn fetch_media(master: &MasterPlaylist, audio_uri: Option<&str>) -> Result<(Vec<Option<MediaPlaylist>>, Option<MediaPlaylist>), JsValue> {
+    use media_core::hls::{parse_playlist, Playlist};
+    let audio = audio_uri.map(|u| (start_fetch(u), u));
+    let pending: Vec<_> = master.variants.iter().map(|v| start_fetch(&v.uri)).collect();
+    let mut media = Vec::new();
+    for (v, p) in master.variants.iter().zip(pending) {
+        let m = match finish_text(p, &v.uri).await {
+            Ok(t) => match parse_playlist(&t, &v.uri) {
+                Ok(Playlist::Media(m)) => Some(m),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        media.push(m);
+    }
+    let audio = match audio {
+        Some((p, u)) => match parse_playlist(&finish_text(p, u).await?, u).map_err(bad_playlist)? {
+            Playlist::Media(m) => Some(m),
+            Playlist::Master(_) => None,
+        },
+        None => None,
+    };
+    Ok((media, audio))
+}
+
+/// A live HLS presentation: what a reload fetches and the timeline that
+/// keeps segments in place across reloads (`media_core::hls::LiveTimes`).
+pub(crate) struct HlsLive {
+    master: MasterPlaylist,
+    audio_uri: Option<String>,
+    /// Which variants had a playlist at the start: a reload must have the
+    /// same ones (the engine's choices are indices into them).
+    present: Vec<bool>,
+    times: RefCell<LiveTimes>,
+}
+
+impl HlsLive {
+    /// Place freshly fetched playlists on the timeline and model them.
+    fn manifest(&self, media: &mut [Option<MediaPlaylist>], audio: Option<&mut MediaPlaylist>) -> Manifest {
+        let now = js_sys::Date::now();
+        let mut times = self.times.borrow_mut();
+        for (k, m) in media.iter_mut().enumerate() {
+            if let Some(m) = m {
+                times.place(k, m, now);
+            }
+        }
+        let audio = audio.map(|a| {
+            times.place(media.len(), a, now);
+            &*a
+        });
+        media_core::hls::to_manifest(&self.master, media, audio, Some(&times))
+    }
+
+    /// Fetch every playlist again (the MSE shell asks when the engine says
+    /// `RefreshManifest`).
+    pub(crate) async fn reload(&self) -> Result<Manifest, JsValue> {
+        // (A lone media playlist is the one variant of `single_variant`.)
+        let (mut media, mut audio) = fetch_media(&self.master, self.audio_uri.as_deref()).await?;
+        if media.iter().map(Option::is_some).collect::<Vec<_>>() != self.present || audio.is_none() != self.audio_uri.is_none() {
+            return Err(JsValue::from_str("a playlist could not be reloaded"));
+        }
+        Ok(self.manifest(&mut media, audio.as_mut()))
+    }
 }
 
 /// Send a GET now (the request runs while other work goes on).

@@ -16,6 +16,11 @@
 //! - [`secret`]: hashes of tokens and passwords.
 //! - `sim` (tests, feature `sim`): the deterministic simulation harness.
 
+// `f64::clamp` panics with a message that formats floats with `Debug`,
+// which links kilobytes of float printing into the browser build: the
+// cores write `max().min()` on purpose.
+#![allow(clippy::manual_clamp)]
+
 pub mod audio;
 pub mod client;
 pub mod clock;

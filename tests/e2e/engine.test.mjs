@@ -239,3 +239,36 @@ test("a live stream published over time: starts near the edge, follows the growi
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("live HLS published over time (a sliding window, not starting at media time 0): starts behind the edge, follows reloads, seeks back", async () => {
+  const page = await newPage(browser);
+  await page.goto(`${up.url}/page/player.html`);
+  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  await page.evaluate((url) => window.player.load({ url, kind: "hls" }), `${up.url}/m/live-hls/live.m3u8`);
+  await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 12_000, "playing");
+  // The first playlist listed the 30 s before the stream's 50th second:
+  // segments from media time ~20 s, which the player's timeline puts at 0.
+  const edge = () => (Date.now() - up.liveStart("/m/live-hls")) / 1000 - 20;
+  const first = await page.evaluate(() => document.getElementById("video").currentTime);
+  const lag = edge() - first;
+  assert.ok(lag > 2 && lag < 14, `starts about three target durations behind the live edge: edge ${edge()}, at ${first}`);
+  const reloadsBefore = up.hits("/m/live-hls/live.m3u8");
+  await waitFor(page, (t) => document.getElementById("video").currentTime > t + 8, first, 14_000, "following the live edge for 8 s");
+  const now = await page.evaluate(() => document.getElementById("video").currentTime);
+  assert.ok(up.hits("/m/live-hls/live.m3u8") >= reloadsBefore + 2, `the playlist is reloaded every target duration: ${up.hits("/m/live-hls/live.m3u8")}`);
+  const state = await page.evaluate(() => {
+    const v = document.getElementById("video");
+    const b = v.buffered;
+    return { t: v.currentTime, audio: v.webkitAudioDecodedByteCount, ranges: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]) };
+  });
+  assert.ok(state.audio > 0, `audio decoded: ${JSON.stringify(state)}`);
+  assert.ok(state.ranges.some(([s, e]) => s <= first + 0.5 && e >= state.t), `one buffered range from the start through segments listed by later reloads: ${JSON.stringify(state)}`);
+  // Back 6 s inside the window.
+  const back = Math.floor(now - 6);
+  await page.evaluate((b) => { document.getElementById("video").currentTime = b; }, back);
+  await waitFor(page, (b) => { const v = document.getElementById("video"); return v.currentTime > b + 1 && v.currentTime < b + 5 && !v.paused; }, back, 8_000, `playing on after a seek back to ${back}`);
+  assert.equal(up.early(), 0, "no segment asked for before it was complete");
+  assert.equal(await page.evaluate(() => document.getElementById("video").error), null);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

@@ -57,11 +57,36 @@ export function liveMpd(vod, ast, now, { tsbd = 30 } = {}) {
   return out;
 }
 
+/**
+ * A live HLS media playlist made of a VOD one (ffmpeg's fMP4 HLS): as if the
+ * stream had started at `start`, listing the segments complete by `now` that
+ * began within the last `window` seconds (EXT-X-MEDIA-SEQUENCE moves with
+ * the window), without EXT-X-ENDLIST or a VOD playlist type.
+ */
+export function liveM3u8(vod, start, now, { window = 30 } = {}) {
+  const live = (now - start) / 1000;
+  const head = vod.split("\n").filter((l) => /^#EXT(M3U|-X-VERSION|-X-TARGETDURATION|-X-MAP)/.test(l));
+  const segs = [];
+  let t = 0;
+  const lines = vod.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const d = lines[i].match(/^#EXTINF:([\d.]+)/);
+    if (!d) continue;
+    segs.push({ n: segs.length, t, d: Number(d[1]), uri: lines[i + 1].trim() });
+    t += Number(d[1]);
+  }
+  const keep = segs.filter(({ t, d }) => t + d <= live && t >= live - window);
+  return [...head, `#EXT-X-MEDIA-SEQUENCE:${keep[0]?.n ?? 0}`, ...keep.flatMap(({ d, uri }) => [`#EXTINF:${d.toFixed(6)},`, uri]), ""].join("\n");
+}
+
 /** Start the origin on 127.0.0.1 with `mounts` = { "/dash/": dir, ... }.
  * `<dir>/live.mpd` publishes `<dir>/manifest.mpd` as a live stream that
  * started `liveLeadSecs` before its first request; its segments are refused
- * (404, counted by `early()`) until they are complete. */
-export async function startUpstream(mounts, { liveLeadSecs = 12 } = {}) {
+ * (404, counted by `early()`) until they are complete. `<dir>/live.m3u8`
+ * likewise publishes `<dir>/media.m3u8` as live HLS that started
+ * `hlsLeadSecs` before (by default longer ago than its 30 s window: the
+ * first segment listed does not start at media time 0). */
+export async function startUpstream(mounts, { liveLeadSecs = 12, hlsLeadSecs = 50 } = {}) {
   const hits = new Map();
   const liveStarts = new Map();
   let early = 0;
@@ -127,7 +152,15 @@ export async function startUpstream(mounts, { liveLeadSecs = 12 } = {}) {
       res.writeHead(200, { "content-type": "application/dash+xml", "cache-control": "no-cache" }).end(liveMpd(vod, liveStarts.get(dir), Date.now()));
       return;
     }
-    const chunk = file.match(/chunk-stream\d+-(\d+)\.m4s$/);
+    if (file.endsWith("/live.m3u8")) {
+      let vod;
+      try { vod = readFileSync(join(dir, "media.m3u8"), "utf8"); } catch { res.writeHead(404).end("not found"); return; }
+      if (!liveStarts.has(dir)) liveStarts.set(dir, Date.now() - hlsLeadSecs * 1000);
+      res.writeHead(200, { "content-type": "application/vnd.apple.mpegurl", "cache-control": "no-cache" }).end(liveM3u8(vod, liveStarts.get(dir), Date.now()));
+      return;
+    }
+    // DASH chunk n (from 1) ends at 2n s; HLS seg-n (from 0) at 2(n + 1) s.
+    const chunk = file.match(/chunk-stream\d+-(\d+)\.m4s$/) ?? file.match(/seg-(\d+)\.m4s$/)?.map((v, i) => (i === 1 ? String(Number(v) + 1) : v));
     if (chunk && liveStarts.has(dir) && Number(chunk[1]) * 2 > (Date.now() - liveStarts.get(dir)) / 1000 + 0.25) {
       early++;
       res.writeHead(404).end("not yet available");

@@ -347,6 +347,14 @@ fn build_media(root: &Path, bench: bool) -> Result {
             a.push("manifest.mpd".into());
             a
         }),
+        // The source of the live HLS stream the test origin publishes over
+        // time (a sliding window of this playlist; tests/support/upstream.mjs).
+        ("live-hls", "media.m3u8", {
+            let mut a = lavfi("320x180", 90, 415);
+            a.extend(h264.iter().map(|s| s.to_string()));
+            a.extend(["-b:v", "120k", "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", "seg-%03d.m4s", "media.m3u8"].map(String::from));
+            a
+        }),
         // One plain MP4 that Shaka Packager packages below.
         ("shaka", "src.mp4", {
             let mut a = lavfi("320x180", 12, 330);

@@ -449,7 +449,7 @@ v/low.m3u8\n",
     assert_eq!(default_audio_uri(&m).as_deref(), Some("https://cdn.example/hls/aac/fr.m3u8"));
     let seg = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/aac/fr.m3u8");
     let video = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/v/low.m3u8");
-    let manifest = to_manifest(&m, &[Some(video)], Some(&seg));
+    let manifest = to_manifest(&m, &[Some(video)], Some(&seg), None);
     let audio = &manifest.periods[0].tracks[1];
     assert_eq!((audio.label.as_deref(), audio.lang.as_deref()), (Some("Francais"), Some("fr")));
     assert_eq!(manifest.periods[0].tracks[0].representations[0].codecs, "avc1.4d401e", "the separate audio's codec leaves the video's");
@@ -461,4 +461,82 @@ fn keys_mark_a_playlist_encrypted() {
     let locked = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n#EXTINF:2,\na.m4s\n#EXT-X-ENDLIST\n", "https://x.example/p.m3u8");
     assert!(!clear.is_encrypted());
     assert!(locked.is_encrypted());
+}
+
+/// A live window: segments `first..first + n` of 2 s (`EXTINF` 2.0).
+fn window(first: u64, n: u64, url: &str) -> MediaPlaylist {
+    let mut text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-MAP:URI=\"init.mp4\"\n");
+    for i in first..first + n {
+        text.push_str(&format!("#EXTINF:2.0,\nseg-{i}.m4s\n"));
+    }
+    media(&text, url)
+}
+
+fn starts(m: &MediaPlaylist) -> Vec<(u64, f64)> {
+    m.segments.iter().map(|s| (s.sequence, s.start)).collect()
+}
+
+#[test]
+fn a_live_window_keeps_each_segment_where_it_was_first_placed() {
+    let url = "https://live.example/v.m3u8";
+    let mut times = LiveTimes::default();
+    // First load at t = 100 s (Unix ms 100_000): segments 10..15 at 0..12 s.
+    let mut a = window(10, 6, url);
+    times.place(0, &mut a, 100_000.0);
+    assert_eq!(starts(&a)[0], (10, 0.0));
+    assert_eq!(times.origin_ms, Some(100_000.0 - 12_000.0), "the end of the list was live when it was fetched");
+    // 4 s later the window slid by two: 12..17 keep their times.
+    let mut b = window(12, 6, url);
+    times.place(0, &mut b, 104_000.0);
+    assert_eq!(starts(&b), vec![(12, 4.0), (13, 6.0), (14, 8.0), (15, 10.0), (16, 12.0), (17, 14.0)]);
+    assert_eq!(times.origin_ms, Some(88_000.0), "on time: the clock stays");
+    // Fetched late (the server was slow to list 18): the clock keeps the
+    // earliest estimate, so every listed segment counts as available.
+    let mut c = window(13, 6, url);
+    times.place(0, &mut c, 107_500.0);
+    assert_eq!(starts(&c).last(), Some(&(18, 16.0)));
+    assert_eq!(times.origin_ms, Some(88_000.0));
+    // A reload after a long pause: nothing in common, 3 segments missed.
+    let mut d = window(22, 6, url);
+    times.place(0, &mut d, 130_000.0);
+    assert_eq!(starts(&d)[0], (22, 18.0 + 3.0 * 2.0), "continues a target duration per missed segment");
+}
+
+#[test]
+fn playlists_seen_later_end_where_the_first_one_did() {
+    let mut times = LiveTimes::default();
+    let mut video = window(10, 6, "https://live.example/v.m3u8");
+    times.place(0, &mut video, 100_000.0);
+    // The audio rendition lists a longer window under other numbers.
+    let mut audio = window(500, 9, "https://live.example/a.m3u8");
+    times.place(1, &mut audio, 100_050.0);
+    assert_eq!(audio.segments.last().map(|s| s.start + s.duration), Some(12.0));
+    assert_eq!(audio.segments[0].start, -6.0, "older audio sits before 0, where nothing plays");
+    // Its next reload is placed by its own numbers.
+    let mut audio2 = window(501, 9, "https://live.example/a.m3u8");
+    times.place(1, &mut audio2, 102_000.0);
+    assert_eq!(audio2.segments.last().map(|s| s.start), Some(12.0));
+}
+
+#[test]
+fn a_live_playlist_becomes_a_dynamic_presentation_and_a_finished_one_static() {
+    let url = "https://live.example/v.m3u8";
+    let master = single_variant(url);
+    let mut times = LiveTimes::default();
+    let mut live = window(10, 6, url);
+    times.place(0, &mut live, 100_000.0);
+    let m = to_manifest(&master, &[Some(live.clone())], None, Some(&times));
+    assert!(m.dynamic);
+    assert_eq!((m.duration, m.availability_start_ms), (None, Some(88_000.0)));
+    assert_eq!((m.min_update_period, m.suggested_presentation_delay, m.time_shift_buffer_depth), (Some(2.0), Some(6.0), Some(12.0)));
+    let rep = &m.periods[0].tracks[0].representations[0];
+    assert!(rep.placed, "HLS segments go where the playlist says");
+    let crate::mpd::Addressing::Segments(list) = &rep.addressing else { panic!("a segment list") };
+    assert_eq!((list[0].start, list[0].url.as_str(), list[0].number), (0.0, "https://live.example/seg-10.m4s", 10));
+    // Without the live clock (or once EXT-X-ENDLIST appears) it is VOD.
+    assert!(!to_manifest(&master, &[Some(live)], None, None).dynamic);
+    let mut ended = window(10, 6, url);
+    ended.endlist = true;
+    let vod = to_manifest(&master, &[Some(ended)], None, Some(&times));
+    assert_eq!((vod.dynamic, vod.duration, vod.availability_start_ms), (false, Some(12.0), None));
 }

@@ -553,3 +553,72 @@ fn a_retried_webm_init_fetch_still_hands_its_bytes_to_the_engine() {
     assert!(init_fetches.len() >= 2, "retried: {init_fetches:?}");
     assert!(init_fetches.iter().all(|i| *i), "every attempt inspected: {init_fetches:?}");
 }
+
+#[test]
+fn live_hls_starts_three_targets_behind_the_edge_places_each_segment_at_its_start_and_follows_reloads() {
+    use crate::hls::{parse_playlist, single_variant, to_manifest, LiveTimes, Playlist};
+    let url = "https://live.example/v.m3u8";
+    let playlist = |first: u64| {
+        let mut text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-MAP:URI=\"init.mp4\"\n");
+        for i in first..first + 10 {
+            text.push_str(&format!("#EXTINF:2.0,\nseg-{i}.m4s\n"));
+        }
+        match parse_playlist(&text, url) {
+            Ok(Playlist::Media(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    };
+    let master = single_variant(url);
+    let mut times = LiveTimes::default();
+    // Segments 100..110 listed at Unix ms 1_000_000: 0..20 s, edge 20 s.
+    let mut first = playlist(100);
+    times.place(0, &mut first, 1_000_000.0);
+    let mut e = Engine::new(EngineConfig::default());
+    e.handle_manifest(1_000_000.0, to_manifest(&master, &[Some(first)], None, Some(&times)), &all);
+    let mut fetched = Vec::new();
+    let mut appends = Vec::new();
+    let mut seek = None;
+    let mut refreshes = 0;
+    let mut quota_once = true;
+    for step in 0..160 {
+        let now = 1_000_000.0 + f64::from(step) * 50.0;
+        e.handle_tick(now, Playhead { time: seek.unwrap_or(0.0), paused: true, buffered: vec![vec![]], display_height: None });
+        while let Some(o) = e.poll_output() {
+            match o {
+                Output::Seek(t) => seek = Some(t),
+                Output::Fetch { id, url, .. } => {
+                    fetched.push(url.rsplit('/').next().unwrap_or_default().to_string());
+                    e.handle_fetched(now, id, 50_000, 100.0, None);
+                }
+                Output::Append { id, timestamp_offset, placed, .. } => {
+                    appends.push((timestamp_offset, placed));
+                    if quota_once && appends.len() == 3 {
+                        // The same bytes again after a QuotaExceededError: same place.
+                        quota_once = false;
+                        e.handle_append_failed(now, 0, id, true);
+                    } else {
+                        e.handle_appended(now, 0);
+                    }
+                }
+                Output::RefreshManifest => {
+                    // The window slid by one segment a reload (2 s).
+                    refreshes += 1;
+                    let mut next = playlist(100 + refreshes);
+                    times.place(0, &mut next, now);
+                    e.handle_manifest(now, to_manifest(&master, &[Some(next)], None, Some(&times)), &all);
+                }
+                _ => {}
+            }
+        }
+    }
+    // Edge 20 s, three target durations back: 14 s, in segment 107 (14–16 s).
+    assert_eq!(seek, Some(14.0));
+    assert_eq!(fetched.first().map(String::as_str), Some("init.mp4"));
+    assert_eq!(fetched.get(1).map(String::as_str), Some("seg-107.m4s"), "{fetched:?}");
+    // 8 s of simulated time: reloads every target duration list 110.., and they are fetched.
+    assert!(refreshes >= 3, "{refreshes}");
+    assert!(fetched.iter().any(|f| f == "seg-111.m4s"), "segments listed by later reloads: {fetched:?}");
+    // Media appends are placed at their starts: 14, 16, 16 again (the quota retry), 18, 20, …
+    let media: Vec<f64> = appends.iter().skip(1).map(|(o, p)| if *p { *o } else { -1.0 }).collect();
+    assert_eq!(&media[..5], &[14.0, 16.0, 16.0, 18.0, 20.0], "{appends:?}");
+}
