@@ -780,17 +780,21 @@ pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], aud
 ///
 /// A media playlist lists a sliding window of segments numbered by media
 /// sequence; its times start at 0 on every reload. Here a segment keeps the
-/// start it was first given (found again by its sequence number), a
-/// playlist seen for the first time ends where the first one did (each
-/// playlist's last segment is the live edge when it was fetched), and the
-/// clock is the earliest estimate of when presentation time 0 was live
-/// (so every listed segment counts as available).
+/// start it was first given, found again by its sequence number (in its own
+/// playlist's last list, else in another playlist's: variants share their
+/// numbering); a playlist with no number in common with anything placed
+/// ends where the last placed one did (each playlist's last segment is the
+/// live edge when it was fetched: approximate, for an audio rendition
+/// numbered on its own). A reload older than one already seen (a lagging
+/// CDN edge) is placed but changes nothing. The clock is the earliest
+/// estimate of when presentation time 0 was live, so every listed segment
+/// counts as available.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LiveTimes {
     /// Per playlist (the variants in master order, then the audio
-    /// rendition): the last listed segment's sequence number, start and end.
-    last: Vec<Option<(u64, f64, f64)>>,
-    /// Where the first playlist placed ended: where new playlists end.
+    /// rendition): the newest list's (sequence, start, end) per segment.
+    lists: Vec<Vec<(u64, f64, f64)>>,
+    /// Where the last placed playlist ended.
     edge: Option<f64>,
     /// Unix ms at which presentation time 0 was live.
     pub origin_ms: Option<f64>,
@@ -800,28 +804,34 @@ impl LiveTimes {
     /// Re-time `playlist`, the `k`th, fetched at `now_ms` (Unix ms).
     pub fn place(&mut self, k: usize, playlist: &mut MediaPlaylist, now_ms: f64) {
         let (Some(first), Some(last)) = (playlist.segments.first(), playlist.segments.last()) else { return };
-        let (first_seq, first_start, end) = (first.sequence, first.start, last.start + last.duration);
-        let (last_seq, last_start) = (last.sequence, last.start);
-        if self.last.len() <= k {
-            self.last.resize(k + 1, None);
+        let (first_seq, first_start, last_seq, end) = (first.sequence, first.start, last.sequence, last.start + last.duration);
+        if self.lists.len() <= k {
+            self.lists.resize(k + 1, Vec::new());
         }
-        let shift = match self.last[k] {
-            Some((seq, start, prev_end)) => match playlist.segments.iter().find(|s| s.sequence == seq) {
-                Some(s) => start - s.start,
-                // The window moved past everything seen before: continue
-                // from there, a target duration per missed segment.
-                None if first_seq > seq => prev_end + (first_seq - seq - 1) as f64 * playlist.target_duration - first_start,
-                // Numbering went back (a restarted stream): carry on after it.
-                None => prev_end - first_start,
+        let common = |list: &[(u64, f64, f64)]| playlist.segments.iter().find_map(|s| list.iter().find(|(q, _, _)| *q == s.sequence).map(|(_, start, _)| start - s.start));
+        let own = &self.lists[k];
+        let stale = own.last().is_some_and(|(seq, _, _)| *seq > last_seq) && common(own).is_some();
+        let shift = match (common(own), own.last()) {
+            (Some(shift), _) => shift,
+            // The window moved past everything seen before: continue from
+            // there, a target duration per missed segment.
+            (None, Some(&(seq, _, prev_end))) if first_seq > seq => prev_end + (first_seq - seq - 1) as f64 * playlist.target_duration - first_start,
+            // Numbering went back (a restarted stream): carry on after it.
+            (None, Some(&(_, _, prev_end))) => prev_end - first_start,
+            (None, None) => match self.lists.iter().find_map(|l| common(l)) {
+                Some(shift) => shift,
+                None => self.edge.map_or(0.0, |edge| edge - end),
             },
-            None => self.edge.map_or(0.0, |edge| edge - end),
         };
         for s in &mut playlist.segments {
             s.start += shift;
         }
+        if stale {
+            return;
+        }
         let placed_end = end + shift;
-        self.last[k] = Some((last_seq, last_start + shift, placed_end));
-        self.edge.get_or_insert(placed_end);
+        self.lists[k] = playlist.segments.iter().map(|s| (s.sequence, s.start, s.start + s.duration)).collect();
+        self.edge = Some(placed_end);
         let origin = now_ms - placed_end * 1000.0;
         self.origin_ms = Some(self.origin_ms.map_or(origin, |o| o.min(origin)));
     }

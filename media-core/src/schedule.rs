@@ -265,6 +265,16 @@ impl Engine {
             let period = manifest.min_update_period.unwrap_or(2.0).max(0.5).min(60.0);
             self.next_refresh = Some(now + period * 1000.0);
             self.live_now = manifest.live_now(now);
+        } else {
+            // Static, or a live stream that has ended (an MPD turned static,
+            // EXT-X-ENDLIST): no more refreshes, and now it has a length.
+            self.next_refresh = None;
+            self.live_now = None;
+            if self.manifest.as_ref().is_some_and(|m| m.dynamic) {
+                if let Some(end) = manifest.end() {
+                    self.out.push_back(Output::SetDuration(end));
+                }
+            }
         }
         self.playable = manifest.periods.iter().map(|p| p.tracks.iter().map(|t| t.representations.iter().map(|r| supported(&r.content_type())).collect()).collect()).collect();
         if first {

@@ -39,6 +39,9 @@ enum Op {
     ChangeType(String),
 }
 
+/// A manifest refresh with no answer after this long no longer holds up the next.
+const REFRESH_GIVE_UP_MS: f64 = 10_000.0;
+
 /// Per-fetch state: a handful of fetches are in flight at a time, so a Vec
 /// (a HashMap costs kilobytes of wasm).
 struct ByFetch<T>(Vec<(FetchId, T)>);
@@ -63,8 +66,10 @@ struct Shell {
     class: js_sys::Function,
     /// A live HLS presentation: what a refresh reloads (else the MPD at `url`).
     hls: Option<Rc<HlsLive>>,
-    /// A manifest refresh is under way (one at a time).
-    refreshing: bool,
+    /// The manifest refresh under way (its number and when it started): one
+    /// at a time, and one that hangs is given up after [`REFRESH_GIVE_UP_MS`].
+    refreshing: Option<(u32, f64)>,
+    refreshes: u32,
     video: HtmlVideoElement,
     events: web_sys::EventTarget,
     ms: MediaSource,
@@ -151,7 +156,8 @@ impl Dash {
             engine: Engine::new(EngineConfig::default()),
             class,
             hls,
-            refreshing: false,
+            refreshing: None,
+            refreshes: 0,
             video,
             events,
             ms,
@@ -353,9 +359,11 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
         Output::EndOfStream => s.eos_pending = true,
         Output::Seek(t) if can_seek(s, t) => s.video.set_current_time(t),
         Output::Seek(t) => s.pending_seek = Some(t),
-        Output::RefreshManifest if s.refreshing => {}
+        Output::RefreshManifest if s.refreshing.is_some_and(|(_, at)| wall_ms() - at < REFRESH_GIVE_UP_MS) => {}
         Output::RefreshManifest => {
-            s.refreshing = true;
+            s.refreshes = s.refreshes.wrapping_add(1);
+            let n = s.refreshes;
+            s.refreshing = Some((n, wall_ms()));
             let (w, url, hls) = (weak.clone(), s.url.clone(), s.hls.clone());
             spawn_local(async move {
                 // A failed refresh keeps the manifest; the next one retries.
@@ -367,7 +375,11 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                     },
                 };
                 with(&w, |s| {
-                    s.refreshing = false;
+                    // A refresh given up on answers late: a newer one counts.
+                    if s.refreshing.is_none_or(|(k, _)| k != n) {
+                        return;
+                    }
+                    s.refreshing = None;
                     if let Some(m) = m {
                         s.engine.handle_manifest(wall_ms(), m, &|t| type_supported(&s.class, t));
                     }

@@ -64,7 +64,8 @@ const INSTRUMENT = () => {
       audioContexts: alive(live.contexts, (c) => c.state !== "closed"),
       objectUrls: live.urls.size,
       heap: performance.memory.usedJSHeapSize,
-      wasm: (await window.wt.load()).memory.buffer.byteLength,
+      // The module's one memory (export names are minified in the bundle).
+      wasm: Object.values(await window.wt.load()).find((v) => v instanceof WebAssembly.Memory).buffer.byteLength,
     };
   };
 };

@@ -59,33 +59,48 @@ pub fn build_player(root: &Path, tools: &setup::Tools) -> Result {
         // copies the last one here: bind it before the next build.
         let wasm = root.join("target/wasm32-unknown-unknown/release/player_wasm.wasm");
         run(Command::new(&tools.wasm_bindgen).arg("--target").arg("web").arg("--out-dir").arg(&out_dir).arg(&wasm))?;
-        let bg = out_dir.join("player_wasm_bg.wasm");
-        let out = Command::new(&tools.wasm_opt)
-            .arg("-Oz")
-            .args(WASM_FEATURES)
-            .arg("--minify-imports-and-exports-and-modules")
-            .arg(&bg)
-            .arg("-o")
-            .arg(&bg)
-            .output()
-            .map_err(|e| format!("could not start wasm-opt: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("wasm-opt failed: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let map = NameMap::parse(&String::from_utf8_lossy(&out.stdout))?;
-        let module = import_module(&std::fs::read(&bg).map_err(|e| format!("{}: {e}", bg.display()))?)?;
         let glue = out_dir.join("player_wasm.js");
-        let text = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
-        std::fs::write(&glue, rename_in_glue(&text, &map, &module)?).map_err(|e| e.to_string())?;
-        let dts = out_dir.join("player_wasm_bg.wasm.d.ts");
-        if let Ok(text) = std::fs::read_to_string(&dts) {
-            std::fs::write(&dts, rename_in_wasm_dts(&text, &map)).map_err(|e| e.to_string())?;
+        let bg = out_dir.join("player_wasm_bg.wasm");
+        // The glue is the up-to-date stamp: a build that fails past here
+        // removes it, so the next run starts over.
+        if let Err(e) = finish(root, tools, &bg, &glue, &out_dir) {
+            let _ = std::fs::remove_file(&glue);
+            return Err(e);
         }
-        // The JS glue is shipped minified (same module, same exports).
-        run(Command::new(root.join("node_modules/.bin/esbuild")).arg(&glue).args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"]).arg(format!("--outfile={}", glue.display())))?;
         let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         println!("    {}/player_wasm_bg.wasm: {} bytes, player_wasm.js: {} bytes ({:.1} s)", v.out_dir, size(&bg), size(&glue), t.elapsed().as_secs_f64());
     }
+    Ok(())
+}
+
+/// wasm-opt (short names), the glue renamed to match and minified.
+fn finish(root: &Path, tools: &setup::Tools, bg: &Path, glue: &Path, out_dir: &Path) -> Result {
+    let out = Command::new(&tools.wasm_opt)
+        .arg("-Oz")
+        .args(WASM_FEATURES)
+        .arg("--minify-imports-and-exports-and-modules")
+        .arg(&bg)
+        .arg("-o")
+        .arg(&bg)
+        .output()
+        .map_err(|e| format!("could not start wasm-opt: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("wasm-opt failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let map = NameMap::parse(&String::from_utf8_lossy(&out.stdout))?;
+    let module = import_module(&std::fs::read(&bg).map_err(|e| format!("{}: {e}", bg.display()))?)?;
+    let text = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    std::fs::write(&glue, rename_in_glue(&text, &map, &module)?).map_err(|e| e.to_string())?;
+    // The types of the raw exports (`player_wasm_bg.wasm.d.ts`, and
+    // `InitOutput`, what `init()` resolves to) name the new names too.
+    for (file, prefix) in [("player_wasm_bg.wasm.d.ts", "const "), ("player_wasm.d.ts", "readonly ")] {
+        let dts = out_dir.join(file);
+        if let Ok(text) = std::fs::read_to_string(&dts) {
+            std::fs::write(&dts, rename_in_dts(&text, &map, prefix)).map_err(|e| e.to_string())?;
+        }
+    }
+    // The JS glue is shipped minified (same module, same exports).
+    run(Command::new(root.join("node_modules/.bin/esbuild")).arg(&glue).args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"]).arg(format!("--outfile={}", glue.display())))?;
     Ok(())
 }
 
@@ -173,16 +188,19 @@ fn rename_in_glue(glue: &str, map: &NameMap, module: &str) -> Result<String> {
     }
     for (old, new) in &map.exports {
         let at = find_word(&text, "wasm.", old);
+        if at.is_empty() && !old.starts_with("__") {
+            return Err(format!("export {old} is never read as `wasm.{old}` in the glue: has wasm-bindgen changed?"));
+        }
         text = replace_at(&text, &at, old.len(), new);
     }
     Ok(text)
 }
 
-/// `export const NAME: …` lines of `player_wasm_bg.wasm.d.ts` with the new names.
-fn rename_in_wasm_dts(dts: &str, map: &NameMap) -> String {
+/// Declarations of the exports (`PREFIX NAME:`) with the new names.
+fn rename_in_dts(dts: &str, map: &NameMap, prefix: &str) -> String {
     let mut text = dts.to_string();
     for (old, new) in &map.exports {
-        let at = find_word(&text, "const ", old);
+        let at = find_word(&text, prefix, old);
         text = replace_at(&text, &at, old.len(), new);
     }
     text

@@ -540,3 +540,25 @@ fn a_live_playlist_becomes_a_dynamic_presentation_and_a_finished_one_static() {
     let vod = to_manifest(&master, &[Some(ended)], None, Some(&times));
     assert_eq!((vod.dynamic, vod.duration, vod.availability_start_ms), (false, Some(12.0), None));
 }
+
+#[test]
+fn a_variant_seen_later_takes_its_times_from_the_shared_numbering_and_a_stale_reload_changes_nothing() {
+    let mut times = LiveTimes::default();
+    let mut low = window(10, 6, "https://live.example/low.m3u8");
+    times.place(0, &mut low, 100_000.0);
+    // The other variant was fetched a moment later and already lists 16.
+    let mut high = window(11, 6, "https://live.example/high.m3u8");
+    times.place(1, &mut high, 100_020.0);
+    assert_eq!(starts(&high)[0], (11, 2.0), "same number, same time (not aligned by its end)");
+    // A lagging CDN edge answers with an older list: placed right, and
+    // the next reload still continues from the newest.
+    let clock = times.origin_ms;
+    assert_eq!(clock, Some(100_020.0 - 14_000.0), "the earliest estimate: the list that ran furthest ahead");
+    let mut old = window(9, 6, "https://live.example/low.m3u8");
+    times.place(0, &mut old, 104_000.0);
+    assert_eq!(starts(&old)[1], (10, 0.0));
+    assert_eq!(times.origin_ms, clock, "an old list says nothing about the clock");
+    let mut next = window(12, 6, "https://live.example/low.m3u8");
+    times.place(0, &mut next, 104_100.0);
+    assert_eq!(starts(&next)[0], (12, 4.0));
+}

@@ -621,4 +621,23 @@ fn live_hls_starts_three_targets_behind_the_edge_places_each_segment_at_its_star
     // Media appends are placed at their starts: 14, 16, 16 again (the quota retry), 18, 20, …
     let media: Vec<f64> = appends.iter().skip(1).map(|(o, p)| if *p { *o } else { -1.0 }).collect();
     assert_eq!(&media[..5], &[14.0, 16.0, 16.0, 18.0, 20.0], "{appends:?}");
+    // The event ends (EXT-X-ENDLIST): the presentation gets its length and
+    // the reloads stop.
+    let mut last = playlist(100 + refreshes);
+    last.endlist = true;
+    times.place(0, &mut last, 1_008_000.0);
+    e.handle_manifest(1_008_000.0, to_manifest(&master, &[Some(last)], None, Some(&times)), &all);
+    let mut outs = Vec::new();
+    for step in 0..200 {
+        e.handle_tick(1_008_000.0 + f64::from(step) * 50.0, Playhead { time: 20.0, paused: true, buffered: vec![vec![]], display_height: None });
+        while let Some(o) = e.poll_output() {
+            if let Output::Fetch { id, .. } = o {
+                e.handle_fetched(1_008_000.0, id, 50_000, 100.0, None);
+            } else if matches!(o, Output::SetDuration(_) | Output::RefreshManifest) {
+                outs.push(o);
+            }
+        }
+    }
+    let end = 2.0 * (10.0 + refreshes as f64);
+    assert_eq!(outs, vec![Output::SetDuration(end)], "a length once, no more reloads");
 }
