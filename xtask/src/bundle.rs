@@ -79,18 +79,18 @@ fn finish(root: &Path, tools: &setup::Tools, bg: &Path, glue: &Path, out_dir: &P
         .arg("-Oz")
         .args(WASM_FEATURES)
         .arg("--minify-imports-and-exports-and-modules")
-        .arg(&bg)
+        .arg(bg)
         .arg("-o")
-        .arg(&bg)
+        .arg(bg)
         .output()
         .map_err(|e| format!("could not start wasm-opt: {e}"))?;
     if !out.status.success() {
         return Err(format!("wasm-opt failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
     let map = NameMap::parse(&String::from_utf8_lossy(&out.stdout))?;
-    let module = import_module(&std::fs::read(&bg).map_err(|e| format!("{}: {e}", bg.display()))?)?;
-    let text = std::fs::read_to_string(&glue).map_err(|e| format!("{}: {e}", glue.display()))?;
-    std::fs::write(&glue, rename_in_glue(&text, &map, &module)?).map_err(|e| e.to_string())?;
+    let module = import_module(&std::fs::read(bg).map_err(|e| format!("{}: {e}", bg.display()))?)?;
+    let text = std::fs::read_to_string(glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    std::fs::write(glue, rename_in_glue(&text, &map, &module)?).map_err(|e| e.to_string())?;
     // The types of the raw exports (`player_wasm_bg.wasm.d.ts`, and
     // `InitOutput`, what `init()` resolves to) name the new names too.
     for (file, prefix) in [("player_wasm_bg.wasm.d.ts", "const "), ("player_wasm.d.ts", "readonly ")] {
@@ -100,7 +100,7 @@ fn finish(root: &Path, tools: &setup::Tools, bg: &Path, glue: &Path, out_dir: &P
         }
     }
     // The JS glue is shipped minified (same module, same exports).
-    run(Command::new(root.join("node_modules/.bin/esbuild")).arg(&glue).args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"]).arg(format!("--outfile={}", glue.display())))?;
+    run(Command::new(root.join("node_modules/.bin/esbuild")).arg(glue).args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"]).arg(format!("--outfile={}", glue.display())))?;
     Ok(())
 }
 
