@@ -90,6 +90,14 @@ async function open(source) {
   return page;
 }
 
+/** A page of the player alone (`file` under /page/), its MediaPlayer ready. */
+async function playerPage(file = "player.html") {
+  const page = await newPage(browser);
+  await page.goto(`${up.url}/page/${file}`);
+  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  return page;
+}
+
 /** Plays, decodes audio, seeks to 7 s and plays on from there. */
 async function playAndSeek(page) {
   await page.click("#play");
@@ -166,9 +174,7 @@ test("a 3-rung ladder: quality switches mid-play keep audio and video continuous
 // goal is measured on) with its MediaPlayer export. Live in a room is the
 // sync loop's business.
 test("the player-only build: a 3-rung ladder plays, switches quality on request, audio and video stay continuous", async () => {
-  const page = await newPage(browser);
-  await page.goto(`${up.url}/page/player.html`);
-  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  const page = await playerPage();
   assert.equal(await page.evaluate(() => window.hasJoin), false, "the build without the room has no join()");
   await page.evaluate((url) => window.player.load(url), `${up.url}/m/ladder/manifest.mpd`);
   await waitFor(page, () => window.player.qualities().length === 3, null, 10_000, "the ladder is known");
@@ -194,9 +200,7 @@ test("the player-only build: a 3-rung ladder plays, switches quality on request,
 });
 
 test("ManagedMediaSource is used where the browser has it (remote playback off, as it requires)", async () => {
-  const page = await newPage(browser);
-  await page.goto(`${up.url}/page/managed.html`);
-  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  const page = await playerPage("managed.html");
   await page.evaluate((url) => window.player.load(url), `${up.url}/m/ladder/manifest.mpd`);
   await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing past 2 s");
   const seen = await page.evaluate(() => {
@@ -210,9 +214,7 @@ test("ManagedMediaSource is used where the browser has it (remote playback off, 
 });
 
 test("a live stream published over time: starts near the edge, follows the growing timeline, seeks back in the window", async () => {
-  const page = await newPage(browser);
-  await page.goto(`${up.url}/page/player.html`);
-  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  const page = await playerPage();
   await page.evaluate((url) => window.player.load({ url, kind: "dash" }), `${up.url}/m/live/live.mpd`);
   await waitFor(page, () => document.getElementById("video").readyState >= 2, null, 10_000, "live media loaded");
   const edge = () => (Date.now() - up.liveStart("/m/live")) / 1000;
@@ -241,9 +243,7 @@ test("a live stream published over time: starts near the edge, follows the growi
 });
 
 test("live HLS published over time (a sliding window, not starting at media time 0): starts behind the edge, follows reloads, seeks back", async () => {
-  const page = await newPage(browser);
-  await page.goto(`${up.url}/page/player.html`);
-  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  const page = await playerPage();
   await page.evaluate((url) => window.player.load({ url, kind: "hls" }), `${up.url}/m/live-hls/live.m3u8`);
   await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 12_000, "playing");
   // The first playlist listed the 30 s before the stream's 50th second:
