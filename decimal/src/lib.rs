@@ -12,9 +12,7 @@ extern crate alloc;
 use alloc::string::String;
 
 /// Exact powers of ten as `f64` (10^22 is the largest exact one).
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
+const POW10: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /// Parses a decimal number: optional sign, digits with an optional
 /// fraction, optional exponent (`-1.5`, `.5`, `3.`, `2e-3`, `+4`). No
@@ -222,7 +220,26 @@ mod tests {
 
     #[test]
     fn parses_what_std_parses_exactly_for_media_numbers() {
-        for s in ["0", "1", "-1", "29.97", "23.976", "0.5", ".5", "3.", "4.004", "1e3", "2E-3", "-0.000001", "+7", "1732470000123.456", "48000", "0.04", "6.006", "9007199254740991"] {
+        for s in [
+            "0",
+            "1",
+            "-1",
+            "29.97",
+            "23.976",
+            "0.5",
+            ".5",
+            "3.",
+            "4.004",
+            "1e3",
+            "2E-3",
+            "-0.000001",
+            "+7",
+            "1732470000123.456",
+            "48000",
+            "0.04",
+            "6.006",
+            "9007199254740991",
+        ] {
             assert_eq!(parse_f64(s), Some(s.parse::<f64>().unwrap()), "{s}");
         }
     }

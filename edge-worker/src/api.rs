@@ -138,10 +138,7 @@ async fn create_room(mut req: Request, env: Env) -> Result<Response> {
     };
     let (url, title) = match create.source {
         Some(s) => (s, create.title),
-        None => (
-            env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into()),
-            Some("Demo stream".to_string()),
-        ),
+        None => (env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into()), Some("Demo stream".to_string())),
     };
     if !(url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"))) || url.len() > 2048 {
         return error(400, "bad_source", "source must be an http(s) URL or a path on this server");

@@ -72,8 +72,7 @@ impl RoomObject {
         let Some(stored) = self.state.storage().get::<PersistedRoom>(STATE_KEY).await? else {
             return Ok(false);
         };
-        let sockets: Vec<SocketTag> =
-            self.state.get_websockets().iter().filter_map(|ws| ws.deserialize_attachment::<SocketTag>().ok().flatten()).collect();
+        let sockets: Vec<SocketTag> = self.state.get_websockets().iter().filter_map(|ws| ws.deserialize_attachment::<SocketTag>().ok().flatten()).collect();
         let mut core = self.core.borrow_mut();
         if core.is_none() {
             *core = Some(Room::restore(config(&self.env), stored, sockets));
@@ -188,8 +187,7 @@ impl RoomObject {
         if let Some(list) = self.audience.borrow().as_ref() {
             return list.clone();
         }
-        let list: Vec<WebSocket> =
-            self.state.get_websockets().into_iter().filter(|ws| Self::tag_of(ws).is_some_and(|t| t.member.is_some())).collect();
+        let list: Vec<WebSocket> = self.state.get_websockets().into_iter().filter(|ws| Self::tag_of(ws).is_some_and(|t| t.member.is_some())).collect();
         *self.audience.borrow_mut() = Some(list.clone());
         list
     }

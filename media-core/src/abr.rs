@@ -256,14 +256,7 @@ impl Abr {
     /// ahead of the playhead. `display_height`: element height in device
     /// pixels, if known. `reps` may be in any order. A result other than
     /// `current` is a switch: its time starts the wait for the next switch up.
-    pub fn choose(
-        &mut self,
-        now_ms: f64,
-        reps: &[Choice],
-        current: Option<usize>,
-        buffer_ahead_s: f64,
-        display_height: Option<u32>,
-    ) -> usize {
+    pub fn choose(&mut self, now_ms: f64, reps: &[Choice], current: Option<usize>, buffer_ahead_s: f64, display_height: Option<u32>) -> usize {
         if reps.is_empty() {
             self.lower_bps = None;
             return 0;
@@ -355,15 +348,7 @@ impl Abr {
     /// [`MIN_ABANDON_ELAPSED_MS`], with nothing received yet (no speed to
     /// judge by: timeouts are the caller's), and on non-finite inputs.
     /// `now_ms` is accepted for uniformity.
-    pub fn should_abandon(
-        &self,
-        now_ms: f64,
-        bytes_loaded: u64,
-        bytes_total: u64,
-        elapsed_ms: f64,
-        segment_duration_s: f64,
-        buffer_ahead_s: f64,
-    ) -> bool {
+    pub fn should_abandon(&self, now_ms: f64, bytes_loaded: u64, bytes_total: u64, elapsed_ms: f64, segment_duration_s: f64, buffer_ahead_s: f64) -> bool {
         let _ = now_ms;
         let Some(lower_bps) = self.lower_bps else { return false };
         if self.override_index.is_some()

@@ -48,7 +48,10 @@ pub enum HlsError {
     /// The first line is not `#EXTM3U`.
     NotAPlaylist,
     /// `line` is 1-based (the `#EXTM3U` line is 1).
-    Malformed { line: usize, message: String },
+    Malformed {
+        line: usize,
+        message: String,
+    },
     TooManySegments,
 }
 
@@ -278,9 +281,7 @@ fn dec_u64(s: &str) -> Option<u64> {
 /// decimal-floating-point: digits with at most one '.', finite.
 fn dec_f64(s: &str) -> Option<f64> {
     let s = s.trim();
-    let ok = s.bytes().any(|b| b.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && s.bytes().filter(|&b| b == b'.').count() <= 1;
+    let ok = s.bytes().any(|b| b.is_ascii_digit()) && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') && s.bytes().filter(|&b| b == b'.').count() <= 1;
     decimal::parse_f64(s).filter(|_| ok)
 }
 
@@ -652,11 +653,7 @@ impl<'u> Parser<'u> {
             if self.variants.is_empty() {
                 return Err(HlsError::Malformed { line, message: "master playlist without EXT-X-STREAM-INF".into() });
             }
-            return Ok(Playlist::Master(MasterPlaylist {
-                variants: self.variants,
-                renditions: self.renditions,
-                independent_segments: self.independent,
-            }));
+            return Ok(Playlist::Master(MasterPlaylist { variants: self.variants, renditions: self.renditions, independent_segments: self.independent }));
         }
         let target_duration = self.target_duration.ok_or_else(|| self.err("missing EXT-X-TARGETDURATION"))?;
         let first = self.media_sequence.checked_add(self.skipped);
@@ -687,12 +684,21 @@ fn is_audio_codec(c: &str) -> bool {
     ["mp4a", "opus", "ac-3", "ec-3", "flac", "alac", "fLaC"].iter().any(|p| c.starts_with(&p.to_ascii_lowercase()))
 }
 
-fn representation(id: String, bandwidth: u64, mime: &str, codecs: String, resolution: Option<(u32, u32)>, frame_rate: Option<f64>, media: &MediaPlaylist) -> crate::mpd::Representation {
+fn representation(
+    id: String,
+    bandwidth: u64,
+    mime: &str,
+    codecs: String,
+    resolution: Option<(u32, u32)>,
+    frame_rate: Option<f64>,
+    media: &MediaPlaylist,
+) -> crate::mpd::Representation {
     use crate::mpd::{Addressing, ByteRef, Representation, Segment};
-    let init = media.segments.iter().find_map(|s| s.map.as_ref()).map(|m| ByteRef {
-        url: m.uri.clone(),
-        range: m.byte_range.as_ref().map(|r| (r.offset, r.offset + r.length.saturating_sub(1))),
-    });
+    let init = media
+        .segments
+        .iter()
+        .find_map(|s| s.map.as_ref())
+        .map(|m| ByteRef { url: m.uri.clone(), range: m.byte_range.as_ref().map(|r| (r.offset, r.offset + r.length.saturating_sub(1))) });
     let segments = media
         .segments
         .iter()
@@ -749,7 +755,14 @@ pub fn to_manifest(master: &MasterPlaylist, media: &[Option<MediaPlaylist>], aud
     let duration = if dynamic { None } else { playlists().map(MediaPlaylist::duration).reduce(f64::max) };
     let mut tracks = vec![Track { id: None, kind: TrackKind::Video, lang: None, roles: Vec::new(), label: None, representations: reps }];
     if let Some(a) = audio {
-        let codec = master.variants.iter().filter_map(|v| v.codecs.as_deref()).flat_map(|c| c.split(',')).map(str::trim).find(|c| is_audio_codec(c)).unwrap_or("mp4a.40.2");
+        let codec = master
+            .variants
+            .iter()
+            .filter_map(|v| v.codecs.as_deref())
+            .flat_map(|c| c.split(','))
+            .map(str::trim)
+            .find(|c| is_audio_codec(c))
+            .unwrap_or("mp4a.40.2");
         let rendition = default_audio(master);
         tracks.push(Track {
             id: None,
@@ -808,7 +821,9 @@ impl LiveTimes {
         if self.lists.len() <= k {
             self.lists.resize(k + 1, Vec::new());
         }
-        let common = |list: &[(u64, f64, f64)]| playlist.segments.iter().find_map(|s| list.iter().find(|(q, _, _)| *q == s.sequence).map(|(_, start, _)| start - s.start));
+        let common = |list: &[(u64, f64, f64)]| {
+            playlist.segments.iter().find_map(|s| list.iter().find(|(q, _, _)| *q == s.sequence).map(|(_, start, _)| start - s.start))
+        };
         let own = &self.lists[k];
         let stale = own.last().is_some_and(|(seq, _, _)| *seq > last_seq) && common(own).is_some();
         let shift = match (common(own), own.last()) {
@@ -840,7 +855,17 @@ impl LiveTimes {
 /// A lone media playlist as a one-variant master (codecs unknown: H.264 + AAC assumed).
 pub fn single_variant(url: &str) -> MasterPlaylist {
     MasterPlaylist {
-        variants: vec![Variant { uri: url.to_string(), bandwidth: 0, average_bandwidth: None, codecs: None, resolution: None, frame_rate: None, audio: None, subtitles: None, video_range: None }],
+        variants: vec![Variant {
+            uri: url.to_string(),
+            bandwidth: 0,
+            average_bandwidth: None,
+            codecs: None,
+            resolution: None,
+            frame_rate: None,
+            audio: None,
+            subtitles: None,
+            video_range: None,
+        }],
         renditions: Vec::new(),
         independent_segments: false,
     }

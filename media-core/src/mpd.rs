@@ -299,7 +299,13 @@ impl NumberTemplate {
             let number = self.start_number + i;
             let time = self.pto + i * self.duration;
             let dur = self.period_end.map_or(d, |e| d.min(e - start));
-            out.push(Segment { url: fill(&self.media, &self.representation_id, self.bandwidth, Some(number), Some(time)), range: None, start, duration: dur, number });
+            out.push(Segment {
+                url: fill(&self.media, &self.representation_id, self.bandwidth, Some(number), Some(time)),
+                range: None,
+                start,
+                duration: dur,
+                number,
+            });
             i += 1;
         }
         out
@@ -439,11 +445,18 @@ impl SegInfo {
     fn from_node(n: &Node) -> SegInfo {
         let timeline = n.child("SegmentTimeline").map(|tl| {
             tl.children("S")
-                .map(|s| (s.attr("t").and_then(|v| v.parse().ok()), s.attr("d").and_then(|v| v.parse().ok()).unwrap_or(0), s.attr("r").and_then(|v| v.parse().ok()).unwrap_or(0)))
+                .map(|s| {
+                    (
+                        s.attr("t").and_then(|v| v.parse().ok()),
+                        s.attr("d").and_then(|v| v.parse().ok()).unwrap_or(0),
+                        s.attr("r").and_then(|v| v.parse().ok()).unwrap_or(0),
+                    )
+                })
                 .collect()
         });
         let init = n.child("Initialization").map(|i| (i.attr("sourceURL").map(str::to_string), i.attr("range").map(str::to_string)));
-        let urls = (n.name == "SegmentList").then(|| n.children("SegmentURL").map(|u| (u.attr("media").map(str::to_string), u.attr("mediaRange").map(str::to_string))).collect::<Vec<_>>());
+        let urls = (n.name == "SegmentList")
+            .then(|| n.children("SegmentURL").map(|u| (u.attr("media").map(str::to_string), u.attr("mediaRange").map(str::to_string))).collect::<Vec<_>>());
         SegInfo { attrs: n.attrs.clone(), timeline, init, urls: urls.filter(|u| !u.is_empty()) }
     }
 
@@ -570,9 +583,9 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
             return Err(MpdError::Invalid(format!("period {} has no start", i + 1)));
         };
         let next_start = starts.get(i + 1).copied().flatten();
-        let duration = dur(p, "duration").or_else(|| next_start.map(|n| n - start)).or_else(|| {
-            (i + 1 == period_nodes.len()).then(|| m.duration.map(|d| d - start)).flatten()
-        });
+        let duration = dur(p, "duration")
+            .or_else(|| next_start.map(|n| n - start))
+            .or_else(|| (i + 1 == period_nodes.len()).then(|| m.duration.map(|d| d - start)).flatten());
         let end = duration.map(|d| start + d);
         let period_bases = bases(&mpd_bases, p);
         let period_levels = root_levels.descend(p);
@@ -590,7 +603,17 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                 let levels = set_levels.descend(r);
                 let base = rep_bases.first().cloned().unwrap_or_else(|| url.to_string());
                 let has_base = [&root, *p, set, r].iter().any(|n| n.child("BaseURL").is_some());
-                let ctx = Ctx { id: &id, bandwidth, base: &base, period_start: start, period_end: end, dynamic, now: now_ms.and_then(|n| m.live_now(n)), mime: &mime_type, has_base };
+                let ctx = Ctx {
+                    id: &id,
+                    bandwidth,
+                    base: &base,
+                    period_start: start,
+                    period_end: end,
+                    dynamic,
+                    now: now_ms.and_then(|n| m.live_now(n)),
+                    mime: &mime_type,
+                    has_base,
+                };
                 let (init, addressing, offset) = address(&levels, &ctx)?;
                 reps.push(Representation {
                     codecs: get("codecs").unwrap_or_default().to_string(),
@@ -664,7 +687,13 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
             return Ok((None, Addressing::None, ctx.period_start));
         }
         // A bare BaseURL: one segment, the whole file.
-        let seg = Segment { url: ctx.base.to_string(), range: None, start: ctx.period_start, duration: ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start), number: 1 };
+        let seg = Segment {
+            url: ctx.base.to_string(),
+            range: None,
+            start: ctx.period_start,
+            duration: ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start),
+            number: 1,
+        };
         return Ok((None, Addressing::Segments(vec![seg]), ctx.period_start));
     };
     let timescale = info.num("timescale").unwrap_or(1).max(1);
@@ -687,10 +716,21 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
             if let Some(timeline) = &info.timeline {
                 // Resolved once, filled per segment (as the $Number$ template below).
                 let media = resolve(ctx.base, media);
-                let list = timeline_segments(timeline, timescale, pto, start_number, ctx, |number, time| fill(&media, ctx.id, ctx.bandwidth, Some(number), Some(time)), |_| None)?;
+                let list = timeline_segments(
+                    timeline,
+                    timescale,
+                    pto,
+                    start_number,
+                    ctx,
+                    |number, time| fill(&media, ctx.id, ctx.bandwidth, Some(number), Some(time)),
+                    |_| None,
+                )?;
                 return Ok((init, Addressing::Segments(list), offset));
             }
-            let d = info.num("duration").filter(|d| *d > 0).ok_or_else(|| MpdError::Invalid(format!("representation {}: SegmentTemplate without duration or timeline", ctx.id)))?;
+            let d = info
+                .num("duration")
+                .filter(|d| *d > 0)
+                .ok_or_else(|| MpdError::Invalid(format!("representation {}: SegmentTemplate without duration or timeline", ctx.id)))?;
             let template = NumberTemplate {
                 // Resolution leaves the `$…$` identifiers as they are.
                 media: resolve(ctx.base, media),
@@ -749,7 +789,13 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
         Some(SegKind::Base) => {
             let Some(index_range) = info.get("indexRange").and_then(range) else {
                 // SegmentBase without an index: the whole file is one segment.
-                let seg = Segment { url: ctx.base.to_string(), range: None, start: ctx.period_start, duration: ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start), number: 1 };
+                let seg = Segment {
+                    url: ctx.base.to_string(),
+                    range: None,
+                    start: ctx.period_start,
+                    duration: ctx.period_end.map_or(f64::INFINITY, |e| e - ctx.period_start),
+                    number: 1,
+                };
                 return Ok((init_from_element, Addressing::Segments(vec![seg]), offset));
             };
             let container = if ctx.mime.contains("webm") { Container::WebM } else { Container::Mp4 };

@@ -76,21 +76,45 @@ pub enum Output {
     /// Fetch `url` (with an inclusive byte `range`). `inspect`: hand the
     /// bytes to [`Engine::handle_fetched`] (index data and WebM headers);
     /// otherwise only their size and timing.
-    Fetch { id: FetchId, track: usize, url: String, range: Option<(u64, u64)>, purpose: Purpose, inspect: bool },
+    Fetch {
+        id: FetchId,
+        track: usize,
+        url: String,
+        range: Option<(u64, u64)>,
+        purpose: Purpose,
+        inspect: bool,
+    },
     /// Abort fetch `id` and forget its bytes.
-    Abort { id: FetchId },
+    Abort {
+        id: FetchId,
+    },
     /// Queue: append the bytes of fetch `id` to the track's SourceBuffer,
     /// with `timestamp_offset` and the append window (the period's span:
     /// media past a period's end is cut) set first. `placed`: the segment
     /// goes at `timestamp_offset` whatever its own timestamps say (MSE
     /// "sequence" mode; see [`Representation::placed`]).
-    Append { track: usize, id: FetchId, timestamp_offset: f64, window: (f64, f64), placed: bool },
+    Append {
+        track: usize,
+        id: FetchId,
+        timestamp_offset: f64,
+        window: (f64, f64),
+        placed: bool,
+    },
     /// Queue: remove `[start, end)` from the track's SourceBuffer.
-    Remove { track: usize, start: f64, end: f64 },
+    Remove {
+        track: usize,
+        start: f64,
+        end: f64,
+    },
     /// Queue: `SourceBuffer.changeType` (or create the SourceBuffer).
-    ChangeType { track: usize, content_type: String },
+    ChangeType {
+        track: usize,
+        content_type: String,
+    },
     /// Drop the track's queued (not yet started) operations.
-    Flush { track: usize },
+    Flush {
+        track: usize,
+    },
     /// The presentation's duration (`f64::INFINITY` for a live stream).
     SetDuration(f64),
     /// Queue, after everything else: `MediaSource.endOfStream()`.
@@ -108,11 +132,23 @@ pub enum EngineEvent {
     Tracks(Vec<(TrackKind, String)>),
     Buffering(bool),
     /// A new video quality is being fetched.
-    Quality { id: String, bandwidth: u64, width: Option<u32>, height: Option<u32> },
+    Quality {
+        id: String,
+        bandwidth: u64,
+        width: Option<u32>,
+        height: Option<u32>,
+    },
     /// A gap of this length was jumped.
-    GapJumped { from: f64, to: f64 },
+    GapJumped {
+        from: f64,
+        to: f64,
+    },
     /// A fetch failed and will be retried (attempt n) after `delay_ms`.
-    Retrying { track: usize, attempt: u32, delay_ms: f64 },
+    Retrying {
+        track: usize,
+        attempt: u32,
+        delay_ms: f64,
+    },
     /// Unrecoverable: playback of this track stops.
     Error(EngineError),
 }
@@ -276,7 +312,11 @@ impl Engine {
                 }
             }
         }
-        self.playable = manifest.periods.iter().map(|p| p.tracks.iter().map(|t| t.representations.iter().map(|r| supported(&r.content_type())).collect()).collect()).collect();
+        self.playable = manifest
+            .periods
+            .iter()
+            .map(|p| p.tracks.iter().map(|t| t.representations.iter().map(|r| supported(&r.content_type())).collect()).collect())
+            .collect();
         if first {
             let mut tracks = Vec::new();
             for kind in [TrackKind::Video, TrackKind::Audio] {
@@ -388,7 +428,8 @@ impl Engine {
             let t = &mut self.tracks[i];
             t.ended = false;
             t.evicted_to = f64::NEG_INFINITY;
-            let keep = buffered_end.is_some() && t.inflight.as_ref().is_some_and(|f| f.span.is_some_and(|(s, _)| (s - buffered_end.unwrap_or(0.0)).abs() < 0.05));
+            let keep =
+                buffered_end.is_some() && t.inflight.as_ref().is_some_and(|f| f.span.is_some_and(|(s, _)| (s - buffered_end.unwrap_or(0.0)).abs() < 0.05));
             if !keep {
                 self.restart_track(i, buffered_end.unwrap_or(target));
             }
@@ -594,7 +635,8 @@ impl Engine {
             (true, Some(t)) => t,
             _ => r.map_or(0.0, |r| r.timestamp_offset),
         };
-        let window = rep.and_then(|r| self.manifest.as_ref()?.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)));
+        let window =
+            rep.and_then(|r| self.manifest.as_ref()?.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)));
         self.tracks[track].pending_appends += 1;
         self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window, placed });
     }
@@ -701,7 +743,11 @@ impl Engine {
         }
         // End of stream once every track has requested its last segment and
         // the shell has no append outstanding.
-        if !self.end_sent && !self.tracks.is_empty() && self.manifest.as_ref().is_some_and(|m| !m.dynamic) && self.tracks.iter().all(|t| (t.ended || t.failed) && t.inflight.is_none() && t.pending_appends == 0) {
+        if !self.end_sent
+            && !self.tracks.is_empty()
+            && self.manifest.as_ref().is_some_and(|m| !m.dynamic)
+            && self.tracks.iter().all(|t| (t.ended || t.failed) && t.inflight.is_none() && t.pending_appends == 0)
+        {
             self.end_sent = true;
             self.out.push_back(Output::EndOfStream);
         }
@@ -764,7 +810,8 @@ impl Engine {
         }
         // Quality: ABR for video; audio takes its best playable.
         let choice = if self.tracks[i].kind == TrackKind::Video {
-            let choices: Vec<Choice> = sorted.iter().map(|r| Choice { bandwidth: reps[*r].bandwidth, width: reps[*r].width, height: reps[*r].height }).collect();
+            let choices: Vec<Choice> =
+                sorted.iter().map(|r| Choice { bandwidth: reps[*r].bandwidth, width: reps[*r].width, height: reps[*r].height }).collect();
             let current = self.tracks[i].current.filter(|c| c.period == p && c.set == set).and_then(|c| sorted.iter().position(|r| *r == c.rep));
             let ahead = self.buffered_ahead(i).max(self.tracks[i].cursor - self.playhead.time);
             let k = self.abr.choose(self.now, &choices, current, ahead, self.playhead.display_height);
@@ -785,7 +832,12 @@ impl Engine {
                 let q = rep.id.clone();
                 if self.quality.as_ref() != Some(&q) {
                     self.quality = Some(q);
-                    self.out.push_back(Output::Event(EngineEvent::Quality { id: rep.id.clone(), bandwidth: rep.bandwidth, width: rep.width, height: rep.height }));
+                    self.out.push_back(Output::Event(EngineEvent::Quality {
+                        id: rep.id.clone(),
+                        bandwidth: rep.bandwidth,
+                        width: rep.width,
+                        height: rep.height,
+                    }));
                 }
             }
         }
@@ -854,7 +906,8 @@ fn find_segment(list: &[Segment], t: f64) -> Option<Segment> {
 /// The adaptation set of `kind` to play in a period: one with a playable
 /// representation, preferring Role "main".
 fn pick_set(p: &crate::mpd::Period, kind: TrackKind, supported: &dyn Fn(&str) -> bool) -> Option<usize> {
-    let playable: Vec<usize> = (0..p.tracks.len()).filter(|i| p.tracks[*i].kind == kind && p.tracks[*i].representations.iter().any(|r| supported(&r.content_type()))).collect();
+    let playable: Vec<usize> =
+        (0..p.tracks.len()).filter(|i| p.tracks[*i].kind == kind && p.tracks[*i].representations.iter().any(|r| supported(&r.content_type()))).collect();
     playable.iter().copied().find(|i| p.tracks[*i].roles.iter().any(|r| r == "main")).or(playable.first().copied())
 }
 

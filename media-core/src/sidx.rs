@@ -120,11 +120,7 @@ fn box_at(data: &[u8], pos: usize) -> Result<([u8; 4], usize, usize), IndexError
     if size < header_len as u64 {
         return Err(IndexError::Malformed("box size smaller than its header"));
     }
-    let end = usize::try_from(size)
-        .ok()
-        .and_then(|size| pos.checked_add(size))
-        .filter(|&end| end <= data.len())
-        .ok_or(IndexError::Truncated)?;
+    let end = usize::try_from(size).ok().and_then(|size| pos.checked_add(size)).filter(|&end| end <= data.len()).ok_or(IndexError::Truncated)?;
     Ok((typ, c.pos, end))
 }
 
@@ -141,9 +137,7 @@ pub fn parse_sidx(data: &[u8], data_offset: u64) -> Result<Vec<IndexedSegment>, 
     while pos < data.len() {
         let (typ, body, end) = box_at(data, pos)?;
         if &typ == b"sidx" {
-            let anchor = data_offset
-                .checked_add(end as u64)
-                .ok_or(IndexError::Malformed("offset overflow"))?;
+            let anchor = data_offset.checked_add(end as u64).ok_or(IndexError::Malformed("offset overflow"))?;
             return parse_sidx_body(data.get(body..end).ok_or(IndexError::Truncated)?, anchor);
         }
         pos = end;
@@ -165,13 +159,9 @@ fn parse_sidx_body(body: &[u8], anchor: u64) -> Result<Vec<IndexedSegment>, Inde
     if timescale == 0 {
         return Err(IndexError::Malformed("timescale 0"));
     }
-    let (earliest, first_offset) = if version == 0 {
-        (u64::from(c.u32()?), u64::from(c.u32()?))
-    } else {
-        (c.u64()?, c.u64()?)
-    };
+    let (earliest, first_offset) = if version == 0 { (u64::from(c.u32()?), u64::from(c.u32()?)) } else { (c.u64()?, c.u64()?) };
     c.u16()?; // reserved
-    // A u16: at most 65 535 entries, inside MAX_INDEX_ENTRIES by construction.
+              // A u16: at most 65 535 entries, inside MAX_INDEX_ENTRIES by construction.
     let count = usize::from(c.u16()?);
     if count.saturating_mul(12) > c.remaining() {
         return Err(IndexError::Truncated);
@@ -188,14 +178,7 @@ fn parse_sidx_body(body: &[u8], anchor: u64) -> Result<Vec<IndexedSegment>, Inde
             return Err(IndexError::Unsupported("hierarchical sidx"));
         }
         let size = u64::from(reference & 0x7FFF_FFFF);
-        segments.push(IndexedSegment {
-            offset,
-            size,
-            start: ticks as f64 / scale,
-            duration: f64::from(duration) / scale,
-            start_ticks: ticks,
-            timescale,
-        });
+        segments.push(IndexedSegment { offset, size, start: ticks as f64 / scale, duration: f64::from(duration) / scale, start_ticks: ticks, timescale });
         offset = offset.checked_add(size).ok_or(overflow.clone())?;
         ticks = ticks.checked_add(u64::from(duration)).ok_or(overflow.clone())?;
     }

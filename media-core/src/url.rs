@@ -11,9 +11,7 @@ fn split(s: &str) -> (Option<&str>, Option<&str>, &str, Option<&str>, Option<&st
         None => (s, None),
     };
     let scheme_end = s.find(':').filter(|&i| {
-        i > 0
-            && s[..i].chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && s[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        i > 0 && s[..i].chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && s[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     });
     let (scheme, rest) = match scheme_end {
         Some(i) => (Some(&s[..i]), &s[i + 1..]),
@@ -92,11 +90,7 @@ pub fn resolve(base: &str, reference: &str) -> String {
                 path = b_path.to_string();
                 query = r_query.or(b_query);
             } else {
-                path = if r_path.starts_with('/') {
-                    remove_dot_segments(r_path)
-                } else {
-                    remove_dot_segments(&merge(b_auth.is_some(), b_path, r_path))
-                };
+                path = if r_path.starts_with('/') { remove_dot_segments(r_path) } else { remove_dot_segments(&merge(b_auth.is_some(), b_path, r_path)) };
                 query = r_query;
             }
         }

@@ -175,9 +175,7 @@ fn find(data: &[u8], want: u32) -> Result<(usize, Header, Option<usize>), IndexE
         }
     }
     // Out of data: truncated if the Segment goes on past it, else the element is not there.
-    let segment_goes_on = segment.is_some_and(|(start, size)| {
-        size.is_none_or(|size| (start as u64).saturating_add(size) > data.len() as u64)
-    });
+    let segment_goes_on = segment.is_some_and(|(start, size)| size.is_none_or(|size| (start as u64).saturating_add(size) > data.len() as u64));
     Err(if segment_goes_on { IndexError::Truncated } else { IndexError::NotFound })
 }
 
@@ -206,9 +204,7 @@ pub fn parse_webm_init(data: &[u8], data_offset: u64) -> Result<WebmInfo, IndexE
         return Err(IndexError::Malformed("TimecodeScale 0"));
     }
     Ok(WebmInfo {
-        segment_data_offset: data_offset
-            .checked_add(segment_start as u64)
-            .ok_or(IndexError::Malformed("offset overflow"))?,
+        segment_data_offset: data_offset.checked_add(segment_start as u64).ok_or(IndexError::Malformed("offset overflow"))?,
         timecode_scale_ns: scale,
         duration: duration.map(|d| d * scale as f64 / 1e9).filter(|d| d.is_finite() && *d >= 0.0),
     })
@@ -247,13 +243,7 @@ fn track_position(body: &[u8]) -> Result<(u64, u64), IndexError> {
 ///   `start_ticks` is the CueTime itself (exact; 1000 for the usual 1 ms scale); otherwise
 ///   `timescale` is 1000 and `start_ticks` is the start in whole milliseconds (rounded down).
 ///   `start` and `duration` (seconds) are always computed from the CueTimes directly.
-pub fn parse_cues(
-    data: &[u8],
-    data_offset: u64,
-    info: &WebmInfo,
-    track: Option<u64>,
-    file_size: Option<u64>,
-) -> Result<Vec<IndexedSegment>, IndexError> {
+pub fn parse_cues(data: &[u8], data_offset: u64, info: &WebmInfo, track: Option<u64>, file_size: Option<u64>) -> Result<Vec<IndexedSegment>, IndexError> {
     let overflow = IndexError::Malformed("offset overflow");
     let scale = info.timecode_scale_ns;
     if scale == 0 {
@@ -321,25 +311,11 @@ pub fn parse_cues(
     for (i, &(time, position)) in points.iter().enumerate() {
         let offset = base.checked_add(position).ok_or(overflow.clone())?;
         let (next_offset, duration) = match points.get(i + 1) {
-            Some(&(next_time, next_position)) => (
-                base.checked_add(next_position).ok_or(overflow.clone())?,
-                seconds(next_time.saturating_sub(time)),
-            ),
+            Some(&(next_time, next_position)) => (base.checked_add(next_position).ok_or(overflow.clone())?, seconds(next_time.saturating_sub(time))),
             None => (end, info.duration.map_or(0.0, |d| (d - seconds(last_time)).max(0.0))),
         };
-        let start_ticks = if exact {
-            time
-        } else {
-            u64::try_from(u128::from(time) * u128::from(scale) / 1_000_000).unwrap_or(u64::MAX)
-        };
-        segments.push(IndexedSegment {
-            offset,
-            size: next_offset.saturating_sub(offset),
-            start: seconds(time),
-            duration,
-            start_ticks,
-            timescale,
-        });
+        let start_ticks = if exact { time } else { u64::try_from(u128::from(time) * u128::from(scale) / 1_000_000).unwrap_or(u64::MAX) };
+        segments.push(IndexedSegment { offset, size: next_offset.saturating_sub(offset), start: seconds(time), duration, start_ticks, timescale });
     }
     Ok(segments)
 }

@@ -181,7 +181,8 @@ impl Audio {
         let graph = Graph::for_element(element)?;
         graph.set_normalize(normalize);
         let recovery = Recovery::new(RecoveryConfig::default(), graph.state());
-        let inner = Rc::new(RefCell::new(Inner { graph: graph.clone(), recovery, events, timer: None, deadline: None, reported: None, _listeners: Vec::new() }));
+        let inner =
+            Rc::new(RefCell::new(Inner { graph: graph.clone(), recovery, events, timer: None, deadline: None, reported: None, _listeners: Vec::new() }));
         let weak = Rc::downgrade(&inner);
         let mut listeners = Vec::new();
         let w = weak.clone();

@@ -120,7 +120,13 @@ impl Dash {
     /// Play a presentation already in the engine's model (DASH, or HLS
     /// converted by `media_core::hls::to_manifest`; a live HLS one is
     /// reloaded through `hls`).
-    pub async fn start_with(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest: mpd::Manifest, hls: Option<Rc<HlsLive>>) -> Result<Dash, JsValue> {
+    pub async fn start_with(
+        video: HtmlVideoElement,
+        events: web_sys::EventTarget,
+        url: String,
+        manifest: mpd::Manifest,
+        hls: Option<Rc<HlsLive>>,
+    ) -> Result<Dash, JsValue> {
         let (class, managed) = mse_class().ok_or_else(|| JsValue::from_str("this browser has no Media Source Extensions"))?;
         if managed {
             // A ManagedMediaSource opens only when the element cannot hand
@@ -205,9 +211,9 @@ type Weakly = Weak<RefCell<Option<Shell>>>;
 /// iPhone), else `MediaSource`; `None` without Media Source Extensions.
 pub(crate) fn mse_class() -> Option<(js_sys::Function, bool)> {
     let global = js_sys::global();
-    ["ManagedMediaSource", "MediaSource"]
-        .into_iter()
-        .find_map(|name| js_sys::Reflect::get(&global, &name.into()).ok().and_then(|c| c.dyn_into::<js_sys::Function>().ok()).map(|c| (c, name == "ManagedMediaSource")))
+    ["ManagedMediaSource", "MediaSource"].into_iter().find_map(|name| {
+        js_sys::Reflect::get(&global, &name.into()).ok().and_then(|c| c.dyn_into::<js_sys::Function>().ok()).map(|c| (c, name == "ManagedMediaSource"))
+    })
 }
 
 /// `class.isTypeSupported(content_type)`.

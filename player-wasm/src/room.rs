@@ -114,7 +114,8 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
     }
     let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
     let base = format!("{}/", origin.trim_end_matches('/'));
-    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true)).map_err(|e| JsError::new(&format!("join failed: {}", player::describe(&e))))?;
+    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true))
+        .map_err(|e| JsError::new(&format!("join failed: {}", player::describe(&e))))?;
     Ok(Session { shared })
 }
 

@@ -60,14 +60,8 @@ pub type Handle = Rc<RefCell<Shared>>;
 /// The `stats` event and `Session.stats()`: see `SyncStats` in the typings.
 fn stats_json(s: &sync_core::client::Stats) -> String {
     json::object(|o| {
-        o.num_or_null("offsetMs", s.offset_ms)
-            .num_or_null("offsetErrorMs", s.offset_error_ms)
-            .num_or_null("rttMs", s.rtt_ms)
-            .num("skewPpm", s.skew_ppm);
-        o.num_or_null("driftMs", s.drift_ms)
-            .num("rate", s.rate)
-            .uint("rateCorrections", s.rate_corrections)
-            .uint("seekCorrections", s.seek_corrections);
+        o.num_or_null("offsetMs", s.offset_ms).num_or_null("offsetErrorMs", s.offset_error_ms).num_or_null("rttMs", s.rtt_ms).num("skewPpm", s.skew_ppm);
+        o.num_or_null("driftMs", s.drift_ms).num("rate", s.rate).uint("rateCorrections", s.rate_corrections).uint("seekCorrections", s.seek_corrections);
         o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting);
     })
 }

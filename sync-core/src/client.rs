@@ -15,9 +15,7 @@ use std::collections::VecDeque;
 
 use crate::clock::{ClockConfig, ClockSync};
 use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
-use crate::protocol::{
-    ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo,
-};
+use crate::protocol::{ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo};
 use crate::rng::Rng;
 use crate::timeline::Playback;
 use crate::Millis;
@@ -105,7 +103,10 @@ pub enum MediaAction {
     /// rate change (measured), more than such a nudge corrects; plain
     /// resampling loses none. Longer nudges, and any rate of a room at
     /// another speed, keep the pitch, as a viewer expects at 1.5×.
-    SetRate { rate: f64, preserve_pitch: bool },
+    SetRate {
+        rate: f64,
+        preserve_pitch: bool,
+    },
 }
 
 /// Sync figures for the page.
@@ -128,16 +129,30 @@ pub struct Stats {
 /// Something that happened, for the page.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientEvent {
-    Joined { member: MemberId, role: Role },
-    State { playback: Playback, seq: u64 },
+    Joined {
+        member: MemberId,
+        role: Role,
+    },
+    State {
+        playback: Playback,
+        seq: u64,
+    },
     Source(SourceInfo),
     Members(Vec<MemberInfo>),
     Queue(Vec<QueueItem>),
-    Settings { mode: PermissionMode, has_password: bool },
+    Settings {
+        mode: PermissionMode,
+        has_password: bool,
+    },
     Chat(ChatLine),
     /// A local action was undone because the room refused it.
-    Reverted { message: String },
-    Error { code: ErrorCode, message: String },
+    Reverted {
+        message: String,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
     Stats(Stats),
 }
 
@@ -547,7 +562,10 @@ impl Client {
             if (obs.current_time - pb.position).abs() > 0.002 {
                 self.seek(now, pb.position);
             }
-            if let Decision::SetRate(r) = self.drift.decide(now, DriftInput { expected, actual: obs.current_time, room_rate: pb.rate, state: PlayerState::Paused, rate_control: self.cfg.rate_control }) {
+            if let Decision::SetRate(r) = self.drift.decide(
+                now,
+                DriftInput { expected, actual: obs.current_time, room_rate: pb.rate, state: PlayerState::Paused, rate_control: self.cfg.rate_control },
+            ) {
                 self.set_rate(r);
             }
             if pb.playing {

@@ -270,11 +270,8 @@ impl DriftController {
             let emergency = drift.abs() > self.cfg.emergency && since_last >= 1_000.0;
             if now >= self.cooldown_until || emergency {
                 // A seek soon after the last one means the last one did not help: back off.
-                self.cooldown_ms = if since_last < self.cooldown_ms + 2_000.0 {
-                    (self.cooldown_ms * 2.0).min(self.cfg.max_cooldown_ms)
-                } else {
-                    self.cfg.cooldown_ms
-                };
+                self.cooldown_ms =
+                    if since_last < self.cooldown_ms + 2_000.0 { (self.cooldown_ms * 2.0).min(self.cfg.max_cooldown_ms) } else { self.cfg.cooldown_ms };
                 self.cooldown_until = now + self.cooldown_ms;
                 self.last_seek = Some(now);
                 self.nudge_until = None;

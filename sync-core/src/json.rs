@@ -508,7 +508,10 @@ mod tests {
     fn reads_every_kind_of_value() {
         let v = parse(r#" {"a": [1, -2.5, 3e2, true, false, null], "b": {"c": "d\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"}, "":""} "#).unwrap();
         let f = Fields::of(&v).unwrap();
-        assert_eq!(f.get("a"), Some(&Value::Arr(vec![Value::Num(1.0), Value::Num(-2.5), Value::Num(300.0), Value::Bool(true), Value::Bool(false), Value::Null])));
+        assert_eq!(
+            f.get("a"),
+            Some(&Value::Arr(vec![Value::Num(1.0), Value::Num(-2.5), Value::Num(300.0), Value::Bool(true), Value::Bool(false), Value::Null]))
+        );
         assert_eq!(f.obj("b").unwrap().str("c").unwrap(), "d\"\\/\u{8}\u{c}\n\r\té😀");
         assert_eq!(f.str("").unwrap(), "");
     }
@@ -516,9 +519,45 @@ mod tests {
     #[test]
     fn agrees_with_serde_json_on_what_is_json() {
         let cases = [
-            "", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[,1]", "01", "-", "1.", ".5", "1e", "+1", "-0", "1.5e+3", "tru", "nul",
-            "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\u{1}\"", "\"\\u12g4\"", "[1] x", "{\"a\":1}{}", "[[[]]]", "\"é\"", "{\"a\" : [ ] }",
-            "1e999", "[-]", "{1:2}", "\"abc", "[\"a\",\"b\"]", "  null  ", "NaN", "Infinity", "\"\\ud83d\\ude00\"",
+            "",
+            " ",
+            "{",
+            "}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "[1,]",
+            "[,1]",
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "-0",
+            "1.5e+3",
+            "tru",
+            "nul",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"\\ud800\\u0041\"",
+            "\"a\u{1}\"",
+            "\"\\u12g4\"",
+            "[1] x",
+            "{\"a\":1}{}",
+            "[[[]]]",
+            "\"é\"",
+            "{\"a\" : [ ] }",
+            "1e999",
+            "[-]",
+            "{1:2}",
+            "\"abc",
+            "[\"a\",\"b\"]",
+            "  null  ",
+            "NaN",
+            "Infinity",
+            "\"\\ud83d\\ude00\"",
         ];
         for text in cases {
             let ours = parse(text).is_ok();

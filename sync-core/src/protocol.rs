@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::json::{self, Fields, FieldError, ObjWriter, Value};
+use crate::json::{self, FieldError, Fields, ObjWriter, Value};
 use crate::timeline::Playback;
 use crate::Millis;
 
@@ -86,22 +86,12 @@ pub enum MemberStatus {
 /// A command.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Play {
-        position: Option<f64>,
-    },
-    Pause {
-        position: Option<f64>,
-    },
+    Play { position: Option<f64> },
+    Pause { position: Option<f64> },
     Seek { position: f64 },
     SetRate { rate: f64 },
-    SetSource {
-        url: String,
-        title: Option<String>,
-    },
-    QueueAdd {
-        url: String,
-        title: Option<String>,
-    },
+    SetSource { url: String, title: Option<String> },
+    QueueAdd { url: String, title: Option<String> },
     QueueRemove { item: u64 },
     QueueMove { item: u64, to: usize },
     QueueNext,
@@ -109,9 +99,7 @@ pub enum Command {
     TransferHost { member: MemberId },
     SetRole { member: MemberId, role: Role },
     SetMode { mode: PermissionMode },
-    SetPassword {
-        password: Option<String>,
-    },
+    SetPassword { password: Option<String> },
 }
 
 /// Why the playback state changed, when it was not simply a command.
@@ -135,43 +123,22 @@ pub enum ServerMsg {
     /// Answer to `ping`: the server's receive (`t1`) and send (`t2`) times.
     Pong { t0: Millis, t1: Millis, t2: Millis },
     /// The playback state changed.
-    State {
-        seq: u64,
-        playback: Playback,
-        cause: Option<Cause>,
-        reason: Option<Reason>,
-    },
+    State { seq: u64, playback: Playback, cause: Option<Cause>, reason: Option<Reason> },
     /// The source changed (playback restarts paused at 0, or playing when the queue advanced).
-    Source {
-        seq: u64,
-        source: SourceInfo,
-        playback: Playback,
-        cause: Option<Cause>,
-    },
+    Source { seq: u64, source: SourceInfo, playback: Playback, cause: Option<Cause> },
     /// A member joined or changed (role, status, drift, RTT). The full list
     /// comes with `welcome`; after that only changes, so a join costs O(n).
     Member { member: MemberInfo },
     /// A member left for good (grace over, or kicked).
     MemberLeft { id: MemberId },
     /// The queue changed.
-    Queue {
-        items: Vec<QueueItem>,
-        cause: Option<Cause>,
-    },
+    Queue { items: Vec<QueueItem>, cause: Option<Cause> },
     /// Room settings changed.
-    Settings {
-        mode: PermissionMode,
-        has_password: bool,
-        cause: Option<Cause>,
-    },
+    Settings { mode: PermissionMode, has_password: bool, cause: Option<Cause> },
     /// A chat line.
     Chat { line: ChatLine },
     /// Something this client sent was refused.
-    Error {
-        code: ErrorCode,
-        message: String,
-        command_id: Option<u64>,
-    },
+    Error { code: ErrorCode, message: String, command_id: Option<u64> },
 }
 
 /// Which member's command caused a change.
@@ -638,7 +605,12 @@ impl ClientMsg {
     pub fn decode(text: &str) -> Result<Self, ProtocolError> {
         decode_with(text, |ty, f| {
             Ok(Some(match ty {
-                "hello" => ClientMsg::Hello { name: f.str("name")?, password: f.opt_str("password")?, resume: f.opt_str("resume")?, host_token: f.opt_str("host_token")? },
+                "hello" => ClientMsg::Hello {
+                    name: f.str("name")?,
+                    password: f.opt_str("password")?,
+                    resume: f.opt_str("resume")?,
+                    host_token: f.opt_str("host_token")?,
+                },
                 "ping" => ClientMsg::Ping { t0: f.num("t0")? },
                 "command" => ClientMsg::Command { id: f.uint("id")?, command: Command::read(f.obj("command")?)? },
                 "status" => ClientMsg::Status {
@@ -740,7 +712,9 @@ impl ServerMsg {
                 "member" => ServerMsg::Member { member: MemberInfo::read(f.obj("member")?)? },
                 "member_left" => ServerMsg::MemberLeft { id: f.uint("id")? },
                 "queue" => ServerMsg::Queue { items: f.arr("items", QueueItem::read)?, cause: read_cause(f)? },
-                "settings" => ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? },
+                "settings" => {
+                    ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? }
+                }
                 "chat" => ServerMsg::Chat { line: ChatLine::read(f.obj("line")?)? },
                 "error" => ServerMsg::Error { code: f.name("code", ErrorCode::from_name)?, message: f.str("message")?, command_id: f.opt_uint("command_id")? },
                 _ => return Ok(None),
@@ -821,7 +795,8 @@ mod tests {
             }
         }
         let doc = include_str!("../../PROTOCOL.md");
-        let lines: Vec<&str> = doc.split("```json").skip(1).flat_map(|block| block.split("```").next().unwrap_or("").lines()).filter(|l| l.starts_with('{')).collect();
+        let lines: Vec<&str> =
+            doc.split("```json").skip(1).flat_map(|block| block.split("```").next().unwrap_or("").lines()).filter(|l| l.starts_with('{')).collect();
         let (mut client, mut server, mut commands) = (0, 0, 0);
         for line in lines {
             let (encoded, text) = if line.starts_with("{\"op\"") {

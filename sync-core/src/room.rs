@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    Cause, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, MemberStatus, PermissionMode, QueueItem, Reason,
-    Role, RoomSnapshot, ServerMsg, SourceInfo,
+    Cause, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, MemberStatus, PermissionMode, QueueItem, Reason, Role, RoomSnapshot, ServerMsg,
+    SourceInfo,
 };
 use crate::secret::{constant_time_eq, token_from_entropy, token_hash, PasswordHash};
 use crate::timeline::Playback;
@@ -244,21 +244,20 @@ impl Room {
             empty_since: Some(now),
             ..PersistedRoom::default()
         };
-        let mut room = Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
+        let mut room =
+            Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
         room.persist();
         room
     }
 
     /// A room as stored, with the sockets that are still open.
     pub fn restore(cfg: RoomConfig, state: PersistedRoom, sockets: impl IntoIterator<Item = SocketTag>) -> Self {
-        let mut room = Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
+        let mut room =
+            Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
         for s in sockets {
             room.state.next_conn = room.state.next_conn.max(s.conn + 1);
             let member = s.member.filter(|m| room.state.members.iter().any(|x| x.id == *m));
-            room.conns.insert(
-                s.conn,
-                Conn { member, fresh_token: String::new(), tokens: room.cfg.rate_burst, refilled: 0.0, refused_in_a_row: 0 },
-            );
+            room.conns.insert(s.conn, Conn { member, fresh_token: String::new(), tokens: room.cfg.rate_burst, refilled: 0.0, refused_in_a_row: 0 });
         }
         room
     }
@@ -301,10 +300,8 @@ impl Room {
     pub fn handle_connect(&mut self, now: Millis, entropy: &[u8]) -> ConnId {
         let conn = self.state.next_conn;
         self.state.next_conn += 1;
-        self.conns.insert(
-            conn,
-            Conn { member: None, fresh_token: token_from_entropy(entropy), tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 },
-        );
+        self.conns
+            .insert(conn, Conn { member: None, fresh_token: token_from_entropy(entropy), tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
         self.persist();
         self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: None }));
         conn
@@ -459,26 +456,13 @@ impl Room {
         self.persist();
     }
 
-    fn hello(
-        &mut self,
-        now: Millis,
-        conn: ConnId,
-        name: &str,
-        password: Option<String>,
-        resume: Option<String>,
-        host_token: Option<String>,
-    ) -> CmdResult {
+    fn hello(&mut self, now: Millis, conn: ConnId, name: &str, password: Option<String>, resume: Option<String>, host_token: Option<String>) -> CmdResult {
         if !self.check_password(password.as_deref()) {
             return refuse(ErrorCode::WrongPassword, if password.is_some() { "wrong password" } else { "this room needs a password" });
         }
         let fresh = self.conns.get(&conn).map(|c| c.fresh_token.clone()).unwrap_or_default();
-        let resumed = resume.as_deref().map(token_hash).and_then(|h| {
-            self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h))
-        });
-        let claims_host = host_token
-            .as_deref()
-            .zip(self.state.host_token_hash.as_deref())
-            .is_some_and(|(t, h)| constant_time_eq(&token_hash(t), h));
+        let resumed = resume.as_deref().map(token_hash).and_then(|h| self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h)));
+        let claims_host = host_token.as_deref().zip(self.state.host_token_hash.as_deref()).is_some_and(|(t, h)| constant_time_eq(&token_hash(t), h));
         let (id, token) = match resumed {
             Some(i) => {
                 let m = &mut self.state.members[i];
@@ -711,7 +695,8 @@ impl Room {
             }
             Command::SetPassword { password } => {
                 // The salt must be random; the connection's fresh token entropy is.
-                let salt = self.conns.values().find(|c| c.member == Some(member)).map(|c| crate::secret::sha256_hex(c.fresh_token.as_bytes())).unwrap_or_default();
+                let salt =
+                    self.conns.values().find(|c| c.member == Some(member)).map(|c| crate::secret::sha256_hex(c.fresh_token.as_bytes())).unwrap_or_default();
                 self.state.password = password.filter(|p| !p.is_empty()).map(|p| PasswordHash::new(&p, salt.as_bytes()));
                 self.settings_changed(cause);
                 Ok(())
@@ -824,9 +809,7 @@ impl Room {
 
     fn settings_changed(&mut self, cause: Option<Cause>) {
         self.persist();
-        self.out.push_back(RoomOutput::Broadcast {
-            msg: ServerMsg::Settings { mode: self.state.mode, has_password: self.state.password.is_some(), cause },
-        });
+        self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Settings { mode: self.state.mode, has_password: self.state.password.is_some(), cause } });
     }
 
     fn mark_empty(&mut self, now: Millis) {
@@ -928,12 +911,8 @@ impl Room {
         if self.state.members.iter().any(|m| m.role == Role::Host) {
             return None;
         }
-        let next = self
-            .state
-            .members
-            .iter_mut()
-            .filter(|m| m.status != MemberStatus::Away)
-            .min_by(|a, b| a.joined_at.total_cmp(&b.joined_at).then(a.id.cmp(&b.id)));
+        let next =
+            self.state.members.iter_mut().filter(|m| m.status != MemberStatus::Away).min_by(|a, b| a.joined_at.total_cmp(&b.joined_at).then(a.id.cmp(&b.id)));
         let m = next?;
         m.role = Role::Host;
         let id = m.id;

@@ -50,7 +50,8 @@ impl PeerProfile {
     /// A random profile: clock hours off, ±100 ppm, asymmetric 20–200 ms
     /// paths with jitter and bursts, seeks landing in 50–400 ms.
     pub fn random(rng: &mut Rng) -> Self {
-        let path = |rng: &mut Rng| Path { base_ms: rng.range(20.0, 200.0), jitter_ms: rng.range(5.0, 40.0), burst_chance: 0.02, burst_ms: rng.range(50.0, 300.0) };
+        let path =
+            |rng: &mut Rng| Path { base_ms: rng.range(20.0, 200.0), jitter_ms: rng.range(5.0, 40.0), burst_chance: 0.02, burst_ms: rng.range(50.0, 300.0) };
         let lo = rng.range(50.0, 250.0);
         PeerProfile {
             clock_offset_ms: rng.range(-4.0, 4.0) * 3_600_000.0,
@@ -239,7 +240,9 @@ impl Sim {
         while let Some(o) = self.room.poll_output() {
             let targets: Vec<(ConnId, ServerMsg)> = match o {
                 RoomOutput::Send { to, msg } => vec![(to, msg)],
-                RoomOutput::Broadcast { msg } => self.peers.iter().filter(|p| p.client.member().is_some()).filter_map(|p| p.conn).map(|c| (c, msg.clone())).collect(),
+                RoomOutput::Broadcast { msg } => {
+                    self.peers.iter().filter(|p| p.client.member().is_some()).filter_map(|p| p.conn).map(|c| (c, msg.clone())).collect()
+                }
                 RoomOutput::Close { conn, .. } => {
                     if let Some(i) = self.peers.iter().position(|p| p.conn == Some(conn)) {
                         self.peers[i].conn = None;
@@ -485,8 +488,7 @@ impl Sim {
     /// All connected peers within `tol` seconds of the room and at the room's rate.
     pub fn converged(&self, tol: f64) -> bool {
         let rate = self.room.state().playback.rate;
-        self.peers.iter().filter(|p| p.connected).all(|p| p.element.seeking.is_none() && (p.element.rate - rate).abs() < 1e-9)
-            && self.max_drift() <= tol
+        self.peers.iter().filter(|p| p.connected).all(|p| p.element.seeking.is_none() && (p.element.rate - rate).abs() < 1e-9) && self.max_drift() <= tol
     }
 }
 

@@ -51,7 +51,16 @@ fn profiles(seed: u64, n: usize, symmetric: bool, stalls: f64) -> Vec<PeerProfil
 }
 
 /// Join everyone, play, warm up two minutes, then measure `minutes`.
-fn steady(name: &'static str, seed: u64, n: usize, minutes: f64, symmetric: bool, stalls: f64, client: ClientConfig, reconnect_every_s: Option<f64>) -> Figures {
+fn steady(
+    name: &'static str,
+    seed: u64,
+    n: usize,
+    minutes: f64,
+    symmetric: bool,
+    stalls: f64,
+    client: ClientConfig,
+    reconnect_every_s: Option<f64>,
+) -> Figures {
     let mut sim = Sim::with_config(seed, profiles(seed, n, symmetric, stalls), client, RoomConfig::default());
     sim.step_ms = 10.0;
     for i in 0..n {
@@ -151,7 +160,10 @@ pub fn sim(root: &Path) -> Result {
         seeks("seek convergence, 50 seeds", 50, 3, ours()),
         seeks("seek convergence, 50 seeds (naive baseline)", 50, 3, naive()),
     ];
-    println!("\n    {:<44} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10} {:>10}", "scenario", "peers", "p50 ms", "p95 ms", "p99 ms", "max ms", "seeks/min", "off-rate", "conv p50", "conv max");
+    println!(
+        "\n    {:<44} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>10} {:>10}",
+        "scenario", "peers", "p50 ms", "p95 ms", "p99 ms", "max ms", "seeks/min", "off-rate", "conv p50", "conv max"
+    );
     let mut json = String::from("{\n  \"benchmark\": \"sim\",\n");
     let _ = writeln!(json, "  \"machine\": {:?},", machine());
     let _ = writeln!(json, "  \"date\": {:?},", today());
@@ -160,7 +172,16 @@ pub fn sim(root: &Path) -> Result {
         let conv = |v: Option<f64>| v.map_or("-".to_string(), |x| if x.is_finite() { format!("{x:.0} ms") } else { "timeout".into() });
         println!(
             "    {:<44} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.3} {:>7.2}% {:>10} {:>10}",
-            r.name, r.peers, r.p50, r.p95, r.p99, r.max, r.seeks_per_min, r.off_rate_pct, conv(r.convergence_p50_ms), conv(r.convergence_max_ms)
+            r.name,
+            r.peers,
+            r.p50,
+            r.p95,
+            r.p99,
+            r.max,
+            r.seeks_per_min,
+            r.off_rate_pct,
+            conv(r.convergence_p50_ms),
+            conv(r.convergence_max_ms)
         );
         let num = |v: Option<f64>| v.map_or("null".to_string(), |x| if x.is_finite() { format!("{x:.1}") } else { "null".into() });
         let _ = write!(
@@ -188,7 +209,13 @@ pub fn machine() -> String {
 }
 
 pub fn today() -> String {
-    std::process::Command::new("date").arg("-u").arg("+%Y-%m-%d").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
+    std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 /// `cargo xtask bench rewrite`, native half: the rewriters' throughput in a
@@ -197,7 +224,12 @@ pub fn today() -> String {
 pub fn rewrite(root: &Path) -> Result {
     crate::step("bench rewrite: manifest rewriting throughput (release build), then a 1 MB MPD on workerd");
     let json = root.join("target/bench/rewrite.json");
-    crate::run(std::process::Command::new("cargo").args(["run", "--release", "--quiet", "-p", "media-core", "--example", "rewrite_bench", "--"]).arg(&json).current_dir(root))?;
+    crate::run(
+        std::process::Command::new("cargo")
+            .args(["run", "--release", "--quiet", "-p", "media-core", "--example", "rewrite_bench", "--"])
+            .arg(&json)
+            .current_dir(root),
+    )?;
     let native = std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?;
     let body = native.trim().trim_start_matches('{').trim_end_matches('}').trim_end();
     let text = format!("{{\n  \"benchmark\": \"rewrite\",\n  \"machine\": \"{}\",\n  \"date\": \"{}\",\n{body}\n}}\n", machine(), today());

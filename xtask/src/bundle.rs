@@ -100,7 +100,10 @@ fn finish(root: &Path, tools: &setup::Tools, bg: &Path, glue: &Path, out_dir: &P
         }
     }
     // The JS glue is shipped minified (same module, same exports).
-    run(Command::new(root.join("node_modules/.bin/esbuild")).arg(glue).args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"]).arg(format!("--outfile={}", glue.display())))?;
+    run(Command::new(root.join("node_modules/.bin/esbuild"))
+        .arg(glue)
+        .args(["--minify", "--format=esm", "--log-level=warning", "--allow-overwrite"])
+        .arg(format!("--outfile={}", glue.display())))?;
     Ok(())
 }
 
@@ -344,7 +347,10 @@ wasm.memory.buffer; wasm.memory_size; x.memory;
         let missing = GLUE.replace("__wbg_fetch_with_init_fedcba9876543210", "__wbg_other");
         let err = rename_in_glue(&missing, &map(), "m").expect_err("an import the glue lacks");
         assert!(err.contains("__wbg_fetch_with_init_fedcba9876543210 is named 0 times"), "{err}");
-        let two = GLUE.replace(r#"return { __proto__: null, "./player_wasm_bg.js": import0 };"#, r#"return { "./player_wasm_bg.js": import0, "./player_wasm_bg.js": import0 };"#);
+        let two = GLUE.replace(
+            r#"return { __proto__: null, "./player_wasm_bg.js": import0 };"#,
+            r#"return { "./player_wasm_bg.js": import0, "./player_wasm_bg.js": import0 };"#,
+        );
         assert!(rename_in_glue(&two, &map(), "m").is_err());
         assert!(NameMap::parse("not json").is_err());
         assert!(NameMap::parse(r#"{"imports": []}"#).is_err(), "no exports list");

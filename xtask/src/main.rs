@@ -32,7 +32,9 @@ fn main() -> ExitCode {
         Some("dev") => dev(&root),
         Some("test") => test(&root, &args[1..]),
         Some("build") => build(&root),
-        Some("pack") => setup::ensure(&root).and_then(|tools| bundle::build_player(&root, &tools)).and_then(|_| pack(&root)).map(|tgz| println!("    {}", tgz.display())),
+        Some("pack") => {
+            setup::ensure(&root).and_then(|tools| bundle::build_player(&root, &tools)).and_then(|_| pack(&root)).map(|tgz| println!("    {}", tgz.display()))
+        }
         Some("tidy") => tidy::run(&root).map(|_| ()),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("sim") | None => bench::sim(&root),
@@ -177,7 +179,8 @@ fn pack(root: &Path) -> Result<PathBuf> {
     }
     let manifest = manifest.replace(r#""version": "workspace""#, &format!(r#""version": "{version}""#));
     std::fs::write(dir.join("package.json"), manifest).map_err(|e| e.to_string())?;
-    let out = Command::new("npm").args(["pack", "--pack-destination", "..", "--loglevel=warn"]).current_dir(&dir).output().map_err(|e| format!("npm pack: {e}"))?;
+    let out =
+        Command::new("npm").args(["pack", "--pack-destination", "..", "--loglevel=warn"]).current_dir(&dir).output().map_err(|e| format!("npm pack: {e}"))?;
     if !out.status.success() {
         return Err(format!("npm pack failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
@@ -300,9 +303,18 @@ fn build_media(root: &Path, bench: bool) -> Result {
     let base = root.join("target/test-media");
     let lavfi = |size: &str, secs: u32, hz: u32| -> Vec<String> {
         vec![
-            "-hide_banner".into(), "-loglevel".into(), "error".into(), "-y".into(),
-            "-f".into(), "lavfi".into(), "-i".into(), format!("testsrc2=size={size}:rate=24:duration={secs}"),
-            "-f".into(), "lavfi".into(), "-i".into(), format!("sine=frequency={hz}:sample_rate=48000:duration={secs}"),
+            "-hide_banner".into(),
+            "-loglevel".into(),
+            "error".into(),
+            "-y".into(),
+            "-f".into(),
+            "lavfi".into(),
+            "-i".into(),
+            format!("testsrc2=size={size}:rate=24:duration={secs}"),
+            "-f".into(),
+            "lavfi".into(),
+            "-i".into(),
+            format!("sine=frequency={hz}:sample_rate=48000:duration={secs}"),
         ]
     };
     let h264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"];
@@ -311,28 +323,130 @@ fn build_media(root: &Path, bench: bool) -> Result {
         ("hls", "master.m3u8", {
             let mut a = lavfi("320x180", 12, 660);
             a.extend(h264.iter().map(|s| s.to_string()));
-            a.extend(["-b:v", "120k", "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", "seg-%03d.m4s", "-master_pl_name", "master.m3u8", "media.m3u8"].map(String::from));
+            a.extend(
+                [
+                    "-b:v",
+                    "120k",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "48k",
+                    "-f",
+                    "hls",
+                    "-hls_time",
+                    "2",
+                    "-hls_playlist_type",
+                    "vod",
+                    "-hls_segment_type",
+                    "fmp4",
+                    "-hls_fmp4_init_filename",
+                    "init.mp4",
+                    "-hls_segment_filename",
+                    "seg-%03d.m4s",
+                    "-master_pl_name",
+                    "master.m3u8",
+                    "media.m3u8",
+                ]
+                .map(String::from),
+            );
             a
         }),
         ("hls-audio", "master.m3u8", {
             let mut a = lavfi("320x180", 12, 880);
             a.extend(["-map", "0:v", "-map", "1:a"].map(String::from));
             a.extend(h264.iter().map(|s| s.to_string()));
-            a.extend(["-b:v", "150k", "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-master_pl_name", "master.m3u8", "-var_stream_map", "v:0,agroup:aud a:0,agroup:aud,default:yes", "-hls_segment_filename", "stream_%v/seg-%03d.m4s", "stream_%v/media.m3u8"].map(String::from));
+            a.extend(
+                [
+                    "-b:v",
+                    "150k",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "48k",
+                    "-f",
+                    "hls",
+                    "-hls_time",
+                    "2",
+                    "-hls_playlist_type",
+                    "vod",
+                    "-hls_segment_type",
+                    "fmp4",
+                    "-hls_fmp4_init_filename",
+                    "init.mp4",
+                    "-master_pl_name",
+                    "master.m3u8",
+                    "-var_stream_map",
+                    "v:0,agroup:aud a:0,agroup:aud,default:yes",
+                    "-hls_segment_filename",
+                    "stream_%v/seg-%03d.m4s",
+                    "stream_%v/media.m3u8",
+                ]
+                .map(String::from),
+            );
             a
         }),
         ("ladder", "manifest.mpd", {
             let mut a = lavfi("640x360", 20, 440);
             a.extend(["-map", "0:v", "-map", "0:v", "-map", "0:v", "-map", "1:a"].map(String::from));
             a.extend(h264.iter().map(|s| s.to_string()));
-            a.extend(["-s:v:0", "256x144", "-b:v:0", "150k", "-s:v:1", "426x240", "-b:v:1", "400k", "-s:v:2", "640x360", "-b:v:2", "900k", "-c:a", "aac", "-b:a", "64k", "-use_template", "1", "-use_timeline", "1"].map(String::from));
+            a.extend(
+                [
+                    "-s:v:0",
+                    "256x144",
+                    "-b:v:0",
+                    "150k",
+                    "-s:v:1",
+                    "426x240",
+                    "-b:v:1",
+                    "400k",
+                    "-s:v:2",
+                    "640x360",
+                    "-b:v:2",
+                    "900k",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                    "-use_template",
+                    "1",
+                    "-use_timeline",
+                    "1",
+                ]
+                .map(String::from),
+            );
             a.extend(dash.iter().map(|s| s.to_string()));
             a.push("manifest.mpd".into());
             a
         }),
         ("webm", "manifest.mpd", {
             let mut a = lavfi("320x180", 12, 550);
-            a.extend(["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "200k", "-g", "48", "-keyint_min", "48", "-c:a", "libopus", "-b:a", "48k", "-dash_segment_type", "webm", "-use_template", "1", "-use_timeline", "1"].map(String::from));
+            a.extend(
+                [
+                    "-c:v",
+                    "libvpx-vp9",
+                    "-deadline",
+                    "realtime",
+                    "-cpu-used",
+                    "8",
+                    "-b:v",
+                    "200k",
+                    "-g",
+                    "48",
+                    "-keyint_min",
+                    "48",
+                    "-c:a",
+                    "libopus",
+                    "-b:a",
+                    "48k",
+                    "-dash_segment_type",
+                    "webm",
+                    "-use_template",
+                    "1",
+                    "-use_timeline",
+                    "1",
+                ]
+                .map(String::from),
+            );
             a.extend(dash.iter().map(|s| s.to_string()));
             a.push("manifest.mpd".into());
             a
@@ -352,7 +466,30 @@ fn build_media(root: &Path, bench: bool) -> Result {
         ("live-hls", "media.m3u8", {
             let mut a = lavfi("320x180", 90, 415);
             a.extend(h264.iter().map(|s| s.to_string()));
-            a.extend(["-b:v", "120k", "-c:a", "aac", "-b:a", "48k", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", "seg-%03d.m4s", "media.m3u8"].map(String::from));
+            a.extend(
+                [
+                    "-b:v",
+                    "120k",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "48k",
+                    "-f",
+                    "hls",
+                    "-hls_time",
+                    "2",
+                    "-hls_playlist_type",
+                    "vod",
+                    "-hls_segment_type",
+                    "fmp4",
+                    "-hls_fmp4_init_filename",
+                    "init.mp4",
+                    "-hls_segment_filename",
+                    "seg-%03d.m4s",
+                    "media.m3u8",
+                ]
+                .map(String::from),
+            );
             a
         }),
         // One plain MP4 that Shaka Packager packages below.
@@ -467,24 +604,24 @@ fn test(root: &Path, args: &[String]) -> Result {
 
     if want("tidy") {
         step("stage 1/5: tidy (cores stay pure)");
-        let (passed, failed) = tidy::run(root).map_or_else(|e| {
-            eprintln!("{e}");
-            (0, 1)
-        }, |n| (n, 0));
+        let (passed, failed) = tidy::run(root).map_or_else(
+            |e| {
+                eprintln!("{e}");
+                (0, 1)
+            },
+            |n| (n, 0),
+        );
         tally.add("tidy", passed, failed, 0);
     }
     if want("native") {
         step("stage 2/5: native cargo test (decimal, sync-core, media-core, xtask)");
-        let out = tally::run_capture(Command::new("cargo").args(["test", "-p", "decimal", "-p", "sync-core", "-p", "media-core", "-p", "xtask"]).current_dir(root))?;
+        let out =
+            tally::run_capture(Command::new("cargo").args(["test", "-p", "decimal", "-p", "sync-core", "-p", "media-core", "-p", "xtask"]).current_dir(root))?;
         let (p, f, s) = tally::parse_cargo(&out.text);
         tally.add("native", p, f + u64::from(!out.success && f == 0), s);
     }
     let needs_stack = want("worker") || want("e2e");
-    let built = if needs_stack {
-        build(root).and_then(|_| build_test_media(root)).map_err(|e| eprintln!("\nxtask: build failed: {e}")).is_ok()
-    } else {
-        true
-    };
+    let built = if needs_stack { build(root).and_then(|_| build_test_media(root)).map_err(|e| eprintln!("\nxtask: build failed: {e}")).is_ok() } else { true };
     if !built {
         tally.add("build", 0, 1, 0);
     }
@@ -506,12 +643,23 @@ fn test(root: &Path, args: &[String]) -> Result {
         step(&format!("stage {n}/5: {stage} tests (node --test, real workerd{})", if stage == "e2e" { " + headless Chromium" } else { "" }));
         let tap = root.join(format!("target/test-results/{stage}.tap"));
         std::fs::create_dir_all(tap.parent().unwrap_or(root)).map_err(|e| e.to_string())?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir)).map_err(|e| format!("{dir}: {e}"))?.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .map_err(|e| format!("{dir}: {e}"))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
             .filter(|p| args.get(1).is_none_or(|f| p.to_string_lossy().contains(f.as_str())))
             .collect();
         files.sort();
         let mut cmd = Command::new("node");
-        cmd.arg("--test").arg("--test-concurrency=1").arg("--test-reporter=spec").arg("--test-reporter-destination=stdout").arg("--test-reporter=tap").arg(format!("--test-reporter-destination={}", tap.display())).args(&files).current_dir(root);
+        cmd.arg("--test")
+            .arg("--test-concurrency=1")
+            .arg("--test-reporter=spec")
+            .arg("--test-reporter-destination=stdout")
+            .arg("--test-reporter=tap")
+            .arg(format!("--test-reporter-destination={}", tap.display()))
+            .args(&files)
+            .current_dir(root);
         wrangler_env(&mut cmd);
         if let Some(t) = &tarball {
             cmd.env("WT_NPM_TARBALL", t);

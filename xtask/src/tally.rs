@@ -69,16 +69,15 @@ fn number_before(s: &str, word: &str) -> u64 {
 
 /// Sum the `test result:` lines of `cargo test`: (passed, failed, ignored).
 pub fn parse_cargo(text: &str) -> (u64, u64, u64) {
-    text.lines().filter_map(|l| l.trim().strip_prefix("test result:")).fold((0, 0, 0), |acc, l| {
-        (acc.0 + number_before(l, "passed"), acc.1 + number_before(l, "failed"), acc.2 + number_before(l, "ignored"))
-    })
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("test result:"))
+        .fold((0, 0, 0), |acc, l| (acc.0 + number_before(l, "passed"), acc.1 + number_before(l, "failed"), acc.2 + number_before(l, "ignored")))
 }
 
 /// Read the totals of node's TAP reporter: (passed, failed + cancelled, skipped + todo).
 pub fn parse_tap(text: &str) -> (u64, u64, u64) {
-    let field = |name: &str| -> u64 {
-        text.lines().filter_map(|l| l.trim().strip_prefix(&format!("# {name} "))).filter_map(|n| n.trim().parse::<u64>().ok()).sum()
-    };
+    let field =
+        |name: &str| -> u64 { text.lines().filter_map(|l| l.trim().strip_prefix(&format!("# {name} "))).filter_map(|n| n.trim().parse::<u64>().ok()).sum() };
     (field("pass"), field("fail") + field("cancelled"), field("skipped") + field("todo"))
 }
 

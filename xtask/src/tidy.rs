@@ -34,12 +34,8 @@ pub fn scan_source(text: &str, is_test_file: bool) -> Vec<String> {
 
 /// Forbidden crates in a `cargo tree --prefix none` listing.
 pub fn scan_tree(tree: &str) -> Vec<String> {
-    let mut found: Vec<String> = tree
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|name| FORBIDDEN_CRATES.contains(name))
-        .map(String::from)
-        .collect();
+    let mut found: Vec<String> =
+        tree.lines().filter_map(|l| l.split_whitespace().next()).filter(|name| FORBIDDEN_CRATES.contains(name)).map(String::from).collect();
     found.sort();
     found.dedup();
     found

@@ -170,7 +170,12 @@ fn a_noisy_network_does_not_oscillate() {
         for (mean, seed) in [(1e6, 11), (2e6, 12), (3.5e6, 13), (4e6, 14), (6.5e6, 15), (7.5e6, 16)] {
             let run = simulate(300.0, Net { bps: &steady(mean), jitter: 0.4, seed }, goal, None);
             let settled = run.switches_between(60.0, 300.0) as f64 / 4.0;
-            println!("noisy {:.1}M (goal {goal} s): {} switches in 5 min, {settled:.2}/min after the first, stall {:.2} s", mean / 1e6, run.switches.len(), run.stall_s);
+            println!(
+                "noisy {:.1}M (goal {goal} s): {} switches in 5 min, {settled:.2}/min after the first, stall {:.2} s",
+                mean / 1e6,
+                run.switches.len(),
+                run.stall_s
+            );
             assert!(settled <= 1.0, "{:?}", run.switches);
             assert!(run.switches.len() <= 8, "{:?}", run.switches);
             assert_eq!(run.stall_s, 0.0);
@@ -298,12 +303,12 @@ fn abandonment_cases_worked_by_hand() {
     assert!(!abr.should_abandon(0.0, 175_000, 1_500_000, 2000.0, 2.0, 20.0)); // 15.1 s < 20 s buffered
     assert!(!abr.should_abandon(0.0, 17_500, 1_500_000, 200.0, 2.0, 10.0)); // too early to judge
     assert!(!abr.should_abandon(0.0, 0, 1_500_000, 2000.0, 2.0, 10.0)); // no speed yet
-    // 1.4 MB in 2 s (5.6 Mbit/s): 0.8 Mbit left = 0.14 s < 1 s buffered.
+                                                                        // 1.4 MB in 2 s (5.6 Mbit/s): 0.8 Mbit left = 0.14 s < 1 s buffered.
     assert!(!abr.should_abandon(0.0, 1_400_000, 1_500_000, 2000.0, 2.0, 1.0));
     // 100 s segments: the lowest one would take 300k × 100 / 700k = 42.9 s > 15.1 s.
     assert!(!abr.should_abandon(0.0, 175_000, 1_500_000, 2000.0, 100.0, 10.0));
     assert!(abr.should_abandon(0.0, 175_000, 1_500_000, 2000.0, f64::NAN, 10.0)); // unknown: abandon
-    // Abandoned at 700 kbit/s with 10 s buffered: straight to what fits 490 kbit/s.
+                                                                                  // Abandoned at 700 kbit/s with 10 s buffered: straight to what fits 490 kbit/s.
     abr.handle_abandon(0.0, 175_000, 2000.0);
     assert!(abr.estimate_bps() <= 700_000.0);
     assert_eq!(abr.choose(0.0, &reps, Some(4), 10.0, None), 0);

@@ -69,14 +69,7 @@ fn master_with_variants_audio_group_and_subtitles() {
     let m = master(MASTER, "https://cdn.example.com/show/master.m3u8?token=abc");
     assert!(m.independent_segments);
     let uris: Vec<&str> = m.variants.iter().map(|v| v.uri.as_str()).collect();
-    assert_eq!(
-        uris,
-        [
-            "https://cdn.example.com/show/video/360.m3u8",
-            "https://cdn.example.com/other/720.m3u8?x=1",
-            "https://cdn2.example.net/1080.m3u8",
-        ]
-    );
+    assert_eq!(uris, ["https://cdn.example.com/show/video/360.m3u8", "https://cdn.example.com/other/720.m3u8?x=1", "https://cdn2.example.net/1080.m3u8",]);
     assert_eq!(
         m.variants[0],
         Variant {
@@ -127,10 +120,7 @@ fn vod_fmp4_with_byte_ranges_discontinuity_and_keys() {
     assert_eq!((m.server_control_can_block_reload, m.part_target), (false, None));
     assert_eq!(m.duration(), 14.0);
 
-    let init = InitSection {
-        uri: "https://example.com/vod/init.mp4".into(),
-        byte_range: Some(ByteRange { offset: 0, length: 720 }),
-    };
+    let init = InitSection { uri: "https://example.com/vod/init.mp4".into(), byte_range: Some(ByteRange { offset: 0, length: 720 }) };
     let seg = |i: u64, duration: f64, start: f64, offset: u64, length: u64, encrypted: bool| MediaSegment {
         uri: "https://example.com/vod/main.mp4".into(),
         duration,
@@ -312,21 +302,13 @@ fn size_and_count_limits() {
     assert_eq!(parse_playlist(&many, url), Err(HlsError::TooManySegments));
 
     // A variable expansion bomb stops at MAX_EXPANDED_BYTES.
-    let bomb = format!(
-        "#EXTM3U\n#EXT-X-DEFINE:NAME=\"v\",VALUE=\"{}\"\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{}\n",
-        "x".repeat(1 << 20),
-        "{$v}".repeat(300)
-    );
+    let bomb = format!("#EXTM3U\n#EXT-X-DEFINE:NAME=\"v\",VALUE=\"{}\"\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n{}\n", "x".repeat(1 << 20), "{$v}".repeat(300));
     assert!(matches!(parse_playlist(&bomb, url), Err(HlsError::TooLarge(n)) if n > MAX_EXPANDED_BYTES));
 }
 
 #[test]
 fn every_prefix_parses_without_panic() {
-    let corpus = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpus/hls/shaka__hls-sample-aes__index.m3u8"
-    ))
-    .unwrap_or_default();
+    let corpus = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/hls/shaka__hls-sample-aes__index.m3u8")).unwrap_or_default();
     let crlf = VOD.replace('\n', "\r\n");
     for text in [MASTER, VOD, crlf.as_str(), corpus.as_str()] {
         for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
@@ -447,8 +429,10 @@ v/low.m3u8\n",
         "https://cdn.example/hls/master.m3u8",
     );
     assert_eq!(default_audio_uri(&m).as_deref(), Some("https://cdn.example/hls/aac/fr.m3u8"));
-    let seg = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/aac/fr.m3u8");
-    let video = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/v/low.m3u8");
+    let seg =
+        media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/aac/fr.m3u8");
+    let video =
+        media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:2,\ns1.m4s\n#EXT-X-ENDLIST\n", "https://cdn.example/hls/v/low.m3u8");
     let manifest = to_manifest(&m, &[Some(video)], Some(&seg), None);
     let audio = &manifest.periods[0].tracks[1];
     assert_eq!((audio.label.as_deref(), audio.lang.as_deref()), (Some("Francais"), Some("fr")));
@@ -458,7 +442,8 @@ v/low.m3u8\n",
 #[test]
 fn keys_mark_a_playlist_encrypted() {
     let clear = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\na.m4s\n#EXT-X-ENDLIST\n", "https://x.example/p.m3u8");
-    let locked = media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n#EXTINF:2,\na.m4s\n#EXT-X-ENDLIST\n", "https://x.example/p.m3u8");
+    let locked =
+        media("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n#EXTINF:2,\na.m4s\n#EXT-X-ENDLIST\n", "https://x.example/p.m3u8");
     assert!(!clear.is_encrypted());
     assert!(locked.is_encrypted());
 }

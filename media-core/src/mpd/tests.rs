@@ -59,11 +59,10 @@ fn number_templates_with_duration_and_base_url_chain() {
     let m = parse(mpd, "http://origin.example/x/manifest.mpd").unwrap();
     let reps = &m.periods[0].tracks[0].representations;
     assert_eq!(reps[0].init_url(), Some("http://cdn.example/root/v/lo/init.mp4"));
-    assert_eq!(reps[0].segments().iter().map(|s| s.url.as_str()).collect::<Vec<_>>(), [
-        "http://cdn.example/root/v/lo/5.m4s?b=100",
-        "http://cdn.example/root/v/lo/6.m4s?b=100",
-        "http://cdn.example/root/v/lo/7.m4s?b=100",
-    ]);
+    assert_eq!(
+        reps[0].segments().iter().map(|s| s.url.as_str()).collect::<Vec<_>>(),
+        ["http://cdn.example/root/v/lo/5.m4s?b=100", "http://cdn.example/root/v/lo/6.m4s?b=100", "http://cdn.example/root/v/lo/7.m4s?b=100",]
+    );
     assert!((reps[0].segments()[2].duration - 1.0).abs() < 1e-9, "last segment is cut at the end");
     assert_eq!(reps[1].segments()[0].url, "http://other.example/abs/hi/5.m4s?b=900");
     assert_eq!(reps[1].codecs, "avc1.42c01e", "inherited from the adaptation set");
@@ -76,11 +75,10 @@ fn time_templates_follow_the_timeline() {
       <Representation id="a" bandwidth="1"/></AdaptationSet></Period></MPD>"#;
     let m = parse(mpd, "https://h/m.mpd").unwrap();
     let segs = m.periods[0].tracks[0].representations[0].segments();
-    assert_eq!(segs.iter().map(|s| (s.url.as_str(), s.start)).collect::<Vec<_>>(), [
-        ("https://h/a_500.mp4", 0.0),
-        ("https://h/a_2500.mp4", 2.0),
-        ("https://h/a_4500.mp4", 4.0),
-    ]);
+    assert_eq!(
+        segs.iter().map(|s| (s.url.as_str(), s.start)).collect::<Vec<_>>(),
+        [("https://h/a_500.mp4", 0.0), ("https://h/a_2500.mp4", 2.0), ("https://h/a_4500.mp4", 4.0),]
+    );
 }
 
 #[test]
@@ -371,15 +369,18 @@ fn corpus_shaka_time_template_without_initial_t() {
 #[test]
 fn corpus_aws_mediatailor_multi_period() {
     let m = corpus("dash-mpd-rs__aws.xml");
-    periods(&m, &[
-        (0.0, Some(14.976)),
-        (14.976, Some(14.976)),
-        (29.952, Some(24.024)),
-        (53.976, Some(14.976)),
-        (68.952, Some(14.976)),
-        (83.928, Some(5.205)),
-        (89.133, Some(18.818)),
-    ]);
+    periods(
+        &m,
+        &[
+            (0.0, Some(14.976)),
+            (14.976, Some(14.976)),
+            (29.952, Some(24.024)),
+            (53.976, Some(14.976)),
+            (68.952, Some(14.976)),
+            (83.928, Some(5.205)),
+            (89.133, Some(18.818)),
+        ],
+    );
     // Period 1 has its own absolute BaseURL (the ad); timescale 90000 and
     // startNumber 1 come from the AdaptationSet's SegmentTemplate.
     let ad = "https://12345.mediatailor.us-west-2.amazonaws.com/v1/dashsegment/0d598fad40f42c4644d1c5b7674438772ee23b12/dash-vod-insertion/a5a7cf24-ee56-40e9-a0a2-82b483cf8650/8778696_PT0S/8778696_PT0S_0/";
@@ -427,13 +428,7 @@ fn corpus_telenet_mid_rolls_offsets_and_period_bases() {
     let m = corpus("dash-mpd-rs__telenet-mid-ad-rolls.mpd");
     // Durations 14M14.16S, 31.36S, 10M5.48S, 31.36S, 16M48.96S; no @start, so
     // starts are running sums: 0, 854.16, 885.52, 1491, 1522.36.
-    periods(&m, &[
-        (0.0, Some(854.16)),
-        (854.16, Some(31.36)),
-        (885.52, Some(605.48)),
-        (1491.0, Some(31.36)),
-        (1522.36, Some(1008.96)),
-    ]);
+    periods(&m, &[(0.0, Some(854.16)), (854.16, Some(31.36)), (885.52, Some(605.48)), (1491.0, Some(31.36)), (1522.36, Some(1008.96))]);
     approx_opt(m.end(), 2531.32);
     let cdn = "https://stream3-vod.cdn1.sbs.prd.telenet-ops.be/geo/SSAI/NIVEAU_4_BRUSSEL-ZUID/S4/E8/10152250414286812/20231023T120019065/";
     // Period 1, 720p: absolute media; timescale 25000; S d=48000 (no t → 0),
@@ -617,7 +612,16 @@ fn corpus_segment_base_on_demand_profiles() {
     assert_eq!(v.init, None, "no Initialization element");
     assert_eq!(v.addressing, Addressing::Indexed(Indexed { url: url.into(), index_range: (885, 4480), timescale: 1, pto: 0, container: Container::Mp4 }));
     let a = rep(&m, 0, 1, 0);
-    assert_eq!(a.addressing, Addressing::Indexed(Indexed { url: "https://origin.example/path/BBB_32k_init.mp4".into(), index_range: (820, 4487), timescale: 1, pto: 0, container: Container::Mp4 }));
+    assert_eq!(
+        a.addressing,
+        Addressing::Indexed(Indexed {
+            url: "https://origin.example/path/BBB_32k_init.mp4".into(),
+            index_range: (820, 4487),
+            timescale: 1,
+            pto: 0,
+            container: Container::Mp4
+        })
+    );
     let trick = rep(&m, 0, 2, 0);
     approx_opt(trick.frame_rate, 1.0);
 }
@@ -730,17 +734,20 @@ fn corpus_dynamic_number_template_live_window() {
     periods(&m, &[(0.0, None)]);
     let a = rep(&m, 0, 0, 0);
     assert_eq!(a.init_url(), Some("https://origin.example/path/A48/init.mp4"));
-    assert_eq!(a.addressing, Addressing::Numbered(NumberTemplate {
-        media: "https://origin.example/path/$RepresentationID$/$Number$.m4s".into(),
-        representation_id: "A48".into(),
-        bandwidth: 36997,
-        start_number: 0,
-        timescale: 48000,
-        duration: 384000,
-        pto: 0,
-        period_start: 0.0,
-        period_end: None,
-    }));
+    assert_eq!(
+        a.addressing,
+        Addressing::Numbered(NumberTemplate {
+            media: "https://origin.example/path/$RepresentationID$/$Number$.m4s".into(),
+            representation_id: "A48".into(),
+            bandwidth: 36997,
+            start_number: 0,
+            timescale: 48000,
+            duration: 384000,
+            pto: 0,
+            period_start: 0.0,
+            period_end: None,
+        })
+    );
     assert!(a.segments().is_empty());
     // 384000/48000 = 8 s segments, number n covers [8n, 8n+8). The window
     // [now − 60, now) = [1699999940, 1700000000): floor(1699999940/8) =
@@ -757,10 +764,10 @@ fn corpus_dynamic_number_template_live_window() {
     assert_eq!(m.periods[0].tracks[1].kind, TrackKind::Video);
     let w = v.segments_between(now - 10.0, now);
     // [1699999990, 1700000000): numbers 212499998 (…984–…992) and 212499999.
-    assert_eq!(w.iter().map(|s| (s.url.as_str(), s.number)).collect::<Vec<_>>(), [
-        ("https://origin.example/path/V300/212499998.m4s", 212_499_998),
-        ("https://origin.example/path/V300/212499999.m4s", 212_499_999),
-    ]);
+    assert_eq!(
+        w.iter().map(|s| (s.url.as_str(), s.number)).collect::<Vec<_>>(),
+        [("https://origin.example/path/V300/212499998.m4s", 212_499_998), ("https://origin.example/path/V300/212499999.m4s", 212_499_999),]
+    );
     // Before the availability start there is nothing negative: number 0 first.
     let early = v.segments_between(-20.0, 9.0);
     assert_eq!(early.iter().map(|s| s.number).collect::<Vec<_>>(), [0, 1]);
@@ -1082,13 +1089,7 @@ fn corpus_summary_every_file_parses_or_is_refused_cleanly() {
                     }
                 }
                 let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k}×{n}")).collect();
-                println!(
-                    "{name}: ok {} periods={} reps={} [{}]",
-                    if m.dynamic { "dynamic" } else { "static" },
-                    m.periods.len(),
-                    reps.len(),
-                    kinds.join(" ")
-                );
+                println!("{name}: ok {} periods={} reps={} [{}]", if m.dynamic { "dynamic" } else { "static" }, m.periods.len(), reps.len(), kinds.join(" "));
             }
         }
     }
@@ -1110,12 +1111,15 @@ fn corpus_summary_every_file_parses_or_is_refused_cleanly() {
             (n.as_str(), kind)
         })
         .collect();
-    assert_eq!(refused, [
-        ("dash-mpd-rs__incomplete.mpd", "Xml"),
-        ("dash-mpd__go-dash-fixtures__location.mpd", "NoPeriod"),
-        ("dash-mpd__schema-mpds__example_G11.mpd", "Invalid"),
-        ("dash-mpd__schema-mpds__example_G11_remote.period.xml", "NotAnMpd"),
-    ]);
+    assert_eq!(
+        refused,
+        [
+            ("dash-mpd-rs__incomplete.mpd", "Xml"),
+            ("dash-mpd__go-dash-fixtures__location.mpd", "NoPeriod"),
+            ("dash-mpd__schema-mpds__example_G11.mpd", "Invalid"),
+            ("dash-mpd__schema-mpds__example_G11_remote.period.xml", "NotAnMpd"),
+        ]
+    );
 }
 
 /// Dynamic `$Time$` timelines with a presentationTimeOffset and a Period far

@@ -94,8 +94,8 @@ pub fn check_upstream(url: &str, allow_loopback: bool) -> Result<Upstream, Guard
     }
     let colon = url.find(':').ok_or(GuardError::Malformed("no scheme"))?;
     let scheme = url.get(..colon).unwrap_or("");
-    let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let scheme_ok =
+        scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !scheme_ok {
         return Err(GuardError::Malformed("no scheme"));
     }

@@ -246,7 +246,9 @@ pub fn decode_proxy_path(path: &str) -> Result<ProxyRequest, ProxyPathError> {
     }
     if !rest.is_empty() {
         let authority_end = prefix.find("://").map_or(0, |i| i + 3);
-        let directory = prefix.ends_with('/') && !prefix.contains(['?', '#']) && prefix.len() > authority_end + 1
+        let directory = prefix.ends_with('/')
+            && !prefix.contains(['?', '#'])
+            && prefix.len() > authority_end + 1
             && prefix.get(authority_end..).is_some_and(|a| a.contains('/'));
         if !directory {
             return Err(ProxyPathError::RestNotAllowed);

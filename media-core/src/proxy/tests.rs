@@ -240,7 +240,21 @@ fn signatures_verify_until_they_expire() {
 fn tampered_signatures_are_refused() {
     let prefix = "https://cdn.example/show/";
     let sig = sign(SECRET, prefix, 1_000);
-    let flipped: String = sig.chars().enumerate().map(|(i, c)| if i == 10 { if c == 'A' { 'B' } else { 'A' } } else { c }).collect();
+    let flipped: String = sig
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 10 {
+                if c == 'A' {
+                    'B'
+                } else {
+                    'A'
+                }
+            } else {
+                c
+            }
+        })
+        .collect();
     assert_eq!(verify(SECRET, prefix, 1_000, &flipped, 0), Err(SignError::BadSignature));
     assert_eq!(verify(SECRET, "https://cdn.example/other/", 1_000, &sig, 0), Err(SignError::BadSignature));
     assert_eq!(verify(SECRET, "https://cdn.example/show", 1_000, &sig, 0), Err(SignError::BadSignature));
@@ -272,11 +286,12 @@ fn a_proxied_template_expands_and_decodes_to_the_upstream_segment() {
     assert_eq!(req.upstream(), "https://cdn.example/v/master.m3u8?token=x");
     assert_eq!(req.verify(SECRET, 0), Ok(()));
 
-    let via_map = proxied_url("https://watch.example/", SECRET, 2_000, crate::rewrite::UrlRef {
-        kind: crate::rewrite::RefKind::Template,
-        prefix: "https://cdn.example/v/",
-        rest: "$Number$.m4s",
-    });
+    let via_map = proxied_url(
+        "https://watch.example/",
+        SECRET,
+        2_000,
+        crate::rewrite::UrlRef { kind: crate::rewrite::RefKind::Template, prefix: "https://cdn.example/v/", rest: "$Number$.m4s" },
+    );
     assert_eq!(via_map, format!("https://watch.example{}", encode_proxy_path(SECRET, "https://cdn.example/v/", "$Number$.m4s", 2_000)));
 }
 
@@ -399,8 +414,42 @@ fn cache_lifetimes_come_from_one_policy() {
 #[test]
 fn mutated_urls_never_panic_and_normalise_to_a_fixed_point() {
     let parts = [
-        "http", "https", "HTTP", ":", "//", "/", "@", "[", "]", "::", "ffff", "127", "0x7f", "0177", ".", "1", "255", "256", "%2e", "%31",
-        "localhost", "example", "com", ":80", ":443", ":99999", "?", "#", "\\", " ", "fe80", "%25", "xn--", "é", "0", "4294967295",
+        "http",
+        "https",
+        "HTTP",
+        ":",
+        "//",
+        "/",
+        "@",
+        "[",
+        "]",
+        "::",
+        "ffff",
+        "127",
+        "0x7f",
+        "0177",
+        ".",
+        "1",
+        "255",
+        "256",
+        "%2e",
+        "%31",
+        "localhost",
+        "example",
+        "com",
+        ":80",
+        ":443",
+        ":99999",
+        "?",
+        "#",
+        "\\",
+        " ",
+        "fe80",
+        "%25",
+        "xn--",
+        "é",
+        "0",
+        "4294967295",
     ];
     let mut seed: u64 = 7;
     let mut next = move |n: usize| {
@@ -450,6 +499,11 @@ fn the_linker_signs_each_directory_once_and_links_still_verify() {
     assert_ne!(dir(&links[0]), dir(&links[2]));
     // An escaped slash in the name, a directory or a bare origin: signed whole.
     for i in [4, 5, 6] {
-        assert!(links[i].ends_with('/') && decode_proxy_path(links[i].strip_prefix("https://watch.example").unwrap_or("")).map(|r| r.rest.is_empty()).unwrap_or(false), "{}", links[i]);
+        assert!(
+            links[i].ends_with('/')
+                && decode_proxy_path(links[i].strip_prefix("https://watch.example").unwrap_or("")).map(|r| r.rest.is_empty()).unwrap_or(false),
+            "{}",
+            links[i]
+        );
     }
 }

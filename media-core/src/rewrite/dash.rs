@@ -19,8 +19,8 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::{
-    check_manifest_url, is_http, is_plain_relative, map_url, scheme_of, trim_parts, RefKind, RewriteError, Rewritten, UrlRef, Warnings,
-    MAX_DEPTH, MAX_MANIFEST_BYTES,
+    check_manifest_url, is_http, is_plain_relative, map_url, scheme_of, trim_parts, RefKind, RewriteError, Rewritten, UrlRef, Warnings, MAX_DEPTH,
+    MAX_MANIFEST_BYTES,
 };
 use crate::url::resolve;
 
@@ -269,12 +269,7 @@ impl Rewriter<'_, '_> {
     /// Whether the namespace prefix is bound to XLink here (`extra` holds the
     /// current element's own declarations). An unbound `xlink` prefix counts.
     fn is_xlink_prefix(&self, prefix: &str, extra: &[(String, String)]) -> bool {
-        let bound = extra
-            .iter()
-            .rev()
-            .chain(self.frames.iter().rev().flat_map(|f| f.ns.iter().rev()))
-            .find(|(p, _)| p == prefix)
-            .map(|(_, uri)| uri.as_str());
+        let bound = extra.iter().rev().chain(self.frames.iter().rev().flat_map(|f| f.ns.iter().rev())).find(|(p, _)| p == prefix).map(|(_, uri)| uri.as_str());
         match bound {
             Some(uri) => uri == XLINK_NS,
             None => prefix == "xlink",
@@ -418,9 +413,7 @@ impl Rewriter<'_, '_> {
                     self.warn("a BaseURL follows references of the same element; they were resolved without it".into());
                 }
                 if self.frames.get(..level).is_some_and(|fs| fs.iter().any(|f| f.absolutized_ref)) {
-                    self.warn(
-                        "a reference on an enclosing element was made absolute, so it does not follow a BaseURL declared further in".into(),
-                    );
+                    self.warn("a reference on an enclosing element was made absolute, so it does not follow a BaseURL declared further in".into());
                 }
                 let (lead, core, trail) = trim_parts(&value);
                 let absolute = resolve(&scope.upstream, core);

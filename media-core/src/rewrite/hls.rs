@@ -187,9 +187,7 @@ fn rewrite_ref(
     warnings: &mut Warnings,
 ) -> Result<Option<String>, RewriteError> {
     if reference.contains("{$") {
-        warnings.push(format!(
-            "line {line_no}: URL uses an EXT-X-DEFINE variable and is left unchanged (cannot be resolved safely)"
-        ));
+        warnings.push(format!("line {line_no}: URL uses an EXT-X-DEFINE variable and is left unchanged (cannot be resolved safely)"));
         return Ok(None);
     }
     let (lead, core, trail) = trim_parts(reference);

@@ -205,9 +205,7 @@ pub(crate) fn scheme_of(r: &str) -> Option<&str> {
 /// Whether `u` is an absolute http or https URL with an authority.
 pub fn is_http(u: &str) -> bool {
     match scheme_of(u) {
-        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
-            u.get(s.len()..).is_some_and(|r| r.starts_with("://"))
-        }
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => u.get(s.len()..).is_some_and(|r| r.starts_with("://")),
         _ => false,
     }
 }
@@ -261,11 +259,7 @@ pub(crate) fn split_dir(url: &str, limit: Option<usize>) -> Option<(String, Stri
 /// Build the [`UrlRef`] for an absolute http(s) URL and call the map.
 /// Returns `None` when the URL cannot be expressed as a prefix (a template
 /// identifier inside the authority).
-pub(crate) fn map_url(
-    kind: RefKind,
-    url: &str,
-    map: &mut dyn FnMut(UrlRef<'_>) -> String,
-) -> Result<Option<String>, RewriteError> {
+pub(crate) fn map_url(kind: RefKind, url: &str, map: &mut dyn FnMut(UrlRef<'_>) -> String) -> Result<Option<String>, RewriteError> {
     if url.len() > MAX_URL_BYTES {
         return Err(RewriteError::UrlTooLong(url.len()));
     }

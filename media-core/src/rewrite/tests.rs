@@ -715,10 +715,7 @@ fn base_urls_at_four_levels_are_proxied_and_templates_still_expand() {
     );
     // "../video/" climbs out of the Period's BaseURL, so it is made absolute,
     // against the first MPD BaseURL alternative.
-    assert_eq!(
-        out.warnings,
-        ["several BaseURL alternatives are in scope; references made absolute use the first"]
-    );
+    assert_eq!(out.warnings, ["several BaseURL alternatives are in scope; references made absolute use the first"]);
 
     // A player on the rewritten MPD: expand, resolve, request; the proxy
     // decodes exactly the URL the original MPD pointed to.
@@ -798,8 +795,7 @@ fn templates_made_absolute_keep_their_identifiers_after_the_signed_prefix() {
             "Template https://origin.example/x/y/ + seg.m4s?n=$Number$&t=$Time$",
         ]
     );
-    let media: Vec<String> =
-        dash_fetches(&out.text, &proxied_manifest(manifest)).into_iter().map(|(_, u)| unproxy(&u).expect("proxied")).collect();
+    let media: Vec<String> = dash_fetches(&out.text, &proxied_manifest(manifest)).into_iter().map(|(_, u)| unproxy(&u).expect("proxied")).collect();
     assert_eq!(
         media,
         [
@@ -821,10 +817,7 @@ fn an_absolute_reference_above_a_representation_base_url_is_reported() {
       <Representation id="a" bandwidth="1"><BaseURL>https://cdn.example/a/</BaseURL></Representation>
     </AdaptationSet></Period></MPD>"#;
     let out = rewrite_dash(mpd, "https://origin.example/m.mpd", &mut proxy_map).expect("rewrite");
-    assert_eq!(
-        out.warnings,
-        ["a reference on an enclosing element was made absolute, so it does not follow a BaseURL declared further in"]
-    );
+    assert_eq!(out.warnings, ["a reference on an enclosing element was made absolute, so it does not follow a BaseURL declared further in"]);
 }
 
 #[test]
@@ -839,10 +832,8 @@ fn location_patch_location_segment_lists_and_entities() {
     assert!(out.text.contains("\r\n<Location>https://proxy.test/proxy/"), "{}", out.text);
     assert!(out.text.contains("<SegmentURL media=\"s1.m4s\" mediaRange=\"0-10\"/>"), "kept relative: {}", out.text);
     assert!(out.text.contains("index=\"data:,x\""));
-    let fetched: Vec<String> = dash_fetches(&out.text, &proxied_manifest("https://origin.example/live/m.mpd"))
-        .into_iter()
-        .map(|(_, u)| unproxy(&u).unwrap_or(u))
-        .collect();
+    let fetched: Vec<String> =
+        dash_fetches(&out.text, &proxied_manifest("https://origin.example/live/m.mpd")).into_iter().map(|(_, u)| unproxy(&u).unwrap_or(u)).collect();
     assert_eq!(
         fetched,
         [
@@ -998,10 +989,7 @@ https://p.test/Url/https%3A%2F%2Forigin.example%2Fshow%2F1080p%2Fmain.mp4/\r\n\
 https://p.test/Url/https%3A%2F%2Fother.example%2Fseg3.ts/\r\n\
 # a comment with URI=\"x\"\r\n"
     );
-    assert_eq!(
-        out.warnings,
-        ["line 16: URL uses an EXT-X-DEFINE variable and is left unchanged (cannot be resolved safely)"]
-    );
+    assert_eq!(out.warnings, ["line 16: URL uses an EXT-X-DEFINE variable and is left unchanged (cannot be resolved safely)"]);
     check_hls("every kind", text, "https://origin.example/show/1080p/index.m3u8");
 }
 
@@ -1061,7 +1049,30 @@ fn mutated_corpus_inputs_never_panic() {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((seed >> 33) as usize) % n.max(1)
     };
-    let salt = ["<", ">", "&", "&amp;", "\"", "'", "$", "$$", "/", "../", ":", "%2e", "\r", "\n", "<!--", "]]>", "<BaseURL>", "</MPD>", "#EXT-X-MAP:URI=\"", "{$v}", "\u{feff}", "é"];
+    let salt = [
+        "<",
+        ">",
+        "&",
+        "&amp;",
+        "\"",
+        "'",
+        "$",
+        "$$",
+        "/",
+        "../",
+        ":",
+        "%2e",
+        "\r",
+        "\n",
+        "<!--",
+        "]]>",
+        "<BaseURL>",
+        "</MPD>",
+        "#EXT-X-MAP:URI=\"",
+        "{$v}",
+        "\u{feff}",
+        "é",
+    ];
     let mut map = |r: UrlRef<'_>| {
         let lower = r.prefix.to_ascii_lowercase();
         assert!(lower.starts_with("http://") || lower.starts_with("https://"), "{r:?}");

@@ -282,7 +282,8 @@ fn a_seek_aborts_and_refills_from_the_target_and_a_seek_into_the_buffer_fetches_
     sim.seek(71.0);
     assert!(sim.log.iter().any(|o| matches!(o, Output::Flush { .. })));
     sim.run(3_000.0);
-    let first_media = sim.fetch_log[first_after..].iter().find(|(_, u)| u.starts_with("https://cdn.example/vod/v/") && !u.ends_with("init.mp4")).map(|(_, u)| u.clone());
+    let first_media =
+        sim.fetch_log[first_after..].iter().find(|(_, u)| u.starts_with("https://cdn.example/vod/v/") && !u.ends_with("init.mp4")).map(|(_, u)| u.clone());
     assert!(first_media.as_deref().is_some_and(|u| u.ends_with("/36.m4s")), "segment 36 holds 71 s: {first_media:?}");
     assert!(sim.time > 71.5, "playing again after the seek: {}", sim.time);
     // Back into what is buffered: no fetch of the segments already there.

@@ -57,11 +57,7 @@ fn v0_three_references_after_a_free_box() {
     // first_offset = 10 bytes later, at 1090; the others follow: 1190, 1390.
     let data = v0_sample();
     assert_eq!(data.len(), 80);
-    let expected = vec![
-        seg(1090, 100, 0.5, 2.0, 500, 1000),
-        seg(1190, 200, 2.5, 2.0, 2500, 1000),
-        seg(1390, 300, 4.5, 1.5, 4500, 1000),
-    ];
+    let expected = vec![seg(1090, 100, 0.5, 2.0, 500, 1000), seg(1190, 200, 2.5, 2.0, 2500, 1000), seg(1390, 300, 4.5, 1.5, 4500, 1000)];
     assert_eq!(parse_sidx(&data, 1000), Ok(expected.clone()));
     // Bytes after the sidx (the first moof) change nothing.
     let mut longer = data.clone();
@@ -219,10 +215,7 @@ fn real_fragmented_mp4_from_ffmpeg() {
     // The last segment ends at the first box after the media (mfra) or at the end of the file.
     let last = &segments[segments.len() - 1];
     let end = last.offset + last.size;
-    let media_end = boxes
-        .iter()
-        .find(|b| b.0 as u64 >= last.offset && &b.2 != b"moof" && &b.2 != b"mdat")
-        .map_or(file.len(), |b| b.0);
+    let media_end = boxes.iter().find(|b| b.0 as u64 >= last.offset && &b.2 != b"moof" && &b.2 != b"mdat").map_or(file.len(), |b| b.0);
     assert_eq!(end, media_end as u64);
     let total: f64 = segments.iter().map(|s| s.duration).sum();
     assert!((total - 6.0).abs() < 0.1, "total duration {total}");

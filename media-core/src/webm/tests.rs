@@ -120,11 +120,7 @@ fn cue_point(time: u64, positions: &[(u64, u64)]) -> Vec<u8> {
 /// Cues at 0, 2 and 4 s (1 ms ticks); track 1's clusters at 100, 5100, 10100 of the Segment
 /// data, track 2 (audio, listed second) at 100, 5000, 10000.
 fn cues_sample() -> Vec<u8> {
-    let points = [
-        cue_point(0, &[(1, 100), (2, 100)]),
-        cue_point(2000, &[(1, 5100), (2, 5000)]),
-        cue_point(4000, &[(1, 10100), (2, 10000)]),
-    ];
+    let points = [cue_point(0, &[(1, 100), (2, 100)]), cue_point(2000, &[(1, 5100), (2, 5000)]), cue_point(4000, &[(1, 10100), (2, 10000)])];
     el(CUES, &points.concat())
 }
 
@@ -137,11 +133,7 @@ fn cues_after_the_clusters() {
     // Segment data at 48: clusters at 148, 5148, 10148; the Cues at 20000 end the last one,
     // whose duration is the file's 6 s minus its 4 s start.
     let data = cues_sample();
-    let expected = vec![
-        seg(148, 5000, 0.0, 2.0, 0, 1000),
-        seg(5148, 5000, 2.0, 2.0, 2000, 1000),
-        seg(10148, 9852, 4.0, 2.0, 4000, 1000),
-    ];
+    let expected = vec![seg(148, 5000, 0.0, 2.0, 0, 1000), seg(5148, 5000, 2.0, 2.0, 2000, 1000), seg(10148, 9852, 4.0, 2.0, 4000, 1000)];
     let info = info(48, 1_000_000, Some(6.0));
     assert_eq!(parse_cues(&data, 20000, &info, None, None), Ok(expected.clone()));
     assert_eq!(parse_cues(&data, 20000, &info, Some(1), Some(30000)), Ok(expected));
@@ -149,11 +141,7 @@ fn cues_after_the_clusters() {
     let info = WebmInfo { duration: None, ..info };
     assert_eq!(
         parse_cues(&data, 20000, &info, Some(2), None),
-        Ok(vec![
-            seg(148, 4900, 0.0, 2.0, 0, 1000),
-            seg(5048, 5000, 2.0, 2.0, 2000, 1000),
-            seg(10048, 9952, 4.0, 0.0, 4000, 1000),
-        ])
+        Ok(vec![seg(148, 4900, 0.0, 2.0, 0, 1000), seg(5048, 5000, 2.0, 2.0, 2000, 1000), seg(10048, 9952, 4.0, 0.0, 4000, 1000),])
     );
     assert_eq!(parse_cues(&data, 20000, &info, Some(3), None), Err(IndexError::NotFound));
 }
@@ -166,10 +154,7 @@ fn cues_before_the_clusters() {
     let last = |got: Result<Vec<IndexedSegment>, IndexError>| got.map(|s| s[2].clone());
     assert_eq!(last(parse_cues(&data, 60, &info, None, Some(25000))), Ok(seg(10148, 14852, 4.0, 2.0, 4000, 1000)));
     assert_eq!(last(parse_cues(&data, 60, &info, None, None)), Ok(seg(10148, 0, 4.0, 2.0, 4000, 1000)));
-    assert_eq!(
-        parse_cues(&data, 60, &info, None, Some(9000)),
-        Err(IndexError::Malformed("file_size before the last cluster"))
-    );
+    assert_eq!(parse_cues(&data, 60, &info, None, Some(9000)), Err(IndexError::Malformed("file_size before the last cluster")));
 }
 
 #[test]
@@ -196,10 +181,7 @@ fn cues_errors() {
     let backwards = el(CUES, &[cue_point(2000, &[(1, 100)]), cue_point(1000, &[(1, 200)])].concat());
     assert_eq!(parse_cues(&backwards, 0, &info, None, None), Err(IndexError::Malformed("CueTime going backwards")));
     let backwards = el(CUES, &[cue_point(1000, &[(1, 200)]), cue_point(2000, &[(1, 100)])].concat());
-    assert_eq!(
-        parse_cues(&backwards, 0, &info, None, None),
-        Err(IndexError::Malformed("CueClusterPosition going backwards"))
-    );
+    assert_eq!(parse_cues(&backwards, 0, &info, None, None), Err(IndexError::Malformed("CueClusterPosition going backwards")));
     let no_time = el(CUES, &el(CUE_POINT, &el(CUE_TRACK_POSITIONS, &[uint_el(CUE_TRACK, 1), uint_el(CUE_CLUSTER_POSITION, 1)].concat())));
     assert_eq!(parse_cues(&no_time, 0, &info, None, None), Err(IndexError::Malformed("CuePoint without CueTime")));
     let overflow = el(CUES, &cue_point(0, &[(1, u64::MAX)]));

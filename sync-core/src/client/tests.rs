@@ -302,4 +302,3 @@ fn property_steady_playback_needs_no_seeks_and_almost_no_rate_changes() {
         }
     }
 }
-

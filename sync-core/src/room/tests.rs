@@ -15,7 +15,15 @@ struct Script {
 
 impl Script {
     fn new(opts: CreateOptions) -> Self {
-        let mut s = Script { room: Room::create(RoomConfig::default(), 0.0, opts), now: 0.0, sent: vec![], broadcasts: vec![], closed: vec![], expired: false, persisted: None };
+        let mut s = Script {
+            room: Room::create(RoomConfig::default(), 0.0, opts),
+            now: 0.0,
+            sent: vec![],
+            broadcasts: vec![],
+            closed: vec![],
+            expired: false,
+            persisted: None,
+        };
         s.drain();
         s
     }
@@ -135,10 +143,14 @@ fn two_users_seeking_at_once_end_with_the_later_seek_everywhere() {
     let (b, _, _) = s.join("Bob", "");
     s.at(100.0).command(a, 1, r#"{"op":"seek","position":30}"#);
     s.command(b, 1, r#"{"op":"seek","position":50}"#);
-    let states: Vec<(u64, f64)> = s.broadcasts.iter().filter_map(|m| match m {
-        ServerMsg::State { seq, playback, .. } => Some((*seq, playback.position)),
-        _ => None,
-    }).collect();
+    let states: Vec<(u64, f64)> = s
+        .broadcasts
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::State { seq, playback, .. } => Some((*seq, playback.position)),
+            _ => None,
+        })
+        .collect();
     assert_eq!(states.len(), 2);
     assert!(states[0].0 < states[1].0, "each change has a higher seq");
     assert_eq!(s.playback().position, 50.0);
