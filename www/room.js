@@ -52,7 +52,7 @@ async function enter(password) {
 }
 
 let session;
-let password = sessionStorage.getItem(`wt-pw:${roomId}`) ?? undefined;
+const password = sessionStorage.getItem(`wt-pw:${roomId}`) ?? undefined;
 if (info.has_password && !password) {
   $("gate").hidden = false;
   $("gate-name").value = stored ?? "";
@@ -170,7 +170,7 @@ function fillQualities() {
 session.addEventListener("qualities", fillQualities);
 session.addEventListener("quality", (e) => {
   fillQualities();
-  quality.title = `playing ${e.detail.height ? e.detail.height + "p" : e.detail.id} · ${Math.round(e.detail.bandwidth / 1000)} kbit/s`;
+  quality.title = `playing ${e.detail.height ? `${e.detail.height}p` : e.detail.id} · ${Math.round(e.detail.bandwidth / 1000)} kbit/s`;
   quality.dataset.playing = e.detail.id;
 });
 quality.addEventListener("change", () => session.setQuality(quality.value === "auto" ? "auto" : Number(quality.value)));

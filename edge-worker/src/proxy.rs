@@ -70,7 +70,7 @@ impl ProxyConfig {
 }
 
 fn now_secs() -> u64 {
-    (Date::now().as_millis() / 1000) as u64
+    Date::now().as_millis() / 1000
 }
 
 /// The signed proxy path for an absolute http(s) source URL, or `None` when

@@ -133,5 +133,5 @@ const figures = {
   },
 };
 mkdirSync(join(root, "target/bench"), { recursive: true });
-writeFileSync(join(root, "target/bench/player.json"), JSON.stringify(figures, null, 2) + "\n");
+writeFileSync(join(root, "target/bench/player.json"), `${JSON.stringify(figures, null, 2)}\n`);
 console.log("    wrote target/bench/player.json");

@@ -59,7 +59,7 @@ try {
   const file = join(root, "target/bench/rewrite.json");
   const all = JSON.parse(readFileSync(file, "utf8"));
   all.workerd_1mb_mpd = figures;
-  writeFileSync(file, JSON.stringify(all, null, 2) + "\n");
+  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
   console.log("    wrote target/bench/rewrite.json");
 } finally {
   await stack.stop();

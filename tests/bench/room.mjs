@@ -82,7 +82,7 @@ try {
   console.log(`    a burst of 100 commands from 10 members: delivery p50 ${figures.burst_of_100_commands_delivery_ms.p50} ms, p99 ${figures.burst_of_100_commands_delivery_ms.p99} ms`);
   console.log(`    broadcast throughput: ${figures.broadcast_messages_per_second} messages/s delivered (100 commands × ${N} members in ${seconds.toFixed(2)} s)`);
   mkdirSync(join(root, "target/bench"), { recursive: true });
-  writeFileSync(join(root, "target/bench/room.json"), JSON.stringify(figures, null, 2) + "\n");
+  writeFileSync(join(root, "target/bench/room.json"), `${JSON.stringify(figures, null, 2)}\n`);
   console.log("    wrote target/bench/room.json");
   for (const c of clients) c.ws.terminate();
 } finally {

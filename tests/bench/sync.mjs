@@ -142,11 +142,11 @@ for (const profile of PROFILES.filter((p) => (process.env.WT_BENCH_PROFILES ?? "
     if (pos.length === pages.length) {
       spreads.push((Math.max(...pos) - Math.min(...pos)) * 1000);
       const m = pos.reduce((a, x) => a + x, 0) / pos.length;
-      pos.forEach((x, k) => devs[k].push((x - m) * 1000));
+      pos.forEach((x, k) => { devs[k].push((x - m) * 1000); });
       const cs = at.map((x) => x[4]);
       const cm = cs.reduce((a, x) => a + x, 0) / cs.length;
-      cs.forEach((c, k) => clocks[k].push(c - cm));
-      at.forEach((x, k) => selfs[k].push(x[5]));
+      cs.forEach((c, k) => { clocks[k].push(c - cm); });
+      at.forEach((x, k) => { selfs[k].push(x[5]); });
     }
     if (rpos.length === pages.length) raw.push((Math.max(...rpos) - Math.min(...rpos)) * 1000);
   }
@@ -179,6 +179,6 @@ await stack.stop();
 mkdirSync(join(root, "target/bench"), { recursive: true });
 // WT_BENCH_PROFILES=A (or B) runs one profile, into its own file.
 const only = (process.env.WT_BENCH_PROFILES ?? "AB") === "AB" ? "" : `-${process.env.WT_BENCH_PROFILES}`;
-writeFileSync(join(root, `target/bench/sync${only}.json`), JSON.stringify({ benchmark: "sync", date: new Date().toISOString().slice(0, 10), profiles: results,
-  peers_tolerance_ms: { "Jellyfin SyncPlay": 60, Metastream: 100, WatchParty: 500, OpenTogetherTube: 1000, Syncplay: 1500 }, goal: "p95 < 10 ms on profile A, 0 corrective seeks per minute in steady state" }, null, 2) + "\n");
+writeFileSync(join(root, `target/bench/sync${only}.json`), `${JSON.stringify({ benchmark: "sync", date: new Date().toISOString().slice(0, 10), profiles: results,
+  peers_tolerance_ms: { "Jellyfin SyncPlay": 60, Metastream: 100, WatchParty: 500, OpenTogetherTube: 1000, Syncplay: 1500 }, goal: "p95 < 10 ms on profile A, 0 corrective seeks per minute in steady state" }, null, 2)}\n`);
 console.log(`    wrote target/bench/sync${only}.json`);

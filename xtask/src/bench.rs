@@ -50,8 +50,8 @@ fn profiles(seed: u64, n: usize, symmetric: bool, stalls: f64) -> Vec<PeerProfil
         .collect()
 }
 
-/// Join everyone, play, warm up two minutes, then measure `minutes`.
-fn steady(
+/// One steady-state scenario of `bench sim`.
+struct Steady {
     name: &'static str,
     seed: u64,
     n: usize,
@@ -60,7 +60,11 @@ fn steady(
     stalls: f64,
     client: ClientConfig,
     reconnect_every_s: Option<f64>,
-) -> Figures {
+}
+
+/// Join everyone, play, warm up two minutes, then measure `minutes`.
+fn steady(s: Steady) -> Figures {
+    let Steady { name, seed, n, minutes, symmetric, stalls, client, reconnect_every_s } = s;
     let mut sim = Sim::with_config(seed, profiles(seed, n, symmetric, stalls), client, RoomConfig::default());
     sim.step_ms = 10.0;
     for i in 0..n {
@@ -150,13 +154,58 @@ pub fn sim(root: &Path) -> Result {
     crate::step("bench sim: the sync loop in the seeded simulation (10 ms steps)");
     let started = std::time::Instant::now();
     let ours = ClientConfig::default;
-    let rows = vec![
-        steady("steady, symmetric paths", 1, 5, 10.0, true, 0.0, ours(), None),
-        steady("steady, symmetric paths (naive baseline)", 1, 5, 10.0, true, 0.0, naive(), None),
-        steady("steady, asymmetric 20-200 ms paths", 2, 5, 10.0, false, 0.0, ours(), None),
-        steady("steady, asymmetric (naive baseline)", 2, 5, 10.0, false, 0.0, naive(), None),
-        steady("buffering stalls (1 per ~3 min each)", 3, 5, 10.0, true, 0.005, ours(), None),
-        steady("reconnect every 60 s", 4, 3, 10.0, true, 0.0, ours(), Some(60.0)),
+    let rows = [
+        steady(Steady { name: "steady, symmetric paths", seed: 1, n: 5, minutes: 10.0, symmetric: true, stalls: 0.0, client: ours(), reconnect_every_s: None }),
+        steady(Steady {
+            name: "steady, symmetric paths (naive baseline)",
+            seed: 1,
+            n: 5,
+            minutes: 10.0,
+            symmetric: true,
+            stalls: 0.0,
+            client: naive(),
+            reconnect_every_s: None,
+        }),
+        steady(Steady {
+            name: "steady, asymmetric 20-200 ms paths",
+            seed: 2,
+            n: 5,
+            minutes: 10.0,
+            symmetric: false,
+            stalls: 0.0,
+            client: ours(),
+            reconnect_every_s: None,
+        }),
+        steady(Steady {
+            name: "steady, asymmetric (naive baseline)",
+            seed: 2,
+            n: 5,
+            minutes: 10.0,
+            symmetric: false,
+            stalls: 0.0,
+            client: naive(),
+            reconnect_every_s: None,
+        }),
+        steady(Steady {
+            name: "buffering stalls (1 per ~3 min each)",
+            seed: 3,
+            n: 5,
+            minutes: 10.0,
+            symmetric: true,
+            stalls: 0.005,
+            client: ours(),
+            reconnect_every_s: None,
+        }),
+        steady(Steady {
+            name: "reconnect every 60 s",
+            seed: 4,
+            n: 3,
+            minutes: 10.0,
+            symmetric: true,
+            stalls: 0.0,
+            client: ours(),
+            reconnect_every_s: Some(60.0),
+        }),
         seeks("seek convergence, 50 seeds", 50, 3, ours()),
         seeks("seek convergence, 50 seeds (naive baseline)", 50, 3, naive()),
     ];

@@ -87,7 +87,7 @@ pub fn ensure(root: &Path) -> Result<Tools> {
     // npm tools
     let stamp = root.join("node_modules/.package-lock.json");
     if !crate::up_to_date(&stamp, &[root.join("package-lock.json"), root.join("package.json")]) {
-        println!("    installing npm tools (wrangler + workerd, binaryen, esbuild, playwright-core, ws, typescript)");
+        println!("    installing npm tools (wrangler + workerd, binaryen, esbuild, playwright-core, ws, typescript, biome)");
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(root))?;
     }
     // Debian packages
@@ -103,18 +103,6 @@ pub fn ensure(root: &Path) -> Result<Tools> {
     }
     println!("    ok: wasm32 target, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, ffmpeg, xvfb");
     Ok(Tools { wasm_bindgen, wasm_opt: root.join("node_modules/.bin/wasm-opt"), worker_build })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::locked_version;
-
-    #[test]
-    fn reads_a_locked_version() {
-        let lock = "[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n\n[[package]]\nname = \"wasm-bindgen-macro\"\nversion = \"0.2.130\"\n";
-        assert_eq!(locked_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
-        assert_eq!(locked_version(lock, "worker"), None);
-    }
 }
 
 /// Shaka Packager (a real DASH/HLS packager) for the test media: the static
@@ -147,3 +135,15 @@ os.chmod(sys.argv[2], 0o755)
 }
 
 const SHAKA_BINARIES_VERSION: &str = "1.5.1";
+
+#[cfg(test)]
+mod tests {
+    use super::locked_version;
+
+    #[test]
+    fn reads_a_locked_version() {
+        let lock = "[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n\n[[package]]\nname = \"wasm-bindgen-macro\"\nversion = \"0.2.130\"\n";
+        assert_eq!(locked_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(locked_version(lock, "worker"), None);
+    }
+}

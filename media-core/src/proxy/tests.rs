@@ -495,7 +495,7 @@ fn the_linker_signs_each_directory_once_and_links_still_verify() {
     }
     // The two segments of one directory share the signed directory.
     let dir = |l: &str| l.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
-    assert_eq!(dir(&links[0]), dir(&links[1].split('?').next().unwrap_or("").to_string()));
+    assert_eq!(dir(&links[0]), dir(links[1].split('?').next().unwrap_or("")));
     assert_ne!(dir(&links[0]), dir(&links[2]));
     // An escaped slash in the name, a directory or a bare origin: signed whole.
     for i in [4, 5, 6] {

@@ -46,6 +46,9 @@ struct Fetching {
 }
 
 /// The world around the engine.
+/// A fetch done, not yet appended: (id, track, span, bytes).
+type Fetched = (FetchId, usize, Option<(f64, f64)>, u64);
+
 struct Sim {
     e: Engine,
     now: f64,
@@ -56,7 +59,7 @@ struct Sim {
     rtt_ms: f64,
     fetching: Vec<Fetching>,
     /// Fetched, not yet appended: id → (track, span, bytes).
-    fetched: Vec<(FetchId, usize, Option<(f64, f64)>, u64)>,
+    fetched: Vec<Fetched>,
     buffered: Vec<Vec<(f64, f64)>>,
     bytes_in_buffer: Vec<u64>,
     quota: Option<u64>,
@@ -266,11 +269,11 @@ fn start_up_fills_to_the_goal_and_plays_without_stalls() {
     assert_eq!(sim.stalled_ms, 0.0);
     for track in 0..2 {
         let ahead = sim.ahead(track);
-        assert!(ahead >= 28.0 && ahead <= 34.0, "track {track}: {ahead:.1} s ahead (goal 30)");
+        assert!((28.0..=34.0).contains(&ahead), "track {track}: {ahead:.1} s ahead (goal 30)");
     }
     // Init segments come before media on each track, fetched once.
     let inits = sim.fetch_log.iter().filter(|(_, u)| u.ends_with("init.mp4")).count();
-    assert!(inits >= 2 && inits <= 4, "{inits} init fetches");
+    assert!((2..=4).contains(&inits), "{inits} init fetches");
     assert!(sim.fetch_log[0].1.ends_with("init.mp4"));
 }
 
