@@ -7,16 +7,15 @@
 // on-demand (SegmentBase) and live-profile (SegmentTemplate) DASH and its
 // HLS, two periods, and a live stream the origin publishes over time.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { joined, launch, newPage, waitFor } from "../support/browser.mjs";
-import { createRoom, root, startStack } from "../support/stack.mjs";
-import { startUpstream } from "../support/upstream.mjs";
+import { after, test } from "node:test";
+import { joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { createRoom, root, setup, withStack } from "../support/stack.mjs";
+import { withUpstream } from "../support/upstream.mjs";
 
 const media = join(root, "target/test-media");
-let stack, browser, up;
 
 /** The SegmentList MPD of one-file MP4s, rewritten to SegmentBase: the index
  * is the sidx between the init segment and the first media range. */
@@ -40,10 +39,11 @@ function twoPeriods() {
   writeFileSync(join(media, "ladder/two-periods.mpd"), out);
 }
 
-before(async () => {
+const page = mkdtempSync(join(tmpdir(), "wt-engine-"));
+after(() => rmSync(page, { recursive: true, force: true }));
+setup(async () => {
   sidxVariant();
   twoPeriods();
-  const page = mkdtempSync(join(tmpdir(), "wt-engine-"));
   writeFileSync(join(page, "player.html"), `<!doctype html><link rel="icon" href="data:,"><body><video id="video" muted autoplay playsinline></video>
 <script type="module">
 import init, * as wasm from "/pkg/media/player_wasm.js";
@@ -71,15 +71,10 @@ import("/pkg/media/player_wasm.js").then(async ({ default: init, MediaPlayer }) 
   window.ready = true;
 });
 </script>`);
-  up = await startUpstream({ "/m/": media, "/pkg/": join(root, "www/pkg"), "/page/": page });
-  stack = await startStack();
-  browser = await launch();
 });
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-  await up?.close();
-});
+const up = withUpstream({ "/m/": media, "/pkg/": join(root, "www/pkg"), "/page/": page });
+const stack = withStack();
+const browser = withBrowser();
 
 
 async function open(source) {

@@ -4,14 +4,13 @@
 // esbuild through the package's `exports`, served from another origin, and
 // two pages of that app join one room on the real worker and play in sync.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, before, test } from "node:test";
-import { joined, launch, newPage, positionAt, waitFor } from "../support/browser.mjs";
-import { createRoom, root, startStack } from "../support/stack.mjs";
+import { after, test } from "node:test";
+import { converge, joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { createRoom, exec, root, setup, withStack } from "../support/stack.mjs";
 import { startUpstream } from "../support/upstream.mjs";
 
 const tarball = resolve(process.env.WT_NPM_TARBALL
@@ -65,13 +64,14 @@ const HTML = `<!doctype html><meta charset="utf-8"><title>npm consumer</title><l
 <video id="video" playsinline muted></video><p>connection: <span id="connection">loading</span></p><p id="members"></p>
 <script type="module" src="./app.js"></script>`;
 
-let stack, browser, site, app;
-before(async () => {
-  stack = await startStack();
-  browser = await launch();
+const stack = withStack();
+const browser = withBrowser();
+let site, app;
+setup(async () => {
   app = mkdtempSync(join(tmpdir(), "wt-consumer-"));
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline", tarball], { cwd: app, stdio: "pipe" });
+  const npm = await exec("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline", tarball], { cwd: app });
+  if (npm.status !== 0) throw new Error(`npm install of the tarball failed: ${npm.stdout}${npm.stderr}`);
   mkdirSync(join(app, "src"));
   mkdirSync(join(app, "dist"));
   writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
@@ -80,8 +80,6 @@ before(async () => {
   site = await startUpstream({ "/": join(app, "dist") });
 });
 after(async () => {
-  await browser?.close();
-  await stack?.stop();
   await site?.close();
   if (app) rmSync(app, { recursive: true, force: true });
 });
@@ -102,13 +100,13 @@ test("the installed package is what package.json promises", () => {
   assert.match(readFileSync(join(pkgDir, "README.md"), "utf8"), /import \{ join \} from "@watch-together\/player"/);
 });
 
-test("tsc accepts the consumer against the package types and rejects misuse", () => {
+test("tsc accepts the consumer against the package types and rejects misuse", async () => {
   writeFileSync(join(app, "src/app.ts"), APP_TS);
   writeFileSync(join(app, "src/media.ts"), MEDIA_TS);
-  const ok = spawnSync(bin("tsc"), ["-p", "."], { cwd: app, encoding: "utf8" });
+  const ok = await exec(bin("tsc"), ["-p", "."], { cwd: app });
   assert.equal(ok.status, 0, `tsc: ${ok.stdout}${ok.stderr}`);
   writeFileSync(join(app, "src/wrong.ts"), WRONG_TS);
-  const bad = spawnSync(bin("tsc"), ["-p", "."], { cwd: app, encoding: "utf8" });
+  const bad = await exec(bin("tsc"), ["-p", "."], { cwd: app });
   rmSync(join(app, "src/wrong.ts"));
   assert.notEqual(bad.status, 0, "misuse must not type-check");
   // Each of the five misuses (lines 3–6 and 8) is an error of its own.
@@ -116,7 +114,7 @@ test("tsc accepts the consumer against the package types and rejects misuse", ()
 });
 
 test("an esbuild app from the tarball, on another origin, joins and plays in sync", async () => {
-  const esb = spawnSync(bin("esbuild"), ["src/app.ts", "--bundle", "--format=esm", "--target=es2022", "--outfile=dist/app.js"], { cwd: app, encoding: "utf8" });
+  const esb = await exec(bin("esbuild"), ["src/app.ts", "--bundle", "--format=esm", "--target=es2022", "--outfile=dist/app.js"], { cwd: app });
   assert.equal(esb.status, 0, esb.stderr);
   // The wasm sits next to the bundle, where `new URL(…, import.meta.url)` finds it.
   copyFileSync(createRequire(join(app, "index.js")).resolve("@watch-together/player/player_wasm_bg.wasm"), join(app, "dist/player_wasm_bg.wasm"));
@@ -136,8 +134,6 @@ test("an esbuild app from the tarball, on another origin, joins and plays in syn
   for (const p of pages) await waitFor(p, () => document.getElementById("members").textContent.split(", ").length === 2, null, 5_000, "both members listed");
   await pages[0].evaluate(() => globalThis.app.session.play());
   for (const p of pages) await waitFor(p, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 1, null, 10_000, "both play");
-  const at = Date.now() + 100;
-  const [a, b] = await Promise.all(pages.map((p) => positionAt(p, at)));
-  assert.ok(Math.abs(a - b) < 0.1, `in sync: ${a} vs ${b}`);
+  await converge(pages[0], pages[1], 0.1, 10_000, "in sync");
   for (const p of pages) assert.deepEqual(p.problems, []);
 });

@@ -2,22 +2,14 @@
 // sends no CORS headers: only the signed proxy can make that work.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
-import { joined, launch, newPage, readVideo } from "../support/browser.mjs";
-import { createRoom, root, startStack } from "../support/stack.mjs";
-import { startUpstream } from "../support/upstream.mjs";
+import { test } from "node:test";
+import { joined, newPage, readVideo, withBrowser } from "../support/browser.mjs";
+import { createRoom, root, withStack } from "../support/stack.mjs";
+import { withUpstream } from "../support/upstream.mjs";
 
-let stack, browser, up;
-before(async () => {
-  up = await startUpstream({ "/dash/": join(root, "www/media/demo") });
-  stack = await startStack();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-  await up?.close();
-});
+const up = withUpstream({ "/dash/": join(root, "www/media/demo") });
+const stack = withStack();
+const browser = withBrowser();
 
 test("a DASH source on a CORS-less origin plays through the proxy", async () => {
   const room = await createRoom(stack.url, { source: `${up.url}/dash/manifest.mpd`, title: "Foreign origin" });

@@ -1,5 +1,6 @@
 // Headless Chromium (Debian's) driven by playwright-core.
 import { chromium } from "playwright-core";
+import { fixture } from "./stack.mjs";
 
 export const CHROMIUM_ARGS = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -10,6 +11,9 @@ export const CHROMIUM_ARGS = [
 export async function launch(extraArgs = []) {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
+
+/** Headless Chromium for the whole test file. */
+export const withBrowser = (extraArgs = []) => fixture(() => launch(extraArgs), (b) => b.close());
 
 /** A new page that records console errors and uncaught exceptions. */
 export async function newPage(browser) {
@@ -33,6 +37,25 @@ export function readVideo(page) {
 export async function positionAt(page, at) {
   const v = await readVideo(page);
   return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
+}
+
+/** Positions of two pages extrapolated to one instant, and their gap (s). */
+export async function gap(a, b) {
+  const at = Date.now();
+  const [pa, pb] = await Promise.all([positionAt(a, at), positionAt(b, at)]);
+  return { pa, pb, gap: Math.abs(pa - pb) };
+}
+
+/** Poll until two pages are within `limit` s of each other; returns the ms it took. */
+export async function converge(a, b, limit, timeout, what) {
+  const t0 = Date.now();
+  let g;
+  while (Date.now() - t0 < timeout) {
+    g = await gap(a, b);
+    if (g.gap < limit) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what}: not within ${limit * 1000} ms after ${timeout} ms: ${JSON.stringify(g)}`);
 }
 
 /** Wait until `fn(arg)` holds in the page; the error says what was awaited and shows the element and any page problems. */

@@ -1,6 +1,19 @@
 // A real WebSocket client speaking the room protocol, for worker tests.
 import WebSocket from "ws";
 
+let barriers = 0;
+
+/**
+ * Wait until `clients` are settled: the room has handled everything each of
+ * them sent, and each has received what that caused (two rounds of barriers:
+ * the first gets every frame handled, the second every answer delivered).
+ */
+export async function settle(...clients) {
+  for (let round = 0; round < 2; round++) {
+    for (const c of clients) await c.barrier();
+  }
+}
+
 export class RoomClient {
   static async connect(wsUrl, roomId, name, { query = "", hello = {}, origin } = {}) {
     const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws${query}`, origin ? { origin } : {}));
@@ -43,12 +56,12 @@ export class RoomClient {
   }
 
   /** The next message of `type` (already received or arriving within `ms`). */
-  next(type, ms = 3_000) {
+  next(type, ms = 10_000) {
     return this.nextWhere(type, () => true, ms);
   }
 
   /** The next message of `type` for which `pred` holds; earlier ones of that type are dropped. */
-  nextWhere(type, pred, ms = 3_000) {
+  nextWhere(type, pred, ms = 10_000) {
     for (;;) {
       const i = this.inbox.findIndex((m) => m.type === type);
       if (i < 0) break;
@@ -77,7 +90,7 @@ export class RoomClient {
   }
 
   /** Resolve with the member list once `pred(list)` holds. */
-  membersUntil(pred, ms = 3_000) {
+  membersUntil(pred, ms = 10_000) {
     if (pred(this.memberList())) return Promise.resolve(this.memberList());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`member list never matched within ${ms} ms: ${JSON.stringify(this.memberList())}`)), ms);
@@ -88,6 +101,17 @@ export class RoomClient {
         return true;
       });
     });
+  }
+
+  /**
+   * A barrier: a ping answered means the room has handled every frame this
+   * client sent before it, and this client has received everything the room
+   * sent it before the pong.
+   */
+  async barrier() {
+    const t0 = 9e12 + ++barriers;
+    this.send({ type: "ping", t0 });
+    await this.nextWhere("pong", (m) => m.t0 === t0);
   }
 
   /** Drop everything received so far. */

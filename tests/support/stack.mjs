@@ -1,10 +1,13 @@
 // Starts the real edge worker on workerd (wrangler dev) on a free port, with
-// its own Durable Object storage directory, for one test file.
+// its own Durable Object storage directory, for one test file; `withStack`
+// and `fixture` give a test file its resources for all of its tests.
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -22,6 +25,84 @@ export function freePort() {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `check` (sync or async) until it returns a truthy value, which is returned; the error says what was awaited and the last value seen. */
+export async function until(check, { timeout = 30_000, every = 50, what = "condition" } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeout} ms (last: ${JSON.stringify(last)})`);
+    await sleep(every);
+  }
+}
+
+// Every wrangler process group this process started and has not stopped:
+// stopped when the process is told to stop (SIGINT, SIGTERM, SIGHUP: the
+// test runner, xtask or a closed terminal) or exits without its after().
+const groups = new Set();
+const stopAll = (signal) => {
+  for (const pid of groups) {
+    try { process.kill(-pid, signal); } catch {}
+  }
+};
+// Storage directories this process made, removed when it exits (a restart
+// test hands one stack's directory to the next).
+const stateDirs = new Set();
+process.on("exit", () => {
+  stopAll("SIGKILL");
+  for (const d of stateDirs) rmSync(d, { recursive: true, force: true });
+});
+for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]]) {
+  process.once(sig, () => {
+    stopAll("SIGTERM");
+    process.exit(code);
+  });
+}
+
+// Node 20 runs a file's top-level before() hooks concurrently: `setup`
+// chains them, so each starts once the ones registered before it are done.
+let chain = Promise.resolve();
+
+/** A before() hook that runs after every earlier `setup` and fixture start (it may use them). */
+export function setup(fn) {
+  before(async () => {
+    const prev = chain;
+    let done;
+    chain = new Promise((r) => { done = r; });
+    try {
+      await prev;
+      await fn();
+    } finally {
+      done();
+    }
+  });
+}
+
+/**
+ * A resource for every test of the file: `start()` in before() (in the
+ * order the file asks for them), `stop(it)` in after() (errors reported,
+ * never hiding another's). The returned proxy stands for the resource
+ * itself once started (`stack.url`, `browser.newContext()`).
+ */
+export function fixture(start, stop) {
+  let it;
+  setup(async () => { it = await start(); });
+  after(async () => {
+    if (it) await Promise.resolve().then(() => stop(it)).catch((e) => console.error(`    cleanup: ${e.message}`));
+  });
+  return new Proxy({}, {
+    get(_, key) {
+      if (!it) throw new Error(`fixture used before it started (reading ${String(key)})`);
+      const v = it[key];
+      return typeof v === "function" ? v.bind(it) : v;
+    },
+  });
+}
+
+/** The worker on workerd for the whole test file (see startStack for `opts`). */
+export const withStack = (opts = {}) => fixture(() => startStack(opts), (s) => s.stop());
 
 /** The proxy secret every test stack runs with (tests sign URLs with it). */
 export const PROXY_SECRET = "test-proxy-secret-0123456789abcdef";
@@ -44,6 +125,7 @@ async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), "wt-state-"));
+  if (!persistTo) stateDirs.add(dir);
   const child = spawn(
     join(root, "node_modules/.bin/wrangler"),
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
@@ -62,6 +144,7 @@ async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
       },
     },
   );
+  groups.add(child.pid);
   let logs = "";
   child.stdout.on("data", (d) => (logs += d));
   child.stderr.on("data", (d) => (logs += d));
@@ -75,6 +158,7 @@ async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
     } catch {}
     if (child.exitCode !== null || Date.now() > deadline) {
       try { process.kill(-child.pid, "SIGKILL"); } catch {}
+      groups.delete(child.pid);
       throw new Error(`wrangler dev did not become ready on ${url}:\n${logs}`);
     }
     await sleep(100);
@@ -89,12 +173,52 @@ async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
       const timer = setTimeout(() => { try { process.kill(-child.pid, "SIGKILL"); } catch {} }, 5_000);
       await exited;
       clearTimeout(timer);
+      groups.delete(child.pid);
+      // wrangler has gone; workerd (same group) may not have yet.
+      await until(() => { try { process.kill(-child.pid, 0); return false; } catch { return true; } }, { timeout: 10_000, what: "the stack's process group gone" })
+        .catch(() => { try { process.kill(-child.pid, "SIGKILL"); } catch {} });
     },
   };
 }
 
+/**
+ * Run a program without blocking the event loop (a blocked loop lets the
+ * servers of the test close idle connections under it). Resolves to
+ * { status, stdout, stderr } whatever the exit status.
+ */
+export function exec(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/**
+ * One HTTP request on a connection of its own (never a pooled keep-alive
+ * socket: fetch would send a POST on one the server has since closed, and
+ * not retry it). Resolves to { status, headers, text }.
+ */
+export function request(url, { method = "GET", headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 export async function createRoom(url, body = {}) {
-  const res = await fetch(`${url}/api/rooms`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  if (res.status !== 201) throw new Error(`create room: HTTP ${res.status} ${await res.text()}`);
-  return res.json();
+  const res = await request(`${url}/api/rooms`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (res.status !== 201) throw new Error(`create room: HTTP ${res.status} ${res.text}`);
+  return JSON.parse(res.text);
 }

@@ -5,6 +5,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from "n
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
+import { fixture } from "./stack.mjs";
 
 const TYPES = { ".mpd": "application/dash+xml", ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".m4a": "audio/mp4", ".webm": "video/webm", ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html; charset=utf-8" };
 
@@ -86,6 +87,12 @@ export function liveM3u8(vod, start, now, { window = 30 } = {}) {
  * likewise publishes `<dir>/media.m3u8` as live HLS that started
  * `hlsLeadSecs` before (by default longer ago than its 30 s window: the
  * first segment listed does not start at media time 0). */
+/** A test origin for the whole test file (see startUpstream). */
+export const withUpstream = (mounts, opts) => fixture(() => startUpstream(mounts, opts), (u) => u.close());
+
+/** Another origin serving a scratch directory for the whole test file (see startSite). */
+export const withSite = () => fixture(() => startSite(), (s) => s.close());
+
 export async function startUpstream(mounts, { liveLeadSecs = 12, hlsLeadSecs = 50 } = {}) {
   const hits = new Map();
   const liveStarts = new Map();
@@ -174,8 +181,8 @@ export async function startUpstream(mounts, { liveLeadSecs = 12, hlsLeadSecs = 5
     if (req.headers["if-none-match"] === etag) { res.writeHead(304, base).end(); return; }
     const range = req.headers.range?.match(/^bytes=(\d*)-(\d*)$/);
     if (range) {
-      let start = range[1] === "" ? st.size - Number(range[2]) : Number(range[1]);
-      let end = range[1] === "" || range[2] === "" ? st.size - 1 : Math.min(Number(range[2]), st.size - 1);
+      const start = range[1] === "" ? st.size - Number(range[2]) : Number(range[1]);
+      const end = range[1] === "" || range[2] === "" ? st.size - 1 : Math.min(Number(range[2]), st.size - 1);
       if (start > end || start >= st.size) { res.writeHead(416, { "content-range": `bytes */${st.size}` }).end(); return; }
       res.writeHead(206, { ...base, "content-range": `bytes ${start}-${end}/${st.size}`, "content-length": end - start + 1 });
       if (req.method === "HEAD") return res.end();

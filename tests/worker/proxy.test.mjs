@@ -2,21 +2,14 @@
 // origin serving ffmpeg-made DASH and HLS (which sends no CORS headers).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { RoomClient } from "../support/client.mjs";
 import { proxyPath, sign } from "../support/proxy.mjs";
-import { createRoom, root, startStack } from "../support/stack.mjs";
-import { startUpstream } from "../support/upstream.mjs";
+import { createRoom, root, withStack } from "../support/stack.mjs";
+import { withUpstream } from "../support/upstream.mjs";
 
-let stack, up;
-before(async () => {
-  up = await startUpstream({ "/dash/": join(root, "www/media/demo"), "/hls/": join(root, "target/test-media/hls") });
-  stack = await startStack({ vars: { PROXY_TIMEOUT_MS: "1500" } });
-});
-after(async () => {
-  await stack?.stop();
-  await up?.close();
-});
+const up = withUpstream({ "/dash/": join(root, "www/media/demo"), "/hls/": join(root, "target/test-media/hls") });
+const stack = withStack({ vars: { PROXY_TIMEOUT_MS: "1500" } });
 
 const get = (path, headers = {}, method = "GET") => fetch(`${stack.url}${path}`, { headers, method, redirect: "manual" });
 const errorOf = async (res) => (await res.json()).error;
@@ -212,11 +205,7 @@ describe("upstream failures and limits", () => {
 });
 
 describe("SSRF guard without the loopback allowance", () => {
-  let strict;
-  before(async () => {
-    strict = await startStack({ vars: { PROXY_ALLOW_LOOPBACK: "0" } });
-  });
-  after(async () => strict?.stop());
+  const strict = withStack({ vars: { PROXY_ALLOW_LOOPBACK: "0" } });
 
   test("every private, local and odd spelling is refused before any fetch", async () => {
     const refused = [

@@ -1,13 +1,11 @@
 // The room API and Durable Object on the real workerd runtime, driven by
 // real WebSocket clients.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { RoomClient } from "../support/client.mjs";
-import { createRoom, sleep, startStack } from "../support/stack.mjs";
+import { describe, test } from "node:test";
+import { RoomClient, settle } from "../support/client.mjs";
+import { createRoom, startStack, withStack } from "../support/stack.mjs";
 
-let stack;
-before(async () => { stack = await startStack(); });
-after(async () => { await stack?.stop(); });
+const stack = withStack();
 
 describe("HTTP API", () => {
   test("healthz answers", async () => {
@@ -92,7 +90,7 @@ describe("room over WebSockets", () => {
     const { id } = await createRoom(stack.url);
     const a = await RoomClient.connect(stack.wsUrl, id, "Ana");
     const b = await RoomClient.connect(stack.wsUrl, id, "Bob");
-    await sleep(200);
+    await settle(a, b);
     a.clear();
     b.clear();
     const cases = [
@@ -108,7 +106,7 @@ describe("room over WebSockets", () => {
       const err = await a.next("error");
       assert.equal(err.code, code, `for ${String(frame).slice(0, 40)}`);
     }
-    await sleep(300);
+    await settle(a, b); // whatever A's frames caused has reached B by now
     assert.deepEqual(b.inbox, [], "the other member saw nothing");
     // The room still works for both.
     b.send({ type: "command", id: 1, command: { op: "seek", position: 12 } });
@@ -132,7 +130,7 @@ describe("room over WebSockets", () => {
     const { id } = await createRoom(stack.url);
     const a = await RoomClient.connect(stack.wsUrl, id, "Ana");
     const b = await RoomClient.connect(stack.wsUrl, id, "Bob");
-    await sleep(200);
+    await settle(a, b);
     a.clear();
     await b.close();
     const m = await a.membersUntil((l) => l.some((x) => x.name === "Bob" && x.status === "away"));
@@ -144,7 +142,7 @@ describe("room over WebSockets", () => {
     const { id } = await createRoom(stack.url);
     const a = await RoomClient.connect(stack.wsUrl, id, "Ana");
     const b = await RoomClient.connect(stack.wsUrl, id, "Bob");
-    await sleep(200);
+    await settle(a, b);
     assert.equal(a.welcome.role, "host");
     a.send({ type: "leave" });
     assert.equal(await a.closed, 1000, "the room closes the leaver's socket normally");

@@ -15,6 +15,8 @@ use std::time::{Instant, SystemTime};
 
 mod bench;
 mod bundle;
+mod gates;
+mod proc;
 mod setup;
 mod tally;
 mod tidy;
@@ -28,6 +30,7 @@ pub const DEV_PORT: u16 = 8787;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = project_root();
+    proc::install_stop_handler();
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev(&root),
         Some("test") => test(&root, &args[1..]),
@@ -35,7 +38,10 @@ fn main() -> ExitCode {
         Some("pack") => {
             setup::ensure(&root).and_then(|tools| bundle::build_player(&root, &tools)).and_then(|_| pack(&root)).map(|tgz| println!("    {}", tgz.display()))
         }
-        Some("tidy") => tidy::run(&root).map(|_| ()),
+        Some("tidy") => setup::ensure(&root).and_then(|_| match tidy::run(&root) {
+            (_, 0) => Ok(()),
+            (_, failed) => Err(format!("{failed} tidy check(s) failed")),
+        }),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("sim") | None => bench::sim(&root),
             Some("room") => build(&root).and_then(|_| {
@@ -564,17 +570,21 @@ fn wrangler_env(cmd: &mut Command) -> &mut Command {
 
 fn dev(root: &Path) -> Result {
     build(root)?;
-    step(&format!("starting the edge worker on workerd at http://{DEV_ADDR}:{DEV_PORT}"));
-    println!("    open http://{DEV_ADDR}:{DEV_PORT}/ and press \"Create room\"; share the room link with a second tab");
+    // WT_DEV_PORT: another port (the test of this command uses a free one).
+    let port = std::env::var("WT_DEV_PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(DEV_PORT);
+    step(&format!("starting the edge worker on workerd at http://{DEV_ADDR}:{port}"));
+    println!("    open http://{DEV_ADDR}:{port}/ and press \"Create room\"; share the room link with a second tab");
     println!("    Ctrl-C stops everything");
     let mut cmd = Command::new(root.join("node_modules/.bin/wrangler"));
     let secret = dev_proxy_secret(root)?;
-    cmd.args(["dev", "--ip", DEV_ADDR, "--port", &DEV_PORT.to_string(), "--show-interactive-dev-session=false"])
+    cmd.args(["dev", "--ip", DEV_ADDR, "--port", &port.to_string(), "--show-interactive-dev-session=false"])
         .arg("--var")
         .arg(format!("PROXY_SECRET:{secret}"))
+        .stdin(Stdio::null())
         .current_dir(root);
     wrangler_env(&mut cmd);
-    run(&mut cmd)
+    // wrangler and workerd in a group of their own, stopped as one on SIGINT, SIGTERM and SIGHUP.
+    proc::run_group(&mut cmd)
 }
 
 /// The media proxy's secret for local dev: generated once (32 random bytes
@@ -603,14 +613,14 @@ fn test(root: &Path, args: &[String]) -> Result {
     let want = |stage: &str| only.is_none_or(|o| o == stage);
 
     if want("tidy") {
-        step("stage 1/5: tidy (cores stay pure)");
-        let (passed, failed) = tidy::run(root).map_or_else(
-            |e| {
-                eprintln!("{e}");
+        step("stage 1/5: tidy (cores stay pure; rustfmt, clippy, biome)");
+        let (passed, failed) = match setup::ensure(root) {
+            Ok(_) => tidy::run(root),
+            Err(e) => {
+                eprintln!("    FAIL setup: {e}");
                 (0, 1)
-            },
-            |n| (n, 0),
-        );
+            }
+        };
         tally.add("tidy", passed, failed, 0);
     }
     if want("native") {
@@ -664,7 +674,7 @@ fn test(root: &Path, args: &[String]) -> Result {
         if let Some(t) = &tarball {
             cmd.env("WT_NPM_TARBALL", t);
         }
-        let status = cmd.stdin(Stdio::null()).status().map_err(|e| format!("node: {e}"))?;
+        let status = proc::spawn_group(cmd.stdin(Stdio::null()))?.wait()?;
         let text = std::fs::read_to_string(&tap).unwrap_or_default();
         let (p, f, s) = tally::parse_tap(&text);
         tally.add(stage, p, f + u64::from(!status.success() && f == 0), s);

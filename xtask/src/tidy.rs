@@ -54,8 +54,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Run every check; returns how many passed, or the list of violations.
-pub fn run(root: &Path) -> Result<u64> {
+/// The purity checks: how many passed, or the list of violations.
+pub fn purity(root: &Path) -> Result<u64> {
     let mut problems = Vec::new();
     let mut checks = 0;
     for core in CORES {
@@ -85,11 +85,39 @@ pub fn run(root: &Path) -> Result<u64> {
         }
     }
     if problems.is_empty() {
-        println!("    ok: {} cores depend on no platform crate and read no clock ({checks} checks)", CORES.len());
+        println!("    ok   {} cores depend on no platform crate and read no clock ({checks} checks)", CORES.len());
         Ok(checks)
     } else {
         Err(format!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  ")))
     }
+}
+
+/// Every tidy check: purity, the gates over the tree, and the gates'
+/// self-tests. Returns (passed, failed); failures are printed.
+pub fn run(root: &Path) -> (u64, u64) {
+    let (mut passed, mut failed) = (0, 0);
+    match purity(root) {
+        Ok(n) => passed += n,
+        Err(e) => {
+            eprintln!("    FAIL purity: {e}");
+            failed += 1;
+        }
+    }
+    let mut report = |name: &str, t: std::time::Instant, r: Result| match r {
+        Ok(()) => {
+            println!("    ok   {name} ({:.1} s)", t.elapsed().as_secs_f64());
+            passed += 1;
+        }
+        Err(e) => {
+            eprintln!("    FAIL {name}: {e}");
+            failed += 1;
+        }
+    };
+    for gate in crate::gates::GATES.iter().chain(crate::gates::SELF_TESTS) {
+        let t = std::time::Instant::now();
+        report(gate.name, t, (gate.check)(root));
+    }
+    (passed, failed)
 }
 
 #[cfg(test)]
