@@ -8,33 +8,25 @@ import net from "node:net";
 import { describe, test } from "node:test";
 import { freePort, root, until } from "../support/stack.mjs";
 
-/** Process groups (non-zombie members) whose command line mentions `needle`. */
-function groupsOf(needle) {
-  const groups = new Set();
+/** Live (non-zombie) processes: { pid, pgrp, cmd }. */
+function processes() {
+  const out = [];
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      if (!cmd.includes(needle)) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state !== "Z") groups.add(Number(pgrp));
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      if (state !== "Z") out.push({ pid, pgrp: Number(pgrp), cmd });
     } catch {} // the process ended while we looked
   }
-  return groups;
+  return out;
 }
 
-/** Live (non-zombie) processes in group `pgid`. */
-function membersOf(pgid) {
-  const pids = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state !== "Z" && Number(pgrp) === pgid) pids.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").slice(0, 120)}`);
-    } catch {}
-  }
-  return pids;
-}
+/** Process groups whose command line mentions `needle`. */
+const groupsOf = (needle) => new Set(processes().filter((p) => p.cmd.includes(needle)).map((p) => p.pgrp));
+
+/** What is still running in group `pgid`. */
+const membersOf = (pgid) => processes().filter((p) => p.pgrp === pgid).map((p) => `${p.pid} ${p.cmd.slice(0, 120)}`);
 
 const refused = (port) =>
   new Promise((resolve) => {
