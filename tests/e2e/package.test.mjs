@@ -131,7 +131,7 @@ test("an esbuild app from the tarball, on another origin, joins and plays in syn
     await joined(p);
     pages.push(p);
   }
-  for (const p of pages) await waitFor(p, () => document.getElementById("members").textContent.split(", ").length === 2, null, 5_000, "both members listed");
+  for (const p of pages) await waitFor(p, () => document.getElementById("members").textContent.split(", ").length === 2, null, 10_000, "both members listed");
   await pages[0].evaluate(() => globalThis.app.session.play());
   for (const p of pages) await waitFor(p, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 1, null, 10_000, "both play");
   await converge(pages[0], pages[1], 0.1, 10_000, "in sync");

@@ -43,12 +43,12 @@ test("three pages: a late joiner converges; a reload keeps the member's identity
   const c = await openRoom(`${stack.url}${room.url}`);
   const took = await converge(a, c, 0.05, 8_000, "late joiner C");
   console.log(`    late joiner within 50 ms of A after ${took} ms`);
-  await waitFor(a, () => document.querySelectorAll("#members li").length === 3, null, 5_000, "A sees three members");
+  await waitFor(a, () => document.querySelectorAll("#members li").length === 3, null, 10_000, "A sees three members");
   const before = await member(c);
   assert.ok(before, "C has a member id");
   await c.reload();
   await joined(c);
-  await waitFor(c, (m) => window.watchTogether.member === m, before, 5_000, "C back as the same member");
+  await waitFor(c, (m) => window.watchTogether.member === m, before, 10_000, "C back as the same member");
   await waitFor(a, () => {
     const ids = [...document.querySelectorAll("#members li")].map((li) => li.dataset.member);
     return ids.length === 3 && new Set(ids).size === 3;
@@ -138,13 +138,13 @@ test("autoplay refused and a suspended AudioContext: muted fallback, needs-gestu
   const tries = attempts();
   assert.ok(tries >= 1 && tries <= 5, `bounded resume attempts without a gesture: ${tries}`);
   assert.equal(last("video").audio.state, "suspended", "still suspended: nothing forced it");
-  await sleep(3_000);
+  await sleep(3_000); // the window in which no further attempt may come
   assert.equal(attempts(), tries, "no further attempts while waiting for a gesture");
   // A real click: the context runs and the sound comes back.
   await g.mouse.click(5, 5);
-  await until((e) => e.kind === "unmuted", 3_000, "unmuted after the gesture");
-  await until((e) => e.kind === "audio" && e.detail.state === "running", 3_000, "the context running after the gesture");
-  await until((e) => e.at > Date.now() - 300 && e.kind === "video" && !e.detail.muted && !e.detail.paused, 3_000, "playing with sound");
+  await until((e) => e.kind === "unmuted", 10_000, "unmuted after the gesture");
+  await until((e) => e.kind === "audio" && e.detail.state === "running", 10_000, "the context running after the gesture");
+  await until((e) => e.at > Date.now() - 300 && e.kind === "video" && !e.detail.muted && !e.detail.paused, 10_000, "playing with sound");
   await converge(a, g, 0.1, 8_000, "the page after its recovery");
   console.log(`    resume() attempts before the gesture: ${tries}; muted fallback, needs-gesture, unmuted and running after one click`);
   assert.deepEqual(g.problems, []);
@@ -157,7 +157,7 @@ test("a quality switch during playback keeps the room in sync", async () => {
   const a = await openRoom(`${stack.url}${room.url}`);
   const b = await openRoom(`${stack.url}${room.url}`);
   await a.click("#play");
-  await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 5_000, "B playing");
+  await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 10_000, "B playing");
   for (const q of ["2", "0"]) {
     await b.selectOption("#quality", q);
     await waitFor(b, (want) => document.getElementById("quality").dataset.playing === want, q, 6_000, `B fetching quality ${q}`);
@@ -179,7 +179,7 @@ test("starved timers, as in a throttled background tab: catches up without a see
   const a = await openRoom(`${stack.url}${room.url}`);
   const b = await openRoom(`${stack.url}${room.url}`);
   await a.click("#play");
-  await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 5_000, "B playing");
+  await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 10_000, "B playing");
   await sleep(2_000);
   const s0 = await stats(b);
   await b.evaluate(() => { const end = Date.now() + 3_000; while (Date.now() < end); });
@@ -238,9 +238,9 @@ test("a real background tab (hidden, muted) follows the room and catches up with
   const followed = await converge(a, b, 0.1, 6_000, "hidden B after A's seek");
   assert.ok((await positionAt(b, Date.now())) >= 20, "hidden B took the seek");
   await a.click("#pause");
-  await poll(b, () => document.getElementById("video").paused, 5_000, "hidden B paused with the room");
+  await poll(b, () => document.getElementById("video").paused, 10_000, "hidden B paused with the room");
   await a.click("#play");
-  await poll(b, () => !document.getElementById("video").paused, 5_000, "hidden B playing again with the room");
+  await poll(b, () => !document.getElementById("video").paused, 10_000, "hidden B playing again with the room");
   const gaps = [];
   for (let i = 0; i < 8; i++) {
     await sleep(1_000);

@@ -24,7 +24,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   assert.equal(link, a.url());
   await b.goto(link);
   await Promise.all([joined(a), joined(b)]);
-  await waitFor(a, () => document.querySelectorAll("#members li").length === 2, null, 5_000, "A sees two members");
+  await waitFor(a, () => document.querySelectorAll("#members li").length === 2, null, 10_000, "A sees two members");
 
   // Play on A: B is playing within 1 s.
   const clicked = Date.now();
@@ -53,7 +53,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   // Reload A while paused: A rejoins paused at the room's position.
   await a.reload();
   await joined(a);
-  await waitFor(a, (t) => Math.abs(document.getElementById("video").currentTime - t) < 0.1, pausedAt, 5_000, "A back at the paused position");
+  await waitFor(a, (t) => Math.abs(document.getElementById("video").currentTime - t) < 0.1, pausedAt, 10_000, "A back at the paused position");
   assert.equal((await readVideo(a)).paused, true);
 
   // Play on B, then reload A while playing: A rejoins playing, in sync.
@@ -62,7 +62,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   await sleep(1_000); // play a while before the reload
   await a.reload();
   await joined(a);
-  await waitFor(a, () => !document.getElementById("video").paused, null, 5_000, "A playing after reload");
+  await waitFor(a, () => !document.getElementById("video").paused, null, 10_000, "A playing after reload");
   await converge(a, b, 0.1, 15_000, "in sync after reload");
   g = await gap(a, b);
 
