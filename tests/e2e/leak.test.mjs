@@ -105,12 +105,20 @@ async function cycle(p, room, fresh, measure = false) {
   return live;
 }
 
-/** The counts once closing sockets have closed (or after 10 s, when a leak keeps one open: the assertions then say so). */
+/**
+ * The counts once cleanup has finished: sockets closed, and the same counts
+ * (heap and wasm aside) twice in a row — closing sockets and AudioContexts
+ * finish asynchronously. After 10 s the counts are returned as they are (a
+ * leak keeps something open: the assertions then say what).
+ */
 async function settle(p) {
   const deadline = Date.now() + 10_000;
+  let prev;
   for (;;) {
     const counts = await p.evaluate(() => window.__counts());
-    if (counts.sockets === 0 || Date.now() > deadline) return counts;
+    const stable = prev && JSON.stringify(same(prev)) === JSON.stringify(same(counts));
+    if ((counts.sockets === 0 && stable) || Date.now() > deadline) return counts;
+    prev = counts;
     await sleep(100);
   }
 }

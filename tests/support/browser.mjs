@@ -58,6 +58,17 @@ export async function converge(a, b, limit, timeout, what) {
   throw new Error(`${what}: not within ${limit * 1000} ms after ${timeout} ms: ${JSON.stringify(g)}`);
 }
 
+/** The gaps (ms) between two pages sampled every 250 ms for `ms`: for "it stays in sync". */
+export async function gapsFor(a, b, ms) {
+  const gaps = [];
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    gaps.push((await gap(a, b)).gap * 1000);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return gaps;
+}
+
 /** Wait until `fn(arg)` holds in the page; the error says what was awaited and shows the element and any page problems. */
 export async function waitFor(page, fn, arg, timeout, what) {
   try {

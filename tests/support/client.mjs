@@ -5,8 +5,9 @@ let barriers = 0;
 
 /**
  * Wait until `clients` are settled: the room has handled everything each of
- * them sent, and each has received what that caused (two rounds of barriers:
- * the first gets every frame handled, the second every answer delivered).
+ * them sent, and each has received what handling it sent at once (two rounds
+ * of barriers: the first gets every frame handled, the second every answer
+ * delivered). What the room sends later, from an alarm, is not covered.
  */
 export async function settle(...clients) {
   for (let round = 0; round < 2; round++) {
@@ -111,7 +112,10 @@ export class RoomClient {
   async barrier() {
     const t0 = 9e12 + ++barriers;
     this.send({ type: "ping", t0 });
-    await this.nextWhere("pong", (m) => m.t0 === t0);
+    await this.nextWhere("pong", (m) => m.t0 === t0).catch((e) => {
+      const limited = this.inbox.some((m) => m.type === "error" && m.code === "rate_limited");
+      throw new Error(`barrier: ${limited ? "the room rate-limited this client, so its ping was dropped" : e.message}`);
+    });
   }
 
   /** Drop everything received so far. */

@@ -2,7 +2,7 @@
 // its own Durable Object storage directory, for one test file; `withStack`
 // and `fixture` give a test file its resources for all of its tests.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -38,10 +38,34 @@ export async function until(check, { timeout = 30_000, every = 50, what = "condi
   }
 }
 
-// Every wrangler process group this process started and has not stopped:
-// stopped when the process is told to stop (SIGINT, SIGTERM, SIGHUP: the
-// test runner, xtask or a closed terminal) or exits without its after().
+/** Live (not zombie) processes, from /proc: { pid, pgrp, cmd }. */
+export function processes() {
+  const out = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      if (state !== "Z" && state !== "X") out.push({ pid: Number(pid), pgrp: Number(pgrp), cmd });
+    } catch {} // the process ended while we looked
+  }
+  return out;
+}
+
+/** What still runs in process group `pgid` (zombies waiting to be reaped do not count). */
+export const membersOf = (pgid) => processes().filter((p) => p.pgrp === pgid).map((p) => `${p.pid} ${p.cmd.slice(0, 120)}`);
+
+// Every process group this process started and has not stopped (wrangler
+// stacks, and what a test registers with `track`): stopped when the process
+// is told to stop (SIGINT, SIGTERM, SIGHUP: the test runner, xtask or a
+// closed terminal) or exits without its after().
 const groups = new Set();
+
+/** Stop process group `pgid` with the others if this process is told to stop; returns an untrack function. */
+export function track(pgid) {
+  groups.add(pgid);
+  return () => groups.delete(pgid);
+}
 const stopAll = (signal) => {
   for (const pid of groups) {
     try { process.kill(-pid, signal); } catch {}
@@ -175,7 +199,7 @@ async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
       clearTimeout(timer);
       groups.delete(child.pid);
       // wrangler has gone; workerd (same group) may not have yet.
-      await until(() => { try { process.kill(-child.pid, 0); return false; } catch { return true; } }, { timeout: 10_000, what: "the stack's process group gone" })
+      await until(() => membersOf(child.pid).length === 0, { timeout: 10_000, what: "the stack's process group gone" })
         .catch(() => { try { process.kill(-child.pid, "SIGKILL"); } catch {} });
     },
   };

@@ -80,6 +80,12 @@ export function liveM3u8(vod, start, now, { window = 30 } = {}) {
   return [...head, `#EXT-X-MEDIA-SEQUENCE:${keep[0]?.n ?? 0}`, ...keep.flatMap(({ d, uri }) => [`#EXTINF:${d.toFixed(6)},`, uri]), ""].join("\n");
 }
 
+/** A test origin for the whole test file (see startUpstream). */
+export const withUpstream = (mounts, opts) => fixture(() => startUpstream(mounts, opts), (u) => u.close());
+
+/** Another origin serving a scratch directory for the whole test file (see startSite). */
+export const withSite = () => fixture(() => startSite(), (s) => s.close());
+
 /** Start the origin on 127.0.0.1 with `mounts` = { "/dash/": dir, ... }.
  * `<dir>/live.mpd` publishes `<dir>/manifest.mpd` as a live stream that
  * started `liveLeadSecs` before its first request; its segments are refused
@@ -87,12 +93,6 @@ export function liveM3u8(vod, start, now, { window = 30 } = {}) {
  * likewise publishes `<dir>/media.m3u8` as live HLS that started
  * `hlsLeadSecs` before (by default longer ago than its 30 s window: the
  * first segment listed does not start at media time 0). */
-/** A test origin for the whole test file (see startUpstream). */
-export const withUpstream = (mounts, opts) => fixture(() => startUpstream(mounts, opts), (u) => u.close());
-
-/** Another origin serving a scratch directory for the whole test file (see startSite). */
-export const withSite = () => fixture(() => startSite(), (s) => s.close());
-
 export async function startUpstream(mounts, { liveLeadSecs = 12, hlsLeadSecs = 50 } = {}) {
   const hits = new Map();
   const liveStarts = new Map();

@@ -3,30 +3,12 @@
 // are gone and the port is free for the next `cargo xtask dev`.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { describe, test } from "node:test";
-import { freePort, root, until } from "../support/stack.mjs";
-
-/** Live (non-zombie) processes: { pid, pgrp, cmd }. */
-function processes() {
-  const out = [];
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      if (state !== "Z") out.push({ pid, pgrp: Number(pgrp), cmd });
-    } catch {} // the process ended while we looked
-  }
-  return out;
-}
+import { freePort, membersOf, processes, root, track, until } from "../support/stack.mjs";
 
 /** Process groups whose command line mentions `needle`. */
 const groupsOf = (needle) => new Set(processes().filter((p) => p.cmd.includes(needle)).map((p) => p.pgrp));
-
-/** What is still running in group `pgid`. */
-const membersOf = (pgid) => processes().filter((p) => p.pgrp === pgid).map((p) => `${p.pid} ${p.cmd.slice(0, 120)}`);
 
 const refused = (port) =>
   new Promise((resolve) => {
@@ -49,11 +31,14 @@ describe("cargo xtask dev stops everything it started", () => {
       dev.stdout.on("data", (d) => (out += d));
       dev.stderr.on("data", (d) => (out += d));
       const exited = new Promise((r) => dev.on("exit", (code, sig) => r({ code, sig })));
+      // Whatever happens to this test (or to this process), nothing it started stays.
+      const untrack = track(dev.pid);
       let wrangler = new Set();
       t.after(() => {
         for (const g of [dev.pid, ...wrangler]) {
           try { process.kill(-g, "SIGKILL"); } catch {}
         }
+        untrack();
       });
       await until(async () => {
         if (dev.exitCode !== null) throw new Error(`cargo xtask dev exited early:\n${out.slice(-3000)}`);
@@ -61,6 +46,7 @@ describe("cargo xtask dev stops everything it started", () => {
       }, { timeout: 240_000, every: 200, what: `cargo xtask dev answering on ${port}` });
       wrangler = groupsOf(`--port ${port}`);
       wrangler.delete(dev.pid);
+      for (const g of wrangler) t.after(track(g));
       assert.equal(wrangler.size, 1, `wrangler runs in one process group of its own: ${[...wrangler]}`);
       const [group] = wrangler;
       assert.ok(membersOf(group).length >= 2, `wrangler and workerd: ${membersOf(group).join(" | ")}`);
@@ -68,6 +54,7 @@ describe("cargo xtask dev stops everything it started", () => {
       process.kill(dev.pid, signal); // the xtask process only, as `kill PID` or the terminal would
       const { code, sig } = await Promise.race([exited, until(() => false, { timeout: 30_000, what: "cargo xtask dev exiting" })]);
       assert.ok(code !== 0 || sig, `xtask says it was stopped (code ${code}, signal ${sig})`);
+      // xtask exits only once the groups are empty: nothing may be left now.
       assert.deepEqual(membersOf(group), [], "nothing of wrangler's group is left");
       assert.equal(await refused(port), true, `port ${port} is free`);
       assert.deepEqual(membersOf(dev.pid), [], "nothing of xtask's group is left");

@@ -209,7 +209,7 @@ describe("queue, chat, rate, source", () => {
       await new Promise((r) => setImmediate(r));
       if (flooder.ws.readyState !== WebSocket.OPEN) break;
     }
-    const code = await closed;
+    const code = await Promise.race([closed, sleep(30_000).then(() => assert.fail(`not closed 30 s after ${N} messages`))]);
     assert.equal(code, 1008);
     const replies = flooder.inbox.filter((m) => m.type === "pong" || (m.type === "error" && m.code === "rate_limited"));
     const errors = replies.filter((m) => m.type === "error");

@@ -167,7 +167,9 @@ describe("upstream failures and limits", () => {
     const res = await get(proxyPath(`${up.url}/slow.mpd`));
     assert.equal(res.status, 504);
     assert.equal((await errorOf(res)).code, "upstream_timeout");
-    assert.ok(Date.now() - t < 6_000, `took ${Date.now() - t} ms`);
+    // The configured 1.5 s, not some far longer default (generous for a busy machine).
+    assert.ok(Date.now() - t < 15_000, `took ${Date.now() - t} ms`);
+    console.log(`    504 after ${Date.now() - t} ms (PROXY_TIMEOUT_MS 1500)`);
   });
 
   test("redirects are followed by hand, at most 5, each one guarded", async () => {
@@ -189,7 +191,8 @@ describe("upstream failures and limits", () => {
     const res = await get(proxyPath(`${up.url}/laughs.mpd`));
     assert.equal(res.status, 502);
     assert.equal((await errorOf(res)).code, "manifest_dtd_refused");
-    assert.ok(Date.now() - t < 3_000);
+    // Refused before any expansion: an expanding parser would not come back at all.
+    assert.ok(Date.now() - t < 15_000, `took ${Date.now() - t} ms`);
   });
 
   test("a 100 MB manifest is refused with 413, sized or chunked, and the proxy keeps working", async () => {

@@ -75,15 +75,10 @@ pub fn build_player(root: &Path, tools: &setup::Tools) -> Result {
 
 /// wasm-opt (short names), the glue renamed to match and minified.
 fn finish(root: &Path, tools: &setup::Tools, bg: &Path, glue: &Path, out_dir: &Path) -> Result {
-    let out = Command::new(&tools.wasm_opt)
-        .arg("-Oz")
-        .args(WASM_FEATURES)
-        .arg("--minify-imports-and-exports-and-modules")
-        .arg(bg)
-        .arg("-o")
-        .arg(bg)
-        .output()
-        .map_err(|e| format!("could not start wasm-opt: {e}"))?;
+    let out = crate::proc::output(
+        Command::new(&tools.wasm_opt).arg("-Oz").args(WASM_FEATURES).arg("--minify-imports-and-exports-and-modules").arg(bg).arg("-o").arg(bg),
+    )
+    .map_err(|e| format!("wasm-opt: {e}"))?;
     if !out.status.success() {
         return Err(format!("wasm-opt failed: {}", String::from_utf8_lossy(&out.stderr)));
     }

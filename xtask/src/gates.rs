@@ -29,7 +29,7 @@ pub const GATES: &[Gate] = &[
 /// Run a command quietly; on failure, its output is the error.
 fn quiet(cmd: &mut Command) -> Result {
     let desc = format!("{cmd:?}");
-    let out = cmd.output().map_err(|e| format!("could not start {desc}: {e}"))?;
+    let out = crate::proc::output(cmd).map_err(|e| format!("{desc}: {e}"))?;
     if out.status.success() {
         return Ok(());
     }
@@ -131,24 +131,25 @@ pub const SELF_TESTS: &[Gate] = &[
     Gate { name: "biome refuses a lint error", check: biome_refuses },
 ];
 
-fn fmt_refuses(root: &Path) -> Result {
-    let dir = planted_crate(root, "fmt", "pub fn answer() -> u8 {\n    42\n}\n")?;
-    let clean = fmt_check(&dir);
-    write(&dir.join("src/lib.rs"), "pub fn answer( )->u8{42}\n")?;
-    let r = refuses("rustfmt", clean, fmt_check(&dir));
-    let _ = std::fs::remove_dir_all(&dir);
+/// Run `gate` on a clean and on a planted version of a one-file crate, each
+/// in a scratch directory of its own (no build cache can mix them up).
+fn crate_refuses(root: &Path, what: &str, clean: &str, planted: &str, gate: impl Fn(&Path) -> Result) -> Result {
+    let good = planted_crate(root, &format!("{what}-clean"), clean)?;
+    let bad = planted_crate(root, &format!("{what}-planted"), planted)?;
+    let r = refuses(what, gate(&good), gate(&bad));
+    let _ = std::fs::remove_dir_all(&good);
+    let _ = std::fs::remove_dir_all(&bad);
     r
 }
 
+fn fmt_refuses(root: &Path) -> Result {
+    crate_refuses(root, "rustfmt", "pub fn answer() -> u8 {\n    42\n}\n", "pub fn answer( )->u8{42}\n", fmt_check)
+}
+
 fn clippy_refuses(root: &Path) -> Result {
-    let target = root.join("target/tidy-selftest");
-    let dir = planted_crate(root, "clippy", "pub fn len(v: &[u8]) -> usize {\n    v.len()\n}\n")?;
-    let clean = clippy(&dir, &[], Some(&target));
     // clippy::ptr_arg: `&Vec<u8>` where `&[u8]` would do.
-    write(&dir.join("src/lib.rs"), "pub fn len(v: &Vec<u8>) -> usize {\n    v.len()\n}\n")?;
-    let r = refuses("clippy", clean, clippy(&dir, &[], Some(&target)));
-    let _ = std::fs::remove_dir_all(&dir);
-    r
+    let (clean, planted) = ("pub fn len(v: &[u8]) -> usize {\n    v.len()\n}\n", "pub fn len(v: &Vec<u8>) -> usize {\n    v.len()\n}\n");
+    crate_refuses(root, "clippy", clean, planted, |dir| clippy(dir, &[], Some(&dir.join("target"))))
 }
 
 fn biome_refuses(root: &Path) -> Result {

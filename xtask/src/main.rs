@@ -75,7 +75,7 @@ fn main() -> ExitCode {
             }),
             Some(other) => Err(format!("unknown benchmark {other:?}; try `cargo xtask bench sim|room|rewrite|player|sync`")),
         },
-        Some("deploy") => build(&root).and_then(|_| run(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
+        Some("deploy") => build(&root).and_then(|_| run_interactive(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {
             eprintln!("usage: cargo xtask <dev|test|build|pack|tidy|bench|deploy>");
             return ExitCode::from(2);
@@ -103,7 +103,15 @@ pub fn step(msg: &str) {
 }
 
 /// Run a command, inheriting output; fail with its description.
+/// Run a command to its end, inheriting output, in a process group of its
+/// own (stopped with xtask); fail with its description.
 pub fn run(cmd: &mut Command) -> Result {
+    proc::run_group(cmd)
+}
+
+/// Like [`run`], in xtask's own process group, with the terminal (for what
+/// may ask its user a question: `wrangler deploy`).
+fn run_interactive(cmd: &mut Command) -> Result {
     let desc = format!("{cmd:?}");
     let status = cmd.status().map_err(|e| format!("could not start {desc}: {e}"))?;
     if status.success() {
@@ -185,8 +193,8 @@ fn pack(root: &Path) -> Result<PathBuf> {
     }
     let manifest = manifest.replace(r#""version": "workspace""#, &format!(r#""version": "{version}""#));
     std::fs::write(dir.join("package.json"), manifest).map_err(|e| e.to_string())?;
-    let out =
-        Command::new("npm").args(["pack", "--pack-destination", "..", "--loglevel=warn"]).current_dir(&dir).output().map_err(|e| format!("npm pack: {e}"))?;
+    let out = proc::output(Command::new("npm").args(["pack", "--pack-destination", "..", "--loglevel=warn"]).current_dir(&dir))
+        .map_err(|e| format!("npm pack: {e}"))?;
     if !out.status.success() {
         return Err(format!("npm pack failed: {}", String::from_utf8_lossy(&out.stderr)));
     }
@@ -227,18 +235,19 @@ fn build_demo(root: &Path) -> Result {
         return Ok(());
     }
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=426x240:rate=24:duration=60"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=60"])
-        .args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p"])
-        .args(["-b:v", "140k", "-maxrate", "170k", "-bufsize", "340k", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"])
-        .args(["-c:a", "aac", "-b:a", "48k", "-ac", "2"])
-        .args(["-f", "dash", "-seg_duration", "2", "-use_template", "1", "-use_timeline", "1"])
-        .args(["-adaptation_sets", "id=0,streams=v id=1,streams=a"])
-        .arg(&manifest)
-        .status()
-        .map_err(|e| format!("ffmpeg: {e}"))?;
+    let status = proc::status(
+        Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(["-f", "lavfi", "-i", "testsrc2=size=426x240:rate=24:duration=60"])
+            .args(["-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=48000:duration=60"])
+            .args(["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p"])
+            .args(["-b:v", "140k", "-maxrate", "170k", "-bufsize", "340k", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"])
+            .args(["-c:a", "aac", "-b:a", "48k", "-ac", "2"])
+            .args(["-f", "dash", "-seg_duration", "2", "-use_template", "1", "-use_timeline", "1"])
+            .args(["-adaptation_sets", "id=0,streams=v id=1,streams=a"])
+            .arg(&manifest),
+    )
+    .map_err(|e| format!("ffmpeg: {e}"))?;
     if !status.success() {
         let _ = std::fs::remove_file(&manifest);
         return Err(format!("ffmpeg failed ({status})"));
@@ -270,7 +279,7 @@ fn fuzz_smoke(root: &Path) -> (u64, u64) {
         }
         cmd.arg("--").arg(format!("-max_total_time={seconds}")).arg("-print_final_stats=1").current_dir(root.join("media-core"));
         let t = Instant::now();
-        let out = cmd.stdin(Stdio::null()).output();
+        let out = proc::output(&mut cmd);
         match out {
             Ok(o) if o.status.success() => {
                 let text = String::from_utf8_lossy(&o.stderr);
@@ -531,7 +540,7 @@ fn build_media(root: &Path, bench: bool) -> Result {
         }
         step(&format!("preparing test media: {name} (ffmpeg)"));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let status = Command::new("ffmpeg").args(&args).current_dir(&dir).status().map_err(|e| format!("ffmpeg: {e}"))?;
+        let status = proc::status(Command::new("ffmpeg").args(&args).current_dir(&dir)).map_err(|e| format!("ffmpeg: {e}"))?;
         if !status.success() {
             let _ = std::fs::remove_file(dir.join(marker));
             return Err(format!("ffmpeg ({name}) failed ({status})"));

@@ -6,7 +6,7 @@
 //! left listening.
 
 use std::os::unix::process::CommandExt as _;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -63,6 +63,12 @@ fn stat_in_group(stat: &str, pgid: i32) -> bool {
     state.is_some_and(|s| s != "Z" && s != "X") && pgrp.and_then(|p| p.parse::<i32>().ok()) == Some(pgid)
 }
 
+/// The state letter of a `/proc/PID/stat` line.
+#[cfg(test)]
+fn stat_state(stat: &str) -> Option<&str> {
+    stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next())
+}
+
 /// SIGTERM each group, wait for them to empty, SIGKILL what is left.
 pub fn stop_groups(groups: &[i32]) {
     for &g in groups {
@@ -77,24 +83,48 @@ pub fn stop_groups(groups: &[i32]) {
             let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
         }
     }
+    // SIGKILL is not instant either: wait for the groups to be gone.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while groups.iter().any(|&g| group_alive(g)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A child leading a process group of its own, stopped with its whole group
 /// when xtask is told to stop or when this value is dropped.
 pub struct GroupChild {
-    child: Child,
+    child: Option<Child>,
     pgid: i32,
 }
 
 impl GroupChild {
-    pub fn wait(&mut self) -> Result<ExitStatus> {
-        let status = self.child.wait().map_err(|e| format!("wait: {e}"))?;
+    /// After the child ends: hold still while a stop signal is being handled.
+    fn settle_stop() {
         // The child ended because xtask is stopping: let the handler finish
         // stopping the groups (workerd may outlive wrangler) and exit.
         while STOPPING.load(Ordering::SeqCst) {
             std::thread::park();
         }
+    }
+
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        let child = self.child.as_mut().ok_or("child already waited for")?;
+        let status = child.wait().map_err(|e| format!("wait: {e}"))?;
+        Self::settle_stop();
         Ok(status)
+    }
+
+    /// Wait, collecting piped stdout and stderr.
+    pub fn wait_with_output(mut self) -> Result<Output> {
+        let child = self.child.take().ok_or("child already waited for")?;
+        let out = child.wait_with_output().map_err(|e| format!("wait: {e}"))?;
+        Self::settle_stop();
+        Ok(out)
+    }
+
+    /// The child's stdout, if piped.
+    pub fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut()?.stdout.take()
     }
 }
 
@@ -104,7 +134,9 @@ impl Drop for GroupChild {
         if group_alive(self.pgid) {
             stop_groups(&[self.pgid]);
         }
-        let _ = self.child.try_wait();
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.try_wait();
+        }
         if let Ok(mut g) = GROUPS.lock() {
             g.retain(|&p| p != self.pgid);
         }
@@ -120,13 +152,24 @@ pub fn spawn_group(cmd: &mut Command) -> Result<GroupChild> {
     let child = cmd.process_group(0).spawn().map_err(|e| format!("could not start {desc}: {e}"))?;
     let pgid = child.id() as i32;
     groups.push(pgid);
-    Ok(GroupChild { child, pgid })
+    Ok(GroupChild { child: Some(child), pgid })
 }
 
-/// Like [`crate::run`], in a process group of its own.
+/// Run `cmd` to its end in a process group of its own (stdin closed: a
+/// background group must not read the terminal); its status.
+pub fn status(cmd: &mut Command) -> Result<ExitStatus> {
+    spawn_group(cmd.stdin(Stdio::null()))?.wait()
+}
+
+/// Like [`Command::output`], in a process group of its own.
+pub fn output(cmd: &mut Command) -> Result<Output> {
+    spawn_group(cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()))?.wait_with_output()
+}
+
+/// Like [`crate::run`] (which uses it), in a process group of its own.
 pub fn run_group(cmd: &mut Command) -> Result {
     let desc = format!("{cmd:?}");
-    let status = spawn_group(cmd)?.wait()?;
+    let status = status(cmd)?;
     if status.success() {
         Ok(())
     } else {
@@ -138,17 +181,50 @@ pub fn run_group(cmd: &mut Command) -> Result {
 mod tests {
     use super::*;
 
+    use std::io::{BufRead, BufReader};
+
+    /// Spawn `script` under sh in a group of its own and wait for its "started" line.
+    fn started(script: &str) -> GroupChild {
+        let mut child = spawn_group(Command::new("sh").args(["-c", script]).stdout(Stdio::piped())).unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "started");
+        child
+    }
+
     #[test]
     fn a_dropped_group_leaves_nothing_running() {
-        // A shell whose child outlives it, as wrangler's workerd would.
-        let mut cmd = Command::new("sh");
-        cmd.args(["-c", "sleep 30 & echo started; wait"]).stdout(std::process::Stdio::piped());
-        let child = spawn_group(&mut cmd).unwrap();
+        // A shell whose child outlives the wait, as workerd under wrangler.
+        let child = started("sleep 30 & echo started; wait");
         let pgid = child.pgid;
         assert!(group_alive(pgid));
         drop(child);
         assert!(!group_alive(pgid), "the whole group is gone");
         assert!(!GROUPS.lock().unwrap().contains(&pgid));
+    }
+
+    #[test]
+    fn a_group_whose_leader_is_gone_is_still_stopped() {
+        let child = started("sleep 30 & echo started");
+        let pgid = child.pgid;
+        // The leader exits at once; its child lives on in the group.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !std::fs::read_to_string(format!("/proc/{pgid}/stat")).map_or(true, |s| stat_state(&s) == Some("Z")) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(group_alive(pgid), "the orphan still runs");
+        drop(child);
+        assert!(!group_alive(pgid));
+    }
+
+    #[test]
+    fn what_ignores_sigterm_gets_sigkill() {
+        let child = started("trap '' TERM; sleep 30 & echo started; wait");
+        let pgid = child.pgid;
+        let t = Instant::now();
+        drop(child);
+        assert!(!group_alive(pgid), "killed after the grace period");
+        assert!(t.elapsed() >= GRACE, "SIGTERM was given its grace first: {:?}", t.elapsed());
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn cargo_bin(name: &str) -> PathBuf {
 }
 
 fn output(cmd: &mut Command) -> Option<String> {
-    let out = cmd.output().ok()?;
+    let out = crate::proc::output(cmd).ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -69,6 +69,14 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         println!("    installing the wasm32-unknown-unknown target");
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
+    // rustfmt and clippy, for the tidy gates (a minimal profile lacks them)
+    let components = output(Command::new("rustup").args(["component", "list", "--installed"])).unwrap_or_default();
+    let missing: Vec<&str> =
+        ["rustfmt", "clippy"].into_iter().filter(|c| !components.lines().any(|l| l.starts_with(&format!("{c}-")) || l.trim() == *c)).collect();
+    if !missing.is_empty() {
+        println!("    installing rustup components: {}", missing.join(", "));
+        run(Command::new("rustup").args(["component", "add"]).args(&missing))?;
+    }
     let installed = output(Command::new("cargo").args(["install", "--list"])).unwrap_or_default();
     // wasm-bindgen-cli must match the crate exactly
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
@@ -101,7 +109,7 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    println!("    ok: wasm32 target, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, ffmpeg, xvfb");
+    println!("    ok: wasm32 target, rustfmt, clippy, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, ffmpeg, xvfb");
     Ok(Tools { wasm_bindgen, wasm_opt: root.join("node_modules/.bin/wasm-opt"), worker_build })
 }
 

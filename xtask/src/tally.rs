@@ -43,16 +43,16 @@ pub struct Captured {
 
 /// Run a command, streaming its stdout while keeping a copy.
 pub fn run_capture(cmd: &mut Command) -> Result<Captured> {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(|e| format!("{cmd:?}: {e}"))?;
+    let mut child = crate::proc::spawn_group(cmd.stdin(Stdio::null()).stdout(Stdio::piped()))?;
     let mut text = String::new();
-    if let Some(out) = child.stdout.take() {
+    if let Some(out) = child.stdout() {
         for line in BufReader::new(out).lines().map_while(std::result::Result::ok) {
             println!("{line}");
             text.push_str(&line);
             text.push('\n');
         }
     }
-    let status = child.wait().map_err(|e| e.to_string())?;
+    let status = child.wait()?;
     Ok(Captured { text, success: status.success() })
 }
 
