@@ -143,6 +143,10 @@ class WatchTogetherElement extends HTMLElement {
         session.addEventListener(type, fn);
         this.#forward.push([type, fn]);
       }
+      // What the session saw before these listeners (its welcome may already
+      // have come: a member list, an open socket) is shown from its state.
+      this.#show("connection", { state: session.connection });
+      this.#show("members", session.members);
       this.dispatchEvent(new CustomEvent("room", { detail: { room, url: `${server}/r/${room}` } }));
     } catch (err) {
       if (gen !== this.#generation) return;
