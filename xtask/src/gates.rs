@@ -3,7 +3,7 @@
 //! wasm32 shells, each feature set that ships), and Biome over the JS/TS,
 //! CSS and HTML of `www/` and `tests/` (`biome.jsonc`).
 //!
-//! Each gate also proves it can fail: [`self_tests`] plants a violation in a
+//! Each gate also proves it can fail: each of [`SELF_TESTS`] plants a violation in a
 //! scratch project that carries the project's own configuration, and checks
 //! that the gate refuses it and accepts the same project without it.
 
@@ -115,11 +115,14 @@ fn planted_crate(root: &Path, name: &str, lib: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The gate accepts the clean version and refuses the planted violation.
-fn refuses(what: &str, clean: Result, planted: Result) -> Result {
+/// The gate accepts the clean version and refuses the planted violation
+/// for the reason planted: its report names `reason` (a tool that merely
+/// failed to start does not count as a refusal).
+fn refuses(what: &str, reason: &str, clean: Result, planted: Result) -> Result {
     clean.map_err(|e| format!("{what}: the clean scratch project was refused:\n{e}"))?;
     match planted {
-        Err(_) => Ok(()),
+        Err(e) if e.contains(reason) => Ok(()),
+        Err(e) => Err(format!("{what}: the planted violation was refused, but not for `{reason}`:\n{e}")),
         Ok(()) => Err(format!("{what}: the planted violation passed")),
     }
 }
@@ -133,23 +136,23 @@ pub const SELF_TESTS: &[Gate] = &[
 
 /// Run `gate` on a clean and on a planted version of a one-file crate, each
 /// in a scratch directory of its own (no build cache can mix them up).
-fn crate_refuses(root: &Path, what: &str, clean: &str, planted: &str, gate: impl Fn(&Path) -> Result) -> Result {
+fn crate_refuses(root: &Path, what: &str, reason: &str, clean: &str, planted: &str, gate: impl Fn(&Path) -> Result) -> Result {
     let good = planted_crate(root, &format!("{what}-clean"), clean)?;
     let bad = planted_crate(root, &format!("{what}-planted"), planted)?;
-    let r = refuses(what, gate(&good), gate(&bad));
+    let r = refuses(what, reason, gate(&good), gate(&bad));
     let _ = std::fs::remove_dir_all(&good);
     let _ = std::fs::remove_dir_all(&bad);
     r
 }
 
 fn fmt_refuses(root: &Path) -> Result {
-    crate_refuses(root, "rustfmt", "pub fn answer() -> u8 {\n    42\n}\n", "pub fn answer( )->u8{42}\n", fmt_check)
+    crate_refuses(root, "rustfmt", "Diff in", "pub fn answer() -> u8 {\n    42\n}\n", "pub fn answer( )->u8{42}\n", fmt_check)
 }
 
 fn clippy_refuses(root: &Path) -> Result {
     // clippy::ptr_arg: `&Vec<u8>` where `&[u8]` would do.
     let (clean, planted) = ("pub fn len(v: &[u8]) -> usize {\n    v.len()\n}\n", "pub fn len(v: &Vec<u8>) -> usize {\n    v.len()\n}\n");
-    crate_refuses(root, "clippy", clean, planted, |dir| clippy(dir, &[], Some(&dir.join("target"))))
+    crate_refuses(root, "clippy", "clippy::ptr_arg", clean, planted, |dir| clippy(dir, &[], Some(&dir.join("target"))))
 }
 
 fn biome_refuses(root: &Path) -> Result {
@@ -160,7 +163,7 @@ fn biome_refuses(root: &Path) -> Result {
     let clean = biome(root, &dir);
     // suspicious/noDoubleEquals and suspicious/noDebugger.
     write(&file, "export function same(a, b) {\n  debugger;\n  return a == b;\n}\n")?;
-    let r = refuses("biome", clean, biome(root, &dir));
+    let r = refuses("biome", "lint/suspicious/noDebugger", clean, biome(root, &dir));
     let _ = std::fs::remove_dir_all(&dir);
     r
 }
