@@ -51,6 +51,12 @@ pub async fn route(req: Request, env: Env) -> Result<Response> {
     if path.starts_with("/proxy/") {
         return crate::proxy::handle(req, &env).await;
     }
+    // The media origin serves the proxy and nothing else: no page, no API.
+    if let Some(media) = crate::proxy::media_origin(&env) {
+        if req.url()?.origin().ascii_serialization().eq_ignore_ascii_case(&media) {
+            return error(404, "not_found", "this origin serves the media proxy only");
+        }
+    }
     let origin = req.headers().get("origin")?;
     let is_api = path.starts_with("/api/") || path == "/healthz";
     if is_api && req.method() == Method::Options {
@@ -108,6 +114,7 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
             env.assets("ASSETS")?.fetch(page, None).await
         }
         (_, ["api", ..]) => error(404, "not_found", "no such API endpoint"),
+        (Method::Get | Method::Head, _) => env.assets("ASSETS")?.fetch_request(req).await,
         _ => error(404, "not_found", "not found"),
     }
 }
@@ -142,6 +149,11 @@ async fn create_room(mut req: Request, env: Env) -> Result<Response> {
     };
     if !(url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"))) || url.len() > 2048 {
         return error(400, "bad_source", "source must be an http(s) URL or a path on this server");
+    }
+    if !url.starts_with('/') {
+        if let Err(e) = media_core::proxy::guard::check_upstream(&url, crate::proxy::allow_loopback(&env)) {
+            return error(400, "bad_source", &format!("this source is not allowed: {e}"));
+        }
     }
     if create.password.as_ref().is_some_and(|p| p.len() > 200) {
         return error(400, "bad_password", "password too long (200 bytes at most)");

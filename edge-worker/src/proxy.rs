@@ -1,37 +1,48 @@
-//! `GET|HEAD /proxy/<sig>/<expires>/<prefix64>/<rest>`: the signed, caching
-//! media proxy. The decisions are pure and live in `media_core::proxy`
-//! (path decoding, signatures, the SSRF guard, detection, cache keys and
-//! lifetimes) and `media_core::rewrite`; this module only carries the I/O.
+//! `GET|HEAD /proxy/<sig>/<room>/<expires>/<scope>/<prefix64>/<rest>`: the
+//! signed, caching media proxy. The decisions are pure and live in
+//! `media_core::proxy` (path decoding, signatures, the SSRF guard, the
+//! media-only filter, detection, cache keys, lifetimes and ranges) and
+//! `media_core::rewrite`; this module only carries the I/O.
 //!
-//! Flow: decode and verify the path (403 on a missing, tampered or expired
-//! signature) → guard the upstream URL (403) → the Cache API (key: SHA-256
-//! of the normalised URL plus the Range header) → on a miss, fetch upstream
-//! by hand, re-checking every redirect (at most 5) under one deadline (504)
-//! → upstream errors become 502 with the upstream status → manifests (by
-//! body, Content-Type or extension; at most 16 MiB, else 413) are rewritten
-//! so every reference is a signed proxy URL; everything else passes through.
-//! Cached entries hold the upstream bytes and their metadata in one object,
-//! so one `match` returns both.
+//! Flow: (on the media origin, when `MEDIA_ORIGIN` is set) decode and
+//! verify the path (403 on a missing, tampered or expired signature; the
+//! link is bound to its room) → guard the upstream URL (403) → the room's
+//! and the client's request budgets (429) → narrow the client's Range to
+//! [`MAX_RESPONSE_BYTES`] → the Cache API (key: SHA-256 of the normalised
+//! URL plus the Range) → on a miss, fetch upstream by hand, re-checking every
+//! redirect (at most 5) under one deadline (504) → upstream errors become a
+//! fixed JSON error (never the runtime's text) → manifests (at most 16 MiB)
+//! are checked for markup and rewritten so every reference is a signed link
+//! of the same room, the rewrite bounded against amplification (413) and
+//! cached per link-expiry window → anything else must be media (by type and
+//! by its first bytes; else 415), is labelled with a media type, and passes
+//! through: bodies up to [`MAX_CACHED_BYTES`] buffered and cached (for no
+//! longer than the upstream allows), larger ones streamed uncached and cut at
+//! [`MAX_RESPONSE_BYTES`] → the byte budgets (429). Every response carries
+//! `nosniff`, a `sandbox` CSP and `Content-Disposition: attachment`, and
+//! CORS headers only for explicitly allowed origins.
 
 use futures_util::future::{select, Either};
-use futures_util::StreamExt;
-use media_core::proxy::cache::{cache_key, CachePolicy, Resource};
+use futures_util::{stream, StreamExt};
+use media_core::proxy::cache::{bound_range, cache_key, freshness, CachePolicy, RangeRequest, Resource, MAX_RESPONSE_BYTES};
 use media_core::proxy::detect::{self, Kind};
+use media_core::proxy::filter::{check_media, manifest_markup, Served, SECURITY_HEADERS};
 use media_core::proxy::guard::{check_upstream, GuardError};
-use media_core::proxy::sign::{decode_proxy_path, encode_proxy_path, Linker, SignError};
+use media_core::proxy::sign::{decode_proxy_path, source_path, Linker, SignError};
 use media_core::rewrite::{self, rewrite_dash, rewrite_hls, RewriteError, MAX_MANIFEST_BYTES};
 use serde_json::json;
 use worker::*;
 
 use crate::api::error as fail;
 
-/// Responses up to this size are buffered (to detect manifests by their
-/// first bytes and to cache them); larger ones stream through uncached.
-pub const MAX_BUFFERED_BYTES: usize = 32 * 1024 * 1024;
+/// Bodies up to this size are buffered (to check their first bytes and to
+/// cache them); larger ones stream through uncached.
+pub const MAX_CACHED_BYTES: usize = 8 * 1024 * 1024;
 /// Redirects followed (each re-checked by the guard).
 pub const MAX_REDIRECTS: usize = 5;
 const CACHE_ORIGIN: &str = "https://proxy-cache.watch-together.invalid/";
 const USER_AGENT: &str = "WatchTogether-MediaProxy/0.1 (+https://github.com/watch-together)";
+const MIB: u64 = 1024 * 1024;
 
 /// The proxy's settings, all from the worker's environment.
 pub struct ProxyConfig {
@@ -43,6 +54,9 @@ pub struct ProxyConfig {
     pub timeout_ms: u64,
     /// `PROXY_LINK_TTL_SECS` (default 6 h): lifetime of signed links.
     pub link_ttl_secs: u64,
+    /// `MEDIA_ORIGIN` (e.g. `https://media.watch.example`): the origin the
+    /// proxy answers on, apart from the app's; links are made absolute on it.
+    pub media_origin: Option<String>,
     pub policy: CachePolicy,
 }
 
@@ -55,58 +69,85 @@ impl ProxyConfig {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
         Some(ProxyConfig {
             secret: secret.into_bytes(),
-            allow_loopback: var("PROXY_ALLOW_LOOPBACK").is_some_and(|v| v == "1" || v == "true"),
+            allow_loopback: allow_loopback(env),
             timeout_ms: var("PROXY_TIMEOUT_MS").and_then(|v| v.parse().ok()).unwrap_or(15_000),
             link_ttl_secs: var("PROXY_LINK_TTL_SECS").and_then(|v| v.parse().ok()).unwrap_or(6 * 3600),
+            media_origin: media_origin(env),
             policy: CachePolicy::default(),
         })
     }
 
     /// Expiry for links made now: `now + ttl`, rounded up to the hour so a
-    /// manifest rewritten twice within the hour is byte-identical.
+    /// manifest rewritten twice within the hour is byte-identical (and its
+    /// rewrite can be cached until then).
     fn expires(&self, now_secs: u64) -> u64 {
         (now_secs + self.link_ttl_secs).div_ceil(3600) * 3600
     }
+}
+
+/// `PROXY_ALLOW_LOOPBACK = "1"` (local tests only).
+pub fn allow_loopback(env: &Env) -> bool {
+    env.var("PROXY_ALLOW_LOOPBACK").is_ok_and(|v| matches!(v.to_string().as_str(), "1" | "true"))
+}
+
+/// `MEDIA_ORIGIN`, without a trailing slash, when set.
+pub fn media_origin(env: &Env) -> Option<String> {
+    env.var("MEDIA_ORIGIN").ok().map(|v| v.to_string().trim().trim_end_matches('/').to_string()).filter(|v| !v.is_empty())
 }
 
 fn now_secs() -> u64 {
     Date::now().as_millis() / 1000
 }
 
-/// The signed proxy path for an absolute http(s) source URL, or `None` when
-/// the proxy is off or the URL is not one it would fetch.
-pub fn sign_source(env: &Env, url: &str) -> Option<String> {
+/// The signed link (a path, or an absolute URL on `MEDIA_ORIGIN`) for a
+/// room's absolute http(s) source, or `None` when the proxy is off or the
+/// URL is not one it would fetch.
+pub fn sign_source(env: &Env, room: &str, url: &str) -> Option<String> {
     let cfg = ProxyConfig::from_env(env)?;
-    if !rewrite::is_http(url) || check_upstream(url, cfg.allow_loopback).is_err() {
+    if room.is_empty() || !rewrite::is_http(url) || check_upstream(url, cfg.allow_loopback).is_err() {
         return None;
     }
-    Some(encode_proxy_path(&cfg.secret, url, "", cfg.expires(now_secs())))
+    let path = source_path(&cfg.secret, room, url, cfg.expires(now_secs()));
+    Some(match &cfg.media_origin {
+        Some(o) => format!("{o}{path}"),
+        None => path,
+    })
 }
 
-fn fail_upstream(status: u16, message: &str) -> Result<Response> {
-    let body = json!({ "error": { "code": "upstream_error", "message": message, "upstream_status": status } });
-    Ok(Response::from_json(&body)?.with_status(502))
+/// The origins the proxy answers CORS requests from: those listed one by
+/// one in `ALLOWED_ORIGINS` (a `*` there opens the API and the embed to
+/// every page, not the proxy) and `APP_ORIGIN`.
+fn cors_origin(env: &Env, origin: &str) -> Option<String> {
+    let listed = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_default();
+    let app = env.var("APP_ORIGIN").map(|v| v.to_string()).unwrap_or_default();
+    let ok = listed
+        .split(',')
+        .chain(std::iter::once(app.as_str()))
+        .map(|o| o.trim().trim_end_matches('/'))
+        .any(|o| o != "*" && !o.is_empty() && o.eq_ignore_ascii_case(origin));
+    ok.then(|| origin.to_string())
 }
 
-fn add_cors(resp: &mut Response, allowed: Option<&str>) -> Result<()> {
-    if let Some(o) = allowed {
-        let h = resp.headers_mut();
+fn add_headers(resp: &mut Response, cors: Option<&str>) -> Result<()> {
+    let h = resp.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        h.set(name, value)?;
+    }
+    h.append("vary", "Origin")?;
+    if let Some(o) = cors {
         h.set("access-control-allow-origin", o)?;
         h.set("access-control-expose-headers", "content-length, content-range, accept-ranges, etag, x-cache")?;
-        if o != "*" {
-            h.append("vary", "Origin")?;
-        }
     }
     Ok(())
 }
 
 pub async fn handle(req: Request, env: &Env) -> Result<Response> {
     let origin = req.headers().get("origin")?;
-    let allowed = origin.as_deref().and_then(|o| crate::api::allow_origin_value(env, o));
+    let cors = origin.as_deref().and_then(|o| cors_origin(env, o));
     let mut resp = match req.method() {
         Method::Options => {
             let mut r = Response::empty()?.with_status(204);
-            if allowed.is_some() {
+            if cors.is_some() {
                 let h = r.headers_mut();
                 h.set("access-control-allow-methods", "GET, HEAD, OPTIONS")?;
                 h.set("access-control-allow-headers", "range, if-none-match, if-modified-since")?;
@@ -117,8 +158,43 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response> {
         Method::Get | Method::Head => serve(&req, env).await?,
         _ => fail(405, "method_not_allowed", "the proxy answers GET and HEAD")?,
     };
-    add_cors(&mut resp, allowed.as_deref())?;
+    add_headers(&mut resp, cors.as_deref())?;
     Ok(resp)
+}
+
+/// The client a budget is charged to: its address as the edge saw it.
+fn client_key(req: &Request) -> String {
+    req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into())
+}
+
+/// Charge `units` to each budget (`binding`, key); false once any is spent.
+/// A budget whose binding is not configured is not enforced.
+async fn charge(env: &Env, budgets: &[(&str, &str)], units: u64) -> bool {
+    for (binding, key) in budgets {
+        let Ok(limiter) = env.rate_limiter(binding) else { continue };
+        for _ in 0..units.max(1) {
+            match limiter.limit(key.to_string()).await {
+                Ok(outcome) if !outcome.success => return false,
+                Ok(_) => {}
+                Err(e) => {
+                    console_log!("{}", json!({ "event": "budget_unavailable", "binding": binding, "error": e.to_string() }));
+                    break;
+                }
+            }
+        }
+    }
+    true
+}
+
+fn over_budget(what: &str) -> Result<Response> {
+    let mut r = fail(429, "budget_exceeded", &format!("this room's or this client's {what} budget for the proxy is spent; try again shortly"))?;
+    r.headers_mut().set("retry-after", "10")?;
+    Ok(r)
+}
+
+/// The origin links in a rewritten manifest are made on.
+fn link_origin(cfg: &ProxyConfig, url: &Url) -> String {
+    cfg.media_origin.clone().unwrap_or_else(|| url.origin().ascii_serialization())
 }
 
 async fn serve(req: &Request, env: &Env) -> Result<Response> {
@@ -126,6 +202,11 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
         return fail(503, "proxy_not_configured", "the media proxy needs the PROXY_SECRET secret (16 bytes or more)");
     };
     let url = req.url()?;
+    if let Some(media) = &cfg.media_origin {
+        if !url.origin().ascii_serialization().eq_ignore_ascii_case(media) {
+            return fail(404, "not_found", "the media proxy answers on its own origin only");
+        }
+    }
     let path = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
@@ -146,21 +227,35 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
         Ok(u) => u,
         Err(e) => return fail(403, "forbidden_upstream", &e.to_string()),
     };
+    let client = client_key(req);
+    let (room_key, client_key) = (format!("room:{}", preq.room), format!("client:{client}"));
+    if !charge(env, &[("PROXY_ROOM_REQUESTS", &room_key), ("PROXY_CLIENT_REQUESTS", &client_key)], 1).await {
+        return over_budget("request");
+    }
+    let byte_budgets = [("PROXY_ROOM_MIB", room_key.as_str()), ("PROXY_CLIENT_MIB", client_key.as_str())];
+    let range = match bound_range(req.headers().get("range")?.as_deref()) {
+        RangeRequest::Whole => None,
+        RangeRequest::Bounded(r) => Some(r),
+        RangeRequest::Unsupported => return fail(416, "range_not_supported", "the proxy takes one byte range (bytes=a-b, bytes=a- or bytes=-n)"),
+    };
     let head = req.method() == Method::Head;
-    let range = req.headers().get("range")?.filter(|r| !r.trim().is_empty());
     let key = format!("{CACHE_ORIGIN}{}", cache_key(&upstream.url, range.as_deref()));
     let cache = Cache::default();
-    let origin = url.origin().ascii_serialization();
+    let ctx = Ctx { cfg: &cfg, origin: link_origin(&cfg, &url), room: preq.room.clone(), key: key.clone() };
 
     if !head {
         // Body and metadata come back together from one `match`.
         if let Some(mut hit) = cache.get(key.as_str(), false).await? {
-            return from_stored(&mut hit, req, &cfg, &origin).await;
+            let stored = Stored::read(&hit)?;
+            let units = u64::from(stored.len).div_ceil(MIB);
+            if !charge(env, &byte_budgets, units).await {
+                return over_budget("byte");
+            }
+            return from_stored(&mut hit, stored, req, &ctx).await;
         }
     }
 
-    let fetched = fetch_upstream(&upstream.url, req, &cfg, head).await;
-    let (final_url, mut up) = match fetched {
+    let (final_url, mut up) = match fetch_upstream(&upstream.url, req, range.as_deref(), &cfg, head).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -169,61 +264,157 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
         200 | 206 => {}
         304 => return passthrough_headers(&up, Response::empty()?.with_status(304)),
         416 => return passthrough_headers(&up, Response::empty()?.with_status(416)),
-        s if s >= 400 => return fail_upstream(s, &format!("upstream answered {s}")),
-        s => return fail_upstream(s, &format!("unexpected upstream status {s}")),
+        s if s >= 400 => return fail_upstream(s),
+        s => return fail_upstream(s),
     }
     let content_type = up.headers().get("content-type")?;
-    let length: Option<usize> = up.headers().get("content-length")?.and_then(|v| v.trim().parse().ok());
+    let length: Option<u64> = up.headers().get("content-length")?.and_then(|v| v.trim().parse().ok());
+    let starts_at_zero = status == 200 || up.headers().get("content-range")?.is_some_and(|r| r.trim_start().starts_with("bytes 0-"));
     let hinted = match content_type.as_deref().map(detect::by_content_type) {
         Some(Kind::Other) | None => detect::by_extension(&final_url),
         Some(k) => k,
     };
     if head {
+        let served = if hinted != Kind::Other { Ok(Served::Media(manifest_type(hinted))) } else { check_media(content_type.as_deref(), None) };
+        let Served::Media(ct) = match served {
+            Ok(s) => s,
+            Err(e) => return fail(415, "not_media", &e.to_string()),
+        };
         let mut r = passthrough_headers(&up, Response::empty()?.with_status(status))?;
+        r.headers_mut().set("content-type", ct)?;
         if let Some(l) = length {
             r.headers_mut().set("content-length", &l.to_string())?;
         }
         r.headers_mut().set("x-cache", "MISS")?;
         return Ok(r);
     }
-    if hinted != Kind::Other && length.is_some_and(|l| l > MAX_MANIFEST_BYTES) {
+    if hinted != Kind::Other && length.is_some_and(|l| l > MAX_MANIFEST_BYTES as u64) {
         return fail(413, "manifest_too_large", &format!("manifest of {} bytes; the limit is {MAX_MANIFEST_BYTES}", length.unwrap_or(0)));
     }
-    let buffer = hinted != Kind::Other || length.is_some_and(|l| l <= MAX_BUFFERED_BYTES);
+    let buffer = hinted != Kind::Other || length.is_some_and(|l| l <= MAX_CACHED_BYTES as u64);
     if !buffer {
-        // Large (or unsized) media: stream through, uncached.
-        let body = up.body().clone();
-        let mut r = passthrough_headers(&up, Response::from_body(body)?.with_status(status))?;
-        r.headers_mut().set("x-cache", "BYPASS")?;
-        return Ok(r);
+        return stream_through(&mut up, status, content_type.as_deref(), length, range.is_some(), starts_at_zero, env, &byte_budgets).await;
     }
-    let limit = if hinted != Kind::Other { MAX_MANIFEST_BYTES } else { MAX_BUFFERED_BYTES };
+    let limit = if hinted != Kind::Other { MAX_MANIFEST_BYTES } else { MAX_CACHED_BYTES };
     let deadline = Delay::from(std::time::Duration::from_millis(cfg.timeout_ms));
     let bytes = match select(Box::pin(read_limited(&mut up, limit)), deadline).await {
         Either::Left((Ok(Some(b)), _)) => b,
         Either::Left((Ok(None), _)) if hinted != Kind::Other => return fail(413, "manifest_too_large", &format!("manifest larger than {limit} bytes")),
         Either::Left((Ok(None), _)) => return fail(413, "too_large", &format!("upstream body larger than {limit} bytes")),
-        Either::Left((Err(e), _)) => return fail(502, "upstream_unreachable", &format!("reading the upstream body failed: {e}")),
+        Either::Left((Err(e), _)) => return unreachable_upstream(&e.to_string()),
         Either::Right(_) => return fail(504, "upstream_timeout", &format!("upstream did not finish within {} ms", cfg.timeout_ms)),
     };
-    let kind = detect::detect(&final_url, content_type.as_deref(), bytes.get(..1024).unwrap_or(&bytes));
+    let head_bytes = bytes.get(..1024).unwrap_or(&bytes);
+    let kind = detect::detect(&final_url, content_type.as_deref(), head_bytes);
+    let served = match kind {
+        Kind::Other => match check_media(content_type.as_deref(), starts_at_zero.then_some(head_bytes)) {
+            Ok(Served::Media(ct)) => ct,
+            Err(e) => return fail(415, "not_media", &e.to_string()),
+        },
+        k => manifest_type(k),
+    };
     if kind != Kind::Other && bytes.len() > MAX_MANIFEST_BYTES {
         return fail(413, "manifest_too_large", &format!("manifest larger than {MAX_MANIFEST_BYTES} bytes"));
     }
-    // Store the upstream bytes (not the rewrite: its links expire).
     let resource = match kind {
         Kind::Other => Resource::Segment,
         k => Resource::classify(k, std::str::from_utf8(&bytes).unwrap_or("")),
     };
-    let ttl = cfg.policy.ttl_secs(resource);
-    let stored = Stored { status, kind, final_url: final_url.clone(), ttl };
-    let entry = stored.entry(&up, bytes.clone())?;
-    if let Err(e) = cache.put(key.as_str(), entry).await {
-        console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
+    let h = up.headers();
+    let upstream_fresh = freshness(h.get("cache-control")?.as_deref(), h.get("expires")?.as_deref(), h.get("date")?.as_deref(), now_secs());
+    let ttl = cfg.policy.ttl_for(resource, upstream_fresh);
+    let stored = Stored { status, kind, final_url: final_url.clone(), ttl, content_type: served, len: u32::try_from(bytes.len()).unwrap_or(u32::MAX) };
+    // Store the upstream bytes (not the rewrite: its links carry the room).
+    if ttl > 0 {
+        let entry = stored.entry(&up, bytes.clone())?;
+        if let Err(e) = cache.put(key.as_str(), entry).await {
+            console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
+        }
     }
-    let mut out = respond(&stored, bytes, &up, &cfg, &origin)?;
+    if kind == Kind::Other && !charge(env, &byte_budgets, (bytes.len() as u64).div_ceil(MIB)).await {
+        return over_budget("byte");
+    }
+    let mut out = respond(&stored, bytes, &up, &ctx).await?;
     out.headers_mut().set("x-cache", "MISS")?;
     Ok(out)
+}
+
+/// What one request needs to answer from stored or fetched bytes.
+struct Ctx<'a> {
+    cfg: &'a ProxyConfig,
+    /// The origin rewritten links are made on.
+    origin: String,
+    /// The room the request's link was made for: rewritten links carry it.
+    room: String,
+    /// The cache key of the upstream bytes.
+    key: String,
+}
+
+fn manifest_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Hls => "application/vnd.apple.mpegurl",
+        _ => "application/dash+xml",
+    }
+}
+
+/// A body too large to buffer: checked by its type and first chunk, then
+/// streamed uncached and cut at [`MAX_RESPONSE_BYTES`].
+#[allow(clippy::too_many_arguments)]
+async fn stream_through(
+    up: &mut Response,
+    status: u16,
+    content_type: Option<&str>,
+    length: Option<u64>,
+    ranged: bool,
+    starts_at_zero: bool,
+    env: &Env,
+    budgets: &[(&str, &str)],
+) -> Result<Response> {
+    if !ranged && length.is_some_and(|l| l > MAX_RESPONSE_BYTES) {
+        return fail(413, "too_large", &format!("a body of {} bytes; ask for byte ranges of at most {MAX_RESPONSE_BYTES} bytes", length.unwrap_or(0)));
+    }
+    let mut body = up.stream()?;
+    let first = match body.next().await {
+        Some(Ok(chunk)) => chunk,
+        Some(Err(e)) => return unreachable_upstream(&e.to_string()),
+        None => Vec::new(),
+    };
+    let Served::Media(ct) = match check_media(content_type, starts_at_zero.then_some(first.get(..1024).unwrap_or(&first))) {
+        Ok(s) => s,
+        Err(e) => return fail(415, "not_media", &e.to_string()),
+    };
+    let units = length.unwrap_or(MAX_RESPONSE_BYTES).min(MAX_RESPONSE_BYTES).div_ceil(MIB);
+    if !charge(env, budgets, units).await {
+        return over_budget("byte");
+    }
+    let mut sent = 0u64;
+    let capped = stream::once(async move { Ok::<Vec<u8>, Error>(first) }).chain(body).map(move |chunk| {
+        let chunk = chunk?;
+        sent += chunk.len() as u64;
+        if sent > MAX_RESPONSE_BYTES {
+            return Err(Error::RustError(format!("response cut at {MAX_RESPONSE_BYTES} bytes")));
+        }
+        Ok(chunk)
+    });
+    let mut r = passthrough_headers(up, Response::from_stream(capped)?.with_status(status))?;
+    r.headers_mut().set("content-type", ct)?;
+    r.headers_mut().set("cache-control", "no-store")?;
+    r.headers_mut().set("x-cache", "BYPASS")?;
+    Ok(r)
+}
+
+/// An upstream error status, as a fixed code.
+fn fail_upstream(status: u16) -> Result<Response> {
+    let body = json!({ "error": { "code": "upstream_error", "message": format!("upstream answered {status}"), "upstream_status": status } });
+    Ok(Response::from_json(&body)?.with_status(502))
+}
+
+/// The upstream could not be reached or read: one fixed answer whatever the
+/// runtime said (its text would tell a prober which ports are open); the
+/// text goes to the log.
+fn unreachable_upstream(detail: &str) -> Result<Response> {
+    console_log!("{}", json!({ "event": "upstream_unreachable", "detail": detail }));
+    fail(502, "upstream_unreachable", "the upstream could not be reached")
 }
 
 /// What the cache entry records next to the upstream bytes.
@@ -233,9 +424,12 @@ struct Stored {
     /// The URL the bytes came from, after redirects: the base for a manifest's references.
     final_url: String,
     ttl: u32,
+    /// The type the bytes are served as.
+    content_type: &'static str,
+    len: u32,
 }
 
-const PASSED_HEADERS: [&str; 6] = ["content-type", "content-range", "etag", "last-modified", "accept-ranges", "content-language"];
+const PASSED_HEADERS: [&str; 4] = ["content-range", "etag", "last-modified", "accept-ranges"];
 
 impl Stored {
     /// The cache entry: the upstream bytes with their headers and this record.
@@ -243,9 +437,11 @@ impl Stored {
         let mut entry = passthrough_headers(up, Response::from_bytes(bytes)?)?;
         let h = entry.headers_mut();
         h.set("cache-control", &format!("public, max-age={}", self.ttl))?;
+        h.set("content-type", self.content_type)?;
         h.set("x-wt-status", &self.status.to_string())?;
         h.set("x-wt-kind", kind_name(self.kind))?;
         h.set("x-wt-url", &self.final_url)?;
+        h.set("x-wt-len", &self.len.to_string())?;
         Ok(entry)
     }
 
@@ -259,7 +455,16 @@ impl Stored {
         };
         let final_url = h.get("x-wt-url")?.unwrap_or_default();
         let ttl = h.get("cache-control")?.and_then(|c| c.rsplit('=').next().and_then(|n| n.trim().parse().ok())).unwrap_or(0);
-        Ok(Stored { status, kind, final_url, ttl })
+        // Stored types were checked on the way in; anything else reads as bytes.
+        let content_type = match kind {
+            Kind::Other => match check_media(h.get("content-type")?.as_deref(), None) {
+                Ok(Served::Media(ct)) => ct,
+                Err(_) => "application/octet-stream",
+            },
+            k => manifest_type(k),
+        };
+        let len = h.get("x-wt-len")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        Ok(Stored { status, kind, final_url, ttl, content_type, len })
     }
 }
 
@@ -271,8 +476,7 @@ fn kind_name(k: Kind) -> &'static str {
     }
 }
 
-async fn from_stored(hit: &mut Response, req: &Request, cfg: &ProxyConfig, origin: &str) -> Result<Response> {
-    let stored = Stored::read(hit)?;
+async fn from_stored(hit: &mut Response, stored: Stored, req: &Request, ctx: &Ctx<'_>) -> Result<Response> {
     // A conditional request the cached entity satisfies.
     if stored.kind == Kind::Other {
         let etag = hit.headers().get("etag")?;
@@ -286,24 +490,40 @@ async fn from_stored(hit: &mut Response, req: &Request, cfg: &ProxyConfig, origi
         }
     }
     let bytes = hit.bytes().await?;
-    let mut out = respond(&stored, bytes, hit, cfg, origin)?;
+    let mut out = respond(&stored, bytes, hit, ctx).await?;
     out.headers_mut().set("x-cache", "HIT")?;
     Ok(out)
 }
 
 /// The client's response: a rewritten manifest, or the bytes as they came.
-fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, cfg: &ProxyConfig, origin: &str) -> Result<Response> {
+async fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, ctx: &Ctx<'_>) -> Result<Response> {
     if stored.kind == Kind::Other {
         let mut r = passthrough_headers(meta, Response::from_bytes(bytes)?.with_status(stored.status))?;
+        r.headers_mut().set("content-type", stored.content_type)?;
         r.headers_mut().set("cache-control", &format!("public, max-age={}", stored.ttl))?;
         return Ok(r);
+    }
+    let expires = ctx.cfg.expires(now_secs());
+    // The rewrite of these bytes for this room, origin and link expiry is
+    // the same until the links expire: cached as long as the bytes are.
+    let rewritten_key = format!("{CACHE_ORIGIN}rw/{}", cache_key(&format!("{}\n{}\n{}\n{expires}", ctx.key, ctx.room, ctx.origin), None));
+    let cache = Cache::default();
+    if stored.ttl > 0 {
+        if let Some(mut hit) = cache.get(rewritten_key.as_str(), false).await? {
+            let text = hit.text().await?;
+            return manifest_response(stored, text, "HIT", 0);
+        }
     }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(_) => return fail(502, "bad_manifest", "the upstream manifest is not UTF-8"),
     };
-    let expires = cfg.expires(now_secs());
-    let mut linker = Linker::new(origin, &cfg.secret, expires);
+    if stored.kind == Kind::Dash {
+        if let Some(what) = manifest_markup(&text) {
+            return fail(415, "not_media", &format!("the upstream manifest carries {what}; the proxy serves no document that could run script"));
+        }
+    }
+    let mut linker = Linker::new(&ctx.origin, &ctx.cfg.secret, &ctx.room, expires);
     let mut map = |r: rewrite::UrlRef<'_>| linker.link(r);
     let result = match stored.kind {
         Kind::Hls => rewrite_hls(&text, &stored.final_url, &mut map),
@@ -311,19 +531,31 @@ fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, cfg: &ProxyConfig, 
     };
     let out = match result {
         Ok(out) => out,
-        Err(e) => return fail(502, rewrite_code(&e), &format!("the upstream manifest cannot be proxied: {e}")),
+        Err(e) => {
+            let status = if matches!(e, RewriteError::TooLarge(_) | RewriteError::Amplification { .. }) { 413 } else { 502 };
+            return fail(status, rewrite_code(&e), &format!("the upstream manifest cannot be proxied: {e}"));
+        }
     };
-    let mut r = Response::ok(out.text)?;
+    if stored.ttl > 0 {
+        let ttl = u64::from(stored.ttl).min(expires.saturating_sub(now_secs()));
+        let mut entry = Response::ok(out.text.clone())?;
+        entry.headers_mut().set("cache-control", &format!("public, max-age={ttl}"))?;
+        if let Err(e) = cache.put(rewritten_key.as_str(), entry).await {
+            console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
+        }
+    }
+    manifest_response(stored, out.text, "MISS", out.warnings.len())
+}
+
+fn manifest_response(stored: &Stored, text: String, rewrite_cache: &str, warnings: usize) -> Result<Response> {
+    let mut r = Response::ok(text)?;
     let h = r.headers_mut();
-    let ct = match stored.kind {
-        Kind::Hls => "application/vnd.apple.mpegurl",
-        _ => "application/dash+xml",
-    };
-    h.set("content-type", ct)?;
+    h.set("content-type", manifest_type(stored.kind))?;
     // Rewritten links expire: the browser may keep it briefly, never shared.
     h.set("cache-control", &format!("private, max-age={}", stored.ttl.min(60)))?;
-    if !out.warnings.is_empty() {
-        h.set("x-rewrite-warnings", &out.warnings.len().to_string())?;
+    h.set("x-rewrite-cache", rewrite_cache)?;
+    if warnings > 0 {
+        h.set("x-rewrite-warnings", &warnings.to_string())?;
     }
     Ok(r)
 }
@@ -331,6 +563,7 @@ fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, cfg: &ProxyConfig, 
 fn rewrite_code(e: &RewriteError) -> &'static str {
     match e {
         RewriteError::TooLarge(_) => "manifest_too_large",
+        RewriteError::Amplification { .. } => "manifest_amplification",
         RewriteError::Doctype | RewriteError::UnknownEntity(_) => "manifest_dtd_refused",
         RewriteError::TooDeep => "manifest_too_deep",
         _ => "bad_manifest",
@@ -381,14 +614,14 @@ impl FetchFail {
             FetchFail::TooManyRedirects => fail(502, "too_many_redirects", &format!("more than {MAX_REDIRECTS} redirects")),
             FetchFail::BadRedirect => fail(502, "bad_redirect", "a redirect without a usable Location"),
             FetchFail::Timeout(ms) => fail(504, "upstream_timeout", &format!("upstream did not answer within {ms} ms")),
-            FetchFail::Network(e) => fail(502, "upstream_unreachable", &format!("upstream fetch failed: {e}")),
+            FetchFail::Network(e) => unreachable_upstream(&e),
         }
     }
 }
 
 /// Fetch `url`, following redirects by hand (each checked by the guard),
 /// all within the configured deadline. Returns the final URL and response.
-async fn fetch_upstream(url: &str, req: &Request, cfg: &ProxyConfig, head: bool) -> std::result::Result<(String, Response), FetchFail> {
+async fn fetch_upstream(url: &str, req: &Request, range: Option<&str>, cfg: &ProxyConfig, head: bool) -> std::result::Result<(String, Response), FetchFail> {
     let controller = AbortController::default();
     let signal = controller.signal();
     let work = async move {
@@ -397,7 +630,10 @@ async fn fetch_upstream(url: &str, req: &Request, cfg: &ProxyConfig, head: bool)
             let headers = Headers::new();
             let _ = headers.set("user-agent", USER_AGENT);
             let _ = headers.set("accept", "*/*");
-            for name in ["range", "if-none-match", "if-modified-since"] {
+            if let Some(r) = range {
+                let _ = headers.set("range", r);
+            }
+            for name in ["if-none-match", "if-modified-since"] {
                 if let Ok(Some(v)) = req.headers().get(name) {
                     let _ = headers.set(name, &v);
                 }

@@ -48,7 +48,19 @@ fn config(env: &Env) -> RoomConfig {
     if let Some(ms) = env.var("ROOM_GRACE_MS").ok().and_then(|v| v.to_string().parse::<f64>().ok()) {
         cfg.grace_ms = ms;
     }
+    cfg.source_guard = Some(if crate::proxy::allow_loopback(env) { guard_allowing_loopback } else { guard });
     cfg
+}
+
+/// The media proxy's SSRF guard as the room's source check: a source no
+/// member's browser (nor the proxy) may be sent to is refused.
+fn guard(url: &str) -> std::result::Result<(), String> {
+    media_core::proxy::guard::check_upstream(url, false).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// [`guard`] for local tests (`PROXY_ALLOW_LOOPBACK`): loopback allowed.
+fn guard_allowing_loopback(url: &str) -> std::result::Result<(), String> {
+    media_core::proxy::guard::check_upstream(url, true).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The body of the internal `/init` request.
@@ -102,7 +114,7 @@ impl RoomObject {
                     }
                 }
                 RoomOutput::Send { to, mut msg } => {
-                    self.sign_sources(&mut msg);
+                    self.sign_sources(room_id, &mut msg);
                     let text = msg.encode();
                     for ws in self.sockets_of(to, new_socket) {
                         if ws.send_with_str(&text).is_err() {
@@ -111,7 +123,7 @@ impl RoomObject {
                     }
                 }
                 RoomOutput::Broadcast { mut msg } => {
-                    self.sign_sources(&mut msg);
+                    self.sign_sources(room_id, &mut msg);
                     let text = msg.encode();
                     let audience = self.audience();
                     for ws in &audience {
@@ -175,10 +187,10 @@ impl RoomObject {
         Ok(())
     }
 
-    /// Give every absolute http(s) source a signed media-proxy URL to play.
-    fn sign_sources(&self, msg: &mut ServerMsg) {
+    /// Give every absolute http(s) source a media-proxy link of this room to play.
+    fn sign_sources(&self, room_id: &str, msg: &mut ServerMsg) {
         for source in msg.sources_mut() {
-            source.play_url = crate::proxy::sign_source(&self.env, &source.url);
+            source.play_url = crate::proxy::sign_source(&self.env, room_id, &source.url);
         }
     }
 

@@ -10,9 +10,14 @@
 //!   low-latency HLS are ignored except `PART-TARGET` and `CAN-BLOCK-RELOAD`.
 //! - Variables: `EXT-X-DEFINE` with NAME/VALUE, and QUERYPARAM taken raw (not
 //!   percent-decoded) from the playlist URL's query when present; IMPORT
-//!   defines nothing (there is no parent playlist here). `{$name}` is
-//!   substituted in URI lines and quoted attribute values; a reference to an
-//!   undefined variable is [`HlsError::Malformed`].
+//!   takes a variable its master playlist defines ([`parse_listed_playlist`],
+//!   [`MasterPlaylist::variables`]): an IMPORT of a name the master did not
+//!   define (or in a playlist without a master) is
+//!   [`HlsError::UndefinedImport`]. `{$name}` is substituted in URI lines and
+//!   quoted attribute values; a reference to an undefined variable is
+//!   [`HlsError::Malformed`].
+//! - Header: [`playlist_body`] (an optional byte order mark and blank lines
+//!   may come before `#EXTM3U`; the proxy's rewriter keeps the same rule).
 //! - Choices: an `EXT-X-BYTERANGE` without `@offset` must follow a segment
 //!   with a byte range of the same resolved URI (RFC 8216 §4.3.2.2), else
 //!   Malformed; an `EXT-X-MAP` `BYTERANGE` without offset starts at 0. Empty
@@ -45,14 +50,20 @@ pub const MAX_EXPANDED_BYTES: usize = 256 * 1024 * 1024;
 pub enum HlsError {
     /// The text (or the strings expanded from it) exceeds the limit: the size.
     TooLarge(usize),
-    /// The first line is not `#EXTM3U`.
+    /// No `#EXTM3U` line first (see [`playlist_body`]).
     NotAPlaylist,
-    /// `line` is 1-based (the `#EXTM3U` line is 1).
+    /// `line` is 1-based (lines of the text after a byte order mark).
     Malformed {
         line: usize,
         message: String,
     },
     TooManySegments,
+    /// `EXT-X-DEFINE:IMPORT` of a variable the master playlist does not
+    /// define (or in a playlist parsed without its master).
+    UndefinedImport {
+        line: usize,
+        name: String,
+    },
 }
 
 impl fmt::Display for HlsError {
@@ -62,6 +73,7 @@ impl fmt::Display for HlsError {
             HlsError::NotAPlaylist => write!(f, "not an HLS playlist (no #EXTM3U header)"),
             HlsError::Malformed { line, message } => write!(f, "playlist line {line}: {message}"),
             HlsError::TooManySegments => write!(f, "more than {MAX_SEGMENTS} segments"),
+            HlsError::UndefinedImport { line, name } => write!(f, "playlist line {line}: IMPORT of \"{name}\", which the master playlist does not define"),
         }
     }
 }
@@ -79,6 +91,10 @@ pub struct MasterPlaylist {
     pub variants: Vec<Variant>,
     pub renditions: Vec<Rendition>,
     pub independent_segments: bool,
+    /// The variables its `EXT-X-DEFINE` tags define (NAME/VALUE, and
+    /// QUERYPARAM found in its URL), in order (a later one of a name wins):
+    /// what the playlists it lists may IMPORT.
+    pub variables: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -202,23 +218,54 @@ impl MediaPlaylist {
     }
 }
 
-/// Parse a master or media playlist fetched from `url` (the base of relative URIs).
+/// The text of a playlist from its `#EXTM3U` line on, or `None` when `text`
+/// is not a playlist. Before `#EXTM3U` may come a byte order mark and ASCII
+/// whitespace (blank lines); the `#EXTM3U` line holds nothing else but
+/// whitespace. The one rule of what is a playlist, for the parser
+/// ([`parse_playlist`]) and the proxy's rewriter alike.
+pub fn playlist_body(text: &str) -> Option<&str> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let body = text.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    let rest = body.strip_prefix("#EXTM3U")?;
+    let first_line = rest.split(['\n', '\r']).next().unwrap_or("");
+    first_line.trim().is_empty().then_some(body)
+}
+
+/// Parse a master or media playlist fetched from `url` (the base of relative
+/// URIs). It has no parent, so an `EXT-X-DEFINE:IMPORT` in it is
+/// [`HlsError::UndefinedImport`]; a playlist a master lists is parsed by
+/// [`parse_listed_playlist`].
 pub fn parse_playlist(text: &str, url: &str) -> Result<Playlist, HlsError> {
+    parse_with(text, url, &[])
+}
+
+/// Parse a playlist that `master` lists (a variant's or a rendition's),
+/// fetched from `url`: its `EXT-X-DEFINE:IMPORT`s take the variables the
+/// master defines ([`MasterPlaylist::variables`]).
+pub fn parse_listed_playlist(text: &str, url: &str, master: &MasterPlaylist) -> Result<Playlist, HlsError> {
+    parse_with(text, url, &master.variables)
+}
+
+fn parse_with(text: &str, url: &str, imports: &[(String, String)]) -> Result<Playlist, HlsError> {
     if text.len() > MAX_PLAYLIST_BYTES {
         return Err(HlsError::TooLarge(text.len()));
     }
+    let body = playlist_body(text).ok_or(HlsError::NotAPlaylist)?;
+    // Line numbers count the blank lines before `#EXTM3U` too.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.split('\n');
-    if lines.next().map(|l| l.trim_end()) != Some("#EXTM3U") {
-        return Err(HlsError::NotAPlaylist);
+    let skipped = text.get(..text.len().saturating_sub(body.len())).map_or(0, |pre| pre.matches('\n').count());
+    let mut lines = body.split('\n');
+    if lines.next().map(str::trim) != Some("#EXTM3U") {
+        // `#EXTM3U` then a lone CR: lines end with LF or CRLF here.
+        return Err(HlsError::Malformed { line: skipped + 1, message: "lines must end with LF or CRLF".into() });
     }
-    let mut p = Parser::new(url);
+    let mut p = Parser::new(url, imports);
     for (i, line) in lines.enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        p.line = i + 2;
+        p.line = skipped + i + 2;
         if line.starts_with("#EXT") {
             let (name, value) = line.split_once(':').unwrap_or((line, ""));
             p.tag(name, value)?;
@@ -317,6 +364,8 @@ struct Parser<'u> {
     budget: usize,
     /// EXT-X-DEFINE variables (at most [`MAX_VARIABLES`]; a later define wins).
     vars: Vec<(String, String)>,
+    /// What IMPORT may take: the master playlist's variables.
+    imports: &'u [(String, String)],
     independent: bool,
     // Master.
     master_line: Option<usize>,
@@ -345,12 +394,13 @@ struct Parser<'u> {
 }
 
 impl<'u> Parser<'u> {
-    fn new(base: &'u str) -> Self {
+    fn new(base: &'u str, imports: &'u [(String, String)]) -> Self {
         Parser {
             base,
             line: 1,
             budget: MAX_EXPANDED_BYTES,
             vars: Vec::new(),
+            imports,
             independent: false,
             master_line: None,
             variants: Vec::new(),
@@ -535,7 +585,10 @@ impl<'u> Parser<'u> {
             let query = self.base.split('#').next().unwrap_or("").split_once('?').map_or("", |q| q.1);
             (name, query.split('&').find_map(|kv| kv.split_once('=').filter(|kv| kv.0 == name).map(|kv| kv.1)))
         } else if let Some(name) = a.raw("IMPORT") {
-            (name, None)
+            let Some(v) = self.imports.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()) else {
+                return Err(HlsError::UndefinedImport { line: self.line, name: name.to_string() });
+            };
+            (name, Some(v))
         } else {
             return Err(self.err("EXT-X-DEFINE without NAME, QUERYPARAM or IMPORT"));
         };
@@ -653,7 +706,8 @@ impl<'u> Parser<'u> {
             if self.variants.is_empty() {
                 return Err(HlsError::Malformed { line, message: "master playlist without EXT-X-STREAM-INF".into() });
             }
-            return Ok(Playlist::Master(MasterPlaylist { variants: self.variants, renditions: self.renditions, independent_segments: self.independent }));
+            let (variants, renditions, independent_segments, variables) = (self.variants, self.renditions, self.independent, self.vars);
+            return Ok(Playlist::Master(MasterPlaylist { variants, renditions, independent_segments, variables }));
         }
         let target_duration = self.target_duration.ok_or_else(|| self.err("missing EXT-X-TARGETDURATION"))?;
         let first = self.media_sequence.checked_add(self.skipped);
@@ -868,6 +922,7 @@ pub fn single_variant(url: &str) -> MasterPlaylist {
         }],
         renditions: Vec::new(),
         independent_segments: false,
+        variables: Vec::new(),
     }
 }
 

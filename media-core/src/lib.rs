@@ -6,6 +6,7 @@
 //! - [`sidx`] and [`webm`]: segment indexes of on-demand files (ISO-BMFF `sidx`, WebM Cues).
 //! - [`abr`]: which quality to fetch.
 //! - [`schedule`]: which segment a track should fetch next.
+//! - [`fetch_scope`]: which URLs a player may fetch for a source (the media proxy only, its own server, anywhere).
 //! - [`rewrite`] and [`proxy`]: the media proxy's manifest rewriting, signing and guard.
 
 // `f64::clamp` panics with a message that formats floats with `Debug`,
@@ -14,6 +15,7 @@
 #![allow(clippy::manual_clamp)]
 
 pub mod abr;
+pub mod fetch_scope;
 pub mod hls;
 pub mod mpd;
 pub mod proxy;

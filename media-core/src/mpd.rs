@@ -24,6 +24,11 @@
 //! them by adding [`Representation::timestamp_offset`] (what MSE's
 //! `timestampOffset` takes).
 //!
+//! A Representation whose segments cannot be worked out (an empty
+//! SegmentList, a template without media, too many segments…) is dropped,
+//! and an AdaptationSet left without one with it; only a Period left with
+//! nothing fails the parse, with the first such error.
+//!
 //! The parser never expands a DTD or a custom entity; nesting depth, input
 //! size and the number of segments are bounded.
 
@@ -590,6 +595,9 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
         let period_bases = bases(&mpd_bases, p);
         let period_levels = root_levels.descend(p);
         let mut tracks = Vec::new();
+        // A representation that cannot be addressed is dropped (its set too,
+        // once empty); the first such error is the period's when nothing is left.
+        let mut dropped: Option<MpdError> = None;
         for set in p.children("AdaptationSet") {
             let set_bases = bases(&period_bases, set);
             let set_levels = period_levels.descend(set);
@@ -614,7 +622,13 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                     mime: &mime_type,
                     has_base,
                 };
-                let (init, addressing, offset) = address(&levels, &ctx)?;
+                let (init, addressing, offset) = match address(&levels, &ctx) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        dropped.get_or_insert(e);
+                        continue;
+                    }
+                };
                 reps.push(Representation {
                     codecs: get("codecs").unwrap_or_default().to_string(),
                     width: get("width").and_then(|v| v.parse().ok()),
@@ -630,6 +644,9 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                     bandwidth,
                     mime_type,
                 });
+            }
+            if reps.is_empty() && set.children("Representation").next().is_some() {
+                continue;
             }
             let mime = reps.first().map(|r| r.mime_type.clone()).or(set.attr("mimeType").map(str::to_string)).unwrap_or_default();
             let content_type = set.attr("contentType").map(str::to_string).unwrap_or_else(|| mime.split('/').next().unwrap_or("").to_string());
@@ -647,6 +664,9 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                 label: set.child("Label").map(|l| l.text.trim().to_string()).or(set.attr("label").map(str::to_string)),
                 representations: reps,
             });
+        }
+        if let (true, Some(e)) = (tracks.iter().all(|t| t.representations.is_empty()), dropped) {
+            return Err(e);
         }
         m.periods.push(Period { id: p.attr("id").map(str::to_string), start, duration, tracks });
     }
@@ -756,6 +776,9 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
         }
         Some(SegKind::List) => {
             let urls = info.urls.clone().unwrap_or_default();
+            if urls.is_empty() {
+                return Err(MpdError::Invalid(format!("representation {}: SegmentList without SegmentURL", ctx.id)));
+            }
             if urls.len() > MAX_SEGMENTS {
                 return Err(MpdError::TooManySegments);
             }

@@ -23,7 +23,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer, SourceBufferAppendMode};
 
-use crate::player::HlsLive;
+use crate::player::{HlsLive, Scope};
 
 use crate::dom::{emit, error_name, Listener};
 use crate::player::error_detail;
@@ -74,6 +74,8 @@ struct Shell {
     events: web_sys::EventTarget,
     ms: MediaSource,
     url: String,
+    /// What may be fetched: a URL outside it is refused as a failed fetch.
+    scope: Rc<Scope>,
     sbs: Vec<SourceBuffer>,
     queues: Vec<VecDeque<Op>>,
     /// The operation each SourceBuffer is running (an append keeps its id
@@ -112,9 +114,9 @@ pub struct Dash {
 impl Dash {
     /// Attach a MediaSource to `video` and start playing `manifest_text`
     /// (already fetched from `url`).
-    pub async fn start(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest_text: String) -> Result<Dash, JsValue> {
+    pub async fn start(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest_text: String, scope: Rc<Scope>) -> Result<Dash, JsValue> {
         let manifest = mpd::parse_at(&manifest_text, &url, Some(wall_ms())).map_err(|e| JsValue::from_str(&e.to_string()))?;
-        Self::start_with(video, events, url, manifest, None).await
+        Self::start_with(video, events, url, manifest, None, scope).await
     }
 
     /// Play a presentation already in the engine's model (DASH, or HLS
@@ -126,6 +128,7 @@ impl Dash {
         url: String,
         manifest: mpd::Manifest,
         hls: Option<Rc<HlsLive>>,
+        scope: Rc<Scope>,
     ) -> Result<Dash, JsValue> {
         let (class, managed) = mse_class().ok_or_else(|| JsValue::from_str("this browser has no Media Source Extensions"))?;
         if managed {
@@ -168,6 +171,7 @@ impl Dash {
             events,
             ms,
             url,
+            scope,
             sbs: Vec::new(),
             queues: Vec::new(),
             running: Vec::new(),
@@ -293,6 +297,10 @@ fn ranges(sb: &SourceBuffer) -> Vec<(f64, f64)> {
 fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
     match out {
         Output::Fetch { id, track: _, url, range, purpose: _, inspect } => {
+            if !s.scope.allows(&url, Some(&mut s.outbox)) {
+                s.engine.handle_fetch_failed(wall_ms(), id, None);
+                return;
+            }
             let Ok(controller) = AbortController::new() else { return };
             let signal = controller.signal();
             s.fetches.insert(id, controller);
@@ -370,12 +378,12 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
             s.refreshes = s.refreshes.wrapping_add(1);
             let n = s.refreshes;
             s.refreshing = Some((n, wall_ms()));
-            let (w, url, hls) = (weak.clone(), s.url.clone(), s.hls.clone());
+            let (w, url, hls, scope) = (weak.clone(), s.url.clone(), s.hls.clone(), s.scope.clone());
             spawn_local(async move {
                 // A failed refresh keeps the manifest; the next one retries.
                 let m = match hls {
                     Some(h) => h.reload().await.ok(),
-                    None => match crate::player::fetch_text(&url).await {
+                    None => match crate::player::fetch_text(&scope, &url).await {
                         Ok(text) => mpd::parse_at(&text, &url, Some(wall_ms())).ok(),
                         Err(_) => None,
                     },

@@ -5,10 +5,19 @@
 //! DASH plays through [`crate::dash`] (the MSE shell of
 //! `media_core::schedule::Engine`). A load is cancelled by bumping the
 //! generation; the running presentation is dropped with the player.
+//!
+//! Every fetch of a load (manifest, playlists, segments, refreshes) and a
+//! URL handed to the element first passes the load's [`Scope`]
+//! (`media_core::fetch_scope`): a source the room proxies fetches nothing
+//! outside the media proxy. A URL outside it is refused, not fetched, and
+//! the load's first refusal is an `error` event. (Native HLS, without MSE,
+//! fetches the playlist's references itself: only the playlist URL is
+//! checked there.)
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use media_core::fetch_scope::{FetchScope, FetchScopeError};
 use media_core::hls::{LiveTimes, MasterPlaylist, MediaPlaylist};
 use media_core::mpd::Manifest;
 
@@ -72,18 +81,35 @@ impl Player {
         self.video.load();
     }
 
-    /// Load `url` (relative URLs resolve against the base). Loading the
-    /// current URL again does nothing.
+    /// Load a room's source: its `play_url` when the room gave one, else
+    /// `url` (relative URLs resolve against the base). What it may fetch is
+    /// `FetchScope::for_source`'s rule: only the media proxy with a
+    /// `play_url`, the base's origin for a source there, anywhere else.
+    /// Loading the current URL again does nothing.
     #[cfg(feature = "room")]
-    pub fn load(&mut self, url: &str) {
-        self.load_as(url, None);
+    pub fn load_source(&mut self, url: &str, play_url: Option<&str>) {
+        let base = self.base();
+        let url = absolute(url, &base);
+        let play_url = play_url.map(|p| absolute(p, &base));
+        let scope = FetchScope::for_source(&base, &url, play_url.as_deref());
+        self.start(play_url.unwrap_or(url), None, scope);
     }
 
     /// Load `url` as `kind` (skipping detection) or, with `None`, as what
-    /// its extension or response says it is.
+    /// its extension or response says it is. Without a room it may fetch
+    /// anywhere, unless `url` is a media proxy URL (then only that proxy).
     pub fn load_as(&mut self, url: &str, kind: Option<Kind>) {
-        let base = self.base.clone().or_else(|| web_sys::window().and_then(|w| w.location().href().ok())).unwrap_or_default();
-        let abs = web_sys::Url::new_with_base(url, &base).map(|u| u.href()).unwrap_or_else(|_| url.to_string());
+        let abs = absolute(url, &self.base());
+        let scope = FetchScope::for_url(&abs);
+        self.start(abs, kind, Ok(scope));
+    }
+
+    /// What relative URLs resolve against.
+    fn base(&self) -> String {
+        self.base.clone().or_else(|| web_sys::window().and_then(|w| w.location().href().ok())).unwrap_or_default()
+    }
+
+    fn start(&mut self, abs: String, kind: Option<Kind>, scope: Result<FetchScope, FetchScopeError>) {
         if self.current.as_deref() == Some(abs.as_str()) {
             return;
         }
@@ -94,11 +120,56 @@ impl Player {
         let path = abs.split(['?', '#']).next().unwrap_or("").to_string();
         let (video, events, generation, slot) = (self.video.clone(), self.events.clone(), self.generation.clone(), self.dash.clone());
         spawn_local(async move {
-            let load = Load { video, events: events.clone(), generation, gen, slot };
-            if let Err(e) = load_any(load, abs.clone(), &path, kind).await {
+            let result = match scope {
+                Ok(rule) => {
+                    let scope = Rc::new(Scope { rule, events: events.clone(), reported: Cell::new(false) });
+                    let load = Load { video, events: events.clone(), generation, gen, slot, scope };
+                    load_any(load, abs.clone(), &path, kind).await
+                }
+                Err(e) => Err(JsValue::from_str(&e.to_string())),
+            };
+            if let Err(e) = result {
                 emit(&events, "error", &error_detail("media", &format!("could not play {abs}: {}", describe(&e))));
             }
         });
+    }
+}
+
+/// `url` resolved against `base` as the browser does.
+fn absolute(url: &str, base: &str) -> String {
+    web_sys::Url::new_with_base(url, base).map(|u| u.href()).unwrap_or_else(|_| url.to_string())
+}
+
+/// What one load may fetch, and whether a refusal was reported yet.
+pub(crate) struct Scope {
+    rule: FetchScope,
+    events: EventTarget,
+    reported: Cell<bool>,
+}
+
+impl Scope {
+    /// Whether `url` may be fetched (or given to the element); why not.
+    pub(crate) fn check(&self, url: &str) -> Result<(), JsValue> {
+        self.rule.check(url).map_err(|e| {
+            self.reported.set(true);
+            JsValue::from_str(&e.to_string())
+        })
+    }
+
+    /// Whether `url` may be fetched. A refusal where the load goes on (a
+    /// variant playlist, a segment, a reload) is reported as an `error`
+    /// event, the first one of the load only: `outbox` takes it when given
+    /// (a caller holding a borrow dispatches it later), else it is emitted.
+    pub(crate) fn allows(&self, url: &str, outbox: Option<&mut Vec<(&'static str, JsValue)>>) -> bool {
+        let Err(e) = self.rule.check(url) else { return true };
+        if !self.reported.replace(true) {
+            let detail = error_detail("media", &e.to_string());
+            match outbox {
+                Some(o) => o.push(("error", detail)),
+                None => emit(&self.events, "error", &detail),
+            }
+        }
+        false
     }
 }
 
@@ -112,18 +183,19 @@ struct Load {
     generation: Rc<Cell<u32>>,
     gen: u32,
     slot: Slot,
+    scope: Rc<Scope>,
 }
 
 impl Load {
     async fn dash(self, url: String, text: Option<String>) -> Result<(), JsValue> {
         let text = match text {
             Some(t) => t,
-            None => fetch_text(&url).await?,
+            None => fetch_text(&self.scope, &url).await?,
         };
         if self.generation.get() != self.gen {
             return Ok(());
         }
-        let dash = Dash::start(self.video.clone(), self.events.clone(), url, text).await?;
+        let dash = Dash::start(self.video.clone(), self.events.clone(), url, text, self.scope.clone()).await?;
         self.keep(dash);
         Ok(())
     }
@@ -135,16 +207,19 @@ impl Load {
         use media_core::hls::{default_audio_uri, parse_playlist, single_variant, to_manifest, Playlist};
         let text = match text {
             Some(t) => t,
-            None => fetch_text(&url).await?,
+            None => fetch_text(&self.scope, &url).await?,
         };
         let (master, audio_uri, mut media, mut audio) = match parse_playlist(&text, &url).map_err(bad_playlist)? {
             Playlist::Media(m) => (single_variant(&url), None, vec![Some(m)], None),
             Playlist::Master(master) => {
                 let audio_uri = default_audio_uri(&master);
-                let (media, audio) = fetch_media(&master, audio_uri.as_deref()).await?;
+                let (media, audio) = fetch_media(&self.scope, &master, audio_uri.as_deref()).await?;
                 (master, audio_uri, media, audio)
             }
         };
+        if media.iter().all(Option::is_none) {
+            return Err(JsValue::from_str("no variant playlist could be loaded"));
+        }
         if media.iter().flatten().any(|m| !m.is_fmp4()) {
             return Err(JsValue::from_str("HLS with MPEG-TS segments is not supported (fMP4 only)"));
         }
@@ -155,13 +230,14 @@ impl Load {
             return Ok(());
         }
         let (manifest, live) = if media.iter().flatten().chain(&audio).any(MediaPlaylist::is_live) {
-            let live = HlsLive { present: media.iter().map(Option::is_some).collect(), master, audio_uri, times: RefCell::new(LiveTimes::default()) };
+            let present = media.iter().map(Option::is_some).collect();
+            let live = HlsLive { present, master, audio_uri, times: RefCell::new(LiveTimes::default()), scope: self.scope.clone() };
             let manifest = live.manifest(&mut media, audio.as_mut());
             (manifest, Some(Rc::new(live)))
         } else {
             (to_manifest(&master, &media, audio.as_ref(), None), None)
         };
-        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, live).await?;
+        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, live, self.scope.clone()).await?;
         self.keep(dash);
         Ok(())
     }
@@ -179,6 +255,7 @@ impl Load {
 /// signed proxy URL, an extension-less API) by the response's Content-Type
 /// and first bytes, as `media_core::proxy::detect` reads them.
 async fn load_any(load: Load, url: String, path: &str, kind: Option<Kind>) -> Result<(), JsValue> {
+    load.scope.check(&url)?;
     let video = load.video.clone();
     let ext = path.rsplit('/').next().and_then(|l| l.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     let progressive = kind == Some(Kind::Other) || (kind.is_none() && PROGRESSIVE.contains(&ext.as_str()));
@@ -192,7 +269,7 @@ async fn load_any(load: Load, url: String, path: &str, kind: Option<Kind>) -> Re
         }
         Kind::Other => {}
     }
-    let resp = fetch_response(&url).await?;
+    let resp = finish_response(start_fetch(&load.scope, &url), &url).await?;
     let content_type = resp.headers().get("content-type").ok().flatten();
     if content_type.as_deref().is_some_and(|c| c.starts_with("video/") || c.starts_with("audio/")) {
         if let Some(body) = resp.body() {
@@ -252,17 +329,22 @@ fn bad_playlist(e: media_core::hls::HlsError) -> JsValue {
     JsValue::from_str(&format!("bad playlist: {e}"))
 }
 
-/// The media playlists of `master`'s variants (None where one failed) and
-/// of its audio rendition: every request goes out at once, the answers are
-/// read in order.
-async fn fetch_media(master: &MasterPlaylist, audio_uri: Option<&str>) -> Result<(Vec<Option<MediaPlaylist>>, Option<MediaPlaylist>), JsValue> {
-    use media_core::hls::{parse_playlist, Playlist};
-    let audio = audio_uri.map(|u| (start_fetch(u), u));
-    let pending: Vec<_> = master.variants.iter().map(|v| start_fetch(&v.uri)).collect();
+/// The media playlists of `master`'s variants (None where one failed or
+/// is out of `scope`) and of its audio rendition: every request goes out
+/// at once, the answers are read in order. They may IMPORT the master's
+/// variables.
+async fn fetch_media(scope: &Scope, master: &MasterPlaylist, audio_uri: Option<&str>) -> Result<(Vec<Option<MediaPlaylist>>, Option<MediaPlaylist>), JsValue> {
+    use media_core::hls::{parse_listed_playlist, Playlist};
+    let audio = audio_uri.map(|u| (start_fetch(scope, u), u));
+    let pending: Vec<_> = master.variants.iter().map(|v| scope.allows(&v.uri, None).then(|| start_fetch(scope, &v.uri))).collect();
     let mut media = Vec::new();
     for (v, p) in master.variants.iter().zip(pending) {
+        let Some(p) = p else {
+            media.push(None);
+            continue;
+        };
         let m = match finish_text(p, &v.uri).await {
-            Ok(t) => match parse_playlist(&t, &v.uri) {
+            Ok(t) => match parse_listed_playlist(&t, &v.uri, master) {
                 Ok(Playlist::Media(m)) => Some(m),
                 _ => None,
             },
@@ -271,7 +353,7 @@ async fn fetch_media(master: &MasterPlaylist, audio_uri: Option<&str>) -> Result
         media.push(m);
     }
     let audio = match audio {
-        Some((p, u)) => match parse_playlist(&finish_text(p, u).await?, u).map_err(bad_playlist)? {
+        Some((p, u)) => match parse_listed_playlist(&finish_text(p, u).await?, u, master).map_err(bad_playlist)? {
             Playlist::Media(m) => Some(m),
             Playlist::Master(_) => None,
         },
@@ -289,6 +371,7 @@ pub(crate) struct HlsLive {
     /// same ones (the engine's choices are indices into them).
     present: Vec<bool>,
     times: RefCell<LiveTimes>,
+    scope: Rc<Scope>,
 }
 
 impl HlsLive {
@@ -312,7 +395,7 @@ impl HlsLive {
     /// `RefreshManifest`).
     pub(crate) async fn reload(&self) -> Result<Manifest, JsValue> {
         // (A lone media playlist is the one variant of `single_variant`.)
-        let (mut media, mut audio) = fetch_media(&self.master, self.audio_uri.as_deref()).await?;
+        let (mut media, mut audio) = fetch_media(&self.scope, &self.master, self.audio_uri.as_deref()).await?;
         if media.iter().map(Option::is_some).collect::<Vec<_>>() != self.present || audio.is_none() != self.audio_uri.is_none() {
             return Err(JsValue::from_str("a playlist could not be reloaded"));
         }
@@ -320,8 +403,10 @@ impl HlsLive {
     }
 }
 
-/// Send a GET now (the request runs while other work goes on).
-fn start_fetch(url: &str) -> Result<JsFuture, JsValue> {
+/// Send a GET now, if `scope` allows `url` (the request runs while other
+/// work goes on).
+fn start_fetch(scope: &Scope, url: &str) -> Result<JsFuture, JsValue> {
+    scope.check(url)?;
     Ok(JsFuture::from(web_sys::window().ok_or("no window")?.fetch_with_str(url)))
 }
 
@@ -339,12 +424,8 @@ async fn finish_text(started: Result<JsFuture, JsValue>, url: &str) -> Result<St
     JsFuture::from(resp.text()?).await?.as_string().ok_or_else(|| JsValue::from_str("body is not text"))
 }
 
-async fn fetch_response(url: &str) -> Result<web_sys::Response, JsValue> {
-    finish_response(start_fetch(url), url).await
-}
-
-pub(crate) async fn fetch_text(url: &str) -> Result<String, JsValue> {
-    finish_text(start_fetch(url), url).await
+pub(crate) async fn fetch_text(scope: &Scope, url: &str) -> Result<String, JsValue> {
+    finish_text(start_fetch(scope, url), url).await
 }
 
 /// Resolve when `target` fires `kind`, reject on `error`; both listeners

@@ -210,7 +210,14 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                     }
                 }
                 ClientOutput::Media(action) => match action {
-                    MediaAction::Load(url) => s.player.load(&url),
+                    MediaAction::Load(url) => {
+                        // The room's source, to tell a proxied one (only the
+                        // media proxy may be fetched) from one played directly.
+                        match s.client.source().filter(|src| src.playable() == url).cloned() {
+                            Some(src) => s.player.load_source(&src.url, src.play_url.as_deref()),
+                            None => s.player.load_source(&url, None),
+                        }
+                    }
                     MediaAction::Play => play = true,
                     MediaAction::Pause => {
                         play = false;

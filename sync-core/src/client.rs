@@ -666,6 +666,13 @@ impl Client {
     pub fn playback(&self) -> Option<Playback> {
         self.room.as_ref().map(|r| r.playback)
     }
+
+    /// The room's source: what the last [`MediaAction::Load`] loads (its
+    /// [`SourceInfo::playable`] URL), so a shell can see whether the room
+    /// gave a `play_url` for it.
+    pub fn source(&self) -> Option<&SourceInfo> {
+        self.room.as_ref().and_then(|r| r.source.as_ref())
+    }
 }
 
 #[cfg(test)]

@@ -57,7 +57,14 @@ pub struct RoomConfig {
     pub rate_burst: f64,
     /// Close with 1008 after this many refused messages in a row.
     pub abuse_limit: u32,
+    /// The shell's check of an absolute source URL (e.g. the media proxy's
+    /// SSRF guard): a source it refuses is refused with its reason, so no
+    /// member's browser is sent to a loopback, private or link-local address.
+    pub source_guard: Option<SourceGuard>,
 }
+
+/// See [`RoomConfig::source_guard`]: `Err` carries the reason.
+pub type SourceGuard = fn(&str) -> Result<(), String>;
 
 impl Default for RoomConfig {
     fn default() -> Self {
@@ -80,6 +87,7 @@ impl Default for RoomConfig {
             rate_per_sec: 20.0,
             rate_burst: 40.0,
             abuse_limit: 40,
+            source_guard: None,
         }
     }
 }
@@ -711,6 +719,11 @@ impl Room {
             && !url.chars().any(|c| c.is_control() || c.is_whitespace());
         if !ok {
             return refuse(ErrorCode::BadCommand, "source must be an http(s) URL or a path on this server");
+        }
+        if let (Some(guard), false) = (self.cfg.source_guard, url.starts_with('/')) {
+            if let Err(why) = guard(&url) {
+                return Err((ErrorCode::BadCommand, format!("this source is not allowed: {why}")));
+            }
         }
         let title = title.map(|t| clean_text(&t, self.cfg.max_title_chars)).filter(|t| !t.is_empty());
         Ok(SourceInfo::new(url, title))

@@ -3,11 +3,19 @@
 import { createHmac } from "node:crypto";
 import { PROXY_SECRET } from "./stack.mjs";
 
-export function sign(prefix, expires, secret = PROXY_SECRET) {
-  return createHmac("sha256", secret).update(`wt-proxy-v1\n${expires}\n${prefix}`).digest("base64url");
+/** The room tests sign links for unless they say otherwise. */
+export const TEST_ROOM = "TestRoomTestRoomTestRo";
+
+const b64 = (s) => Buffer.from(s).toString("base64url");
+
+/** The signature of `prefix` (for scope `t`: `dir\npattern`). */
+export function sign(prefix, expires, { room = TEST_ROOM, scope = "f", secret = PROXY_SECRET } = {}) {
+  return createHmac("sha256", secret).update(`wt-proxy-v2\n${room}\n${expires}\n${scope}\n${prefix}`).digest("base64url");
 }
 
-/** `/proxy/<sig>/<expires>/<b64url(prefix)>/<rest>` */
-export function proxyPath(prefix, { rest = "", expires = Math.floor(Date.now() / 1000) + 3600, secret = PROXY_SECRET, sig } = {}) {
-  return `/proxy/${sig ?? sign(prefix, expires, secret)}/${expires}/${Buffer.from(prefix).toString("base64url")}/${rest}`;
+/** `/proxy/<sig>/<room>/<expires>/<scope>/<b64url(prefix)>/<rest>`: scope `f`
+ * (a whole URL) unless a `rest` is given, then `d` (a directory). */
+export function proxyPath(prefix, { rest = "", room = TEST_ROOM, scope, expires = Math.floor(Date.now() / 1000) + 3600, secret = PROXY_SECRET, sig } = {}) {
+  const s = scope ?? (rest ? "d" : "f");
+  return `/proxy/${sig ?? sign(prefix, expires, { room, scope: s, secret })}/${room}/${expires}/${s}/${b64(prefix)}/${rest}`;
 }

@@ -145,8 +145,9 @@ export async function startStack(opts = {}) {
 }
 
 async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
-  const vars = { PROXY_SECRET, PROXY_ALLOW_LOOPBACK: "1", ...extra };
   const port = await freePort();
+  // `vars` may be a function of the port (e.g. an origin on it).
+  const vars = { PROXY_SECRET, PROXY_ALLOW_LOOPBACK: "1", ...(typeof extra === "function" ? extra(port) : extra) };
   const inspector = await freePort();
   const dir = persistTo ?? mkdtempSync(join(tmpdir(), "wt-state-"));
   if (!persistTo) stateDirs.add(dir);
@@ -189,6 +190,9 @@ async function startStackOnce({ persistTo, vars: extra = {} } = {}) {
   }
   return {
     url,
+    port,
+    /** wrangler's process group (wrangler and workerd). */
+    pgid: child.pid,
     wsUrl: `ws://127.0.0.1:${port}`,
     dir,
     logs: () => logs,

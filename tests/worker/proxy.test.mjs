@@ -9,7 +9,7 @@ import { createRoom, root, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
 const up = withUpstream({ "/dash/": join(root, "www/media/demo"), "/hls/": join(root, "target/test-media/hls") });
-const stack = withStack({ vars: { PROXY_TIMEOUT_MS: "1500" } });
+const stack = withStack({ vars: { PROXY_TIMEOUT_MS: "1500", ALLOWED_ORIGINS: "*, https://embed.example" } });
 
 const get = (path, headers = {}, method = "GET") => fetch(`${stack.url}${path}`, { headers, method, redirect: "manual" });
 const errorOf = async (res) => (await res.json()).error;
@@ -18,6 +18,7 @@ const dashUrls = (xml) => [...xml.matchAll(/(?:media|initialization|sourceURL|in
 
 describe("DASH through the proxy", () => {
   let manifest;
+  let base;
   test("the manifest is rewritten so every reference is a signed proxy URL", async () => {
     const res = await get(proxyPath(`${up.url}/dash/manifest.mpd`));
     assert.equal(res.status, 200, await res.clone().text());
@@ -26,7 +27,11 @@ describe("DASH through the proxy", () => {
     manifest = await res.text();
     const urls = dashUrls(manifest);
     assert.ok(urls.length >= 4, `references found: ${urls}`);
-    for (const u of urls) assert.ok(u.startsWith(`${stack.url}/proxy/`), `not proxied: ${u}`);
+    // Relative references stay relative below the proxied BaseURL the
+    // rewrite gives the MPD (a link to the manifest's own directory).
+    base = urls[0];
+    assert.ok(base.startsWith(`${stack.url}/proxy/`) && base.includes("/d/"), `the MPD's BaseURL is a proxied directory: ${base}`);
+    for (const u of urls) assert.ok(new URL(u, base).href.startsWith(`${stack.url}/proxy/`), `not proxied: ${u}`);
     assert.ok(!manifest.includes(up.url), "no upstream URL left in the manifest");
     // Everything else passes through: the timeline is byte-identical.
     const original = up.read("/dash/", "manifest.mpd").toString();
@@ -37,7 +42,7 @@ describe("DASH through the proxy", () => {
     const media = manifest.match(/media="([^"]+)"/)[1];
     assert.ok(media.includes("$RepresentationID$") && media.includes("$Number%05d$"), `template identifiers kept: ${media}`);
     const url = media.replace("$RepresentationID$", "0").replace("$Number%05d$", "00003");
-    const path = new URL(url).pathname;
+    const path = new URL(url, base).pathname;
     const file = up.read("/dash/", "chunk-stream0-00003.m4s");
     const before = up.hits("/dash/chunk-stream0-00003.m4s");
 
@@ -74,10 +79,13 @@ describe("DASH through the proxy", () => {
     assert.equal(again.status, 304);
   });
 
-  test("CORS for other origins, with the media headers exposed", async () => {
+  test("CORS for listed origins only, with the media headers exposed", async () => {
     const path = proxyPath(`${up.url}/dash/init-stream1.m4s`);
+    const stranger = await get(path, { origin: "https://stranger.example" });
+    assert.equal(stranger.headers.get("access-control-allow-origin"), null, "a * in ALLOWED_ORIGINS does not open the proxy");
+    await stranger.arrayBuffer();
     const res = await get(path, { origin: "https://embed.example" });
-    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.equal(res.headers.get("access-control-allow-origin"), "https://embed.example");
     assert.match(res.headers.get("access-control-expose-headers"), /content-range/);
     await res.arrayBuffer();
     const pre = await fetch(`${stack.url}${path}`, { method: "OPTIONS", headers: { origin: "https://embed.example", "access-control-request-method": "GET", "access-control-request-headers": "range" } });
@@ -115,6 +123,7 @@ describe("signatures", () => {
   test("tampered, expired, wrong-secret and missing signatures are refused", async () => {
     const exp = Math.floor(Date.now() / 1000) + 600;
     const good = sign(target(), exp);
+    const other = "OtherRoomOtherRoomOther";
     const flipped = (good[0] === "A" ? "B" : "A") + good.slice(1);
     const cases = [
       ["tampered signature", proxyPath(target(), { expires: exp, sig: flipped }), 403, "bad_signature"],
@@ -122,6 +131,8 @@ describe("signatures", () => {
       ["tampered URL", proxyPath(`${up.url}/dash/manifest.mpdx`, { expires: exp, sig: good }), 403, "bad_signature"],
       ["expired", proxyPath(target(), { expires: Math.floor(Date.now() / 1000) - 5 }), 403, "signature_expired"],
       ["wrong secret", proxyPath(target(), { secret: "some-other-secret-0123456789" }), 403, "bad_signature"],
+      ["moved to another room", proxyPath(target(), { expires: exp, sig: good, room: other }), 403, "bad_signature"],
+      ["a whole-URL signature used as a directory", proxyPath(target(), { expires: exp, sig: good, scope: "d" }), 400, "bad_proxy_path"],
       ["malformed signature", proxyPath(target(), { sig: "abc" }), 403, "bad_signature"],
       ["rest after a whole-URL signature", proxyPath(target(), { rest: "x.m4s" }), 400, "bad_proxy_path"],
       ["climbing out of a signed directory", proxyPath(`${up.url}/dash/`, { rest: "%2e%2e/hls/master.m3u8" }), 400, "bad_proxy_path"],

@@ -268,7 +268,9 @@ fn fuzz_smoke(root: &Path) -> (u64, u64) {
     let seconds = std::env::var("WT_FUZZ_SECONDS").ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(15);
     let shared = root.join("../shared/corpus");
     let (mut passed, mut failed) = (0, 0);
-    for (target, seeds) in [("rewrite_dash", Some("dash")), ("rewrite_hls", Some("hls")), ("url_guard", None)] {
+    for (target, seeds) in
+        [("rewrite_dash", Some("dash")), ("rewrite_hls", Some("hls")), ("url_guard", None), ("proxy_path", None), ("parse_manifest", Some("dash"))]
+    {
         // New inputs go to the first directory; the shared corpus is read only.
         let work = root.join("target/fuzz-corpus").join(target);
         let _ = std::fs::create_dir_all(&work);
@@ -694,7 +696,7 @@ fn test(root: &Path, args: &[String]) -> Result {
         tally.add(stage, p, f + u64::from(!status.success() && f == 0), s);
     }
     if want("fuzz") {
-        step("stage 5/5: fuzz smoke (cargo fuzz: both rewriters and the URL guard)");
+        step("stage 5/5: fuzz smoke (cargo fuzz: both rewriters, the URL guard, the proxy's decisions, the manifest parsers)");
         let (p, f) = fuzz_smoke(root);
         tally.add("fuzz", p, f, 0);
     }

@@ -223,7 +223,6 @@ fn variables_are_substituted() {
 #EXT-X-DEFINE:NAME=\"tok\",VALUE=\"t=42\"
 #EXT-X-DEFINE:QUERYPARAM=\"session\"
 #EXT-X-DEFINE:QUERYPARAM=\"absent\"
-#EXT-X-DEFINE:IMPORT=\"imported\"
 #EXT-X-TARGETDURATION:2
 #EXT-X-MAP:URI=\"{$host}/init.mp4?{$tok}\"
 #EXTINF:2,
@@ -233,15 +232,81 @@ fn variables_are_substituted() {
     let s = &m.segments[0];
     assert_eq!(s.uri, "https://cdn.example.com/seg1.m4s?t=42&s=abc&lit={$}{$bad name}");
     assert_eq!(s.map.as_ref().map(|i| i.uri.as_str()), Some("https://cdn.example.com/init.mp4?t=42"));
-    for undefined in ["{$nope}", "{$absent}", "{$imported}"] {
+    for undefined in ["{$nope}", "{$absent}"] {
         let bad = text.replace("{$session}", undefined);
         let (line, message) = malformed(&bad);
-        assert_eq!(line, 10, "{message}");
+        assert_eq!(line, 9, "{message}");
         assert!(message.contains("undefined variable"), "{message}");
     }
     let in_attr = text.replace("{$tok}\"", "{$nope}\"");
-    assert_eq!(malformed(&in_attr).0, 8);
+    assert_eq!(malformed(&in_attr).0, 7);
     assert_eq!(malformed("#EXTM3U\n#EXT-X-DEFINE:NAME=\"a b\",VALUE=\"x\"\n").0, 2);
+}
+
+/// One rule for the parser and the proxy's rewriter: a byte order mark and
+/// blank lines may come before `#EXTM3U`, anything else may not.
+#[test]
+fn blank_lines_before_the_header_are_a_playlist_for_parser_and_rewriter_alike() {
+    use crate::rewrite::rewrite_hls;
+    let url = "https://example.com/vod/index.m3u8";
+    let lead = "\n\n  #EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg1.m4s\n";
+    let mut same = |_: crate::rewrite::UrlRef<'_>| None;
+    assert_eq!(playlist_body(lead), Some(&lead[4..]));
+    assert_eq!(playlist_body("\u{feff}\r\n\t#EXTM3U \r\nx"), Some("#EXTM3U \r\nx"));
+    let m = media(lead, url);
+    assert_eq!(m.segments[0].uri, "https://example.com/vod/seg1.m4s");
+    // Line numbers count the lines before the header.
+    assert_eq!(malformed("\n\n  #EXTM3U\n#EXT-X-TARGETDURATION:x\n"), (4, "bad EXT-X-TARGETDURATION value \"x\"".into()));
+    // The rewriter accepts it and copies the bytes before the header unchanged.
+    assert_eq!(rewrite_hls(lead, url, &mut same).map(|r| r.text), Ok(lead.to_string()));
+    let bom = format!("\u{feff}{lead}");
+    assert_eq!(rewrite_hls(&bom, url, &mut same).map(|r| r.text), Ok(bom.clone()));
+    assert!(matches!(parse_playlist(&bom, url), Ok(Playlist::Media(_))));
+
+    for not in ["hello\n#EXTM3U\n#EXT-X-TARGETDURATION:2\n", "#EXTM3Ux\n", "\u{a0}#EXTM3U\n", ""] {
+        assert_eq!(playlist_body(not), None, "{not:?}");
+        assert_eq!(parse_playlist(not, url), Err(HlsError::NotAPlaylist), "{not:?}");
+        assert_eq!(rewrite_hls(not, url, &mut same).map(|r| r.text), Err(crate::rewrite::RewriteError::NotAPlaylist), "{not:?}");
+    }
+}
+
+/// A media playlist IMPORTs what its master defines (RFC 8216bis §4.4.2.3).
+#[test]
+fn a_media_playlist_imports_the_masters_variables() {
+    let master_text = "#EXTM3U
+#EXT-X-DEFINE:NAME=\"base\",VALUE=\"https://cdn.example/v/\"
+#EXT-X-DEFINE:QUERYPARAM=\"token\"
+#EXT-X-STREAM-INF:BANDWIDTH=1000000,CODECS=\"avc1.64001f,mp4a.40.2\"
+{$base}720.m3u8
+";
+    let m = master(master_text, "https://origin.example/master.m3u8?token=t1");
+    let defined = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(m.variables, [defined("base", "https://cdn.example/v/"), defined("token", "t1")]);
+    assert_eq!(m.variants[0].uri, "https://cdn.example/v/720.m3u8");
+    let media_text = "#EXTM3U
+#EXT-X-DEFINE:IMPORT=\"base\"
+#EXT-X-TARGETDURATION:2
+#EXT-X-MAP:URI=\"{$base}init.mp4\"
+#EXTINF:2,
+{$base}seg1.m4s
+#EXTINF:2,
+{$base}seg2.m4s
+#EXT-X-ENDLIST
+";
+    let uri = &m.variants[0].uri;
+    let Ok(Playlist::Media(p)) = parse_listed_playlist(media_text, uri, &m) else { panic!("expected a media playlist") };
+    let uris: Vec<&str> = p.segments.iter().map(|s| s.uri.as_str()).collect();
+    assert_eq!(uris, ["https://cdn.example/v/seg1.m4s", "https://cdn.example/v/seg2.m4s"]);
+    assert_eq!(p.segments[0].map.as_ref().map(|i| i.uri.as_str()), Some("https://cdn.example/v/init.mp4"));
+    // A name the master did not define: a typed error naming it, with its line.
+    let other = media_text.replace("IMPORT=\"base\"", "IMPORT=\"host\"");
+    assert_eq!(parse_listed_playlist(&other, uri, &m), Err(HlsError::UndefinedImport { line: 2, name: "host".into() }));
+    // Without a master there is nothing to import (a master cannot import either).
+    assert_eq!(parse_playlist(media_text, uri), Err(HlsError::UndefinedImport { line: 2, name: "base".into() }));
+    let importing_master = master_text.replace("NAME=\"base\",VALUE=\"https://cdn.example/v/\"", "IMPORT=\"base\"");
+    assert_eq!(parse_playlist(&importing_master, uri), Err(HlsError::UndefinedImport { line: 2, name: "base".into() }));
+    // A lone media playlist's stand-in master defines nothing.
+    assert_eq!(single_variant(uri).variables, []);
 }
 
 #[test]
@@ -249,8 +314,12 @@ fn malformed_inputs_give_specific_errors() {
     let url = "https://example.com/p.m3u8";
     assert_eq!(parse_playlist("", url), Err(HlsError::NotAPlaylist));
     assert_eq!(parse_playlist("#EXTINF:1,\na.ts\n", url), Err(HlsError::NotAPlaylist));
-    assert_eq!(parse_playlist("\n#EXTM3U\n", url), Err(HlsError::NotAPlaylist));
     assert_eq!(parse_playlist("<html>#EXTM3U", url), Err(HlsError::NotAPlaylist));
+    assert_eq!(parse_playlist("#EXTM3U-ish\n", url), Err(HlsError::NotAPlaylist));
+    assert_eq!(
+        parse_playlist("#EXTM3U\r#EXT-X-TARGETDURATION:4\r", url),
+        Err(HlsError::Malformed { line: 1, message: "lines must end with LF or CRLF".into() })
+    );
 
     let cases: &[(&str, usize, &str)] = &[
         ("#EXTM3U\n#EXT-X-TARGETDURATION:4\nseg.ts\n", 3, "without EXTINF"),

@@ -1044,6 +1044,33 @@ fn durations_with_zero_calendar_units() {
 // ---------------------------------------------------------------------------
 // The whole corpus: one line per file (run with --nocapture to see them).
 
+/// One Representation without segments fails only itself: it is dropped,
+/// then its AdaptationSet once empty; a Period left with nothing is the error.
+#[test]
+fn an_empty_segment_list_drops_only_its_representation() {
+    let mpd = r#"<MPD type="static" mediaPresentationDuration="PT4S"><Period>
+      <AdaptationSet mimeType="video/mp4" codecs="avc1.42c01e">
+        <Representation id="broken" bandwidth="900"><SegmentList/></Representation>
+        <Representation id="ok" bandwidth="100">
+          <SegmentList duration="2"><SegmentURL media="a.m4s"/><SegmentURL media="b.m4s"/></SegmentList>
+        </Representation>
+      </AdaptationSet>
+      <AdaptationSet mimeType="audio/mp4" codecs="mp4a.40.2">
+        <Representation id="mute" bandwidth="64"><SegmentList/></Representation>
+      </AdaptationSet>
+    </Period></MPD>"#;
+    let m = parse(mpd, "https://origin.example/m.mpd").unwrap();
+    let tracks = &m.periods[0].tracks;
+    assert_eq!(tracks.len(), 1, "the audio set lost its only representation");
+    let ids: Vec<&str> = tracks[0].representations.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["ok"]);
+    let urls: Vec<&str> = tracks[0].representations[0].segments().iter().map(|s| s.url.as_str()).collect();
+    assert_eq!(urls, ["https://origin.example/a.m4s", "https://origin.example/b.m4s"]);
+    // Nothing playable left: the first representation's error.
+    let nothing = mpd.replace(r#"<SegmentList duration="2"><SegmentURL media="a.m4s"/><SegmentURL media="b.m4s"/></SegmentList>"#, "<SegmentList/>");
+    assert_eq!(parse(&nothing, "https://origin.example/m.mpd"), Err(MpdError::Invalid("representation broken: SegmentList without SegmentURL".into())));
+}
+
 #[test]
 fn corpus_summary_every_file_parses_or_is_refused_cleanly() {
     let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/dash"));

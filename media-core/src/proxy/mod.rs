@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod detect;
+pub mod filter;
 pub mod guard;
 pub mod sign;
 

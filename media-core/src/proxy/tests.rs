@@ -225,21 +225,39 @@ fn base64url_round_trips_and_is_canonical() {
 }
 
 const SECRET: &[u8] = b"proxy-secret";
+const ROOM: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 
-#[test]
-fn signatures_verify_until_they_expire() {
-    let prefix = "https://cdn.example/show/";
-    let sig = sign(SECRET, prefix, 1_000);
-    assert_eq!(sig.len(), 43);
-    assert_eq!(verify(SECRET, prefix, 1_000, &sig, 999), Ok(()));
-    assert_eq!(verify(SECRET, prefix, 1_000, &sig, 1_000), Ok(()));
-    assert_eq!(verify(SECRET, prefix, 1_000, &sig, 1_001), Err(SignError::Expired { expires: 1_000, now_secs: 1_001 }));
+/// Decode and verify a path made by [`Signer::path`].
+fn check(path: &str, secret: &[u8], now: u64) -> Result<ProxyRequest, String> {
+    let req = decode_proxy_path(path).map_err(|e| e.to_string())?;
+    req.verify(secret, now).map_err(|e| e.to_string())?;
+    Ok(req)
+}
+
+fn dir_path(rest: &str) -> String {
+    Signer::new(SECRET).path(ROOM, 2_000, Scope::Dir, "https://cdn.example/v/", rest)
 }
 
 #[test]
-fn tampered_signatures_are_refused() {
-    let prefix = "https://cdn.example/show/";
-    let sig = sign(SECRET, prefix, 1_000);
+fn signatures_verify_until_they_expire() {
+    let path = Signer::new(SECRET).path(ROOM, 1_000, Scope::Dir, "https://cdn.example/show/", "a.m4s");
+    assert_eq!(Signer::new(SECRET).sign(ROOM, 1_000, Scope::Dir, "https://cdn.example/show/").len(), 43);
+    assert!(check(&path, SECRET, 999).is_ok());
+    assert!(check(&path, SECRET, 1_000).is_ok());
+    assert_eq!(decode_proxy_path(&path).map(|r| r.verify(SECRET, 1_001)), Ok(Err(SignError::Expired { expires: 1_000, now_secs: 1_001 })));
+}
+
+/// Replace segment `i` (after `/proxy/`) of a path.
+fn with_segment(path: &str, i: usize, value: &str) -> String {
+    let mut parts: Vec<String> = path.trim_start_matches("/proxy/").splitn(6, '/').map(str::to_string).collect();
+    parts[i] = value.to_string();
+    format!("/proxy/{}", parts.join("/"))
+}
+
+#[test]
+fn tampered_signatures_rooms_scopes_and_prefixes_are_refused() {
+    let path = dir_path("seg.m4s");
+    let sig = path.trim_start_matches("/proxy/").split('/').next().unwrap_or("").to_string();
     let flipped: String = sig
         .chars()
         .enumerate()
@@ -255,72 +273,83 @@ fn tampered_signatures_are_refused() {
             }
         })
         .collect();
-    assert_eq!(verify(SECRET, prefix, 1_000, &flipped, 0), Err(SignError::BadSignature));
-    assert_eq!(verify(SECRET, "https://cdn.example/other/", 1_000, &sig, 0), Err(SignError::BadSignature));
-    assert_eq!(verify(SECRET, "https://cdn.example/show", 1_000, &sig, 0), Err(SignError::BadSignature));
-    assert_eq!(verify(SECRET, prefix, 1_001, &sig, 0), Err(SignError::BadSignature));
-    assert_eq!(verify(b"another secret", prefix, 1_000, &sig, 0), Err(SignError::BadSignature));
-    // An expired forgery is a forgery.
-    assert_eq!(verify(b"another secret", prefix, 1_000, &sig, 5_000), Err(SignError::BadSignature));
-    assert_eq!(verify(SECRET, prefix, 1_000, "", 0), Err(SignError::Missing));
-    assert_eq!(verify(SECRET, prefix, 1_000, "not base64!", 0), Err(SignError::Malformed));
-    assert_eq!(verify(SECRET, prefix, 1_000, &sig[..42], 0), Err(SignError::Malformed));
-    assert_eq!(verify(SECRET, prefix, 1_000, &b64url_encode(&[0; 31]), 0), Err(SignError::Malformed));
+    let bad = |p: &str| decode_proxy_path(p).map(|r| r.verify(SECRET, 0));
+    assert_eq!(bad(&with_segment(&path, 0, &flipped)), Ok(Err(SignError::BadSignature)));
+    // The same link moved to another room, another expiry, another scope or prefix.
+    assert_eq!(bad(&with_segment(&path, 1, "BBBBBBBBBBBBBBBBBBBBBB")), Ok(Err(SignError::BadSignature)));
+    assert_eq!(bad(&with_segment(&path, 2, "2001")), Ok(Err(SignError::BadSignature)));
+    assert_eq!(bad(&with_segment(&path, 4, &b64url_encode(b"https://evil.example/v/"))), Ok(Err(SignError::BadSignature)));
+    let file = Signer::new(SECRET).path(ROOM, 2_000, Scope::File, "https://cdn.example/v/", "");
+    assert_eq!(bad(&with_segment(&file, 3, "d")), Ok(Err(SignError::BadSignature)));
+    // Another secret; an expired forgery is a forgery.
+    assert_eq!(decode_proxy_path(&path).map(|r| r.verify(b"another secret", 0)), Ok(Err(SignError::BadSignature)));
+    assert_eq!(decode_proxy_path(&path).map(|r| r.verify(b"another secret", 5_000)), Ok(Err(SignError::BadSignature)));
+    assert_eq!(bad(&with_segment(&path, 0, "")), Ok(Err(SignError::Missing)));
+    assert_eq!(bad(&with_segment(&path, 0, "not-base64!")), Ok(Err(SignError::Malformed)));
+    assert_eq!(bad(&with_segment(&path, 0, &sig[..42])), Ok(Err(SignError::Malformed)));
+    assert_eq!(bad(&with_segment(&path, 0, &b64url_encode(&[0; 31]))), Ok(Err(SignError::Malformed)));
 }
 
 #[test]
 fn a_proxied_template_expands_and_decodes_to_the_upstream_segment() {
-    let path = encode_proxy_path(SECRET, "https://cdn.example/v/", "$RepresentationID$/$Number%05d$.m4s?t=$Time$", 2_000);
-    assert!(path.starts_with("/proxy/"));
+    let path = dir_path("$RepresentationID$/$Number%05d$.m4s?t=$Time$");
     assert!(path.ends_with("/$RepresentationID$/$Number%05d$.m4s?t=$Time$"), "{path}");
     // What the player requests after expanding the template:
     let requested = path.replace("$RepresentationID$", "720p").replace("$Number%05d$", "00042").replace("$Time$", "9000");
-    let req = decode_proxy_path(&requested).expect("decodes");
-    assert_eq!(req.verify(SECRET, 1_999), Ok(()));
+    let req = check(&requested, SECRET, 1_999).expect("verifies");
     assert_eq!(req.upstream(), "https://cdn.example/v/720p/00042.m4s?t=9000");
+    assert_eq!(req.room, ROOM);
     assert_eq!(req.verify(SECRET, 2_001), Err(SignError::Expired { expires: 2_000, now_secs: 2_001 }));
-
     // A whole URL signed on its own.
-    let full = encode_proxy_path(SECRET, "https://cdn.example/v/master.m3u8?token=x", "", 2_000);
-    let req = decode_proxy_path(&full).expect("decodes");
-    assert_eq!(req.upstream(), "https://cdn.example/v/master.m3u8?token=x");
-    assert_eq!(req.verify(SECRET, 0), Ok(()));
-
-    let via_map = proxied_url(
-        "https://watch.example/",
-        SECRET,
-        2_000,
-        crate::rewrite::UrlRef { kind: crate::rewrite::RefKind::Template, prefix: "https://cdn.example/v/", rest: "$Number$.m4s" },
-    );
-    assert_eq!(via_map, format!("https://watch.example{}", encode_proxy_path(SECRET, "https://cdn.example/v/", "$Number$.m4s", 2_000)));
+    let full = Signer::new(SECRET).path(ROOM, 2_000, Scope::File, "https://cdn.example/v/master.m3u8?token=x", "");
+    assert_eq!(check(&full, SECRET, 0).map(|r| r.upstream()), Ok("https://cdn.example/v/master.m3u8?token=x".to_string()));
+    // The linker makes the same link.
+    let mut linker = Linker::new("https://watch.example/", SECRET, ROOM, 2_000);
+    let via_map = linker.link(crate::rewrite::UrlRef { kind: crate::rewrite::RefKind::Template, prefix: "https://cdn.example/v/", rest: "$Number$.m4s" });
+    assert_eq!(via_map, Some(format!("https://watch.example{}", dir_path("$Number$.m4s"))));
 }
 
 #[test]
 fn proxy_paths_that_escape_their_prefix_or_are_forged_are_refused() {
-    let dir = |rest: &str| encode_proxy_path(SECRET, "https://cdn.example/v/", rest, 2_000);
-    for rest in ["../secret", "a/../../b", "%2e%2e/secret", "a/%2E./b", "..%2fsecret", "a\\..\\b", "./x", "%2E"] {
-        assert_eq!(decode_proxy_path(&dir(rest)), Err(ProxyPathError::Traversal), "{rest}");
+    for rest in ["../secret", "a/../../b", "%2e%2e/secret", "a/%2E./b", "..%2fsecret", "a\\..\\b", "./x", "%2E", "%252e%252e/secret", "a/%252E%252E/b"] {
+        assert_eq!(decode_proxy_path(&dir_path(rest)), Err(ProxyPathError::Traversal), "{rest}");
     }
-    assert!(decode_proxy_path(&dir("ok/..a/b..")).is_ok());
-    let whole = |prefix: &str, rest: &str| decode_proxy_path(&encode_proxy_path(SECRET, prefix, rest, 2_000));
-    assert_eq!(whole("https://cdn.example/v/a.mp4", "x"), Err(ProxyPathError::RestNotAllowed));
-    assert_eq!(whole("https://cdn.example", ".evil.example/"), Err(ProxyPathError::RestNotAllowed));
-    assert_eq!(whole("https://cdn.example/a?u=http://x/", "y"), Err(ProxyPathError::RestNotAllowed));
-    assert_eq!(whole("ftp://cdn.example/", ""), Err(ProxyPathError::BadPrefix));
+    for rest in ["..;/secret", "a;jsessionid=1/b.m4s", "%3B/x", "a/..%3b/b"] {
+        assert_eq!(decode_proxy_path(&dir_path(rest)), Err(ProxyPathError::PathParameter), "{rest}");
+    }
+    assert!(decode_proxy_path(&dir_path("ok/..a/b..")).is_ok());
+    assert!(decode_proxy_path(&dir_path("my%20show/seg.m4s?x=..;y")).is_ok(), "a query may hold anything");
+    let s = Signer::new(SECRET);
+    assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::File, "https://cdn.example/v/a.mp4", "x")), Err(ProxyPathError::RestNotAllowed));
+    assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::File, "https://cdn.example/v/", "x")), Err(ProxyPathError::RestNotAllowed));
+    // Never a whole host as a directory.
+    for root in ["https://cdn.example/", "https://cdn.example", "https://cdn.example//", "https://cdn.example/a?u=http://x/"] {
+        assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::Dir, root, "y")), Err(ProxyPathError::NotADirectory), "{root}");
+    }
+    assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::File, "ftp://cdn.example/", "")), Err(ProxyPathError::BadPrefix));
+    assert_eq!(decode_proxy_path(&s.path("bad room", 2_000, Scope::File, "https://cdn.example/a", "")), Err(ProxyPathError::BadRoom));
+    assert_eq!(decode_proxy_path(&s.path(&"r".repeat(65), 2_000, Scope::File, "https://cdn.example/a", "")), Err(ProxyPathError::BadRoom));
     assert_eq!(decode_proxy_path("/media/x"), Err(ProxyPathError::NotProxyPath));
-    assert_eq!(decode_proxy_path("/proxy/sig/123"), Err(ProxyPathError::NotProxyPath));
-    assert_eq!(decode_proxy_path("/proxy/sig/12x/aGk/"), Err(ProxyPathError::BadExpiry));
-    assert_eq!(decode_proxy_path("/proxy/sig/99999999999999999999999/aGk/"), Err(ProxyPathError::BadExpiry));
-    assert_eq!(decode_proxy_path("/proxy/sig/1/!!/"), Err(ProxyPathError::BadPrefix));
-    // Swapping in another prefix keeps the path well-formed but breaks the signature.
-    let good = dir("seg.m4s");
-    let other = b64url_encode(b"https://evil.example/");
-    let parts: Vec<&str> = good.splitn(6, '/').collect();
-    let forged = format!("/proxy/{}/{}/{other}/seg.m4s", parts[2], parts[3]);
-    let req = decode_proxy_path(&forged).expect("well-formed");
-    assert_eq!(req.verify(SECRET, 0), Err(SignError::BadSignature));
-    let missing = decode_proxy_path(&format!("/proxy//{}/{}/seg.m4s", parts[3], parts[4])).expect("well-formed");
-    assert_eq!(missing.verify(SECRET, 0), Err(SignError::Missing));
+    assert_eq!(decode_proxy_path("/proxy/sig/room/123"), Err(ProxyPathError::NotProxyPath));
+    assert_eq!(decode_proxy_path("/proxy/sig/room/12x/f/aGk/"), Err(ProxyPathError::BadExpiry));
+    assert_eq!(decode_proxy_path("/proxy/sig/room/99999999999999999999999/f/aGk/"), Err(ProxyPathError::BadExpiry));
+    assert_eq!(decode_proxy_path("/proxy/sig/room/1/x/aGk/"), Err(ProxyPathError::BadScope));
+    assert_eq!(decode_proxy_path("/proxy/sig/room/1/f/!!/"), Err(ProxyPathError::BadPrefix));
+}
+
+#[test]
+fn a_source_link_covers_its_file_or_its_manifest_directory_never_a_host() {
+    let link = |u: &str| decode_proxy_path(&source_path(SECRET, ROOM, u, 2_000)).expect("decodes");
+    let video = link("https://cdn.example/v/movie.mp4");
+    assert_eq!((video.scope, video.prefix.as_str(), video.rest.as_str()), (Scope::File, "https://cdn.example/v/movie.mp4", ""));
+    let manifest = link("https://cdn.example/v/show.m3u8?token=1");
+    assert_eq!((manifest.scope, manifest.prefix.as_str(), manifest.rest.as_str()), (Scope::Dir, "https://cdn.example/v/", "show.m3u8?token=1"));
+    let percent = link("https://cdn.example/v/my%20show.m3u8");
+    assert_eq!((percent.scope, percent.rest.as_str()), (Scope::Dir, "my%20show.m3u8"));
+    for whole in ["https://cdn.example/", "https://cdn.example/show.mpd", "https://cdn.example/v/a%3Bb.mpd", "https://cdn.example/v/%2e%2e"] {
+        let l = link(whole);
+        assert_eq!((l.scope, l.prefix.as_str()), (Scope::File, whole), "{whole}");
+    }
 }
 
 #[test]
@@ -475,8 +504,36 @@ fn mutated_urls_never_panic_and_normalise_to_a_fixed_point() {
 }
 
 #[test]
+fn a_template_at_a_host_root_is_signed_with_its_pattern_and_fetches_only_its_expansions() {
+    let mut linker = Linker::new("https://watch.example", SECRET, ROOM, 2_000);
+    let r = crate::rewrite::UrlRef {
+        kind: crate::rewrite::RefKind::Template,
+        prefix: "https://cdn.example/",
+        rest: "$RepresentationID$-$Number%05d$.m4s?t=$Time$&x=$$",
+    };
+    let link = linker.link(r).expect("a link");
+    let path = link.strip_prefix("https://watch.example").expect("origin");
+    assert!(path.ends_with("/$RepresentationID$-$Number%05d$.m4s?t=$Time$&x=$$"), "{path}");
+    let expand = |id: &str, n: &str, t: &str| path.replace("$RepresentationID$", id).replace("$Number%05d$", n).replace("$Time$", t).replace("&x=$$", "&x=$");
+    let req = check(&expand("720p", "00042", "9000"), SECRET, 0).expect("an expansion verifies");
+    assert_eq!(req.upstream(), "https://cdn.example/720p-00042.m4s?t=9000&x=$");
+    for (id, n, t) in [("720p", "0004x", "9000"), ("a/b", "1", "1"), ("720p", "", "9000"), ("720p", "1", "9000;y")] {
+        let p = expand(id, n, t);
+        assert!(check(&p, SECRET, 0).is_err(), "{p}");
+    }
+    // Another file of the host, below the same signed pattern: refused.
+    let other = format!("{}/secret.txt", path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""));
+    assert_eq!(decode_proxy_path(&other), Err(ProxyPathError::NotTemplateExpansion));
+    // The pattern is signed: a wider one does not verify.
+    let parts: Vec<&str> = path.trim_start_matches("/proxy/").splitn(6, '/').collect();
+    let dir64 = parts[4].split('.').next().unwrap_or("");
+    let wider = format!("/proxy/{}/{}/{}/t/{dir64}.{}/secret.txt", parts[0], parts[1], parts[2], b64url_encode(b"secret.txt"));
+    assert_eq!(decode_proxy_path(&wider).map(|r| r.verify(SECRET, 0)), Ok(Err(SignError::BadSignature)));
+}
+
+#[test]
 fn the_linker_signs_each_directory_once_and_links_still_verify() {
-    let mut linker = Linker::new("https://watch.example/", SECRET, 2_000);
+    let mut linker = Linker::new("https://watch.example/", SECRET, ROOM, 2_000);
     let refs = [
         "https://cdn.example/v/1/seg-001.m4s",
         "https://cdn.example/v/1/seg-002.m4s?token=a/b",
@@ -485,25 +542,97 @@ fn the_linker_signs_each_directory_once_and_links_still_verify() {
         "https://cdn.example/v/1/odd%2F..%2Fname.m4s",
         "https://cdn.example/v/1/",
         "https://cdn.example",
+        "https://cdn.example/v/1/a..;b.m4s",
     ];
-    let links: Vec<String> = refs.iter().map(|u| linker.link(crate::rewrite::UrlRef { kind: crate::rewrite::RefKind::Url, prefix: u, rest: "" })).collect();
+    let links: Vec<String> =
+        refs.iter().map(|u| linker.link(crate::rewrite::UrlRef { kind: crate::rewrite::RefKind::Url, prefix: u, rest: "" }).expect("a link")).collect();
     for (u, link) in refs.iter().zip(&links) {
         let path = link.strip_prefix("https://watch.example").expect("origin kept");
-        let req = decode_proxy_path(path).unwrap_or_else(|e| panic!("{u}: {e}"));
+        let req = check(path, SECRET, 1_000).unwrap_or_else(|e| panic!("{u}: {e}"));
         assert_eq!(req.upstream(), *u, "{link}");
-        assert_eq!(req.verify(SECRET, 1_000), Ok(()), "{u}");
     }
     // The two segments of one directory share the signed directory.
     let dir = |l: &str| l.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
     assert_eq!(dir(&links[0]), dir(links[1].split('?').next().unwrap_or("")));
     assert_ne!(dir(&links[0]), dir(&links[2]));
-    // An escaped slash in the name, a directory or a bare origin: signed whole.
-    for i in [4, 5, 6] {
-        assert!(
-            links[i].ends_with('/')
-                && decode_proxy_path(links[i].strip_prefix("https://watch.example").unwrap_or("")).map(|r| r.rest.is_empty()).unwrap_or(false),
-            "{}",
-            links[i]
-        );
+    // At a host root, an escaped slash or `;` in the name, a directory or a bare origin: signed whole.
+    for i in [3, 4, 5, 6, 7] {
+        let req = decode_proxy_path(links[i].strip_prefix("https://watch.example").unwrap_or("")).expect("decodes");
+        assert_eq!((req.scope, req.rest.as_str()), (Scope::File, ""), "{}", links[i]);
+    }
+    // A base at a host root gets no link at all.
+    assert_eq!(linker.link(crate::rewrite::UrlRef { kind: crate::rewrite::RefKind::Base, prefix: "https://cdn.example/", rest: "" }), None);
+}
+
+#[test]
+fn only_media_passes_the_filter_by_type_and_by_body() {
+    use super::filter::{check_media, manifest_markup, NotMedia, Served};
+    let mp4 = b"\0\0\0\x18ftypiso6\0\0\0\0iso6dash";
+    assert_eq!(check_media(Some("video/mp4"), Some(mp4)), Ok(Served::Media("video/mp4")));
+    assert_eq!(check_media(Some("video/MP2T; charset=x"), Some(b"\x47\x40\x00")), Ok(Served::Media("video/mp2t")));
+    assert_eq!(check_media(None, Some(b"WEBVTT\n\n00:00.000 --> 00:01.000\nhi")), Ok(Served::Media("application/octet-stream")));
+    assert_eq!(check_media(Some("text/plain"), Some(b"1\n00:00:01,000 --> 00:00:02,000\nhi")), Ok(Served::Media("text/plain")));
+    assert_eq!(check_media(Some("application/octet-stream"), Some(&[0x8f; 16])), Ok(Served::Media("application/octet-stream")));
+    // An unknown video subtype is labelled with a known one.
+    assert_eq!(check_media(Some("video/x-evil"), None), Ok(Served::Media("video/mp4")));
+    assert_eq!(
+        check_media(Some("application/ttml+xml"), Some(b"<?xml version=\"1.0\"?><tt xmlns=\"http://www.w3.org/ns/ttml\"><body/></tt>")),
+        Ok(Served::Media("application/ttml+xml"))
+    );
+    // Documents, by type or by body whatever the type says.
+    for ct in ["text/html", "image/svg+xml", "application/xhtml+xml", "application/javascript", "text/xml", "application/json", "image/png"] {
+        assert!(matches!(check_media(Some(ct), None), Err(NotMedia::ContentType(_))), "{ct}");
+    }
+    for body in [
+        &b"<!DOCTYPE html><script>alert(1)</script>"[..],
+        b"\xef\xbb\xbf  <html>",
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>",
+        b"<?xml version=\"1.0\"?><x:html xmlns:x=\"http://www.w3.org/1999/xhtml\"/>",
+        b"<tt><x:script xmlns:x=\"http://www.w3.org/1999/xhtml\">alert(1)</x:script></tt>",
+        b"%PDF-1.7",
+        b"\xff\xfe<\0h\0",
+        b"{\"a\":1}",
+    ] {
+        assert!(matches!(check_media(Some("video/mp4"), Some(body)), Err(NotMedia::Body(_))), "{}", String::from_utf8_lossy(body));
+    }
+    assert_eq!(manifest_markup("<MPD><Period/></MPD>"), None);
+    assert!(manifest_markup("<MPD><h:script xmlns:h=\"http://www.w3.org/1999/xhtml\">x</h:script></MPD>").is_some());
+    assert!(manifest_markup("<MPD><SCRIPT>x</SCRIPT></MPD>").is_some());
+    assert!(manifest_markup("<?xml-stylesheet href=\"x.xsl\"?><MPD/>").is_some());
+}
+
+#[test]
+fn upstream_caching_headers_cap_the_lifetime_and_never_extend_it() {
+    use super::cache::{freshness, parse_http_date, CachePolicy, Freshness, Resource};
+    let p = CachePolicy::default();
+    let seg = Resource::Segment;
+    assert_eq!(p.ttl_for(seg, freshness(None, None, None, 0)), p.segment_secs);
+    assert_eq!(p.ttl_for(seg, freshness(Some("public, max-age=30"), None, None, 0)), 30);
+    assert_eq!(p.ttl_for(seg, freshness(Some("max-age=999999999999"), None, None, 0)), p.segment_secs);
+    assert_eq!(p.ttl_for(seg, freshness(Some("max-age=600, s-maxage=5"), None, None, 0)), 5);
+    for cc in ["no-store", "private, max-age=600", "no-cache", "max-age=0"] {
+        assert_eq!(p.ttl_for(seg, freshness(Some(cc), None, None, 0)), 0, "{cc}");
+    }
+    assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+    assert_eq!(parse_http_date("Wed, 02 Dec 2026 12:00:00 GMT"), Some(1_796_212_800));
+    assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
+    let date = "Wed, 02 Dec 2026 12:00:00 GMT";
+    assert_eq!(freshness(None, Some("Wed, 02 Dec 2026 12:01:40 GMT"), Some(date), 0), Freshness::MaxAge(100));
+    assert_eq!(freshness(None, Some("0"), Some(date), 0), Freshness::MaxAge(0));
+    assert_eq!(freshness(Some("max-age=7"), Some("0"), Some(date), 0), Freshness::MaxAge(7));
+}
+
+#[test]
+fn client_ranges_are_narrowed_to_the_response_bound() {
+    use super::cache::{bound_range, RangeRequest, MAX_RESPONSE_BYTES};
+    let m = MAX_RESPONSE_BYTES;
+    assert_eq!(bound_range(None), RangeRequest::Whole);
+    assert_eq!(bound_range(Some("bytes=0-")), RangeRequest::Bounded(format!("bytes=0-{}", m - 1)));
+    assert_eq!(bound_range(Some("bytes=100-199")), RangeRequest::Bounded("bytes=100-199".into()));
+    assert_eq!(bound_range(Some("bytes=5-99999999999")), RangeRequest::Bounded(format!("bytes=5-{}", 5 + m - 1)));
+    assert_eq!(bound_range(Some("bytes=-500")), RangeRequest::Bounded("bytes=-500".into()));
+    assert_eq!(bound_range(Some("bytes=-999999999999")), RangeRequest::Bounded(format!("bytes=-{m}")));
+    for bad in ["bytes=0-1,5-6", "items=0-1", "bytes=5-1", "bytes=-0", "bytes=x-", "bytes=99999999999999999999-"] {
+        assert_eq!(bound_range(Some(bad)), RangeRequest::Unsupported, "{bad}");
     }
 }

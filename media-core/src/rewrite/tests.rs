@@ -12,10 +12,11 @@ use crate::proxy::sign::{decode_proxy_path, Linker};
 const SECRET: &[u8] = b"rewrite-test-secret";
 const EXPIRES: u64 = 2_000_000_000;
 const ORIGIN: &str = "https://proxy.test";
+const ROOM: &str = "room-test";
 
 /// The map under test: the worker's real proxied URL format.
-fn proxy_map(r: UrlRef<'_>) -> String {
-    Linker::new(ORIGIN, SECRET, EXPIRES).link(r)
+fn proxy_map(r: UrlRef<'_>) -> Option<String> {
+    Linker::new(ORIGIN, SECRET, ROOM, EXPIRES).link(r)
 }
 
 /// The inverse of `proxy_map` for a URL a player requests: decode, verify, join.
@@ -27,12 +28,12 @@ fn unproxy(url: &str) -> Option<String> {
 
 /// The proxied URL the player loads the manifest itself from.
 fn proxied_manifest(manifest_url: &str) -> String {
-    proxy_map(UrlRef { kind: RefKind::Url, prefix: manifest_url, rest: "" })
+    proxy_map(UrlRef { kind: RefKind::Url, prefix: manifest_url, rest: "" }).unwrap_or_default()
 }
 
 /// A readable map for snapshots: kind, prefix with `:` and `/` escaped, rest.
-fn readable_map(r: UrlRef<'_>) -> String {
-    format!("https://p.test/{:?}/{}/{}", r.kind, r.prefix.replace(':', "%3A").replace('/', "%2F"), r.rest)
+fn readable_map(r: UrlRef<'_>) -> Option<String> {
+    Some(format!("https://p.test/{:?}/{}/{}", r.kind, r.prefix.replace(':', "%3A").replace('/', "%2F"), r.rest))
 }
 
 fn corpus(kind: &str) -> Vec<(String, String)> {
@@ -281,13 +282,19 @@ fn tree(text: &str) -> Vec<Node> {
 }
 
 /// What a DASH player fetches, as (what, absolute URL), in a fixed order.
-fn dash_fetches(text: &str, doc_url: &str) -> Vec<(String, String)> {
+/// `synthetic` is the text of a BaseURL the rewriter inserted for the
+/// manifest's own directory: it is the base of what follows, but not a
+/// fetch and not a BaseURL of the original. A Representation's base counts
+/// as a fetch only below some BaseURL (else it is the MPD itself).
+fn dash_fetches(text: &str, doc_url: &str, synthetic: Option<&str>) -> Vec<(String, String)> {
     let roots = tree(text);
     let mut out = Vec::new();
     let resolve = rfc::resolve;
+    let is_synthetic = |n: &Node, b: &Node| n.name == "MPD" && synthetic == Some(b.text.trim());
     let first_base = |n: &Node, parent: &str| n.kids("BaseURL").next().map_or(parent.to_string(), |b| resolve(parent, b.text.trim()));
+    let has_base = |n: &Node| n.kids("BaseURL").any(|b| !is_synthetic(n, b));
     let bases = |n: &Node, parent: &str, out: &mut Vec<(String, String)>| {
-        for b in n.kids("BaseURL") {
+        for b in n.kids("BaseURL").filter(|b| !is_synthetic(n, b)) {
             out.push((format!("{} BaseURL", n.name), resolve(parent, b.text.trim())));
         }
     };
@@ -323,7 +330,9 @@ fn dash_fetches(text: &str, doc_url: &str) -> Vec<(String, String)> {
                     let id = r.attr("id").unwrap_or("");
                     let bw = r.attr("bandwidth").unwrap_or("");
                     let what = |s: &str| format!("Representation {id} {s}");
-                    out.push((what("base"), rb.clone()));
+                    if [root, p, a, r].into_iter().any(has_base) {
+                        out.push((what("base"), rb.clone()));
+                    }
                     for level in [p, a, r] {
                         for seg in &level.children {
                             if seg.name == "SegmentTemplate" {
@@ -360,12 +369,24 @@ fn is_http(u: &str) -> bool {
     u.starts_with("http://") || u.starts_with("https://")
 }
 
+/// `https://h/` (or `https://h`, with or without a query): a whole host.
+fn is_host_root_dir(u: &str) -> bool {
+    let p = rfc::parse(u);
+    p.authority.is_some() && matches!(p.path, "" | "/")
+}
+
 /// Every fetch of the rewritten manifest goes through the proxy and lands
-/// where the original sent the player.
+/// where the original sent the player. A BaseURL (or a Representation base)
+/// that is a host-root directory is not fetched itself: the proxy never
+/// signs a whole host, so it stays as written and everything below it is
+/// checked on its own.
 fn assert_same_fetches(name: &str, before: &[(String, String)], after: &[(String, String)]) {
     assert_eq!(before.len(), after.len(), "{name}: number of fetches");
     for ((what, want), (what2, got)) in before.iter().zip(after) {
         assert_eq!(what, what2, "{name}");
+        if (what.ends_with(" BaseURL") || what.ends_with(" base")) && is_host_root_dir(want) {
+            continue;
+        }
         if is_http(want) {
             let upstream = unproxy(got).unwrap_or_else(|| panic!("{name}: {what}: {got} does not go through the proxy"));
             assert_eq!(&upstream, want, "{name}: {what}");
@@ -446,12 +467,41 @@ fn dash_skeleton(text: &str) -> String {
     out + &text[cursor..]
 }
 
+/// The proxied link of the manifest's own directory, as the rewriter
+/// inserts it in a BaseURL (`None` for a directory at a host root).
+fn dir_link(manifest_url: &str) -> Option<String> {
+    let dir = &manifest_url[..manifest_url.split(['?', '#']).next().unwrap_or("").rfind('/').expect("a path") + 1];
+    proxy_map(UrlRef { kind: RefKind::Base, prefix: dir, rest: "" })
+}
+
+/// The link and byte offset of the BaseURL the rewriter inserted right
+/// after the `<MPD ...>` start tag of `out` (rewritten from `original`).
+fn inserted_base(original: &str, out: &str, manifest_url: &str) -> Option<(String, usize)> {
+    let link = dir_link(manifest_url)?;
+    let tag_start = original.find("<MPD")?;
+    let tag = &original[tag_start..tag_start + original[tag_start..].find('>')? + 1];
+    let at = out.find(tag)? + tag.len();
+    out[at..].starts_with(&format!("<BaseURL>{link}</BaseURL>")).then_some((link, at))
+}
+
+/// What a player fetches from the rewritten manifest, loaded through the proxy.
+fn player_fetches(original: &str, out: &str, manifest_url: &str) -> Vec<(String, String)> {
+    let synthetic = inserted_base(original, out, manifest_url).map(|(link, _)| link);
+    dash_fetches(out, &proxied_manifest(manifest_url), synthetic.as_deref())
+}
+
 fn check_dash(name: &str, text: &str, manifest_url: &str) -> Rewritten {
     let out = rewrite_dash(text, manifest_url, &mut proxy_map).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let before = dash_fetches(text, manifest_url);
-    let after = dash_fetches(&out.text, &proxied_manifest(manifest_url));
+    let before = dash_fetches(text, manifest_url, None);
+    let after = player_fetches(text, &out.text, manifest_url);
     assert_same_fetches(name, &before, &after);
-    assert_eq!(dash_skeleton(&out.text), dash_skeleton(text), "{name}: non-URL bytes changed");
+    // Apart from URL values, only the inserted BaseURL may differ.
+    let mut skeleton = out.text.clone();
+    if let Some((link, at)) = inserted_base(text, &out.text, manifest_url) {
+        assert!(!tree(text).iter().any(|root| root.name == "MPD" && root.kids("BaseURL").next().is_some()), "{name}: a BaseURL inserted next to the MPD's own");
+        skeleton.replace_range(at..at + format!("<BaseURL>{link}</BaseURL>").len(), "");
+    }
+    assert_eq!(dash_skeleton(&skeleton), dash_skeleton(text), "{name}: non-URL bytes changed");
     out
 }
 
@@ -461,18 +511,76 @@ fn every_dash_file_of_the_corpus_rewrites_and_fetches_the_same_media_through_the
     assert!(files.len() >= 40, "corpus has {} DASH files", files.len());
     let mut fetches = 0;
     let mut kept_relative = 0;
+    let mut inserted = 0;
     for (name, text) in &files {
         let url = format!("https://media.example.com/vod/title-1/dash/{name}");
         let out = check_dash(name, text, &url);
-        let n = dash_fetches(text, &url).len();
+        let n = dash_fetches(text, &url, None).len();
         fetches += n;
         kept_relative += out.text.matches("media=\"$RepresentationID$").count();
+        inserted += usize::from(inserted_base(text, &out.text, &url).is_some());
         if n > 0 {
             assert_ne!(out.text, *text, "{name}: nothing was rewritten");
         }
     }
     assert!(fetches > 1000, "only {fetches} fetches checked");
     assert!(kept_relative > 0, "no template was kept relative below a proxied BaseURL");
+    println!("{} DASH files, {fetches} fetches checked, {inserted} MPDs got a BaseURL for their directory", files.len());
+    assert!(inserted >= 10, "only {inserted} MPDs got a BaseURL for their directory");
+}
+
+/// What media-core's own MPD parser (the player's) makes of a manifest:
+/// per Representation, its addressing and the URLs it fetches, each passed
+/// through `url` (the identity upstream, `unproxy` after a rewrite).
+fn parsed_fetches(m: &crate::mpd::Manifest, url: &dyn Fn(&str) -> String) -> Vec<String> {
+    use crate::mpd::Addressing;
+    let mut out = Vec::new();
+    for (i, p) in m.periods.iter().enumerate() {
+        for t in &p.tracks {
+            for r in &t.representations {
+                let at = format!("period {i} representation {}", r.id);
+                if let Some(init) = &r.init {
+                    out.push(format!("{at} init {} {:?}", url(&init.url), init.range));
+                }
+                match &r.addressing {
+                    Addressing::Segments(list) => out.extend(list.iter().take(50).map(|s| format!("{at} segment {} {} {:?}", s.number, url(&s.url), s.range))),
+                    Addressing::Numbered(n) => {
+                        let from = n.period_start;
+                        out.extend(n.between(from, from + 60.0).iter().map(|s| format!("{at} numbered {} {}", s.number, url(&s.url))));
+                    }
+                    Addressing::Indexed(x) => out.push(format!("{at} indexed {} {:?}", url(&x.url), x.index_range)),
+                    Addressing::None => out.push(format!("{at} nothing to fetch")),
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_dash_file_of_the_corpus_parses_to_the_same_fetches_with_media_core_mpd_after_the_rewrite() {
+    let (mut compared, mut refused) = (0, 0);
+    for (name, text) in corpus("dash") {
+        let url = format!("https://media.example.com/vod/title-1/dash/{name}");
+        let out = rewrite_dash(&text, &url, &mut proxy_map).expect("rewrite");
+        let now = Some(1_700_000_000_000.0);
+        let before = crate::mpd::parse_at(&text, &url, now);
+        let after = crate::mpd::parse_at(&out.text, &proxied_manifest(&url), now);
+        match (before, after) {
+            (Ok(before), Ok(after)) => {
+                let upstream = parsed_fetches(&before, &|u| u.to_string());
+                let proxied = parsed_fetches(&after, &|u| unproxy(u).unwrap_or_else(|| format!("NOT PROXIED {u}")));
+                assert_eq!(proxied, upstream, "{name}");
+                compared += upstream.len();
+            }
+            (Err(a), Err(b)) => {
+                assert_eq!(std::mem::discriminant(&a), std::mem::discriminant(&b), "{name}: {a} / {b}");
+                refused += 1;
+            }
+            (a, b) => panic!("{name}: {:?} / {:?}", a.err(), b.err()),
+        }
+    }
+    assert!(compared > 1000 && refused < 10, "compared {compared} fetches, {refused} files refused by the parser");
 }
 
 /// HLS tags whose URI attribute the player fetches (and the attribute name).
@@ -719,7 +827,7 @@ fn base_urls_at_four_levels_are_proxied_and_templates_still_expand() {
 
     // A player on the rewritten MPD: expand, resolve, request; the proxy
     // decodes exactly the URL the original MPD pointed to.
-    let got: Vec<String> = dash_fetches(&proxied.text, &proxied_manifest(manifest))
+    let got: Vec<String> = player_fetches(FOUR_LEVELS, &proxied.text, manifest)
         .into_iter()
         .filter(|(what, _)| what.contains(" media") || what.contains("sourceURL") || what.ends_with(" base"))
         .map(|(what, u)| format!("{what} -> {}", unproxy(&u).unwrap_or_else(|| format!("NOT PROXIED {u}"))))
@@ -748,8 +856,7 @@ fn base_url_alternatives_resolve_against_the_level_above_not_each_other() {
 </MPD>"#;
     let manifest = "https://origin.example/show/m.mpd";
     let out = check_dash("alternatives", mpd, manifest);
-    let fetched: Vec<String> =
-        dash_fetches(&out.text, &proxied_manifest(manifest)).into_iter().map(|(w, u)| format!("{w}: {}", unproxy(&u).unwrap_or(u))).collect();
+    let fetched: Vec<String> = player_fetches(mpd, &out.text, manifest).into_iter().map(|(w, u)| format!("{w}: {}", unproxy(&u).unwrap_or(u))).collect();
     assert_eq!(
         fetched,
         [
@@ -776,7 +883,7 @@ fn templates_made_absolute_keep_their_identifiers_after_the_signed_prefix() {
       <Representation id="v1" bandwidth="1"/>
     </AdaptationSet></Period>
     <Period><AdaptationSet>
-      <SegmentTemplate media="seg.m4s?n=$Number$&amp;t=$Time$"/>
+      <SegmentTemplate media="/x/$RepresentationID$/seg.m4s?n=$Number$&amp;t=$Time$"/>
       <Representation id="v2" bandwidth="2"/>
     </AdaptationSet></Period></MPD>"#;
     let manifest = "https://origin.example/x/y/manifest.mpd";
@@ -792,10 +899,10 @@ fn templates_made_absolute_keep_their_identifiers_after_the_signed_prefix() {
             "Base https://cdn.example/a/b/ + ",
             "Template https://cdn.example/a/ + $RepresentationID$/$Number%03d$.m4s",
             "Template https://cdn.example/init/ + $RepresentationID$.mp4",
-            "Template https://origin.example/x/y/ + seg.m4s?n=$Number$&t=$Time$",
+            "Template https://origin.example/x/ + $RepresentationID$/seg.m4s?n=$Number$&t=$Time$",
         ]
     );
-    let media: Vec<String> = dash_fetches(&out.text, &proxied_manifest(manifest)).into_iter().map(|(_, u)| unproxy(&u).expect("proxied")).collect();
+    let media: Vec<String> = player_fetches(mpd, &out.text, manifest).into_iter().map(|(_, u)| unproxy(&u).expect("proxied")).collect();
     assert_eq!(
         media,
         [
@@ -803,21 +910,232 @@ fn templates_made_absolute_keep_their_identifiers_after_the_signed_prefix() {
             "https://cdn.example/a/b/",
             "https://cdn.example/a/v1/007.m4s",
             "https://cdn.example/init/v1.mp4",
-            "https://origin.example/x/y/manifest.mpd",
-            "https://origin.example/x/y/seg.m4s?n=7&t=900000",
+            "https://origin.example/x/v2/seg.m4s?n=7&t=900000",
         ]
     );
     check_dash("absolute templates", mpd, manifest);
 }
 
+/// The map under test, except that it records what it was asked.
+fn recording_map(seen: &mut Vec<String>) -> impl FnMut(UrlRef<'_>) -> Option<String> + '_ {
+    |r: UrlRef<'_>| {
+        seen.push(format!("{:?} {} + {}", r.kind, r.prefix, r.rest));
+        proxy_map(r)
+    }
+}
+
+/// `readable_map`, but a base at a host root gets no link (as from the
+/// `Linker`), whatever the `Linker` does with templates there.
+fn readable_map_no_host_root_base(r: UrlRef<'_>) -> Option<String> {
+    if r.kind == RefKind::Base && is_host_root_dir(r.prefix) {
+        return None;
+    }
+    readable_map(r)
+}
+
 #[test]
-fn an_absolute_reference_above_a_representation_base_url_is_reported() {
+fn a_template_above_a_representation_base_url_follows_it() {
     let mpd = r#"<MPD><Period><AdaptationSet>
       <SegmentTemplate media="$Number$.m4s"/>
       <Representation id="a" bandwidth="1"><BaseURL>https://cdn.example/a/</BaseURL></Representation>
     </AdaptationSet></Period></MPD>"#;
-    let out = rewrite_dash(mpd, "https://origin.example/m.mpd", &mut proxy_map).expect("rewrite");
+    let manifest = "https://origin.example/live/m.mpd";
+    let out = check_dash("template above a base", mpd, manifest);
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    assert!(out.text.contains(r#"<SegmentTemplate media="$Number$.m4s"/>"#), "kept relative: {}", out.text);
+    let fetched: Vec<String> = player_fetches(mpd, &out.text, manifest).into_iter().map(|(w, u)| format!("{w}: {}", unproxy(&u).unwrap_or(u))).collect();
+    assert_eq!(
+        fetched,
+        [
+            "Representation BaseURL: https://cdn.example/a/",
+            "Representation a base: https://cdn.example/a/",
+            "Representation a media: https://cdn.example/a/7.m4s"
+        ]
+    );
+}
+
+#[test]
+fn an_absolute_reference_above_a_representation_base_url_is_reported() {
+    // A manifest at a host root: its directory gets no link, so no BaseURL
+    // is inserted and the template is made absolute against the manifest.
+    let mpd = r#"<MPD><Period><AdaptationSet>
+      <SegmentTemplate media="$Number$.m4s"/>
+      <Representation id="a" bandwidth="1"><BaseURL>https://cdn.example/a/</BaseURL></Representation>
+    </AdaptationSet></Period></MPD>"#;
+    let out = rewrite_dash(mpd, "https://origin.example/m.mpd", &mut readable_map_no_host_root_base).expect("rewrite");
+    assert!(!out.text.starts_with("<MPD><BaseURL>"), "{}", out.text);
+    assert!(out.text.contains(r#"<SegmentTemplate media="https://p.test/Template/https%3A%2F%2Forigin.example%2F/$Number$.m4s"/>"#), "{}", out.text);
     assert_eq!(out.warnings, ["a reference on an enclosing element was made absolute, so it does not follow a BaseURL declared further in"]);
+}
+
+/// Two cases found in real-world MPDs (manifest in `/live/`): a template
+/// with no BaseURL at or above it, below which a Representation declares one.
+const TEMPLATE_ABOVE_BASE: &str = r#"<MPD type="static" mediaPresentationDuration="PT4S"><Period><SegmentTemplate media="sq/$Number$" duration="2"/><AdaptationSet mimeType="video/mp4"><Representation id="1" bandwidth="1"><BaseURL>https://cdn.example/v/</BaseURL></Representation></AdaptationSet></Period></MPD>"#;
+const TEMPLATE_ABOVE_RELATIVE_BASE: &str = r#"<MPD type="static" mediaPresentationDuration="PT4S"><Period><AdaptationSet mimeType="video/mp4"><SegmentTemplate media="$Number$.m4s" duration="2"/><Representation id="1" bandwidth="1"><BaseURL>v1/</BaseURL></Representation></AdaptationSet></Period></MPD>"#;
+const LIVE_MANIFEST: &str = "https://origin.example/live/manifest.mpd";
+
+#[test]
+fn an_mpd_without_a_base_url_gets_one_for_its_directory_and_templates_follow_inner_bases() {
+    let mut seen = Vec::new();
+    let out = rewrite_dash(TEMPLATE_ABOVE_BASE, LIVE_MANIFEST, &mut recording_map(&mut seen)).expect("rewrite");
+    assert_eq!(seen, ["Base https://origin.example/live/ + ", "Base https://cdn.example/v/ + "]);
+    let dir = dir_link(LIVE_MANIFEST).expect("a directory link");
+    let cdn = proxy_map(UrlRef { kind: RefKind::Base, prefix: "https://cdn.example/v/", rest: "" }).expect("a directory link");
+    assert_eq!(out.text, TEMPLATE_ABOVE_BASE.replacen("<Period>", &format!("<BaseURL>{dir}</BaseURL><Period>"), 1).replace("https://cdn.example/v/", &cdn));
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let media: Vec<String> =
+        player_fetches(TEMPLATE_ABOVE_BASE, &out.text, LIVE_MANIFEST).into_iter().map(|(w, u)| format!("{w}: {}", unproxy(&u).unwrap_or(u))).collect();
+    assert_eq!(
+        media,
+        [
+            "Representation BaseURL: https://cdn.example/v/",
+            "Representation 1 base: https://cdn.example/v/",
+            "Representation 1 media: https://cdn.example/v/sq/7"
+        ]
+    );
+    check_dash("template above a base", TEMPLATE_ABOVE_BASE, LIVE_MANIFEST);
+
+    let out = check_dash("template above a relative base", TEMPLATE_ABOVE_RELATIVE_BASE, LIVE_MANIFEST);
+    assert!(out.text.contains(r#"<SegmentTemplate media="$Number$.m4s" duration="2"/>"#) && out.text.contains("<BaseURL>v1/</BaseURL>"), "{}", out.text);
+    let media: Vec<String> =
+        player_fetches(TEMPLATE_ABOVE_RELATIVE_BASE, &out.text, LIVE_MANIFEST).into_iter().map(|(_, u)| unproxy(&u).unwrap_or(u)).collect();
+    assert_eq!(media, ["https://origin.example/live/v1/", "https://origin.example/live/v1/", "https://origin.example/live/v1/7.m4s"]);
+}
+
+#[test]
+fn media_core_mpd_reads_the_inserted_base_url_and_resolves_segments_through_it() {
+    for (mpd, first, second) in [
+        (TEMPLATE_ABOVE_BASE, "https://cdn.example/v/sq/1", "https://cdn.example/v/sq/2"),
+        (TEMPLATE_ABOVE_RELATIVE_BASE, "https://origin.example/live/v1/1.m4s", "https://origin.example/live/v1/2.m4s"),
+    ] {
+        let out = rewrite_dash(mpd, LIVE_MANIFEST, &mut proxy_map).expect("rewrite");
+        assert!(out.text.starts_with("<MPD type=\"static\" mediaPresentationDuration=\"PT4S\"><BaseURL>https://proxy.test/proxy/"), "{}", out.text);
+        // The player loads the rewritten MPD through the proxy.
+        let parsed = crate::mpd::parse(&out.text, &proxied_manifest(LIVE_MANIFEST)).expect("the player's parser reads it");
+        let rep = &parsed.periods[0].tracks[0].representations[0];
+        let urls: Vec<String> = rep.segments().iter().map(|s| unproxy(&s.url).unwrap_or_else(|| format!("NOT PROXIED {}", s.url))).collect();
+        assert_eq!(urls, [first, second], "{mpd}");
+        // ... and the original, straight from upstream, gives the same URLs.
+        let upstream = crate::mpd::parse(mpd, LIVE_MANIFEST).expect("parse");
+        let urls: Vec<&str> = upstream.periods[0].tracks[0].representations[0].segments().iter().map(|s| s.url.as_str()).collect();
+        assert_eq!(urls, [first, second], "{mpd}");
+    }
+}
+
+#[test]
+fn references_with_an_empty_path_are_resolved_against_the_manifest_not_its_directory() {
+    // `?v=1` resolves to the manifest itself upstream: it cannot stay
+    // relative below the inserted directory, so it is made absolute; the
+    // plain relative template still causes the insertion.
+    let mpd = r#"<MPD><Period><AdaptationSet><Representation id="r" bandwidth="1"><SegmentList><SegmentURL media="?v=1"/></SegmentList><SegmentTemplate media="t/$Number$"/></Representation></AdaptationSet></Period></MPD>"#;
+    let mut seen = Vec::new();
+    let out = rewrite_dash(mpd, LIVE_MANIFEST, &mut recording_map(&mut seen)).expect("rewrite");
+    assert_eq!(seen, ["Url https://origin.example/live/manifest.mpd?v=1 + ", "Base https://origin.example/live/ + "]);
+    assert!(out.text.contains(r#"<SegmentTemplate media="t/$Number$"/>"#), "{}", out.text);
+    check_dash("empty path", mpd, LIVE_MANIFEST);
+}
+
+#[test]
+fn an_inserted_base_url_takes_the_prefix_of_the_mpd_element() {
+    let mpd = r#"<d:MPD xmlns:d="urn:mpeg:dash:schema:mpd:2011"><d:Period><d:SegmentTemplate media="$Number$.m4s"/></d:Period></d:MPD>"#;
+    let out = rewrite_dash(mpd, LIVE_MANIFEST, &mut readable_map).expect("rewrite");
+    assert_eq!(
+        out.text,
+        r#"<d:MPD xmlns:d="urn:mpeg:dash:schema:mpd:2011"><d:BaseURL>https://p.test/Base/https%3A%2F%2Forigin.example%2Flive%2F/</d:BaseURL><d:Period><d:SegmentTemplate media="$Number$.m4s"/></d:Period></d:MPD>"#
+    );
+    // Nothing is inserted when the MPD has a BaseURL, or nothing depends on one.
+    for mpd in [
+        r#"<MPD><BaseURL>https://cdn.example/x/</BaseURL><Period><SegmentTemplate media="$Number$.m4s"/></Period></MPD>"#,
+        r#"<MPD><Period><SegmentTemplate media="https://cdn.example/$Number$.m4s"/></Period></MPD>"#,
+        r#"<MPD><Location>next.mpd</Location><Period/></MPD>"#,
+    ] {
+        let out = rewrite_dash(mpd, LIVE_MANIFEST, &mut readable_map).expect("rewrite");
+        assert_eq!(out.text.matches("<BaseURL>").count(), mpd.matches("<BaseURL>").count(), "{}", out.text);
+    }
+}
+
+#[test]
+fn a_host_root_base_url_naming_a_file_gets_an_exact_link_and_what_is_below_is_made_absolute() {
+    let mpd = r#"<MPD><Period><AdaptationSet><Representation id="en" bandwidth="1">
+      <BaseURL>https://cdn.example/audio.mp4</BaseURL>
+      <SegmentBase indexRange="0-99"><Initialization sourceURL="init.mp4" range="0-9"/></SegmentBase>
+    </Representation></AdaptationSet></Period></MPD>"#;
+    let manifest = "https://origin.example/vod/m.mpd";
+    let mut seen = Vec::new();
+    let out = rewrite_dash(mpd, manifest, &mut recording_map(&mut seen)).expect("rewrite");
+    assert_eq!(seen, ["Base https://cdn.example/ + audio.mp4", "Url https://cdn.example/audio.mp4 + ", "Url https://cdn.example/init.mp4 + "]);
+    let file = out.text.split("<BaseURL>").nth(1).and_then(|t| t.split("</BaseURL>").next()).expect("a BaseURL");
+    let req = decode_proxy_path(file.strip_prefix(ORIGIN).expect("proxied")).expect("a proxy path");
+    assert_eq!(req.upstream(), "https://cdn.example/audio.mp4");
+    assert_eq!((req.scope, req.rest.as_str()), (crate::proxy::sign::Scope::File, ""), "an exact link: {req:?}");
+    let fetched: Vec<String> = player_fetches(mpd, &out.text, manifest).into_iter().map(|(w, u)| format!("{w}: {}", unproxy(&u).unwrap_or(u))).collect();
+    assert_eq!(
+        fetched,
+        [
+            "Representation BaseURL: https://cdn.example/audio.mp4",
+            "Representation en base: https://cdn.example/audio.mp4",
+            "Representation en Initialization sourceURL: https://cdn.example/init.mp4",
+        ]
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    check_dash("file at a host root", mpd, manifest);
+}
+
+#[test]
+fn a_host_root_base_url_directory_is_left_as_written_and_what_is_below_is_made_absolute() {
+    let mpd = r#"<MPD><BaseURL>https://cdn.example/</BaseURL><Period><AdaptationSet>
+      <SegmentTemplate media="$RepresentationID$/$Number$.m4s"/>
+      <Representation id="v1" bandwidth="1"><SegmentList><SegmentURL media="s.m4s"/></SegmentList></Representation>
+    </AdaptationSet></Period>
+    <Period><BaseURL>/</BaseURL><AdaptationSet><Representation id="v2" bandwidth="1"><SegmentList><SegmentURL media="x/s.m4s"/></SegmentList></Representation></AdaptationSet></Period></MPD>"#;
+    let manifest = "https://origin.example/vod/m.mpd";
+    let mut seen = Vec::new();
+    let out = rewrite_dash(mpd, manifest, &mut recording_map(&mut seen)).expect("rewrite");
+    assert_eq!(
+        seen,
+        [
+            "Base https://cdn.example/ + ",
+            "Template https://cdn.example/ + $RepresentationID$/$Number$.m4s",
+            "Url https://cdn.example/s.m4s + ",
+            "Base https://cdn.example/ + ",
+            "Url https://cdn.example/x/s.m4s + ",
+        ]
+    );
+    assert!(out.text.starts_with("<MPD><BaseURL>https://cdn.example/</BaseURL>"), "{}", out.text);
+    assert!(out.text.contains("<Period><BaseURL>/</BaseURL>"), "{}", out.text);
+    let fetched: Vec<String> = player_fetches(mpd, &out.text, manifest).into_iter().map(|(w, u)| format!("{w}: {}", unproxy(&u).unwrap_or(u))).collect();
+    assert_eq!(
+        fetched,
+        [
+            "MPD BaseURL: https://cdn.example/",
+            "Representation v1 base: https://cdn.example/",
+            "Representation v1 media: https://cdn.example/v1/7.m4s",
+            "Representation v1 SegmentURL media: https://cdn.example/s.m4s",
+            "Period BaseURL: https://cdn.example/",
+            "Representation v2 base: https://cdn.example/",
+            "Representation v2 SegmentURL media: https://cdn.example/x/s.m4s",
+        ]
+    );
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    check_dash("directory at a host root", mpd, manifest);
+}
+
+#[test]
+fn a_relative_reference_kept_above_a_host_root_base_url_is_reported() {
+    // The template stays relative below the proxied MPD BaseURL, but the
+    // second Representation resolves it against a host root: it cannot
+    // be fetched through the proxy, and one attribute cannot say both.
+    let mpd = r#"<MPD><BaseURL>https://cdn.example/a/</BaseURL><Period><AdaptationSet>
+      <SegmentTemplate media="$Number$.m4s"/>
+      <Representation id="1" bandwidth="1"/>
+      <Representation id="2" bandwidth="1"><BaseURL>https://other.example/</BaseURL></Representation>
+    </AdaptationSet></Period></MPD>"#;
+    let out = rewrite_dash(mpd, "https://origin.example/vod/m.mpd", &mut proxy_map).expect("rewrite");
+    assert!(out.text.contains(r#"<SegmentTemplate media="$Number$.m4s"/>"#));
+    assert_eq!(
+        out.warnings,
+        ["a reference kept relative on an enclosing element resolves against a BaseURL the proxy cannot sign as a directory (a host root), so it cannot be fetched through the proxy"]
+    );
 }
 
 #[test]
@@ -832,8 +1150,7 @@ fn location_patch_location_segment_lists_and_entities() {
     assert!(out.text.contains("\r\n<Location>https://proxy.test/proxy/"), "{}", out.text);
     assert!(out.text.contains("<SegmentURL media=\"s1.m4s\" mediaRange=\"0-10\"/>"), "kept relative: {}", out.text);
     assert!(out.text.contains("index=\"data:,x\""));
-    let fetched: Vec<String> =
-        dash_fetches(&out.text, &proxied_manifest("https://origin.example/live/m.mpd")).into_iter().map(|(_, u)| unproxy(&u).unwrap_or(u)).collect();
+    let fetched: Vec<String> = player_fetches(mpd, &out.text, "https://origin.example/live/m.mpd").into_iter().map(|(_, u)| unproxy(&u).unwrap_or(u)).collect();
     assert_eq!(
         fetched,
         [
@@ -935,13 +1252,13 @@ fn malformed_and_truncated_xml() {
 fn bad_manifest_urls_and_map_outputs_are_typed_errors() {
     assert!(matches!(rewrite_dash("<MPD/>", "/relative.mpd", &mut proxy_map), Err(RewriteError::BadManifestUrl(_))));
     assert!(matches!(rewrite_hls("#EXTM3U\n", "file:///x.m3u8", &mut proxy_map), Err(RewriteError::BadManifestUrl(_))));
-    let mut newline = |_: UrlRef<'_>| "https://p.test/a\nb".to_string();
+    let mut newline = |_: UrlRef<'_>| Some("https://p.test/a\nb".to_string());
     assert!(matches!(rewrite_hls("#EXTM3U\nseg.ts\n", "https://o.example/a.m3u8", &mut newline), Err(RewriteError::BadMapOutput(_))));
-    let mut quote = |_: UrlRef<'_>| "https://p.test/\"".to_string();
+    let mut quote = |_: UrlRef<'_>| Some("https://p.test/\"".to_string());
     let got = rewrite_hls("#EXTM3U\n#EXT-X-MAP:URI=\"i.mp4\"\n", "https://o.example/a.m3u8", &mut quote);
     assert!(matches!(got, Err(RewriteError::BadMapOutput(_))));
     // In XML the quote is escaped instead.
-    let out = rewrite_dash("<MPD><SegmentURL media=\"a\"/></MPD>", "https://o.example/a.mpd", &mut quote).expect("rewrite");
+    let out = rewrite_dash("<MPD><SegmentURL media=\"/a\"/></MPD>", "https://o.example/a.mpd", &mut quote).expect("rewrite");
     assert_eq!(out.text, "<MPD><SegmentURL media=\"https://p.test/&quot;\"/></MPD>");
 }
 
@@ -1122,4 +1439,101 @@ fn mutated_corpus_inputs_never_panic() {
         }
     }
     assert!(ok > 100 && refused > 100, "ok {ok}, refused {refused}");
+}
+
+/// A realistic worker map: a long worker origin, a 22-character room id.
+fn worker_map() -> impl FnMut(UrlRef<'_>) -> Option<String> {
+    let mut linker = Linker::new("https://watch-together.example.workers.dev", SECRET, "AAAAAAAAAAAAAAAAAAAAAA", EXPIRES);
+    move |r: UrlRef<'_>| linker.link(r)
+}
+
+fn vod_playlist(segments: usize) -> String {
+    let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MAP:URI=\"init.mp4\"\n");
+    for i in 0..segments {
+        s += &format!("#EXTINF:4.000,\nsegments/seg-{i:08}.m4s\n");
+    }
+    s + "#EXT-X-ENDLIST\n"
+}
+
+#[test]
+fn legitimate_manifests_stay_well_inside_the_output_bound() {
+    let mut worst = (0.0, String::new());
+    for (name, text) in corpus("dash").into_iter().chain(corpus("hls")) {
+        let hls = name.ends_with(".m3u8");
+        let url = format!("https://media.example.com/vod/title-1/{}/{name}?token=abc", if hls { "hls" } else { "dash" });
+        let out = if hls { rewrite_hls(&text, &url, &mut worker_map()) } else { rewrite_dash(&text, &url, &mut worker_map()) }.expect("rewrite");
+        let ratio = out.text.len() as f64 / text.len() as f64;
+        if ratio > worst.0 {
+            worst = (ratio, name);
+        }
+    }
+    let vod = vod_playlist(60_000);
+    let out = rewrite_hls(&vod, "https://media.example.com/vod/title-1/hls/index.m3u8", &mut worker_map()).expect("a 60 000-segment playlist");
+    let vod_ratio = out.text.len() as f64 / vod.len() as f64;
+    println!("worst output/input ratio: {:.2} ({}); 60 000-segment playlist: {vod_ratio:.2} ({} bytes)", worst.0, worst.1, out.text.len());
+    assert!(worst.0 * 2.0 < MAX_OUTPUT_RATIO as f64 && vod_ratio * 2.0 < MAX_OUTPUT_RATIO as f64, "{worst:?}, {vod_ratio}");
+    assert!(out.text.len() * 2 < MAX_OUTPUT_BYTES, "{} bytes", out.text.len());
+}
+
+/// `#EXTM3U` then 2-byte lines up to `bytes`: each line a reference whose
+/// link is ~65 times its size.
+fn two_byte_lines(bytes: usize) -> String {
+    let mut s = String::from("#EXTM3U\n");
+    s += &"a\n".repeat((bytes - s.len()) / 2);
+    s
+}
+
+#[test]
+fn a_playlist_of_two_byte_lines_is_refused_early() {
+    for (bytes, bound) in [(1_000_000, 1_000_000 * MAX_OUTPUT_RATIO + MAX_OUTPUT_SLACK), (16_000_000, MAX_OUTPUT_BYTES)] {
+        let text = two_byte_lines(bytes);
+        let lines = text.lines().count() - 1;
+        // The worker's link for one line, given back for every line (the
+        // real map, per line, would only make the test slower).
+        let link = proxy_map(UrlRef { kind: RefKind::Url, prefix: "https://origin.example/live/a", rest: "" }).expect("a link");
+        assert!(link.len() + 1 > 60 * 2, "a 2-byte line grows to {} bytes", link.len() + 1);
+        let mut calls = 0;
+        let mut map = |_: UrlRef<'_>| {
+            calls += 1;
+            Some(link.clone())
+        };
+        let got = rewrite_hls(&text, "https://origin.example/live/index.m3u8", &mut map);
+        let Err(RewriteError::Amplification { references, output_bytes }) = got else { panic!("{bytes} bytes: {got:?}") };
+        println!("{bytes} bytes of 2-byte lines: refused after {references} references, {output_bytes} bytes written (bound {bound})");
+        // It stopped at the bound it crossed, long before the last line.
+        assert!(references > MAX_REFERENCES || output_bytes > bound, "{references} {output_bytes}");
+        assert!(references <= MAX_REFERENCES + 1 && output_bytes <= bound + 1024, "{references} {output_bytes}");
+        assert!(calls < references && references < lines / 2, "{calls} map calls for {lines} lines");
+    }
+    let e = RewriteError::Amplification { references: 7, output_bytes: 9 };
+    assert!(e.to_string().contains("7 references") && e.to_string().contains(&format!("at most {MAX_REFERENCES} references")), "{e}");
+}
+
+#[test]
+fn an_mpd_whose_links_outgrow_it_is_refused_early() {
+    let mpd = format!(
+        "<MPD><Period><AdaptationSet><Representation id=\"r\" bandwidth=\"1\"><SegmentList>{}</SegmentList></Representation></AdaptationSet></Period></MPD>",
+        "<SegmentURL media=\"/s\"/>".repeat(4_000)
+    );
+    let long = format!("https://p.test/{}", "x".repeat(4_000));
+    let mut calls = 0;
+    let mut map = |_: UrlRef<'_>| {
+        calls += 1;
+        Some(long.clone())
+    };
+    let got = rewrite_dash(&mpd, "https://origin.example/live/m.mpd", &mut map);
+    let bound = mpd.len() * MAX_OUTPUT_RATIO + MAX_OUTPUT_SLACK;
+    let Err(RewriteError::Amplification { references, output_bytes }) = got else { panic!("{got:?}") };
+    assert!(output_bytes > bound && output_bytes <= bound + long.len() + 64, "{output_bytes} written, bound {bound}");
+    assert!(calls < 1_000 && references == calls + 1, "{calls} calls, {references} references");
+}
+
+#[test]
+fn an_mpd_may_map_max_references_and_not_one_more() {
+    let mpd = |n: usize| format!("<MPD><Period><SegmentList>{}</SegmentList></Period></MPD>", "<SegmentURL media=\"/s\"/>".repeat(n));
+    let mut tiny = |_: UrlRef<'_>| Some("https://p/x".to_string());
+    let out = rewrite_dash(&mpd(MAX_REFERENCES), "https://origin.example/m.mpd", &mut tiny).expect("at the bound");
+    assert_eq!(out.text.matches("\"https://p/x\"").count(), MAX_REFERENCES);
+    let got = rewrite_dash(&mpd(MAX_REFERENCES + 1), "https://origin.example/m.mpd", &mut tiny);
+    assert!(matches!(got, Err(RewriteError::Amplification { references, .. }) if references == MAX_REFERENCES + 1), "{got:?}");
 }

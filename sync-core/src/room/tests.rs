@@ -424,3 +424,31 @@ fn bad_commands_change_nothing() {
     }
     assert_eq!(s.room.state(), &before);
 }
+
+#[test]
+fn a_source_the_shells_guard_refuses_is_refused_with_its_reason() {
+    fn no_private(url: &str) -> Result<(), String> {
+        if url.contains("192.168.") || url.contains("127.0.0.1") {
+            Err("address in a private range".into())
+        } else {
+            Ok(())
+        }
+    }
+    let mut s = Script::new(demo());
+    s.room.cfg.source_guard = Some(no_private);
+    let (a, _, _) = s.join("Ana", "");
+    let before = s.room.state().clone();
+    for cmd in [r#"{"op":"set_source","url":"http://192.168.1.1/admin"}"#, r#"{"op":"queue_add","url":"http://127.0.0.1:8080/x.mpd"}"#] {
+        s.command(a, 1, cmd);
+        match s.last_to(a) {
+            Some(ServerMsg::Error { code: ErrorCode::BadCommand, message, .. }) => assert!(message.contains("private range"), "{message}"),
+            other => panic!("{cmd}: {other:?}"),
+        }
+    }
+    assert_eq!(s.room.state(), &before);
+    // Paths on this server and public URLs still pass.
+    let seen = s.sent.len();
+    s.command(a, 2, r#"{"op":"set_source","url":"https://cdn.example/v.mpd"}"#);
+    assert!(!s.sent[seen..].iter().any(|(_, m)| matches!(m, ServerMsg::Error { .. })));
+    assert_eq!(s.room.state().source.as_ref().map(|x| x.url.as_str()), Some("https://cdn.example/v.mpd"));
+}
