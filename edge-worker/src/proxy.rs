@@ -20,7 +20,7 @@
 //! longer than the upstream allows), larger ones streamed uncached and cut at
 //! [`MAX_RESPONSE_BYTES`] → the byte budgets (429). Every response carries
 //! `nosniff`, a `sandbox` CSP and `Content-Disposition: attachment`, and
-//! CORS headers only for explicitly allowed origins.
+//! CORS headers only for the origins `ALLOWED_ORIGINS` allows.
 
 use futures_util::future::{select, Either};
 use futures_util::{stream, StreamExt};
@@ -114,18 +114,14 @@ pub fn sign_source(env: &Env, room: &str, url: &str) -> Option<String> {
     })
 }
 
-/// The origins the proxy answers CORS requests from: those listed one by
-/// one in `ALLOWED_ORIGINS` (a `*` there opens the API and the embed to
-/// every page, not the proxy) and `APP_ORIGIN`.
+/// The origins the proxy answers CORS requests from: those `ALLOWED_ORIGINS`
+/// allows (the same rule as the API and the embed; a `*` there is answered
+/// with the caller's origin and `Vary: Origin`, never a literal `*`) and
+/// `APP_ORIGIN`.
 fn cors_origin(env: &Env, origin: &str) -> Option<String> {
-    let listed = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_default();
     let app = env.var("APP_ORIGIN").map(|v| v.to_string()).unwrap_or_default();
-    let ok = listed
-        .split(',')
-        .chain(std::iter::once(app.as_str()))
-        .map(|o| o.trim().trim_end_matches('/'))
-        .any(|o| o != "*" && !o.is_empty() && o.eq_ignore_ascii_case(origin));
-    ok.then(|| origin.to_string())
+    let is_app = !app.trim().is_empty() && app.trim().trim_end_matches('/').eq_ignore_ascii_case(origin);
+    (is_app || crate::api::allow_origin_value(env, origin).is_some()).then(|| origin.to_string())
 }
 
 fn add_headers(resp: &mut Response, cors: Option<&str>) -> Result<()> {
@@ -488,11 +484,47 @@ async fn from_stored(hit: &mut Response, stored: Stored, req: &Request, ctx: &Ct
                 return Ok(r);
             }
         }
+        // Media is streamed from the cache as it is: never copied into the worker.
+        let mut r = passthrough_headers(hit, Response::from_body(clone_body(hit.body()))?.with_status(stored.status))?;
+        let h = r.headers_mut();
+        h.set("content-type", stored.content_type)?;
+        h.set("cache-control", &format!("public, max-age={}", stored.ttl))?;
+        h.set("x-cache", "HIT")?;
+        return Ok(r);
+    } else if let Some(mut r) = cached_rewrite(&stored, ctx).await? {
+        // The rewrite is cached: the upstream bytes are not even read.
+        r.headers_mut().set("x-cache", "HIT")?;
+        return Ok(r);
     }
     let bytes = hit.bytes().await?;
     let mut out = respond(&stored, bytes, hit, ctx).await?;
     out.headers_mut().set("x-cache", "HIT")?;
     Ok(out)
+}
+
+/// Where the rewrite of these upstream bytes for this room, origin and link
+/// expiry is cached: it is the same until the links expire.
+fn rewrite_key(ctx: &Ctx<'_>, expires: u64) -> String {
+    format!("{CACHE_ORIGIN}rw/{}", cache_key(&format!("{}\n{}\n{}\n{expires}", ctx.key, ctx.room, ctx.origin), None))
+}
+
+/// The cached rewrite, streamed through as it is stored (no copy, no re-encoding).
+async fn cached_rewrite(stored: &Stored, ctx: &Ctx<'_>) -> Result<Option<Response>> {
+    if stored.ttl == 0 {
+        return Ok(None);
+    }
+    let key = rewrite_key(ctx, ctx.cfg.expires(now_secs()));
+    let Some(hit) = Cache::default().get(key.as_str(), false).await? else { return Ok(None) };
+    Ok(Some(manifest_response(stored, Response::from_body(clone_body(hit.body()))?, "HIT", 0)?))
+}
+
+/// A response body to hand on (a stream is handed on, not read).
+fn clone_body(body: &ResponseBody) -> ResponseBody {
+    match body {
+        ResponseBody::Stream(s) => ResponseBody::Stream(s.clone()),
+        ResponseBody::Body(b) => ResponseBody::Body(b.clone()),
+        ResponseBody::Empty => ResponseBody::Empty,
+    }
 }
 
 /// The client's response: a rewritten manifest, or the bytes as they came.
@@ -504,16 +536,6 @@ async fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, ctx: &Ctx<'_>
         return Ok(r);
     }
     let expires = ctx.cfg.expires(now_secs());
-    // The rewrite of these bytes for this room, origin and link expiry is
-    // the same until the links expire: cached as long as the bytes are.
-    let rewritten_key = format!("{CACHE_ORIGIN}rw/{}", cache_key(&format!("{}\n{}\n{}\n{expires}", ctx.key, ctx.room, ctx.origin), None));
-    let cache = Cache::default();
-    if stored.ttl > 0 {
-        if let Some(mut hit) = cache.get(rewritten_key.as_str(), false).await? {
-            let text = hit.text().await?;
-            return manifest_response(stored, text, "HIT", 0);
-        }
-    }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(_) => return fail(502, "bad_manifest", "the upstream manifest is not UTF-8"),
@@ -536,19 +558,21 @@ async fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, ctx: &Ctx<'_>
             return fail(status, rewrite_code(&e), &format!("the upstream manifest cannot be proxied: {e}"));
         }
     };
+    drop(text);
+    let warnings = out.warnings.len();
+    let bytes = out.text.into_bytes();
     if stored.ttl > 0 {
         let ttl = u64::from(stored.ttl).min(expires.saturating_sub(now_secs()));
-        let mut entry = Response::ok(out.text.clone())?;
+        let mut entry = Response::from_bytes(bytes.clone())?;
         entry.headers_mut().set("cache-control", &format!("public, max-age={ttl}"))?;
-        if let Err(e) = cache.put(rewritten_key.as_str(), entry).await {
+        if let Err(e) = Cache::default().put(rewrite_key(ctx, expires).as_str(), entry).await {
             console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
         }
     }
-    manifest_response(stored, out.text, "MISS", out.warnings.len())
+    manifest_response(stored, Response::from_bytes(bytes)?, "MISS", warnings)
 }
 
-fn manifest_response(stored: &Stored, text: String, rewrite_cache: &str, warnings: usize) -> Result<Response> {
-    let mut r = Response::ok(text)?;
+fn manifest_response(stored: &Stored, mut r: Response, rewrite_cache: &str, warnings: usize) -> Result<Response> {
     let h = r.headers_mut();
     h.set("content-type", manifest_type(stored.kind))?;
     // Rewritten links expire: the browser may keep it briefly, never shared.

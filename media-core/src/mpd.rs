@@ -703,7 +703,9 @@ fn address(levels: &SegLevels, ctx: &Ctx<'_>) -> Result<Addressed, MpdError> {
         None => None,
     };
     let Some(info) = info else {
-        if !ctx.has_base {
+        // No BaseURL, or one naming a directory (as the proxy's rewrite
+        // gives every MPD): no file to play.
+        if !ctx.has_base || ctx.base.split(['?', '#']).next().unwrap_or("").ends_with('/') {
             return Ok((None, Addressing::None, ctx.period_start));
         }
         // A bare BaseURL: one segment, the whole file.

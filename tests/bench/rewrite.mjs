@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { proxyPath } from "../support/proxy.mjs";
-import { root, startStack } from "../support/stack.mjs";
+import { processes, root, startStack } from "../support/stack.mjs";
 import { startUpstream } from "../support/upstream.mjs";
 
 const RUNS = 40;
@@ -23,11 +23,34 @@ writeFileSync(join(dir, "blob.m4s"), Buffer.alloc(mpd.length, 7));
 const up = await startUpstream({ "/b/": dir });
 const stack = await startStack();
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+/** CPU time (user + system, ms) the stack's processes (wrangler's node and
+ * workerd) have used so far, and how many there are. */
+function stackCpuMs() {
+  let ticks = 0;
+  for (const p of processes().filter((q) => q.pgrp === stack.pgid)) {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
+    const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
+    ticks += utime + stime;
+  }
+  return (ticks * 1000) / 100; // clock ticks of 10 ms
+}
+/** The stack's workerd processes' CPU (ms) so far. */
+function workerdCpuMs() {
+  let ticks = 0;
+  for (const p of processes().filter((q) => q.pgrp === stack.pgid && /workerd/.test(q.cmd))) {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
+    const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
+    ticks += utime + stime;
+  }
+  return (ticks * 1000) / 100;
+}
 /** Time RUNS requests of `pathOf(i)` after a first one (which fills the upstream cache). */
 async function time(pathOf, check, rewriteCache) {
   const first = await fetch(`${stack.url}${pathOf(-1)}`);
   check(await first.arrayBuffer());
   const ms = [];
+  const cpu0 = workerdCpuMs();
+  const all0 = stackCpuMs();
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
     const res = await fetch(`${stack.url}${pathOf(i)}`);
@@ -37,6 +60,8 @@ async function time(pathOf, check, rewriteCache) {
     if (rewriteCache && res.headers.get("x-rewrite-cache") !== rewriteCache) throw new Error(`expected rewrite cache ${rewriteCache}, got ${res.headers.get("x-rewrite-cache")}`);
     check(body);
   }
+  ms.cpu = (workerdCpuMs() - cpu0) / RUNS;
+  ms.all = (stackCpuMs() - all0) / RUNS;
   return ms;
 }
 const rewritten = (b) => {
@@ -52,18 +77,36 @@ try {
   const pass = await time(() => proxyPath(`${up.url}/b/blob.m4s`), (b) => {
     if (b.byteLength !== mpd.length) throw new Error("short body");
   });
+  // The same bytes as the rewritten manifest, passed through: the peer of a cached rewrite.
+  const outBytes = (await (await fetch(`${stack.url}${proxyPath(`${up.url}/b/big.mpd`, { room: room(0) })}`)).arrayBuffer()).byteLength;
+  writeFileSync(join(dir, "blob-out.m4s"), Buffer.alloc(outBytes, 7));
+  const passOut = await time(() => proxyPath(`${up.url}/b/blob-out.m4s`), (b) => {
+    if (b.byteLength !== outBytes) throw new Error("short body");
+  });
   const figures = {
     mpd_bytes: mpd.length,
     mpd_segments: n,
     request_ms_rewrite_p50: Number(median(rewrite).toFixed(2)),
     request_ms_rewrite_cached_p50: Number(median(cached).toFixed(2)),
     request_ms_passthrough_p50: Number(median(pass).toFixed(2)),
-    rewrite_cpu_ms_estimate: Number((median(rewrite) - median(pass)).toFixed(2)),
+    rewritten_bytes: outBytes,
+    request_ms_passthrough_same_bytes_p50: Number(median(passOut).toFixed(2)),
+    workerd_cpu_ms_per_request: {
+      rewrite: Number(rewrite.cpu.toFixed(2)),
+      rewrite_cached: Number(cached.cpu.toFixed(2)),
+      passthrough_1mb: Number(pass.cpu.toFixed(2)),
+      passthrough_same_bytes: Number(passOut.cpu.toFixed(2)),
+    },
+    rewrite_cpu_ms_estimate: Number((rewrite.cpu - pass.cpu).toFixed(2)),
     runs: RUNS,
   };
   console.log(`    1 MB MPD (${n} absolute SegmentURLs) through the proxy on workerd, upstream bytes cached:`);
   console.log(`        rewritten for a new room: p50 ${figures.request_ms_rewrite_p50} ms · the same room again (rewrite cached): p50 ${figures.request_ms_rewrite_cached_p50} ms · a cached 1 MB segment passed through: p50 ${figures.request_ms_passthrough_p50} ms`);
-  console.log(`        → the rewrite costs about ${figures.rewrite_cpu_ms_estimate} ms of worker time per request`);
+  console.log(`        a cached ${(outBytes / 1e6).toFixed(1)} MB segment (the rewrite's size) passed through: p50 ${figures.request_ms_passthrough_same_bytes_p50} ms`);
+  const c = figures.workerd_cpu_ms_per_request;
+  console.log(`        workerd CPU per request: rewrite ${c.rewrite} ms · cached rewrite ${c.rewrite_cached} ms · 1 MB passthrough ${c.passthrough_1mb} ms · same-size passthrough ${c.passthrough_same_bytes} ms`);
+  console.log(`        all stack processes (wrangler + workerd) CPU per request: rewrite ${rewrite.all} ms · cached ${cached.all} ms · 1 MB passthrough ${pass.all} ms · same-size ${passOut.all} ms`);
+  console.log(`        → the rewrite itself costs about ${figures.rewrite_cpu_ms_estimate} ms of CPU per request (rewrite − 1 MB passthrough)`);
   const file = join(root, "target/bench/rewrite.json");
   const all = JSON.parse(readFileSync(file, "utf8"));
   all.workerd_1mb_mpd = figures;

@@ -1193,3 +1193,18 @@ fn corpus_dynamic_time_timelines_with_offsets() {
     seg(&r.segments()[0], "https://origin.example/path/chunk-stream0-00001.m4s", None, 10.0, 2.0, 1);
     approx(r.timestamp_offset, 10.0);
 }
+
+#[test]
+fn a_base_url_naming_a_directory_is_no_file_to_play() {
+    // The proxy's rewrite gives every MPD a BaseURL for its directory: a
+    // Representation with no segment information below it plays nothing,
+    // while one whose own BaseURL names a file plays that file.
+    let mpd = r#"<MPD type="static" mediaPresentationDuration="PT4S"><BaseURL>https://cdn.example/v/</BaseURL><Period>
+      <AdaptationSet mimeType="video/mp4"><Representation id="a" bandwidth="1"/><Representation id="b" bandwidth="2"><BaseURL>b.mp4</BaseURL></Representation></AdaptationSet>
+    </Period></MPD>"#;
+    let m = parse(mpd, "https://origin.example/m.mpd").unwrap();
+    let reps: Vec<_> = m.periods.iter().flat_map(|p| &p.tracks).flat_map(|t| &t.representations).collect();
+    let urls: Vec<Vec<&str>> = reps.iter().map(|r| r.segments().iter().map(|s| s.url.as_str()).collect()).collect();
+    assert!(urls.iter().all(|u| !u.contains(&"https://cdn.example/v/")), "a directory is never fetched as a file: {urls:?}");
+    assert!(urls.iter().any(|u| u == &["https://cdn.example/v/b.mp4"]), "{urls:?}");
+}

@@ -190,19 +190,23 @@ pub struct Linker<'a> {
     signer: Signer,
     expires: u64,
     signed: std::collections::HashMap<String, String>,
+    /// The directory linked last and its link: consecutive references
+    /// mostly share one, and this skips hashing it again.
+    last: Option<(String, String)>,
 }
 
 impl<'a> Linker<'a> {
     pub fn new(origin: &'a str, secret: &[u8], room: &'a str, expires: u64) -> Self {
-        Linker { origin: origin.trim_end_matches('/'), room, signer: Signer::new(secret), expires, signed: std::collections::HashMap::new() }
+        Linker { origin: origin.trim_end_matches('/'), room, signer: Signer::new(secret), expires, signed: std::collections::HashMap::new(), last: None }
     }
 
     /// The map function for [`crate::rewrite`].
     pub fn link(&mut self, r: UrlRef<'_>) -> Option<String> {
         let (prefix, rest) = match r.kind {
-            RefKind::Url => match split_directory(r.prefix) {
-                Some(split) => split,
-                None => return Some(format!("{}{}", self.origin, self.signer.path(self.room, self.expires, Scope::File, r.prefix, ""))),
+            RefKind::Url => match split_last(r.prefix) {
+                // The directory linked last was checked when it was linked.
+                Some(split) if self.last.as_ref().is_some_and(|(p, _)| p == split.0) || is_directory(split.0) => split,
+                _ => return Some(format!("{}{}", self.origin, self.signer.path(self.room, self.expires, Scope::File, r.prefix, ""))),
             },
             RefKind::Template if !is_directory(r.prefix) => {
                 return Some(format!("{}{}", self.origin, self.signer.path(self.room, self.expires, Scope::Template, r.prefix, r.rest)));
@@ -214,15 +218,30 @@ impl<'a> Linker<'a> {
                 (r.prefix, r.rest)
             }
         };
-        if let Some(dir) = self.signed.get(prefix) {
-            return Some(format!("{dir}{rest}"));
+        let join = |dir: &str| {
+            let mut out = String::with_capacity(dir.len() + rest.len());
+            out.push_str(dir);
+            out.push_str(rest);
+            out
+        };
+        if let Some((p, dir)) = &self.last {
+            if p == prefix {
+                return Some(join(dir));
+            }
         }
-        if self.signed.len() > 1024 {
-            self.signed.clear();
-        }
-        let dir = format!("{}{}", self.origin, self.signer.path(self.room, self.expires, Scope::Dir, prefix, ""));
-        let out = format!("{dir}{rest}");
-        self.signed.insert(prefix.to_string(), dir);
+        let dir = match self.signed.get(prefix) {
+            Some(dir) => dir.clone(),
+            None => {
+                if self.signed.len() > 1024 {
+                    self.signed.clear();
+                }
+                let dir = format!("{}{}", self.origin, self.signer.path(self.room, self.expires, Scope::Dir, prefix, ""));
+                self.signed.insert(prefix.to_string(), dir.clone());
+                dir
+            }
+        };
+        let out = join(&dir);
+        self.last = Some((prefix.to_string(), dir));
         Some(out)
     }
 }
@@ -239,15 +258,24 @@ pub fn is_directory(prefix: &str) -> bool {
 /// `https://h/a/b.m4s?x` → (`https://h/a/`, `b.m4s?x`), when the directory
 /// may be signed and the last segment is safe to append below it.
 fn split_directory(url: &str) -> Option<(&str, &str)> {
+    let (dir, file) = split_last(url)?;
+    is_directory(dir).then_some((dir, file))
+}
+
+/// `https://h/a/b.m4s?x` → (`https://h/a/`, `b.m4s?x`) when the last segment
+/// is safe to append below its directory (the directory is not checked).
+/// Byte scans: this runs for every segment line of a playlist.
+fn split_last(url: &str) -> Option<(&str, &str)> {
+    let b = url.as_bytes();
     let authority = url.find("://")? + 3;
-    let path_end = url.find(['?', '#']).unwrap_or(url.len());
-    if url.get(path_end..)?.contains('#') {
+    let path_end = b.iter().position(|&c| c == b'?' || c == b'#').unwrap_or(b.len());
+    if b.get(path_end..)?.contains(&b'#') {
         return None;
     }
-    let slash = url.get(authority..path_end)?.rfind('/')? + authority;
+    let slash = authority + b.get(authority..path_end)?.iter().rposition(|&c| c == b'/')?;
     let (dir, file) = (url.get(..=slash)?, url.get(slash + 1..)?);
-    let last = file.split('?').next().unwrap_or("");
-    if last.is_empty() || !is_directory(dir) || check_rest_path(last).is_err() {
+    let last = url.get(slash + 1..path_end)?;
+    if last.is_empty() || check_rest_path(last).is_err() {
         return None;
     }
     Some((dir, file))
@@ -464,8 +492,16 @@ fn matches_from(pieces: &[Piece<'_>], rest: &[u8], piece: usize, at: usize, seen
 /// any upstream: no `;` (raw or encoded), no escape that decodes to another
 /// escape (`%252e`), and no `.`/`..` segment once decoded (`\` read as `/`).
 fn check_rest_path(rest_path: &str) -> Result<(), ProxyPathError> {
-    if rest_path.contains(';') {
+    let b = rest_path.as_bytes();
+    if b.contains(&b';') {
         return Err(ProxyPathError::PathParameter);
+    }
+    // Nothing to decode: only plain dot segments can climb.
+    if !b.iter().any(|&c| c == b'%' || c == b'\\') {
+        return match b.split(|&c| c == b'/').any(|s| s == b"." || s == b"..") {
+            true => Err(ProxyPathError::Traversal),
+            false => Ok(()),
+        };
     }
     let decoded = percent_decode(rest_path);
     if decoded.contains(';') {

@@ -2,7 +2,9 @@
 //! the strategy). Line endings (LF, CRLF, lone CR) and every byte outside a
 //! URL are copied unchanged.
 
-use super::{check_manifest_url, is_http, scheme_of, trim_parts, Mapped, Mapper, RefKind, RewriteError, Rewritten, UrlRef, Warnings, MAX_MANIFEST_BYTES};
+use super::{
+    check_manifest_url, is_http, scheme_of, trim_parts, Mapped, Mapper, RefKind, RewriteError, Rewritten, UrlRef, Warnings, MAX_MANIFEST_BYTES, MAX_REFERENCES,
+};
 use crate::url::Base;
 
 /// Tags whose quoted `URI` attribute (or the named one) is a URL the player fetches.
@@ -38,6 +40,12 @@ pub fn rewrite_hls(text: &str, manifest_url: &str, map: &mut dyn FnMut(UrlRef<'_
     };
     if crate::hls::playlist_body(text).is_none() {
         return Err(RewriteError::NotAPlaylist);
+    }
+    // Counted before any work: a playlist with more reference lines than a
+    // rewrite may map is refused at once, not after signing 200 000 of them.
+    let references = body.lines().filter(|l| is_reference_line(l.trim())).count();
+    if references > MAX_REFERENCES {
+        return Err(RewriteError::Amplification { references, output_bytes: 0 });
     }
     let mapper = Mapper::new(map, text.len());
     let mut out = String::with_capacity(mapper.capacity(text.len()));
@@ -250,4 +258,9 @@ fn parse_attributes<'a>(s: &'a str, attrs: &mut Vec<Attr<'a>>) {
         }
         i += 1;
     }
+}
+
+/// A line that carries a reference: a URI line, or a tag with a `URI` attribute.
+fn is_reference_line(line: &str) -> bool {
+    !line.is_empty() && (!line.starts_with('#') || (line.starts_with("#EXT") && line.contains("URI=")))
 }
