@@ -66,7 +66,9 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   await converge(a, b, 0.1, 15_000, "in sync after reload");
   g = await gap(a, b);
 
-  // The sync overlay shows real figures.
+  // The sync overlay shows real figures (once the reloaded page's clock
+  // estimate has its samples: a reload that lands in sync converges first).
+  await waitFor(a, () => /rtt \d+ ms/.test(document.getElementById("overlay").textContent), null, 10_000, "A's overlay shows its clock figures");
   const overlay = await a.textContent("#overlay");
   assert.match(overlay, /drift -?\d+ ms · rtt \d+ ms/);
 
