@@ -147,8 +147,9 @@ async fn create_room(mut req: Request, env: Env) -> Result<Response> {
         Some(s) => (s, create.title),
         None => (env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into()), Some("Demo stream".to_string())),
     };
-    if !(url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"))) || url.len() > 2048 {
-        return error(400, "bad_source", "source must be an http(s) URL or a path on this server");
+    let unreadable = url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if !(url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"))) || url.len() > 2048 || unreadable {
+        return error(400, "bad_source", "source must be an http(s) URL or a path on this server (no spaces, control characters or backslashes)");
     }
     if !url.starts_with('/') {
         if let Err(e) = media_core::proxy::guard::check_upstream(&url, crate::proxy::allow_loopback(&env)) {

@@ -29,7 +29,7 @@ use media_core::proxy::detect::{self, Kind};
 use media_core::proxy::filter::{check_media, manifest_markup, Served, SECURITY_HEADERS};
 use media_core::proxy::guard::{check_upstream, GuardError};
 use media_core::proxy::sign::{decode_proxy_path, source_path, Linker, SignError};
-use media_core::rewrite::{self, rewrite_dash, rewrite_hls, RewriteError, MAX_MANIFEST_BYTES};
+use media_core::rewrite::{self, rewrite_dash, rewrite_hls, RewriteError, MAX_MANIFEST_BYTES, MAX_REFERENCES};
 use serde_json::json;
 use worker::*;
 
@@ -158,9 +158,18 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response> {
     Ok(resp)
 }
 
-/// The client a budget is charged to: its address as the edge saw it.
+/// The client a budget is charged to: its address as the edge saw it, an
+/// IPv6 address by its /64 (one subscriber's prefix: rotating addresses in
+/// it is free).
 fn client_key(req: &Request) -> String {
-    req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into())
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Err(_) => ip,
+    }
 }
 
 /// Charge `units` to each budget (`binding`, key); false once any is spent.
@@ -216,8 +225,10 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
             SignError::Missing => "missing_signature",
             SignError::Malformed | SignError::BadSignature => "bad_signature",
             SignError::Expired { .. } => "signature_expired",
+            SignError::NotTemplateExpansion => "bad_proxy_path",
         };
-        return fail(403, code, &e.to_string());
+        let status = if matches!(e, SignError::NotTemplateExpansion) { 400 } else { 403 };
+        return fail(status, code, &e.to_string());
     }
     let upstream = match check_upstream(&preq.upstream(), cfg.allow_loopback) {
         Ok(u) => u,
@@ -237,14 +248,14 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
     let head = req.method() == Method::Head;
     let key = format!("{CACHE_ORIGIN}{}", cache_key(&upstream.url, range.as_deref()));
     let cache = Cache::default();
-    let ctx = Ctx { cfg: &cfg, origin: link_origin(&cfg, &url), room: preq.room.clone(), key: key.clone() };
+    let ctx = Ctx { cfg: &cfg, env, budgets: &byte_budgets, origin: link_origin(&cfg, &url), room: preq.room.clone(), key: key.clone() };
 
     if !head {
         // Body and metadata come back together from one `match`.
         if let Some(mut hit) = cache.get(key.as_str(), false).await? {
             let stored = Stored::read(&hit)?;
-            let units = u64::from(stored.len).div_ceil(MIB);
-            if !charge(env, &byte_budgets, units).await {
+            // Manifests are charged what their rewrite sends.
+            if stored.kind == Kind::Other && !charge(env, &byte_budgets, u64::from(stored.len).div_ceil(MIB)).await {
                 return over_budget("byte");
             }
             return from_stored(&mut hit, stored, req, &ctx).await;
@@ -256,6 +267,10 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
         Err(e) => return e.into_response(),
     };
     let status = up.status_code();
+    if status == 206 && range.is_none() {
+        // Partial content nobody asked for would skip the check of the first bytes.
+        return fail(502, "upstream_error", "the upstream answered part of a body nobody asked a range of");
+    }
     match status {
         200 | 206 => {}
         304 => return passthrough_headers(&up, Response::empty()?.with_status(304)),
@@ -293,10 +308,19 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
     }
     let limit = if hinted != Kind::Other { MAX_MANIFEST_BYTES } else { MAX_CACHED_BYTES };
     let deadline = Delay::from(std::time::Duration::from_millis(cfg.timeout_ms));
-    let bytes = match select(Box::pin(read_limited(&mut up, limit)), deadline).await {
-        Either::Left((Ok(Some(b)), _)) => b,
-        Either::Left((Ok(None), _)) if hinted != Kind::Other => return fail(413, "manifest_too_large", &format!("manifest larger than {limit} bytes")),
-        Either::Left((Ok(None), _)) => return fail(413, "too_large", &format!("upstream body larger than {limit} bytes")),
+    // A playlist with far more lines than a rewrite may map references is
+    // refused while it is read, not after all of it is held.
+    let max_lines = (hinted == Kind::Hls).then_some(3 * MAX_REFERENCES);
+    let bytes = match select(Box::pin(read_limited(&mut up, limit, max_lines, length)), deadline).await {
+        Either::Left((Ok(Read::Body(b)), _)) => b,
+        Either::Left((Ok(Read::TooManyLines(n)), _)) => {
+            let why = format!("the upstream playlist has more than {n} lines; a rewrite maps at most {MAX_REFERENCES} references");
+            return fail(413, "manifest_amplification", &why);
+        }
+        Either::Left((Ok(Read::TooLarge), _)) if hinted != Kind::Other => {
+            return fail(413, "manifest_too_large", &format!("manifest larger than {limit} bytes"))
+        }
+        Either::Left((Ok(Read::TooLarge), _)) => return fail(413, "too_large", &format!("upstream body larger than {limit} bytes")),
         Either::Left((Err(e), _)) => return unreachable_upstream(&e.to_string()),
         Either::Right(_) => return fail(504, "upstream_timeout", &format!("upstream did not finish within {} ms", cfg.timeout_ms)),
     };
@@ -317,27 +341,52 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
         k => Resource::classify(k, std::str::from_utf8(&bytes).unwrap_or("")),
     };
     let h = up.headers();
-    let upstream_fresh = freshness(h.get("cache-control")?.as_deref(), h.get("expires")?.as_deref(), h.get("date")?.as_deref(), now_secs());
+    let upstream_fresh =
+        freshness(h.get("cache-control")?.as_deref(), h.get("expires")?.as_deref(), h.get("date")?.as_deref(), h.get("age")?.as_deref(), now_secs());
     let ttl = cfg.policy.ttl_for(resource, upstream_fresh);
-    let stored = Stored { status, kind, final_url: final_url.clone(), ttl, content_type: served, len: u32::try_from(bytes.len()).unwrap_or(u32::MAX) };
-    // Store the upstream bytes (not the rewrite: its links carry the room).
-    if ttl > 0 {
-        let entry = stored.entry(&up, bytes.clone())?;
-        if let Err(e) = cache.put(key.as_str(), entry).await {
-            console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
+    let stored = Stored {
+        status,
+        kind,
+        final_url: final_url.clone(),
+        ttl,
+        expires_at: now_secs() + u64::from(ttl),
+        content_type: served,
+        len: u32::try_from(bytes.len()).unwrap_or(u32::MAX),
+    };
+    if kind == Kind::Other {
+        if !charge(env, &byte_budgets, (bytes.len() as u64).div_ceil(MIB)).await {
+            return over_budget("byte");
         }
+        // One copy out of the worker: the cache stores a clone of the response.
+        let mut out = respond(&stored, bytes, &up)?;
+        if ttl > 0 {
+            store(&cache, &key, stored.entry(&up, out.cloned()?)?).await;
+        }
+        out.headers_mut().set("x-cache", "MISS")?;
+        return Ok(out);
     }
-    if kind == Kind::Other && !charge(env, &byte_budgets, (bytes.len() as u64).div_ceil(MIB)).await {
-        return over_budget("byte");
+    // A manifest is stored (its upstream bytes, not the rewrite: the links
+    // carry the room) only once it rewrote: a refused one is not kept.
+    let mut out = rewrite(&stored, &bytes, &ctx).await?;
+    if ttl > 0 && out.status_code() == 200 {
+        store(&cache, &key, stored.entry(&up, Response::from_bytes(bytes)?)?).await;
     }
-    let mut out = respond(&stored, bytes, &up, &ctx).await?;
     out.headers_mut().set("x-cache", "MISS")?;
     Ok(out)
+}
+
+async fn store(cache: &Cache, key: &str, entry: Response) {
+    if let Err(e) = cache.put(key, entry).await {
+        console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
+    }
 }
 
 /// What one request needs to answer from stored or fetched bytes.
 struct Ctx<'a> {
     cfg: &'a ProxyConfig,
+    env: &'a Env,
+    /// The byte budgets (binding, key) a response is charged to.
+    budgets: &'a [(&'a str, &'a str)],
     /// The origin rewritten links are made on.
     origin: String,
     /// The room the request's link was made for: rewritten links carry it.
@@ -370,11 +419,15 @@ async fn stream_through(
         return fail(413, "too_large", &format!("a body of {} bytes; ask for byte ranges of at most {MAX_RESPONSE_BYTES} bytes", length.unwrap_or(0)));
     }
     let mut body = up.stream()?;
-    let first = match body.next().await {
-        Some(Ok(chunk)) => chunk,
-        Some(Err(e)) => return unreachable_upstream(&e.to_string()),
-        None => Vec::new(),
-    };
+    // At least 1 KiB (or the whole body) before the first bytes are judged.
+    let mut first = Vec::new();
+    while first.len() < 1024 {
+        match body.next().await {
+            Some(Ok(chunk)) => first.extend_from_slice(&chunk),
+            Some(Err(e)) => return unreachable_upstream(&e.to_string()),
+            None => break,
+        }
+    }
     let Served::Media(ct) = match check_media(content_type, starts_at_zero.then_some(first.get(..1024).unwrap_or(&first))) {
         Ok(s) => s,
         Err(e) => return fail(415, "not_media", &e.to_string()),
@@ -419,7 +472,11 @@ struct Stored {
     kind: Kind,
     /// The URL the bytes came from, after redirects: the base for a manifest's references.
     final_url: String,
+    /// Seconds left to live (for a cache hit: from `expires_at`, so nothing
+    /// made from the entry outlives it).
     ttl: u32,
+    /// When the entry stops being fresh (Unix seconds).
+    expires_at: u64,
     /// The type the bytes are served as.
     content_type: &'static str,
     len: u32,
@@ -428,9 +485,10 @@ struct Stored {
 const PASSED_HEADERS: [&str; 4] = ["content-range", "etag", "last-modified", "accept-ranges"];
 
 impl Stored {
-    /// The cache entry: the upstream bytes with their headers and this record.
-    fn entry(&self, up: &Response, bytes: Vec<u8>) -> Result<Response> {
-        let mut entry = passthrough_headers(up, Response::from_bytes(bytes)?)?;
+    /// The cache entry: the upstream bytes (a response holding them) with
+    /// their headers and this record.
+    fn entry(&self, up: &Response, body: Response) -> Result<Response> {
+        let mut entry = passthrough_headers(up, body.with_status(200))?;
         let h = entry.headers_mut();
         h.set("cache-control", &format!("public, max-age={}", self.ttl))?;
         h.set("content-type", self.content_type)?;
@@ -438,6 +496,7 @@ impl Stored {
         h.set("x-wt-kind", kind_name(self.kind))?;
         h.set("x-wt-url", &self.final_url)?;
         h.set("x-wt-len", &self.len.to_string())?;
+        h.set("x-wt-expires", &self.expires_at.to_string())?;
         Ok(entry)
     }
 
@@ -450,7 +509,8 @@ impl Stored {
             _ => Kind::Other,
         };
         let final_url = h.get("x-wt-url")?.unwrap_or_default();
-        let ttl = h.get("cache-control")?.and_then(|c| c.rsplit('=').next().and_then(|n| n.trim().parse().ok())).unwrap_or(0);
+        let expires_at: u64 = h.get("x-wt-expires")?.and_then(|s| s.parse().ok()).unwrap_or(0);
+        let ttl = u32::try_from(expires_at.saturating_sub(now_secs())).unwrap_or(u32::MAX);
         // Stored types were checked on the way in; anything else reads as bytes.
         let content_type = match kind {
             Kind::Other => match check_media(h.get("content-type")?.as_deref(), None) {
@@ -460,7 +520,7 @@ impl Stored {
             k => manifest_type(k),
         };
         let len = h.get("x-wt-len")?.and_then(|s| s.parse().ok()).unwrap_or(0);
-        Ok(Stored { status, kind, final_url, ttl, content_type, len })
+        Ok(Stored { status, kind, final_url, ttl, expires_at, content_type, len })
     }
 }
 
@@ -497,7 +557,7 @@ async fn from_stored(hit: &mut Response, stored: Stored, req: &Request, ctx: &Ct
         return Ok(r);
     }
     let bytes = hit.bytes().await?;
-    let mut out = respond(&stored, bytes, hit, ctx).await?;
+    let mut out = rewrite(&stored, &bytes, ctx).await?;
     out.headers_mut().set("x-cache", "HIT")?;
     Ok(out)
 }
@@ -515,6 +575,10 @@ async fn cached_rewrite(stored: &Stored, ctx: &Ctx<'_>) -> Result<Option<Respons
     }
     let key = rewrite_key(ctx, ctx.cfg.expires(now_secs()));
     let Some(hit) = Cache::default().get(key.as_str(), false).await? else { return Ok(None) };
+    let len: u64 = hit.headers().get("content-length")?.and_then(|l| l.parse().ok()).unwrap_or(MIB);
+    if !charge(ctx.env, ctx.budgets, len.div_ceil(MIB)).await {
+        return Ok(Some(over_budget("byte")?));
+    }
     Ok(Some(manifest_response(stored, Response::from_body(clone_body(hit.body()))?, "HIT", 0)?))
 }
 
@@ -527,29 +591,31 @@ fn clone_body(body: &ResponseBody) -> ResponseBody {
     }
 }
 
-/// The client's response: a rewritten manifest, or the bytes as they came.
-async fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, ctx: &Ctx<'_>) -> Result<Response> {
-    if stored.kind == Kind::Other {
-        let mut r = passthrough_headers(meta, Response::from_bytes(bytes)?.with_status(stored.status))?;
-        r.headers_mut().set("content-type", stored.content_type)?;
-        r.headers_mut().set("cache-control", &format!("public, max-age={}", stored.ttl))?;
-        return Ok(r);
-    }
+/// The client's response for media: the bytes as they came.
+fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response) -> Result<Response> {
+    let mut r = passthrough_headers(meta, Response::from_bytes(bytes)?.with_status(stored.status))?;
+    r.headers_mut().set("content-type", stored.content_type)?;
+    r.headers_mut().set("cache-control", &format!("public, max-age={}", stored.ttl))?;
+    Ok(r)
+}
+
+/// The client's response for a manifest: its rewrite for this request's room.
+async fn rewrite(stored: &Stored, bytes: &[u8], ctx: &Ctx<'_>) -> Result<Response> {
     let expires = ctx.cfg.expires(now_secs());
-    let text = match String::from_utf8(bytes) {
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(_) => return fail(502, "bad_manifest", "the upstream manifest is not UTF-8"),
     };
     if stored.kind == Kind::Dash {
-        if let Some(what) = manifest_markup(&text) {
+        if let Some(what) = manifest_markup(text) {
             return fail(415, "not_media", &format!("the upstream manifest carries {what}; the proxy serves no document that could run script"));
         }
     }
     let mut linker = Linker::new(&ctx.origin, &ctx.cfg.secret, &ctx.room, expires);
     let mut map = |r: rewrite::UrlRef<'_>| linker.link(r);
     let result = match stored.kind {
-        Kind::Hls => rewrite_hls(&text, &stored.final_url, &mut map),
-        _ => rewrite_dash(&text, &stored.final_url, &mut map),
+        Kind::Hls => rewrite_hls(text, &stored.final_url, &mut map),
+        _ => rewrite_dash(text, &stored.final_url, &mut map),
     };
     let out = match result {
         Ok(out) => out,
@@ -558,18 +624,21 @@ async fn respond(stored: &Stored, bytes: Vec<u8>, meta: &Response, ctx: &Ctx<'_>
             return fail(status, rewrite_code(&e), &format!("the upstream manifest cannot be proxied: {e}"));
         }
     };
-    drop(text);
     let warnings = out.warnings.len();
-    let bytes = out.text.into_bytes();
+    if !charge(ctx.env, ctx.budgets, (out.text.len() as u64).div_ceil(MIB)).await {
+        return over_budget("byte");
+    }
+    // One copy out of the worker; the cache gets a clone of the response.
+    let mut resp = Response::from_bytes(out.text.into_bytes())?;
     if stored.ttl > 0 {
         let ttl = u64::from(stored.ttl).min(expires.saturating_sub(now_secs()));
-        let mut entry = Response::from_bytes(bytes.clone())?;
+        let mut entry = resp.cloned()?;
         entry.headers_mut().set("cache-control", &format!("public, max-age={ttl}"))?;
         if let Err(e) = Cache::default().put(rewrite_key(ctx, expires).as_str(), entry).await {
             console_log!("{}", json!({ "event": "cache_put_failed", "error": e.to_string() }));
         }
     }
-    manifest_response(stored, Response::from_bytes(bytes)?, "MISS", warnings)
+    manifest_response(stored, resp, "MISS", warnings)
 }
 
 fn manifest_response(stored: &Stored, mut r: Response, rewrite_cache: &str, warnings: usize) -> Result<Response> {
@@ -609,18 +678,35 @@ fn passthrough_headers(from: &Response, mut to: Response) -> Result<Response> {
     Ok(to)
 }
 
-/// Read a body, giving up (`None`) past `limit` bytes without reading on.
-async fn read_limited(resp: &mut Response, limit: usize) -> Result<Option<Vec<u8>>> {
+/// What reading a body gave.
+enum Read {
+    Body(Vec<u8>),
+    /// More than the limit: reading stopped there.
+    TooLarge,
+    /// More lines than allowed: reading stopped there.
+    TooManyLines(usize),
+}
+
+/// Read a body, giving up past `limit` bytes or `max_lines` lines without
+/// reading on; sized from the declared length, so it is never reallocated.
+async fn read_limited(resp: &mut Response, limit: usize, max_lines: Option<usize>, length: Option<u64>) -> Result<Read> {
     let mut stream = resp.stream()?;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(length.map_or(0, |l| usize::try_from(l).unwrap_or(0)).min(limit));
+    let mut lines = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         if out.len() + chunk.len() > limit {
-            return Ok(None);
+            return Ok(Read::TooLarge);
+        }
+        if let Some(max) = max_lines {
+            lines += chunk.iter().filter(|&&b| b == b'\n').count();
+            if lines > max {
+                return Ok(Read::TooManyLines(lines));
+            }
         }
         out.extend_from_slice(&chunk);
     }
-    Ok(Some(out))
+    Ok(Read::Body(out))
 }
 
 enum FetchFail {

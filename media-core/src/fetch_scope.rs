@@ -77,9 +77,15 @@ impl FetchScope {
         if let Some(play) = play_url {
             return FetchScope::proxy(&crate::url::resolve(base, play));
         }
-        let own = Parsed::read(base).ok().map(|b| b.origin);
-        match Parsed::read(&crate::url::resolve(base, url)) {
-            Ok(p) if Some(&p.origin) == own.as_ref() => Ok(FetchScope::SameOrigin { origin: p.origin }),
+        let own = Parsed::read(base)?.origin;
+        if !crate::rewrite::is_http(url) {
+            // A path on this server (as the room gave it, before any
+            // resolving): only this origin, however a browser reads the path
+            // (`/\\host/` is another host to it).
+            return Ok(FetchScope::SameOrigin { origin: own });
+        }
+        match Parsed::read(url) {
+            Ok(p) if p.origin == own => Ok(FetchScope::SameOrigin { origin: p.origin }),
             _ => Ok(FetchScope::Any),
         }
     }

@@ -89,9 +89,10 @@ impl Player {
     #[cfg(feature = "room")]
     pub fn load_source(&mut self, url: &str, play_url: Option<&str>) {
         let base = self.base();
+        // Decided on the source as the room gave it: a path stays on this origin.
+        let scope = FetchScope::for_source(&base, url, play_url);
         let url = absolute(url, &base);
         let play_url = play_url.map(|p| absolute(p, &base));
-        let scope = FetchScope::for_source(&base, &url, play_url.as_deref());
         self.start(play_url.unwrap_or(url), None, scope);
     }
 

@@ -716,7 +716,7 @@ impl Room {
         let url = url.trim().to_string();
         let ok = url.len() <= self.cfg.max_url_chars
             && (url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//")))
-            && !url.chars().any(|c| c.is_control() || c.is_whitespace());
+            && !url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
         if !ok {
             return refuse(ErrorCode::BadCommand, "source must be an http(s) URL or a path on this server");
         }

@@ -28,7 +28,10 @@ fn the_scope_follows_what_the_room_gave() {
     assert_eq!(FetchScope::for_source(APP, "https://APP.example/media/x.mpd", None), own);
     // Anything else without a play_url plays directly.
     assert_eq!(FetchScope::for_source(APP, "https://cdn.example/x.mpd", None), Ok(FetchScope::Any));
-    assert_eq!(FetchScope::for_source(APP, "//cdn.example/x.mpd", None), Ok(FetchScope::Any));
+    // A path stays on this origin, however a browser would read it.
+    assert_eq!(FetchScope::for_source(APP, "//cdn.example/x.mpd", None), own);
+    let sneaky = FetchScope::for_source(APP, "/\\10.0.0.1/x.mpd", None).unwrap();
+    assert_eq!(sneaky.check("http://10.0.0.1/x.mpd"), other("http://10.0.0.1"));
     assert_eq!(FetchScope::for_source("http://127.0.0.1:8787", "http://127.0.0.1:8788/x.mpd", None), Ok(FetchScope::Any));
     // A player without a room: direct, unless it plays a proxy URL.
     assert_eq!(FetchScope::for_url("https://cdn.example/x.mpd"), FetchScope::Any);

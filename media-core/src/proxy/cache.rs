@@ -85,8 +85,17 @@ pub enum Freshness {
 
 /// Read the upstream's caching headers (RFC 9111). `Expires` counts only
 /// without `max-age`/`s-maxage`, relative to `Date` (or `now_secs`); an
-/// `Expires` that does not parse means already expired.
-pub fn freshness(cache_control: Option<&str>, expires: Option<&str>, date: Option<&str>, now_secs: u64) -> Freshness {
+/// `Expires` that does not parse means already expired. What the response's
+/// `Age` says it has already spent in caches is taken off.
+pub fn freshness(cache_control: Option<&str>, expires: Option<&str>, date: Option<&str>, age: Option<&str>, now_secs: u64) -> Freshness {
+    let age = age.and_then(|a| a.trim().parse::<u64>().ok()).unwrap_or(0);
+    match lifetime(cache_control, expires, date, now_secs) {
+        Freshness::MaxAge(s) => Freshness::MaxAge(s.saturating_sub(age)),
+        other => other,
+    }
+}
+
+fn lifetime(cache_control: Option<&str>, expires: Option<&str>, date: Option<&str>, now_secs: u64) -> Freshness {
     let mut max_age = None;
     let mut s_maxage = None;
     for directive in cache_control.unwrap_or("").split(',') {

@@ -137,6 +137,8 @@ pub enum SignError {
     Expired { expires: u64, now_secs: u64 },
     /// Not made with this secret for this room, scope, prefix and expiry.
     BadSignature,
+    /// Signed, but the path is not an expansion of the signed template.
+    NotTemplateExpansion,
 }
 
 impl std::fmt::Display for SignError {
@@ -146,6 +148,7 @@ impl std::fmt::Display for SignError {
             SignError::Malformed => write!(f, "malformed signature"),
             SignError::Expired { expires, now_secs } => write!(f, "signature expired at {expires} (now {now_secs})"),
             SignError::BadSignature => write!(f, "bad signature"),
+            SignError::NotTemplateExpansion => write!(f, "the path is not an expansion of the signed template"),
         }
     }
 }
@@ -252,7 +255,7 @@ impl<'a> Linker<'a> {
 pub fn is_directory(prefix: &str) -> bool {
     let Some(authority) = prefix.find("://").map(|i| i + 3) else { return false };
     let Some(path) = prefix.get(authority..).and_then(|a| a.find('/').and_then(|i| a.get(i..))) else { return false };
-    prefix.ends_with('/') && !prefix.contains(['?', '#']) && path.len() > 1 && !path.starts_with("//")
+    prefix.ends_with('/') && !prefix.contains(['?', '#']) && path.len() > 1 && !path.starts_with("//") && check_rest_path(path).is_ok()
 }
 
 /// `https://h/a/b.m4s?x` → (`https://h/a/`, `b.m4s?x`), when the directory
@@ -323,6 +326,11 @@ impl ProxyRequest {
         }
         if now_secs > self.expires {
             return Err(SignError::Expired { expires: self.expires, now_secs });
+        }
+        if let Some(pattern) = &self.pattern {
+            if !expands(pattern, &self.rest) {
+                return Err(SignError::NotTemplateExpansion);
+            }
         }
         Ok(())
     }
@@ -417,8 +425,9 @@ pub fn decode_proxy_path(path: &str) -> Result<ProxyRequest, ProxyPathError> {
             check_rest_path(rest.split(['?', '#']).next().unwrap_or(""))?;
         }
         Scope::Template => {
-            let pattern = pattern.as_deref().unwrap_or("");
-            if !prefix.ends_with('/') || prefix.contains(['?', '#']) || !expands(pattern, rest) {
+            // Whether `rest` expands the pattern is checked by `verify`,
+            // after the signature: the pattern is the request's until then.
+            if !prefix.ends_with('/') || prefix.contains(['?', '#']) || rest.len() > MAX_TEMPLATE_REST {
                 return Err(ProxyPathError::NotTemplateExpansion);
             }
             check_rest_path(rest.split(['?', '#']).next().unwrap_or(""))?;
@@ -437,8 +446,11 @@ enum Piece<'a> {
     Word,
 }
 
-/// Most identifiers in a template pattern.
-const MAX_PIECES: usize = 16;
+/// Most pieces (literals and identifiers) in a template pattern.
+const MAX_PIECES: usize = 12;
+/// Longest path (and query) below a template link: with [`MAX_PIECES`], the
+/// memoised match takes at most 12 × 512² steps.
+pub const MAX_TEMPLATE_REST: usize = 512;
 
 /// Whether `rest` is an expansion of the DASH template `pattern`
 /// (ISO/IEC 23009-1 §5.3.9.4.4). Matched by memoised search: at most
@@ -465,7 +477,7 @@ fn expands(pattern: &str, rest: &str) -> bool {
     if !tail.is_empty() {
         pieces.push(Piece::Literal(tail));
     }
-    if pieces.len() > MAX_PIECES || rest.len() > 4096 {
+    if pieces.len() > MAX_PIECES || rest.len() > MAX_TEMPLATE_REST {
         return false;
     }
     let mut seen = std::collections::HashSet::new();

@@ -323,7 +323,14 @@ fn proxy_paths_that_escape_their_prefix_or_are_forged_are_refused() {
     assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::File, "https://cdn.example/v/a.mp4", "x")), Err(ProxyPathError::RestNotAllowed));
     assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::File, "https://cdn.example/v/", "x")), Err(ProxyPathError::RestNotAllowed));
     // Never a whole host as a directory.
-    for root in ["https://cdn.example/", "https://cdn.example", "https://cdn.example//", "https://cdn.example/a?u=http://x/"] {
+    for root in [
+        "https://cdn.example/",
+        "https://cdn.example",
+        "https://cdn.example//",
+        "https://cdn.example/a?u=http://x/",
+        "https://cdn.example/%2e%2e/",
+        "https://cdn.example/a/..%5c/",
+    ] {
         assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::Dir, root, "y")), Err(ProxyPathError::NotADirectory), "{root}");
     }
     assert_eq!(decode_proxy_path(&s.path(ROOM, 2_000, Scope::File, "ftp://cdn.example/", "")), Err(ProxyPathError::BadPrefix));
@@ -523,7 +530,25 @@ fn a_template_at_a_host_root_is_signed_with_its_pattern_and_fetches_only_its_exp
     }
     // Another file of the host, below the same signed pattern: refused.
     let other = format!("{}/secret.txt", path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""));
-    assert_eq!(decode_proxy_path(&other), Err(ProxyPathError::NotTemplateExpansion));
+    assert_eq!(decode_proxy_path(&other).map(|r| r.verify(SECRET, 0)), Ok(Err(SignError::NotTemplateExpansion)));
+    // A forged pattern is never matched at all: the signature fails first.
+    let parts: Vec<&str> = path.trim_start_matches("/proxy/").splitn(6, '/').collect();
+    let costly = format!("{}{}", "$Number$".repeat(12), "x");
+    let forged = format!(
+        "/proxy/{}/{}/{}/t/{}.{}/{}",
+        parts[0],
+        parts[1],
+        parts[2],
+        parts[4].split('.').next().unwrap_or(""),
+        b64url_encode(costly.as_bytes()),
+        "1".repeat(500)
+    );
+    assert_eq!(decode_proxy_path(&forged).map(|r| r.verify(SECRET, 0)), Ok(Err(SignError::BadSignature)));
+    // Nor is a rest longer than a template link may carry.
+    assert_eq!(
+        decode_proxy_path(&format!("{}/{}", path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""), "1".repeat(600))),
+        Err(ProxyPathError::NotTemplateExpansion)
+    );
     // The pattern is signed: a wider one does not verify.
     let parts: Vec<&str> = path.trim_start_matches("/proxy/").splitn(6, '/').collect();
     let dir64 = parts[4].split('.').next().unwrap_or("");
@@ -575,10 +600,23 @@ fn only_media_passes_the_filter_by_type_and_by_body() {
     assert_eq!(check_media(Some("application/octet-stream"), Some(&[0x8f; 16])), Ok(Served::Media("application/octet-stream")));
     // An unknown video subtype is labelled with a known one.
     assert_eq!(check_media(Some("video/x-evil"), None), Ok(Served::Media("video/mp4")));
+    // TTML is XML: served as bytes, never with a type a browser renders.
     assert_eq!(
         check_media(Some("application/ttml+xml"), Some(b"<?xml version=\"1.0\"?><tt xmlns=\"http://www.w3.org/ns/ttml\"><body/></tt>")),
-        Ok(Served::Media("application/ttml+xml"))
+        Ok(Served::Media("application/octet-stream"))
     );
+    // A generic type needs a media signature from the first byte on.
+    for body in [&b"secret file"[..], b"MZ\x90\0 an executable", b"PK\x03\x04 a zip", b"#!/bin/sh\nrm -rf /"] {
+        for ct in [Some("application/octet-stream"), Some("text/plain"), None] {
+            assert!(matches!(check_media(ct, Some(body)), Err(NotMedia::Body(_))), "{ct:?} {}", String::from_utf8_lossy(body));
+        }
+    }
+    for body in [&b"\0\0\0\x18stypmsdh"[..], b"\x1a\x45\xdf\xa3\x01", b"\x1f\x43\xb6\x75\x01", b"ID3\x04", b"\xff\xf1\x50\x80", b"OggS\0", b"0123456789abcdef"]
+    {
+        assert_eq!(check_media(Some("application/octet-stream"), Some(body)), Ok(Served::Media("application/octet-stream")), "{body:?}");
+    }
+    // A range from the middle of a file cannot be read: the type decides.
+    assert_eq!(check_media(Some("application/octet-stream"), None), Ok(Served::Media("application/octet-stream")));
     // Documents, by type or by body whatever the type says.
     for ct in ["text/html", "image/svg+xml", "application/xhtml+xml", "application/javascript", "text/xml", "application/json", "image/png"] {
         assert!(matches!(check_media(Some(ct), None), Err(NotMedia::ContentType(_))), "{ct}");
@@ -599,6 +637,10 @@ fn only_media_passes_the_filter_by_type_and_by_body() {
     assert!(manifest_markup("<MPD><h:script xmlns:h=\"http://www.w3.org/1999/xhtml\">x</h:script></MPD>").is_some());
     assert!(manifest_markup("<MPD><SCRIPT>x</SCRIPT></MPD>").is_some());
     assert!(manifest_markup("<?xml-stylesheet href=\"x.xsl\"?><MPD/>").is_some());
+    // Character references do not hide a namespace.
+    assert!(manifest_markup("<MPD><h:img xmlns:h=\"http&#58;//www.w3.org/1999/xhtml\" src=\"x\" onerror=\"alert(1)\"/></MPD>").is_some());
+    assert!(manifest_markup("<MPD><s:svg xmlns:s=\"http://www.w3.org&#x2F;2000/svg\" onload=\"alert(1)\"/></MPD>").is_some());
+    assert_eq!(manifest_markup("<MPD xmlns:cenc=\"urn:mpeg:cenc:2013\"><Period/>&amp;</MPD>"), None);
 }
 
 #[test]
@@ -606,20 +648,23 @@ fn upstream_caching_headers_cap_the_lifetime_and_never_extend_it() {
     use super::cache::{freshness, parse_http_date, CachePolicy, Freshness, Resource};
     let p = CachePolicy::default();
     let seg = Resource::Segment;
-    assert_eq!(p.ttl_for(seg, freshness(None, None, None, 0)), p.segment_secs);
-    assert_eq!(p.ttl_for(seg, freshness(Some("public, max-age=30"), None, None, 0)), 30);
-    assert_eq!(p.ttl_for(seg, freshness(Some("max-age=999999999999"), None, None, 0)), p.segment_secs);
-    assert_eq!(p.ttl_for(seg, freshness(Some("max-age=600, s-maxage=5"), None, None, 0)), 5);
+    assert_eq!(p.ttl_for(seg, freshness(None, None, None, None, 0)), p.segment_secs);
+    assert_eq!(p.ttl_for(seg, freshness(Some("public, max-age=30"), None, None, None, 0)), 30);
+    assert_eq!(p.ttl_for(seg, freshness(Some("max-age=999999999999"), None, None, None, 0)), p.segment_secs);
+    assert_eq!(p.ttl_for(seg, freshness(Some("max-age=600, s-maxage=5"), None, None, None, 0)), 5);
     for cc in ["no-store", "private, max-age=600", "no-cache", "max-age=0"] {
-        assert_eq!(p.ttl_for(seg, freshness(Some(cc), None, None, 0)), 0, "{cc}");
+        assert_eq!(p.ttl_for(seg, freshness(Some(cc), None, None, None, 0)), 0, "{cc}");
     }
     assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
     assert_eq!(parse_http_date("Wed, 02 Dec 2026 12:00:00 GMT"), Some(1_796_212_800));
     assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
     let date = "Wed, 02 Dec 2026 12:00:00 GMT";
-    assert_eq!(freshness(None, Some("Wed, 02 Dec 2026 12:01:40 GMT"), Some(date), 0), Freshness::MaxAge(100));
-    assert_eq!(freshness(None, Some("0"), Some(date), 0), Freshness::MaxAge(0));
-    assert_eq!(freshness(Some("max-age=7"), Some("0"), Some(date), 0), Freshness::MaxAge(7));
+    assert_eq!(freshness(None, Some("Wed, 02 Dec 2026 12:01:40 GMT"), Some(date), None, 0), Freshness::MaxAge(100));
+    assert_eq!(freshness(None, Some("0"), Some(date), None, 0), Freshness::MaxAge(0));
+    assert_eq!(freshness(Some("max-age=7"), Some("0"), Some(date), None, 0), Freshness::MaxAge(7));
+    // Time already spent in caches upstream counts.
+    assert_eq!(freshness(Some("max-age=600"), None, None, Some("550"), 0), Freshness::MaxAge(50));
+    assert_eq!(freshness(Some("max-age=600"), None, None, Some("9000"), 0), Freshness::MaxAge(0));
 }
 
 #[test]

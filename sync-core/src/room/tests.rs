@@ -415,6 +415,8 @@ fn bad_commands_change_nothing() {
         (r#"{"op":"set_rate","rate":0}"#, ErrorCode::BadCommand),
         (r#"{"op":"set_source","url":"javascript:alert(1)"}"#, ErrorCode::BadCommand),
         (r#"{"op":"set_source","url":"//evil.example/x"}"#, ErrorCode::BadCommand),
+        // A browser reads `/\host/` as `//host/`: another host, unguarded.
+        (r#"{"op":"set_source","url":"/\\10.0.0.1/x.mpd"}"#, ErrorCode::BadCommand),
         (r#"{"op":"kick","member":99}"#, ErrorCode::NoSuchMember),
         (r#"{"op":"set_role","member":0,"role":"host"}"#, ErrorCode::BadCommand),
         (r#"{"op":"queue_next"}"#, ErrorCode::NoSuchItem),
