@@ -198,6 +198,9 @@ pub enum RewriteError {
     /// The map function returned something that cannot be written back
     /// (empty, control characters, or a quote inside an HLS attribute).
     BadMapOutput(String),
+    /// A URL reference holds a control character (XML and URLs allow none):
+    /// refused whatever the map would do with it.
+    ControlCharacter,
     /// The rewrite would map more than [`MAX_REFERENCES`] references or
     /// write more than its output bound ([`MAX_OUTPUT_RATIO`] × the input +
     /// [`MAX_OUTPUT_SLACK`], at most [`MAX_OUTPUT_BYTES`]); it stopped there.
@@ -217,6 +220,7 @@ impl std::fmt::Display for RewriteError {
             RewriteError::BadManifestUrl(u) => write!(f, "manifest URL is not an absolute http(s) URL: {u:?}"),
             RewriteError::UrlTooLong(n) => write!(f, "URL reference of {n} bytes exceeds the {MAX_URL_BYTES}-byte limit"),
             RewriteError::BadMapOutput(u) => write!(f, "map function returned an unusable URL: {u:?}"),
+            RewriteError::ControlCharacter => write!(f, "a URL reference holds a control character"),
             RewriteError::Amplification { references, output_bytes } => write!(
                 f,
                 "rewrite stopped after {references} references and {output_bytes} output bytes: a rewrite maps at most {MAX_REFERENCES} references and \
@@ -319,6 +323,9 @@ impl<'m> Mapper<'m> {
     pub(crate) fn map(&mut self, kind: RefKind, url: &str, written: usize) -> Result<Mapped, RewriteError> {
         if url.len() > MAX_URL_BYTES {
             return Err(RewriteError::UrlTooLong(url.len()));
+        }
+        if url.bytes().any(|b| b.is_ascii_control()) {
+            return Err(RewriteError::ControlCharacter);
         }
         let out = match kind {
             RefKind::Url => {

@@ -1548,3 +1548,16 @@ fn an_mpd_may_map_max_references_and_not_one_more() {
     let got = rewrite_dash(&mpd(MAX_REFERENCES + 1), "https://origin.example/m.mpd", &mut tiny);
     assert!(matches!(got, Err(RewriteError::Amplification { references, .. }) if references == MAX_REFERENCES + 1), "{got:?}");
 }
+
+#[test]
+fn a_reference_with_a_control_character_fails_the_rewrite_whatever_the_map_says() {
+    // Found by the fuzzer: a map that gave no link left such a reference as
+    // written, and a later rewrite of the output (with another base) failed.
+    let mpd = "<MPD><Period><AdaptationSet><Representation id=\"a\" bandwidth=\"1\"><SegmentTemplate media=\"$Number$.m4s\" initialization=\"init.mp4?a\u{1}\0b\"/></Representation></AdaptationSet></Period></MPD>";
+    for give_links in [true, false] {
+        let mut map = |r: UrlRef<'_>| give_links.then(|| format!("https://p.test/{}", r.rest));
+        assert!(matches!(rewrite_dash(mpd, "https://origin.example/a/m.mpd", &mut map), Err(RewriteError::ControlCharacter)), "{give_links}");
+    }
+    let mut map = |_: UrlRef<'_>| Some("https://p.test/x".to_string());
+    assert!(matches!(rewrite_hls("#EXTM3U\nseg\u{7}.ts\n", "https://origin.example/a/m.m3u8", &mut map), Err(RewriteError::ControlCharacter)));
+}
