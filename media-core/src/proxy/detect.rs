@@ -58,7 +58,18 @@ pub fn sniff(head: &[u8]) -> Kind {
     if rest.starts_with(b"#EXTM3U") {
         return Kind::Hls;
     }
-    // Skip the XML prolog: declaration, processing instructions, comments.
+    let Some(local) = root_element(rest) else { return Kind::Other };
+    match local {
+        b"MPD" | b"Period" => Kind::Dash,
+        _ => Kind::Other,
+    }
+}
+
+/// The local name of an XML text's first element, after its prolog
+/// (declaration, processing instructions, comments); `None` when there is
+/// none or it may go on past the bytes given.
+pub(crate) fn root_element(text: &[u8]) -> Option<&[u8]> {
+    let mut rest = text;
     loop {
         rest = trim_ws(rest);
         let close: &[u8] = if rest.starts_with(b"<?") {
@@ -68,22 +79,12 @@ pub fn sniff(head: &[u8]) -> Kind {
         } else {
             break;
         };
-        match find(rest, close) {
-            Some(i) => rest = rest.get(i + close.len()..).unwrap_or(&[]),
-            None => return Kind::Other,
-        }
+        rest = rest.get(find(rest, close)? + close.len()..).unwrap_or(&[]);
     }
-    let Some(tag) = rest.strip_prefix(b"<") else { return Kind::Other };
-    let name_len = tag.iter().position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')).unwrap_or(tag.len());
-    let name = tag.get(..name_len).unwrap_or(&[]);
-    if name_len == tag.len() {
-        return Kind::Other; // the name may go on past what we were given
-    }
-    let local = name.rsplit(|&b| b == b':').next().unwrap_or(name);
-    match local {
-        b"MPD" | b"Period" => Kind::Dash,
-        _ => Kind::Other,
-    }
+    let tag = rest.strip_prefix(b"<")?;
+    let name_len = tag.iter().position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/'))?;
+    let name = tag.get(..name_len)?;
+    name.rsplit(|&b| b == b':').next()
 }
 
 fn trim_ws(b: &[u8]) -> &[u8] {

@@ -201,26 +201,7 @@ pub fn sniff_media(head: &[u8]) -> bool {
 
 /// Whether the first element of an XML text (lowercased) is `name` (any prefix).
 fn xml_root_is(lower: &[u8], name: &[u8]) -> bool {
-    let mut rest = lower;
-    loop {
-        let start = rest.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(rest.len());
-        rest = rest.get(start..).unwrap_or(&[]);
-        let close: &[u8] = if rest.starts_with(b"<?") {
-            b"?>"
-        } else if rest.starts_with(b"<!--") {
-            b"-->"
-        } else {
-            break;
-        };
-        match find(rest, close) {
-            Some(i) => rest = rest.get(i + close.len()..).unwrap_or(&[]),
-            None => return false,
-        }
-    }
-    let Some(tag) = rest.strip_prefix(b"<") else { return false };
-    let end = tag.iter().position(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')).unwrap_or(tag.len());
-    let qname = tag.get(..end).unwrap_or(&[]);
-    qname.rsplit(|&b| b == b':').next() == Some(name)
+    super::detect::root_element(lower) == Some(name)
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
