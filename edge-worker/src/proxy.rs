@@ -275,7 +275,6 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
         200 | 206 => {}
         304 => return passthrough_headers(&up, Response::empty()?.with_status(304)),
         416 => return passthrough_headers(&up, Response::empty()?.with_status(416)),
-        s if s >= 400 => return fail_upstream(s),
         s => return fail_upstream(s),
     }
     let content_type = up.headers().get("content-type")?;

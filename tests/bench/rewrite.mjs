@@ -23,27 +23,19 @@ writeFileSync(join(dir, "blob.m4s"), Buffer.alloc(mpd.length, 7));
 const up = await startUpstream({ "/b/": dir });
 const stack = await startStack();
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-/** CPU time (user + system, ms) the stack's processes (wrangler's node and
- * workerd) have used so far, and how many there are. */
-function stackCpuMs() {
+/** CPU time (user + system, ms) used so far by the stack's processes
+ * (wrangler's node and workerd) for which `pick(cmd)` holds. */
+function cpuMs(pick = () => true) {
   let ticks = 0;
-  for (const p of processes().filter((q) => q.pgrp === stack.pgid)) {
+  for (const p of processes().filter((q) => q.pgrp === stack.pgid && pick(q.cmd))) {
     const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
     const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
     ticks += utime + stime;
   }
   return (ticks * 1000) / 100; // clock ticks of 10 ms
 }
-/** The stack's workerd processes' CPU (ms) so far. */
-function workerdCpuMs() {
-  let ticks = 0;
-  for (const p of processes().filter((q) => q.pgrp === stack.pgid && /workerd/.test(q.cmd))) {
-    const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
-    const [utime, stime] = stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(11, 13).map(Number);
-    ticks += utime + stime;
-  }
-  return (ticks * 1000) / 100;
-}
+const workerdCpuMs = () => cpuMs((cmd) => /workerd/.test(cmd));
+const stackCpuMs = () => cpuMs();
 /** Time RUNS requests of `pathOf(i)` after a first one (which fills the upstream cache). */
 async function time(pathOf, check, rewriteCache) {
   const first = await fetch(`${stack.url}${pathOf(-1)}`);

@@ -155,12 +155,6 @@ impl std::fmt::Display for SignError {
 
 impl std::error::Error for SignError {}
 
-/// The proxy path (no origin) for upstream `prefix + rest`, signing `prefix`
-/// for `room` with `scope`.
-pub fn encode_proxy_path(secret: &[u8], room: &str, scope: Scope, prefix: &str, rest: &str, expires: u64) -> String {
-    Signer::new(secret).path(room, expires, scope, prefix, rest)
-}
-
 /// The link for a room's source (or queue entry) `url`: a manifest
 /// (`.m3u8`, `.mpd`) is linked through its directory, so the relative
 /// references its rewrite leaves as written resolve below it; anything
