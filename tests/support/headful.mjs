@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { CHROMIUM_ARGS } from "./browser.mjs";
+import { membersOf, track, until } from "./stack.mjs";
 
 /** Start Xvfb on a free display; resolves to { display, stop }. */
 function startXvfb() {
@@ -30,19 +31,25 @@ function startXvfb() {
 export async function launchHeadful() {
   const xvfb = await startXvfb();
   const profile = mkdtempSync(join(tmpdir(), "wt-headful-"));
-  let chrome, ws;
+  let chrome, ws, untrack;
   // Whatever fails on the way up, nothing is left running or on disk.
   const cleanup = async () => {
     ws?.terminate();
-    if (chrome && chrome.exitCode == null) {
-      chrome.kill();
-      await new Promise((r) => (chrome.exitCode != null ? r() : chrome.once("exit", r)));
+    if (chrome) {
+      // The whole process group: Chromium's helpers outlive the browser
+      // process and go on writing into the profile for a while.
+      try { process.kill(-chrome.pid, "SIGTERM"); } catch {}
+      await until(() => membersOf(chrome.pid).length === 0, { timeout: 10_000, what: "chromium's process group gone" })
+        .catch(() => { try { process.kill(-chrome.pid, "SIGKILL"); } catch {} });
+      await until(() => membersOf(chrome.pid).length === 0, { timeout: 10_000, what: "chromium's process group gone after SIGKILL" }).catch(() => {});
+      untrack?.();
     }
     xvfb.stop();
-    rmSync(profile, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   };
   try {
-    chrome = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${profile}`, "--window-size=1280,800", "about:blank"], { env: { ...process.env, DISPLAY: xvfb.display }, stdio: ["ignore", "ignore", "pipe"] });
+    chrome = spawn(process.env.CHROMIUM ?? "/usr/bin/chromium", [...CHROMIUM_ARGS, "--remote-debugging-port=0", `--user-data-dir=${profile}`, "--window-size=1280,800", "about:blank"], { env: { ...process.env, DISPLAY: xvfb.display }, stdio: ["ignore", "ignore", "pipe"], detached: true });
+    untrack = track(chrome.pid);
     const endpoint = await new Promise((resolve, reject) => {
       let err = "";
       const timer = setTimeout(() => reject(new Error(`chromium did not start: ${err.slice(-500)}`)), 20_000);
