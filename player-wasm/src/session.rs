@@ -12,7 +12,7 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Timeout;
 use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
 use sync_core::json::{self, ObjWriter};
-use sync_core::protocol::{json_array, Command, Wire};
+use sync_core::protocol::{close, json_array, Command, Wire};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -274,6 +274,7 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
         ),
         ClientEvent::Source(s) => ("source", from_json(&s.json())),
         ClientEvent::Queue(q) => ("queue", from_json(&json_array(&q))),
+        ClientEvent::Bans(b) => ("bans", from_json(&json_array(&b))),
         ClientEvent::Settings { mode, has_password } => (
             "settings",
             object(&|o| {
@@ -378,8 +379,8 @@ fn connect(weak: &Weak<RefCell<Shared>>) {
     });
     let w = weak.clone();
     let on_close = Listener::new(target, "close", move |e| {
-        // 4001: kicked, 4003: wrong password: the room said no, do not retry.
-        let refused = e.dyn_ref::<CloseEvent>().map(|c| c.code()).filter(|c| matches!(c, 4001 | 4003));
+        // The room said no (kicked, wrong password, banned, full, expired): do not retry.
+        let refused = e.dyn_ref::<CloseEvent>().map(|c| c.code()).filter(|c| !close::may_reconnect(*c));
         with(&w, |s| {
             s.conn = None;
             s.client.handle_disconnected(now_ms());
@@ -388,7 +389,7 @@ fn connect(weak: &Weak<RefCell<Shared>>) {
             }
         });
         match refused {
-            Some(code) => emit_connection(&w, if code == 4001 { "kicked" } else { "refused" }, None),
+            Some(code) => emit_connection(&w, if code == close::KICKED { "kicked" } else { "refused" }, None),
             None => schedule_reconnect(&w),
         }
     });
@@ -485,7 +486,7 @@ impl Shared {
             let _ = store.remove_item(&resume_key(&self.ws_url));
         }
         if let Some(c) = self.conn.take() {
-            let _ = c.ws.close_with_code_and_reason(1000, "left");
+            let _ = c.ws.close_with_code_and_reason(close::GONE, "left");
         }
         self.timer = None;
         self.reconnect_timer = None;

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 
 use crate::clock::{ClockConfig, ClockSync};
 use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
-use crate::protocol::{ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo};
+use crate::protocol::{BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo};
 use crate::rng::Rng;
 use crate::timeline::Playback;
 use crate::Millis;
@@ -140,6 +140,8 @@ pub enum ClientEvent {
     Source(SourceInfo),
     Members(Vec<MemberInfo>),
     Queue(Vec<QueueItem>),
+    /// The room's bans (names only); the host may lift one.
+    Bans(Vec<BanInfo>),
     Settings {
         mode: PermissionMode,
         has_password: bool,
@@ -165,6 +167,8 @@ pub enum ClientOutput {
 
 struct RoomView {
     seq: u64,
+    /// The `seq` at which the source was set (sent with `duration`).
+    source_seq: u64,
     source: Option<SourceInfo>,
     playback: Playback,
 }
@@ -182,6 +186,7 @@ pub struct Client {
     member: Option<MemberId>,
     /// The member list, kept from the welcome snapshot and the deltas after it.
     members: Vec<MemberInfo>,
+    queue: Vec<QueueItem>,
     room: Option<RoomView>,
     next_command: u64,
     /// Our latest playback command in flight and when it was sent.
@@ -216,6 +221,7 @@ impl Client {
             connected: false,
             member: None,
             members: Vec::new(),
+            queue: Vec::new(),
             room: None,
             next_command: 1,
             pending: None,
@@ -314,11 +320,13 @@ impl Client {
                         self.event(ClientEvent::Source(s.clone()));
                     }
                 }
-                self.room = Some(RoomView { seq: room.seq, source: room.source, playback: room.playback });
+                self.room = Some(RoomView { seq: room.seq, source_seq: room.source_seq, source: room.source, playback: room.playback });
                 self.event(ClientEvent::Joined { member, role });
                 self.members = room.members;
                 self.event(ClientEvent::Members(self.members.clone()));
-                self.event(ClientEvent::Queue(room.queue));
+                self.queue = room.queue;
+                self.event(ClientEvent::Queue(self.queue.clone()));
+                self.event(ClientEvent::Bans(room.bans));
                 self.event(ClientEvent::Settings { mode: room.mode, has_password: room.has_password });
                 for line in room.chat {
                     self.event(ClientEvent::Chat(line));
@@ -354,6 +362,7 @@ impl Client {
                     return;
                 }
                 room.seq = seq;
+                room.source_seq = seq;
                 room.source = Some(source.clone());
                 room.playback = playback;
                 if let (Some(c), Some((id, _))) = (cause, self.pending) {
@@ -379,7 +388,29 @@ impl Client {
                 self.members.retain(|m| m.id != id);
                 self.event(ClientEvent::Members(self.members.clone()));
             }
-            ServerMsg::Queue { items, .. } => self.event(ClientEvent::Queue(items)),
+            ServerMsg::Queue { items, .. } => {
+                self.queue = items;
+                self.event(ClientEvent::Queue(self.queue.clone()));
+            }
+            ServerMsg::QueueAdded { item, at, .. } => {
+                self.queue.retain(|q| q.id != item.id);
+                let at = at.min(self.queue.len());
+                self.queue.insert(at, item);
+                self.event(ClientEvent::Queue(self.queue.clone()));
+            }
+            ServerMsg::QueueRemoved { id, .. } => {
+                self.queue.retain(|q| q.id != id);
+                self.event(ClientEvent::Queue(self.queue.clone()));
+            }
+            ServerMsg::QueueMoved { id, to, .. } => {
+                if let Some(i) = self.queue.iter().position(|q| q.id == id) {
+                    let item = self.queue.remove(i);
+                    let to = to.min(self.queue.len());
+                    self.queue.insert(to, item);
+                }
+                self.event(ClientEvent::Queue(self.queue.clone()));
+            }
+            ServerMsg::Bans { bans } => self.event(ClientEvent::Bans(bans)),
             ServerMsg::Settings { mode, has_password, .. } => self.event(ClientEvent::Settings { mode, has_password }),
             ServerMsg::Chat { line } => self.event(ClientEvent::Chat(line)),
             ServerMsg::Error { code, message, command_id } => {
@@ -491,6 +522,7 @@ impl Client {
             rtt_ms: self.stats.rtt_ms.map(|d| (d * 10.0).round() / 10.0),
             duration,
             hold: self.hold,
+            source_seq: self.room.as_ref().map(|r| r.source_seq),
         };
         self.out.push_back(ClientOutput::Send(msg));
     }

@@ -45,6 +45,9 @@ pub enum ClientMsg {
         hold: bool,
         /// How long seeks take to land on this client (learned, ms).
         seek_ms: Option<f64>,
+        /// The `seq` of the `source` (or welcome) this report is about: the
+        /// room takes `duration` only for the source it is playing now.
+        source_seq: Option<u64>,
     },
     /// A chat line.
     Chat { text: String },
@@ -100,6 +103,8 @@ pub enum Command {
     SetRole { member: MemberId, role: Role },
     SetMode { mode: PermissionMode },
     SetPassword { password: Option<String> },
+    /// Lift a ban (host only).
+    Unban { ban: u64 },
 }
 
 /// Why the playback state changed, when it was not simply a command.
@@ -131,8 +136,16 @@ pub enum ServerMsg {
     Member { member: MemberInfo },
     /// A member left for good (grace over, or kicked).
     MemberLeft { id: MemberId },
-    /// The queue changed.
+    /// The whole queue (sent by older rooms; this one sends deltas).
     Queue { items: Vec<QueueItem>, cause: Option<Cause> },
+    /// An item was added to the queue at index `at`.
+    QueueAdded { item: QueueItem, at: usize, cause: Option<Cause> },
+    /// An item left the queue (removed, or it is now playing).
+    QueueRemoved { id: u64, cause: Option<Cause> },
+    /// An item moved to index `to`.
+    QueueMoved { id: u64, to: usize, cause: Option<Cause> },
+    /// The room's ban list changed (kick bans; the host can lift a ban).
+    Bans { bans: Vec<BanInfo> },
     /// Room settings changed.
     Settings { mode: PermissionMode, has_password: bool, cause: Option<Cause> },
     /// A chat line.
@@ -216,6 +229,16 @@ pub struct RoomSnapshot {
     pub chat: Vec<ChatLine>,
     pub mode: PermissionMode,
     pub has_password: bool,
+    /// The `seq` at which the current source was set.
+    pub source_seq: u64,
+    pub bans: Vec<BanInfo>,
+}
+
+/// A ban as members see it: who, not from where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BanInfo {
+    pub id: u64,
+    pub name: String,
 }
 
 /// A member as others see it.
@@ -246,6 +269,14 @@ pub enum ErrorCode {
     TooLarge,
     RateLimited,
     BinaryNotSupported,
+    /// This identity or address was removed from the room by its host.
+    Banned,
+    /// A member made the group wait too long: it no longer waits for it for a while.
+    HoldLimited,
+    /// A name that is empty once cleaned, or that poses as a role.
+    BadName,
+    /// The room has as many members (or waiting sockets) as it takes, in all or from one address.
+    RoomFull,
 }
 
 /// Why a message could not be decoded.
@@ -389,6 +420,10 @@ wire_names!(ErrorCode {
     TooLarge = "too_large",
     RateLimited = "rate_limited",
     BinaryNotSupported = "binary_not_supported",
+    Banned = "banned",
+    HoldLimited = "hold_limited",
+    BadName = "bad_name",
+    RoomFull = "room_full",
 });
 
 impl Wire for Playback {
@@ -463,6 +498,15 @@ impl Wire for MemberInfo {
     }
 }
 
+impl Wire for BanInfo {
+    fn write(&self, o: &mut ObjWriter) {
+        o.uint("id", self.id).str("name", &self.name);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(BanInfo { id: f.uint("id")?, name: f.str("name")? })
+    }
+}
+
 impl Wire for RoomSnapshot {
     fn write(&self, o: &mut ObjWriter) {
         o.uint("seq", self.seq).opt_str("name", self.name.as_deref());
@@ -470,7 +514,10 @@ impl Wire for RoomSnapshot {
             o.with("source", obj(s));
         }
         o.with("playback", obj(&self.playback)).with("members", arr(&self.members)).with("queue", arr(&self.queue)).with("chat", arr(&self.chat));
-        o.str("mode", self.mode.as_str()).bool("has_password", self.has_password);
+        o.str("mode", self.mode.as_str()).bool("has_password", self.has_password).uint("source_seq", self.source_seq);
+        if !self.bans.is_empty() {
+            o.with("bans", arr(&self.bans));
+        }
     }
     fn read(f: Fields) -> Result<Self, FieldError> {
         Ok(RoomSnapshot {
@@ -483,6 +530,8 @@ impl Wire for RoomSnapshot {
             chat: f.arr("chat", ChatLine::read)?,
             mode: f.name("mode", PermissionMode::from_name)?,
             has_password: f.bool("has_password")?,
+            source_seq: f.opt_uint("source_seq")?.unwrap_or(0),
+            bans: if f.get("bans").is_some() { f.arr("bans", BanInfo::read)? } else { Vec::new() },
         })
     }
 }
@@ -505,6 +554,7 @@ impl Wire for Command {
             SetRole { .. } => "set_role",
             SetMode { .. } => "set_mode",
             SetPassword { .. } => "set_password",
+            Unban { .. } => "unban",
         };
         o.str("op", op);
         match self {
@@ -539,6 +589,9 @@ impl Wire for Command {
             SetPassword { password } => {
                 o.opt_str("password", password.as_deref());
             }
+            Unban { ban } => {
+                o.uint("ban", *ban);
+            }
         }
     }
     fn read(f: Fields) -> Result<Self, FieldError> {
@@ -559,6 +612,7 @@ impl Wire for Command {
             "set_role" => SetRole { member: f.uint("member")?, role: f.name("role", Role::from_name)? },
             "set_mode" => SetMode { mode: f.name("mode", PermissionMode::from_name)? },
             "set_password" => SetPassword { password: f.opt_str("password")? },
+            "unban" => Unban { ban: f.uint("ban")? },
             _ => return Err(FieldError { field: "op".into(), expected: "a known command" }),
         })
     }
@@ -588,12 +642,12 @@ impl ClientMsg {
             ClientMsg::Command { id, command } => {
                 o.uint("id", *id).with("command", obj(command));
             }
-            ClientMsg::Status { buffering, drift_ms, rtt_ms, duration, hold, seek_ms } => {
+            ClientMsg::Status { buffering, drift_ms, rtt_ms, duration, hold, seek_ms, source_seq } => {
                 o.bool("buffering", *buffering).opt_num("drift_ms", *drift_ms).opt_num("rtt_ms", *rtt_ms).opt_num("duration", *duration);
                 if !hold {
                     o.bool("hold", false);
                 }
-                o.opt_num("seek_ms", *seek_ms);
+                o.opt_num("seek_ms", *seek_ms).opt_uint("source_seq", *source_seq);
             }
             ClientMsg::Chat { text } => {
                 o.str("text", text);
@@ -620,6 +674,7 @@ impl ClientMsg {
                     duration: f.opt_num("duration")?,
                     hold: f.opt_bool("hold")?.unwrap_or(true),
                     seek_ms: f.opt_num("seek_ms")?,
+                    source_seq: f.opt_uint("source_seq")?,
                 },
                 "chat" => ClientMsg::Chat { text: f.str("text")? },
                 "leave" => ClientMsg::Leave,
@@ -640,6 +695,10 @@ impl ServerMsg {
             ServerMsg::Member { .. } => "member",
             ServerMsg::MemberLeft { .. } => "member_left",
             ServerMsg::Queue { .. } => "queue",
+            ServerMsg::QueueAdded { .. } => "queue_added",
+            ServerMsg::QueueRemoved { .. } => "queue_removed",
+            ServerMsg::QueueMoved { .. } => "queue_moved",
+            ServerMsg::Bans { .. } => "bans",
             ServerMsg::Settings { .. } => "settings",
             ServerMsg::Chat { .. } => "chat",
             ServerMsg::Error { .. } => "error",
@@ -672,6 +731,21 @@ impl ServerMsg {
             ServerMsg::Queue { items, cause } => {
                 o.with("items", arr(items));
                 opt_cause(o, cause);
+            }
+            ServerMsg::QueueAdded { item, at, cause } => {
+                o.with("item", obj(item)).uint("at", *at as u64);
+                opt_cause(o, cause);
+            }
+            ServerMsg::QueueRemoved { id, cause } => {
+                o.uint("id", *id);
+                opt_cause(o, cause);
+            }
+            ServerMsg::QueueMoved { id, to, cause } => {
+                o.uint("id", *id).uint("to", *to as u64);
+                opt_cause(o, cause);
+            }
+            ServerMsg::Bans { bans } => {
+                o.with("bans", arr(bans));
             }
             ServerMsg::Settings { mode, has_password, cause } => {
                 o.str("mode", mode.as_str()).bool("has_password", *has_password);
@@ -712,6 +786,16 @@ impl ServerMsg {
                 "member" => ServerMsg::Member { member: MemberInfo::read(f.obj("member")?)? },
                 "member_left" => ServerMsg::MemberLeft { id: f.uint("id")? },
                 "queue" => ServerMsg::Queue { items: f.arr("items", QueueItem::read)?, cause: read_cause(f)? },
+                "queue_added" => ServerMsg::QueueAdded {
+                    item: QueueItem::read(f.obj("item")?)?,
+                    at: usize::try_from(f.uint("at")?).unwrap_or(usize::MAX),
+                    cause: read_cause(f)?,
+                },
+                "queue_removed" => ServerMsg::QueueRemoved { id: f.uint("id")?, cause: read_cause(f)? },
+                "queue_moved" => {
+                    ServerMsg::QueueMoved { id: f.uint("id")?, to: usize::try_from(f.uint("to")?).unwrap_or(usize::MAX), cause: read_cause(f)? }
+                }
+                "bans" => ServerMsg::Bans { bans: f.arr("bans", BanInfo::read)? },
                 "settings" => {
                     ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? }
                 }
@@ -721,6 +805,52 @@ impl ServerMsg {
             }))
         })
     }
+}
+
+/// Length of a room id: 16 random bytes, base64url without padding.
+pub const ROOM_ID_LEN: usize = 22;
+
+/// The one room-id rule (worker routes, the wasm `join`, the JS API):
+/// exactly [`ROOM_ID_LEN`] characters of the base64url alphabet.
+pub fn valid_room_id(id: &str) -> bool {
+    id.len() == ROOM_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// WebSocket close codes the room uses, and what a client does after each.
+pub mod close {
+    /// Left for good (`leave`, or the reconnect grace is over).
+    pub const GONE: u16 = 1000;
+    /// The room was deleted (expired): do not reconnect.
+    pub const EXPIRED: u16 = 1001;
+    /// Too many refused messages in a row: reconnect after a back-off.
+    pub const ABUSE: u16 = 1008;
+    /// The room failed: reconnect after a back-off.
+    pub const ERROR: u16 = 1011;
+    /// Removed and banned by the host: do not reconnect.
+    pub const KICKED: u16 = 4001;
+    /// Wrong or missing password: do not reconnect without a new one.
+    pub const WRONG_PASSWORD: u16 = 4003;
+    /// No `hello` within the deadline: reconnect after a back-off.
+    pub const HELLO_TIMEOUT: u16 = 4008;
+    /// Banned identity or address, or the room is full: do not reconnect.
+    pub const REFUSED: u16 = 4009;
+
+    /// Whether a client may reconnect (with back-off) after this close code.
+    pub fn may_reconnect(code: u16) -> bool {
+        !matches!(code, EXPIRED | KICKED | WRONG_PASSWORD | REFUSED)
+    }
+
+    /// Every code with its wire name, for the JS API and the docs.
+    pub const ALL: [(u16, &str); 8] = [
+        (GONE, "gone"),
+        (EXPIRED, "expired"),
+        (ABUSE, "abuse"),
+        (ERROR, "error"),
+        (KICKED, "kicked"),
+        (WRONG_PASSWORD, "wrong_password"),
+        (HELLO_TIMEOUT, "hello_timeout"),
+        (REFUSED, "refused"),
+    ];
 }
 
 #[cfg(test)]
@@ -737,7 +867,7 @@ mod tests {
             ClientMsg::Ping { t0: 12.5 },
             ClientMsg::Command { id: 7, command: Command::Seek { position: 10.0 } },
             ClientMsg::Command { id: 8, command: Command::Play { position: None } },
-            ClientMsg::Status { buffering: true, drift_ms: Some(3.0), rtt_ms: None, duration: None, hold: false, seek_ms: Some(120.0) },
+            ClientMsg::Status { buffering: true, drift_ms: Some(3.0), rtt_ms: None, duration: None, hold: false, seek_ms: Some(120.0), source_seq: Some(4) },
         ];
         for m in msgs {
             let text = m.encode();
@@ -755,7 +885,7 @@ mod tests {
     #[test]
     fn optional_fields_default() {
         let m = ClientMsg::decode(r#"{"v":1,"type":"status","buffering":false}"#);
-        assert_eq!(m, Ok(ClientMsg::Status { buffering: false, drift_ms: None, rtt_ms: None, duration: None, hold: true, seek_ms: None }));
+        assert_eq!(m, Ok(ClientMsg::Status { buffering: false, drift_ms: None, rtt_ms: None, duration: None, hold: true, seek_ms: None, source_seq: None }));
         let m = ClientMsg::decode(r#"{"v":1,"type":"hello","name":"x"}"#);
         assert_eq!(m, Ok(ClientMsg::Hello { name: "x".into(), password: None, resume: None, host_token: None }));
     }
@@ -818,7 +948,7 @@ mod tests {
             let (ours, doc): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&encoded).unwrap(), serde_json::from_str(&text).unwrap());
             assert_eq!(norm(ours), norm(doc), "{text}");
         }
-        assert_eq!((client, commands, server), (7, 14, 11), "every example was checked");
+        assert_eq!((client, commands, server), (7, 15, 14), "every example was checked");
     }
 
     /// Seeded mutations of real messages (byte flips, cuts, splices): the

@@ -17,10 +17,10 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    Cause, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, MemberStatus, PermissionMode, QueueItem, Reason, Role, RoomSnapshot, ServerMsg,
-    SourceInfo,
+    close, BanInfo, Cause, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, MemberStatus, PermissionMode, QueueItem, Reason, Role,
+    RoomSnapshot, ServerMsg, SourceInfo,
 };
-use crate::secret::{constant_time_eq, token_from_entropy, token_hash, PasswordHash};
+use crate::secret::{constant_time_eq, draw, sha256_hex, token_from_entropy, token_hash, PasswordHash};
 use crate::timeline::Playback;
 use crate::Millis;
 
@@ -61,6 +61,28 @@ pub struct RoomConfig {
     /// SSRF guard): a source it refuses is refused with its reason, so no
     /// member's browser is sent to a loopback, private or link-local address.
     pub source_guard: Option<SourceGuard>,
+    /// A socket must say `hello` this soon or it is closed.
+    pub hello_timeout_ms: Millis,
+    /// Sockets that have not said `hello` yet: in all, and from one address.
+    pub max_pending: usize,
+    pub max_pending_per_address: usize,
+    /// Members from one address (bots cannot fill the room before people).
+    pub max_members_per_address: usize,
+    /// Kick bans kept (the oldest goes first).
+    pub max_bans: usize,
+    /// A member may make the group wait this long per window; a member whose
+    /// wait timed out or ran over is not waited for until the window ends.
+    pub hold_budget_ms: Millis,
+    pub hold_window_ms: Millis,
+    /// What a member who cannot control may add to scheduled starts through
+    /// its reported RTT (the lead is 2 × RTT) and seek landing time.
+    pub viewer_rtt_cap_ms: Millis,
+    pub viewer_seek_cap_ms: Millis,
+    /// Wrong passwords the room answers per window (from anyone); beyond
+    /// that every check is refused until the window ends.
+    pub password_failures: usize,
+    pub password_window_ms: Millis,
+    pub max_password_chars: usize,
 }
 
 /// See [`RoomConfig::source_guard`]: `Err` carries the reason.
@@ -75,7 +97,7 @@ impl Default for RoomConfig {
             max_chat_chars: 500,
             chat_history: 50,
             max_queue: 100,
-            max_members: 1000,
+            max_members: 5000,
             grace_ms: 30_000.0,
             buffer_wait_ms: 10_000.0,
             start_lead_min_ms: 300.0,
@@ -88,20 +110,59 @@ impl Default for RoomConfig {
             rate_burst: 40.0,
             abuse_limit: 40,
             source_guard: None,
+            hello_timeout_ms: 10_000.0,
+            max_pending: 64,
+            max_pending_per_address: 8,
+            max_members_per_address: 20,
+            max_bans: 500,
+            hold_budget_ms: 20_000.0,
+            hold_window_ms: 60_000.0,
+            viewer_rtt_cap_ms: 250.0,
+            viewer_seek_cap_ms: 1_000.0,
+            password_failures: 10,
+            password_window_ms: 60_000.0,
+            max_password_chars: 200,
         }
     }
 }
 
-/// How a room is created.
+/// How a room is created: what the creator asked for, checked by the same
+/// rules as the commands that change it later ([`Room::create`]).
 #[derive(Clone, Debug, Default)]
 pub struct CreateOptions {
     pub name: Option<String>,
     pub source: Option<SourceInfo>,
     pub mode: PermissionMode,
-    /// Password and a random salt for it.
-    pub password: Option<(String, [u8; 16])>,
+    pub password: Option<String>,
     /// The host token handed to the creator (only its hash is kept).
     pub host_token: Option<String>,
+}
+
+/// Why a room could not be created: which field, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Why a socket was not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectRefused {
+    /// The address was banned by the room's host.
+    Banned,
+    /// Too many sockets are waiting to say `hello` (in all or from this address).
+    Busy,
+}
+
+/// A kick: the member's identity and address may not join again until the
+/// host lifts it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ban {
+    pub id: u64,
+    pub name: String,
+    /// The address key ([`Room::address_key`]); empty if unknown.
+    pub addr: String,
+    pub resume_hash: String,
 }
 
 /// A member as stored.
@@ -118,6 +179,9 @@ pub struct StoredMember {
     pub away_until: Option<Millis>,
     /// false: this member does not make the group wait.
     pub hold: bool,
+    /// The key of the address it joined from ([`Room::address_key`]).
+    #[serde(default)]
+    pub addr: String,
 }
 
 /// The group waiting for buffering members.
@@ -163,6 +227,17 @@ pub struct PersistedRoom {
     pub hold: Option<Hold>,
     #[serde(default)]
     pub empty_since: Option<Millis>,
+    /// The `seq` at which the current source was set: a reported duration
+    /// counts only for it.
+    #[serde(default)]
+    pub source_seq: u64,
+    #[serde(default)]
+    pub bans: Vec<Ban>,
+    #[serde(default)]
+    pub next_ban: u64,
+    /// Salt of the address keys (random per room; addresses are not stored).
+    #[serde(default)]
+    pub addr_salt: String,
 }
 
 /// What a socket carries across hibernation (its attachment).
@@ -173,6 +248,9 @@ pub struct SocketTag {
     pub member: Option<MemberId>,
 }
 
+/// A socket's address key, kept beside its [`SocketTag`] across hibernation.
+pub type AddressKey = String;
+
 /// Work for the shell.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RoomOutput {
@@ -180,7 +258,9 @@ pub enum RoomOutput {
     Send { to: ConnId, msg: ServerMsg },
     /// Send to every connection of a member.
     Broadcast { msg: ServerMsg },
-    /// Write this to storage before anything that follows is sent.
+    /// Write this to storage before anything that follows is sent. There is
+    /// at most one per input, and it comes first: everything the input
+    /// changed is stored before anyone hears of it.
     Persist(Box<PersistedRoom>),
     /// Store this on the connection's socket (survives hibernation).
     Attach(SocketTag),
@@ -197,20 +277,30 @@ struct Conn {
     member: Option<MemberId>,
     /// Resume token offered to this connection if it joins as a new member.
     fresh_token: String,
+    /// The address key it came from.
+    addr: AddressKey,
+    /// It must say `hello` by then.
+    hello_by: Option<Millis>,
     tokens: f64,
     refilled: Millis,
     refused_in_a_row: u32,
 }
 
-/// Public facts about a room (for `GET /api/rooms/:id`).
+/// Public facts about a room (for `GET /api/rooms/:id`). A room with a
+/// password tells only that it exists and needs one.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RoomInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    pub members: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceInfo>,
-    pub playing: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub playing: Option<bool>,
     pub has_password: bool,
-    pub mode: PermissionMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<PermissionMode>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -218,10 +308,24 @@ struct Live {
     drift_ms: Option<f64>,
     rtt_ms: Option<f64>,
     seek_ms: Option<f64>,
+    /// Time this member made the group wait in the current window.
+    held_ms: Millis,
+    window_start: Millis,
+    /// Not waited for until then.
+    hold_blocked_until: Option<Millis>,
 }
 
 pub struct Room {
     cfg: RoomConfig,
+    /// Randomness from the shell, drawn from with a counter.
+    seed: [u8; 32],
+    draws: u64,
+    /// Times of recent wrong passwords.
+    password_failures: VecDeque<Millis>,
+    /// The state changed since the last `Persist`.
+    dirty: bool,
+    /// Group-hold time accounted up to here.
+    holds_counted_at: Millis,
     state: PersistedRoom,
     conns: BTreeMap<ConnId, Conn>,
     live: BTreeMap<MemberId, Live>,
@@ -238,60 +342,146 @@ fn refuse<T>(code: ErrorCode, msg: impl Into<String>) -> Result<T, (ErrorCode, S
 }
 
 impl Room {
-    /// A new room.
-    pub fn create(cfg: RoomConfig, now: Millis, opts: CreateOptions) -> Self {
-        let name = opts.name.map(|n| clean_text(&n, cfg.max_title_chars)).filter(|n| !n.is_empty());
+    fn blank(cfg: RoomConfig, state: PersistedRoom, seed: [u8; 32]) -> Self {
+        Room {
+            cfg,
+            seed,
+            draws: 0,
+            password_failures: VecDeque::new(),
+            dirty: false,
+            holds_counted_at: 0.0,
+            state,
+            conns: BTreeMap::new(),
+            live: BTreeMap::new(),
+            members_dirty_at: None,
+            dirty_members: Default::default(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// A new room, checked by the rules its commands follow later: a name
+    /// or title over its length, a source the room would refuse or a
+    /// password out of bounds is an error, not trimmed or stored. `seed`
+    /// is fresh randomness (tokens, salts).
+    pub fn create(cfg: RoomConfig, now: Millis, opts: CreateOptions, seed: [u8; 32]) -> Result<Self, CreateError> {
+        let err = |field, message: String| CreateError { field, message };
+        let name = match opts.name {
+            Some(n) => check_title(&cfg, &n).map_err(|m| err("name", m))?,
+            None => None,
+        };
+        let source = match opts.source {
+            Some(s) => Some(check_source(&cfg, s.url, s.title).map_err(|(_, m)| err("source", m))?),
+            None => None,
+        };
+        let password = match opts.password.filter(|p| !p.is_empty()) {
+            Some(p) => Some(check_password_rule(&cfg, p).map_err(|(_, m)| err("password", m))?),
+            None => None,
+        };
         let state = PersistedRoom {
             name,
-            source: opts.source,
+            source,
             playback: Playback { t_ref: now, ..Playback::default() },
             seq: 1,
+            source_seq: 1,
             mode: opts.mode,
-            password: opts.password.map(|(p, salt)| PasswordHash::new(&p, &salt)),
             host_token_hash: opts.host_token.map(|t| token_hash(&t)),
             empty_since: Some(now),
             ..PersistedRoom::default()
         };
-        let mut room =
-            Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
+        let mut room = Room::blank(cfg, state, seed);
+        room.state.addr_salt = crate::secret::token_from_entropy(&room.random16());
+        if let Some(p) = password {
+            let salt = room.random16();
+            room.state.password = Some(PasswordHash::new(&p, &salt));
+        }
         room.persist();
+        Ok(room)
+    }
+
+    /// A room as stored, with the sockets that are still open (and the
+    /// address key each came from). `seed` is fresh randomness: a socket
+    /// that says `hello` only after this wake-up still gets a random token.
+    pub fn restore(cfg: RoomConfig, state: PersistedRoom, sockets: impl IntoIterator<Item = (SocketTag, AddressKey)>, now: Millis, seed: [u8; 32]) -> Self {
+        let mut room = Room::blank(cfg, state, seed);
+        room.holds_counted_at = now;
+        if room.state.addr_salt.is_empty() {
+            room.state.addr_salt = crate::secret::token_from_entropy(&room.random16());
+            room.persist();
+        }
+        for (s, addr) in sockets {
+            room.state.next_conn = room.state.next_conn.max(s.conn + 1);
+            let member = s.member.filter(|m| room.state.members.iter().any(|x| x.id == *m));
+            let fresh_token = token_from_entropy(&room.random16());
+            let hello_by = member.is_none().then_some(now + room.cfg.hello_timeout_ms);
+            room.conns.insert(s.conn, Conn { member, fresh_token, addr, hello_by, tokens: room.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
+        }
         room
     }
 
-    /// A room as stored, with the sockets that are still open.
-    pub fn restore(cfg: RoomConfig, state: PersistedRoom, sockets: impl IntoIterator<Item = SocketTag>) -> Self {
-        let mut room =
-            Room { cfg, state, conns: BTreeMap::new(), live: BTreeMap::new(), members_dirty_at: None, dirty_members: Default::default(), out: VecDeque::new() };
-        for s in sockets {
-            room.state.next_conn = room.state.next_conn.max(s.conn + 1);
-            let member = s.member.filter(|m| room.state.members.iter().any(|x| x.id == *m));
-            room.conns.insert(s.conn, Conn { member, fresh_token: String::new(), tokens: room.cfg.rate_burst, refilled: 0.0, refused_in_a_row: 0 });
-        }
-        room
+    fn random16(&mut self) -> [u8; 16] {
+        self.draws += 1;
+        draw(&self.seed, self.draws)
+    }
+
+    /// The key an address is known by in this room: a salted hash (the room
+    /// stores no addresses). IPv6 addresses count by their /64.
+    pub fn address_key(&self, addr: &str) -> AddressKey {
+        let addr = match addr.parse::<std::net::Ipv6Addr>() {
+            Ok(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            Err(_) => addr.to_string(),
+        };
+        sha256_hex(format!("{}:{addr}", self.state.addr_salt).as_bytes())[..32].to_string()
     }
 
     pub fn state(&self) -> &PersistedRoom {
         &self.state
     }
 
+    /// What anyone may learn of the room: everything public, or, for a room
+    /// with a password, only that it exists and needs one.
     pub fn info(&self) -> RoomInfo {
+        if self.state.password.is_some() {
+            return RoomInfo { name: None, members: None, source: None, playing: None, has_password: true, mode: None };
+        }
         RoomInfo {
             name: self.state.name.clone(),
-            members: self.state.members.iter().filter(|m| m.status != MemberStatus::Away).count(),
+            members: Some(self.member_count()),
             source: self.state.source.clone(),
-            playing: self.state.playback.playing,
-            has_password: self.state.password.is_some(),
-            mode: self.state.mode,
+            playing: Some(self.state.playback.playing),
+            has_password: false,
+            mode: Some(self.state.mode),
         }
     }
 
-    /// Whether `password` opens this room (always true without a password).
-    pub fn check_password(&self, password: Option<&str>) -> bool {
-        match (&self.state.password, password) {
-            (None, _) => true,
-            (Some(h), Some(p)) => h.verify(p),
-            (Some(_), None) => false,
+    /// Check a password (always right without one). Wrong answers are
+    /// counted per room: past `password_failures` in a window every check
+    /// is refused with `RateLimited` until the window ends, whoever asks,
+    /// so guessing costs the same from many addresses as from one. A right
+    /// password checked against an old hash is rehashed.
+    pub fn handle_password_check(&mut self, now: Millis, password: Option<&str>) -> Result<(), (ErrorCode, String)> {
+        let Some(hash) = &self.state.password else { return Ok(()) };
+        let Some(password) = password else { return refuse(ErrorCode::WrongPassword, "this room needs a password") };
+        while self.password_failures.front().is_some_and(|t| now - t >= self.cfg.password_window_ms) {
+            self.password_failures.pop_front();
         }
+        if self.password_failures.len() >= self.cfg.password_failures {
+            let wait = self.password_failures.front().map_or(0.0, |t| t + self.cfg.password_window_ms - now);
+            return refuse(ErrorCode::RateLimited, format!("too many wrong passwords for this room; try again in {} s", (wait / 1000.0).ceil()));
+        }
+        if password.chars().count() > self.cfg.max_password_chars || !hash.verify(password) {
+            self.password_failures.push_back(now);
+            self.log("wrong_password", None, format!("{} in the window", self.password_failures.len()));
+            return refuse(ErrorCode::WrongPassword, "wrong password");
+        }
+        if hash.is_outdated() {
+            let salt = self.random16();
+            self.state.password = Some(PasswordHash::new(password, &salt));
+            self.persist();
+        }
+        Ok(())
     }
 
     pub fn has_password(&self) -> bool {
@@ -300,19 +490,36 @@ impl Room {
 
     /// Members present (not away).
     pub fn member_count(&self) -> usize {
-        self.info().members
+        self.state.members.iter().filter(|m| m.status != MemberStatus::Away).count()
     }
 
-    /// A socket was accepted. `entropy` makes the resume token it gets if it
-    /// joins as a new member.
-    pub fn handle_connect(&mut self, now: Millis, entropy: &[u8]) -> ConnId {
+    /// Whether an address (its key) is banned.
+    pub fn is_banned(&self, addr: &AddressKey) -> bool {
+        !addr.is_empty() && self.state.bans.iter().any(|b| &b.addr == addr)
+    }
+
+    /// A socket is being accepted from `addr` (its [`Room::address_key`]).
+    /// Refused for a banned address, or when too many sockets are waiting
+    /// to say `hello` (in all or from this address); otherwise it must say
+    /// `hello` within `hello_timeout_ms`.
+    pub fn handle_connect(&mut self, now: Millis, addr: AddressKey) -> Result<ConnId, ConnectRefused> {
+        if self.is_banned(&addr) {
+            self.log("refused_connect", None, "banned address".into());
+            return Err(ConnectRefused::Banned);
+        }
+        let pending = self.conns.values().filter(|c| c.member.is_none());
+        let (all, same) = pending.fold((0, 0), |(a, s), c| (a + 1, s + usize::from(c.addr == addr)));
+        if all >= self.cfg.max_pending || same >= self.cfg.max_pending_per_address {
+            self.log("refused_connect", None, format!("{all} sockets waiting to say hello, {same} from this address"));
+            return Err(ConnectRefused::Busy);
+        }
         let conn = self.state.next_conn;
         self.state.next_conn += 1;
-        self.conns
-            .insert(conn, Conn { member: None, fresh_token: token_from_entropy(entropy), tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
-        self.persist();
+        let fresh_token = token_from_entropy(&self.random16());
+        let hello_by = Some(now + self.cfg.hello_timeout_ms);
+        self.conns.insert(conn, Conn { member: None, fresh_token, addr, hello_by, tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
         self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: None }));
-        conn
+        Ok(conn)
     }
 
     /// A socket closed or failed.
@@ -396,8 +603,16 @@ impl Room {
             (ClientMsg::Hello { name, password, resume, host_token }, None) => {
                 if let Err((code, message)) = self.hello(now, conn, &name, password, resume, host_token) {
                     self.refused(conn, code, message, None);
-                    if code == ErrorCode::WrongPassword {
-                        self.out.push_back(RoomOutput::Close { conn, code: 4003, reason: "wrong password".into() });
+                    let close = match code {
+                        ErrorCode::WrongPassword => Some((close::WRONG_PASSWORD, "wrong password")),
+                        ErrorCode::Banned => Some((close::REFUSED, "banned")),
+                        ErrorCode::RoomFull => Some((close::REFUSED, "room full")),
+                        ErrorCode::RateLimited => Some((close::ABUSE, "too many wrong passwords")),
+                        _ => None,
+                    };
+                    if let Some((code, reason)) = close {
+                        self.conns.remove(&conn);
+                        self.out.push_back(RoomOutput::Close { conn, code, reason: reason.into() });
                     }
                 }
             }
@@ -408,10 +623,13 @@ impl Room {
                     self.refused(conn, code, message, Some(id));
                 }
             }
-            (ClientMsg::Status { buffering, drift_ms, rtt_ms, duration, hold, seek_ms }, Some(m)) => {
+            (ClientMsg::Status { buffering, drift_ms, rtt_ms, duration, hold, seek_ms, source_seq }, Some(m)) => {
                 if let Some(ms) = seek_ms.filter(|v| v.is_finite() && *v >= 0.0) {
                     self.live.entry(m).or_default().seek_ms = Some(ms.min(5_000.0));
                 }
+                // The item's length: only from a member who may control the
+                // room, and only for the source it is playing now.
+                let duration = duration.filter(|_| self.can_control(m) && source_seq == Some(self.state.source_seq));
                 self.status(now, m, buffering, drift_ms, rtt_ms, duration, hold);
             }
             (ClientMsg::Leave, Some(m)) => self.leave(now, m),
@@ -465,31 +683,45 @@ impl Room {
     }
 
     fn hello(&mut self, now: Millis, conn: ConnId, name: &str, password: Option<String>, resume: Option<String>, host_token: Option<String>) -> CmdResult {
-        if !self.check_password(password.as_deref()) {
-            return refuse(ErrorCode::WrongPassword, if password.is_some() { "wrong password" } else { "this room needs a password" });
+        let (fresh, addr) = self.conns.get(&conn).map(|c| (c.fresh_token.clone(), c.addr.clone())).unwrap_or_default();
+        let resume_hash = resume.as_deref().map(token_hash);
+        if self.is_banned(&addr) || resume_hash.as_ref().is_some_and(|h| self.state.bans.iter().any(|b| constant_time_eq(&b.resume_hash, h))) {
+            return refuse(ErrorCode::Banned, "you were removed from this room by its host");
         }
-        let fresh = self.conns.get(&conn).map(|c| c.fresh_token.clone()).unwrap_or_default();
-        let resumed = resume.as_deref().map(token_hash).and_then(|h| self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h)));
+        self.handle_password_check(now, password.as_deref())?;
+        let resumed = resume_hash.and_then(|h| self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h)));
         let claims_host = host_token.as_deref().zip(self.state.host_token_hash.as_deref()).is_some_and(|(t, h)| constant_time_eq(&token_hash(t), h));
+        let clean = clean_name(name, self.cfg.max_name_chars);
+        if clean.is_empty() && !name.trim().is_empty() {
+            return refuse(ErrorCode::BadName, "that name shows as nothing: use letters, digits or symbols");
+        }
+        if poses_as_role(&clean) {
+            return refuse(ErrorCode::BadName, "a name may not pose as a role, e.g. \"(host)\"");
+        }
         let (id, token) = match resumed {
             Some(i) => {
+                let id = self.state.members[i].id;
+                if !clean.is_empty() {
+                    let name = self.distinct_name(&clean, Some(id));
+                    self.state.members[i].name = name;
+                }
                 let m = &mut self.state.members[i];
                 m.status = MemberStatus::Ready;
                 m.away_until = None;
-                let clean = clean_text(name, self.cfg.max_name_chars);
-                if !clean.is_empty() {
-                    m.name = clean;
-                }
-                (m.id, resume.unwrap_or_default())
+                m.addr = addr;
+                (id, resume.unwrap_or_default())
             }
             None => {
                 if self.state.members.len() >= self.cfg.max_members {
-                    return refuse(ErrorCode::Forbidden, "the room is full");
+                    return refuse(ErrorCode::RoomFull, "the room is full");
+                }
+                if !addr.is_empty() && self.state.members.iter().filter(|m| m.addr == addr).count() >= self.cfg.max_members_per_address {
+                    return refuse(ErrorCode::RoomFull, format!("the room takes at most {} members from one address", self.cfg.max_members_per_address));
                 }
                 let id = self.state.next_member;
                 self.state.next_member += 1;
-                let clean = clean_text(name, self.cfg.max_name_chars);
                 let name = if clean.is_empty() { format!("Guest {id}") } else { clean };
+                let name = self.distinct_name(&name, None);
                 let role = if self.state.members.iter().any(|m| m.role == Role::Host) { Role::Viewer } else { Role::Host };
                 self.state.members.push(StoredMember {
                     id,
@@ -500,6 +732,7 @@ impl Room {
                     status: MemberStatus::Ready,
                     away_until: None,
                     hold: true,
+                    addr,
                 });
                 (id, fresh)
             }
@@ -518,6 +751,7 @@ impl Room {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.member = Some(id);
+            c.hello_by = None;
         }
         self.state.empty_since = None;
         self.log(if resumed.is_some() { "rejoin" } else { "join" }, Some(id), format!("conn {conn}"));
@@ -531,6 +765,15 @@ impl Room {
             self.member_changed(d);
         }
         Ok(())
+    }
+
+    /// `name`, numbered if another member (not `me`) already shows it.
+    fn distinct_name(&self, name: &str, me: Option<MemberId>) -> String {
+        let others: Vec<String> = self.state.members.iter().filter(|m| Some(m.id) != me).map(|m| m.name.to_lowercase()).collect();
+        distinct(name, self.cfg.max_name_chars, |candidate| {
+            let c = candidate.to_lowercase();
+            others.iter().any(|o| *o == c)
+        })
     }
 
     fn member(&self, id: MemberId) -> Option<&StoredMember> {
@@ -549,16 +792,28 @@ impl Room {
         self.member(id).is_some_and(|m| m.role == Role::Host)
     }
 
+    /// A member's reported figure as far as it may delay the room: members
+    /// who cannot control the room are capped (they could otherwise add
+    /// seconds to every start by reporting a huge RTT or seek time).
+    fn bounded(&self, id: MemberId, value: Option<f64>, viewer_cap: Millis) -> Option<f64> {
+        value.map(|v| if self.can_control(id) { v } else { v.min(viewer_cap) })
+    }
+
     /// How far ahead a scheduled start begins: max(2 × highest RTT, min), capped.
     pub fn start_lead(&self) -> Millis {
-        let rtt = self.live.values().filter_map(|l| l.rtt_ms).fold(0.0, f64::max);
+        let rtt = self.live.iter().filter_map(|(id, l)| self.bounded(*id, l.rtt_ms, self.cfg.viewer_rtt_cap_ms)).fold(0.0, f64::max);
         (2.0 * rtt).max(self.cfg.start_lead_min_ms).min(self.cfg.start_lead_max_ms)
     }
 
     /// A start that needs everyone to seek first also waits for the slowest
     /// member's seeks to land (as they report it).
     pub fn seek_lead(&self) -> Millis {
-        let seek = self.live.values().filter_map(|l| l.seek_ms).fold(self.cfg.seek_allowance_ms, f64::max).min(2_000.0);
+        let seek = self
+            .live
+            .iter()
+            .filter_map(|(id, l)| self.bounded(*id, l.seek_ms, self.cfg.viewer_seek_cap_ms))
+            .fold(self.cfg.seek_allowance_ms, f64::max)
+            .min(2_000.0);
         (self.start_lead() + seek).min(self.cfg.start_lead_max_ms + 2_000.0)
     }
 
@@ -567,7 +822,12 @@ impl Room {
         let valid_pos = |p: f64| p.is_finite() && p >= 0.0;
         let host_only = matches!(
             command,
-            Command::Kick { .. } | Command::TransferHost { .. } | Command::SetRole { .. } | Command::SetMode { .. } | Command::SetPassword { .. }
+            Command::Kick { .. }
+                | Command::TransferHost { .. }
+                | Command::SetRole { .. }
+                | Command::SetMode { .. }
+                | Command::SetPassword { .. }
+                | Command::Unban { .. }
         );
         if host_only && !self.is_host(member) {
             return refuse(ErrorCode::Forbidden, "only the host can do that");
@@ -620,7 +880,7 @@ impl Room {
                 Ok(())
             }
             Command::SetSource { url, title } => {
-                let source = self.check_source(url, title)?;
+                let source = check_source(&self.cfg, url, title)?;
                 self.set_source(now, source, cause, false);
                 Ok(())
             }
@@ -628,17 +888,20 @@ impl Room {
                 if self.state.queue.len() >= self.cfg.max_queue {
                     return refuse(ErrorCode::BadCommand, format!("the queue holds at most {} items", self.cfg.max_queue));
                 }
-                let source = self.check_source(url, title)?;
+                let source = check_source(&self.cfg, url, title)?;
                 let item = QueueItem { id: self.state.next_item, url: source.url, title: source.title, added_by: member };
                 self.state.next_item += 1;
-                self.state.queue.push(item);
-                self.queue_changed(cause);
+                self.state.queue.push(item.clone());
+                let at = self.state.queue.len() - 1;
+                self.persist();
+                self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::QueueAdded { item, at, cause } });
                 Ok(())
             }
             Command::QueueRemove { item } => {
                 let i = self.queue_index(item)?;
                 self.state.queue.remove(i);
-                self.queue_changed(cause);
+                self.persist();
+                self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::QueueRemoved { id: item, cause } });
                 Ok(())
             }
             Command::QueueMove { item, to } => {
@@ -646,7 +909,8 @@ impl Room {
                 let it = self.state.queue.remove(i);
                 let to = to.min(self.state.queue.len());
                 self.state.queue.insert(to, it);
-                self.queue_changed(cause);
+                self.persist();
+                self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::QueueMoved { id: item, to, cause } });
                 Ok(())
             }
             Command::QueueNext => {
@@ -660,12 +924,27 @@ impl Room {
                 if target == member {
                     return refuse(ErrorCode::BadCommand, "you cannot kick yourself");
                 }
-                let Some(name) = self.member(target).map(|m| m.name.clone()) else {
+                let Some((name, addr, resume_hash)) = self.member(target).map(|m| (m.name.clone(), m.addr.clone(), m.resume_hash.clone())) else {
                     return refuse(ErrorCode::NoSuchMember, "no such member");
                 };
-                self.log("kick", Some(target), format!("by {member} ({name})"));
+                self.log("kick", Some(target), format!("by {member} ({name}); banned"));
+                // A kick is a ban: that identity and that address may not join
+                // again until the host lifts it.
+                let id = self.state.next_ban;
+                self.state.next_ban += 1;
+                self.state.bans.push(Ban { id, name, addr: addr.clone(), resume_hash });
+                if self.state.bans.len() > self.cfg.max_bans {
+                    self.state.bans.remove(0);
+                }
                 let farewell = ServerMsg::Error { code: ErrorCode::Kicked, message: "you were removed from the room".into(), command_id: None };
-                self.remove_member(now, target, Some(farewell), (4001, "kicked"));
+                self.remove_member(now, target, Some(farewell), (close::KICKED, "kicked"));
+                // Sockets from that address still waiting to say hello go too.
+                let waiting: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.member.is_none() && !addr.is_empty() && c.addr == addr).map(|(id, _)| *id).collect();
+                for conn in waiting {
+                    self.conns.remove(&conn);
+                    self.out.push_back(RoomOutput::Close { conn, code: close::REFUSED, reason: "banned".into() });
+                }
+                self.bans_changed();
                 Ok(())
             }
             Command::TransferHost { member: target } => {
@@ -702,31 +981,31 @@ impl Room {
                 Ok(())
             }
             Command::SetPassword { password } => {
-                // The salt must be random; the connection's fresh token entropy is.
-                let salt =
-                    self.conns.values().find(|c| c.member == Some(member)).map(|c| crate::secret::sha256_hex(c.fresh_token.as_bytes())).unwrap_or_default();
-                self.state.password = password.filter(|p| !p.is_empty()).map(|p| PasswordHash::new(&p, salt.as_bytes()));
+                let password = match password.filter(|p| !p.is_empty()) {
+                    Some(p) => Some(check_password_rule(&self.cfg, p)?),
+                    None => None,
+                };
+                self.state.password = match password {
+                    Some(p) => {
+                        let salt = self.random16();
+                        Some(PasswordHash::new(&p, &salt))
+                    }
+                    None => None,
+                };
+                self.password_failures.clear();
                 self.settings_changed(cause);
                 Ok(())
             }
-        }
-    }
-
-    fn check_source(&self, url: String, title: Option<String>) -> Result<SourceInfo, (ErrorCode, String)> {
-        let url = url.trim().to_string();
-        let ok = url.len() <= self.cfg.max_url_chars
-            && (url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//")))
-            && !url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
-        if !ok {
-            return refuse(ErrorCode::BadCommand, "source must be an http(s) URL or a path on this server");
-        }
-        if let (Some(guard), false) = (self.cfg.source_guard, url.starts_with('/')) {
-            if let Err(why) = guard(&url) {
-                return Err((ErrorCode::BadCommand, format!("this source is not allowed: {why}")));
+            Command::Unban { ban } => {
+                let Some(i) = self.state.bans.iter().position(|b| b.id == ban) else {
+                    return refuse(ErrorCode::NoSuchItem, "no such ban");
+                };
+                let lifted = self.state.bans.remove(i);
+                self.log("unban", None, format!("by {member} ({})", lifted.name));
+                self.bans_changed();
+                Ok(())
             }
         }
-        let title = title.map(|t| clean_text(&t, self.cfg.max_title_chars)).filter(|t| !t.is_empty());
-        Ok(SourceInfo::new(url, title))
     }
 
     fn queue_index(&self, item: u64) -> Result<usize, (ErrorCode, String)> {
@@ -743,6 +1022,7 @@ impl Room {
             Playback { playing: false, position: 0.0, rate: self.state.playback.rate, t_ref: now }
         };
         self.state.seq += 1;
+        self.state.source_seq = self.state.seq;
         self.persist();
         self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Source { seq: self.state.seq, source, playback: self.state.playback, cause } });
     }
@@ -753,12 +1033,14 @@ impl Room {
             return;
         }
         let item = self.state.queue.remove(0);
+        let id = item.id;
         self.set_source(now, SourceInfo::new(item.url, item.title), cause, true);
-        self.queue_changed(cause);
+        self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::QueueRemoved { id, cause } });
     }
 
     #[allow(clippy::too_many_arguments)]
     fn status(&mut self, now: Millis, member: MemberId, buffering: bool, drift_ms: Option<f64>, rtt_ms: Option<f64>, duration: Option<f64>, hold: bool) {
+        self.count_holds(now);
         let live = self.live.entry(member).or_default();
         let finite = |v: Option<f64>| v.filter(|d| d.is_finite());
         if finite(drift_ms) != live.drift_ms || finite(rtt_ms) != live.rtt_ms {
@@ -787,13 +1069,77 @@ impl Room {
         }
     }
 
+    /// Whether the group waits for this member now: it is buffering, asks
+    /// to be waited for, and has not spent its hold budget.
+    fn holds(&self, m: &StoredMember, now: Millis) -> bool {
+        m.hold && m.status == MemberStatus::Buffering && !self.live.get(&m.id).and_then(|l| l.hold_blocked_until).is_some_and(|t| now < t)
+    }
+
+    /// Charge the time the group has waited since the last count to the
+    /// members it waited for; one that ran over its budget is not waited
+    /// for again until its window ends, and is told so.
+    fn count_holds(&mut self, now: Millis) {
+        let since = std::mem::replace(&mut self.holds_counted_at, now);
+        if self.state.hold.is_none() {
+            return;
+        }
+        let holders: Vec<MemberId> = self.state.members.iter().filter(|m| self.holds(m, now)).map(|m| m.id).collect();
+        for id in holders {
+            let (budget, window) = (self.cfg.hold_budget_ms, self.cfg.hold_window_ms);
+            let live = self.live.entry(id).or_default();
+            if now - live.window_start >= window {
+                live.window_start = since.max(now - window);
+                live.held_ms = 0.0;
+            }
+            live.held_ms += (now - since).max(0.0);
+            if live.held_ms >= budget {
+                self.block_hold(now, id);
+            }
+        }
+    }
+
+    /// Stop waiting for `id` until its hold window ends (at least a window
+    /// from now when its wait timed out), and tell it.
+    fn block_hold(&mut self, now: Millis, id: MemberId) {
+        let window = self.cfg.hold_window_ms;
+        let live = self.live.entry(id).or_default();
+        let until = (live.window_start + window).max(now + 1.0);
+        if live.hold_blocked_until.is_some_and(|t| t >= until) {
+            return;
+        }
+        live.hold_blocked_until = Some(until);
+        self.log("hold_limited", Some(id), format!("not waited for until {until}"));
+        let message = format!("the room no longer waits for you while you buffer, for {} s", ((until - now) / 1000.0).ceil());
+        let conns: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.member == Some(id)).map(|(c, _)| *c).collect();
+        for to in conns {
+            self.out.push_back(RoomOutput::Send { to, msg: ServerMsg::Error { code: ErrorCode::HoldLimited, message: message.clone(), command_id: None } });
+        }
+    }
+
     /// Apply the buffering policy after a member's status changed.
     fn after_status_change(&mut self, now: Millis) {
-        let waiting = self.state.members.iter().any(|m| m.hold && m.status == MemberStatus::Buffering);
+        self.count_holds(now);
+        let waiting = self.state.members.iter().any(|m| self.holds(m, now));
         let pb = self.state.playback;
         if waiting && pb.playing && now >= pb.t_ref && self.state.hold.is_none() {
+            // Wait no longer than the least budget any waited-for member has left.
+            let left = self
+                .state
+                .members
+                .iter()
+                .filter(|m| self.holds(m, now))
+                .map(|m| {
+                    let l = self.live.get(&m.id).copied().unwrap_or_default();
+                    if now - l.window_start >= self.cfg.hold_window_ms {
+                        self.cfg.hold_budget_ms
+                    } else {
+                        self.cfg.hold_budget_ms - l.held_ms
+                    }
+                })
+                .fold(self.cfg.buffer_wait_ms, f64::min)
+                .max(1.0);
             self.state.playback.pause(now, None);
-            self.state.hold = Some(Hold { deadline: now + self.cfg.buffer_wait_ms });
+            self.state.hold = Some(Hold { deadline: now + left });
             self.log("hold", None, format!("group waits for buffering members at {:.3} s", self.state.playback.position));
             self.state_changed(None, Some(Reason::Buffering));
         } else if !waiting && self.state.hold.is_some() {
@@ -815,9 +1161,13 @@ impl Room {
         self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::State { seq: self.state.seq, playback: self.state.playback, cause, reason } });
     }
 
-    fn queue_changed(&mut self, cause: Option<Cause>) {
+    fn bans_changed(&mut self) {
         self.persist();
-        self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Queue { items: self.state.queue.clone(), cause } });
+        self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Bans { bans: self.ban_list() } });
+    }
+
+    fn ban_list(&self) -> Vec<BanInfo> {
+        self.state.bans.iter().map(|b| BanInfo { id: b.id, name: b.name.clone() }).collect()
     }
 
     fn settings_changed(&mut self, cause: Option<Cause>) {
@@ -831,8 +1181,9 @@ impl Room {
         }
     }
 
+    /// The state changed: it is written (once) before this input's messages.
     fn persist(&mut self) {
-        self.out.push_back(RoomOutput::Persist(Box::new(self.state.clone())));
+        self.dirty = true;
     }
 
     fn log(&mut self, event: &'static str, member: Option<MemberId>, detail: String) {
@@ -868,11 +1219,12 @@ impl Room {
     /// list refresh, empty-room expiry. The shell sets its alarm to this.
     pub fn poll_timeout(&self) -> Option<Millis> {
         let grace = self.state.members.iter().filter_map(|m| m.away_until);
+        let hello = self.conns.values().filter_map(|c| c.hello_by);
         let hold = self.state.hold.as_ref().map(|h| h.deadline);
         let end = self.item_end();
         let refresh = self.members_dirty_at.map(|t| t + self.cfg.members_refresh_ms);
         let expiry = self.state.empty_since.map(|t| t + self.cfg.idle_expiry_ms);
-        grace.chain(hold).chain(end).chain(refresh).chain(expiry).min_by(|a, b| a.total_cmp(b))
+        grace.chain(hello).chain(hold).chain(end).chain(refresh).chain(expiry).min_by(|a, b| a.total_cmp(b))
     }
 
     /// Server time at which the current item ends, if playing with a known duration.
@@ -884,16 +1236,29 @@ impl Room {
 
     /// Timers are due.
     pub fn handle_timeout(&mut self, now: Millis) {
+        // Sockets that never said hello are closed.
+        let silent: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.hello_by.is_some_and(|t| now >= t)).map(|(id, _)| *id).collect();
+        for conn in silent {
+            self.conns.remove(&conn);
+            self.log("hello_timeout", None, format!("conn {conn}"));
+            self.out.push_back(RoomOutput::Close { conn, code: close::HELLO_TIMEOUT, reason: "no hello".into() });
+        }
+        self.count_holds(now);
         // Reconnect grace over: the member is gone.
         let expired: Vec<MemberId> = self.state.members.iter().filter(|m| m.away_until.is_some_and(|t| now >= t)).map(|m| m.id).collect();
         for id in expired {
             self.log("gone", Some(id), "reconnect grace over".into());
-            self.remove_member(now, id, None, (1000, "gone"));
+            self.remove_member(now, id, None, (close::GONE, "gone"));
         }
         // A member that never recovers does not hold the group forever.
         if self.state.hold.as_ref().is_some_and(|h| now >= h.deadline) {
-            for m in self.state.members.iter_mut().filter(|m| m.status == MemberStatus::Buffering) {
-                m.hold = false;
+            // Whoever the group still waits for is not waited for again for a
+            // whole window (its next `status` cannot re-arm the wait).
+            let late: Vec<MemberId> = self.state.members.iter().filter(|m| self.holds(m, now)).map(|m| m.id).collect();
+            for id in late {
+                let live = self.live.entry(id).or_default();
+                live.window_start = now;
+                self.block_hold(now, id);
             }
             self.log("hold_timeout", None, "resuming without the members still buffering".into());
             self.resume(now);
@@ -945,19 +1310,67 @@ impl Room {
             chat: self.state.chat.iter().cloned().collect(),
             mode: self.state.mode,
             has_password: self.state.password.is_some(),
+            source_seq: self.state.source_seq,
+            bans: self.ban_list(),
         }
     }
 
-    /// Next piece of work for the shell.
+    /// Next piece of work for the shell. When the last input changed the
+    /// state, the first output is the one `Persist` of all its changes.
     pub fn poll_output(&mut self) -> Option<RoomOutput> {
+        if std::mem::take(&mut self.dirty) {
+            return Some(RoomOutput::Persist(Box::new(self.state.clone())));
+        }
         self.out.pop_front()
     }
 }
 
-/// Trim, drop control characters and bound the length (in characters).
-pub fn clean_text(s: &str, max_chars: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max_chars).collect::<String>().trim().to_string()
+/// A name or title as the room keeps it: cleaned, `None` when empty, an
+/// error when longer than allowed (never cut silently).
+pub fn check_title(cfg: &RoomConfig, title: &str) -> Result<Option<String>, String> {
+    let clean = clean_text(title, usize::MAX);
+    if clean.chars().count() > cfg.max_title_chars {
+        return Err(format!("at most {} characters", cfg.max_title_chars));
+    }
+    Ok(Some(clean).filter(|t| !t.is_empty()))
 }
+
+/// A source as the room plays it: an http(s) URL the shell's guard allows,
+/// or a path on this server; no spaces, control characters or backslashes.
+pub fn check_source(cfg: &RoomConfig, url: String, title: Option<String>) -> Result<SourceInfo, (ErrorCode, String)> {
+    let url = url.trim().to_string();
+    let ok = url.len() <= cfg.max_url_chars
+        && (url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//")))
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+    if !ok {
+        return refuse(
+            ErrorCode::BadCommand,
+            format!("source must be an http(s) URL or a path on this server, at most {} bytes, without spaces, control characters or backslashes", cfg.max_url_chars),
+        );
+    }
+    if let (Some(guard), false) = (cfg.source_guard, url.starts_with('/')) {
+        if let Err(why) = guard(&url) {
+            return Err((ErrorCode::BadCommand, format!("this source is not allowed: {why}")));
+        }
+    }
+    let title = match title {
+        Some(t) => check_title(cfg, &t).map_err(|m| (ErrorCode::BadCommand, format!("title: {m}")))?,
+        None => None,
+    };
+    Ok(SourceInfo::new(url, title))
+}
+
+/// The password rule, at creation and for `set_password` alike.
+pub fn check_password_rule(cfg: &RoomConfig, password: String) -> Result<String, (ErrorCode, String)> {
+    let n = password.chars().count();
+    if n == 0 || n > cfg.max_password_chars || password.chars().any(char::is_control) {
+        return refuse(ErrorCode::BadCommand, format!("a password has 1 to {} characters, none of them control characters", cfg.max_password_chars));
+    }
+    Ok(password)
+}
+
+mod names;
+pub use names::{clean_name, clean_text, distinct, poses_as_role};
 
 #[cfg(test)]
 mod tests;

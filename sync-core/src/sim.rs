@@ -164,7 +164,12 @@ impl Sim {
     pub fn with_config(seed: u64, profiles: Vec<PeerProfile>, client: ClientConfig, room: RoomConfig) -> Self {
         let rng = Rng::new(seed);
         let now = 1_000_000.0;
-        let room = Room::create(room, now, CreateOptions { source: Some(SourceInfo::new("/demo.mpd", None)), ..CreateOptions::default() });
+        let mut room_seed = [0u8; 32];
+        room_seed[..8].copy_from_slice(&seed.to_le_bytes());
+        let room = match Room::create(room, now, CreateOptions { source: Some(SourceInfo::new("/demo.mpd", None)), ..CreateOptions::default() }, room_seed) {
+            Ok(room) => room,
+            Err(e) => panic!("the simulated room was refused: {e:?}"),
+        };
         let peers = profiles
             .into_iter()
             .enumerate()
@@ -193,10 +198,15 @@ impl Sim {
 
     pub fn connect(&mut self, i: usize) {
         self.entropy_counter += 1;
-        let mut entropy = [0u8; 16];
-        entropy[..8].copy_from_slice(&self.entropy_counter.to_le_bytes());
-        entropy[8..].copy_from_slice(&((self.rng.next_f64() * 1e15) as u64).to_le_bytes());
-        let conn = self.room.handle_connect(self.now, &entropy);
+        // The draw that once made the socket's entropy keeps every seeded
+        // run's network the same.
+        let _ = self.rng.next_f64();
+        // Each peer from an address of its own.
+        let addr = self.room.address_key(&format!("198.51.100.{}", i % 250));
+        let conn = match self.room.handle_connect(self.now, addr) {
+            Ok(conn) => conn,
+            Err(e) => panic!("peer {i} was refused: {e:?}"),
+        };
         self.peers[i].conn = Some(conn);
         self.peers[i].connected = true;
         let local = self.local(i);

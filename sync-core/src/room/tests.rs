@@ -16,7 +16,7 @@ struct Script {
 impl Script {
     fn new(opts: CreateOptions) -> Self {
         let mut s = Script {
-            room: Room::create(RoomConfig::default(), 0.0, opts),
+            room: Room::create(RoomConfig::default(), 0.0, opts, [5; 32]).expect("a valid room"),
             now: 0.0,
             sent: vec![],
             broadcasts: vec![],
@@ -50,10 +50,22 @@ impl Script {
         self
     }
 
+    /// A socket from an address of its own.
     fn connect(&mut self) -> ConnId {
-        let c = self.room.handle_connect(self.now, &[self.now as u8, 7, 9, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59]);
+        let n = self.room.state().next_conn;
+        self.connect_from(&format!("203.0.113.{}", n % 250))
+    }
+
+    fn connect_from(&mut self, addr: &str) -> ConnId {
+        let key = self.room.address_key(addr);
+        let c = self.room.handle_connect(self.now, key).expect("accepted");
         self.drain();
         c
+    }
+
+    /// The `source_seq` a status about the current source carries.
+    fn source_seq(&self) -> u64 {
+        self.room.state().source_seq
     }
 
     fn send(&mut self, conn: ConnId, json: &str) {
@@ -201,7 +213,11 @@ fn a_member_that_never_recovers_is_timed_out_and_an_opt_out_never_holds() {
     assert!(!s.playback().playing, "still waiting before the deadline");
     s.at(15_000.0);
     assert!(s.playback().playing, "the wait timed out");
-    assert!(!s.room.state().members.iter().find(|m| m.id == bob).is_some_and(|m| m.hold), "Bob no longer holds the group");
+    assert_eq!(s.error_to(b), Some(ErrorCode::HoldLimited), "Bob is told the group no longer waits for him");
+    s.at(16_000.0).status(b, r#""buffering":false"#);
+    s.at(17_000.0).status(b, r#""buffering":true"#);
+    assert!(s.playback().playing, "Bob's next buffering does not re-arm the wait");
+    let _ = bob;
     // Cy opted out of holding: buffering does not pause anyone.
     s.at(20_000.0).status(c, r#""buffering":true,"hold":false"#);
     assert!(s.playback().playing);
@@ -294,7 +310,7 @@ fn the_host_token_claims_host() {
 
 #[test]
 fn the_room_password_is_checked_and_changeable() {
-    let mut s = Script::new(CreateOptions { password: Some(("open sesame".into(), [3; 16])), ..demo() });
+    let mut s = Script::new(CreateOptions { password: Some("open sesame".into()), ..demo() });
     let c = s.connect();
     s.send(c, r#"{"v":1,"type":"hello","name":"X"}"#);
     assert_eq!(s.error_to(c), Some(ErrorCode::WrongPassword));
@@ -316,7 +332,8 @@ fn the_queue_auto_advances_at_the_end_of_an_item() {
     s.command(a, 2, r#"{"op":"queue_add","url":"https://cdn.example/two.mpd"}"#);
     s.command(a, 3, r#"{"op":"queue_move","item":1,"to":0}"#);
     assert_eq!(s.room.state().queue.iter().map(|q| q.id).collect::<Vec<_>>(), [1, 0]);
-    s.status(a, r#""buffering":false,"duration":60"#);
+    let seq = s.source_seq();
+    s.status(a, &format!(r#""buffering":false,"duration":60,"source_seq":{seq}"#));
     s.command(a, 4, r#"{"op":"play","position":0}"#);
     let end = s.playback().t_ref + 60_000.0;
     s.at(end - 1.0);
@@ -327,7 +344,8 @@ fn the_queue_auto_advances_at_the_end_of_an_item() {
     assert_eq!(s.room.state().queue.len(), 1);
     // The last item ends with nothing queued: pause at the end.
     s.command(a, 5, r#"{"op":"queue_next"}"#);
-    s.status(a, r#""buffering":false,"duration":30"#);
+    let seq = s.source_seq();
+    s.status(a, &format!(r#""buffering":false,"duration":30,"source_seq":{seq}"#));
     let end = s.playback().t_ref + 30_000.0;
     s.at(end);
     assert!(!s.playback().playing);
@@ -400,7 +418,7 @@ fn a_restored_room_has_everything() {
     let stored = s.persisted.clone().expect("persisted");
     let json = serde_json::to_string(&stored).expect("serializes");
     let back: PersistedRoom = serde_json::from_str(&json).expect("deserializes");
-    let woken = Room::restore(RoomConfig::default(), back, [SocketTag { conn: a, member: Some(ana) }]);
+    let woken = Room::restore(RoomConfig::default(), back, [(SocketTag { conn: a, member: Some(ana) }, String::new())], s.now, [6; 32]);
     assert_eq!(woken.state(), s.room.state());
     assert_eq!(woken.snapshot(), s.room.snapshot());
 }
@@ -454,3 +472,5 @@ fn a_source_the_shells_guard_refuses_is_refused_with_its_reason() {
     assert!(!s.sent[seen..].iter().any(|(_, m)| matches!(m, ServerMsg::Error { .. })));
     assert_eq!(s.room.state().source.as_ref().map(|x| x.url.as_str()), Some("https://cdn.example/v.mpd"));
 }
+
+mod abuse;
