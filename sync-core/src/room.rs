@@ -221,6 +221,10 @@ pub struct PersistedRoom {
     pub members: Vec<StoredMember>,
     #[serde(default)]
     pub queue: Vec<QueueItem>,
+    /// In storage's `meta` only: the queue's item ids in order (the items
+    /// have keys of their own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue_order: Vec<u64>,
     #[serde(default)]
     pub chat: VecDeque<ChatLine>,
     #[serde(default)]
@@ -241,14 +245,17 @@ pub struct PersistedRoom {
 }
 
 /// What a socket carries across hibernation (its attachment).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SocketTag {
     pub conn: ConnId,
     #[serde(default)]
     pub member: Option<MemberId>,
+    /// The key of the address it came from ([`Room::address_key`]).
+    #[serde(default)]
+    pub addr: AddressKey,
 }
 
-/// A socket's address key, kept beside its [`SocketTag`] across hibernation.
+/// An address as the room knows it: a salted hash.
 pub type AddressKey = String;
 
 /// Work for the shell.
@@ -258,10 +265,10 @@ pub enum RoomOutput {
     Send { to: ConnId, msg: ServerMsg },
     /// Send to every connection of a member.
     Broadcast { msg: ServerMsg },
-    /// Write this to storage before anything that follows is sent. There is
-    /// at most one per input, and it comes first: everything the input
-    /// changed is stored before anyone hears of it.
-    Persist(Box<PersistedRoom>),
+    /// Write this to storage (one batch) before anything that follows is
+    /// sent. There is at most one per input, and it comes first: everything
+    /// the input changed is stored before anyone hears of it.
+    Persist(Box<StoreChanges>),
     /// Store this on the connection's socket (survives hibernation).
     Attach(SocketTag),
     /// Close the connection.
@@ -324,6 +331,8 @@ pub struct Room {
     password_failures: VecDeque<Millis>,
     /// The state changed since the last `Persist`.
     dirty: bool,
+    /// What storage holds.
+    store: Store,
     /// Group-hold time accounted up to here.
     holds_counted_at: Millis,
     state: PersistedRoom,
@@ -349,6 +358,7 @@ impl Room {
             draws: 0,
             password_failures: VecDeque::new(),
             dirty: false,
+            store: Store::default(),
             holds_counted_at: 0.0,
             state,
             conns: BTreeMap::new(),
@@ -401,19 +411,24 @@ impl Room {
     /// A room as stored, with the sockets that are still open (and the
     /// address key each came from). `seed` is fresh randomness: a socket
     /// that says `hello` only after this wake-up still gets a random token.
-    pub fn restore(cfg: RoomConfig, state: PersistedRoom, sockets: impl IntoIterator<Item = (SocketTag, AddressKey)>, now: Millis, seed: [u8; 32]) -> Self {
+    /// `legacy`: it was read from the whole-room key (before parts); the
+    /// next write stores it in parts.
+    pub fn restore(cfg: RoomConfig, state: PersistedRoom, sockets: impl IntoIterator<Item = SocketTag>, now: Millis, seed: [u8; 32], legacy: bool) -> Self {
+        let store = if legacy { Store::legacy() } else { Store::holding(&state) };
         let mut room = Room::blank(cfg, state, seed);
+        room.store = store;
+        room.dirty = legacy;
         room.holds_counted_at = now;
         if room.state.addr_salt.is_empty() {
             room.state.addr_salt = crate::secret::token_from_entropy(&room.random16());
             room.persist();
         }
-        for (s, addr) in sockets {
+        for s in sockets {
             room.state.next_conn = room.state.next_conn.max(s.conn + 1);
             let member = s.member.filter(|m| room.state.members.iter().any(|x| x.id == *m));
             let fresh_token = token_from_entropy(&room.random16());
             let hello_by = member.is_none().then_some(now + room.cfg.hello_timeout_ms);
-            room.conns.insert(s.conn, Conn { member, fresh_token, addr, hello_by, tokens: room.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
+            room.conns.insert(s.conn, Conn { member, fresh_token, addr: s.addr, hello_by, tokens: room.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
         }
         room
     }
@@ -517,8 +532,8 @@ impl Room {
         self.state.next_conn += 1;
         let fresh_token = token_from_entropy(&self.random16());
         let hello_by = Some(now + self.cfg.hello_timeout_ms);
-        self.conns.insert(conn, Conn { member: None, fresh_token, addr, hello_by, tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
-        self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: None }));
+        self.conns.insert(conn, Conn { member: None, fresh_token, addr: addr.clone(), hello_by, tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
+        self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: None, addr }));
         Ok(conn)
     }
 
@@ -756,7 +771,8 @@ impl Room {
         self.state.empty_since = None;
         self.log(if resumed.is_some() { "rejoin" } else { "join" }, Some(id), format!("conn {conn}"));
         self.persist();
-        self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: Some(id) }));
+        let addr = self.conns.get(&conn).map(|c| c.addr.clone()).unwrap_or_default();
+        self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: Some(id), addr }));
         let role = self.member(id).map_or(Role::Viewer, |m| m.role);
         let room = self.snapshot();
         self.out.push_back(RoomOutput::Send { to: conn, msg: ServerMsg::Welcome { member: id, role, resume: token, server_time: now, room } });
@@ -772,7 +788,7 @@ impl Room {
         let others: Vec<String> = self.state.members.iter().filter(|m| Some(m.id) != me).map(|m| m.name.to_lowercase()).collect();
         distinct(name, self.cfg.max_name_chars, |candidate| {
             let c = candidate.to_lowercase();
-            others.iter().any(|o| *o == c)
+            others.contains(&c)
         })
     }
 
@@ -1319,7 +1335,10 @@ impl Room {
     /// state, the first output is the one `Persist` of all its changes.
     pub fn poll_output(&mut self) -> Option<RoomOutput> {
         if std::mem::take(&mut self.dirty) {
-            return Some(RoomOutput::Persist(Box::new(self.state.clone())));
+            let changes = self.store.changes(&self.state);
+            if !changes.is_empty() {
+                return Some(RoomOutput::Persist(Box::new(changes)));
+            }
         }
         self.out.pop_front()
     }
@@ -1370,6 +1389,8 @@ pub fn check_password_rule(cfg: &RoomConfig, password: String) -> Result<String,
 }
 
 mod names;
+pub mod store;
+use store::{Store, StoreChanges};
 pub use names::{clean_name, clean_text, distinct, poses_as_role};
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ struct Script {
     broadcasts: Vec<ServerMsg>,
     closed: Vec<(ConnId, u16)>,
     expired: bool,
-    persisted: Option<PersistedRoom>,
+    /// What storage holds: every write the room asked for, applied.
+    storage: std::collections::BTreeMap<String, store::Part>,
 }
 
 impl Script {
@@ -22,7 +23,7 @@ impl Script {
             broadcasts: vec![],
             closed: vec![],
             expired: false,
-            persisted: None,
+            storage: Default::default(),
         };
         s.drain();
         s
@@ -35,10 +36,21 @@ impl Script {
                 RoomOutput::Broadcast { msg } => self.broadcasts.push(msg),
                 RoomOutput::Close { conn, code, .. } => self.closed.push((conn, code)),
                 RoomOutput::Expire => self.expired = true,
-                RoomOutput::Persist(p) => self.persisted = Some(*p),
+                RoomOutput::Persist(changes) => apply(&mut self.storage, *changes),
                 RoomOutput::Attach(_) | RoomOutput::Log { .. } => {}
             }
         }
+    }
+
+    /// The room as a restart would read it from storage.
+    fn persisted(&self) -> PersistedRoom {
+        let meta = match self.storage.get(store::META_KEY) {
+            Some(store::Part::Meta(m)) => (**m).clone(),
+            other => panic!("no meta in storage: {other:?}"),
+        };
+        // Through JSON, as the Durable Object stores it.
+        let meta: PersistedRoom = serde_json::from_str(&serde_json::to_string(&meta).unwrap()).unwrap();
+        store::assemble(meta, self.storage.iter().filter(|(k, _)| k.as_str() != store::META_KEY).map(|(_, v)| v.clone()))
     }
 
     fn at(&mut self, ms: Millis) -> &mut Self {
@@ -115,6 +127,16 @@ impl Script {
             ServerMsg::State { reason, .. } => Some(*reason),
             _ => None,
         })?
+    }
+}
+
+/// Apply one batch of writes to a key-value store.
+fn apply(storage: &mut std::collections::BTreeMap<String, store::Part>, changes: store::StoreChanges) {
+    for (k, v) in changes.put {
+        storage.insert(k, v);
+    }
+    for k in changes.delete {
+        storage.remove(&k);
     }
 }
 
@@ -415,10 +437,8 @@ fn a_restored_room_has_everything() {
     s.command(a, 1, r#"{"op":"queue_add","url":"https://x.example/a.mpd"}"#);
     s.send(a, r#"{"v":1,"type":"chat","text":"hi"}"#);
     s.command(a, 2, r#"{"op":"seek","position":42}"#);
-    let stored = s.persisted.clone().expect("persisted");
-    let json = serde_json::to_string(&stored).expect("serializes");
-    let back: PersistedRoom = serde_json::from_str(&json).expect("deserializes");
-    let woken = Room::restore(RoomConfig::default(), back, [(SocketTag { conn: a, member: Some(ana) }, String::new())], s.now, [6; 32]);
+    let back = s.persisted();
+    let woken = Room::restore(RoomConfig::default(), back, [SocketTag { conn: a, member: Some(ana), addr: String::new() }], s.now, [6; 32], false);
     assert_eq!(woken.state(), s.room.state());
     assert_eq!(woken.snapshot(), s.room.snapshot());
 }

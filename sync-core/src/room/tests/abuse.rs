@@ -182,9 +182,16 @@ fn passwords_are_stretched_with_a_salt_of_their_own_and_old_hashes_migrate() {
     let mut state = s.room.state().clone();
     let salt = "00ff";
     state.password = Some(crate::secret::PasswordHash { salt: salt.into(), hash: crate::secret::sha256_hex(format!("{salt}:pw").as_bytes()), rounds: 0 });
-    let mut old = Room::restore(RoomConfig::default(), state, [], 0.0, [9; 32]);
+    let mut old = Room::restore(RoomConfig::default(), state, [], 0.0, [9; 32], false);
     assert_eq!(old.handle_password_check(0.0, Some("pw")), Ok(()));
-    assert!(matches!(old.poll_output(), Some(RoomOutput::Persist(p)) if p.password.as_ref().is_some_and(|h| h.rounds > 0 && h.salt != salt)));
+    let rehashed = match old.poll_output() {
+        Some(RoomOutput::Persist(c)) => c.put.into_iter().find_map(|(_, p)| match p {
+            store::Part::Meta(m) => m.password,
+            _ => None,
+        }),
+        other => panic!("no write: {other:?}"),
+    };
+    assert!(rehashed.is_some_and(|h| h.rounds > 0 && h.salt != salt && h.verify("pw")));
 }
 
 #[test]
@@ -229,9 +236,14 @@ fn everything_an_input_changes_is_persisted_once_before_anyone_hears_of_it() {
     let outputs: Vec<RoomOutput> = std::iter::from_fn(|| s.room.poll_output()).collect();
     let persists: Vec<usize> = outputs.iter().enumerate().filter(|(_, o)| matches!(o, RoomOutput::Persist(_))).map(|(i, _)| i).collect();
     assert_eq!(persists, [0], "one write, first: {outputs:?}");
-    let Some(RoomOutput::Persist(stored)) = outputs.first() else { unreachable!() };
-    assert_eq!(stored.source.as_ref().map(|x| x.url.as_str()), Some("https://cdn.example/one.mpd"));
-    assert!(stored.queue.is_empty(), "the write holds every change of the input");
+    let Some(RoomOutput::Persist(changes)) = outputs.first() else { unreachable!() };
+    let meta = changes.put.iter().find_map(|(_, p)| match p {
+        store::Part::Meta(m) => Some(m),
+        _ => None,
+    });
+    assert_eq!(meta.and_then(|m| m.source.as_ref()).map(|x| x.url.as_str()), Some("https://cdn.example/one.mpd"));
+    assert!(meta.is_some_and(|m| m.queue_order.is_empty()), "the write holds every change of the input");
+    assert_eq!(changes.delete, ["q:0"], "the item that now plays leaves storage in the same write");
     assert!(outputs.iter().any(|o| matches!(o, RoomOutput::Broadcast { msg: ServerMsg::QueueRemoved { .. } })));
     // A socket connecting writes nothing.
     let key = s.room.address_key("192.0.2.1");
@@ -244,7 +256,7 @@ fn a_socket_that_says_hello_after_a_wake_up_gets_a_real_token() {
     let mut s = Script::new(demo());
     let c = s.connect();
     let stored = s.room.state().clone();
-    let mut woken = Room::restore(RoomConfig::default(), stored, [(SocketTag { conn: c, member: None }, String::new())], 1_000.0, [4; 32]);
+    let mut woken = Room::restore(RoomConfig::default(), stored, [SocketTag { conn: c, member: None, addr: String::new() }], 1_000.0, [4; 32], false);
     woken.handle_text(1_000.0, c, r#"{"v":1,"type":"hello","name":"Late"}"#);
     let resume = std::iter::from_fn(|| woken.poll_output()).find_map(|o| match o {
         RoomOutput::Send { msg: ServerMsg::Welcome { resume, .. }, .. } => Some(resume),
@@ -253,7 +265,7 @@ fn a_socket_that_says_hello_after_a_wake_up_gets_a_real_token() {
     let resume = resume.expect("welcomed");
     assert_eq!(resume.len(), 22, "a 128-bit token, not {resume:?}");
     // And a restored socket that stays silent is timed out too.
-    let mut woken = Room::restore(RoomConfig::default(), s.room.state().clone(), [(SocketTag { conn: c, member: None }, String::new())], 1_000.0, [4; 32]);
+    let mut woken = Room::restore(RoomConfig::default(), s.room.state().clone(), [SocketTag { conn: c, member: None, addr: String::new() }], 1_000.0, [4; 32], false);
     assert_eq!(woken.poll_timeout(), Some(11_000.0));
     woken.handle_timeout(11_000.0);
     assert!(std::iter::from_fn(|| woken.poll_output()).any(|o| matches!(o, RoomOutput::Close { code: close::HELLO_TIMEOUT, .. })));
@@ -293,4 +305,45 @@ fn queue_changes_are_deltas_not_the_whole_queue() {
     assert_eq!(sent.len(), 1);
     assert!(sent[0].len() < 120, "a move costs {} bytes per member: {}", sent[0].len(), sent[0]);
     assert_eq!(s.room.state().queue.first().map(|q| q.id), Some(99));
+}
+
+#[test]
+fn a_command_writes_only_what_it_changed() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    for i in 0..30 {
+        s.join(&format!("M{i}"), "");
+        s.at(s.now + 200.0);
+        s.send(a, &format!(r#"{{"v":1,"type":"chat","text":"line {i}"}}"#));
+        s.command(a, 100 + i, &format!(r#"{{"op":"queue_add","url":"https://cdn.example/{i}.mpd"}}"#));
+    }
+    assert_eq!((s.room.state().queue.len(), s.room.state().chat.len(), s.room.state().members.len()), (30, 30, 31));
+    s.at(s.now + 5_000.0);
+    s.room.handle_text(s.now, a, r#"{"v":1,"type":"command","id":999,"command":{"op":"pause"}}"#);
+    let Some(RoomOutput::Persist(changes)) = s.room.poll_output() else { panic!("a write first") };
+    let keys: Vec<&str> = changes.put.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["meta"], "a pause writes the room's meta alone");
+    assert!(changes.delete.is_empty());
+    apply(&mut s.storage, *changes);
+    s.drain();
+    // And everything stored, read back, is the room.
+    assert!(s.persisted() == *s.room.state(), "storage holds the room");
+}
+
+#[test]
+fn a_room_stored_whole_is_moved_into_parts() {
+    let mut s = Script::new(demo());
+    let (a, ana, _) = s.join("Ana", "");
+    s.send(a, r#"{"v":1,"type":"chat","text":"hi"}"#);
+    let whole = s.room.state().clone();
+    let mut woken = Room::restore(RoomConfig::default(), whole.clone(), [SocketTag { conn: a, member: Some(ana), addr: String::new() }], s.now, [6; 32], true);
+    let Some(RoomOutput::Persist(changes)) = woken.poll_output() else { panic!("the parts are written at once") };
+    assert!(changes.delete.contains(&store::LEGACY_KEY.to_string()));
+    let mut storage = Default::default();
+    apply(&mut storage, *changes);
+    let meta = match storage.get(store::META_KEY) {
+        Some(store::Part::Meta(m)) => (**m).clone(),
+        _ => panic!("meta"),
+    };
+    assert_eq!(store::assemble(meta, storage.into_values().filter(|p| !matches!(p, store::Part::Meta(_)))), whole);
 }
