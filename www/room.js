@@ -187,7 +187,16 @@ $("source-queue").addEventListener("click", () => {
   $("source-url").value = "";
 });
 $("queue-next").addEventListener("click", () => session.queueNext());
-const titleOf = (item) => item.title || decodeURIComponent(item.url.split("?")[0].split("/").slice(-2).join("/"));
+/** A queue item's label: its title, else the end of its URL (decoded when that decodes). */
+const titleOf = (item) => {
+  if (item.title) return item.title;
+  const tail = String(item.url).split("?")[0].split("/").slice(-2).join("/");
+  try {
+    return decodeURIComponent(tail);
+  } catch {
+    return tail; // a malformed escape (%E0%A4%A) is shown as written
+  }
+};
 session.addEventListener("queue", (e) => {
   const items = e.detail;
   $("queue-empty").hidden = items.length > 0;
@@ -241,13 +250,29 @@ session.addEventListener("members", (e) => {
       actions.append(
         m.role === "controller" ? button("☆", "Make viewer", () => session.setRole(m.id, "viewer")) : button("★", "Let control", () => session.setRole(m.id, "controller")),
         button("⇄", "Make host", () => session.transferHost(m.id)),
-        button("✕", "Remove from room", () => session.kick(m.id)),
+        button("✕", "Remove and ban from room", () => session.kick(m.id)),
       );
       li.append(actions);
     }
     return li;
   }));
 });
+// Banned people (a kick is a ban): the host can let them back in.
+const showBans = () => {
+  const host = session.role === "host";
+  $("bans").hidden = !host || session.bans.length === 0;
+  $("bans").replaceChildren(...session.bans.map((b) => {
+    const li = document.createElement("li");
+    const who = Object.assign(document.createElement("span"), { className: "who", textContent: `${b.name} (banned)` });
+    const lift = Object.assign(document.createElement("button"), { className: "icon", textContent: "↺", title: "Let back in" });
+    lift.setAttribute("aria-label", `Let back in: ${b.name}`);
+    lift.addEventListener("click", () => session.unban(b.id));
+    li.append(who, lift);
+    return li;
+  }));
+};
+session.addEventListener("bans", showBans);
+session.addEventListener("members", showBans);
 $("mode").addEventListener("change", () => session.setMode($("mode").value));
 $("password-form").addEventListener("submit", (e) => {
   e.preventDefault();

@@ -96,12 +96,14 @@ export interface SessionError { code: string; message: string }
 export interface AudioStatus { state: "running" | "suspended" | "interrupted" | "closed"; resumeAttempts: number; normalize: boolean; makeupGain: number }
 
 /** The `detail` of each event a Session dispatches. */
+export interface Ban { id: number; name: string }
 export interface SessionEventMap {
   joined: CustomEvent<{ member: number; role: Role }>;
   state: CustomEvent<PlaybackState>;
   source: CustomEvent<Source>;
   members: CustomEvent<Member[]>;
   queue: CustomEvent<QueueItem[]>;
+  bans: CustomEvent<Ban[]>;
   settings: CustomEvent<RoomSettings>;
   chat: CustomEvent<ChatMessage>;
   stats: CustomEvent<SyncStats>;
@@ -124,6 +126,7 @@ export class Session extends EventTarget {
   readonly me: number | null;
   readonly role: Role | null;
   readonly queue: QueueItem[];
+  readonly bans: Ban[];
   readonly settings: RoomSettings;
   readonly connection: ConnectionState["state"];
   /** Whether you may play, pause, seek and change the source now. */
@@ -143,7 +146,10 @@ export class Session extends EventTarget {
   queueRemove(id: number): void;
   queueMove(id: number, to: number): void;
   queueNext(): void;
+  /** Host: remove a member and ban its identity and address until `unban`. */
   kick(member: number): void;
+  /** Host: lift a ban (an id from `bans`). */
+  unban(ban: number): void;
   transferHost(member: number): void;
   setRole(member: number, role: "controller" | "viewer"): void;
   setMode(mode: Mode): void;

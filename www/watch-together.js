@@ -23,7 +23,7 @@ export class WatchTogetherError extends Error {
 }
 
 /** Every event a Session dispatches. */
-export const EVENTS = ["joined", "state", "source", "members", "queue", "settings", "chat", "stats", "reverted", "error", "connection",
+export const EVENTS = ["joined", "state", "source", "members", "queue", "bans", "settings", "chat", "stats", "reverted", "error", "connection",
   "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering"];
 
 /** One membership of one room. Events (CustomEvent, `detail` as documented) are dispatched on the session itself. */
@@ -35,6 +35,8 @@ export class Session extends EventTarget {
   me = null;
   role = null;
   queue = [];
+  /** The room's bans, `[{id, name}]` (the host may lift one with `unban`). */
+  bans = [];
   settings = { mode: "open", hasPassword: false };
   connection = "connecting";
 
@@ -48,6 +50,7 @@ export class Session extends EventTarget {
         if (type === "joined") { this.me = d.member; this.role = d.role; }
         if (type === "members") { this.members = d; const mine = d.find((m) => m.id === this.me); if (mine) this.role = mine.role; }
         if (type === "queue") this.queue = d;
+        if (type === "bans") this.bans = d;
         if (type === "settings") this.settings = d;
         if (type === "connection") this.connection = d.state;
         this.dispatchEvent(new CustomEvent(type, { detail: d }));
@@ -67,7 +70,9 @@ export class Session extends EventTarget {
   queueRemove(id) { this.#inner.queueRemove(id); }
   queueMove(id, to) { this.#inner.queueMove(id, to); }
   queueNext() { this.#inner.queueNext(); }
+  /** Host: remove a member and ban it (its identity and address) until `unban`. */
   kick(member) { this.#inner.kick(member); }
+  unban(ban) { this.#inner.unban(ban); }
   transferHost(member) { this.#inner.transferHost(member); }
   setRole(member, role) { this.#inner.setRole(member, role); }
   setMode(mode) { this.#inner.setMode(mode); }
@@ -97,7 +102,7 @@ export class Session extends EventTarget {
 export async function join(options) {
   const { room, video } = options ?? {};
   if (!(video instanceof HTMLVideoElement)) throw new WatchTogetherError("bad_options", "join: `video` must be an HTMLVideoElement");
-  if (typeof room !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(room)) throw new WatchTogetherError("bad_options", "join: `room` must be a room id");
+  if (typeof room !== "string" || !/^[A-Za-z0-9_-]{22}$/.test(room)) throw new WatchTogetherError("bad_options", "join: `room` must be a room id");
   const server = (options.server ?? location.origin).replace(/\/+$/, "");
   await load(options.wasmUrl);
   const q = new URLSearchParams({ check: "1" });

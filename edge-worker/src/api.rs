@@ -1,12 +1,14 @@
 //! HTTP routing and the JSON API. Errors are `{"error":{"code","message"}}`.
 
-use serde::Deserialize;
 use serde_json::json;
-use sync_core::protocol::PermissionMode;
+use sync_core::protocol::valid_room_id;
+use sync_core::room::CreateRequest;
 use worker::*;
 
-/// Length of a room id: 16 random bytes, base64url without padding.
-pub const ROOM_ID_LEN: usize = 22;
+use crate::limits::{charge, client_key, too_many};
+
+/// Largest `POST /api/rooms` body.
+const MAX_CREATE_BYTES: usize = 16 * 1024;
 
 pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
     Ok(Response::from_json(&json!({ "error": { "code": code, "message": message } }))?.with_status(status))
@@ -76,8 +78,43 @@ pub async fn route(req: Request, env: Env) -> Result<Response> {
     if is_api {
         with_cors(resp, origin.as_deref(), &env).await
     } else {
-        Ok(resp)
+        page_headers(resp, &env).await
     }
+}
+
+/// The app's pages may be framed by the app itself and the origins in
+/// `ALLOWED_ORIGINS` (when it is a list), by no other site: a framed room
+/// page would let that site click the host's buttons.
+async fn page_headers(mut resp: Response, env: &Env) -> Result<Response> {
+    let html = resp.headers().get("content-type")?.is_some_and(|t| t.starts_with("text/html"));
+    if !html {
+        return Ok(resp);
+    }
+    let list = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_else(|_| "*".into());
+    let others: Vec<&str> = list.split(',').map(str::trim).filter(|o| *o != "*" && o.starts_with("http")).collect();
+    let ancestors = std::iter::once("'self'").chain(others.iter().copied()).collect::<Vec<_>>().join(" ");
+    // A response from the assets binding has immutable headers: copy it.
+    let status = resp.status_code();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await?;
+    let mut out = Response::from_bytes(body)?.with_status(status);
+    let h = out.headers_mut();
+    for (k, v) in headers.entries() {
+        h.set(&k, &v)?;
+    }
+    h.set("content-security-policy", &format!("frame-ancestors {ancestors}"))?;
+    if others.is_empty() {
+        h.set("x-frame-options", "SAMEORIGIN")?;
+    }
+    Ok(out)
+}
+
+/// A cross-site page may not use the API unless `ALLOWED_ORIGINS` names it
+/// (a browser always sends `Origin` on a cross-site POST or WebSocket).
+fn origin_refused(req: &Request, env: &Env, origin: Option<&str>) -> bool {
+    let Some(o) = origin else { return false };
+    let own = req.url().ok().map(|u| u.origin().ascii_serialization());
+    own.as_deref() != Some(o) && !origin_allowed(env, o)
 }
 
 async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Response> {
@@ -86,26 +123,34 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), segments.as_slice()) {
         (Method::Get, ["healthz"]) => Response::from_json(&json!({ "ok": true })),
-        (Method::Post, ["api", "rooms"]) => create_room(req, env).await,
+        (Method::Post, ["api", "rooms"]) => {
+            if origin_refused(&req, &env, origin) {
+                return error(403, "origin_not_allowed", "this origin may not create rooms here");
+            }
+            create_room(req, env).await
+        }
         (Method::Get, ["api", "rooms", id]) => forward(&env, id, req).await,
         (Method::Get, ["api", "rooms", id, "ws"]) => {
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
-            let check = req.url()?.query_pairs().any(|(k, _)| k == "check");
-            if check {
-                // `?check[&password=…]` without an upgrade: 204 if this password
-                // opens the room, 401/403/404 as the upgrade would answer.
-                return forward(&env, id, req).await;
-            }
-            if !upgrade.eq_ignore_ascii_case("websocket") {
+            let url = req.url()?;
+            let check = url.query_pairs().any(|(k, _)| k == "check");
+            let password = url.query_pairs().any(|(k, _)| k == "password");
+            if !check && !upgrade.eq_ignore_ascii_case("websocket") {
                 return error(400, "upgrade_required", "this endpoint takes a WebSocket upgrade (or ?check to test a password)");
             }
             // Browsers send their page's origin with a WebSocket: refuse pages we do not serve.
-            if let Some(o) = origin {
-                let own = req.url().ok().map(|u| u.origin().ascii_serialization());
-                if own.as_deref() != Some(o) && !origin_allowed(&env, o) {
-                    return error(403, "origin_not_allowed", "this origin may not join rooms here");
-                }
+            if origin_refused(&req, &env, origin) {
+                return error(403, "origin_not_allowed", "this origin may not join rooms here");
             }
+            let client = format!("client:{}", client_key(&req));
+            if !check && !charge(&env, &[("ROOM_JOINS", &client)], 1).await {
+                return too_many("too_many_joins", "too many room connections from this address; try again shortly", 10);
+            }
+            if password && !charge(&env, &[("PASSWORD_CHECKS", &client)], 1).await {
+                return too_many("too_many_password_checks", "too many password checks from this address; try again in a minute", 60);
+            }
+            // `?check[&password=…]` without an upgrade: 204 if this password
+            // opens the room, 401/403/404 as the upgrade would answer.
             forward(&env, id, req).await
         }
         (Method::Get, ["r", id]) if valid_room_id(id) => {
@@ -119,60 +164,40 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
     }
 }
 
-#[derive(Deserialize, Default)]
-struct CreateRoom {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    source: Option<String>,
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-    #[serde(default)]
-    mode: Option<PermissionMode>,
-}
-
 async fn create_room(mut req: Request, env: Env) -> Result<Response> {
-    let body = req.text().await.unwrap_or_default();
-    let create: CreateRoom = if body.trim().is_empty() {
-        CreateRoom::default()
+    let json_body = req.headers().get("content-type")?.is_some_and(|t| t.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json_body {
+        // A form cannot send this type without a CORS preflight.
+        return error(415, "json_required", "send the room as JSON (content-type: application/json)");
+    }
+    if req.headers().get("content-length")?.and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > MAX_CREATE_BYTES) {
+        return error(413, "too_large", &format!("a room is described in at most {MAX_CREATE_BYTES} bytes"));
+    }
+    let client = format!("client:{}", client_key(&req));
+    if !charge(&env, &[("ROOM_CREATES", &client)], 1).await {
+        return too_many("too_many_rooms", "too many rooms created from this address; try again in a minute", 60);
+    }
+    let body = req.bytes().await.unwrap_or_default();
+    if body.len() > MAX_CREATE_BYTES {
+        return error(413, "too_large", &format!("a room is described in at most {MAX_CREATE_BYTES} bytes"));
+    }
+    let text = String::from_utf8_lossy(&body);
+    let create: CreateRequest = if text.trim().is_empty() {
+        CreateRequest::default()
     } else {
-        match serde_json::from_str(&body) {
+        match serde_json::from_str(&text) {
             Ok(c) => c,
             Err(e) => return error(400, "bad_request", &format!("body must be JSON {{name?, source?, title?, password?, mode?}}: {e}")),
         }
     };
-    let (url, title) = match create.source {
-        Some(s) => (s, create.title),
-        None => (env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into()), Some("Demo stream".to_string())),
-    };
-    let unreadable = url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
-    if !(url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"))) || url.len() > 2048 || unreadable {
-        return error(400, "bad_source", "source must be an http(s) URL or a path on this server (no spaces, control characters or backslashes)");
-    }
-    if !url.starts_with('/') {
-        if let Err(e) = media_core::proxy::guard::check_upstream(&url, crate::proxy::allow_loopback(&env)) {
-            return error(400, "bad_source", &format!("this source is not allowed: {e}"));
-        }
-    }
-    if create.password.as_ref().is_some_and(|p| p.len() > 200) {
-        return error(400, "bad_password", "password too long (200 bytes at most)");
-    }
     let mut raw = [0u8; 16];
     crate::random_bytes(&mut raw)?;
-    let id = base64url(&raw);
+    let id = sync_core::secret::token_from_entropy(&raw);
     let mut token = [0u8; 16];
     crate::random_bytes(&mut token)?;
-    let host_token = base64url(&token);
+    let host_token = sync_core::secret::token_from_entropy(&token);
     let stub = env.durable_object("ROOMS")?.id_from_name(&id)?.get_stub()?;
-    let init = json!({
-        "name": create.name,
-        "source": { "url": url, "title": title },
-        "password": create.password,
-        "mode": create.mode.unwrap_or_default(),
-        "host_token": host_token,
-    });
+    let init = crate::room::Init { request: create, host_token: host_token.clone() };
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     headers.set("x-room-id", &id)?;
@@ -192,21 +217,4 @@ async fn forward(env: &Env, id: &str, req: Request) -> Result<Response> {
     }
     let stub = env.durable_object("ROOMS")?.id_from_name(id)?.get_stub()?;
     stub.fetch_with_request(req).await
-}
-
-pub fn valid_room_id(id: &str) -> bool {
-    id.len() == ROOM_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }

@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use worker::*;
 
 mod api;
+mod limits;
 mod proxy;
 mod room;
 

@@ -33,6 +33,8 @@ use media_core::rewrite::{self, rewrite_dash, rewrite_hls, RewriteError, MAX_MAN
 use serde_json::json;
 use worker::*;
 
+use crate::limits::{charge, client_key};
+
 use crate::api::error as fail;
 
 /// Bodies up to this size are buffered (to check their first bytes and to
@@ -156,39 +158,6 @@ pub async fn handle(req: Request, env: &Env) -> Result<Response> {
     };
     add_headers(&mut resp, cors.as_deref())?;
     Ok(resp)
-}
-
-/// The client a budget is charged to: its address as the edge saw it, an
-/// IPv6 address by its /64 (one subscriber's prefix: rotating addresses in
-/// it is free).
-fn client_key(req: &Request) -> String {
-    let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
-    match ip.parse::<std::net::Ipv6Addr>() {
-        Ok(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Err(_) => ip,
-    }
-}
-
-/// Charge `units` to each budget (`binding`, key); false once any is spent.
-/// A budget whose binding is not configured is not enforced.
-async fn charge(env: &Env, budgets: &[(&str, &str)], units: u64) -> bool {
-    for (binding, key) in budgets {
-        let Ok(limiter) = env.rate_limiter(binding) else { continue };
-        for _ in 0..units.max(1) {
-            match limiter.limit(key.to_string()).await {
-                Ok(outcome) if !outcome.success => return false,
-                Ok(_) => {}
-                Err(e) => {
-                    console_log!("{}", json!({ "event": "budget_unavailable", "binding": binding, "error": e.to_string() }));
-                    break;
-                }
-            }
-        }
-    }
-    true
 }
 
 fn over_budget(what: &str) -> Result<Response> {

@@ -8,10 +8,11 @@
 
 use std::cell::{Cell, RefCell};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sync_core::protocol::{ErrorCode, PermissionMode, ServerMsg, SourceInfo};
-use sync_core::room::{ConnId, CreateOptions, PersistedRoom, Room, RoomConfig, RoomOutput, SocketTag};
+use sync_core::protocol::{close, ErrorCode, ServerMsg};
+use sync_core::room::store::{self, Part, StoreChanges};
+use sync_core::room::{ConnId, ConnectRefused, CreateRequest, PersistedRoom, Room, RoomConfig, RoomOutput, SocketTag};
 use worker::*;
 
 use crate::api::error;
@@ -19,7 +20,8 @@ use crate::{now_ms, random_bytes};
 
 /// Largest text frame accepted from a client.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
-const STATE_KEY: &str = "room";
+/// Keys per storage call (the platform's limit).
+const KEYS_PER_CALL: usize = 128;
 
 #[durable_object]
 pub struct RoomObject {
@@ -48,6 +50,13 @@ fn config(env: &Env) -> RoomConfig {
     if let Some(ms) = env.var("ROOM_GRACE_MS").ok().and_then(|v| v.to_string().parse::<f64>().ok()) {
         cfg.grace_ms = ms;
     }
+    if let Some(ms) = env.var("ROOM_HELLO_TIMEOUT_MS").ok().and_then(|v| v.to_string().parse::<f64>().ok()) {
+        cfg.hello_timeout_ms = ms;
+    }
+    if let Some(n) = env.var("ROOM_MEMBERS_PER_ADDRESS").ok().and_then(|v| v.to_string().parse::<usize>().ok()) {
+        cfg.max_members_per_address = n;
+        cfg.max_pending_per_address = cfg.max_pending_per_address.max(n.min(cfg.max_pending));
+    }
     cfg.source_guard = Some(if crate::proxy::allow_loopback(env) { guard_allowing_loopback } else { guard });
     cfg
 }
@@ -63,15 +72,53 @@ fn guard_allowing_loopback(url: &str) -> std::result::Result<(), String> {
     media_core::proxy::guard::check_upstream(url, true).map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// The body of the internal `/init` request.
-#[derive(Deserialize)]
+/// The body of the internal `/init` request: the creator's request as the
+/// API read it, and the host token the API hands back.
+#[derive(Serialize, Deserialize)]
 pub struct Init {
-    pub name: Option<String>,
-    pub source: Option<SourceInfo>,
-    pub password: Option<String>,
-    #[serde(default)]
-    pub mode: PermissionMode,
+    pub request: CreateRequest,
     pub host_token: String,
+}
+
+fn seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    random_bytes(&mut seed)?;
+    Ok(seed)
+}
+
+/// Every value stored under `prefix` (JSON text), parsed as `T`.
+async fn list_parts<T: serde::de::DeserializeOwned>(storage: &Storage, prefix: &str) -> Result<Vec<T>> {
+    let map = storage.list_with_options(ListOptions::new().prefix(prefix)).await?;
+    let mut out = Vec::new();
+    let mut bad = 0usize;
+    map.for_each(&mut |value, _key| match value.as_string().and_then(|t| serde_json::from_str::<T>(&t).ok()) {
+        Some(v) => out.push(v),
+        None => bad += 1,
+    });
+    if bad > 0 {
+        console_log!("{}", json!({ "event": "storage_unreadable", "prefix": prefix, "count": bad }));
+    }
+    Ok(out)
+}
+
+/// One input's writes as one batch: every call is made before any is
+/// awaited, so the runtime commits them together.
+async fn write(storage: &Storage, changes: StoreChanges) -> Result<()> {
+    let mut calls = Vec::new();
+    for chunk in changes.put.chunks(KEYS_PER_CALL) {
+        let obj = js_sys::Object::new();
+        for (key, part) in chunk {
+            let text = serde_json::to_string(part)?;
+            js_sys::Reflect::set(&obj, &key.as_str().into(), &text.into()).map_err(|e| Error::RustError(format!("{e:?}")))?;
+        }
+        calls.push(futures_util::future::Either::Left(storage.put_multiple_raw(obj)));
+    }
+    for chunk in changes.delete.chunks(KEYS_PER_CALL) {
+        let keys: Vec<String> = chunk.to_vec();
+        calls.push(futures_util::future::Either::Right(async move { storage.delete_multiple(keys).await.map(|_| ()) }));
+    }
+    futures_util::future::try_join_all(calls).await?;
+    Ok(())
 }
 
 impl RoomObject {
@@ -81,13 +128,28 @@ impl RoomObject {
         if self.core.borrow().is_some() {
             return Ok(true);
         }
-        let Some(stored) = self.state.storage().get::<PersistedRoom>(STATE_KEY).await? else {
-            return Ok(false);
+        let storage = self.state.storage();
+        let (stored, legacy) = match storage.get::<String>(store::META_KEY).await? {
+            Some(meta) => {
+                let meta: PersistedRoom = serde_json::from_str(&meta)?;
+                let mut parts: Vec<Part> =
+                    list_parts::<sync_core::room::StoredMember>(&storage, store::MEMBER_PREFIX).await?.into_iter().map(Part::Member).collect();
+                parts.extend(list_parts(&storage, store::ITEM_PREFIX).await?.into_iter().map(Part::Item));
+                parts.extend(list_parts(&storage, store::LINE_PREFIX).await?.into_iter().map(Part::Line));
+                (store::assemble(meta, parts), false)
+            }
+            // A room stored whole, before parts.
+            None => match storage.get::<PersistedRoom>(store::LEGACY_KEY).await? {
+                Some(whole) => (whole, true),
+                None => return Ok(false),
+            },
         };
         let sockets: Vec<SocketTag> = self.state.get_websockets().iter().filter_map(|ws| ws.deserialize_attachment::<SocketTag>().ok().flatten()).collect();
+        let seed = seed()?;
+        let now = now_ms();
         let mut core = self.core.borrow_mut();
         if core.is_none() {
-            *core = Some(Room::restore(config(&self.env), stored, sockets));
+            *core = Some(Room::restore(config(&self.env), stored, sockets, now, seed, legacy));
         }
         Ok(true)
     }
@@ -104,15 +166,11 @@ impl RoomObject {
     /// Carry out the core's outputs in order (persist before telling anyone),
     /// then point the alarm at the next deadline.
     async fn perform(&self, room_id: &str, outputs: Vec<RoomOutput>, deadline: Option<f64>, new_socket: Option<(ConnId, &WebSocket)>) -> Result<()> {
-        let last_persist = outputs.iter().rposition(|o| matches!(o, RoomOutput::Persist(_)));
         let mut dead: Vec<ConnId> = Vec::new();
-        for (i, out) in outputs.into_iter().enumerate() {
+        for out in outputs {
             match out {
-                RoomOutput::Persist(p) => {
-                    if Some(i) == last_persist {
-                        self.state.storage().put(STATE_KEY, &*p).await?;
-                    }
-                }
+                // At most one per input, and first: written before anyone hears of it.
+                RoomOutput::Persist(changes) => write(&self.state.storage(), *changes).await?,
                 RoomOutput::Send { to, mut msg } => {
                     self.sign_sources(room_id, &mut msg);
                     let text = msg.encode();
@@ -137,7 +195,7 @@ impl RoomObject {
                 RoomOutput::Attach(tag) => {
                     self.audience.borrow_mut().take();
                     for ws in self.sockets_of(tag.conn, new_socket) {
-                        ws.serialize_attachment(tag)?;
+                        ws.serialize_attachment(&tag)?;
                     }
                 }
                 RoomOutput::Close { conn, code, reason } => {
@@ -148,7 +206,7 @@ impl RoomObject {
                 }
                 RoomOutput::Expire => {
                     for ws in self.state.get_websockets() {
-                        let _ = ws.close(Some(1001), Some("room expired"));
+                        let _ = ws.close(Some(close::EXPIRED), Some("room expired"));
                     }
                     self.state.storage().delete_alarm().await?;
                     self.state.storage().delete_all().await?;
@@ -164,12 +222,16 @@ impl RoomObject {
             }
         }
         // A send that failed means a dead socket: drop its member now.
+        let cleaned = !dead.is_empty();
         for conn in dead {
             let now = now_ms();
             if let Some(((), more, deadline)) = self.with_core(|room| room.handle_disconnect(now, conn)) {
                 Box::pin(self.perform(room_id, more, deadline, None)).await?;
             }
         }
+        // After a cleanup the core's deadline is newer than the one this
+        // batch came with (an away member's grace): never set the older one.
+        let deadline = if cleaned { self.core.borrow().as_ref().and_then(Room::poll_timeout) } else { deadline };
         self.set_alarm(deadline).await
     }
 
@@ -230,17 +292,14 @@ impl RoomObject {
             Ok(i) => i,
             Err(e) => return error(400, "bad_request", &format!("bad init body: {e}")),
         };
-        let mut salt = [0u8; 16];
-        random_bytes(&mut salt)?;
-        let opts = CreateOptions {
-            name: init.name,
-            source: init.source.map(|s| SourceInfo::new(s.url, s.title)),
-            mode: init.mode,
-            password: init.password.filter(|p| !p.is_empty()).map(|p| (p, salt)),
-            host_token: Some(init.host_token),
-        };
+        let demo = self.env.var("DEMO_SOURCE").map(|v| v.to_string()).unwrap_or_else(|_| "/media/demo/manifest.mpd".into());
+        let opts = init.request.into_options((&demo, "Demo stream"), init.host_token);
         let now = now_ms();
-        *self.core.borrow_mut() = Some(Room::create(config(&self.env), now, opts));
+        let room = match Room::create(config(&self.env), now, opts, seed()?) {
+            Ok(room) => room,
+            Err(e) => return error(400, &format!("bad_{}", e.field), &format!("{}: {}", e.field, e.message)),
+        };
+        *self.core.borrow_mut() = Some(room);
         self.state.storage().put("id", &room_id).await?;
         *self.id.borrow_mut() = Some(room_id.clone());
         if let Some(((), outputs, deadline)) = self.with_core(|_| ()) {
@@ -252,23 +311,36 @@ impl RoomObject {
     async fn accept(&self, req: &Request) -> Result<Response> {
         let now = now_ms();
         let room_id = self.stored_id().await;
-        // Password at upgrade time: 401 without one, 403 with a wrong one.
+        // Password at upgrade time: 401 without one, 403 with a wrong one,
+        // 429 past the room's budget of wrong passwords.
         let password = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "password").map(|(_, v)| v.into_owned()));
-        let check = self.with_core(|room| (room.has_password(), room.check_password(password.as_deref())));
+        let Some((check, outputs, deadline)) = self.with_core(|room| room.handle_password_check(now, password.as_deref())) else {
+            return error(404, "room_not_found", "no such room");
+        };
+        self.perform(&room_id, outputs, deadline, None).await?;
         match check {
-            Some(((true, _), _, _)) if password.is_none() => return error(401, "password_required", "this room needs a password"),
-            Some(((_, false), _, _)) => return error(403, "wrong_password", "wrong password"),
-            None => return error(404, "room_not_found", "no such room"),
-            _ => {}
+            Err((ErrorCode::RateLimited, message)) => return crate::limits::too_many("too_many_wrong_passwords", &message, 60),
+            Err(_) if password.is_none() => return error(401, "password_required", "this room needs a password"),
+            Err(_) => return error(403, "wrong_password", "wrong password"),
+            Ok(()) => {}
         }
         if req.url().is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "check")) {
             return Ok(Response::empty()?.with_status(204));
         }
-        let mut entropy = [0u8; 16];
-        random_bytes(&mut entropy)?;
+        let addr = crate::limits::client_address(req);
         let pair = WebSocketPair::new()?;
-        let Some((conn, outputs, deadline)) = self.with_core(|room| room.handle_connect(now, &entropy)) else {
+        let Some((conn, outputs, deadline)) = self.with_core(|room| {
+            let key = room.address_key(&addr);
+            room.handle_connect(now, key)
+        }) else {
             return error(404, "room_not_found", "no such room");
+        };
+        let conn = match conn {
+            Ok(conn) => conn,
+            Err(ConnectRefused::Banned) => return error(403, "banned", "you were removed from this room by its host"),
+            Err(ConnectRefused::Busy) => {
+                return crate::limits::too_many("room_busy", "too many connections are waiting to join this room; try again shortly", 5)
+            }
         };
         self.state.accept_websocket_with_tags(&pair.server, &[&conn_tag(conn)]);
         self.perform(&room_id, outputs, deadline, Some((conn, &pair.server))).await?;
@@ -293,7 +365,7 @@ impl RoomObject {
         }
         let Some(tag) = Self::tag_of(&ws) else { return Ok(()) };
         // The closing socket must not receive the member-list broadcast.
-        let _ = ws.serialize_attachment(SocketTag { conn: tag.conn, member: None });
+        let _ = ws.serialize_attachment(SocketTag { member: None, ..tag.clone() });
         let room_id = self.stored_id().await;
         if let Some(((), outputs, deadline)) = self.with_core(|room| room.handle_disconnect(now, tag.conn)) {
             self.perform(&room_id, outputs, deadline, None).await?;
@@ -330,11 +402,11 @@ impl DurableObject for RoomObject {
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         let now = now_ms();
         if !self.ensure_loaded().await? {
-            let _ = ws.close(Some(1011), Some("room gone"));
+            let _ = ws.close(Some(close::ERROR), Some("room gone"));
             return Ok(());
         }
         let Some(tag) = Self::tag_of(&ws) else {
-            let _ = ws.close(Some(1011), Some("unknown socket"));
+            let _ = ws.close(Some(close::ERROR), Some("unknown socket"));
             return Ok(());
         };
         let conn = tag.conn;

@@ -93,7 +93,7 @@ pub struct Session {
 #[wasm_bindgen(skip_typescript)]
 pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsError> {
     let opts = JoinOptions::read(&options)?;
-    if opts.room.is_empty() || !opts.room.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !sync_core::protocol::valid_room_id(&opts.room) {
         return Err(JsError::new("join options: `room` must be a room id"));
     }
     let origin = match opts.server {
@@ -177,9 +177,14 @@ impl Session {
         self.command(Command::QueueNext);
     }
 
-    /// Host: remove a member from the room.
+    /// Host: remove a member from the room and ban it (identity and address).
     pub fn kick(&self, member: f64) {
         self.command(Command::Kick { member: member as u64 });
+    }
+
+    /// Host: lift a ban (an id from the `bans` event).
+    pub fn unban(&self, ban: f64) {
+        self.command(Command::Unban { ban: ban as u64 });
     }
 
     /// Host: hand the host role to another member.

@@ -384,6 +384,16 @@ impl Client {
                 }
                 self.event(ClientEvent::Members(self.members.clone()));
             }
+            ServerMsg::Members { members, left } => {
+                for member in members {
+                    match self.members.iter_mut().find(|m| m.id == member.id) {
+                        Some(m) => *m = member,
+                        None => self.members.push(member),
+                    }
+                }
+                self.members.retain(|m| !left.contains(&m.id));
+                self.event(ClientEvent::Members(self.members.clone()));
+            }
             ServerMsg::MemberLeft { id } => {
                 self.members.retain(|m| m.id != id);
                 self.event(ClientEvent::Members(self.members.clone()));

@@ -472,6 +472,15 @@ impl<'a> Fields<'a> {
         items.iter().map(|v| Fields::of(v).ok_or_else(|| Self::bad(k, "an array of objects")).and_then(&f)).collect()
     }
 
+    /// The array member `k` of whole numbers ≥ 0.
+    pub fn uint_arr(&self, k: &str) -> Result<Vec<u64>, FieldError> {
+        let items = self.req(k, "an array", |v| match v {
+            Value::Arr(items) => Some(items),
+            _ => None,
+        })?;
+        items.iter().map(|v| as_uint(v).ok_or_else(|| Self::bad(k, "an array of whole numbers ≥ 0"))).collect()
+    }
+
     /// A string member read through `from` (an enum's wire names).
     pub fn name<T>(&self, k: &str, from: impl FnOnce(&str) -> Option<T>) -> Result<T, FieldError> {
         self.opt_name(k, from)?.ok_or_else(|| Self::bad(k, "a known name"))

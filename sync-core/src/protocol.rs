@@ -89,22 +89,54 @@ pub enum MemberStatus {
 /// A command.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Play { position: Option<f64> },
-    Pause { position: Option<f64> },
-    Seek { position: f64 },
-    SetRate { rate: f64 },
-    SetSource { url: String, title: Option<String> },
-    QueueAdd { url: String, title: Option<String> },
-    QueueRemove { item: u64 },
-    QueueMove { item: u64, to: usize },
+    Play {
+        position: Option<f64>,
+    },
+    Pause {
+        position: Option<f64>,
+    },
+    Seek {
+        position: f64,
+    },
+    SetRate {
+        rate: f64,
+    },
+    SetSource {
+        url: String,
+        title: Option<String>,
+    },
+    QueueAdd {
+        url: String,
+        title: Option<String>,
+    },
+    QueueRemove {
+        item: u64,
+    },
+    QueueMove {
+        item: u64,
+        to: usize,
+    },
     QueueNext,
-    Kick { member: MemberId },
-    TransferHost { member: MemberId },
-    SetRole { member: MemberId, role: Role },
-    SetMode { mode: PermissionMode },
-    SetPassword { password: Option<String> },
+    Kick {
+        member: MemberId,
+    },
+    TransferHost {
+        member: MemberId,
+    },
+    SetRole {
+        member: MemberId,
+        role: Role,
+    },
+    SetMode {
+        mode: PermissionMode,
+    },
+    SetPassword {
+        password: Option<String>,
+    },
     /// Lift a ban (host only).
-    Unban { ban: u64 },
+    Unban {
+        ban: u64,
+    },
 }
 
 /// Why the playback state changed, when it was not simply a command.
@@ -136,6 +168,9 @@ pub enum ServerMsg {
     Member { member: MemberInfo },
     /// A member left for good (grace over, or kicked).
     MemberLeft { id: MemberId },
+    /// In a large room, the member changes of the last half second at once:
+    /// members that joined or changed, and members gone for good.
+    Members { members: Vec<MemberInfo>, left: Vec<MemberId> },
     /// The whole queue (sent by older rooms; this one sends deltas).
     Queue { items: Vec<QueueItem>, cause: Option<Cause> },
     /// An item was added to the queue at index `at`.
@@ -694,6 +729,7 @@ impl ServerMsg {
             ServerMsg::Source { .. } => "source",
             ServerMsg::Member { .. } => "member",
             ServerMsg::MemberLeft { .. } => "member_left",
+            ServerMsg::Members { .. } => "members",
             ServerMsg::Queue { .. } => "queue",
             ServerMsg::QueueAdded { .. } => "queue_added",
             ServerMsg::QueueRemoved { .. } => "queue_removed",
@@ -727,6 +763,9 @@ impl ServerMsg {
             }
             ServerMsg::MemberLeft { id } => {
                 o.uint("id", *id);
+            }
+            ServerMsg::Members { members, left } => {
+                o.with("members", arr(members)).with("left", |out| json::write_arr(out, left, |o, id| decimal::write_u64(o, *id)));
             }
             ServerMsg::Queue { items, cause } => {
                 o.with("items", arr(items));
@@ -785,6 +824,7 @@ impl ServerMsg {
                 },
                 "member" => ServerMsg::Member { member: MemberInfo::read(f.obj("member")?)? },
                 "member_left" => ServerMsg::MemberLeft { id: f.uint("id")? },
+                "members" => ServerMsg::Members { members: f.arr("members", MemberInfo::read)?, left: f.uint_arr("left")? },
                 "queue" => ServerMsg::Queue { items: f.arr("items", QueueItem::read)?, cause: read_cause(f)? },
                 "queue_added" => ServerMsg::QueueAdded {
                     item: QueueItem::read(f.obj("item")?)?,
@@ -792,9 +832,7 @@ impl ServerMsg {
                     cause: read_cause(f)?,
                 },
                 "queue_removed" => ServerMsg::QueueRemoved { id: f.uint("id")?, cause: read_cause(f)? },
-                "queue_moved" => {
-                    ServerMsg::QueueMoved { id: f.uint("id")?, to: usize::try_from(f.uint("to")?).unwrap_or(usize::MAX), cause: read_cause(f)? }
-                }
+                "queue_moved" => ServerMsg::QueueMoved { id: f.uint("id")?, to: usize::try_from(f.uint("to")?).unwrap_or(usize::MAX), cause: read_cause(f)? },
                 "bans" => ServerMsg::Bans { bans: f.arr("bans", BanInfo::read)? },
                 "settings" => {
                     ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? }
@@ -948,7 +986,7 @@ mod tests {
             let (ours, doc): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&encoded).unwrap(), serde_json::from_str(&text).unwrap());
             assert_eq!(norm(ours), norm(doc), "{text}");
         }
-        assert_eq!((client, commands, server), (7, 15, 14), "every example was checked");
+        assert_eq!((client, commands, server), (7, 15, 15), "every example was checked");
     }
 
     /// Seeded mutations of real messages (byte flips, cuts, splices): the

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    close, BanInfo, Cause, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, MemberStatus, PermissionMode, QueueItem, Reason, Role,
-    RoomSnapshot, ServerMsg, SourceInfo,
+    close, BanInfo, Cause, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, MemberStatus, PermissionMode, QueueItem, Reason, Role, RoomSnapshot,
+    ServerMsg, SourceInfo,
 };
 use crate::secret::{constant_time_eq, draw, sha256_hex, token_from_entropy, token_hash, PasswordHash};
 use crate::timeline::Playback;
@@ -50,8 +50,10 @@ pub struct RoomConfig {
     /// Member list refreshes for drift/RTT changes at most this often.
     pub members_refresh_ms: Millis,
     /// Above this many members, drift/RTT changes are not broadcast (it is
-    /// O(n²) traffic); status and role changes always are.
+    /// O(n²) traffic), and joins, leaves, status and role changes go out
+    /// together in one `members` message every `member_batch_ms`.
     pub live_stats_max_members: usize,
+    pub member_batch_ms: Millis,
     /// Token bucket per connection: messages per second and burst.
     pub rate_per_sec: f64,
     pub rate_burst: f64,
@@ -106,6 +108,7 @@ impl Default for RoomConfig {
             idle_expiry_ms: 24.0 * 3600.0 * 1000.0,
             members_refresh_ms: 2_000.0,
             live_stats_max_members: 50,
+            member_batch_ms: 500.0,
             rate_per_sec: 20.0,
             rate_burst: 40.0,
             abuse_limit: 40,
@@ -136,6 +139,35 @@ pub struct CreateOptions {
     pub password: Option<String>,
     /// The host token handed to the creator (only its hash is kept).
     pub host_token: Option<String>,
+}
+
+/// The body of `POST /api/rooms`: the one type from the request to the
+/// room, whose rules ([`Room::create`]) decide what is accepted.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CreateRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An http(s) URL or a path on this server; the default source without one.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub mode: PermissionMode,
+}
+
+impl CreateRequest {
+    /// The options to create the room with: `default_source` (url, title)
+    /// when the request names none; `host_token` for the creator.
+    pub fn into_options(self, default_source: (&str, &str), host_token: String) -> CreateOptions {
+        let source = match self.source {
+            Some(url) => SourceInfo::new(url, self.title),
+            None => SourceInfo::new(default_source.0, Some(default_source.1.to_string())),
+        };
+        CreateOptions { name: self.name, source: Some(source), mode: self.mode, password: self.password, host_token: Some(host_token) }
+    }
 }
 
 /// Why a room could not be created: which field, and why.
@@ -335,6 +367,13 @@ pub struct Room {
     store: Store,
     /// Group-hold time accounted up to here.
     holds_counted_at: Millis,
+    /// The time of the input being handled.
+    now: Millis,
+    /// In a large room: members changed and members gone since the last
+    /// `members` message, and when it is due.
+    batch: std::collections::BTreeSet<MemberId>,
+    batch_left: Vec<MemberId>,
+    batch_since: Option<Millis>,
     state: PersistedRoom,
     conns: BTreeMap<ConnId, Conn>,
     live: BTreeMap<MemberId, Live>,
@@ -360,6 +399,10 @@ impl Room {
             dirty: false,
             store: Store::default(),
             holds_counted_at: 0.0,
+            now: 0.0,
+            batch: Default::default(),
+            batch_left: Vec::new(),
+            batch_since: None,
             state,
             conns: BTreeMap::new(),
             live: BTreeMap::new(),
@@ -477,6 +520,7 @@ impl Room {
     /// so guessing costs the same from many addresses as from one. A right
     /// password checked against an old hash is rehashed.
     pub fn handle_password_check(&mut self, now: Millis, password: Option<&str>) -> Result<(), (ErrorCode, String)> {
+        self.now = now;
         let Some(hash) = &self.state.password else { return Ok(()) };
         let Some(password) = password else { return refuse(ErrorCode::WrongPassword, "this room needs a password") };
         while self.password_failures.front().is_some_and(|t| now - t >= self.cfg.password_window_ms) {
@@ -518,6 +562,7 @@ impl Room {
     /// to say `hello` (in all or from this address); otherwise it must say
     /// `hello` within `hello_timeout_ms`.
     pub fn handle_connect(&mut self, now: Millis, addr: AddressKey) -> Result<ConnId, ConnectRefused> {
+        self.now = now;
         if self.is_banned(&addr) {
             self.log("refused_connect", None, "banned address".into());
             return Err(ConnectRefused::Banned);
@@ -532,13 +577,15 @@ impl Room {
         self.state.next_conn += 1;
         let fresh_token = token_from_entropy(&self.random16());
         let hello_by = Some(now + self.cfg.hello_timeout_ms);
-        self.conns.insert(conn, Conn { member: None, fresh_token, addr: addr.clone(), hello_by, tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
+        self.conns
+            .insert(conn, Conn { member: None, fresh_token, addr: addr.clone(), hello_by, tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
         self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: None, addr }));
         Ok(conn)
     }
 
     /// A socket closed or failed.
     pub fn handle_disconnect(&mut self, now: Millis, conn: ConnId) {
+        self.now = now;
         let Some(c) = self.conns.remove(&conn) else { return };
         let Some(member) = c.member else { return };
         if self.conns.values().any(|c| c.member == Some(member)) {
@@ -557,6 +604,7 @@ impl Room {
 
     /// A text frame from a connection.
     pub fn handle_text(&mut self, now: Millis, conn: ConnId, text: &str) {
+        self.now = now;
         if !self.take_token(now, conn) {
             return;
         }
@@ -568,6 +616,7 @@ impl Room {
 
     /// A frame refused before decoding (too large, binary).
     pub fn handle_refused(&mut self, now: Millis, conn: ConnId, code: ErrorCode, message: String) {
+        self.now = now;
         if self.take_token(now, conn) {
             self.refused(conn, code, message, None);
         }
@@ -688,7 +737,13 @@ impl Room {
             self.out.push_back(RoomOutput::Close { conn, code: close.0, reason: close.1.into() });
             self.conns.remove(&conn);
         }
-        self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: member } });
+        if self.large() {
+            self.batch.remove(&member);
+            self.batch_left.push(member);
+            self.batch_since.get_or_insert(self.now);
+        } else {
+            self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::MemberLeft { id: member } });
+        }
         if let Some(new_host) = self.ensure_host() {
             self.member_changed(new_host);
         }
@@ -955,7 +1010,8 @@ impl Room {
                 let farewell = ServerMsg::Error { code: ErrorCode::Kicked, message: "you were removed from the room".into(), command_id: None };
                 self.remove_member(now, target, Some(farewell), (close::KICKED, "kicked"));
                 // Sockets from that address still waiting to say hello go too.
-                let waiting: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.member.is_none() && !addr.is_empty() && c.addr == addr).map(|(id, _)| *id).collect();
+                let waiting: Vec<ConnId> =
+                    self.conns.iter().filter(|(_, c)| c.member.is_none() && !addr.is_empty() && c.addr == addr).map(|(id, _)| *id).collect();
                 for conn in waiting {
                     self.conns.remove(&conn);
                     self.out.push_back(RoomOutput::Close { conn, code: close::REFUSED, reason: "banned".into() });
@@ -1226,8 +1282,27 @@ impl Room {
     /// Tell everyone about one member's new state.
     fn member_changed(&mut self, id: MemberId) {
         self.dirty_members.remove(&id);
-        if let Some(member) = self.member_info(id) {
+        if self.large() {
+            self.batch.insert(id);
+            self.batch_since.get_or_insert(self.now);
+        } else if let Some(member) = self.member_info(id) {
             self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Member { member } });
+        }
+    }
+
+    /// A room where member changes go out in batches.
+    fn large(&self) -> bool {
+        self.state.members.len() > self.cfg.live_stats_max_members
+    }
+
+    /// The batched member changes, in one message.
+    fn flush_members(&mut self) {
+        self.batch_since = None;
+        let ids = std::mem::take(&mut self.batch);
+        let members: Vec<MemberInfo> = ids.into_iter().filter_map(|id| self.member_info(id)).collect();
+        let left = std::mem::take(&mut self.batch_left);
+        if !members.is_empty() || !left.is_empty() {
+            self.out.push_back(RoomOutput::Broadcast { msg: ServerMsg::Members { members, left } });
         }
     }
 
@@ -1239,8 +1314,9 @@ impl Room {
         let hold = self.state.hold.as_ref().map(|h| h.deadline);
         let end = self.item_end();
         let refresh = self.members_dirty_at.map(|t| t + self.cfg.members_refresh_ms);
+        let batch = self.batch_since.map(|t| t + self.cfg.member_batch_ms);
         let expiry = self.state.empty_since.map(|t| t + self.cfg.idle_expiry_ms);
-        grace.chain(hello).chain(hold).chain(end).chain(refresh).chain(expiry).min_by(|a, b| a.total_cmp(b))
+        grace.chain(hello).chain(hold).chain(end).chain(refresh).chain(batch).chain(expiry).min_by(|a, b| a.total_cmp(b))
     }
 
     /// Server time at which the current item ends, if playing with a known duration.
@@ -1252,6 +1328,7 @@ impl Room {
 
     /// Timers are due.
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.now = now;
         // Sockets that never said hello are closed.
         let silent: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.hello_by.is_some_and(|t| now >= t)).map(|(id, _)| *id).collect();
         for conn in silent {
@@ -1293,6 +1370,9 @@ impl Room {
             for id in std::mem::take(&mut self.dirty_members) {
                 self.member_changed(id);
             }
+        }
+        if self.batch_since.is_some_and(|t| now >= t + self.cfg.member_batch_ms) {
+            self.flush_members();
         }
         if self.state.empty_since.is_some_and(|t| now >= t + self.cfg.idle_expiry_ms) && !self.conns.values().any(|c| c.member.is_some()) {
             self.log("expire", None, "empty room expired".into());
@@ -1364,7 +1444,10 @@ pub fn check_source(cfg: &RoomConfig, url: String, title: Option<String>) -> Res
     if !ok {
         return refuse(
             ErrorCode::BadCommand,
-            format!("source must be an http(s) URL or a path on this server, at most {} bytes, without spaces, control characters or backslashes", cfg.max_url_chars),
+            format!(
+                "source must be an http(s) URL or a path on this server, at most {} bytes, without spaces, control characters or backslashes",
+                cfg.max_url_chars
+            ),
         );
     }
     if let (Some(guard), false) = (cfg.source_guard, url.starts_with('/')) {
@@ -1390,8 +1473,8 @@ pub fn check_password_rule(cfg: &RoomConfig, password: String) -> Result<String,
 
 mod names;
 pub mod store;
-use store::{Store, StoreChanges};
 pub use names::{clean_name, clean_text, distinct, poses_as_role};
+use store::{Store, StoreChanges};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 // A real WebSocket client speaking the room protocol, for worker tests.
 import WebSocket from "ws";
+import { nextAddress } from "./stack.mjs";
 
 let barriers = 0;
 
@@ -16,8 +17,9 @@ export async function settle(...clients) {
 }
 
 export class RoomClient {
-  static async connect(wsUrl, roomId, name, { query = "", hello = {}, origin } = {}) {
-    const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws${query}`, origin ? { origin } : {}));
+  static async connect(wsUrl, roomId, name, { query = "", hello = {}, origin, address = nextAddress() } = {}) {
+    const headers = { "cf-connecting-ip": address };
+    const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws${query}`, origin ? { origin, headers } : { headers }));
     await new Promise((resolve, reject) => {
       c.ws.once("open", resolve);
       c.ws.once("error", reject);
@@ -36,12 +38,29 @@ export class RoomClient {
     this.waiters = [];
     this.closed = new Promise((r) => ws.once("close", (code) => r(code)));
     this.members = new Map();
+    /** The queue, kept from `welcome` and the queue deltas. */
+    this.queue = [];
     this.memberWatchers = [];
     ws.on("message", (data, isBinary) => {
       const msg = isBinary ? { type: "<binary>" } : JSON.parse(String(data));
       if (msg.type === "welcome") for (const m of msg.room.members) this.members.set(m.id, m);
       if (msg.type === "member") this.members.set(msg.member.id, msg.member);
       if (msg.type === "member_left") this.members.delete(msg.id);
+      if (msg.type === "members") {
+        for (const m of msg.members) this.members.set(m.id, m);
+        for (const id of msg.left) this.members.delete(id);
+      }
+      if (msg.type === "welcome") this.queue = [...msg.room.queue];
+      if (msg.type === "queue") this.queue = [...msg.items];
+      if (msg.type === "queue_added") this.queue.splice(Math.min(msg.at, this.queue.length), 0, msg.item);
+      if (msg.type === "queue_removed") this.queue = this.queue.filter((q) => q.id !== msg.id);
+      if (msg.type === "queue_moved") {
+        const item = this.queue.find((q) => q.id === msg.id);
+        if (item) {
+          this.queue = this.queue.filter((q) => q !== item);
+          this.queue.splice(Math.min(msg.to, this.queue.length), 0, item);
+        }
+      }
       this.memberWatchers = this.memberWatchers.filter((w) => !w());
       this.inbox.push(msg);
       this.waiters = this.waiters.filter((w) => !w(msg));
@@ -88,6 +107,20 @@ export class RoomClient {
   /** The member list (from the welcome and the deltas after it), sorted by id. */
   memberList() {
     return [...this.members.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** Resolve with the queue once `pred(queue)` holds. */
+  queueUntil(pred, ms = 10_000) {
+    if (pred(this.queue)) return Promise.resolve(this.queue);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`queue never matched within ${ms} ms: ${JSON.stringify(this.queue)}`)), ms);
+      this.memberWatchers.push(() => {
+        if (!pred(this.queue)) return false;
+        clearTimeout(timer);
+        resolve(this.queue);
+        return true;
+      });
+    });
   }
 
   /** Resolve with the member list once `pred(list)` holds. */

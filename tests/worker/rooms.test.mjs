@@ -36,8 +36,10 @@ describe("HTTP API", () => {
     res = await fetch(`${stack.url}/api/rooms/${id}/ws`);
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error.code, "upgrade_required");
-    res = await request(`${stack.url}/api/rooms`, { method: "POST", body: "{nope" });
+    res = await request(`${stack.url}/api/rooms`, { method: "POST", headers: { "content-type": "application/json" }, body: "{nope" });
     assert.equal(res.status, 400);
+    res = await request(`${stack.url}/api/rooms`, { method: "POST", body: "{}" });
+    assert.equal(res.status, 415, "not JSON: a form could send it cross-site without a preflight");
     await assert.rejects(RoomClient.connect(stack.wsUrl, "AAAAAAAAAAAAAAAAAAAAAA", "x"), /404/);
   });
 
@@ -163,7 +165,7 @@ test("a room survives a restart of the runtime", async () => {
   a.send({ type: "command", id: 1, command: { op: "seek", position: 42 } });
   const state = await a.next("state");
   a.send({ type: "command", id: 2, command: { op: "queue_add", url: "https://cdn.example/next.mpd", title: "Next" } });
-  await a.next("queue");
+  await a.next("queue_added");
   a.send({ type: "chat", text: "see you after the restart" });
   await a.next("chat");
   a.send({ type: "command", id: 3, command: { op: "set_mode", mode: "controlled" } });

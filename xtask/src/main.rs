@@ -45,7 +45,11 @@ fn main() -> ExitCode {
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("sim") | None => bench::sim(&root),
             Some("room") => build(&root).and_then(|_| {
-                step("bench room: one room, 500 real WebSocket clients on workerd");
+                step("bench room: what one command costs a room of 5,000 in storage and wire bytes (native core)");
+                run(Command::new("cargo")
+                    .args(["run", "--release", "--quiet", "-p", "sync-core", "--example", "room_bench", "--", "target/bench/room-core.json"])
+                    .current_dir(&root))?;
+                step("bench room: one room, 5,000 real WebSocket clients on workerd");
                 let mut cmd = Command::new("node");
                 cmd.arg("tests/bench/room.mjs").current_dir(&root);
                 run(wrangler_env(&mut cmd))

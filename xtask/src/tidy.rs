@@ -83,12 +83,40 @@ pub fn purity(root: &Path) -> Result<u64> {
             }
         }
     }
+    checks += 1;
+    problems.extend(room_id_rule(root));
     if problems.is_empty() {
-        println!("    ok   {} cores depend on no platform crate and read no clock ({checks} checks)", CORES.len());
+        println!("    ok   {} cores depend on no platform crate and read no clock; one room-id rule ({checks} checks)", CORES.len());
         Ok(checks)
     } else {
         Err(format!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  ")))
     }
+}
+
+/// The room-id rule lives in `sync_core::protocol::valid_room_id`; the
+/// pages' patterns (`[A-Za-z0-9_-]{N}`) must say the same length.
+fn room_id_rule(root: &Path) -> Vec<String> {
+    let protocol = std::fs::read_to_string(root.join("sync-core/src/protocol.rs")).unwrap_or_default();
+    let Some(len) = protocol.lines().find_map(|l| l.trim().strip_prefix("pub const ROOM_ID_LEN: usize = ")?.strip_suffix(';')?.parse::<usize>().ok()) else {
+        return vec!["sync-core/src/protocol.rs: no ROOM_ID_LEN".into()];
+    };
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for page in ["www/watch-together.js", "www/index.js"] {
+        let text = std::fs::read_to_string(root.join(page)).unwrap_or_default();
+        for (i, _) in text.match_indices("[A-Za-z0-9_-]{") {
+            seen += 1;
+            let rest = &text[i + "[A-Za-z0-9_-]{".len()..];
+            let n = rest.split('}').next().unwrap_or("");
+            if n != len.to_string() {
+                problems.push(format!("{page}: a room id pattern says {{{n}}}, the rule is {len} characters"));
+            }
+        }
+    }
+    if seen == 0 {
+        problems.push("www: no room id pattern found to check".into());
+    }
+    problems
 }
 
 /// Every tidy check: purity, the gates over the tree, and the gates'

@@ -61,11 +61,13 @@ pub fn clean_name(s: &str, max_chars: usize) -> String {
     out.chars().take(max_chars).collect::<String>().trim_end().to_string()
 }
 
-/// Whether a name ends in a role label the pages show next to names
-/// ("Ana (host)"), or is one.
+/// Whether a name carries a role label the way pages show one next to a
+/// name ("Ana (host)", "Ana [host]"). A plain "Host" is a name.
 pub fn poses_as_role(name: &str) -> bool {
     let lower = name.to_lowercase();
-    ["host", "controller", "viewer", "admin", "moderator"].iter().any(|role| lower == *role || lower.ends_with(&format!("({role})")) || lower.ends_with(&format!("[{role}]")))
+    ["host", "controller", "viewer", "admin", "moderator", "you"]
+        .iter()
+        .any(|role| lower.contains(&format!("({role})")) || lower.contains(&format!("[{role}]")))
 }
 
 /// `name`, or `name (2)`, `name (3)`… — the first that `taken` says is free
@@ -102,7 +104,8 @@ mod tests {
     fn role_labels_are_refused_in_names() {
         assert!(poses_as_role("Ana (host)"));
         assert!(poses_as_role("ana (HOST)"));
-        assert!(poses_as_role("Host"));
+        assert!(poses_as_role("Ana (you)"));
+        assert!(!poses_as_role("Host"));
         assert!(!poses_as_role("Hostess"));
         assert!(!poses_as_role("Ana (2)"));
     }

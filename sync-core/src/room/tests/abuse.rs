@@ -196,7 +196,12 @@ fn passwords_are_stretched_with_a_salt_of_their_own_and_old_hashes_migrate() {
 
 #[test]
 fn a_room_with_a_password_tells_strangers_only_that() {
-    let s = Script::new(CreateOptions { name: Some("Secret party".into()), password: Some("pw".into()), source: Some(SourceInfo::new("https://cdn.example/v.mpd?token=abc", None)), ..demo() });
+    let s = Script::new(CreateOptions {
+        name: Some("Secret party".into()),
+        password: Some("pw".into()),
+        source: Some(SourceInfo::new("https://cdn.example/v.mpd?token=abc", None)),
+        ..demo()
+    });
     let info = serde_json::to_value(s.room.info()).unwrap();
     assert_eq!(info, serde_json::json!({ "has_password": true }));
     let open = Script::new(demo());
@@ -265,7 +270,8 @@ fn a_socket_that_says_hello_after_a_wake_up_gets_a_real_token() {
     let resume = resume.expect("welcomed");
     assert_eq!(resume.len(), 22, "a 128-bit token, not {resume:?}");
     // And a restored socket that stays silent is timed out too.
-    let mut woken = Room::restore(RoomConfig::default(), s.room.state().clone(), [SocketTag { conn: c, member: None, addr: String::new() }], 1_000.0, [4; 32], false);
+    let mut woken =
+        Room::restore(RoomConfig::default(), s.room.state().clone(), [SocketTag { conn: c, member: None, addr: String::new() }], 1_000.0, [4; 32], false);
     assert_eq!(woken.poll_timeout(), Some(11_000.0));
     woken.handle_timeout(11_000.0);
     assert!(std::iter::from_fn(|| woken.poll_output()).any(|o| matches!(o, RoomOutput::Close { code: close::HELLO_TIMEOUT, .. })));
@@ -346,4 +352,26 @@ fn a_room_stored_whole_is_moved_into_parts() {
         _ => panic!("meta"),
     };
     assert_eq!(store::assemble(meta, storage.into_values().filter(|p| !matches!(p, store::Part::Meta(_)))), whole);
+}
+
+#[test]
+fn in_a_large_room_member_changes_go_out_together() {
+    let mut s = Script::new(demo());
+    for i in 0..60 {
+        s.join(&format!("M{i}"), "");
+    }
+    s.at(1_000.0);
+    let before = s.broadcasts.len();
+    let mut joined = Vec::new();
+    for i in 0..20 {
+        joined.push(s.join(&format!("Late{i}"), "").1);
+    }
+    let per_join = s.broadcasts[before..].iter().filter(|m| matches!(m, ServerMsg::Member { .. })).count();
+    assert_eq!(per_join, 0, "no broadcast per join in a room of 60");
+    s.at(1_500.0);
+    let batches: Vec<&ServerMsg> = s.broadcasts[before..].iter().filter(|m| matches!(m, ServerMsg::Members { .. })).collect();
+    assert_eq!(batches.len(), 1);
+    let ServerMsg::Members { members, left } = batches[0] else { unreachable!() };
+    assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), joined);
+    assert!(left.is_empty());
 }
