@@ -184,8 +184,19 @@ impl RoomObject {
                     self.sign_sources(room_id, &mut msg);
                     let text = msg.encode();
                     let audience = self.audience();
+                    // One JS string for every socket (not one copy per send),
+                    // handed to the sockets' own `send`.
+                    let js_text = wasm_bindgen::JsValue::from_str(&text);
+                    let send = audience
+                        .first()
+                        .and_then(|ws| js_sys::Reflect::get(ws.as_ref(), &"send".into()).ok())
+                        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok());
                     for ws in &audience {
-                        if ws.send_with_str(&text).is_err() {
+                        let sent = match &send {
+                            Some(f) => f.call1(ws.as_ref(), &js_text).is_ok(),
+                            None => ws.send_with_str(&text).is_ok(),
+                        };
+                        if !sent {
                             if let Some(tag) = Self::tag_of(ws) {
                                 dead.push(tag.conn);
                             }
@@ -337,7 +348,6 @@ impl RoomObject {
         };
         let conn = match conn {
             Ok(conn) => conn,
-            Err(ConnectRefused::Banned) => return error(403, "banned", "you were removed from this room by its host"),
             Err(ConnectRefused::Busy) => {
                 return crate::limits::too_many("room_busy", "too many connections are waiting to join this room; try again shortly", 5)
             }

@@ -180,8 +180,6 @@ pub struct CreateError {
 /// Why a socket was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConnectRefused {
-    /// The address was banned by the room's host.
-    Banned,
     /// Too many sockets are waiting to say `hello` (in all or from this address).
     Busy,
 }
@@ -558,15 +556,13 @@ impl Room {
     }
 
     /// A socket is being accepted from `addr` (its [`Room::address_key`]).
-    /// Refused for a banned address, or when too many sockets are waiting
-    /// to say `hello` (in all or from this address); otherwise it must say
-    /// `hello` within `hello_timeout_ms`.
+    /// Refused when too many sockets are waiting to say `hello` (in all or
+    /// from this address); otherwise it must say `hello` within
+    /// `hello_timeout_ms`. (A banned address is refused at `hello`, where a
+    /// member who shares it — the host on the same network — can still
+    /// come back with its resume token.)
     pub fn handle_connect(&mut self, now: Millis, addr: AddressKey) -> Result<ConnId, ConnectRefused> {
         self.now = now;
-        if self.is_banned(&addr) {
-            self.log("refused_connect", None, "banned address".into());
-            return Err(ConnectRefused::Banned);
-        }
         let pending = self.conns.values().filter(|c| c.member.is_none());
         let (all, same) = pending.fold((0, 0), |(a, s), c| (a + 1, s + usize::from(c.addr == addr)));
         if all >= self.cfg.max_pending || same >= self.cfg.max_pending_per_address {
@@ -755,11 +751,14 @@ impl Room {
     fn hello(&mut self, now: Millis, conn: ConnId, name: &str, password: Option<String>, resume: Option<String>, host_token: Option<String>) -> CmdResult {
         let (fresh, addr) = self.conns.get(&conn).map(|c| (c.fresh_token.clone(), c.addr.clone())).unwrap_or_default();
         let resume_hash = resume.as_deref().map(token_hash);
-        if self.is_banned(&addr) || resume_hash.as_ref().is_some_and(|h| self.state.bans.iter().any(|b| constant_time_eq(&b.resume_hash, h))) {
+        if resume_hash.as_ref().is_some_and(|h| self.state.bans.iter().any(|b| constant_time_eq(&b.resume_hash, h))) {
             return refuse(ErrorCode::Banned, "you were removed from this room by its host");
         }
         self.handle_password_check(now, password.as_deref())?;
         let resumed = resume_hash.and_then(|h| self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h)));
+        if resumed.is_none() && self.is_banned(&addr) {
+            return refuse(ErrorCode::Banned, "this address was removed from this room by its host");
+        }
         let claims_host = host_token.as_deref().zip(self.state.host_token_hash.as_deref()).is_some_and(|(t, h)| constant_time_eq(&token_hash(t), h));
         let clean = clean_name(name, self.cfg.max_name_chars);
         if clean.is_empty() && !name.trim().is_empty() {
@@ -1003,19 +1002,12 @@ impl Room {
                 // again until the host lifts it.
                 let id = self.state.next_ban;
                 self.state.next_ban += 1;
-                self.state.bans.push(Ban { id, name, addr: addr.clone(), resume_hash });
+                self.state.bans.push(Ban { id, name, addr, resume_hash });
                 if self.state.bans.len() > self.cfg.max_bans {
                     self.state.bans.remove(0);
                 }
                 let farewell = ServerMsg::Error { code: ErrorCode::Kicked, message: "you were removed from the room".into(), command_id: None };
                 self.remove_member(now, target, Some(farewell), (close::KICKED, "kicked"));
-                // Sockets from that address still waiting to say hello go too.
-                let waiting: Vec<ConnId> =
-                    self.conns.iter().filter(|(_, c)| c.member.is_none() && !addr.is_empty() && c.addr == addr).map(|(id, _)| *id).collect();
-                for conn in waiting {
-                    self.conns.remove(&conn);
-                    self.out.push_back(RoomOutput::Close { conn, code: close::REFUSED, reason: "banned".into() });
-                }
                 self.bans_changed();
                 Ok(())
             }

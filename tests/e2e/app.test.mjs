@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { converge, joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { RoomClient } from "../support/client.mjs";
 import { createRoom, root, setup, sleep, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
@@ -72,7 +73,7 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
 
   // The host removes Cy: Cy's page says so and stops, the others see two members.
   const cy = await c.evaluate(() => window.watchTogether.member);
-  await host.click(`#members li[data-member="${cy}"] button[title="Remove from room"]`);
+  await host.click(`#members li[data-member="${cy}"] button[title="Remove and ban from room"]`);
   await waitFor(c, () => /removed from the room/.test(document.getElementById("fatal").textContent), null, 10_000, "the kicked page says so");
   for (const p of [host, b]) await waitFor(p, memberCount, 2, 10_000, "two members left");
   await sleep(2_500); // the window in which a reconnect would have happened
@@ -179,4 +180,22 @@ test("keyboard only: create a room on the landing page, then play, chat and paus
   assert.deepEqual(friend.problems, [], "no console errors");
   await p.context().close();
   await friend.context().close();
+});
+
+test("a queue item with a malformed escape in its URL shows as written and breaks nothing", async () => {
+  const { id } = await createRoom(stack.url);
+  const bot = await RoomClient.connect(stack.wsUrl, id, "Bot");
+  bot.send({ type: "command", id: 1, command: { op: "queue_add", url: "https://cdn.example/films/%E0%A4%A.mpd" } });
+  bot.send({ type: "command", id: 2, command: { op: "queue_add", url: "https://cdn.example/films/second.mpd", title: "Second" } });
+  await bot.queueUntil((q) => q.length === 2);
+  const page = await newPage(browser);
+  await page.goto(`${stack.url}/r/${id}`);
+  await joined(page);
+  await waitFor(page, () => document.querySelectorAll("#queue li").length === 2, null, 10_000, "both queue items listed");
+  const items = await page.$$eval("#queue li", (els) => els.map((e) => e.textContent));
+  assert.ok(items[0].includes("films/%E0%A4%A.mpd"), items[0]);
+  assert.ok(items[1].includes("Second"), items[1]);
+  assert.deepEqual(page.problems, [], "no URIError, no console errors");
+  bot.ws.close();
+  await page.context().close();
 });

@@ -17,7 +17,7 @@ export async function settle(...clients) {
 }
 
 export class RoomClient {
-  static async connect(wsUrl, roomId, name, { query = "", hello = {}, origin, address = nextAddress() } = {}) {
+  static async connect(wsUrl, roomId, name, { query = "", hello = {}, origin, address = nextAddress(), timeout = 10_000 } = {}) {
     const headers = { "cf-connecting-ip": address };
     const c = new RoomClient(new WebSocket(`${wsUrl}/api/rooms/${roomId}/ws${query}`, origin ? { origin, headers } : { headers }));
     await new Promise((resolve, reject) => {
@@ -27,7 +27,7 @@ export class RoomClient {
     });
     if (name !== undefined) {
       c.send({ type: "hello", name, ...hello });
-      c.welcome = await c.next("welcome");
+      c.welcome = await c.next("welcome", timeout);
     }
     return c;
   }

@@ -140,9 +140,11 @@ fn a_kick_is_a_ban_by_identity_and_address_until_lifted() {
         other => panic!("no ban list: {other:?}"),
     };
     assert_eq!(bans.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["Eve"]);
-    // Same address, fresh identity: refused at the door.
-    let key = s.room.address_key("198.51.100.66");
-    assert_eq!(s.room.handle_connect(s.now, key), Err(ConnectRefused::Banned));
+    // Same address, fresh identity: refused at hello.
+    let c = s.connect_from("198.51.100.66");
+    s.send(c, r#"{"v":1,"type":"hello","name":"Eve again"}"#);
+    assert_eq!(s.error_to(c), Some(ErrorCode::Banned));
+    assert!(s.closed.contains(&(c, close::REFUSED)));
     // Another address, her old resume token: refused at hello.
     let c = s.connect_from("192.0.2.99");
     s.send(c, &format!(r#"{{"v":1,"type":"hello","name":"Eve2","resume":"{resume}"}}"#));
@@ -374,4 +376,22 @@ fn in_a_large_room_member_changes_go_out_together() {
     let ServerMsg::Members { members, left } = batches[0] else { unreachable!() };
     assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), joined);
     assert!(left.is_empty());
+}
+
+#[test]
+fn a_member_sharing_a_banned_address_still_comes_back() {
+    let mut s = Script::new(demo());
+    let a = s.connect_from("198.51.100.5");
+    s.send(a, r#"{"v":1,"type":"hello","name":"Ana"}"#);
+    let Some(ServerMsg::Welcome { resume, .. }) = s.last_to(a) else { panic!("Ana joined") };
+    let e = s.connect_from("198.51.100.5");
+    s.send(e, r#"{"v":1,"type":"hello","name":"Eve"}"#);
+    let Some(ServerMsg::Welcome { member: eve, .. }) = s.last_to(e) else { panic!("Eve joined") };
+    s.command(a, 1, &format!(r#"{{"op":"kick","member":{eve}}}"#));
+    // Ana's connection drops; she is back from the same (now banned) address.
+    s.room.handle_disconnect(s.now, a);
+    s.drain();
+    let back = s.connect_from("198.51.100.5");
+    s.send(back, &format!(r#"{{"v":1,"type":"hello","name":"Ana","resume":"{resume}"}}"#));
+    assert!(matches!(s.last_to(back), Some(ServerMsg::Welcome { .. })), "the host on the same network is not locked out");
 }
