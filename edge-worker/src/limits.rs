@@ -7,7 +7,7 @@ use serde_json::json;
 use worker::*;
 
 /// The client's address as the edge saw it (`CF-Connecting-IP`).
-pub fn client_address(req: &Request) -> String {
+fn client_address(req: &Request) -> String {
     req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into())
 }
 

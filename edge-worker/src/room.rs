@@ -338,7 +338,7 @@ impl RoomObject {
         if req.url().is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "check")) {
             return Ok(Response::empty()?.with_status(204));
         }
-        let addr = crate::limits::client_address(req);
+        let addr = crate::limits::client_key(req);
         let pair = WebSocketPair::new()?;
         let Some((conn, outputs, deadline)) = self.with_core(|room| {
             let key = room.address_key(&addr);

@@ -480,15 +480,9 @@ impl Room {
     }
 
     /// The key an address is known by in this room: a salted hash (the room
-    /// stores no addresses). IPv6 addresses count by their /64.
+    /// stores no addresses). The shell gives the address as its budgets
+    /// count it (an IPv6 address by its /64).
     pub fn address_key(&self, addr: &str) -> AddressKey {
-        let addr = match addr.parse::<std::net::Ipv6Addr>() {
-            Ok(v6) => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-            Err(_) => addr.to_string(),
-        };
         sha256_hex(format!("{}:{addr}", self.state.addr_salt).as_bytes())[..32].to_string()
     }
 
