@@ -57,6 +57,10 @@ pub struct RoomConfig {
     /// Token bucket per connection: messages per second and burst.
     pub rate_per_sec: f64,
     pub rate_burst: f64,
+    /// Token bucket per address, shared by all its sockets (so more sockets
+    /// do not buy more messages): messages per second and burst.
+    pub address_rate_per_sec: f64,
+    pub address_rate_burst: f64,
     /// Close with 1008 after this many refused messages in a row.
     pub abuse_limit: u32,
     /// The shell's check of an absolute source URL (e.g. the media proxy's
@@ -111,6 +115,8 @@ impl Default for RoomConfig {
             member_batch_ms: 500.0,
             rate_per_sec: 20.0,
             rate_burst: 40.0,
+            address_rate_per_sec: 60.0,
+            address_rate_burst: 120.0,
             abuse_limit: 40,
             source_guard: None,
             hello_timeout_ms: 10_000.0,
@@ -359,6 +365,8 @@ pub struct Room {
     draws: u64,
     /// Times of recent wrong passwords.
     password_failures: VecDeque<Millis>,
+    /// Message buckets per address: (tokens, refilled at).
+    address_buckets: BTreeMap<AddressKey, (f64, Millis)>,
     /// The state changed since the last `Persist`.
     dirty: bool,
     /// What storage holds.
@@ -394,6 +402,7 @@ impl Room {
             seed,
             draws: 0,
             password_failures: VecDeque::new(),
+            address_buckets: BTreeMap::new(),
             dirty: false,
             store: Store::default(),
             holds_counted_at: 0.0,
@@ -577,6 +586,9 @@ impl Room {
     pub fn handle_disconnect(&mut self, now: Millis, conn: ConnId) {
         self.now = now;
         let Some(c) = self.conns.remove(&conn) else { return };
+        if !self.conns.values().any(|o| o.addr == c.addr) {
+            self.address_buckets.remove(&c.addr);
+        }
         let Some(member) = c.member else { return };
         if self.conns.values().any(|c| c.member == Some(member)) {
             return; // the member has another socket
@@ -615,11 +627,21 @@ impl Room {
     /// Token bucket; false if the message must be dropped.
     fn take_token(&mut self, now: Millis, conn: ConnId) -> bool {
         let (rate, burst, limit) = (self.cfg.rate_per_sec, self.cfg.rate_burst, self.cfg.abuse_limit);
+        let (addr_rate, addr_burst) = (self.cfg.address_rate_per_sec, self.cfg.address_rate_burst);
         let Some(c) = self.conns.get_mut(&conn) else { return false };
         c.tokens = (c.tokens + (now - c.refilled).max(0.0) / 1000.0 * rate).min(burst);
         c.refilled = now;
-        if c.tokens >= 1.0 {
+        let address = (!c.addr.is_empty()).then(|| {
+            let (tokens, refilled) = self.address_buckets.entry(c.addr.clone()).or_insert((addr_burst, now));
+            *tokens = (*tokens + (now - *refilled).max(0.0) / 1000.0 * addr_rate).min(addr_burst);
+            *refilled = now;
+            tokens
+        });
+        if c.tokens >= 1.0 && address.as_ref().is_none_or(|t| **t >= 1.0) {
             c.tokens -= 1.0;
+            if let Some(t) = address {
+                *t -= 1.0;
+            }
             return true;
         }
         c.refused_in_a_row += 1;
@@ -627,12 +649,16 @@ impl Room {
         let member = c.member;
         if strikes >= limit {
             self.log("abuse", member, format!("conn {conn} closed after {strikes} refused messages"));
-            self.out.push_back(RoomOutput::Close { conn, code: 1008, reason: "too many messages".into() });
+            self.out.push_back(RoomOutput::Close { conn, code: close::ABUSE, reason: "too many messages".into() });
         } else if strikes == 1 {
             self.log("rate_limited", member, format!("conn {conn}"));
             self.out.push_back(RoomOutput::Send {
                 to: conn,
-                msg: ServerMsg::Error { code: ErrorCode::RateLimited, message: format!("more than {rate} messages per second"), command_id: None },
+                msg: ServerMsg::Error {
+                    code: ErrorCode::RateLimited,
+                    message: format!("more than {rate} messages per second (or {addr_rate} from one address)"),
+                    command_id: None,
+                },
             });
         }
         false

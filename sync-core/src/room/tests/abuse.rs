@@ -395,3 +395,29 @@ fn a_member_sharing_a_banned_address_still_comes_back() {
     s.send(back, &format!(r#"{{"v":1,"type":"hello","name":"Ana","resume":"{resume}"}}"#));
     assert!(matches!(s.last_to(back), Some(ServerMsg::Welcome { .. })), "the host on the same network is not locked out");
 }
+
+#[test]
+fn more_sockets_from_one_address_do_not_buy_more_messages() {
+    let mut s = Script::new(demo());
+    let socks: Vec<ConnId> = (0..8)
+        .map(|i| {
+            let c = s.connect_from("198.51.100.8");
+            s.send(c, &format!(r#"{{"v":1,"type":"hello","name":"bot{i}"}}"#));
+            c
+        })
+        .collect();
+    s.at(10_000.0);
+    let before = s.sent.len();
+    // Each socket alone is within its own burst (40); together they are not.
+    for _ in 0..30 {
+        for c in &socks {
+            s.send(*c, r#"{"v":1,"type":"ping","t0":1}"#);
+        }
+    }
+    let pongs = s.sent[before..].iter().filter(|(_, m)| matches!(m, ServerMsg::Pong { .. })).count();
+    assert!((119..=121).contains(&pongs), "the address's burst passes, no more: {pongs} of 240");
+    // Another address is not affected.
+    let (o, _, _) = s.join("Other", "");
+    s.send(o, r#"{"v":1,"type":"ping","t0":2}"#);
+    assert!(matches!(s.last_to(o), Some(ServerMsg::Pong { .. })));
+}
