@@ -147,9 +147,18 @@ impl RoomObject {
         let sockets: Vec<SocketTag> = self.state.get_websockets().iter().filter_map(|ws| ws.deserialize_attachment::<SocketTag>().ok().flatten()).collect();
         let seed = seed()?;
         let now = now_ms();
-        let mut core = self.core.borrow_mut();
-        if core.is_none() {
-            *core = Some(Room::restore(config(&self.env), stored, sockets, now, seed, legacy));
+        {
+            let mut core = self.core.borrow_mut();
+            if core.is_none() {
+                *core = Some(Room::restore(config(&self.env), stored, sockets, now, seed, legacy));
+            }
+        }
+        // Waking may change the room (a room stored whole moves into parts;
+        // members whose sockets went are away): write that now, before the
+        // event that woke it is handled.
+        let changes = self.core.borrow_mut().as_mut().and_then(Room::poll_persist);
+        if let Some(changes) = changes {
+            write(&storage, changes).await?;
         }
         Ok(true)
     }
@@ -325,7 +334,11 @@ impl RoomObject {
         // Password at upgrade time: 401 without one, 403 with a wrong one,
         // 429 past the room's budget of wrong passwords.
         let password = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "password").map(|(_, v)| v.into_owned()));
-        let Some((check, outputs, deadline)) = self.with_core(|room| room.handle_password_check(now, password.as_deref())) else {
+        let addr = crate::limits::client_key(req);
+        let Some((check, outputs, deadline)) = self.with_core(|room| {
+            let key = room.address_key(&addr);
+            room.handle_password_check(now, &key, password.as_deref())
+        }) else {
             return error(404, "room_not_found", "no such room");
         };
         self.perform(&room_id, outputs, deadline, None).await?;
@@ -338,7 +351,6 @@ impl RoomObject {
         if req.url().is_ok_and(|u| u.query_pairs().any(|(k, _)| k == "check")) {
             return Ok(Response::empty()?.with_status(204));
         }
-        let addr = crate::limits::client_key(req);
         let pair = WebSocketPair::new()?;
         let Some((conn, outputs, deadline)) = self.with_core(|room| {
             let key = room.address_key(&addr);
@@ -400,7 +412,9 @@ impl DurableObject for RoomObject {
         if path.ends_with("/ws") {
             self.accept(&req).await
         } else {
-            let Some((info, _, _)) = self.with_core(|room| room.info()) else {
+            // Read only: the outputs (a migration's first write) stay queued
+            // for the next event that carries them out.
+            let Some(info) = self.core.borrow().as_ref().map(Room::info) else {
                 return error(404, "room_not_found", "no such room");
             };
             let mut body = serde_json::to_value(&info)?;
@@ -412,7 +426,7 @@ impl DurableObject for RoomObject {
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         let now = now_ms();
         if !self.ensure_loaded().await? {
-            let _ = ws.close(Some(close::ERROR), Some("room gone"));
+            let _ = ws.close(Some(close::EXPIRED), Some("room gone"));
             return Ok(());
         }
         let Some(tag) = Self::tag_of(&ws) else {

@@ -87,6 +87,9 @@ pub struct RoomConfig {
     /// Wrong passwords the room answers per window (from anyone); beyond
     /// that every check is refused until the window ends.
     pub password_failures: usize,
+    /// Wrong passwords the room answers per window from one address: one
+    /// address cannot spend the room's budget and lock its members out.
+    pub password_failures_per_address: usize,
     pub password_window_ms: Millis,
     pub max_password_chars: usize,
 }
@@ -128,7 +131,8 @@ impl Default for RoomConfig {
             hold_window_ms: 60_000.0,
             viewer_rtt_cap_ms: 250.0,
             viewer_seek_cap_ms: 1_000.0,
-            password_failures: 10,
+            password_failures: 60,
+            password_failures_per_address: 5,
             password_window_ms: 60_000.0,
             max_password_chars: 200,
         }
@@ -363,8 +367,8 @@ pub struct Room {
     /// Randomness from the shell, drawn from with a counter.
     seed: [u8; 32],
     draws: u64,
-    /// Times of recent wrong passwords.
-    password_failures: VecDeque<Millis>,
+    /// Times of recent wrong passwords, and the address each came from.
+    password_failures: VecDeque<(Millis, AddressKey)>,
     /// Message buckets per address: (tokens, refilled at).
     address_buckets: BTreeMap<AddressKey, (f64, Millis)>,
     /// The state changed since the last `Persist`.
@@ -473,6 +477,21 @@ impl Room {
             room.state.addr_salt = crate::secret::token_from_entropy(&room.random16());
             room.persist();
         }
+        let sockets: Vec<SocketTag> = sockets.into_iter().collect();
+        // Members whose sockets are gone (closed while the room was not
+        // running) are away for the grace, not present forever.
+        let grace = room.cfg.grace_ms;
+        for m in room.state.members.iter_mut() {
+            if m.status != MemberStatus::Away && !sockets.iter().any(|s| s.member == Some(m.id)) {
+                m.status = MemberStatus::Away;
+                m.away_until = Some(now + grace);
+                room.dirty = true;
+            }
+        }
+        if room.state.members.iter().all(|m| m.status == MemberStatus::Away) && room.state.empty_since.is_none() {
+            room.state.empty_since = Some(now);
+            room.dirty = true;
+        }
         for s in sockets {
             room.state.next_conn = room.state.next_conn.max(s.conn + 1);
             let member = s.member.filter(|m| room.state.members.iter().any(|x| x.id == *m));
@@ -515,24 +534,33 @@ impl Room {
         }
     }
 
-    /// Check a password (always right without one). Wrong answers are
-    /// counted per room: past `password_failures` in a window every check
-    /// is refused with `RateLimited` until the window ends, whoever asks,
-    /// so guessing costs the same from many addresses as from one. A right
+    /// Check a password from `addr` (always right without one). Wrong
+    /// answers are counted: past `password_failures_per_address` from one
+    /// address, or `password_failures` from all, in a window, checks are
+    /// refused with `RateLimited` until the window ends (one address cannot
+    /// spend the room's budget alone and lock its members out). A right
     /// password checked against an old hash is rehashed.
-    pub fn handle_password_check(&mut self, now: Millis, password: Option<&str>) -> Result<(), (ErrorCode, String)> {
+    pub fn handle_password_check(&mut self, now: Millis, addr: &AddressKey, password: Option<&str>) -> Result<(), (ErrorCode, String)> {
         self.now = now;
         let Some(hash) = &self.state.password else { return Ok(()) };
         let Some(password) = password else { return refuse(ErrorCode::WrongPassword, "this room needs a password") };
-        while self.password_failures.front().is_some_and(|t| now - t >= self.cfg.password_window_ms) {
+        while self.password_failures.front().is_some_and(|(t, _)| now - t >= self.cfg.password_window_ms) {
             self.password_failures.pop_front();
         }
-        if self.password_failures.len() >= self.cfg.password_failures {
-            let wait = self.password_failures.front().map_or(0.0, |t| t + self.cfg.password_window_ms - now);
+        let from_here: Vec<Millis> = self.password_failures.iter().filter(|(_, a)| a == addr).map(|(t, _)| *t).collect();
+        let spent = if from_here.len() >= self.cfg.password_failures_per_address {
+            from_here.first().copied()
+        } else if self.password_failures.len() >= self.cfg.password_failures {
+            self.password_failures.front().map(|(t, _)| *t)
+        } else {
+            None
+        };
+        if let Some(first) = spent {
+            let wait = first + self.cfg.password_window_ms - now;
             return refuse(ErrorCode::RateLimited, format!("too many wrong passwords for this room; try again in {} s", (wait / 1000.0).ceil()));
         }
         if password.chars().count() > self.cfg.max_password_chars || !hash.verify(password) {
-            self.password_failures.push_back(now);
+            self.password_failures.push_back((now, addr.clone()));
             self.log("wrong_password", None, format!("{} in the window", self.password_failures.len()));
             return refuse(ErrorCode::WrongPassword, "wrong password");
         }
@@ -551,6 +579,15 @@ impl Room {
     /// Members present (not away).
     pub fn member_count(&self) -> usize {
         self.state.members.iter().filter(|m| m.status != MemberStatus::Away).count()
+    }
+
+    /// Forget a connection, and its address's message bucket with its last one.
+    fn drop_conn(&mut self, conn: ConnId) -> Option<Conn> {
+        let c = self.conns.remove(&conn)?;
+        if !self.conns.values().any(|o| o.addr == c.addr) {
+            self.address_buckets.remove(&c.addr);
+        }
+        Some(c)
     }
 
     /// Whether an address (its key) is banned.
@@ -585,10 +622,7 @@ impl Room {
     /// A socket closed or failed.
     pub fn handle_disconnect(&mut self, now: Millis, conn: ConnId) {
         self.now = now;
-        let Some(c) = self.conns.remove(&conn) else { return };
-        if !self.conns.values().any(|o| o.addr == c.addr) {
-            self.address_buckets.remove(&c.addr);
-        }
+        let Some(c) = self.drop_conn(conn) else { return };
         let Some(member) = c.member else { return };
         if self.conns.values().any(|c| c.member == Some(member)) {
             return; // the member has another socket
@@ -691,7 +725,7 @@ impl Room {
                         _ => None,
                     };
                     if let Some((code, reason)) = close {
-                        self.conns.remove(&conn);
+                        self.drop_conn(conn);
                         self.out.push_back(RoomOutput::Close { conn, code, reason: reason.into() });
                     }
                 }
@@ -751,7 +785,7 @@ impl Room {
                 self.out.push_back(RoomOutput::Send { to: conn, msg: msg.clone() });
             }
             self.out.push_back(RoomOutput::Close { conn, code: close.0, reason: close.1.into() });
-            self.conns.remove(&conn);
+            self.drop_conn(conn);
         }
         if self.large() {
             self.batch.remove(&member);
@@ -774,18 +808,21 @@ impl Room {
         if resume_hash.as_ref().is_some_and(|h| self.state.bans.iter().any(|b| constant_time_eq(&b.resume_hash, h))) {
             return refuse(ErrorCode::Banned, "you were removed from this room by its host");
         }
-        self.handle_password_check(now, password.as_deref())?;
-        let resumed = resume_hash.and_then(|h| self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h)));
-        if resumed.is_none() && self.is_banned(&addr) {
-            return refuse(ErrorCode::Banned, "this address was removed from this room by its host");
-        }
-        let claims_host = host_token.as_deref().zip(self.state.host_token_hash.as_deref()).is_some_and(|(t, h)| constant_time_eq(&token_hash(t), h));
+        // The cheap checks before the password's (a PBKDF2 run).
         let clean = clean_name(name, self.cfg.max_name_chars);
         if clean.is_empty() && !name.trim().is_empty() {
             return refuse(ErrorCode::BadName, "that name shows as nothing: use letters, digits or symbols");
         }
         if poses_as_role(&clean) {
             return refuse(ErrorCode::BadName, "a name may not pose as a role, e.g. \"(host)\"");
+        }
+        self.handle_password_check(now, &addr, password.as_deref())?;
+        let resumed = resume_hash.and_then(|h| self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h)));
+        let claims_host = host_token.as_deref().zip(self.state.host_token_hash.as_deref()).is_some_and(|(t, h)| constant_time_eq(&token_hash(t), h));
+        // An address ban keeps out new identities, not a member coming back
+        // nor the room's creator with its host token (who may share it).
+        if resumed.is_none() && !claims_host && self.is_banned(&addr) {
+            return refuse(ErrorCode::Banned, "this address was removed from this room by its host");
         }
         let (id, token) = match resumed {
             Some(i) => {
@@ -1344,7 +1381,7 @@ impl Room {
         // Sockets that never said hello are closed.
         let silent: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.hello_by.is_some_and(|t| now >= t)).map(|(id, _)| *id).collect();
         for conn in silent {
-            self.conns.remove(&conn);
+            self.drop_conn(conn);
             self.log("hello_timeout", None, format!("conn {conn}"));
             self.out.push_back(RoomOutput::Close { conn, code: close::HELLO_TIMEOUT, reason: "no hello".into() });
         }
@@ -1421,6 +1458,15 @@ impl Room {
             source_seq: self.state.source_seq,
             bans: self.ban_list(),
         }
+    }
+
+    /// The pending write alone (after [`Room::restore`], before any input):
+    /// what waking changed, to be stored before anything else happens.
+    pub fn poll_persist(&mut self) -> Option<StoreChanges> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        Some(self.store.changes(&self.state)).filter(|c| !c.is_empty())
     }
 
     /// Next piece of work for the shell. When the last input changed the

@@ -93,28 +93,35 @@ describe("limits on strangers", () => {
 });
 
 describe("passwords", () => {
-  test("guessing is bounded per room whoever asks, and a stranger learns only that a password is needed", async () => {
+  test("guessing is bounded per address and per room, a guesser cannot lock members out, and a stranger learns only that a password is needed", async () => {
     const { id } = await createRoom(stack.url, { name: "Secret", password: "7391", source: "https://cdn.example/v.mpd?token=abc" });
     const info = await (await fetch(`${stack.url}/api/rooms/${id}`)).json();
     assert.deepEqual(info, { exists: true, has_password: true }, "no name, no source, no members");
     const check = (pw, address) =>
       request(`${stack.url}/api/rooms/${id}/ws?check&password=${pw}`, { headers: { "cf-connecting-ip": address } });
-    const statuses = [];
-    for (let i = 0; i < 12; i++) statuses.push((await check(String(1000 + i), `192.0.2.${i}`)).status); // a new address each guess
-    assert.deepEqual(statuses.slice(0, 10), Array(10).fill(403));
-    assert.deepEqual(statuses.slice(10), [429, 429], "past 10 wrong answers a minute the room stops answering");
+    const one = [];
+    for (let i = 0; i < 7; i++) one.push((await check(String(1000 + i), "192.0.2.1")).status);
+    assert.deepEqual(one, [403, 403, 403, 403, 403, 429, 429], "5 wrong answers a minute from one address, then 429");
+    const member = await check("7391", "192.0.2.2");
+    assert.equal(member.status, 204, "a member elsewhere is not locked out by that guesser");
+    // Many addresses together spend the room's budget (60 wrong a minute).
+    const many = [];
+    for (let i = 0; i < 57; i++) many.push((await check(String(2000 + i), `198.51.100.${i}`)).status);
+    assert.equal(many.filter((s) => s === 403).length, 55);
+    assert.equal(many.at(-1), 429, "past 60 wrong answers a minute the room stops answering");
     const right = await check("7391", "192.0.2.99");
-    assert.equal(right.status, 429, "even the right password waits out the window");
+    assert.equal(right.status, 429, "then even the right password waits out the window");
     assert.ok(Number(right.headers["retry-after"]) > 0);
   });
 
   test("load: 50 clients on one address guessing passwords at once get 429 past the address's budget; others are served meanwhile", async () => {
+    // Ten rooms, five guesses each: under each room's own bound for one address.
     const rooms = [];
-    for (let i = 0; i < 5; i++) rooms.push((await createRoom(stack.url, { password: `pw${i}` })).id);
+    for (let i = 0; i < 10; i++) rooms.push((await createRoom(stack.url, { password: `pw${i}` })).id);
     const address = "198.51.100.200";
     const t = Date.now();
     const guesses = Array.from({ length: 50 }, (_, i) =>
-      request(`${stack.url}/api/rooms/${rooms[i % 5]}/ws?check&password=guess${i}`, { headers: { "cf-connecting-ip": address } }).then((r) => r.status));
+      request(`${stack.url}/api/rooms/${rooms[i % 10]}/ws?check&password=guess${i}`, { headers: { "cf-connecting-ip": address } }).then((r) => r.status));
     const other = createRoom(stack.url, { password: "pw" }).then(({ id }) =>
       request(`${stack.url}/api/rooms/${id}/ws?check&password=pw`, { headers: { "cf-connecting-ip": "198.51.100.201" } }));
     const statuses = await Promise.all(guesses);

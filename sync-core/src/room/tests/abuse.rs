@@ -162,15 +162,25 @@ fn a_kick_is_a_ban_by_identity_and_address_until_lifted() {
 }
 
 #[test]
-fn wrong_passwords_are_bounded_per_room_whoever_asks() {
+fn wrong_passwords_are_bounded_per_address_and_per_room() {
     let mut s = Script::new(CreateOptions { password: Some("7391".into()), ..demo() });
-    for i in 0..10 {
-        assert_eq!(s.room.handle_password_check(s.now, Some(&format!("{i:04}"))), Err((ErrorCode::WrongPassword, "wrong password".into())));
+    let guesser = s.room.address_key("198.51.100.1");
+    for i in 0..5 {
+        assert_eq!(s.room.handle_password_check(s.now, &guesser, Some(&format!("{i:04}"))), Err((ErrorCode::WrongPassword, "wrong password".into())));
     }
-    let refused = s.room.handle_password_check(s.now, Some("7391"));
-    assert!(matches!(refused, Err((ErrorCode::RateLimited, _))), "even the right one waits out the window: {refused:?}");
+    let refused = s.room.handle_password_check(s.now, &guesser, Some("7391"));
+    assert!(matches!(refused, Err((ErrorCode::RateLimited, _))), "one address waits out the window: {refused:?}");
+    let member = s.room.address_key("192.0.2.10");
+    assert_eq!(s.room.handle_password_check(s.now, &member, Some("7391")), Ok(()), "one address cannot lock the members out");
+    // Many addresses together spend the room's budget (60 a minute).
+    for i in 0..55 {
+        let a = s.room.address_key(&format!("203.0.113.{i}"));
+        let _ = s.room.handle_password_check(s.now, &a, Some("nope"));
+    }
+    let refused = s.room.handle_password_check(s.now, &member, Some("7391"));
+    assert!(matches!(refused, Err((ErrorCode::RateLimited, _))), "{refused:?}");
     s.at(60_000.0);
-    assert_eq!(s.room.handle_password_check(s.now, Some("7391")), Ok(()));
+    assert_eq!(s.room.handle_password_check(s.now, &guesser, Some("7391")), Ok(()));
 }
 
 #[test]
@@ -185,7 +195,7 @@ fn passwords_are_stretched_with_a_salt_of_their_own_and_old_hashes_migrate() {
     let salt = "00ff";
     state.password = Some(crate::secret::PasswordHash { salt: salt.into(), hash: crate::secret::sha256_hex(format!("{salt}:pw").as_bytes()), rounds: 0 });
     let mut old = Room::restore(RoomConfig::default(), state, [], 0.0, [9; 32], false);
-    assert_eq!(old.handle_password_check(0.0, Some("pw")), Ok(()));
+    assert_eq!(old.handle_password_check(0.0, &String::new(), Some("pw")), Ok(()));
     let rehashed = match old.poll_output() {
         Some(RoomOutput::Persist(c)) => c.put.into_iter().find_map(|(_, p)| match p {
             store::Part::Meta(m) => m.password,
@@ -420,4 +430,35 @@ fn more_sockets_from_one_address_do_not_buy_more_messages() {
     let (o, _, _) = s.join("Other", "");
     s.send(o, r#"{"v":1,"type":"ping","t0":2}"#);
     assert!(matches!(s.last_to(o), Some(ServerMsg::Pong { .. })));
+}
+
+#[test]
+fn the_creator_with_its_host_token_is_not_locked_out_by_an_address_ban() {
+    let mut s = Script::new(CreateOptions { host_token: Some("creator-secret".into()), ..demo() });
+    let a = s.connect_from("198.51.100.5");
+    s.send(a, r#"{"v":1,"type":"hello","name":"Ana","host_token":"creator-secret"}"#);
+    let e = s.connect_from("198.51.100.5");
+    s.send(e, r#"{"v":1,"type":"hello","name":"Eve"}"#);
+    let Some(ServerMsg::Welcome { member: eve, .. }) = s.last_to(e) else { panic!("Eve joined") };
+    s.command(a, 1, &format!(r#"{{"op":"kick","member":{eve}}}"#));
+    s.send(a, r#"{"v":1,"type":"leave"}"#);
+    // Ana comes back from another device on the same network, with her host token only.
+    let back = s.connect_from("198.51.100.5");
+    s.send(back, r#"{"v":1,"type":"hello","name":"Ana","host_token":"creator-secret"}"#);
+    assert!(matches!(s.last_to(back), Some(ServerMsg::Welcome { role: Role::Host, .. })));
+}
+
+#[test]
+fn members_whose_sockets_went_while_the_room_slept_are_away_then_gone() {
+    let mut s = Script::new(demo());
+    let (a, ana, _) = s.join("Ana", "");
+    let (_, bob, _) = s.join("Bob", "");
+    let stored = s.persisted();
+    // Only Ana's socket survived the restart.
+    let mut woken = Room::restore(RoomConfig::default(), stored, [SocketTag { conn: a, member: Some(ana), addr: String::new() }], 100.0, [2; 32], false);
+    assert!(woken.poll_persist().is_some(), "the change is written at once");
+    let away = woken.state().members.iter().find(|m| m.id == bob).map(|m| (m.status, m.away_until));
+    assert_eq!(away, Some((MemberStatus::Away, Some(30_100.0))));
+    woken.handle_timeout(30_100.0);
+    assert!(woken.state().members.iter().all(|m| m.id != bob), "gone after the grace");
 }
