@@ -107,32 +107,8 @@ impl Store {
             c.put.push((META_KEY.to_string(), Part::Meta(Box::new(meta.clone()))));
             self.meta = Some(meta);
         }
-        let mut present = BTreeSet::new();
-        for m in &state.members {
-            present.insert(m.id);
-            if self.members.get(&m.id) != Some(m) {
-                c.put.push((format!("{MEMBER_PREFIX}{}", m.id), Part::Member(m.clone())));
-                self.members.insert(m.id, m.clone());
-            }
-        }
-        let gone: Vec<MemberId> = self.members.keys().filter(|id| !present.contains(id)).copied().collect();
-        for id in gone {
-            self.members.remove(&id);
-            c.delete.push(format!("{MEMBER_PREFIX}{id}"));
-        }
-        let mut present = BTreeSet::new();
-        for q in &state.queue {
-            present.insert(q.id);
-            if self.items.get(&q.id) != Some(q) {
-                c.put.push((format!("{ITEM_PREFIX}{}", q.id), Part::Item(q.clone())));
-                self.items.insert(q.id, q.clone());
-            }
-        }
-        let gone: Vec<u64> = self.items.keys().filter(|id| !present.contains(id)).copied().collect();
-        for id in gone {
-            self.items.remove(&id);
-            c.delete.push(format!("{ITEM_PREFIX}{id}"));
-        }
+        sync(&mut self.members, state.members.iter().map(|m| (m.id, m)), MEMBER_PREFIX, Part::Member, &mut c);
+        sync(&mut self.items, state.queue.iter().map(|q| (q.id, q)), ITEM_PREFIX, Part::Item, &mut c);
         // Chat lines never change once said: only new ones and dropped ones.
         let present: BTreeSet<u64> = state.chat.iter().map(|l| l.id).collect();
         for l in &state.chat {
@@ -149,6 +125,30 @@ impl Store {
             c.delete.push(LEGACY_KEY.to_string());
         }
         c
+    }
+}
+
+/// Make `written` (what storage holds under `prefix`) match `current`:
+/// put what is new or changed, delete what is gone.
+fn sync<'a, T: Clone + PartialEq + 'a>(
+    written: &mut BTreeMap<u64, T>,
+    current: impl Iterator<Item = (u64, &'a T)>,
+    prefix: &str,
+    part: fn(T) -> Part,
+    c: &mut StoreChanges,
+) {
+    let mut present = BTreeSet::new();
+    for (id, value) in current {
+        present.insert(id);
+        if written.get(&id) != Some(value) {
+            c.put.push((format!("{prefix}{id}"), part(value.clone())));
+            written.insert(id, value.clone());
+        }
+    }
+    let gone: Vec<u64> = written.keys().filter(|id| !present.contains(id)).copied().collect();
+    for id in gone {
+        written.remove(&id);
+        c.delete.push(format!("{prefix}{id}"));
     }
 }
 
