@@ -350,6 +350,15 @@ pub struct RoomInfo {
     pub mode: Option<PermissionMode>,
 }
 
+/// The group-hold budget of one address: its members taking turns cannot
+/// hold the room longer than one member could.
+#[derive(Clone, Copy, Debug, Default)]
+struct AddressHold {
+    held_ms: Millis,
+    window_start: Millis,
+    blocked_until: Option<Millis>,
+}
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Live {
     drift_ms: Option<f64>,
@@ -369,6 +378,8 @@ pub struct Room {
     draws: u64,
     /// Times of recent wrong passwords, and the address each came from.
     password_failures: VecDeque<(Millis, AddressKey)>,
+    /// Group-hold time charged per address (all its members together).
+    address_holds: BTreeMap<AddressKey, AddressHold>,
     /// Message buckets per address: (tokens, refilled at).
     address_buckets: BTreeMap<AddressKey, (f64, Millis)>,
     /// The state changed since the last `Persist`.
@@ -407,6 +418,7 @@ impl Room {
             draws: 0,
             password_failures: VecDeque::new(),
             address_buckets: BTreeMap::new(),
+            address_holds: BTreeMap::new(),
             dirty: false,
             store: Store::default(),
             holds_counted_at: 0.0,
@@ -1193,7 +1205,20 @@ impl Room {
     /// Whether the group waits for this member now: it is buffering, asks
     /// to be waited for, and has not spent its hold budget.
     fn holds(&self, m: &StoredMember, now: Millis) -> bool {
-        m.hold && m.status == MemberStatus::Buffering && !self.live.get(&m.id).and_then(|l| l.hold_blocked_until).is_some_and(|t| now < t)
+        let blocked = |until: Option<Millis>| until.is_some_and(|t| now < t);
+        m.hold
+            && m.status == MemberStatus::Buffering
+            && !blocked(self.live.get(&m.id).and_then(|l| l.hold_blocked_until))
+            && !blocked(self.address_holds.get(&m.addr).and_then(|h| h.blocked_until))
+    }
+
+    /// What is left of a hold budget charged `held` since `window_start`.
+    fn hold_left(&self, held: Millis, window_start: Millis, now: Millis) -> Millis {
+        if now - window_start >= self.cfg.hold_window_ms {
+            self.cfg.hold_budget_ms
+        } else {
+            self.cfg.hold_budget_ms - held
+        }
     }
 
     /// Charge the time the group has waited since the last count to the
@@ -1201,20 +1226,44 @@ impl Room {
     /// for again until its window ends, and is told so.
     fn count_holds(&mut self, now: Millis) {
         let since = std::mem::replace(&mut self.holds_counted_at, now);
+        // Budgets of addresses whose window is over and who are not blocked
+        // are spent on nothing: forget them (a reconnect does not reset one
+        // that is still running).
+        let window = self.cfg.hold_window_ms;
+        self.address_holds.retain(|_, h| now - h.window_start < window || h.blocked_until.is_some_and(|t| now < t));
         if self.state.hold.is_none() {
             return;
         }
-        let holders: Vec<MemberId> = self.state.members.iter().filter(|m| self.holds(m, now)).map(|m| m.id).collect();
-        for id in holders {
-            let (budget, window) = (self.cfg.hold_budget_ms, self.cfg.hold_window_ms);
-            let live = self.live.entry(id).or_default();
+        let holders: Vec<(MemberId, AddressKey)> = self.state.members.iter().filter(|m| self.holds(m, now)).map(|m| (m.id, m.addr.clone())).collect();
+        let budget = self.cfg.hold_budget_ms;
+        for (id, _) in &holders {
+            let live = self.live.entry(*id).or_default();
             if now - live.window_start >= window {
                 live.window_start = since.max(now - window);
                 live.held_ms = 0.0;
             }
             live.held_ms += (now - since).max(0.0);
             if live.held_ms >= budget {
-                self.block_hold(now, id);
+                self.block_hold(now, *id);
+            }
+        }
+        // The same time charged once to each address the group waited for.
+        let mut addresses: Vec<&AddressKey> = holders.iter().map(|(_, a)| a).filter(|a| !a.is_empty()).collect();
+        addresses.sort();
+        addresses.dedup();
+        for addr in addresses {
+            let h = self.address_holds.entry(addr.clone()).or_default();
+            if now - h.window_start >= window {
+                h.window_start = since.max(now - window);
+                h.held_ms = 0.0;
+            }
+            h.held_ms += (now - since).max(0.0);
+            if h.held_ms >= budget {
+                h.blocked_until = Some((h.window_start + window).max(now + 1.0));
+                let members: Vec<MemberId> = holders.iter().filter(|(_, a)| a == addr).map(|(id, _)| *id).collect();
+                for id in members {
+                    self.block_hold(now, id);
+                }
             }
         }
     }
@@ -1251,11 +1300,9 @@ impl Room {
                 .filter(|m| self.holds(m, now))
                 .map(|m| {
                     let l = self.live.get(&m.id).copied().unwrap_or_default();
-                    if now - l.window_start >= self.cfg.hold_window_ms {
-                        self.cfg.hold_budget_ms
-                    } else {
-                        self.cfg.hold_budget_ms - l.held_ms
-                    }
+                    let a = self.address_holds.get(&m.addr).copied().unwrap_or_default();
+                    let by_address = if m.addr.is_empty() { self.cfg.hold_budget_ms } else { self.hold_left(a.held_ms, a.window_start, now) };
+                    self.hold_left(l.held_ms, l.window_start, now).min(by_address)
                 })
                 .fold(self.cfg.buffer_wait_ms, f64::min)
                 .max(1.0);

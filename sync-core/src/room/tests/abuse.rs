@@ -462,3 +462,33 @@ fn members_whose_sockets_went_while_the_room_slept_are_away_then_gone() {
     woken.handle_timeout(30_100.0);
     assert!(woken.state().members.iter().all(|m| m.id != bob), "gone after the grace");
 }
+
+#[test]
+fn identities_from_one_address_taking_turns_cannot_stall_the_room() {
+    let mut s = Script::new(host_only());
+    let (a, _, _) = s.join("Ana", "");
+    let bots: Vec<ConnId> = (0..6)
+        .map(|i| {
+            let c = s.connect_from("198.51.100.9");
+            s.send(c, &format!(r#"{{"v":1,"type":"hello","name":"bot{i}"}}"#));
+            c
+        })
+        .collect();
+    s.command(a, 1, r#"{"op":"play","position":0}"#);
+    // Each bot in turn buffers for 9 s (under its own 10 s wait and 20 s budget).
+    let mut t = 1_000.0;
+    for round in 0..6 {
+        let bot = bots[round % bots.len()];
+        s.at(t).status(bot, r#""buffering":true"#);
+        // Time passes in small steps, so each deadline is met when it falls.
+        for step in 1..=36 {
+            s.at(t + f64::from(step) * 250.0);
+        }
+        s.status(bot, r#""buffering":false"#);
+        t += 10_000.0;
+    }
+    s.at(t);
+    let position = s.playback().position_at(t);
+    println!("{:.0} s of six identities from one address taking turns: {position:.1} s of playback", t / 1000.0);
+    assert!(position >= 35.0, "the room played only {position:.1} s in {:.0} s", t / 1000.0);
+}
