@@ -23,9 +23,14 @@ fn origin_allowed(env: &Env, origin: &str) -> bool {
 /// The `Access-Control-Allow-Origin` value for `origin`: `*` when the list
 /// is `*`, the origin itself when it is listed, None when it is not.
 pub fn allow_origin_value(env: &Env, origin: &str) -> Option<String> {
-    let list = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_else(|_| "*".into());
+    let list = allowed_origins(env);
     let entry = list.split(',').map(str::trim).find(|o| *o == "*" || o.eq_ignore_ascii_case(origin))?;
     Some(if entry == "*" { "*".to_string() } else { origin.to_string() })
+}
+
+/// `ALLOWED_ORIGINS`: `*` (the default) or a comma-separated list of origins.
+fn allowed_origins(env: &Env) -> String {
+    env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_else(|_| "*".into())
 }
 
 /// Add CORS headers for an allowed cross-origin caller. (A response passed
@@ -90,7 +95,7 @@ async fn page_headers(mut resp: Response, env: &Env) -> Result<Response> {
     if !html {
         return Ok(resp);
     }
-    let list = env.var("ALLOWED_ORIGINS").map(|v| v.to_string()).unwrap_or_else(|_| "*".into());
+    let list = allowed_origins(env);
     let others: Vec<&str> = list.split(',').map(str::trim).filter(|o| *o != "*" && o.starts_with("http")).collect();
     let ancestors = std::iter::once("'self'").chain(others.iter().copied()).collect::<Vec<_>>().join(" ");
     // A response from the assets binding has immutable headers: copy it.
@@ -177,10 +182,15 @@ async fn create_room(mut req: Request, env: Env) -> Result<Response> {
     if !charge(&env, &[("ROOM_CREATES", &client)], 1).await {
         return too_many("too_many_rooms", "too many rooms created from this address; try again in a minute", 60);
     }
-    let body = req.bytes().await.unwrap_or_default();
-    if body.len() > MAX_CREATE_BYTES {
-        return error(413, "too_large", &format!("a room is described in at most {MAX_CREATE_BYTES} bytes"));
-    }
+    // Read no further than the bound, whatever length was declared (or none).
+    // (A POST without a body asks for a room with the defaults.)
+    let body = match req.stream() {
+        Ok(stream) => match crate::proxy::read_limited(stream, MAX_CREATE_BYTES, None, None).await? {
+            crate::proxy::Read::Body(body) => body,
+            _ => return error(413, "too_large", &format!("a room is described in at most {MAX_CREATE_BYTES} bytes")),
+        },
+        Err(_) => Vec::new(),
+    };
     let text = String::from_utf8_lossy(&body);
     let create: CreateRequest = if text.trim().is_empty() {
         CreateRequest::default()

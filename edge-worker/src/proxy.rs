@@ -279,7 +279,7 @@ async fn serve(req: &Request, env: &Env) -> Result<Response> {
     // A playlist with far more lines than a rewrite may map references is
     // refused while it is read, not after all of it is held.
     let max_lines = (hinted == Kind::Hls).then_some(3 * MAX_REFERENCES);
-    let bytes = match select(Box::pin(read_limited(&mut up, limit, max_lines, length)), deadline).await {
+    let bytes = match select(Box::pin(read_limited(up.stream()?, limit, max_lines, length)), deadline).await {
         Either::Left((Ok(Read::Body(b)), _)) => b,
         Either::Left((Ok(Read::TooManyLines(n)), _)) => {
             let why = format!("the upstream playlist has more than {n} lines; a rewrite maps at most {MAX_REFERENCES} references");
@@ -647,7 +647,7 @@ fn passthrough_headers(from: &Response, mut to: Response) -> Result<Response> {
 }
 
 /// What reading a body gave.
-enum Read {
+pub(crate) enum Read {
     Body(Vec<u8>),
     /// More than the limit: reading stopped there.
     TooLarge,
@@ -657,8 +657,7 @@ enum Read {
 
 /// Read a body, giving up past `limit` bytes or `max_lines` lines without
 /// reading on; sized from the declared length, so it is never reallocated.
-async fn read_limited(resp: &mut Response, limit: usize, max_lines: Option<usize>, length: Option<u64>) -> Result<Read> {
-    let mut stream = resp.stream()?;
+pub(crate) async fn read_limited(mut stream: ByteStream, limit: usize, max_lines: Option<usize>, length: Option<u64>) -> Result<Read> {
     let mut out = Vec::with_capacity(length.map_or(0, |l| usize::try_from(l).unwrap_or(0)).min(limit));
     let mut lines = 0;
     while let Some(chunk) = stream.next().await {

@@ -354,7 +354,11 @@ impl RoomObject {
         let pair = WebSocketPair::new()?;
         let Some((conn, outputs, deadline)) = self.with_core(|room| {
             let key = room.address_key(&addr);
-            room.handle_connect(now, key)
+            let conn = room.handle_connect(now, key);
+            if let (Ok(conn), Some(p)) = (conn, password.as_deref()) {
+                room.handle_password_checked(conn, p);
+            }
+            conn
         }) else {
             return error(404, "room_not_found", "no such room");
         };

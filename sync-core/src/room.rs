@@ -328,6 +328,9 @@ struct Conn {
     addr: AddressKey,
     /// It must say `hello` by then.
     hello_by: Option<Millis>,
+    /// SHA-256 of the password checked when it was accepted: a `hello`
+    /// with the same password need not run the KDF again.
+    password_checked: Option<String>,
     tokens: f64,
     refilled: Millis,
     refused_in_a_row: u32,
@@ -509,7 +512,10 @@ impl Room {
             let member = s.member.filter(|m| room.state.members.iter().any(|x| x.id == *m));
             let fresh_token = token_from_entropy(&room.random16());
             let hello_by = member.is_none().then_some(now + room.cfg.hello_timeout_ms);
-            room.conns.insert(s.conn, Conn { member, fresh_token, addr: s.addr, hello_by, tokens: room.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
+            room.conns.insert(
+                s.conn,
+                Conn { member, fresh_token, addr: s.addr, hello_by, password_checked: None, tokens: room.cfg.rate_burst, refilled: now, refused_in_a_row: 0 },
+            );
         }
         room
     }
@@ -625,10 +631,31 @@ impl Room {
         self.state.next_conn += 1;
         let fresh_token = token_from_entropy(&self.random16());
         let hello_by = Some(now + self.cfg.hello_timeout_ms);
-        self.conns
-            .insert(conn, Conn { member: None, fresh_token, addr: addr.clone(), hello_by, tokens: self.cfg.rate_burst, refilled: now, refused_in_a_row: 0 });
+        self.conns.insert(
+            conn,
+            Conn {
+                member: None,
+                fresh_token,
+                addr: addr.clone(),
+                hello_by,
+                password_checked: None,
+                tokens: self.cfg.rate_burst,
+                refilled: now,
+                refused_in_a_row: 0,
+            },
+        );
         self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: None, addr }));
         Ok(conn)
+    }
+
+    /// The shell checked `password` for this connection (with
+    /// [`Room::handle_password_check`]) before accepting it: a `hello` with
+    /// the same password is not run through the KDF again (one PBKDF2 run
+    /// per join, not two); any other password is checked in full.
+    pub fn handle_password_checked(&mut self, conn: ConnId, password: &str) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.password_checked = Some(sha256_hex(password.as_bytes()));
+        }
     }
 
     /// A socket closed or failed.
@@ -828,7 +855,11 @@ impl Room {
         if poses_as_role(&clean) {
             return refuse(ErrorCode::BadName, "a name may not pose as a role, e.g. \"(host)\"");
         }
-        self.handle_password_check(now, &addr, password.as_deref())?;
+        let checked = self.conns.get(&conn).and_then(|c| c.password_checked.as_deref());
+        let same = checked.zip(password.as_deref()).is_some_and(|(h, p)| constant_time_eq(h, &sha256_hex(p.as_bytes())));
+        if !same {
+            self.handle_password_check(now, &addr, password.as_deref())?;
+        }
         let resumed = resume_hash.and_then(|h| self.state.members.iter().position(|m| constant_time_eq(&m.resume_hash, &h)));
         let claims_host = host_token.as_deref().zip(self.state.host_token_hash.as_deref()).is_some_and(|(t, h)| constant_time_eq(&token_hash(t), h));
         // An address ban keeps out new identities, not a member coming back
@@ -1126,6 +1157,10 @@ impl Room {
                     None => None,
                 };
                 self.password_failures.clear();
+                // Sockets checked against the old password are checked anew.
+                for c in self.conns.values_mut() {
+                    c.password_checked = None;
+                }
                 self.settings_changed(cause);
                 Ok(())
             }

@@ -492,3 +492,24 @@ fn identities_from_one_address_taking_turns_cannot_stall_the_room() {
     println!("{:.0} s of six identities from one address taking turns: {position:.1} s of playback", t / 1000.0);
     assert!(position >= 35.0, "the room played only {position:.1} s in {:.0} s", t / 1000.0);
 }
+
+#[test]
+fn a_password_checked_when_the_socket_was_accepted_is_not_checked_again() {
+    let mut s = Script::new(CreateOptions { password: Some("pw".into()), ..demo() });
+    let key = s.room.address_key("192.0.2.1");
+    assert_eq!(s.room.handle_password_check(s.now, &key, Some("pw")), Ok(()));
+    let c = s.room.handle_connect(s.now, key).unwrap();
+    s.room.handle_password_checked(c, "pw");
+    s.send(c, r#"{"v":1,"type":"hello","name":"Ana","password":"pw"}"#);
+    assert!(matches!(s.last_to(c), Some(ServerMsg::Welcome { .. })), "welcomed without a second KDF run");
+    // Another password in hello is checked in full, even on a vouched socket.
+    let key = s.room.address_key("192.0.2.2");
+    let e = s.room.handle_connect(s.now, key).unwrap();
+    s.room.handle_password_checked(e, "pw");
+    s.send(e, r#"{"v":1,"type":"hello","name":"Eve","password":"guess"}"#);
+    assert_eq!(s.error_to(e), Some(ErrorCode::WrongPassword));
+    // A socket the shell did not vouch for is checked at hello.
+    let d = s.connect();
+    s.send(d, r#"{"v":1,"type":"hello","name":"Bo"}"#);
+    assert_eq!(s.error_to(d), Some(ErrorCode::WrongPassword));
+}
