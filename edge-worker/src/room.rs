@@ -272,7 +272,10 @@ impl RoomObject {
     /// Give every absolute http(s) source a media-proxy link of this room to play.
     fn sign_sources(&self, room_id: &str, msg: &mut ServerMsg) {
         for source in msg.sources_mut() {
-            source.play_url = crate::proxy::sign_source(&self.env, room_id, &source.url);
+            // YouTube, Vimeo and local files are never fetched through the proxy.
+            if source.kind() == sync_core::source::SourceKind::Media {
+                source.play_url = crate::proxy::sign_source(&self.env, room_id, &source.url);
+            }
         }
     }
 

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 
+use crate::backend::{Capabilities, PositionReads, Reports};
 use crate::clock::{ClockConfig, ClockSync};
 use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
 use crate::protocol::{BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo};
@@ -124,6 +125,9 @@ pub struct Stats {
     /// Learned position a rate nudge itself costs (ms).
     pub nudge_cost_ms: f64,
     pub correcting: bool,
+    /// Rate nudges are in use (false: the backend has no rates, or its
+    /// rates were seen not to apply; drift is seeked away instead).
+    pub rate_applies: bool,
 }
 
 /// Something that happened, for the page.
@@ -205,6 +209,9 @@ pub struct Client {
     reported_duration: bool,
     stats: Stats,
     out: VecDeque<ClientOutput>,
+    caps: Capabilities,
+    /// The position estimate of a backend that reports it.
+    reports: Reports,
 }
 
 impl Client {
@@ -234,8 +241,10 @@ impl Client {
             buffering_since: None,
             reported_buffering: false,
             reported_duration: false,
-            stats: Stats { rate: 1.0, ..Stats::default() },
+            stats: Stats { rate: 1.0, rate_applies: true, ..Stats::default() },
             out: VecDeque::new(),
+            caps: Capabilities::element(),
+            reports: Reports::new(),
         }
     }
 
@@ -286,6 +295,28 @@ impl Client {
     pub fn set_hold(&mut self, hold: bool) {
         self.hold = hold;
         self.next_status = self.next_status.map(|_| 0.0);
+    }
+
+    /// Another player backend plays the source from now on.
+    pub fn handle_backend(&mut self, caps: Capabilities) {
+        self.drift.set_capabilities(caps.clone());
+        self.caps = caps;
+        self.reports = Reports::new();
+        self.reports.handle_rate(0.0, self.stats.rate);
+    }
+
+    /// A backend with [`PositionReads::Reported`] reported its position
+    /// (arrived at `now`), and whether it was playing.
+    pub fn handle_position_report(&mut self, now: Millis, position: f64, playing: bool) {
+        self.reports.handle_report(now, position, playing);
+    }
+
+    /// The backend's position now: read, or estimated from its reports.
+    fn position(&self, now: Millis, obs: &MediaObservation) -> f64 {
+        match self.caps.position {
+            PositionReads::Exact => obs.current_time,
+            PositionReads::Reported { .. } => self.reports.estimate(now).unwrap_or(obs.current_time),
+        }
     }
 
     /// The server time at local time `now`, if known.
@@ -475,12 +506,12 @@ impl Client {
         let Some(server_now) = self.server_now(now) else { return };
         let pb = room.playback;
         let command = match event {
-            MediaEvent::Play if !pb.playing => Some(Command::Play { position: Some(obs.current_time) }),
+            MediaEvent::Play if !pb.playing => Some(Command::Play { position: Some(self.position(now, obs)) }),
             MediaEvent::Pause => {
                 let ours = self.our_pause_until.is_some_and(|t| now <= t);
                 self.our_pause_until = None;
                 let armed = pb.playing && server_now < pb.t_ref;
-                (pb.playing && !ours && !armed && !obs.ended).then_some(Command::Pause { position: Some(obs.current_time) })
+                (pb.playing && !ours && !armed && !obs.ended).then_some(Command::Pause { position: Some(self.position(now, obs)) })
             }
             MediaEvent::Seeked => {
                 if self.drift.handle_seeked(now, obs.current_time) {
@@ -503,7 +534,7 @@ impl Client {
         self.drain_probes(now);
         if let Some(pb) = self.room.as_ref().map(|r| r.playback) {
             if let Decision::SetRate(r) = self.drift.handle_timeout(now, pb.rate) {
-                self.set_rate(r);
+                self.set_rate(now, r);
             }
         }
         if self.start_at.is_some_and(|t| now >= t) || self.next_tick.is_some_and(|t| now >= t) {
@@ -581,6 +612,7 @@ impl Client {
         self.stats.seek_landing_ms = self.drift.seek_landing_ms();
         self.stats.nudge_cost_ms = self.drift.nudge_cost_ms();
         self.stats.correcting = self.drift.enabled();
+        self.stats.rate_applies = self.drift.rate_applies();
         self.start_at = None;
         if let Some((_, sent)) = self.pending {
             if now - sent < self.cfg.pending_ms {
@@ -594,21 +626,21 @@ impl Client {
         if obs.seeking {
             return;
         }
-        self.stats.drift_ms = Some((obs.current_time - expected) * 1000.0);
+        let actual = self.position(now, obs);
+        let rate_control = self.cfg.rate_control && self.caps.has_rate();
+        self.stats.drift_ms = Some((actual - expected) * 1000.0);
         if !pb.playing || server_now < pb.t_ref {
             // Paused, or armed for a scheduled start: hold still at the position.
             if !obs.paused {
                 self.our_pause_until = Some(now + 1_000.0);
                 self.media(MediaAction::Pause);
             }
-            if (obs.current_time - pb.position).abs() > 0.002 {
+            if (actual - pb.position).abs() > 0.002 {
                 self.seek(now, pb.position);
             }
-            if let Decision::SetRate(r) = self.drift.decide(
-                now,
-                DriftInput { expected, actual: obs.current_time, room_rate: pb.rate, state: PlayerState::Paused, rate_control: self.cfg.rate_control },
-            ) {
-                self.set_rate(r);
+            if let Decision::SetRate(r) = self.drift.decide(now, DriftInput { expected, actual, room_rate: pb.rate, state: PlayerState::Paused, rate_control })
+            {
+                self.set_rate(now, r);
             }
             if pb.playing {
                 self.start_at = self.local_at(pb.t_ref, now);
@@ -622,7 +654,7 @@ impl Client {
             // Start from the right place, then play. A paused element's seek is
             // invisible, so even a small lateness is seeked (ahead by the
             // landing time) rather than nudged away later.
-            if (obs.current_time - expected).abs() > 0.03 {
+            if (actual - expected).abs() > 0.03 {
                 let target = self.drift.seek_target(expected, pb.rate);
                 self.seek(now, target);
             }
@@ -630,18 +662,19 @@ impl Client {
             return;
         }
         let state = if obs.buffering { PlayerState::Buffering } else { PlayerState::Playing };
-        let input = DriftInput { expected, actual: obs.current_time, room_rate: pb.rate, state, rate_control: self.cfg.rate_control };
+        let input = DriftInput { expected, actual, room_rate: pb.rate, state, rate_control };
         match self.drift.decide(now, input) {
             Decision::Seek(to) => {
                 self.stats.seek_corrections += 1;
+                self.reports.handle_discontinuity();
                 self.media(MediaAction::Seek(to));
-                self.set_rate(pb.rate);
+                self.set_rate(now, pb.rate);
             }
             Decision::SetRate(r) => {
                 if (r - pb.rate).abs() > 1e-12 && (self.stats.rate - pb.rate).abs() < 1e-12 {
                     self.stats.rate_corrections += 1;
                 }
-                self.set_rate(r);
+                self.set_rate(now, r);
             }
             Decision::Nothing => {}
         }
@@ -649,6 +682,7 @@ impl Client {
 
     fn seek(&mut self, now: Millis, to: f64) {
         self.drift.handle_seek_issued(now, to);
+        self.reports.handle_discontinuity();
         self.media(MediaAction::Seek(to));
     }
 
@@ -658,14 +692,16 @@ impl Client {
         self.media(MediaAction::Load(url));
         self.stats.rate = 1.0;
         self.drift.handle_element_reset();
+        self.reports = Reports::new();
     }
 
-    fn set_rate(&mut self, rate: f64) {
+    fn set_rate(&mut self, now: Millis, rate: f64) {
         let room_rate = self.room.as_ref().map_or(1.0, |r| r.playback.rate);
         let preserve_pitch = self.drift.keeps_pitch(room_rate);
         if (rate - self.stats.rate).abs() > 1e-12 || preserve_pitch != self.preserve_pitch {
             self.stats.rate = rate;
             self.preserve_pitch = preserve_pitch;
+            self.reports.handle_rate(now, rate);
             self.media(MediaAction::SetRate { rate, preserve_pitch });
         }
     }
@@ -717,5 +753,7 @@ impl Client {
     }
 }
 
+#[cfg(test)]
+mod embed_tests;
 #[cfg(test)]
 mod tests;

@@ -24,7 +24,17 @@
 //!   help, a cooldown that doubles each time; drift beyond the emergency
 //!   threshold (2 s) bypasses the cooldown. A per-client switch turns
 //!   correction off.
+//! - The backend's [`Capabilities`] shape all of this: where positions are
+//!   only reported (embeds), the dead band and the act-at-once threshold
+//!   grow with the read error; where rates are stepped, a nudge plays the
+//!   nearest listed rate for as long as the drift needs. Whether a rate
+//!   really applies is measured: a nudge whose outcome shows less than a
+//!   third of what it planned is a strike, and after two in a row the
+//!   controller stops nudging and seeks instead (a backend that reports a
+//!   rate as set without playing it; judged on reporting backends only:
+//!   the element's rates are known to apply).
 
+use crate::backend::{Capabilities, PositionReads};
 use crate::Millis;
 
 #[derive(Clone, Debug)]
@@ -58,6 +68,8 @@ pub struct DriftConfig {
     pub max_cooldown_ms: Millis,
     /// First guess of how long a seek takes to land (ms), then learned.
     pub initial_seek_landing_ms: Millis,
+    /// Learn the landing time from our seeks (a naive peer does not).
+    pub learn_landing: bool,
 }
 
 impl Default for DriftConfig {
@@ -77,6 +89,7 @@ impl Default for DriftConfig {
             cooldown_ms: 3_000.0,
             max_cooldown_ms: 30_000.0,
             initial_seek_landing_ms: 150.0,
+            learn_landing: true,
         }
     }
 }
@@ -119,6 +132,8 @@ pub struct DriftController {
     /// The rate we last set.
     rate: f64,
     nudge_until: Option<Millis>,
+    /// The room's rate the nudge in progress was planned around.
+    nudge_room: f64,
     /// Drift readings (s) since the rate last changed.
     readings: Vec<f64>,
     /// A nudge just ended: the next estimate tells what it really did.
@@ -133,6 +148,13 @@ pub struct DriftController {
     last_seek: Option<Millis>,
     cooldown_ms: Millis,
     cooldown_until: Millis,
+    caps: Capabilities,
+    /// Rate changes have been seen to move the position.
+    rate_applies: bool,
+    /// Nudges in a row that did not do what they planned.
+    strikes: u32,
+    /// The nudge in progress: (drift when it began, planned change), s.
+    planned: Option<(f64, f64)>,
 }
 
 impl DriftController {
@@ -140,6 +162,7 @@ impl DriftController {
         DriftController {
             rate: 1.0,
             nudge_until: None,
+            nudge_room: 1.0,
             readings: Vec::new(),
             judge_nudge: false,
             nudge_cost: [cfg.initial_nudge_cost_ms / 1000.0; 2],
@@ -150,6 +173,10 @@ impl DriftController {
             cooldown_ms: cfg.cooldown_ms,
             cooldown_until: f64::NEG_INFINITY,
             enabled: true,
+            caps: Capabilities::element(),
+            rate_applies: true,
+            strikes: 0,
+            planned: None,
             cfg,
         }
     }
@@ -188,6 +215,23 @@ impl DriftController {
         self.nudge_until = None;
         self.forget();
         self.rate = 1.0;
+        self.rate_applies = true;
+        self.strikes = 0;
+    }
+
+    /// Another backend plays from now on (see [`Capabilities`]).
+    pub fn set_capabilities(&mut self, caps: Capabilities) {
+        self.caps = caps;
+        self.handle_element_reset();
+    }
+
+    /// Rate nudges are used: the backend has rates and they were not seen to fail.
+    pub fn rate_applies(&self) -> bool {
+        self.rate_applies && self.caps.has_rate()
+    }
+
+    fn dead_band(&self) -> f64 {
+        self.cfg.dead_band.max(self.caps.read_error())
     }
 
     /// Forget readings (and what the last nudge did): the element moved
@@ -195,6 +239,7 @@ impl DriftController {
     fn forget(&mut self) {
         self.readings.clear();
         self.judge_nudge = false;
+        self.planned = None;
     }
 
     /// A nudge ended: back to exactly the room's rate, judge afresh.
@@ -237,8 +282,10 @@ impl DriftController {
             return false;
         }
         self.seek_in_flight = None;
-        let took = (now - issued).max(0.0).min(3_000.0);
-        self.seek_landing_ms = 0.6 * self.seek_landing_ms + 0.4 * took;
+        if self.cfg.learn_landing {
+            let took = (now - issued).max(0.0).min(3_000.0);
+            self.seek_landing_ms = 0.6 * self.seek_landing_ms + 0.4 * took;
+        }
         true
     }
 
@@ -264,7 +311,9 @@ impl DriftController {
             return Decision::Nothing; // never fight a seek or a stall
         }
         let drift = input.actual - input.expected;
-        let threshold = if input.rate_control { self.cfg.seek_threshold } else { self.cfg.seek_threshold_without_rate };
+        let rate_control = input.rate_control && self.rate_applies();
+        let dead_band = self.dead_band();
+        let threshold = if rate_control { self.cfg.seek_threshold } else { self.cfg.seek_threshold_without_rate.max(4.0 * dead_band) };
         if drift.abs() > threshold {
             let since_last = self.last_seek.map_or(f64::INFINITY, |t| now - t);
             let emergency = drift.abs() > self.cfg.emergency && since_last >= 1_000.0;
@@ -284,17 +333,25 @@ impl DriftController {
                 return Decision::Seek(target);
             }
         }
-        if !input.rate_control {
+        if !rate_control {
             return Decision::Nothing;
         }
         match self.nudge_until {
             Some(t) if now >= t => return self.end_nudge(room_rate),
-            Some(_) if self.nudging_around(room_rate) && drift.abs() < self.cfg.act_at_once * 4.0 => {
+            // (On a reporting backend a nudge always runs its course: it is
+            // judged at its end, and readings extrapolated at its rate must
+            // not stretch it forever.)
+            Some(_) if self.nudging_around(room_rate) && (drift.abs() < self.cfg.act_at_once * 4.0 || !matches!(self.caps.position, PositionReads::Exact)) => {
                 // A nudge is under way: let it finish, unless the reading says
                 // it went past its aim (then the clock estimate moved under it).
                 let direction = (self.rate - room_rate).signum();
                 // (The cost's size: a negative cost must not cut a slowing nudge short.)
-                if drift * direction > self.cfg.dead_band + self.nudge_cost[usize::from(self.keep_pitch)].abs() {
+                if drift * direction > dead_band + self.nudge_cost[usize::from(self.keep_pitch)].abs() {
+                    if !matches!(self.caps.position, PositionReads::Exact) {
+                        // Judged all the same: an estimate that ran past the aim
+                        // may be one extrapolated at a rate that never applied.
+                        return self.end_nudge(room_rate);
+                    }
                     self.nudge_until = None;
                     self.forget();
                     return self.set_rate(room_rate);
@@ -310,9 +367,13 @@ impl DriftController {
         // Judge small drift on the mean of several readings at the room's rate.
         // Right after a nudge, even a large remainder is read carefully: it
         // is what teaches the nudge's cost.
-        let at_once = if self.judge_nudge { self.cfg.act_at_once * 3.0 } else { self.cfg.act_at_once };
-        let estimate = if drift.abs() > at_once {
-            self.judge_nudge = false;
+        let act_at_once = self.cfg.act_at_once.max(3.0 * dead_band);
+        let at_once = if self.judge_nudge { act_at_once * 3.0 } else { act_at_once };
+        // After a nudge on a reporting backend, the outcome is read on the
+        // mean of fresh readings, whatever its size (the first ones may still
+        // be extrapolated at the nudge's rate).
+        let large = drift.abs() > at_once && !(self.judge_nudge && !matches!(self.caps.position, PositionReads::Exact));
+        let estimate = if large {
             drift
         } else {
             let n = self.cfg.filter.max(1);
@@ -326,14 +387,21 @@ impl DriftController {
             self.readings.iter().sum::<f64>() / n as f64
         };
         if std::mem::take(&mut self.judge_nudge) {
-            // What is left after the last nudge is what its cost was
-            // mis-planned by. Signed and learned slowly: each outcome is read
-            // with ~1.5 ms of noise, and a cost held at ≥ 0 would turn that
-            // noise into a bias (a one-sided dead band) where the true cost is 0.
-            let cost = &mut self.nudge_cost[usize::from(self.keep_pitch)];
-            *cost = (*cost - 0.3 * estimate).max(-0.01).min(0.05);
+            let failed = self.judge_applied(estimate, dead_band);
+            if !large && !failed {
+                // What is left after the last nudge is what its cost was
+                // mis-planned by. Signed and learned slowly: each outcome is read
+                // with ~1.5 ms of noise, and a cost held at ≥ 0 would turn that
+                // noise into a bias (a one-sided dead band) where the true cost is 0.
+                // (A large remainder teaches nothing about the cost.)
+                let cost = &mut self.nudge_cost[usize::from(self.keep_pitch)];
+                *cost = (*cost - 0.3 * estimate).max(-0.01).min(0.05);
+            }
+            if !self.rate_applies {
+                return Decision::Nothing;
+            }
         }
-        if estimate.abs() <= self.cfg.dead_band {
+        if estimate.abs() <= dead_band {
             return Decision::Nothing;
         }
         self.readings.clear();
@@ -349,16 +417,41 @@ impl DriftController {
             keep = true;
             (change, delta, lasts_ms) = plan(self.nudge_cost[1]);
         }
+        // The backend's own rates: a listed one, held for as long as the change needs at it.
+        let Some(rate) = self.caps.nudge_rate(room_rate, change.signum() * delta) else { return Decision::Nothing };
+        let lasts_ms = lasts_ms * delta / (rate / room_rate - 1.0).abs();
         self.keep_pitch = keep;
-        let rate = room_rate * (1.0 + change.signum() * delta);
+        self.planned = Some((estimate, change));
+        self.nudge_room = room_rate;
         self.nudge_until = Some(now + lasts_ms);
         self.set_rate(rate)
+    }
+
+    /// Did the last nudge's rate apply at all? Judged where that is in doubt
+    /// (a backend that only reports its position: an embed may take a rate
+    /// and not play it), on nudges above the read noise: one that achieved
+    /// less than a third of its plan is a strike; two in a row and rates
+    /// are given up for seeks.
+    fn judge_applied(&mut self, estimate: f64, dead_band: f64) -> bool {
+        let judged = !matches!(self.caps.position, PositionReads::Exact);
+        let Some((before, change)) = self.planned.take().filter(|(_, change)| judged && change.abs() >= 1.5 * dead_band) else { return false };
+        let achieved = (estimate - before) * change.signum();
+        if achieved < change.abs() / 3.0 {
+            self.strikes += 1;
+            if self.strikes >= 2 {
+                self.rate_applies = false;
+            }
+            true
+        } else {
+            self.strikes = 0;
+            false
+        }
     }
 
     /// The rate set is a nudge of the room's current rate (not of a rate
     /// the room has since left).
     fn nudging_around(&self, room_rate: f64) -> bool {
-        (self.rate / room_rate - 1.0).abs() <= self.cfg.max_rate_delta * 1.01
+        (self.nudge_room - room_rate).abs() < 1e-12
     }
 
     /// The nudge's time is up (call at [`Self::poll_timeout`]).

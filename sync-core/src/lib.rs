@@ -7,6 +7,7 @@
 //! real I/O.
 //!
 //! - [`protocol`]: the versioned JSON wire messages.
+//! - [`backend`]: what a player backend can do (position reads, rates) and the position estimate of one that only reports it.
 //! - [`timeline`]: the room's playback state and where it is at any time.
 //! - [`clock`]: the NTP-style offset estimator between a client and the server.
 //! - [`drift`]: the decision to nudge the rate or seek.
@@ -14,6 +15,7 @@
 //! - [`client`]: the client-side session state machine.
 //! - [`audio`]: when to resume a suspended AudioContext (bounded, backed off).
 //! - [`secret`]: hashes of tokens and passwords.
+//! - [`source`]: what a room plays (media URL, YouTube, Vimeo, local file), read from pasted links.
 //! - `sim` (tests, feature `sim`): the deterministic simulation harness.
 
 // `f64::clamp` panics with a message that formats floats with `Debug`,
@@ -22,6 +24,7 @@
 #![allow(clippy::manual_clamp)]
 
 pub mod audio;
+pub mod backend;
 pub mod client;
 pub mod clock;
 pub mod drift;
@@ -32,6 +35,7 @@ pub mod room;
 pub mod secret;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
+pub mod source;
 pub mod timeline;
 
 /// Milliseconds on some clock (the server's or a client's, as documented at each use).

@@ -214,6 +214,12 @@ impl SourceInfo {
         SourceInfo { url: url.into(), title, play_url: None }
     }
 
+    /// Which player plays it: only [`SourceKind::Media`] is fetched (through
+    /// the media proxy when absolute).
+    pub fn kind(&self) -> crate::source::SourceKind {
+        crate::source::Source::parse(&self.url).map_or(crate::source::SourceKind::Media, |s| s.kind())
+    }
+
     /// The URL a player loads.
     pub fn playable(&self) -> &str {
         self.play_url.as_deref().unwrap_or(&self.url)

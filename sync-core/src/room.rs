@@ -21,6 +21,7 @@ use crate::protocol::{
     ServerMsg, SourceInfo,
 };
 use crate::secret::{constant_time_eq, draw, sha256_hex, token_from_entropy, token_hash, PasswordHash};
+use crate::source::Source;
 use crate::timeline::Playback;
 use crate::Millis;
 
@@ -1184,10 +1185,12 @@ impl Room {
         self.state.source = Some(source.clone());
         self.state.source_duration = None;
         self.state.hold = None;
+        // A link's own start time (`t=`) is where everyone starts.
+        let position = Source::parse(&source.url).map_or(0.0, |s| s.start());
         self.state.playback = if autoplay {
-            Playback { playing: true, position: 0.0, rate: self.state.playback.rate, t_ref: now + self.start_lead() }
+            Playback { playing: true, position, rate: self.state.playback.rate, t_ref: now + self.start_lead() }
         } else {
-            Playback { playing: false, position: 0.0, rate: self.state.playback.rate, t_ref: now }
+            Playback { playing: false, position, rate: self.state.playback.rate, t_ref: now }
         };
         self.state.seq += 1;
         self.state.source_seq = self.state.seq;
@@ -1577,6 +1580,19 @@ pub fn check_title(cfg: &RoomConfig, title: &str) -> Result<Option<String>, Stri
 /// A source as the room plays it: an http(s) URL the shell's guard allows,
 /// or a path on this server; no spaces, control characters or backslashes.
 pub fn check_source(cfg: &RoomConfig, url: String, title: Option<String>) -> Result<SourceInfo, (ErrorCode, String)> {
+    let title = match title {
+        Some(t) => check_title(cfg, &t).map_err(|m| (ErrorCode::BadCommand, format!("title: {m}")))?,
+        None => None,
+    };
+    if url.len() > cfg.max_url_chars {
+        return refuse(ErrorCode::BadCommand, format!("a source is at most {} bytes", cfg.max_url_chars));
+    }
+    match crate::source::Source::parse(&url) {
+        Err(e) => return refuse(ErrorCode::BadCommand, e.to_string()),
+        // Played by its own embed or from each member's disk: nothing is fetched through the room.
+        Ok(s @ (Source::YouTube { .. } | Source::Vimeo { .. } | Source::Local(_))) => return Ok(SourceInfo::new(s.canonical(), title)),
+        Ok(Source::Media(_)) => {}
+    }
     let url = url.trim().to_string();
     let ok = url.len() <= cfg.max_url_chars
         && (url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//")))
@@ -1595,10 +1611,6 @@ pub fn check_source(cfg: &RoomConfig, url: String, title: Option<String>) -> Res
             return Err((ErrorCode::BadCommand, format!("this source is not allowed: {why}")));
         }
     }
-    let title = match title {
-        Some(t) => check_title(cfg, &t).map_err(|m| (ErrorCode::BadCommand, format!("title: {m}")))?,
-        None => None,
-    };
     Ok(SourceInfo::new(url, title))
 }
 

@@ -6,6 +6,8 @@
 
 use std::collections::VecDeque;
 
+pub use crate::backend::YOUTUBE_RATES;
+use crate::backend::{Capabilities, RateControl};
 use crate::client::{Client, ClientConfig, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
 use crate::protocol::{Command, MemberId, ServerMsg, SourceInfo};
 use crate::room::{ConnId, CreateOptions, Room, RoomConfig, RoomOutput};
@@ -31,6 +33,34 @@ impl Path {
     }
 }
 
+/// Which kind of player a peer has.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PlayerModel {
+    /// A media element: read exactly, any rate.
+    Element,
+    /// An embed in another origin's frame (YouTube-like): its position is
+    /// reported every `report_ms`, each report `delay_ms` late (drawn, in
+    /// order); rates are rounded toward 1× to [`YOUTUBE_RATES`] when
+    /// `stepped`, and not played at all unless `rate_applies`.
+    Embed {
+        report_ms: Millis,
+        delay_ms: (Millis, Millis),
+        stepped: bool,
+        rate_applies: bool,
+        /// The client is told what the backend is (false: a naive peer
+        /// reads the last report as if it were the position now).
+        estimate: bool,
+    },
+}
+
+impl PlayerModel {
+    /// YouTube's embed as the issue measures it: reports every 250 ms,
+    /// 0–100 ms late, stepped rates that apply.
+    pub fn youtube() -> Self {
+        PlayerModel::Embed { report_ms: 250.0, delay_ms: (0.0, 100.0), stepped: true, rate_applies: true, estimate: true }
+    }
+}
+
 /// A simulated viewer: clock, network and player.
 #[derive(Clone, Copy, Debug)]
 pub struct PeerProfile {
@@ -44,6 +74,7 @@ pub struct PeerProfile {
     /// Chance per second of playback of a buffering stall, and its length.
     pub stall_chance_per_s: f64,
     pub stall_ms: (Millis, Millis),
+    pub player: PlayerModel,
 }
 
 impl PeerProfile {
@@ -61,6 +92,7 @@ impl PeerProfile {
             seek_ms: (lo, lo + rng.range(0.0, 150.0)),
             stall_chance_per_s: 0.0,
             stall_ms: (500.0, 2_000.0),
+            player: PlayerModel::Element,
         }
     }
 
@@ -79,6 +111,9 @@ impl PeerProfile {
 /// The simulated media element.
 #[derive(Clone, Debug)]
 pub struct Element {
+    pub model: PlayerModel,
+    /// What the page reads (an embed's last report; the element's own position).
+    pub reported: f64,
     pub position: f64,
     pub paused: bool,
     pub rate: f64,
@@ -92,13 +127,34 @@ pub struct Element {
 }
 
 impl Element {
-    fn new(duration: f64) -> Self {
-        Element { position: 0.0, paused: true, rate: 1.0, preserve_pitch: true, seeking: None, stalled_until: None, events: vec![], duration, ended: false }
+    fn new(model: PlayerModel, duration: f64) -> Self {
+        Element {
+            model,
+            reported: 0.0,
+            position: 0.0,
+            paused: true,
+            rate: 1.0,
+            preserve_pitch: true,
+            seeking: None,
+            stalled_until: None,
+            events: vec![],
+            duration,
+            ended: false,
+        }
+    }
+
+    fn is_embed(&self) -> bool {
+        matches!(self.model, PlayerModel::Embed { .. })
+    }
+
+    /// Playing, as a report says it.
+    fn playing(&self) -> bool {
+        !self.paused && self.seeking.is_none() && self.stalled_until.is_none()
     }
     /// The element as seen `elapsed_local` ms after the last step.
     fn obs_after(&self, elapsed_local: Millis) -> MediaObservation {
         let mut o = self.obs();
-        if !self.paused && self.seeking.is_none() && self.stalled_until.is_none() {
+        if !self.is_embed() && self.playing() {
             o.current_time = (self.position + elapsed_local / 1000.0 * self.rate).min(self.duration);
         }
         o
@@ -106,7 +162,7 @@ impl Element {
 
     fn obs(&self) -> MediaObservation {
         MediaObservation {
-            current_time: self.position,
+            current_time: if self.is_embed() { self.reported } else { self.position },
             paused: self.paused,
             seeking: self.seeking.is_some(),
             ended: self.ended,
@@ -140,6 +196,9 @@ pub struct Peer {
     last_up_arrival: Millis,
     pub counters: PeerCounters,
     pub connected: bool,
+    /// An embed's reports on their way: (local arrival, position, playing).
+    reports: VecDeque<(Millis, f64, bool)>,
+    next_report: Millis,
 }
 
 pub struct Sim {
@@ -176,15 +235,24 @@ impl Sim {
             .map(|(i, profile)| Peer {
                 profile,
                 client: Client::new(ClientConfig { seed: seed ^ (i as u64 + 1), ..client.clone() }, Identity { name: format!("p{i}"), ..Identity::default() }),
-                element: Element::new(ITEM_SECONDS),
+                element: Element::new(profile.player, ITEM_SECONDS),
                 conn: None,
                 inbox: VecDeque::new(),
                 last_down_arrival: 0.0,
                 last_up_arrival: 0.0,
                 counters: PeerCounters::default(),
                 connected: false,
+                reports: VecDeque::new(),
+                next_report: f64::NEG_INFINITY,
             })
-            .collect();
+            .collect::<Vec<Peer>>();
+        let mut peers = peers;
+        for p in &mut peers {
+            if let PlayerModel::Embed { stepped, estimate: true, .. } = p.profile.player {
+                let rates = if stepped { RateControl::Stepped(YOUTUBE_RATES.to_vec()) } else { RateControl::Continuous { min: 0.5, max: 2.0 } };
+                p.client.handle_backend(Capabilities::embed(rates));
+            }
+        }
         let mut sim = Sim { now, rng, room, to_server: VecDeque::new(), peers, step_ms: 5.0, sampling: false, entropy_counter: 0 };
         sim.flush();
         sim
@@ -315,12 +383,21 @@ impl Sim {
                 e.seeking = Some((local + landing, t.clamp(0.0, e.duration)));
             }
             MediaAction::SetRate { rate, preserve_pitch } => {
-                e.rate = *rate;
                 e.preserve_pitch = *preserve_pitch;
+                e.rate = match e.model {
+                    PlayerModel::Element => *rate,
+                    PlayerModel::Embed { rate_applies: false, .. } => e.rate,
+                    // Rounded toward 1× to a listed rate, as YouTube's setPlaybackRate does.
+                    PlayerModel::Embed { stepped: true, .. } => {
+                        let toward_one = YOUTUBE_RATES.iter().copied().filter(|r| if *rate >= 1.0 { *r <= *rate + 1e-9 } else { *r >= *rate - 1e-9 });
+                        if *rate >= 1.0 { toward_one.max_by(f64::total_cmp) } else { toward_one.min_by(f64::total_cmp) }.unwrap_or(1.0)
+                    }
+                    PlayerModel::Embed { .. } => *rate,
+                };
             }
             MediaAction::Load(_) => {
                 // HTML's load algorithm: playbackRate back to 1× (preservesPitch stays).
-                *e = Element { preserve_pitch: e.preserve_pitch, ..Element::new(ITEM_SECONDS) };
+                *e = Element { preserve_pitch: e.preserve_pitch, ..Element::new(e.model, ITEM_SECONDS) };
             }
             _ => {}
         }
@@ -402,6 +479,12 @@ impl Sim {
                     e.position = t;
                     e.seeking = None;
                     e.events.push(MediaEvent::Seeked);
+                    if e.is_embed() {
+                        // An embed's backend tells a landed seek by a report at its target.
+                        e.reported = t;
+                        p.reports.clear();
+                        p.client.handle_position_report(local, t, false);
+                    }
                 }
             } else if e.stalled_until.is_some_and(|t| local >= t) {
                 e.stalled_until = None;
@@ -426,6 +509,19 @@ impl Sim {
                 }
                 if self.sampling {
                     p.counters.drift_ms.push((e.position - expected) * 1000.0);
+                }
+            }
+            // An embed reports its position; the report arrives a little later.
+            if let PlayerModel::Embed { report_ms, delay_ms: (lo, hi), .. } = p.element.model {
+                if local >= p.next_report {
+                    p.next_report = local + report_ms;
+                    let arrival = (local + self.rng.range(lo, hi)).max(p.reports.back().map_or(f64::NEG_INFINITY, |r| r.0));
+                    p.reports.push_back((arrival, p.element.position, p.element.playing()));
+                }
+                while p.reports.front().is_some_and(|r| r.0 <= local) {
+                    let Some((_, position, playing)) = p.reports.pop_front() else { break };
+                    p.element.reported = position;
+                    p.client.handle_position_report(local, position, playing);
                 }
             }
             for ev in std::mem::take(&mut p.element.events) {

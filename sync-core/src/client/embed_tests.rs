@@ -1,0 +1,106 @@
+//! The sync loop on an embed (YouTube-like): position reported every
+//! 250 ms, each report 0–100 ms late; seeks landing in 200–1500 ms; rates
+//! rounded to YouTube's list; ads that freeze one member.
+
+use super::*;
+use crate::sim::{percentile_abs, PeerProfile, PlayerModel, Rng, Sim};
+
+fn embed_profiles(seed: u64, n: usize, player: PlayerModel) -> Vec<PeerProfile> {
+    let mut rng = Rng::new(seed ^ 0xE3B);
+    (0..n)
+        .map(|_| {
+            let mut p = PeerProfile::random_symmetric(&mut rng);
+            p.player = player;
+            p.seek_ms = (200.0, 1_500.0);
+            p
+        })
+        .collect()
+}
+
+fn playing_sim(seed: u64, n: usize, player: PlayerModel, client: ClientConfig) -> Sim {
+    let mut sim = Sim::with_config(seed, embed_profiles(seed, n, player), client, crate::room::RoomConfig::default());
+    for i in 0..n {
+        sim.connect(i);
+    }
+    sim.run(2_000.0);
+    sim.command(0, Command::Play { position: Some(0.0) });
+    sim
+}
+
+/// Drift samples (ms) and corrective seeks per peer-minute over `minutes`
+/// after a minute of warm-up.
+fn measure(sim: &mut Sim, minutes: f64) -> (Vec<f64>, f64) {
+    sim.run(60_000.0);
+    let seeks0: u64 = sim.peers.iter().map(|p| p.counters.seeks).sum();
+    sim.sample(true);
+    sim.run(minutes * 60_000.0);
+    let drift: Vec<f64> = sim.peers.iter().flat_map(|p| p.counters.drift_ms.iter().copied()).collect();
+    let seeks = (sim.peers.iter().map(|p| p.counters.seeks).sum::<u64>() - seeks0) as f64 / sim.peers.len() as f64 / minutes;
+    (drift, seeks)
+}
+
+#[test]
+fn on_a_youtube_like_embed_drift_stays_within_50ms_p95_without_seeks() {
+    let mut sim = playing_sim(5, 5, PlayerModel::youtube(), ClientConfig::default());
+    sim.step_ms = 10.0;
+    let (drift, seeks) = measure(&mut sim, 5.0);
+    let p95 = percentile_abs(&drift, 95.0);
+    assert!(p95 < 50.0, "drift p95 {p95:.1} ms");
+    assert!(seeks < 0.1, "{seeks:.2} seeks per minute");
+    assert!(sim.peers.iter().all(|p| p.client.stats().rate_applies), "YouTube's rates apply: nudges stay on");
+}
+
+#[test]
+fn an_embed_that_takes_rates_without_playing_them_is_found_out_and_seeked_instead() {
+    let player = match PlayerModel::youtube() {
+        PlayerModel::Embed { report_ms, delay_ms, stepped, estimate, .. } => PlayerModel::Embed { report_ms, delay_ms, stepped, rate_applies: false, estimate },
+        other => other,
+    };
+    let mut sim = playing_sim(7, 4, player, ClientConfig::default());
+    sim.step_ms = 10.0;
+    // Put every member 150 ms off: only a nudge that applies, or a seek, removes it.
+    for i in 0..4 {
+        let p = &mut sim.peers[i];
+        p.element.position -= 0.15 * if i % 2 == 0 { 1.0 } else { -1.0 };
+    }
+    let (drift, seeks) = measure(&mut sim, 3.0);
+    let nudged_in_vain = sim.peers.iter().filter(|p| !p.client.stats().rate_applies).count();
+    eprintln!(
+        "{:?}",
+        sim.peers
+            .iter()
+            .map(|p| (p.client.stats().rate_applies, p.counters.seeks, p.client.stats().rate_corrections, (p.element.position - sim.expected()) * 1000.0))
+            .collect::<Vec<_>>()
+    );
+    assert!(nudged_in_vain >= 3, "{nudged_in_vain} of 4 found their rates do nothing");
+    let p95 = percentile_abs(&drift, 95.0);
+    assert!(p95 < 100.0, "drift p95 {p95:.1} ms after falling back to seeks");
+    assert!(seeks < 1.0, "no seek storm: {seeks:.2} per minute");
+}
+
+#[test]
+fn after_a_seek_every_embed_converges_though_seeks_land_late_and_at_random() {
+    for seed in 0..8 {
+        let mut sim = playing_sim(seed, 3, PlayerModel::youtube(), ClientConfig::default());
+        sim.run(10_000.0);
+        let target = 300.0 + seed as f64;
+        sim.command(1, Command::Seek { position: target });
+        let took = sim.run_until(15_000.0, |s| s.room.state().playback.position == target && s.converged(0.05));
+        assert!(took.is_some(), "seed {seed}: still {:.0} ms off after 15 s", sim.max_drift() * 1000.0);
+    }
+}
+
+#[test]
+fn an_ad_on_one_member_holds_the_room_and_everyone_resumes_together() {
+    let mut sim = playing_sim(9, 3, PlayerModel::youtube(), ClientConfig::default());
+    sim.run(20_000.0);
+    let before = sim.expected();
+    sim.stall(2, 5_000.0); // the ad: time frozen, reported as buffering
+    sim.run(2_000.0);
+    assert!(!sim.room.state().playback.playing || sim.room.state().hold.is_some(), "the room waits for the member in an ad");
+    sim.run(8_000.0);
+    assert!(sim.room.state().playback.playing, "and plays on after it");
+    assert!(sim.expected() - before < 9.0, "the room did not run on without the member ({:.1} s)", sim.expected() - before);
+    let took = sim.run_until(10_000.0, |s| s.converged(0.05));
+    assert!(took.is_some(), "together again; {:.0} ms apart", sim.max_drift() * 1000.0);
+}
