@@ -1,8 +1,10 @@
 //! Small RAII wrappers for browser callbacks: dropping the guard removes
 //! the listener, so nothing outlives the struct that owns it.
 
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 use web_sys::EventTarget;
 
 /// An event listener that is removed when dropped.
@@ -50,4 +52,35 @@ pub fn media_error_text(e: &web_sys::MediaError) -> String {
 /// `err.name` of a JS exception, if it has one.
 pub fn error_name(e: &JsValue) -> String {
     js_sys::Reflect::get(e, &JsValue::from_str("name")).ok().and_then(|n| n.as_string()).unwrap_or_default()
+}
+
+pub fn error_detail(code: &str, message: &str) -> JsValue {
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"code".into(), &code.into());
+    let _ = js_sys::Reflect::set(&o, &"message".into(), &message.into());
+    o.into()
+}
+
+/// A JS error as one line of text.
+pub fn describe(e: &JsValue) -> String {
+    if let Some(s) = e.as_string() {
+        return s;
+    }
+    let msg = js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
+    format!("{} {}", error_name(e), msg).trim().to_string()
+}
+
+/// Resolve when `target` fires `kind`, reject on `error`; both listeners
+/// are removed when this returns.
+pub async fn once(target: &EventTarget, kind: &'static str) -> Result<(), JsValue> {
+    let mut fns = None;
+    let promise = Promise::new(&mut |resolve, reject| fns = Some((resolve, reject)));
+    let (resolve, reject) = fns.ok_or_else(|| JsValue::from_str("Promise executor did not run"))?;
+    let _ok = Listener::new(target, kind, move |_| {
+        let _ = resolve.call0(&JsValue::NULL);
+    })?;
+    let _err = Listener::new(target, "error", move |e| {
+        let _ = reject.call1(&JsValue::NULL, &e);
+    })?;
+    JsFuture::from(promise).await.map(|_| ())
 }

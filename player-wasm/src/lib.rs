@@ -24,23 +24,22 @@ use web_sys::{EventTarget, HtmlVideoElement};
 
 #[cfg(feature = "room")]
 mod audio;
-mod dash;
-mod dom;
-mod player;
 #[cfg(feature = "room")]
-mod room;
+mod backend;
+mod dom;
+mod engine;
 #[cfg(feature = "room")]
 mod session;
 
 #[cfg(feature = "room")]
-pub use room::{join, Session};
+pub use session::api::{join, Session};
 
 /// The media engine alone, without a room: DASH, HLS (fMP4) and progressive
 /// files on one element. Events on [`MediaPlayer::events`]: `qualities`,
 /// `quality`, `buffering`, `error`.
 #[wasm_bindgen]
 pub struct MediaPlayer {
-    player: RefCell<player::Player>,
+    player: RefCell<engine::Player>,
     events: EventTarget,
 }
 
@@ -50,7 +49,7 @@ impl MediaPlayer {
     #[wasm_bindgen(constructor)]
     pub fn new(video: HtmlVideoElement) -> Result<MediaPlayer, JsError> {
         let events = EventTarget::new().map_err(|_| JsError::new("EventTarget is not available"))?;
-        Ok(MediaPlayer { player: RefCell::new(player::Player::new(video, events.clone())), events })
+        Ok(MediaPlayer { player: RefCell::new(engine::Player::new(video, events.clone())), events })
     }
 
     /// Where the player's events are dispatched.

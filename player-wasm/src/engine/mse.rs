@@ -23,10 +23,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AbortController, HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer, SourceBufferAppendMode};
 
-use crate::player::{HlsLive, Scope};
+use super::fetch::{fetch_text, Scope};
+use super::hls::HlsLive;
 
+use crate::dom::error_detail;
 use crate::dom::{emit, error_name, Listener};
-use crate::player::error_detail;
 
 /// Wall-clock milliseconds (a live MPD's clock is UTC).
 fn wall_ms() -> f64 {
@@ -139,7 +140,7 @@ impl Dash {
         let ms: MediaSource = js_sys::Reflect::construct(&class, &js_sys::Array::new())?.unchecked_into();
         let object_url = web_sys::Url::create_object_url_with_source(&ms)?;
         video.set_src(&object_url);
-        crate::player::once(&ms, "sourceopen").await?;
+        crate::dom::once(&ms, "sourceopen").await?;
         let _ = web_sys::Url::revoke_object_url(&object_url);
         let state: Rc<RefCell<Option<Shell>>> = Rc::new(RefCell::new(None));
         let weak = Rc::downgrade(&state);
@@ -383,7 +384,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                 // A failed refresh keeps the manifest; the next one retries.
                 let m = match hls {
                     Some(h) => h.reload().await.ok(),
-                    None => match crate::player::fetch_text(&scope, &url).await {
+                    None => match fetch_text(&scope, &url).await {
                         Ok(text) => mpd::parse_at(&text, &url, Some(wall_ms())).ok(),
                         Err(_) => None,
                     },

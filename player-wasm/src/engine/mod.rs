@@ -2,7 +2,7 @@
 //! as two SourceBuffers of one MediaSource on one element (so they cannot
 //! drift apart); any other URL is handed to the element as is.
 //!
-//! DASH plays through [`crate::dash`] (the MSE shell of
+//! DASH and HLS (fMP4) play through [`mse`] (the MSE shell of
 //! `media_core::schedule::Engine`). A load is cancelled by bumping the
 //! generation; the running presentation is dropped with the player.
 //!
@@ -18,18 +18,21 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use media_core::fetch_scope::{FetchScope, FetchScopeError};
-use media_core::hls::{LiveTimes, MasterPlaylist, MediaPlaylist};
-use media_core::mpd::Manifest;
-
-use js_sys::Promise;
+use media_core::hls::{LiveTimes, MediaPlaylist};
 use media_core::proxy::detect::{self, Kind};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{EventTarget, HtmlVideoElement};
 
-use crate::dash::Dash;
-use crate::dom::{emit, error_name, Listener};
+use crate::dom::{describe, emit, error_detail};
+
+mod fetch;
+mod hls;
+mod mse;
+
+use fetch::{fetch_text, finish_response, start_fetch, Scope};
+use hls::{bad_playlist, fetch_media, HlsLive};
+use mse::Dash;
 
 /// The presentation playing now (DASH), if any.
 type Slot = Rc<RefCell<Option<Dash>>>;
@@ -139,39 +142,6 @@ impl Player {
 /// `url` resolved against `base` as the browser does.
 fn absolute(url: &str, base: &str) -> String {
     web_sys::Url::new_with_base(url, base).map(|u| u.href()).unwrap_or_else(|_| url.to_string())
-}
-
-/// What one load may fetch, and whether a refusal was reported yet.
-pub(crate) struct Scope {
-    rule: FetchScope,
-    events: EventTarget,
-    reported: Cell<bool>,
-}
-
-impl Scope {
-    /// Whether `url` may be fetched (or given to the element); why not.
-    pub(crate) fn check(&self, url: &str) -> Result<(), JsValue> {
-        self.rule.check(url).map_err(|e| {
-            self.reported.set(true);
-            JsValue::from_str(&e.to_string())
-        })
-    }
-
-    /// Whether `url` may be fetched. A refusal where the load goes on (a
-    /// variant playlist, a segment, a reload) is reported as an `error`
-    /// event, the first one of the load only: `outbox` takes it when given
-    /// (a caller holding a borrow dispatches it later), else it is emitted.
-    pub(crate) fn allows(&self, url: &str, outbox: Option<&mut Vec<(&'static str, JsValue)>>) -> bool {
-        let Err(e) = self.rule.check(url) else { return true };
-        if !self.reported.replace(true) {
-            let detail = error_detail("media", &e.to_string());
-            match outbox {
-                Some(o) => o.push(("error", detail)),
-                None => emit(&self.events, "error", &detail),
-            }
-        }
-        false
-    }
 }
 
 /// File extensions the element plays by itself (progressive download).
@@ -292,7 +262,7 @@ async fn load_any(load: Load, url: String, path: &str, kind: Option<Kind>) -> Re
 }
 
 fn has_mse() -> bool {
-    crate::dash::mse_class().is_some()
+    mse::mse_class().is_some()
 }
 
 /// Without Media Source Extensions (old iOS), HLS plays where the browser
@@ -309,137 +279,4 @@ impl Drop for Player {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-pub fn error_detail(code: &str, message: &str) -> JsValue {
-    let o = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&o, &"code".into(), &code.into());
-    let _ = js_sys::Reflect::set(&o, &"message".into(), &message.into());
-    o.into()
-}
-
-pub fn describe(e: &JsValue) -> String {
-    if let Some(s) = e.as_string() {
-        return s;
-    }
-    let msg = js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default();
-    format!("{} {}", error_name(e), msg).trim().to_string()
-}
-
-fn bad_playlist(e: media_core::hls::HlsError) -> JsValue {
-    JsValue::from_str(&format!("bad playlist: {e}"))
-}
-
-/// The media playlists of `master`'s variants (None where one failed or
-/// is out of `scope`) and of its audio rendition: every request goes out
-/// at once, the answers are read in order. They may IMPORT the master's
-/// variables.
-async fn fetch_media(scope: &Scope, master: &MasterPlaylist, audio_uri: Option<&str>) -> Result<(Vec<Option<MediaPlaylist>>, Option<MediaPlaylist>), JsValue> {
-    use media_core::hls::{parse_listed_playlist, Playlist};
-    let audio = audio_uri.map(|u| (start_fetch(scope, u), u));
-    let pending: Vec<_> = master.variants.iter().map(|v| scope.allows(&v.uri, None).then(|| start_fetch(scope, &v.uri))).collect();
-    let mut media = Vec::new();
-    for (v, p) in master.variants.iter().zip(pending) {
-        let Some(p) = p else {
-            media.push(None);
-            continue;
-        };
-        let m = match finish_text(p, &v.uri).await {
-            Ok(t) => match parse_listed_playlist(&t, &v.uri, master) {
-                Ok(Playlist::Media(m)) => Some(m),
-                _ => None,
-            },
-            Err(_) => None,
-        };
-        media.push(m);
-    }
-    let audio = match audio {
-        Some((p, u)) => match parse_listed_playlist(&finish_text(p, u).await?, u, master).map_err(bad_playlist)? {
-            Playlist::Media(m) => Some(m),
-            Playlist::Master(_) => None,
-        },
-        None => None,
-    };
-    Ok((media, audio))
-}
-
-/// A live HLS presentation: what a reload fetches and the timeline that
-/// keeps segments in place across reloads (`media_core::hls::LiveTimes`).
-pub(crate) struct HlsLive {
-    master: MasterPlaylist,
-    audio_uri: Option<String>,
-    /// Which variants had a playlist at the start: a reload must have the
-    /// same ones (the engine's choices are indices into them).
-    present: Vec<bool>,
-    times: RefCell<LiveTimes>,
-    scope: Rc<Scope>,
-}
-
-impl HlsLive {
-    /// Place freshly fetched playlists on the timeline and model them.
-    fn manifest(&self, media: &mut [Option<MediaPlaylist>], audio: Option<&mut MediaPlaylist>) -> Manifest {
-        let now = js_sys::Date::now();
-        let mut times = self.times.borrow_mut();
-        for (k, m) in media.iter_mut().enumerate() {
-            if let Some(m) = m {
-                times.place(k, m, now);
-            }
-        }
-        let audio = audio.map(|a| {
-            times.place(media.len(), a, now);
-            &*a
-        });
-        media_core::hls::to_manifest(&self.master, media, audio, Some(&times))
-    }
-
-    /// Fetch every playlist again (the MSE shell asks when the engine says
-    /// `RefreshManifest`).
-    pub(crate) async fn reload(&self) -> Result<Manifest, JsValue> {
-        // (A lone media playlist is the one variant of `single_variant`.)
-        let (mut media, mut audio) = fetch_media(&self.scope, &self.master, self.audio_uri.as_deref()).await?;
-        if media.iter().map(Option::is_some).collect::<Vec<_>>() != self.present || audio.is_none() != self.audio_uri.is_none() {
-            return Err(JsValue::from_str("a playlist could not be reloaded"));
-        }
-        Ok(self.manifest(&mut media, audio.as_mut()))
-    }
-}
-
-/// Send a GET now, if `scope` allows `url` (the request runs while other
-/// work goes on).
-fn start_fetch(scope: &Scope, url: &str) -> Result<JsFuture, JsValue> {
-    scope.check(url)?;
-    Ok(JsFuture::from(web_sys::window().ok_or("no window")?.fetch_with_str(url)))
-}
-
-/// The response of a started fetch, if it is a 2xx.
-async fn finish_response(started: Result<JsFuture, JsValue>, url: &str) -> Result<web_sys::Response, JsValue> {
-    let resp: web_sys::Response = started?.await?.dyn_into()?;
-    if !resp.ok() {
-        return Err(JsValue::from_str(&format!("HTTP {} for {url}", resp.status())));
-    }
-    Ok(resp)
-}
-
-async fn finish_text(started: Result<JsFuture, JsValue>, url: &str) -> Result<String, JsValue> {
-    let resp = finish_response(started, url).await?;
-    JsFuture::from(resp.text()?).await?.as_string().ok_or_else(|| JsValue::from_str("body is not text"))
-}
-
-pub(crate) async fn fetch_text(scope: &Scope, url: &str) -> Result<String, JsValue> {
-    finish_text(start_fetch(scope, url), url).await
-}
-
-/// Resolve when `target` fires `kind`, reject on `error`; both listeners
-/// are removed when this returns.
-pub(crate) async fn once(target: &EventTarget, kind: &'static str) -> Result<(), JsValue> {
-    let mut fns = None;
-    let promise = Promise::new(&mut |resolve, reject| fns = Some((resolve, reject)));
-    let (resolve, reject) = fns.ok_or_else(|| JsValue::from_str("Promise executor did not run"))?;
-    let _ok = Listener::new(target, kind, move |_| {
-        let _ = resolve.call0(&JsValue::NULL);
-    })?;
-    let _err = Listener::new(target, "error", move |e| {
-        let _ = reject.call1(&JsValue::NULL, &e);
-    })?;
-    JsFuture::from(promise).await.map(|_| ())
 }

@@ -8,7 +8,7 @@ use sync_core::protocol::{Command, PermissionMode, Role};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
-use crate::{player, quality_index, session};
+use crate::{quality_index, session};
 
 struct JoinOptions {
     /// Origin of the edge worker, e.g. `https://watch.example` (default: this page's origin).
@@ -19,6 +19,9 @@ struct JoinOptions {
     host_token: Option<String>,
     /// Loudness normalisation through WebAudio (default on).
     normalize: Option<bool>,
+    /// The player API scripts (default: YouTube's and Vimeo's own).
+    youtube_api: Option<String>,
+    vimeo_api: Option<String>,
 }
 
 impl JoinOptions {
@@ -43,6 +46,8 @@ impl JoinOptions {
             password: string("password")?,
             host_token: string("hostToken")?,
             normalize,
+            youtube_api: string("youtubeApi")?,
+            vimeo_api: string("vimeoApi")?,
         })
     }
 }
@@ -62,6 +67,10 @@ export interface JoinOptions {
   hostToken?: string;
   /** Loudness normalisation (compressor + make-up gain) through WebAudio; default true. */
   normalize?: boolean;
+  /** URL of YouTube's IFrame API script (default https://www.youtube.com/iframe_api). */
+  youtubeApi?: string;
+  /** URL of Vimeo's Player SDK script (default https://player.vimeo.com/api/player.js). */
+  vimeoApi?: string;
 }
 export interface SyncStats {
   offsetMs: number | null;
@@ -76,6 +85,8 @@ export interface SyncStats {
   /** Media time a rate nudge itself costs on this browser (learned, ms; negative: nudges gain a little more than planned). */
   nudgeCostMs: number;
   correcting: boolean;
+  /** Rate nudges in use (false: the player has no rates, or they were seen not to apply; drift is seeked away). */
+  rateApplies: boolean;
 }
 "#;
 
@@ -114,8 +125,10 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
     }
     let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
     let base = format!("{}/", origin.trim_end_matches('/'));
-    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true))
-        .map_err(|e| JsError::new(&format!("join failed: {}", player::describe(&e))))?;
+    let defaults = crate::backend::Apis::default();
+    let apis = crate::backend::Apis { youtube: opts.youtube_api.unwrap_or(defaults.youtube), vimeo: opts.vimeo_api.unwrap_or(defaults.vimeo) };
+    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true), apis)
+        .map_err(|e| JsError::new(&format!("join failed: {}", crate::dom::describe(&e))))?;
     Ok(Session { shared })
 }
 
@@ -265,13 +278,33 @@ impl Session {
     /// Video qualities of the current DASH source, lowest first:
     /// `[{id, bandwidth, width, height}]` (empty for other sources).
     pub fn qualities(&self) -> JsValue {
-        self.shared.borrow().player().qualities()
+        self.shared.borrow().player().map_or_else(|| js_sys::Array::new().into(), |p| p.qualities())
     }
 
     /// Pin a quality by its index in `qualities()`, or pass `"auto"`.
     #[wasm_bindgen(js_name = setQuality)]
     pub fn set_quality(&self, choice: JsValue) {
-        self.shared.borrow().player().set_quality(quality_index(&choice));
+        if let Some(p) = self.shared.borrow().player() {
+            p.set_quality(quality_index(&choice));
+        }
+    }
+
+    /// Make a file on this device the room's source (the host, or anyone
+    /// allowed to control): only its name, size, duration and fingerprint
+    /// go to the room. Resolves once it was sent.
+    #[wasm_bindgen(js_name = shareLocalFile)]
+    pub fn share_local_file(&self, file: web_sys::File) -> js_sys::Promise {
+        let weak = Rc::downgrade(&self.shared);
+        wasm_bindgen_futures::future_to_promise(async move { session::local::share(weak, file).await.map(|_| JsValue::UNDEFINED) })
+    }
+
+    /// Open this member's own copy of the room's local file. Resolves with
+    /// `{match, name, roomName}` (`match`: "same", "other-version" or
+    /// "different"; it plays in every case), also sent as `local-file`.
+    #[wasm_bindgen(js_name = openLocalFile)]
+    pub fn open_local_file(&self, file: web_sys::File) -> js_sys::Promise {
+        let weak = Rc::downgrade(&self.shared);
+        wasm_bindgen_futures::future_to_promise(session::local::open(weak, file))
     }
 
     /// Current sync figures (see `SyncStats`).

@@ -1,5 +1,6 @@
 //! The room session: a WebSocket to the room, sync-core's [`Client`] and
-//! the [`Player`], glued by event listeners and one timer.
+//! the player [`Backend`] playing the room's source, glued by event
+//! listeners and one timer.
 //!
 //! All state lives in [`Shared`]; callbacks hold only a `Weak` to it, so
 //! dropping the session frees everything (no reference cycles). Outputs are
@@ -10,17 +11,24 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
+use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction};
 use sync_core::json::{self, ObjWriter};
 use sync_core::protocol::{close, json_array, Command, Wire};
+use sync_core::source::{LocalFile, Source};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{CloseEvent, EventTarget, HtmlVideoElement, MessageEvent, WebSocket};
 
 use crate::audio::Audio;
-use crate::dom::{emit, error_name, media_error_text, now_ms, Listener};
-use crate::player::{error_detail, Player};
+use crate::backend::element::Element;
+use crate::backend::vimeo::Vimeo;
+use crate::backend::youtube::YouTube;
+use crate::backend::{Apis, Backend, BackendEvent, Sink};
+use crate::dom::{emit, error_detail, error_name, now_ms, Listener};
+
+pub mod api;
+pub(crate) mod local;
 
 const RECONNECT_MIN_MS: f64 = 1_000.0;
 const RECONNECT_MAX_MS: f64 = 30_000.0;
@@ -40,7 +48,18 @@ impl Drop for Conn {
 pub struct Shared {
     client: Client,
     conn: Option<Conn>,
-    player: Player,
+    backend: Backend,
+    /// The URL the backend was last given (a repeated load does nothing).
+    loaded: Option<String>,
+    sink: Sink,
+    apis: Apis,
+    /// Where relative sources resolve (the room's server).
+    base: String,
+    /// The room's local file, while it plays one.
+    local: Option<LocalFile>,
+    /// A file this member opened, with its fingerprint: played at once
+    /// when the room's source is (or becomes) that file.
+    own_file: Option<(web_sys::File, String)>,
     video: HtmlVideoElement,
     events: EventTarget,
     ws_url: String,
@@ -62,7 +81,7 @@ fn stats_json(s: &sync_core::client::Stats) -> String {
     json::object(|o| {
         o.num_or_null("offsetMs", s.offset_ms).num_or_null("offsetErrorMs", s.offset_error_ms).num_or_null("rttMs", s.rtt_ms).num("skewPpm", s.skew_ppm);
         o.num_or_null("driftMs", s.drift_ms).num("rate", s.rate).uint("rateCorrections", s.rate_corrections).uint("seekCorrections", s.seek_corrections);
-        o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting);
+        o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting).bool("rateApplies", s.rate_applies);
     })
 }
 
@@ -80,19 +99,40 @@ fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window().and_then(|w| w.session_storage().ok().flatten())
 }
 
-fn observe(video: &HtmlVideoElement) -> MediaObservation {
-    let duration = video.duration();
-    MediaObservation {
-        current_time: video.current_time(),
-        paused: video.paused(),
-        seeking: video.seeking(),
-        ended: video.ended(),
-        buffering: video.ready_state() < 3,
-        duration: duration.is_finite().then_some(duration),
+/// Where the backends' events go: the session, once it exists.
+fn sink(slot: Rc<RefCell<Weak<RefCell<Shared>>>>) -> Sink {
+    Rc::new(move |ev| {
+        let weak = slot.borrow().clone();
+        on_backend(&weak, ev);
+    })
+}
+
+fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
+    match ev {
+        BackendEvent::Media(ev) => with(weak, |s| {
+            let obs = s.backend.observe();
+            s.client.handle_media_event(now_ms(), ev, &obs);
+        }),
+        BackendEvent::Report { position, playing } => with(weak, |s| s.client.handle_position_report(now_ms(), position, playing)),
+        BackendEvent::Capabilities(caps) => with(weak, |s| s.client.handle_backend(caps)),
+        BackendEvent::Error { code, message } => {
+            if let Some(events) = weak.upgrade().and_then(|s| s.try_borrow().ok().map(|s| s.events.clone())) {
+                emit(&events, "error", &error_detail(code, &message));
+            }
+        }
+        BackendEvent::NeedsGesture => {
+            let Some(rc) = weak.upgrade() else { return };
+            let events = {
+                let Ok(mut s) = rc.try_borrow_mut() else { return };
+                s.auto_muted = true;
+                s.events.clone()
+            };
+            emit(&events, "needs-gesture", &JsValue::NULL);
+        }
     }
 }
 
-pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVideoElement, normalize: bool) -> Result<Handle, JsValue> {
+pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVideoElement, normalize: bool, apis: Apis) -> Result<Handle, JsValue> {
     let events = EventTarget::new()?;
     // Media from another origin reaches WebAudio only through CORS (the
     // media proxy answers with it); same-origin media is unaffected.
@@ -107,10 +147,19 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
     let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
     let mut client = Client::new(ClientConfig { seed, ..ClientConfig::default() }, identity);
     client.set_resume_token(session_storage().and_then(|s| s.get_item(&resume_key(&ws_url)).ok().flatten()));
+    let slot = Rc::new(RefCell::new(Weak::new()));
+    let sink = sink(slot.clone());
+    let element = Element::new(&video, &events, server.clone(), sink.clone())?;
     let shared = Rc::new(RefCell::new(Shared {
         client,
         conn: None,
-        player: Player::with_base(video.clone(), events.clone(), server),
+        backend: Backend::Element(element),
+        loaded: None,
+        sink,
+        apis,
+        base: server,
+        local: None,
+        own_file: None,
         video: video.clone(),
         events,
         ws_url,
@@ -124,26 +173,8 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
         _listeners: Vec::new(),
     }));
     let weak = Rc::downgrade(&shared);
+    *slot.borrow_mut() = weak.clone();
     let mut listeners = Vec::new();
-    for (kind, ev) in [("play", MediaEvent::Play), ("pause", MediaEvent::Pause), ("seeked", MediaEvent::Seeked)] {
-        let w = weak.clone();
-        listeners.push(Listener::new(&video, kind, move |_| {
-            with(&w, |s| {
-                let obs = observe(&s.video);
-                s.client.handle_media_event(now_ms(), ev, &obs);
-            })
-        })?);
-    }
-    let w = weak.clone();
-    listeners.push(Listener::new(&video, "error", move |_| {
-        if let Some(s) = w.upgrade() {
-            let (events, text) = {
-                let s = s.borrow();
-                (s.events.clone(), s.video.error().map(|e| media_error_text(&e)).unwrap_or_default())
-            };
-            emit(&events, "error", &error_detail("media", &text));
-        }
-    })?);
     if let Some(window) = web_sys::window() {
         // A gesture may unmute what autoplay rules made us mute.
         for kind in ["pointerdown", "keydown", "touchend"] {
@@ -153,7 +184,7 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
                 let Ok(mut s) = rc.try_borrow_mut() else { return };
                 if s.auto_muted {
                     s.auto_muted = false;
-                    s.video.set_muted(false);
+                    s.backend.unmute();
                     let events = s.events.clone();
                     drop(s);
                     emit(&events, "unmuted", &JsValue::NULL);
@@ -198,9 +229,10 @@ pub fn with(weak: &Weak<RefCell<Shared>>, f: impl FnOnce(&mut Shared)) {
 /// Drain outputs: sends and media actions while borrowed, page events after.
 fn pump(weak: &Weak<RefCell<Shared>>) {
     let Some(rc) = weak.upgrade() else { return };
-    let (events, target, play) = {
+    let (events, target, play, events_out) = {
         let Ok(mut s) = rc.try_borrow_mut() else { return };
         let mut events = Vec::new();
+        let mut events_out: Vec<(&'static str, JsValue)> = Vec::new();
         let mut play = false;
         while let Some(out) = s.client.poll_output() {
             match out {
@@ -211,27 +243,21 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                 }
                 ClientOutput::Media(action) => match action {
                     MediaAction::Load(url) => {
-                        // The room's source, to tell a proxied one (only the
-                        // media proxy may be fetched) from one played directly.
-                        match s.client.source().filter(|src| src.playable() == url).cloned() {
-                            Some(src) => s.player.load_source(&src.url, src.play_url.as_deref()),
-                            None => s.player.load_source(&url, None),
+                        if let Some(e) = s.load(&url) {
+                            events_out.push(e);
                         }
                     }
-                    MediaAction::Play => play = true,
+                    MediaAction::Play => match &s.backend {
+                        Backend::Element(e) => play = !e.awaiting_file(),
+                        Backend::YouTube(y) => y.play(),
+                        Backend::Vimeo(v) => v.play(),
+                    },
                     MediaAction::Pause => {
                         play = false;
-                        let _ = s.video.pause();
+                        s.backend.pause();
                     }
-                    MediaAction::Seek(t) => s.video.set_current_time(t),
-                    MediaAction::SetRate { rate, preserve_pitch } => {
-                        // Not in web-sys; every engine has it unprefixed now.
-                        let key = wasm_bindgen::JsValue::from_str("preservesPitch");
-                        if js_sys::Reflect::get(&s.video, &key).ok().and_then(|v| v.as_bool()) != Some(preserve_pitch) {
-                            let _ = js_sys::Reflect::set(&s.video, &key, &preserve_pitch.into());
-                        }
-                        s.video.set_playback_rate(rate);
-                    }
+                    MediaAction::Seek(t) => s.backend.seek(t),
+                    MediaAction::SetRate { rate, preserve_pitch } => s.backend.set_rate(rate, preserve_pitch),
                 },
                 ClientOutput::Event(e) => {
                     if matches!(e, ClientEvent::Joined { .. }) {
@@ -248,18 +274,21 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
             let w = weak.clone();
             s.timer = Some(Timeout::new(delay, move || {
                 with(&w, |s| {
-                    let obs = observe(&s.video);
+                    let obs = s.backend.observe();
                     s.client.handle_timeout(now_ms(), &obs);
                 })
             }));
         }
-        (events, s.events.clone(), play)
+        (events, s.events.clone(), play, events_out)
     };
     if play {
         request_play(weak);
     }
     for e in events {
         dispatch(&target, e);
+    }
+    for (kind, detail) in events_out {
+        emit(&target, kind, &detail);
     }
 }
 
@@ -272,7 +301,7 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
                 o.uint("member", member).str("role", role.as_str());
             }),
         ),
-        ClientEvent::Source(s) => ("source", from_json(&s.json())),
+        ClientEvent::Source(s) => ("source", source_detail(&s)),
         ClientEvent::Queue(q) => ("queue", from_json(&json_array(&q))),
         ClientEvent::Bans(b) => ("bans", from_json(&json_array(&b))),
         ClientEvent::Settings { mode, has_password } => (
@@ -296,13 +325,31 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
     emit(target, kind, &detail);
 }
 
+/// A `source` event: the room's source as the core writes it, with `kind`
+/// ("media", "youtube", "vimeo", "local") and, for a local file, `file`
+/// (`{name, size, duration}`: what each member must open).
+fn source_detail(s: &sync_core::protocol::SourceInfo) -> JsValue {
+    let detail = from_json(&s.json());
+    let parsed = Source::parse(&s.url);
+    let kind = parsed.as_ref().map_or("media", |p| p.kind().as_str());
+    let _ = js_sys::Reflect::set(&detail, &"kind".into(), &kind.into());
+    if let Ok(Source::Local(f)) = parsed {
+        let file = from_json(&json::object(|o| {
+            o.str("name", &f.name).uint("size", f.size).num("duration", f.duration);
+        }));
+        let _ = js_sys::Reflect::set(&detail, &"file".into(), &file);
+    }
+    detail
+}
+
 /// One play() in flight at a time. NotAllowedError (autoplay policy) falls
 /// back to muted playback and tells the page it needs a gesture to unmute.
 fn request_play(weak: &Weak<RefCell<Shared>>) {
     let Some(rc) = weak.upgrade() else { return };
     let (video, events, audio) = {
         let Ok(mut s) = rc.try_borrow_mut() else { return };
-        if s.play_in_flight || !s.video.paused() {
+        let Backend::Element(e) = &s.backend else { return };
+        if s.play_in_flight || !e.video().paused() {
             return;
         }
         s.play_in_flight = true;
@@ -373,7 +420,7 @@ fn connect(weak: &Weak<RefCell<Shared>>) {
     let on_message = Listener::new(target, "message", move |e| {
         let Some(text) = e.dyn_ref::<MessageEvent>().and_then(|m| m.data().as_string()) else { return };
         with(&w, |s| {
-            let obs = observe(&s.video);
+            let obs = s.backend.observe();
             s.client.handle_server_text(now_ms(), &text, &obs);
         });
     });
@@ -445,8 +492,73 @@ impl Shared {
         from_json(&stats_json(&self.client.stats()))
     }
 
-    pub fn player(&self) -> &Player {
-        &self.player
+    /// The media engine, while the element plays the source.
+    pub fn player(&self) -> Option<&crate::engine::Player> {
+        match &self.backend {
+            Backend::Element(e) => Some(e.player()),
+            _ => None,
+        }
+    }
+
+    /// Give the backend the room's source (`url`: what the core loads, its
+    /// `playable()`): the media engine for media URLs, an embed for YouTube
+    /// and Vimeo, the element awaiting this member's own copy for a local
+    /// file. A page event to dispatch after the borrow, if any.
+    fn load(&mut self, url: &str) -> Option<(&'static str, JsValue)> {
+        if self.loaded.as_deref() == Some(url) {
+            return None;
+        }
+        self.loaded = Some(url.to_string());
+        let src = self.client.source().filter(|src| src.playable() == url).cloned();
+        let room_url = src.as_ref().map_or(url, |s| s.url.as_str()).to_string();
+        self.local = None;
+        let mut event = None;
+        let made = match Source::parse(&room_url) {
+            Ok(Source::YouTube { id, start }) => {
+                YouTube::new(&self.video, &id, start, &self.apis.youtube, self.sink.clone()).map(|y| self.backend = Backend::YouTube(y))
+            }
+            Ok(Source::Vimeo { id, hash, start }) => {
+                Vimeo::new(&self.video, id, hash.as_deref(), start, &self.apis.vimeo, self.sink.clone()).map(|v| self.backend = Backend::Vimeo(v))
+            }
+            Ok(Source::Local(file)) => {
+                // This member's copy, if they opened it before: played at once.
+                let own = self.own_file.take();
+                let result = self.element().map(|e| {
+                    e.await_file();
+                    if let Some((f, _)) = own.as_ref().filter(|(_, fp)| *fp == file.fingerprint) {
+                        let _ = e.open_file(f);
+                    }
+                });
+                if let Some((f, fp)) = own {
+                    if fp == file.fingerprint {
+                        event = Some(("local-file", local::verdict(&file, &f, sync_core::source::LocalMatch::Same)));
+                    }
+                    self.own_file = Some((f, fp));
+                }
+                self.local = Some(file);
+                result
+            }
+            _ => {
+                let play_url = src.as_ref().and_then(|s| s.play_url.clone());
+                self.element().map(|e| e.load_source(&room_url, play_url.as_deref()))
+            }
+        };
+        if let Err(e) = made {
+            event = Some(("error", error_detail("media", &crate::dom::describe(&e))));
+        }
+        self.client.handle_backend(self.backend.capabilities());
+        event
+    }
+
+    /// The element backend: the current one, or a new one in place of an embed.
+    fn element(&mut self) -> Result<&mut Element, JsValue> {
+        if !matches!(self.backend, Backend::Element(_)) {
+            self.backend = Backend::Element(Element::new(&self.video, &self.events, self.base.clone(), self.sink.clone())?);
+        }
+        match &mut self.backend {
+            Backend::Element(e) => Ok(e),
+            _ => Err(JsValue::from_str("no element backend")),
+        }
     }
 
     pub fn chat(&mut self, text: String) {
@@ -492,7 +604,16 @@ impl Shared {
         self.reconnect_timer = None;
         self._listeners.clear();
         self.audio = None;
-        let _ = self.video.pause();
-        self.player.stop();
+        if let Backend::Element(e) = &mut self.backend {
+            e.stop();
+        }
+        self.local = None;
+        self.own_file = None;
+        // An embed goes with its frame; the element stays, emptied.
+        if !matches!(self.backend, Backend::Element(_)) {
+            if let Ok(e) = Element::new(&self.video, &self.events, self.base.clone(), self.sink.clone()) {
+                self.backend = Backend::Element(e);
+            }
+        }
     }
 }

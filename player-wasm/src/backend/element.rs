@@ -1,0 +1,141 @@
+//! The `<video>` element as a backend: the media engine's sources, and a
+//! local file each member opens from their own disk (by object URL: the
+//! bytes never leave the page).
+
+use sync_core::client::{MediaEvent, MediaObservation};
+use wasm_bindgen::prelude::*;
+use web_sys::{EventTarget, HtmlVideoElement};
+
+use super::{BackendEvent, Sink};
+use crate::dom::{emit, error_detail, media_error_text, Listener};
+use crate::engine::Player;
+
+pub struct Element {
+    video: HtmlVideoElement,
+    player: Player,
+    /// The object URL of the local file playing, revoked when it goes.
+    object_url: Option<String>,
+    /// The room plays a local file and this member has not opened theirs yet.
+    awaiting_file: bool,
+    _listeners: Vec<Listener>,
+}
+
+impl Element {
+    pub fn new(video: &HtmlVideoElement, events: &EventTarget, base: String, sink: Sink) -> Result<Element, JsValue> {
+        let mut listeners = Vec::new();
+        for (kind, ev) in [("play", MediaEvent::Play), ("pause", MediaEvent::Pause), ("seeked", MediaEvent::Seeked)] {
+            let sink = sink.clone();
+            listeners.push(Listener::new(video, kind, move |_| sink(BackendEvent::Media(ev)))?);
+        }
+        let (v, target) = (video.clone(), events.clone());
+        listeners.push(Listener::new(video, "error", move |_| {
+            let text = v.error().map(|e| media_error_text(&e)).unwrap_or_default();
+            emit(&target, "error", &error_detail("media", &text));
+        })?);
+        Ok(Element {
+            video: video.clone(),
+            player: Player::with_base(video.clone(), events.clone(), base),
+            object_url: None,
+            awaiting_file: false,
+            _listeners: listeners,
+        })
+    }
+
+    pub fn player(&self) -> &Player {
+        &self.player
+    }
+
+    pub fn video(&self) -> &HtmlVideoElement {
+        &self.video
+    }
+
+    /// Play a room's media source (see `Player::load_source`).
+    pub fn load_source(&mut self, url: &str, play_url: Option<&str>) {
+        self.drop_file();
+        self.awaiting_file = false;
+        self.player.load_source(url, play_url);
+    }
+
+    /// The room plays a local file: nothing until this member opens theirs.
+    pub fn await_file(&mut self) {
+        self.drop_file();
+        self.player.stop();
+        self.awaiting_file = true;
+    }
+
+    pub fn awaiting_file(&self) -> bool {
+        self.awaiting_file
+    }
+
+    /// Play this member's own copy of the room's local file.
+    pub fn open_file(&mut self, file: &web_sys::File) -> Result<(), JsValue> {
+        self.drop_file();
+        self.player.stop();
+        let url = web_sys::Url::create_object_url_with_blob(file)?;
+        self.video.set_src(&url);
+        self.object_url = Some(url);
+        self.awaiting_file = false;
+        Ok(())
+    }
+
+    fn drop_file(&mut self) {
+        if let Some(url) = self.object_url.take() {
+            let _ = self.video.remove_attribute("src");
+            self.video.load();
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+    }
+
+    pub fn observe(&self) -> MediaObservation {
+        if self.awaiting_file {
+            // Not buffering: a member without the file does not hold the room.
+            return MediaObservation { paused: true, ..MediaObservation::default() };
+        }
+        let v = &self.video;
+        let duration = v.duration();
+        MediaObservation {
+            current_time: v.current_time(),
+            paused: v.paused(),
+            seeking: v.seeking(),
+            ended: v.ended(),
+            buffering: v.ready_state() < 3,
+            duration: duration.is_finite().then_some(duration),
+        }
+    }
+
+    pub fn pause(&self) {
+        let _ = self.video.pause();
+    }
+
+    pub fn seek(&self, to: f64) {
+        if !self.awaiting_file {
+            self.video.set_current_time(to);
+        }
+    }
+
+    pub fn set_rate(&self, rate: f64, preserve_pitch: bool) {
+        // Not in web-sys; every engine has it unprefixed now.
+        let key = JsValue::from_str("preservesPitch");
+        if js_sys::Reflect::get(&self.video, &key).ok().and_then(|v| v.as_bool()) != Some(preserve_pitch) {
+            let _ = js_sys::Reflect::set(&self.video, &key, &preserve_pitch.into());
+        }
+        self.video.set_playback_rate(rate);
+    }
+
+    pub fn unmute(&self) {
+        self.video.set_muted(false);
+    }
+
+    /// Release the element (the session left).
+    pub fn stop(&mut self) {
+        let _ = self.video.pause();
+        self.drop_file();
+        self.player.stop();
+    }
+}
+
+impl Drop for Element {
+    fn drop(&mut self) {
+        self.drop_file();
+    }
+}
