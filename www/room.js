@@ -47,8 +47,11 @@ const stored = localStorage.getItem("wt-name");
 const name = stored || `Guest ${Math.floor(Math.random() * 900 + 100)}`;
 const hostToken = localStorage.getItem(`wt-host:${roomId}`) ?? undefined;
 
+// Where the YouTube and Vimeo player APIs come from: theirs, unless the page
+// was given others (a self-hosted mirror; the tests' stand-ins).
+const apis = globalThis.WATCH_TOGETHER_CONFIG ?? {};
 async function enter(password) {
-  return join({ room: roomId, video, name: localStorage.getItem("wt-name") || name, password, hostToken });
+  return join({ room: roomId, video, name: localStorage.getItem("wt-name") || name, password, hostToken, youtubeApi: apis.youtubeApi, vimeoApi: apis.vimeoApi });
 }
 
 let session;
@@ -104,7 +107,7 @@ session.addEventListener("error", (e) => {
 session.addEventListener("reverted", (e) => notice(`Not allowed: ${e.detail.message}`));
 
 // Controls.
-const controls = ["play", "pause", "seek", "scrub", "seek-to", "source-play", "queue-next"];
+const controls = ["play", "pause", "seek", "scrub", "seek-to", "source-play", "queue-next", "source-file"];
 function refreshControls() {
   const can = session.canControl;
   for (const id of controls) {
@@ -175,11 +178,22 @@ session.addEventListener("quality", (e) => {
 });
 quality.addEventListener("change", () => session.setQuality(quality.value === "auto" ? "auto" : Number(quality.value)));
 
-// Source box and queue.
+// Source box and queue. A pasted link says what it is before it is sent
+// (the room decides: it reads every YouTube and Vimeo link form).
+const kindOf = (text) => {
+  const t = text.trim();
+  if (/^(https?:\/\/)?([\w-]+\.)?(youtube(-nocookie)?\.com|youtu\.be)\//i.test(t)) return "YouTube video — played by YouTube's player, synced";
+  if (/^(https?:\/\/)?(www\.|player\.)?vimeo\.com\//i.test(t)) return "Vimeo video — played by Vimeo's player, synced";
+  if (/\.mpd(\?|$)/i.test(t)) return "DASH stream";
+  if (/\.m3u8(\?|$)/i.test(t)) return "HLS stream";
+  return t ? "Video URL" : "";
+};
+$("source-url").addEventListener("input", () => { $("source-kind").textContent = kindOf($("source-url").value); });
 $("source-form").addEventListener("submit", (e) => {
   e.preventDefault();
   session.load($("source-url").value.trim());
   $("source-url").value = "";
+  $("source-kind").textContent = "";
 });
 $("source-queue").addEventListener("click", () => {
   if (!$("source-url").reportValidity()) return;
@@ -219,6 +233,56 @@ session.addEventListener("queue", (e) => {
 session.addEventListener("source", (e) => {
   const s = e.detail;
   if (s?.title) $("room-name").dataset.playing = s.title;
+  $("room").dataset.kind = s?.kind ?? "";
+  showLocal(s);
+});
+
+// Local files: the host shares a file from this device (only its name,
+// size, duration and fingerprint go to the room); everyone opens their own.
+const size = (n) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${Math.round(n / 1e6)} MB`);
+let ownCopy = false;
+function showLocal(s) {
+  const local = s?.kind === "local";
+  $("local").hidden = !local || ownCopy;
+  if (!local) { ownCopy = false; $("local-verdict").hidden = true; return; }
+  $("local-text").textContent = `This room plays “${s.file.name}” (${size(s.file.size)}, ${fmt(s.file.duration)}). Everyone opens their own copy — nothing is uploaded.`;
+}
+async function openCopy(file) {
+  try {
+    const v = await session.openLocalFile(file);
+    ownCopy = true;
+    const text = { same: `Your copy “${v.name}” matches.`, "other-version": `“${v.name}” is a different version of “${v.roomName}” (same length): it plays in sync, but the picture or sound may differ.`, different: `“${v.name}” is not the file the room plays (“${v.roomName}”): it plays, but not the same video.` }[v.match];
+    $("local-verdict").textContent = text;
+    $("local-verdict").className = `notice ${v.match === "same" ? "info" : "error"}`;
+    $("local-verdict").dataset.match = v.match;
+    $("local-verdict").hidden = false;
+    $("local").hidden = false;
+  } catch (err) {
+    notice(`Could not open that file: ${err?.message ?? err}`);
+  }
+}
+$("local-open").addEventListener("change", () => { const f = $("local-open").files[0]; if (f) openCopy(f); });
+async function shareFile(file) {
+  try {
+    ownCopy = true;
+    await session.shareLocalFile(file);
+  } catch (err) {
+    ownCopy = false;
+    notice(`Could not use that file: ${err?.message ?? err}`);
+  }
+}
+$("source-file").addEventListener("change", () => { const f = $("source-file").files[0]; if (f) shareFile(f); });
+// Drag a file onto the player: your copy of the room's file, or (if you may control) the room's new source.
+const player = document.querySelector(".player");
+player.addEventListener("dragover", (e) => { e.preventDefault(); player.classList.add("drop"); });
+player.addEventListener("dragleave", () => player.classList.remove("drop"));
+player.addEventListener("drop", (e) => {
+  e.preventDefault();
+  player.classList.remove("drop");
+  const f = e.dataTransfer?.files?.[0];
+  if (!f) return;
+  if (session.source?.kind === "local" && !ownCopy) openCopy(f);
+  else if (session.canControl) shareFile(f);
 });
 
 // People, with host actions.

@@ -19,6 +19,8 @@ export interface SyncStats {
   /** Media time a rate nudge itself costs on this browser (learned, ms; negative: nudges gain a little more than planned). */
   nudgeCostMs: number;
   correcting: boolean;
+  /** Rate nudges in use (false: the player has no rates, or they were seen not to apply; drift is seeked away). */
+  rateApplies: boolean;
 }
 
 /** The media engine alone, without a room: DASH, HLS (fMP4) and progressive files on one element. */
@@ -56,6 +58,10 @@ export interface JoinOptions {
   normalize?: boolean;
   /** Where player_wasm_bg.wasm is, if your bundler moved it. */
   wasmUrl?: string | URL;
+  /** URL of YouTube's IFrame API script (default https://www.youtube.com/iframe_api). */
+  youtubeApi?: string;
+  /** URL of Vimeo's Player SDK script (default https://player.vimeo.com/api/player.js). */
+  vimeoApi?: string;
 }
 
 export type ErrorCode =
@@ -85,7 +91,13 @@ export interface Source {
   title?: string;
   /** What the player fetches instead of `url` (a signed media-proxy link). */
   play_url?: string;
+  /** Which player plays it: the media engine, YouTube's or Vimeo's embed, or each member's own copy of a file. */
+  kind: "media" | "youtube" | "vimeo" | "local";
+  /** A local source: the file each member opens (`openLocalFile`). */
+  file?: { name: string; size: number; duration: number };
 }
+/** How your copy of the room's local file compares: the same bytes, another file of the same duration, or another video. */
+export interface LocalFileMatch { match: "same" | "other-version" | "different"; name: string; roomName: string }
 export interface QueueItem { id: number; url: string; title?: string; added_by: number }
 export interface RoomSettings { mode: Mode; hasPassword: boolean }
 export interface Quality { id: string; bandwidth: number; width: number | null; height: number | null }
@@ -116,6 +128,7 @@ export interface SessionEventMap {
   qualities: CustomEvent<Quality[]>;
   quality: CustomEvent<Quality>;
   buffering: CustomEvent<boolean>;
+  "local-file": CustomEvent<LocalFileMatch>;
 }
 
 /** One membership of one room. Events are dispatched on the session itself. */
@@ -129,6 +142,8 @@ export class Session extends EventTarget {
   readonly bans: Ban[];
   readonly settings: RoomSettings;
   readonly connection: ConnectionState["state"];
+  /** The room's source, once known. */
+  readonly source: Source | null;
   /** Whether you may play, pause, seek and change the source now. */
   readonly canControl: boolean;
   readonly stats: SyncStats;
@@ -139,8 +154,12 @@ export class Session extends EventTarget {
   pause(): void;
   seek(seconds: number): void;
   setRate(rate: number): void;
-  /** Play another source now: a DASH, HLS or progressive URL. */
+  /** Play another source now: a DASH, HLS or progressive URL, or a YouTube or Vimeo link. */
   load(url: string, title?: string): void;
+  /** Play a file from this device, everyone from their own copy: only its name, size, duration and fingerprint go to the room. */
+  shareLocalFile(file: File): Promise<void>;
+  /** Open your copy of the room's local file (it plays whatever the match). */
+  openLocalFile(file: File): Promise<LocalFileMatch>;
   chat(text: string): void;
   queueAdd(url: string, title?: string): void;
   queueRemove(id: number): void;

@@ -24,7 +24,7 @@ export class WatchTogetherError extends Error {
 
 /** Every event a Session dispatches. */
 export const EVENTS = ["joined", "state", "source", "members", "queue", "bans", "settings", "chat", "stats", "reverted", "error", "connection",
-  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering"];
+  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering", "local-file"];
 
 /** One membership of one room. Events (CustomEvent, `detail` as documented) are dispatched on the session itself. */
 export class Session extends EventTarget {
@@ -39,6 +39,8 @@ export class Session extends EventTarget {
   bans = [];
   settings = { mode: "open", hasPassword: false };
   connection = "connecting";
+  /** The room's source: `{url, title?, play_url?, kind, file?}` (`kind`: media, youtube, vimeo or local). */
+  source = null;
 
   constructor(inner) {
     super();
@@ -53,6 +55,7 @@ export class Session extends EventTarget {
         if (type === "bans") this.bans = d;
         if (type === "settings") this.settings = d;
         if (type === "connection") this.connection = d.state;
+        if (type === "source") this.source = d;
         this.dispatchEvent(new CustomEvent(type, { detail: d }));
       };
       events.addEventListener(type, fn);
@@ -63,8 +66,12 @@ export class Session extends EventTarget {
   pause() { this.#inner.pause(); }
   seek(seconds) { this.#inner.seek(seconds); }
   setRate(rate) { this.#inner.setRate(rate); }
-  /** Play another source now: a DASH, HLS or progressive URL. */
+  /** Play another source now: a DASH, HLS or progressive URL, or a YouTube or Vimeo link. */
   load(url, title) { this.#inner.load(url, title); }
+  /** Play a file from this device, everyone from their own copy: only its name, size, duration and fingerprint go to the room. */
+  shareLocalFile(file) { return this.#inner.shareLocalFile(file); }
+  /** Open your copy of the room's local file; resolves with `{match, name, roomName}` (`match`: same, other-version, different). */
+  openLocalFile(file) { return this.#inner.openLocalFile(file); }
   chat(text) { this.#inner.chat(text); }
   queueAdd(url, title) { this.#inner.queueAdd(url, title); }
   queueRemove(id) { this.#inner.queueRemove(id); }
@@ -96,7 +103,7 @@ export class Session extends EventTarget {
 
 /**
  * Join a room and keep `video` in sync with it.
- * @param {{server?: string, room: string, video: HTMLVideoElement, name?: string, password?: string, hostToken?: string, normalize?: boolean}} options
+ * @param {{server?: string, room: string, video: HTMLVideoElement, name?: string, password?: string, hostToken?: string, normalize?: boolean, youtubeApi?: string, vimeoApi?: string}} options
  * @returns {Promise<Session>}
  */
 export async function join(options) {
@@ -117,7 +124,8 @@ export async function join(options) {
     const body = await res.json().catch(() => ({}));
     throw new WatchTogetherError(body.error?.code ?? `http_${res.status}`, body.error?.message ?? `the server answered ${res.status}`);
   }
-  const inner = joinWasm({ server, room, name: options.name, password: options.password, hostToken: options.hostToken, normalize: options.normalize }, video);
+  const { name, password, hostToken, normalize, youtubeApi, vimeoApi } = options;
+  const inner = joinWasm({ server, room, name, password, hostToken, normalize, youtubeApi, vimeoApi }, video);
   return new Session(inner);
 }
 

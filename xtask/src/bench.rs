@@ -181,7 +181,17 @@ pub fn sim(root: &Path) -> Result {
     let started = std::time::Instant::now();
     let ours = ClientConfig::default;
     let rows = [
-        steady(Steady { name: "steady, symmetric paths", seed: 1, n: 5, minutes: 10.0, symmetric: true, stalls: 0.0, client: ours(), reconnect_every_s: None, player: PlayerModel::Element }),
+        steady(Steady {
+            name: "steady, symmetric paths",
+            seed: 1,
+            n: 5,
+            minutes: 10.0,
+            symmetric: true,
+            stalls: 0.0,
+            client: ours(),
+            reconnect_every_s: None,
+            player: PlayerModel::Element,
+        }),
         steady(Steady {
             name: "steady, symmetric paths (naive baseline)",
             seed: 1,

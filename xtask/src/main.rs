@@ -534,6 +534,14 @@ fn build_media(root: &Path, bench: bool) -> Result {
         }),
     ];
     let mut jobs = jobs;
+    // Progressive MP4s for the embed stand-ins and the local-file tests: the
+    // clip, another encode of it (same length, other bytes) and another video.
+    for (marker, secs, hz, rate) in [("clip.mp4", 60, 500, "150k"), ("version.mp4", 60, 500, "90k"), ("other.mp4", 30, 620, "150k")] {
+        let mut a = lavfi("320x180", secs, hz);
+        a.extend(h264.iter().map(|s| s.to_string()));
+        a.extend(["-b:v", rate, "-c:a", "aac", "-b:a", "48k", "-movflags", "+faststart", marker].map(String::from));
+        jobs.push(("clip", marker, a));
+    }
     if bench {
         // 150 s, so that bench sync measures ≥ 60 s after convergence on each profile.
         let mut a = lavfi("320x180", 150, 500);

@@ -43,6 +43,8 @@ struct Inner {
     last_time: Cell<f64>,
     rates: RefCell<Vec<f64>>,
     muted_by_us: Cell<bool>,
+    /// A play asked for while our seek was landing: given once it has.
+    play_wanted: Cell<bool>,
     autoplay_check: RefCell<Option<Timeout>>,
     sink: Sink,
     callbacks: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
@@ -74,6 +76,7 @@ impl YouTube {
             last_time: Cell::new(start),
             rates: RefCell::new(YOUTUBE_RATES.to_vec()),
             muted_by_us: Cell::new(false),
+            play_wanted: Cell::new(false),
             autoplay_check: RefCell::new(None),
             sink,
             callbacks: RefCell::new(Vec::new()),
@@ -138,6 +141,11 @@ impl YouTube {
     pub fn play(&self) {
         let i = &self.inner;
         let Some(p) = i.player.borrow().clone() else { return };
+        if i.seek_to.get().is_some() {
+            // A paused player's seek may settle paused again: play once it has landed.
+            i.play_wanted.set(true);
+            return;
+        }
         let _ = call(&p, "playVideo", &[]);
         if i.muted_by_us.get() || i.autoplay_check.borrow().is_some() {
             return;
@@ -158,6 +166,7 @@ impl YouTube {
     }
 
     pub fn pause(&self) {
+        self.inner.play_wanted.set(false);
         if let Some(p) = self.inner.player.borrow().as_ref() {
             let _ = call(p, "pauseVideo", &[]);
         }
@@ -228,8 +237,12 @@ impl Inner {
         if state == PLAYING {
             self.autoplay_check.borrow_mut().take();
         }
+        // Where our seek settles (playing or paused, as the player was) is
+        // not the viewer's doing: no play or pause event for it.
+        let ours = self.seek_to.get().is_some();
         self.check_seek();
         let event = match state {
+            _ if ours => None,
             PLAYING if !matches!(before, PLAYING | BUFFERING) => Some(MediaEvent::Play),
             PAUSED | ENDED if before != state => Some(MediaEvent::Pause),
             _ => None,
@@ -283,6 +296,9 @@ impl Inner {
         // (A new position since the seek was issued: the frame has taken it.)
         if matches!(self.state.get(), PLAYING | PAUSED) && (t - target).abs() < 1.0 && t != self.seek_from.get() {
             self.seek_to.set(None);
+            if self.play_wanted.take() {
+                let _ = call(&p, "playVideo", &[]);
+            }
             (self.sink)(BackendEvent::Media(MediaEvent::Seeked));
         }
     }
