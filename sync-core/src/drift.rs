@@ -372,7 +372,8 @@ impl DriftController {
         // After a nudge on a reporting backend, the outcome is read on the
         // mean of fresh readings, whatever its size (the first ones may still
         // be extrapolated at the nudge's rate).
-        let large = drift.abs() > at_once && !(self.judge_nudge && !matches!(self.caps.position, PositionReads::Exact));
+        let exact = matches!(self.caps.position, PositionReads::Exact);
+        let large = drift.abs() > at_once && (exact || !self.judge_nudge);
         let estimate = if large {
             drift
         } else {

@@ -45,6 +45,9 @@ pub enum BackendEvent {
 /// Where a backend's events go (the session, through a weak reference).
 pub type Sink = Rc<dyn Fn(BackendEvent)>;
 
+/// The JS callbacks an embed hands its API, kept as long as the embed.
+pub(crate) type Callbacks = std::cell::RefCell<Vec<Closure<dyn FnMut(JsValue)>>>;
+
 /// The API scripts to load (configurable for tests and self-hosting).
 #[derive(Clone, Debug)]
 pub struct Apis {

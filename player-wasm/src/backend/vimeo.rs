@@ -14,7 +14,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::HtmlVideoElement;
 
-use super::{call, get, object, script, BackendEvent, Sink, Stage};
+use super::{call, get, object, script, BackendEvent, Callbacks, Sink, Stage};
 use crate::dom::{describe, error_name};
 
 pub struct Vimeo {
@@ -34,7 +34,7 @@ struct Inner {
     play_in_flight: Cell<bool>,
     muted_by_us: Cell<bool>,
     sink: Sink,
-    callbacks: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+    callbacks: Callbacks,
     gone: Cell<bool>,
 }
 

@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlVideoElement;
 
-use super::{call, get, object, script, BackendEvent, Sink, Stage};
+use super::{call, get, object, script, BackendEvent, Callbacks, Sink, Stage};
 use crate::dom::Listener;
 
 const PLAYING: i32 = 1;
@@ -47,7 +47,7 @@ struct Inner {
     play_wanted: Cell<bool>,
     autoplay_check: RefCell<Option<Timeout>>,
     sink: Sink,
-    callbacks: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+    callbacks: Callbacks,
     gone: Cell<bool>,
 }
 
