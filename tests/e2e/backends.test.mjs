@@ -5,11 +5,18 @@
 // page opens from disk. Positions are read from each embed's own <video>
 // inside its cross-origin frame.
 import assert from "node:assert/strict";
-import { readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { newPage, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, sleep, until, withStack } from "../support/stack.mjs";
+
+// Screenshots of the pages (checked by eye) go with the app test's.
+const SCREENS = join(root, "target/test-results/screens");
+const shot = (page, file) => {
+  mkdirSync(SCREENS, { recursive: true });
+  return page.screenshot({ path: join(SCREENS, file), fullPage: true });
+};
 import { withStandins } from "../support/standins.mjs";
 
 const media = join(root, "target/test-media/clip");
@@ -128,6 +135,7 @@ test("YouTube (stand-in): three pages play, pause, seek, change rate; a late joi
   await playing(d);
   const late = await embedsConverge([a, d], 0.1, 20_000, "late joiner D");
   console.log(`    late joiner within 100 ms after ${late} ms`);
+  await shot(d, "room-youtube.png");
   for (const p of [a, b, c, d]) assert.deepEqual(p.problems, []);
   for (const p of [a, b, c, d]) await p.context().close();
 });
@@ -138,9 +146,11 @@ test("YouTube (stand-in): a video whose owner refuses embedding says so on every
   const a = await openRoom(url);
   const b = await openRoom(url);
   await a.fill("#source-url", "https://youtu.be/noEmbed0150");
+  await shot(a, "room-paste-youtube.png");
   assert.match(await a.textContent("#source-kind"), /YouTube/);
   await a.click("#source-play");
   for (const p of [a, b]) await waitFor(p, () => /does not allow it to be played on other sites/.test(document.getElementById("notice").textContent), null, 15_000, "the refusal shown");
+  await shot(b, "room-youtube-refused.png");
   for (const p of [a, b]) await p.context().close();
 });
 
@@ -178,6 +188,7 @@ test("local files: two pages open the same file and play in sync, a third is war
   await c.setInputFiles("#local-open", join(media, "other.mp4"));
   await waitFor(c, () => document.getElementById("local-verdict").dataset.match === "different", null, 15_000, "C: warned");
   assert.match(await c.textContent("#local-verdict"), /not the file the room plays/);
+  await shot(c, "room-local-warned.png");
   await a.click("#play");
   const { converge } = await import("../support/browser.mjs");
   const took = await converge(a, b, 0.05, 15_000, "A and B on their own copies");
