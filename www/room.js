@@ -133,10 +133,21 @@ $("leave").addEventListener("click", () => {
 $("pause").addEventListener("click", () => session.pause());
 $("seek").addEventListener("click", () => session.seek(Number($("seek-to").value) || 0));
 $("scrub").addEventListener("change", () => session.seek(Number($("scrub").value)));
-video.addEventListener("timeupdate", () => {
-  $("time").textContent = `${fmt(video.currentTime)} / ${fmt(video.duration)}`;
-  if (Number.isFinite(video.duration)) $("scrub").max = String(video.duration);
-  if (document.activeElement !== $("scrub")) $("scrub").value = String(video.currentTime);
+// Time and scrub bar from whatever plays (the element, or an embed whose
+// own time is in its frame): the element's timeupdate, and for embeds a
+// reading four times a second.
+function showTime() {
+  const { position, duration } = session.playhead;
+  $("time").textContent = `${fmt(position)} / ${fmt(duration ?? NaN)}`;
+  if (Number.isFinite(duration)) $("scrub").max = String(duration);
+  if (document.activeElement !== $("scrub")) $("scrub").value = String(position);
+}
+video.addEventListener("timeupdate", showTime);
+let embedClock = null;
+session.addEventListener("source", (e) => {
+  const embed = e.detail?.kind === "youtube" || e.detail?.kind === "vimeo";
+  if (embed && !embedClock) embedClock = setInterval(showTime, 250);
+  if (!embed && embedClock) { clearInterval(embedClock); embedClock = null; }
 });
 $("unmute").addEventListener("click", () => {
   video.muted = false;

@@ -147,6 +147,8 @@ export class Session extends EventTarget {
   /** Whether you may play, pause, seek and change the source now. */
   readonly canControl: boolean;
   readonly stats: SyncStats;
+  /** What plays now, whatever the player (the element, YouTube's or Vimeo's embed). */
+  readonly playhead: { position: number; duration: number | null; paused: boolean };
   readonly qualities: Quality[];
   readonly audio: AudioStatus;
 

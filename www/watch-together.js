@@ -90,6 +90,8 @@ export class Session extends EventTarget {
   setHold(on) { this.#inner.setHold(on); }
   get qualities() { return this.#inner.qualities(); }
   get stats() { return this.#inner.stats(); }
+  /** What plays now, whatever the player (the element, YouTube's or Vimeo's embed): `{position, duration, paused}`. */
+  get playhead() { return this.#inner.playhead(); }
   get audio() { return this.#inner.audio(); }
   /** Whether you may play, pause, seek and change the source now. */
   get canControl() { return this.settings.mode === "open" || this.role === "host" || this.role === "controller"; }

@@ -312,7 +312,7 @@ impl Client {
     }
 
     /// The backend's position now: read, or estimated from its reports.
-    fn position(&self, now: Millis, obs: &MediaObservation) -> f64 {
+    pub fn position(&self, now: Millis, obs: &MediaObservation) -> f64 {
         match self.caps.position {
             PositionReads::Exact => obs.current_time,
             PositionReads::Reported { .. } => self.reports.estimate(now).unwrap_or(obs.current_time),

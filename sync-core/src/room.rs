@@ -459,8 +459,13 @@ impl Room {
         };
         let state = PersistedRoom {
             name,
+            // A link's own start time (`t=`) is where the room starts.
+            playback: Playback {
+                t_ref: now,
+                position: source.as_ref().and_then(|s| Source::parse(&s.url).ok()).map_or(0.0, |s| s.start()),
+                ..Playback::default()
+            },
             source,
-            playback: Playback { t_ref: now, ..Playback::default() },
             seq: 1,
             source_seq: 1,
             mode: opts.mode,

@@ -550,6 +550,11 @@ fn build_media(root: &Path, bench: bool) -> Result {
         a.extend(dash.iter().map(|s| s.to_string()));
         a.push("manifest.mpd".into());
         jobs.push(("long", "manifest.mpd", a));
+        // The same length as a progressive file, for the YouTube stand-in profile (its video id names it).
+        let mut a = lavfi("320x180", 150, 500);
+        a.extend(h264.iter().map(|s| s.to_string()));
+        a.extend(["-b:v", "100k", "-c:a", "aac", "-b:a", "48k", "-movflags", "+faststart", "benchLong01.mp4"].map(String::from));
+        jobs.push(("clip", "benchLong01.mp4", a));
     }
     for (name, marker, args) in jobs {
         let dir = base.join(name);

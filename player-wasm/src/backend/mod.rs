@@ -32,8 +32,8 @@ pub const VIMEO_API: &str = "https://player.vimeo.com/api/player.js";
 pub enum BackendEvent {
     /// The player played, paused or finished a seek (by us or the viewer).
     Media(MediaEvent),
-    /// A reporting backend's position arrived now.
-    Report { position: f64, playing: bool },
+    /// A reporting backend's position, arrived at `at` (`now_ms()`).
+    Report { position: f64, playing: bool, at: f64 },
     /// Its capabilities are known (an embed learns its rates when ready).
     Capabilities(Capabilities),
     /// It cannot play this source: `code` for the page, `message` for people.

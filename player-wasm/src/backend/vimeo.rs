@@ -221,7 +221,7 @@ impl Inner {
         on("timeupdate", |i, d| {
             i.take_times(&d);
             let playing = !i.paused.get() && !i.buffering.get() && i.seek_to.get().is_none();
-            (i.sink)(BackendEvent::Report { position: i.time.get(), playing });
+            (i.sink)(BackendEvent::Report { position: i.time.get(), playing, at: crate::dom::now_ms() });
         });
         on("seeked", |i, d| {
             i.take_times(&d);

@@ -4,7 +4,8 @@
 //! `getAvailablePlaybackRates`, errors 2/5/100/101/150.
 //!
 //! Each message from the frame is a position report for the core's
-//! estimator (read right after the API took it in); a seek is ours until
+//! estimator: timed when it arrives, read once every listener of the page
+//! has run (the API's own may run after ours); a seek is ours until
 //! the player is back playing or paused near its target; autoplay refused
 //! (no PLAYING within 1.5 s of `playVideo`) falls back to muted.
 
@@ -20,7 +21,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlVideoElement;
 
 use super::{call, get, object, script, BackendEvent, Callbacks, Sink, Stage};
-use crate::dom::Listener;
+use crate::dom::{now_ms, Listener};
 
 const PLAYING: i32 = 1;
 const PAUSED: i32 = 2;
@@ -48,6 +49,9 @@ struct Inner {
     autoplay_check: RefCell<Option<Timeout>>,
     sink: Sink,
     callbacks: Callbacks,
+    /// The read of a message's report, after the API has taken it in.
+    pending_read: RefCell<Option<Timeout>>,
+    me: RefCell<Weak<Inner>>,
     gone: Cell<bool>,
 }
 
@@ -80,9 +84,12 @@ impl YouTube {
             autoplay_check: RefCell::new(None),
             sink,
             callbacks: RefCell::new(Vec::new()),
+            pending_read: RefCell::new(None),
+            me: RefCell::new(Weak::new()),
             gone: Cell::new(false),
         });
         let weak = Rc::downgrade(&inner);
+        *inner.me.borrow_mut() = weak.clone();
         let message = match web_sys::window() {
             Some(w) => {
                 let weak = weak.clone();
@@ -268,19 +275,32 @@ impl Inner {
             _ => false,
         };
         if ours {
-            self.check_seek();
-            self.report();
+            // Timed now; read after every listener of this message has run
+            // (a later message replaces an unread one: value and time go together).
+            let at = now_ms();
+            let weak = self.me.borrow().clone();
+            *self.pending_read.borrow_mut() = Some(Timeout::new(0, move || {
+                if let Some(i) = weak.upgrade() {
+                    i.pending_read.borrow_mut().take();
+                    i.check_seek();
+                    i.report_at(at);
+                }
+            }));
         }
     }
 
     /// Report the position if it moved (the API's value changes only when a
     /// message brought a new one).
     fn report(&self) {
+        self.report_at(now_ms());
+    }
+
+    fn report_at(&self, at: f64) {
         let Some(p) = self.player.borrow().clone() else { return };
         let Some(t) = call(&p, "getCurrentTime", &[]).ok().and_then(|t| t.as_f64()) else { return };
         let before = self.last_time.replace(t);
         if t != before {
-            (self.sink)(BackendEvent::Report { position: t, playing: self.state.get() == PLAYING && self.seek_to.get().is_none() });
+            (self.sink)(BackendEvent::Report { position: t, playing: self.state.get() == PLAYING && self.seek_to.get().is_none(), at });
             // A jump nobody here asked for: the viewer seeked in the embed's own controls.
             if self.seek_to.get().is_none() && (t - before).abs() > 2.0 {
                 (self.sink)(BackendEvent::Media(MediaEvent::Seeked));
@@ -308,6 +328,7 @@ impl Drop for YouTube {
     fn drop(&mut self) {
         self.inner.gone.set(true);
         self.inner.autoplay_check.borrow_mut().take();
+        self.inner.pending_read.borrow_mut().take();
         if let Some(p) = self.inner.player.borrow_mut().take() {
             let _ = call(&p, "destroy", &[]);
         }

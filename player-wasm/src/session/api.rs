@@ -307,6 +307,12 @@ impl Session {
         wasm_bindgen_futures::future_to_promise(session::local::open(weak, file))
     }
 
+    /// What plays now, whatever the player: `{position, duration, paused}`
+    /// (seconds; `duration` null until known).
+    pub fn playhead(&self) -> JsValue {
+        self.shared.borrow().playhead()
+    }
+
     /// Current sync figures (see `SyncStats`).
     pub fn stats(&self) -> JsValue {
         self.shared.borrow().stats()

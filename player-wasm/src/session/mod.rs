@@ -113,7 +113,7 @@ fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
             let obs = s.backend.observe();
             s.client.handle_media_event(now_ms(), ev, &obs);
         }),
-        BackendEvent::Report { position, playing } => with(weak, |s| s.client.handle_position_report(now_ms(), position, playing)),
+        BackendEvent::Report { position, playing, at } => with(weak, |s| s.client.handle_position_report(at, position, playing)),
         BackendEvent::Capabilities(caps) => with(weak, |s| s.client.handle_backend(caps)),
         BackendEvent::Error { code, message } => {
             if let Some(events) = weak.upgrade().and_then(|s| s.try_borrow().ok().map(|s| s.events.clone())) {
@@ -559,6 +559,16 @@ impl Shared {
             Backend::Element(e) => Ok(e),
             _ => Err(JsValue::from_str("no element backend")),
         }
+    }
+
+    /// `{position, duration, paused}` of what plays, whatever the backend
+    /// (an embed's position as estimated from its reports).
+    pub fn playhead(&self) -> JsValue {
+        let obs = self.backend.observe();
+        let position = self.client.position(now_ms(), &obs);
+        from_json(&json::object(|o| {
+            o.num("position", position).num_or_null("duration", obs.duration).bool("paused", obs.paused);
+        }))
     }
 
     pub fn chat(&mut self, text: String) {

@@ -150,3 +150,38 @@ fn a_fingerprint_tells_a_changed_byte_in_a_window_and_a_different_size() {
     assert_eq!(room.compare(&fp(&changed), Some(61.0)), LocalMatch::Different);
     assert_eq!(room.compare(&fp(&changed), None), LocalMatch::Different);
 }
+
+/// Whatever a member sends as a source: no panic, and what is accepted
+/// reads back to itself from its canonical form.
+#[test]
+fn any_input_parses_or_is_refused_without_panic_and_canonical_forms_are_stable() {
+    let mut rng = crate::rng::Rng::new(21);
+    let seeds = [
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=1h2m3s",
+        "https://youtu.be/dQw4w9WgXcQ?t=90",
+        "https://player.vimeo.com/video/76979871?h=abcdef1234#t=5s",
+        "local:0000000000000000000000000000000000000000000000000000000000000000?size=10&duration=1.5&name=a%20b",
+        "https://cdn.example/a.mpd",
+    ];
+    let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyz0123456789%&?=#/:.-_@ hms\u{0}\u{7f}é😀".chars().collect();
+    for i in 0..50_000 {
+        let mut s: Vec<char> = seeds[i % seeds.len()].chars().collect();
+        for _ in 0..(1 + (rng.next_f64() * 4.0) as usize) {
+            let at = (rng.next_f64() * (s.len() + 1) as f64) as usize;
+            let c = alphabet[(rng.next_f64() * alphabet.len() as f64) as usize % alphabet.len()];
+            match (rng.next_f64() * 3.0) as u32 {
+                0 if at < s.len() => s[at] = c,
+                1 if at < s.len() => {
+                    s.remove(at);
+                }
+                _ => s.insert(at.min(s.len()), c),
+            }
+        }
+        let text: String = s.into_iter().collect();
+        if let Ok(parsed) = Source::parse(&text) {
+            if !matches!(parsed, Source::Media(_)) {
+                assert_eq!(Source::parse(&parsed.canonical()), Ok(parsed.clone()), "{text:?}");
+            }
+        }
+    }
+}
