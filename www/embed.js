@@ -6,7 +6,9 @@
 //
 // Attributes: `room` (join this room), `src` (no room: create one that
 // plays this; in a room: changing it later plays it there, if you may),
-// `name`, `password`, `server` (default: where this script came from).
+// `name`, `password`, `server` (default: where this script came from),
+// `youtube-api` and `vimeo-api` (the player API scripts for YouTube and
+// Vimeo sources; default: theirs). `src` may be a YouTube or Vimeo link.
 // The element re-dispatches the session's events (`state`, `members`,
 // `chat`, `stats`, `error`, `needs-gesture`, `quality`, …) and fires `room`
 // with `{ room, url }` once it knows its room. Everything lives in a shadow
@@ -16,6 +18,7 @@ import { EVENTS, join } from "./watch-together.js";
 const SCRIPT_ORIGIN = new URL(import.meta.url).origin;
 
 const STYLE = `
+.wt-embed iframe { width: 100%; height: 100%; border: 0; display: block; }
 :host { display: block; position: relative; background: #000; color: #e8eaf0; font: 13px/1.4 system-ui, sans-serif; border-radius: 8px; overflow: hidden; }
 :host([hidden]) { display: none; }
 video { display: block; width: 100%; aspect-ratio: 16 / 9; background: #000; }
@@ -129,6 +132,8 @@ class WatchTogetherElement extends HTMLElement {
         name: this.getAttribute("name") ?? undefined,
         password: this.getAttribute("password") ?? undefined,
         hostToken: this.#hostToken,
+        youtubeApi: this.getAttribute("youtube-api") ?? undefined,
+        vimeoApi: this.getAttribute("vimeo-api") ?? undefined,
       });
       if (gen !== this.#generation) {
         session.leave();

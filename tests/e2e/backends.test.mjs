@@ -201,3 +201,4 @@ test("local files: two pages open the same file and play in sync, a third is war
   for (const p of pages) assert.deepEqual(p.problems, []);
   for (const p of pages) await p.context().close();
 });
+

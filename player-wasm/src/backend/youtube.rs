@@ -28,6 +28,8 @@ const PAUSED: i32 = 2;
 const BUFFERING: i32 = 3;
 const ENDED: i32 = 0;
 const AUTOPLAY_WAIT_MS: u32 = 1_500;
+/// A seek not settled by then is taken as done (the player went on without saying).
+const SEEK_GIVE_UP_MS: f64 = 5_000.0;
 
 pub struct YouTube {
     inner: Rc<Inner>,
@@ -41,6 +43,8 @@ struct Inner {
     /// Our seek in flight: its target, and the time reported when it was issued.
     seek_to: Cell<Option<f64>>,
     seek_from: Cell<f64>,
+    /// When it was issued (a seek that never settles is given up).
+    seek_since: Cell<Option<f64>>,
     last_time: Cell<f64>,
     rates: RefCell<Vec<f64>>,
     muted_by_us: Cell<bool>,
@@ -77,6 +81,7 @@ impl YouTube {
             state: Cell::new(-1),
             seek_to: Cell::new(None),
             seek_from: Cell::new(f64::NAN),
+            seek_since: Cell::new(None),
             last_time: Cell::new(start),
             rates: RefCell::new(YOUTUBE_RATES.to_vec()),
             muted_by_us: Cell::new(false),
@@ -153,23 +158,7 @@ impl YouTube {
             i.play_wanted.set(true);
             return;
         }
-        let _ = call(&p, "playVideo", &[]);
-        if i.muted_by_us.get() || i.autoplay_check.borrow().is_some() {
-            return;
-        }
-        // Autoplay refused leaves the player short of PLAYING: go muted, say so.
-        let weak = Rc::downgrade(&self.inner);
-        *i.autoplay_check.borrow_mut() = Some(Timeout::new(AUTOPLAY_WAIT_MS, move || {
-            let Some(i) = weak.upgrade() else { return };
-            i.autoplay_check.borrow_mut().take();
-            let Some(p) = i.player.borrow().clone() else { return };
-            if !matches!(i.state.get(), PLAYING | BUFFERING) {
-                let _ = call(&p, "mute", &[]);
-                let _ = call(&p, "playVideo", &[]);
-                i.muted_by_us.set(true);
-                (i.sink)(BackendEvent::NeedsGesture);
-            }
-        }));
+        i.start_playing(&p);
     }
 
     pub fn pause(&self) {
@@ -183,6 +172,7 @@ impl YouTube {
         if let Some(p) = self.inner.player.borrow().as_ref() {
             self.inner.seek_to.set(Some(to));
             self.inner.seek_from.set(self.inner.last_time.get());
+            self.inner.seek_since.set(Some(now_ms()));
             let _ = call(p, "seekTo", &[to.into(), true.into()]);
         }
     }
@@ -203,6 +193,27 @@ impl YouTube {
 }
 
 impl Inner {
+    /// `playVideo`, and if autoplay is refused (no PLAYING within 1.5 s):
+    /// muted, and the page told.
+    fn start_playing(&self, p: &JsValue) {
+        let _ = call(p, "playVideo", &[]);
+        if self.muted_by_us.get() || self.autoplay_check.borrow().is_some() {
+            return;
+        }
+        let weak = self.me.borrow().clone();
+        *self.autoplay_check.borrow_mut() = Some(Timeout::new(AUTOPLAY_WAIT_MS, move || {
+            let Some(i) = weak.upgrade() else { return };
+            i.autoplay_check.borrow_mut().take();
+            let Some(p) = i.player.borrow().clone() else { return };
+            if !matches!(i.state.get(), PLAYING | BUFFERING) {
+                let _ = call(&p, "mute", &[]);
+                let _ = call(&p, "playVideo", &[]);
+                i.muted_by_us.set(true);
+                (i.sink)(BackendEvent::NeedsGesture);
+            }
+        }));
+    }
+
     fn create(&self, weak: &Weak<Inner>, ctor: &js_sys::Function, target: &web_sys::Element, id: &str, start: f64) -> Result<(), JsValue> {
         let handler = |f: fn(&Inner, JsValue)| {
             let weak = weak.clone();
@@ -313,11 +324,16 @@ impl Inner {
         let Some(target) = self.seek_to.get() else { return };
         let Some(p) = self.player.borrow().clone() else { return };
         let t = call(&p, "getCurrentTime", &[]).ok().and_then(|t| t.as_f64()).unwrap_or(f64::NAN);
-        // (A new position since the seek was issued: the frame has taken it.)
-        if matches!(self.state.get(), PLAYING | PAUSED) && (t - target).abs() < 1.0 && t != self.seek_from.get() {
+        // (A new position since the seek was issued: the frame has taken it.
+        // Settled in any state but BUFFERING: a seek from UNSTARTED that
+        // tried to play and was refused autoplay settles there.)
+        let settled = self.state.get() != BUFFERING && (t - target).abs() < 1.0 && t != self.seek_from.get();
+        let stuck = self.seek_since.get().is_some_and(|at| now_ms() - at > SEEK_GIVE_UP_MS);
+        if settled || stuck {
             self.seek_to.set(None);
+            self.seek_since.set(None);
             if self.play_wanted.take() {
-                let _ = call(&p, "playVideo", &[]);
+                self.start_playing(&p);
             }
             (self.sink)(BackendEvent::Media(MediaEvent::Seeked));
         }
