@@ -110,6 +110,9 @@ pub struct Reports {
     playing: bool,
     /// The last report, playing or not.
     last: Option<f64>,
+    /// How much later than the best recent bound reports arrive, on
+    /// average (ms, smoothed): the jitter of the reports' delays.
+    jitter_ms: Option<f64>,
 }
 
 /// How many reports the estimate looks back on (about 2 s of YouTube's).
@@ -129,6 +132,10 @@ impl Reports {
         }
         self.last = Some(position);
         if playing {
+            if let Some(bound) = self.estimate(now).filter(|_| self.recent.len() >= 2) {
+                let late = ((bound - position) * 1000.0).max(0.0).min(500.0);
+                self.jitter_ms = Some(self.jitter_ms.map_or(late, |j| 0.95 * j + 0.05 * late));
+            }
             self.carried = None;
             if self.recent.len() == KEEP {
                 self.recent.pop_front();
@@ -152,6 +159,13 @@ impl Reports {
         self.recent.clear();
         self.carried = None;
         self.last = None;
+    }
+
+    /// How far an estimate may be off, from the reports' own jitter (half
+    /// their mean lateness against the best recent bound), between 8 ms and
+    /// the backend's nominal figure; `None` before there is a measure.
+    pub fn read_error_ms(&self, nominal_ms: f64) -> Option<f64> {
+        self.jitter_ms.map(|j| (j / 2.0).max(8.0).min(nominal_ms))
     }
 
     /// The position now, if any report came since the last discontinuity.

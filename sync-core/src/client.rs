@@ -627,6 +627,9 @@ impl Client {
             return;
         }
         let actual = self.position(now, obs);
+        if let PositionReads::Reported { read_error_ms } = self.caps.position {
+            self.drift.set_read_error(self.reports.read_error_ms(read_error_ms).map(|ms| ms / 1000.0));
+        }
         let rate_control = self.cfg.rate_control && self.caps.has_rate();
         self.stats.drift_ms = Some((actual - expected) * 1000.0);
         if !pb.playing || server_now < pb.t_ref {

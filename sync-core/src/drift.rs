@@ -25,8 +25,10 @@
 //!   threshold (2 s) bypasses the cooldown. A per-client switch turns
 //!   correction off.
 //! - The backend's [`Capabilities`] shape all of this: where positions are
-//!   only reported (embeds), the dead band and the act-at-once threshold
-//!   grow with the read error; where rates are stepped, a nudge plays the
+//!   only reported (embeds), the dead band grows to the read error measured
+//!   from the reports' jitter (see `backend::Reports::read_error_ms`) and
+//!   one reading alone is acted on only beyond three times the backend's
+//!   nominal read error; where rates are stepped, a nudge plays the
 //!   nearest listed rate for as long as the drift needs. Whether a rate
 //!   really applies is measured: a nudge whose outcome shows less than a
 //!   third of what it planned is a strike, and after two in a row the
@@ -149,6 +151,8 @@ pub struct DriftController {
     cooldown_ms: Millis,
     cooldown_until: Millis,
     caps: Capabilities,
+    /// Measured read error (s), if any.
+    read_error: Option<f64>,
     /// Rate changes have been seen to move the position.
     rate_applies: bool,
     /// Nudges in a row that did not do what they planned.
@@ -174,6 +178,7 @@ impl DriftController {
             cooldown_until: f64::NEG_INFINITY,
             enabled: true,
             caps: Capabilities::element(),
+            read_error: None,
             rate_applies: true,
             strikes: 0,
             planned: None,
@@ -222,6 +227,7 @@ impl DriftController {
     /// Another backend plays from now on (see [`Capabilities`]).
     pub fn set_capabilities(&mut self, caps: Capabilities) {
         self.caps = caps;
+        self.read_error = None;
         self.handle_element_reset();
     }
 
@@ -231,7 +237,13 @@ impl DriftController {
     }
 
     fn dead_band(&self) -> f64 {
-        self.cfg.dead_band.max(self.caps.read_error())
+        self.cfg.dead_band.max(self.read_error.unwrap_or_else(|| self.caps.read_error()))
+    }
+
+    /// How far readings are off, as measured (a reporting backend's
+    /// jitter), in place of the backend's nominal figure (s).
+    pub fn set_read_error(&mut self, seconds: Option<f64>) {
+        self.read_error = seconds;
     }
 
     /// Forget readings (and what the last nudge did): the element moved
@@ -367,7 +379,9 @@ impl DriftController {
         // Judge small drift on the mean of several readings at the room's rate.
         // Right after a nudge, even a large remainder is read carefully: it
         // is what teaches the nudge's cost.
-        let act_at_once = self.cfg.act_at_once.max(3.0 * dead_band);
+        // (From the backend's nominal read error: one reading alone is no
+        // better than that, however quiet the reports have been.)
+        let act_at_once = self.cfg.act_at_once.max(3.0 * dead_band.max(self.caps.read_error()));
         let at_once = if self.judge_nudge { act_at_once * 3.0 } else { act_at_once };
         // After a nudge on a reporting backend, the outcome is read on the
         // mean of fresh readings, whatever its size (the first ones may still

