@@ -513,6 +513,7 @@ impl Shared {
         let room_url = src.as_ref().map_or(url, |s| s.url.as_str()).to_string();
         self.local = None;
         let mut event = None;
+        let caps_before = self.backend.capabilities();
         let made = match Source::parse(&room_url) {
             Ok(Source::YouTube { id, start }) => {
                 YouTube::new(&self.video, &id, start, &self.apis.youtube, self.sink.clone()).map(|y| self.backend = Backend::YouTube(y))
@@ -546,7 +547,11 @@ impl Shared {
         if let Err(e) = made {
             event = Some(("error", error_detail("media", &crate::dom::describe(&e))));
         }
-        self.client.handle_backend(self.backend.capabilities());
+        // Another kind of player: the sync loop starts afresh with what it offers.
+        let caps = self.backend.capabilities();
+        if caps != caps_before {
+            self.client.handle_backend(caps);
+        }
         event
     }
 
