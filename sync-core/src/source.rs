@@ -339,12 +339,14 @@ fn time_param(v: &str) -> Option<f64> {
         }
         let n = decimal::parse_u64(&digits)?;
         digits.clear();
-        total += n * match c {
+        let unit = match c {
             'h' => 3600,
             'm' => 60,
             's' => 1,
             _ => return None,
         };
+        // (Saturating: a member may send any number of digits.)
+        total = total.saturating_add(n.saturating_mul(unit));
     }
     if !digits.is_empty() {
         return None;

@@ -36,6 +36,7 @@ fn youtube_start_times_in_every_notation() {
     assert_eq!(yt("https://www.youtube.com/embed/dQw4w9WgXcQ?start=42").1, 42.0);
     assert_eq!(yt("https://www.youtube.com/watch?v=dQw4w9WgXcQ#t=15").1, 15.0);
     assert_eq!(yt("https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=1x").1, 0.0, "an unreadable time starts at 0");
+    assert_eq!(yt("https://youtu.be/dQw4w9WgXcQ?t=18446744073709551615h18446744073709551615m").1, 86_400.0, "a huge time is a day, not an overflow");
     let s = Source::parse("https://youtu.be/dQw4w9WgXcQ?t=90").unwrap();
     assert_eq!(s.canonical(), "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=90s");
     assert_eq!(Source::parse(&s.canonical()).unwrap(), s, "the canonical form reads back the same");
