@@ -64,6 +64,11 @@ impl Capabilities {
         }
     }
 
+    /// The position comes in late reports (an embed), not from exact reads.
+    pub fn reported(&self) -> bool {
+        matches!(self.position, PositionReads::Reported { .. })
+    }
+
     pub fn has_rate(&self) -> bool {
         !matches!(self.rate, RateControl::None)
     }

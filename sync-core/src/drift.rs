@@ -36,7 +36,7 @@
 //!   rate as set without playing it; judged on reporting backends only:
 //!   the element's rates are known to apply).
 
-use crate::backend::{Capabilities, PositionReads};
+use crate::backend::Capabilities;
 use crate::Millis;
 
 #[derive(Clone, Debug)]
@@ -353,13 +353,13 @@ impl DriftController {
             // (On a reporting backend a nudge always runs its course: it is
             // judged at its end, and readings extrapolated at its rate must
             // not stretch it forever.)
-            Some(_) if self.nudging_around(room_rate) && (drift.abs() < self.cfg.act_at_once * 4.0 || !matches!(self.caps.position, PositionReads::Exact)) => {
+            Some(_) if self.nudging_around(room_rate) && (drift.abs() < self.cfg.act_at_once * 4.0 || self.caps.reported()) => {
                 // A nudge is under way: let it finish, unless the reading says
                 // it went past its aim (then the clock estimate moved under it).
                 let direction = (self.rate - room_rate).signum();
                 // (The cost's size: a negative cost must not cut a slowing nudge short.)
                 if drift * direction > dead_band + self.nudge_cost[usize::from(self.keep_pitch)].abs() {
-                    if !matches!(self.caps.position, PositionReads::Exact) {
+                    if self.caps.reported() {
                         // Judged all the same: an estimate that ran past the aim
                         // may be one extrapolated at a rate that never applied.
                         return self.end_nudge(room_rate);
@@ -386,8 +386,7 @@ impl DriftController {
         // After a nudge on a reporting backend, the outcome is read on the
         // mean of fresh readings, whatever its size (the first ones may still
         // be extrapolated at the nudge's rate).
-        let exact = matches!(self.caps.position, PositionReads::Exact);
-        let large = drift.abs() > at_once && (exact || !self.judge_nudge);
+        let large = drift.abs() > at_once && !(self.caps.reported() && self.judge_nudge);
         let estimate = if large {
             drift
         } else {
@@ -448,7 +447,7 @@ impl DriftController {
     /// less than a third of its plan is a strike; two in a row and rates
     /// are given up for seeks.
     fn judge_applied(&mut self, estimate: f64, dead_band: f64) -> bool {
-        let judged = !matches!(self.caps.position, PositionReads::Exact);
+        let judged = self.caps.reported();
         let Some((before, change)) = self.planned.take().filter(|(_, change)| judged && change.abs() >= 1.5 * dead_band) else { return false };
         let achieved = (estimate - before) * change.signum();
         if achieved < change.abs() / 3.0 {

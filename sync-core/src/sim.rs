@@ -229,7 +229,7 @@ impl Sim {
             Ok(room) => room,
             Err(e) => panic!("the simulated room was refused: {e:?}"),
         };
-        let peers = profiles
+        let mut peers = profiles
             .into_iter()
             .enumerate()
             .map(|(i, profile)| Peer {
@@ -246,7 +246,6 @@ impl Sim {
                 next_report: f64::NEG_INFINITY,
             })
             .collect::<Vec<Peer>>();
-        let mut peers = peers;
         for p in &mut peers {
             if let PlayerModel::Embed { stepped, estimate: true, .. } = p.profile.player {
                 let rates = if stepped { RateControl::Stepped(YOUTUBE_RATES.to_vec()) } else { RateControl::Continuous { min: 0.5, max: 2.0 } };

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, newPage, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, sleep, until, withStack } from "../support/stack.mjs";
 
 // Screenshots of the pages (checked by eye) go with the app test's.
@@ -108,11 +108,6 @@ test("YouTube (stand-in): three pages play, pause, seek, change rate; a late joi
   const gaps = [];
   for (let i = 0; i < 20; i++) {
     gaps.push(Math.max(await embedGap(a, b), await embedGap(a, c)) * 1000);
-    if (process.env.WT_DEBUG) {
-      const st = await Promise.all([a, b, c].map((p) => p.evaluate(() => window.watchTogether.session.stats)));
-      const vs = await Promise.all([a, b, c].map(embedVideo));
-      console.log(`    ${Math.round((await embedGap(a, b)) * 1000)} ${Math.round((await embedGap(a, c)) * 1000)} | ${st.map((s) => `${Math.round(s.driftMs)}/${s.rate}/${s.rateCorrections}r${s.seekCorrections}s`).join(" ")} | ${vs.map((v) => v.rate).join(" ")}`);
-    }
     await sleep(250);
   }
   gaps.sort((x, y) => x - y);
@@ -199,7 +194,6 @@ test("local files: two pages open the same file and play in sync, a third is war
   assert.match(await c.textContent("#local-verdict"), /not the file the room plays/);
   await shot(c, "room-local-warned.png");
   await a.click("#play");
-  const { converge } = await import("../support/browser.mjs");
   const took = await converge(a, b, 0.05, 15_000, "A and B on their own copies");
   const sent = pages.flatMap((p) => p.sent);
   const biggest = Math.max(...sent.map((m) => m.length));
