@@ -19,7 +19,13 @@
 //!   the drift, then the rate returns to exactly the room's rate: no
 //!   overshoot, no hunting.
 //! - Only drift beyond one threshold (default 1 s) is seeked, to a target
-//!   ahead by the learned time seeks take to land on this client.
+//!   ahead by the learned time seeks take to land on this client. Where a
+//!   seek of ours really landed is judged on the first reading after it
+//!   (exact readers only): the landing time is learned from that outcome,
+//!   and a miss beyond 100 ms is seeked once more rather than nudged for
+//!   seconds (a late joiner's start from pause, whose playback began late,
+//!   was 300–400 ms behind under load and took 6–7 s of 5 % nudging). A
+//!   follow-up is never followed up: no chains of seeks.
 //! - No correction while seeking or buffering; after a seek that did not
 //!   help, a cooldown that doubles each time; drift beyond the emergency
 //!   threshold (2 s) bypasses the cooldown. A per-client switch turns
@@ -72,6 +78,11 @@ pub struct DriftConfig {
     pub initial_seek_landing_ms: Millis,
     /// Learn the landing time from our seeks (a naive peer does not).
     pub learn_landing: bool,
+    /// A seek of ours that lands further off than this (seconds, judged on
+    /// the mean of readings after it) is followed by one more seek rather
+    /// than a nudge of several seconds: a start from pause whose playback
+    /// began late, a landing time not learned yet.
+    pub reseek_miss: f64,
 }
 
 impl Default for DriftConfig {
@@ -92,6 +103,7 @@ impl Default for DriftConfig {
             max_cooldown_ms: 30_000.0,
             initial_seek_landing_ms: 150.0,
             learn_landing: true,
+            reseek_miss: 0.1,
         }
     }
 }
@@ -145,8 +157,10 @@ pub struct DriftController {
     /// The current (or last) nudge keeps the pitch.
     keep_pitch: bool,
     seek_landing_ms: Millis,
-    /// Our seek in flight: (issued at, target).
-    seek_in_flight: Option<(Millis, f64)>,
+    /// Our seek in flight.
+    seek_in_flight: Option<OurSeek>,
+    /// Our seek landed: the next estimate tells where.
+    judge_seek: Option<OurSeek>,
     last_seek: Option<Millis>,
     cooldown_ms: Millis,
     cooldown_until: Millis,
@@ -161,6 +175,20 @@ pub struct DriftController {
     planned: Option<(f64, f64)>,
 }
 
+/// A seek the client issued, until its outcome is judged.
+#[derive(Clone, Copy, Debug)]
+struct OurSeek {
+    issued: Millis,
+    target: f64,
+    /// The landing time it was aimed with (ms).
+    aimed_ms: Millis,
+    /// Issued on a playing element (not a start from pause, whose landing
+    /// includes the start of playback): it teaches the landing time.
+    teaches: bool,
+    /// It follows up a seek that missed (no third one).
+    follow_up: bool,
+}
+
 impl DriftController {
     pub fn new(cfg: DriftConfig) -> Self {
         DriftController {
@@ -173,6 +201,7 @@ impl DriftController {
             keep_pitch: false,
             seek_landing_ms: cfg.initial_seek_landing_ms,
             seek_in_flight: None,
+            judge_seek: None,
             last_seek: None,
             cooldown_ms: cfg.cooldown_ms,
             cooldown_until: f64::NEG_INFINITY,
@@ -278,24 +307,34 @@ impl DriftController {
         self.forget();
         self.cooldown_ms = self.cfg.cooldown_ms;
         self.cooldown_until = f64::NEG_INFINITY;
+        self.judge_seek = None;
     }
 
-    /// Tell the controller a seek is being issued now (by anyone in the
-    /// client), so it can learn how long it takes to land.
+    /// Tell the controller the client seeks a paused element now (to hold
+    /// it at the room's position, or to start it from there), so that it
+    /// knows the echo and judges where playback really began.
     pub fn handle_seek_issued(&mut self, now: Millis, target: f64) {
-        self.seek_in_flight = Some((now, target));
+        self.issue(now, target, false, false);
+    }
+
+    fn issue(&mut self, now: Millis, target: f64, teaches: bool, follow_up: bool) {
+        self.seek_in_flight = Some(OurSeek { issued: now, target, aimed_ms: self.seek_landing_ms, teaches, follow_up });
+        self.judge_seek = None;
+        self.forget(); // readings from before the seek say nothing of after it
     }
 
     /// The element finished seeking. Returns true if it was the seek we
     /// issued (its echo), learning how long it took.
     pub fn handle_seeked(&mut self, now: Millis, position: f64) -> bool {
-        let Some((issued, target)) = self.seek_in_flight else { return false };
-        if (position - target).abs() > 0.25 {
+        let Some(seek) = self.seek_in_flight else { return false };
+        if (position - seek.target).abs() > 0.25 {
             return false;
         }
         self.seek_in_flight = None;
-        if self.cfg.learn_landing {
-            let took = (now - issued).max(0.0).min(3_000.0);
+        self.judge_seek = Some(seek);
+        if self.cfg.learn_landing && seek.teaches {
+            // A first guess; where playback is then found corrects it.
+            let took = (now - seek.issued).max(0.0).min(3_000.0);
             self.seek_landing_ms = 0.6 * self.seek_landing_ms + 0.4 * took;
         }
         true
@@ -337,12 +376,7 @@ impl DriftController {
                 self.last_seek = Some(now);
                 self.nudge_until = None;
                 self.forget();
-                let target = self.seek_target(input.expected, room_rate);
-                self.handle_seek_issued(now, target);
-                if (self.rate - room_rate).abs() > 1e-12 {
-                    self.rate = room_rate;
-                }
-                return Decision::Seek(target);
+                return self.seek(now, input.expected, room_rate, false);
             }
         }
         if !rate_control {
@@ -400,6 +434,21 @@ impl DriftController {
             }
             self.readings.iter().sum::<f64>() / n as f64
         };
+        if let Some(seek) = self.judge_seek.take().filter(|_| !self.caps.reported()) {
+            // (Exact readings only: a reporting backend's landing times
+            // scatter, and its readings are late.)
+            if seek.teaches && self.cfg.learn_landing {
+                // Where a seek on a playing element really lands is what aiming needs.
+                self.seek_landing_ms = (seek.aimed_ms - estimate * 1000.0 / room_rate).clamp(0.0, 3_000.0);
+            }
+            // A miss is seeked once more rather than nudged for seconds.
+            if !seek.follow_up && estimate.abs() > self.cfg.reseek_miss {
+                self.last_seek = Some(now);
+                self.cooldown_until = now + self.cooldown_ms;
+                self.nudge_until = None;
+                return self.seek(now, input.expected, room_rate, true);
+            }
+        }
         if std::mem::take(&mut self.judge_nudge) {
             let failed = self.judge_applied(estimate, dead_band);
             if !large && !failed {
@@ -439,6 +488,16 @@ impl DriftController {
         self.nudge_room = room_rate;
         self.nudge_until = Some(now + lasts_ms);
         self.set_rate(rate)
+    }
+
+    /// Seek so as to land at `expected` (at the room's rate from there).
+    fn seek(&mut self, now: Millis, expected: f64, room_rate: f64, follow_up: bool) -> Decision {
+        let target = self.seek_target(expected, room_rate);
+        self.issue(now, target, true, follow_up);
+        if (self.rate - room_rate).abs() > 1e-12 {
+            self.rate = room_rate;
+        }
+        Decision::Seek(target)
     }
 
     /// Did the last nudge's rate apply at all? Judged where that is in doubt
@@ -567,6 +626,25 @@ mod tests {
         assert!(d.handle_seeked(400.0, 30.15));
         assert!((d.seek_landing_ms() - 250.0).abs() < 1e-9);
         assert!(!d.handle_seeked(500.0, 12.0), "a seek we did not issue is not ours");
+    }
+
+    /// A late joiner's start: the element was seeked ahead by the landing
+    /// time while paused, but began playing late, 300 ms behind. One more
+    /// seek at once, not a 6 s nudge; it teaches where playing seeks land;
+    /// if it misses too, a nudge takes over (never a chain of seeks).
+    #[test]
+    fn a_seek_that_missed_is_followed_by_one_more_then_nudges() {
+        let mut d = DriftController::new(DriftConfig::default());
+        d.handle_seek_issued(0.0, 10.15);
+        assert!(d.handle_seeked(200.0, 10.15));
+        assert!((d.seek_landing_ms() - 150.0).abs() < 1e-9, "a start from pause teaches nothing of playing seeks");
+        let Decision::Seek(to) = d.decide(1_000.0, playing(11.0, 10.7)) else { panic!("a 300 ms miss is seeked again") };
+        assert!((to - 11.15).abs() < 1e-9, "aimed at the room's position ahead by the landing time: {to}");
+        assert!(d.handle_seeked(1_100.0, to));
+        // It landed 50 ms behind: playing seeks here take 200 ms, not 150.
+        let again = d.decide(1_500.0, playing(11.5, 11.45));
+        assert!((d.seek_landing_ms() - 200.0).abs() < 1e-9, "learned from where it landed: {}", d.seek_landing_ms());
+        assert!(matches!(again, Decision::SetRate(r) if r > 1.0), "the follow-up's miss is nudged, not seeked a third time ({again:?})");
     }
 
     #[test]

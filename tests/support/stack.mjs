@@ -233,14 +233,19 @@ export function exec(cmd, args, opts = {}) {
  */
 export function request(url, { method = "GET", headers = {}, body } = {}) {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = http.request(url, { method, headers, agent: false }, (res) => {
+      answered = true;
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (d) => (text += d));
       res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text }));
       res.on("error", reject);
     });
-    req.on("error", reject);
+    // A server that answers before reading the whole body (a 413) may close
+    // while the body is still being written: the answer counts, the write's
+    // EPIPE/ECONNRESET does not.
+    req.on("error", (e) => answered || reject(e));
     req.end(body);
   });
 }

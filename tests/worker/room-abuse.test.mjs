@@ -23,7 +23,13 @@ const cmd = (c, command, id = Math.floor(Math.random() * 1e9)) => c.send({ type:
  */
 async function post(body, headers = {}) {
   const send = () => request(`${stack.url}/api/rooms`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
-  const res = await send();
+  // (A reset before any answer, while a large body is still being written,
+  // is the socket's race, not the worker's answer: asked once more.)
+  const res = await send().catch((e) => {
+    if (!["ECONNRESET", "EPIPE"].includes(e.code)) throw e;
+    console.log(`    ${e.code} while writing ${body.length} bytes: asked again`);
+    return send();
+  });
   return res.status === 503 && res.text.includes("restarted mid-request") ? send() : res;
 }
 const upgradeStatus = (id, { query = "", address } = {}) =>
