@@ -439,7 +439,7 @@ impl DriftController {
             // scatter, and its readings are late.)
             if seek.teaches && self.cfg.learn_landing {
                 // Where a seek on a playing element really lands is what aiming needs.
-                self.seek_landing_ms = (seek.aimed_ms - estimate * 1000.0 / room_rate).clamp(0.0, 3_000.0);
+                self.seek_landing_ms = (seek.aimed_ms - estimate * 1000.0 / room_rate).max(0.0).min(3_000.0);
             }
             // A miss is seeked once more rather than nudged for seconds.
             if !seek.follow_up && estimate.abs() > self.cfg.reseek_miss {
