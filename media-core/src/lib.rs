@@ -7,6 +7,7 @@
 //! - [`abr`]: which quality to fetch.
 //! - [`schedule`]: which segment a track should fetch next.
 //! - [`fetch_scope`]: which URLs a player may fetch for a source (the media proxy only, its own server, anywhere).
+//! - [`ts`], [`fmp4`] and [`transmux`]: MPEG-TS segments repackaged as fragmented MP4 for MSE.
 //! - [`rewrite`] and [`proxy`]: the media proxy's manifest rewriting, signing and guard.
 
 // `f64::clamp` panics with a message that formats floats with `Debug`,
@@ -16,11 +17,14 @@
 
 pub mod abr;
 pub mod fetch_scope;
+pub mod fmp4;
 pub mod hls;
 pub mod mpd;
 pub mod proxy;
 pub mod rewrite;
 pub mod schedule;
 pub mod sidx;
+pub mod transmux;
+pub mod ts;
 pub mod url;
 pub mod webm;

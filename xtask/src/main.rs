@@ -276,15 +276,23 @@ fn fuzz_smoke(root: &Path) -> (u64, u64) {
     let seconds = std::env::var("WT_FUZZ_SECONDS").ok().and_then(|s| s.parse::<u32>().ok()).unwrap_or(15);
     let shared = root.join("../shared/corpus");
     let (mut passed, mut failed) = (0, 0);
-    for (target, seeds) in
-        [("rewrite_dash", Some("dash")), ("rewrite_hls", Some("hls")), ("url_guard", None), ("proxy_path", None), ("parse_manifest", Some("dash"))]
-    {
+    // (The transmuxer starts from ffmpeg's TS segments, made for the native stage.)
+    let _ = build_ts_media(root);
+    let ts = root.join("target/test-media/ts/avc-aac");
+    for (target, seeds) in [
+        ("rewrite_dash", Some(shared.join("dash"))),
+        ("rewrite_hls", Some(shared.join("hls"))),
+        ("url_guard", None),
+        ("proxy_path", None),
+        ("parse_manifest", Some(shared.join("dash"))),
+        ("transmux", Some(ts)),
+    ] {
         // New inputs go to the first directory; the shared corpus is read only.
         let work = root.join("target/fuzz-corpus").join(target);
         let _ = std::fs::create_dir_all(&work);
         let mut cmd = Command::new("cargo");
         cmd.args(["+nightly", "fuzz", "run", "-O", target]).arg(&work);
-        if let Some(dir) = seeds.map(|d| shared.join(d)).filter(|d| d.is_dir()) {
+        if let Some(dir) = seeds.filter(|d| d.is_dir()) {
             cmd.arg(dir);
         }
         cmd.arg("--").arg(format!("-max_total_time={seconds}")).arg("-print_final_stats=1").current_dir(root.join("media-core"));
@@ -323,26 +331,66 @@ fn build_test_media(root: &Path) -> Result {
     build_media(root, false)
 }
 
+/// ffmpeg's arguments for a test pattern and a sine tone of `secs` seconds.
+fn lavfi(size: &str, secs: u32, hz: u32) -> Vec<String> {
+    vec![
+        "-hide_banner".into(),
+        "-loglevel".into(),
+        "error".into(),
+        "-y".into(),
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("testsrc2=size={size}:rate=24:duration={secs}"),
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("sine=frequency={hz}:sample_rate=48000:duration={secs}"),
+    ]
+}
+
+const H264: [&str; 12] = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"];
+
+type MediaJob = (&'static str, &'static str, Vec<String>);
+
+/// HLS with MPEG-TS segments (ffmpeg's default), for the transmuxer's
+/// native tests and the player: H.264 + AAC; another stream (640x360,
+/// timestamps 1000 s on) to splice in after a discontinuity; a 33-bit PTS
+/// rollover inside the second segment; 1 s segments cut between keyframes
+/// (every other one starts on a non-keyframe); audio only.
+fn ts_jobs() -> Vec<MediaJob> {
+    let hls = |dir: &str, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"].map(String::from).into();
+        a.extend(extra.iter().map(|s| s.to_string())); // (after: an -hls_time here wins)
+        a.extend(["-hls_segment_filename".to_string(), format!("{dir}/seg-%03d.ts"), format!("{dir}/media.m3u8")]);
+        a
+    };
+    let av = ["-b:v", "120k", "-c:a", "aac", "-b:a", "48k"];
+    // (Each in a folder of target/test-media/ts, its playlist the marker.)
+    let job = |marker: &'static str, size: &str, secs: u32, hz: u32, extra: &[&str]| -> MediaJob {
+        let mut a = lavfi(size, secs, hz);
+        a.extend(hls(marker.split('/').next().unwrap_or(marker), extra));
+        ("ts", marker, a)
+    };
+    vec![
+        job("avc-aac/media.m3u8", "320x180", 12, 660, &[&H264[..], &av[..]].concat()),
+        job("other/media.m3u8", "640x360", 6, 880, &[&H264[..], &av[..], &["-output_ts_offset", "1000"][..]].concat()),
+        // 2^33 / 90 kHz = 95443.72 s; ffmpeg starts at 1.4 s: the wrap comes 2.3 s in.
+        job("rollover/media.m3u8", "320x180", 8, 440, &[&H264[..], &av[..], &["-output_ts_offset", "95440"][..]].concat()),
+        job("nonkey/media.m3u8", "320x180", 8, 550, &[&H264[..], &av[..], &["-hls_flags", "split_by_time", "-hls_time", "1"][..]].concat()),
+        job("audio/media.m3u8", "320x180", 8, 770, &["-vn", "-c:a", "aac", "-b:a", "48k"]),
+    ]
+}
+
+/// The TS test media alone (the native stage needs them).
+fn build_ts_media(root: &Path) -> Result {
+    run_media_jobs(&root.join("target/test-media"), ts_jobs())
+}
+
 /// The test media, and with `bench` also the long stream of `bench sync`.
 fn build_media(root: &Path, bench: bool) -> Result {
     let base = root.join("target/test-media");
-    let lavfi = |size: &str, secs: u32, hz: u32| -> Vec<String> {
-        vec![
-            "-hide_banner".into(),
-            "-loglevel".into(),
-            "error".into(),
-            "-y".into(),
-            "-f".into(),
-            "lavfi".into(),
-            "-i".into(),
-            format!("testsrc2=size={size}:rate=24:duration={secs}"),
-            "-f".into(),
-            "lavfi".into(),
-            "-i".into(),
-            format!("sine=frequency={hz}:sample_rate=48000:duration={secs}"),
-        ]
-    };
-    let h264 = ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "48", "-keyint_min", "48", "-sc_threshold", "0"];
+    let h264 = H264;
     let dash = ["-f", "dash", "-seg_duration", "2", "-adaptation_sets", "id=0,streams=v id=1,streams=a"];
     let jobs: Vec<(&str, &str, Vec<String>)> = vec![
         ("hls", "master.m3u8", {
@@ -556,20 +604,8 @@ fn build_media(root: &Path, bench: bool) -> Result {
         a.extend(["-b:v", "100k", "-c:a", "aac", "-b:a", "48k", "-movflags", "+faststart", "benchLong01.mp4"].map(String::from));
         jobs.push(("clip", "benchLong01.mp4", a));
     }
-    for (name, marker, args) in jobs {
-        let dir = base.join(name);
-        if dir.join(marker).exists() {
-            continue;
-        }
-        step(&format!("preparing test media: {name} (ffmpeg)"));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let status = proc::status(Command::new("ffmpeg").args(&args).current_dir(&dir)).map_err(|e| format!("ffmpeg: {e}"))?;
-        if !status.success() {
-            let _ = std::fs::remove_file(dir.join(marker));
-            return Err(format!("ffmpeg ({name}) failed ({status})"));
-        }
-        println!("    made target/test-media/{name}");
-    }
+    jobs.extend(ts_jobs());
+    run_media_jobs(&base, jobs)?;
     // Shaka Packager: the on-demand profile (one file per track, SegmentBase
     // indexRange into its sidx), and the live profile (SegmentTemplate +
     // SegmentTimeline) with HLS fMP4 playlists (separate audio) from the same run.
@@ -589,6 +625,28 @@ fn build_media(root: &Path, bench: bool) -> Result {
             ])
             .current_dir(&dir))?;
         println!("    made target/test-media/shaka (ondemand.mpd, live-profile.mpd, master.m3u8)");
+    }
+    Ok(())
+}
+
+/// Run each ffmpeg job whose marker file is missing (in `base/<name>`).
+fn run_media_jobs(base: &Path, jobs: Vec<MediaJob>) -> Result {
+    for (name, marker, args) in jobs {
+        let dir = base.join(name);
+        if dir.join(marker).exists() {
+            continue;
+        }
+        step(&format!("preparing test media: {name}/{} (ffmpeg)", marker.split('/').next().unwrap_or(marker)));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        if let Some((sub, _)) = marker.split_once('/') {
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
+        }
+        let status = proc::status(Command::new("ffmpeg").args(&args).current_dir(&dir)).map_err(|e| format!("ffmpeg: {e}"))?;
+        if !status.success() {
+            let _ = std::fs::remove_file(dir.join(marker));
+            return Err(format!("ffmpeg ({name}) failed ({status})"));
+        }
+        println!("    made target/test-media/{name}/{marker}");
     }
     Ok(())
 }
@@ -662,6 +720,11 @@ fn test(root: &Path, args: &[String]) -> Result {
         if !corpus.join("dash").is_dir() || !corpus.join("hls").is_dir() {
             eprintln!("    warning: no manifest corpus at {}: the corpus tests of media-core will fail (check out beside ../shared)", corpus.display());
         }
+        // The transmuxer's tests read TS segments made by ffmpeg.
+        if let Err(e) = setup::ensure(root).and_then(|_| build_ts_media(root)) {
+            eprintln!("    FAIL test media: {e}");
+            tally.add("native", 0, 1, 0);
+        }
         let out =
             tally::run_capture(Command::new("cargo").args(["test", "-p", "decimal", "-p", "sync-core", "-p", "media-core", "-p", "xtask"]).current_dir(root))?;
         let (p, f, s) = tally::parse_cargo(&out.text);
@@ -717,7 +780,7 @@ fn test(root: &Path, args: &[String]) -> Result {
         tally.add(stage, p, f + u64::from(!status.success() && f == 0), s);
     }
     if want("fuzz") {
-        step("stage 5/5: fuzz smoke (cargo fuzz: both rewriters, the URL guard, the proxy's decisions, the manifest parsers)");
+        step("stage 5/5: fuzz smoke (cargo fuzz: both rewriters, the URL guard, the proxy's decisions, the manifest parsers, the transmuxer)");
         let (p, f) = fuzz_smoke(root);
         tally.add("fuzz", p, f, 0);
     }

@@ -1,0 +1,273 @@
+//! The transmuxer on transport streams made by ffmpeg (`cargo xtask test
+//! native` makes them in `target/test-media/ts`), checked box by box and by
+//! ffprobe reading the fragmented MP4 back.
+
+use super::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn media(dir: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-media/ts").join(dir);
+    assert!(p.join("media.m3u8").exists(), "{} is missing: `cargo xtask test native` makes it with ffmpeg", p.display());
+    p
+}
+
+/// The segments of a playlist: (start on its timeline, bytes).
+fn segments(dir: &str) -> Vec<(f64, Vec<u8>)> {
+    let dir = media(dir);
+    let text = std::fs::read_to_string(dir.join("media.m3u8")).unwrap();
+    let mut out = Vec::new();
+    let (mut at, mut duration) = (0.0, 0.0);
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            duration = d.trim_end_matches(',').split(',').next().unwrap().parse().unwrap();
+        } else if !line.starts_with('#') && !line.is_empty() {
+            out.push((at, std::fs::read(dir.join(line)).unwrap()));
+            at += duration;
+        }
+    }
+    out
+}
+
+/// Everything the transmuxer says for these segments, fed whole and in order.
+fn transmux(t: &mut Transmuxer, segs: &[(f64, Vec<u8>)], discontinuity: bool) -> Vec<TransmuxOutput> {
+    let mut out = Vec::new();
+    for (i, (start, bytes)) in segs.iter().enumerate() {
+        t.handle_segment_start(*start, discontinuity && i == 0);
+        t.handle_data(bytes);
+        t.handle_segment_end();
+        while let Some(o) = t.poll_output() {
+            out.push(o);
+        }
+    }
+    out
+}
+
+fn inits(out: &[TransmuxOutput]) -> Vec<&Init> {
+    out.iter().filter_map(|o| if let TransmuxOutput::Init(i) = o { Some(i) } else { None }).collect()
+}
+fn medias(out: &[TransmuxOutput]) -> Vec<&Media> {
+    out.iter().filter_map(|o| if let TransmuxOutput::Media(m) = o { Some(m) } else { None }).collect()
+}
+fn warnings(out: &[TransmuxOutput]) -> Vec<&TsWarning> {
+    out.iter().filter_map(|o| if let TransmuxOutput::Warning(w) = o { Some(w) } else { None }).collect()
+}
+
+/// The boxes at one level: (type, body).
+fn boxes(mut data: &[u8]) -> Vec<([u8; 4], &[u8])> {
+    let mut out = Vec::new();
+    while data.len() >= 8 {
+        let size = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
+        assert!(size >= 8 && size <= data.len(), "box size {size} of {}", data.len());
+        out.push((data[4..8].try_into().unwrap(), &data[8..size]));
+        data = &data[size..];
+    }
+    assert!(data.is_empty(), "trailing bytes");
+    out
+}
+
+fn child<'a>(data: &'a [u8], path: &[&[u8; 4]]) -> Option<&'a [u8]> {
+    let (first, rest) = path.split_first()?;
+    let body = boxes(data).into_iter().find(|(t, _)| t == *first)?.1;
+    if rest.is_empty() {
+        Some(body)
+    } else {
+        child(body, rest)
+    }
+}
+
+/// Each track continues where it ended in the fragment before.
+fn assert_contiguous(media: &[&Media]) {
+    for w in media.windows(2) {
+        for (a, b, what) in [(w[0].video, w[1].video, "video"), (w[0].audio, w[1].audio, "audio")] {
+            if let (Some(a), Some(b)) = (a, b) {
+                assert!((b.0 - a.1).abs() < 0.001, "{what} contiguous: ends at {} then starts at {}", a.1, b.0);
+            }
+        }
+    }
+}
+
+/// ffprobe's reading of the fMP4 we made: per stream, (codec, frames read, start time).
+fn ffprobe(init: &[u8], fragments: &[&Media], name: &str) -> Vec<(String, u64, f64)> {
+    let path = std::env::temp_dir().join(format!("wt-transmux-{name}-{}.mp4", std::process::id()));
+    let mut all = init.to_vec();
+    for m in fragments {
+        all.extend_from_slice(&m.data);
+    }
+    std::fs::write(&path, &all).unwrap();
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames,start_time", "-of", "flat"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe (installed with ffmpeg by cargo xtask)");
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "ffprobe refused our MP4: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty(), "ffprobe complained: {}", String::from_utf8_lossy(&out.stderr));
+    // streams.stream.0.codec_name="h264" …
+    let text = String::from_utf8(out.stdout).unwrap();
+    let field = |i: usize, name: &str| {
+        let key = format!("streams.stream.{i}.{name}=");
+        text.lines().find_map(|l| l.strip_prefix(&key)).map(|v| v.trim_matches('"').to_string())
+    };
+    (0..).map_while(|i| Some((field(i, "codec_name")?, field(i, "nb_read_frames")?.parse().ok()?, field(i, "start_time")?.parse().ok()?))).collect()
+}
+
+#[test]
+fn h264_and_aac_become_one_init_and_a_fragment_per_segment_that_ffprobe_reads_back() {
+    let segs = segments("avc-aac");
+    let out = transmux(&mut Transmuxer::new(), &segs, false);
+    assert_eq!(warnings(&out), Vec::<&TsWarning>::new());
+    let inits = inits(&out);
+    assert_eq!(inits.len(), 1, "one init: the configuration never changed");
+    let init = inits[0];
+    assert!(init.codecs.starts_with("avc1.64") && init.codecs.ends_with(",mp4a.40.2"), "{}", init.codecs);
+    assert_eq!(init.size, Some((320, 180)));
+    assert_eq!(init.content_type(), format!("video/mp4; codecs=\"{}\"", init.codecs));
+    let traks: Vec<_> = boxes(child(&init.data, &[b"moov"]).unwrap()).into_iter().filter(|(t, _)| t == b"trak").collect();
+    assert_eq!(traks.len(), 2);
+    assert!(child(&init.data, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]).is_some());
+
+    let media = medias(&out);
+    assert_eq!(media.len(), segs.len(), "a fragment per segment");
+    assert_contiguous(&media);
+    let first = media[0];
+    assert!(first.start.abs() < 1e-9, "the first segment starts at its playlist time (0): {}", first.start);
+    let (v, a) = (first.video.unwrap().0, first.audio.unwrap().0);
+    assert!(v.abs() < 1e-9 && (v - a).abs() < 0.5 / 24.0, "video at 0, audio within half a frame of it: video {v}, audio {a}");
+    assert!((media.last().unwrap().end - 12.0).abs() < 0.1, "12 s in all: ends at {}", media.last().unwrap().end);
+
+    // ffmpeg reads it back: every frame, at the times we said.
+    let streams = ffprobe(&init.data, &media, "avc");
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    let video = streams.iter().find(|s| s.0 == "h264").expect("an h264 stream");
+    let audio = streams.iter().find(|s| s.0 == "aac").expect("an aac stream");
+    assert_eq!(video.1, 12 * 24, "every video frame: {video:?}");
+    let aac_frames = (12.0 * 48_000.0 / 1024.0_f64).ceil() as u64;
+    assert!(audio.1.abs_diff(aac_frames) <= 2, "every audio frame ({aac_frames}): {audio:?}");
+    // (ffmpeg reads the negative composition offsets of the first B-frame
+    // delay by shifting the video's start by that delay, 2 frames.)
+    assert!(video.2 < 2.5 / 24.0 && audio.2.abs() < 0.5 / 24.0, "both start at 0: {streams:?}");
+}
+
+#[test]
+fn any_chunking_gives_the_same_bytes() {
+    let segs = segments("avc-aac");
+    let whole = transmux(&mut Transmuxer::new(), &segs[..2], false);
+    for chunk in [1, 187, 188, 189, 1000, 65_536] {
+        let mut t = Transmuxer::new();
+        let mut out = Vec::new();
+        for (start, bytes) in &segs[..2] {
+            t.handle_segment_start(*start, false);
+            for c in bytes.chunks(chunk) {
+                t.handle_data(c);
+            }
+            t.handle_segment_end();
+            while let Some(o) = t.poll_output() {
+                out.push(o);
+            }
+        }
+        assert!(out == whole, "chunks of {chunk} bytes changed the output");
+    }
+}
+
+#[test]
+fn a_pts_rollover_inside_a_segment_keeps_the_timeline_continuous() {
+    let segs = segments("rollover");
+    // The wrap really is in there: the second segment's first PTS is near 2^33.
+    let out = transmux(&mut Transmuxer::new(), &segs, false);
+    assert_eq!(warnings(&out), Vec::<&TsWarning>::new());
+    let media = medias(&out);
+    assert_eq!(media.len(), segs.len());
+    assert_contiguous(&media);
+    assert!((media.last().unwrap().end - 8.0).abs() < 0.1, "8 s: {}", media.last().unwrap().end);
+    let streams = ffprobe(&inits(&out)[0].data, &media, "rollover");
+    let video = streams.iter().find(|s| s.0 == "h264").unwrap();
+    assert_eq!(video.1, 8 * 24, "{streams:?}");
+}
+
+#[test]
+fn a_segment_that_starts_between_keyframes_plays_from_its_first_keyframe() {
+    let segs = segments("nonkey");
+    // Seek to the second segment (1 s in: the keyframes are every 2 s).
+    let mut t = Transmuxer::new();
+    let out = transmux(&mut t, &segs[1..3], false);
+    let w = warnings(&out);
+    assert!(matches!(w.as_slice(), [TsWarning::NoKeyframe { dropped }] if *dropped == 24), "the second's 24 frames before its keyframe dropped: {w:?}");
+    let media = medias(&out);
+    assert_eq!(media.len(), 1, "the first segment had nothing decodable (no init either); the second has a fragment");
+    assert_eq!(inits(&out).len(), 1);
+    let (v, a) = (media[0].video.unwrap().0, media[0].audio.unwrap().0);
+    assert!((v - a).abs() <= 0.5 / 24.0, "audio starts with the keyframe: video {v}, audio {a}");
+    // Its first sample is a keyframe.
+    let trun = child(&media[0].data, &[b"moof", b"traf", b"trun"]).unwrap();
+    // (version+flags, count, data offset, then duration, size, flags of the first sample)
+    let first_flags = u32::from_be_bytes(trun[20..24].try_into().unwrap());
+    assert_eq!(first_flags, 0x0200_0000, "starts on a sync sample");
+}
+
+#[test]
+fn a_discontinuity_to_another_stream_gets_a_new_init_and_its_playlist_time() {
+    let main = segments("avc-aac");
+    let other = segments("other");
+    let mut t = Transmuxer::new();
+    let mut out = transmux(&mut t, &main[..2], false);
+    let ad_start = 4.0;
+    let spliced: Vec<_> = other.iter().map(|(s, b)| (ad_start + s, b.clone())).collect();
+    out.extend(transmux(&mut t, &spliced, true));
+    let inits = inits(&out);
+    assert_eq!(inits.len(), 2, "the ad's resolution needs a new init");
+    assert_eq!(inits[1].size, Some((640, 360)));
+    let media = medias(&out);
+    let first_ad = media[2];
+    assert!((first_ad.start - ad_start).abs() < 0.001, "placed at its playlist time, not at 1000 s: {}", first_ad.start);
+    assert_contiguous(&media[2..]);
+}
+
+#[test]
+fn audio_only_makes_an_audio_init() {
+    let segs = segments("audio");
+    let out = transmux(&mut Transmuxer::new(), &segs, false);
+    let init = inits(&out)[0];
+    assert_eq!(init.mime, "audio/mp4");
+    assert_eq!(init.codecs, "mp4a.40.2");
+    let media = medias(&out);
+    assert_contiguous(&media);
+    let streams = ffprobe(&init.data, &media, "audio");
+    assert_eq!(streams.len(), 1);
+    assert!((streams[0].1 as f64 - 8.0 * 48_000.0 / 1024.0).abs() <= 2.0, "{streams:?}");
+}
+
+#[test]
+fn lost_and_truncated_packets_are_dropped_with_a_warning_and_the_rest_plays() {
+    let segs = segments("avc-aac");
+    let mut seg = segs[0].1.clone();
+    // Lose ten packets in the middle; cut the segment mid-packet; garbage between.
+    let mid = (seg.len() / 188 / 2) * 188;
+    seg.drain(mid..mid + 10 * 188);
+    seg.splice(mid..mid, [0x47, 1, 2, 3, 4, 5, 6, 7, 8].iter().copied());
+    seg.truncate(seg.len() - 100);
+    let mut t = Transmuxer::new();
+    let out = transmux(&mut t, &[(0.0, seg), segs[1].clone()], false);
+    let w = warnings(&out);
+    assert!(w.iter().any(|w| matches!(w, TsWarning::ContinuityError { .. })), "{w:?}");
+    assert!(w.iter().any(|w| matches!(w, TsWarning::LostSync { .. })), "{w:?}");
+    assert_eq!(medias(&out).len(), 2, "both segments still give a fragment");
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let segs = segments("avc-aac");
+    for round in 0..200 {
+        let mut bytes = segs[round % segs.len()].1.clone();
+        for _ in 0..(round % 50 + 1) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let at = (rng as usize) % bytes.len();
+            bytes[at] = (rng >> 32) as u8;
+        }
+        let mut t = Transmuxer::new();
+        let _ = transmux(&mut t, &[(0.0, bytes)], false);
+    }
+}
