@@ -776,6 +776,7 @@ fn representation(
         base_urls: Vec::new(),
         timestamp_offset: 0.0,
         placed: true,
+        transmux: !media.is_fmp4(),
         init,
         addressing: Addressing::Segments(segments),
     }

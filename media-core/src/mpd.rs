@@ -170,6 +170,9 @@ pub struct Representation {
     /// segment is placed at its listed start instead (MSE "sequence" mode,
     /// `timestampOffset` = the segment's start).
     pub placed: bool,
+    /// MPEG-TS segments (HLS): the shell transmuxes each to fMP4
+    /// ([`crate::transmux`]) before appending; there is no init segment to fetch.
+    pub transmux: bool,
     pub init: Option<ByteRef>,
     pub addressing: Addressing,
 }
@@ -638,6 +641,7 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                     base_urls: rep_bases,
                     timestamp_offset: offset,
                     placed: false,
+                    transmux: false,
                     init,
                     addressing,
                     id,

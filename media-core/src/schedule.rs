@@ -99,6 +99,9 @@ pub enum Output {
         timestamp_offset: f64,
         window: (f64, f64),
         placed: bool,
+        /// MPEG-TS (see [`Representation::transmux`]): the segment's number,
+        /// so the shell's transmuxer knows whether it follows the last one.
+        ts_segment: Option<u64>,
     },
     /// Queue: remove `[start, end)` from the track's SourceBuffer.
     Remove {
@@ -201,8 +204,9 @@ struct InFlight {
     rep: RepRef,
     url: String,
     range: Option<(u64, u64)>,
-    /// For media: the segment's presentation span.
+    /// For media: the segment's presentation span and number.
     span: Option<(f64, f64)>,
+    number: u64,
     /// Hand the bytes to the engine (kept across retries).
     inspect: bool,
     attempt: u32,
@@ -211,7 +215,7 @@ struct InFlight {
 impl InFlight {
     /// A first attempt (the id is given when it starts).
     fn new(purpose: Purpose, rep: RepRef, url: String, range: Option<(u64, u64)>, span: Option<(f64, f64)>, inspect: bool) -> InFlight {
-        InFlight { id: 0, purpose, rep, url, range, span, inspect, attempt: 0 }
+        InFlight { id: 0, purpose, rep, url, range, span, number: 0, inspect, attempt: 0 }
     }
 }
 
@@ -243,7 +247,7 @@ struct TrackState {
     pending_appends: u32,
     /// Where the last few placed segments go (by fetch), for a retry of
     /// the same bytes after a QuotaExceededError.
-    placed_at: Vec<(FetchId, f64)>,
+    placed_at: Vec<(FetchId, f64, u64)>,
 }
 
 pub struct Engine {
@@ -484,7 +488,7 @@ impl Engine {
                         if at.len() >= 8 {
                             at.remove(0);
                         }
-                        at.push((id, start));
+                        at.push((id, start, f.number));
                     }
                 }
                 self.append(i, id, Some(f.rep));
@@ -630,7 +634,9 @@ impl Engine {
     fn append(&mut self, track: usize, id: FetchId, rep: Option<RepRef>) {
         let r = rep.and_then(|r| self.rep(r));
         let placed = r.is_some_and(|r| r.placed);
-        let start = self.tracks[track].placed_at.iter().find(|(k, _)| *k == id).map(|(_, t)| *t);
+        let placed_at = self.tracks[track].placed_at.iter().find(|(k, ..)| *k == id);
+        let start = placed_at.map(|(_, t, _)| *t);
+        let ts_segment = placed_at.filter(|_| r.is_some_and(|r| r.transmux)).map(|(.., n)| *n);
         let offset = match (placed, start) {
             (true, Some(t)) => t,
             _ => r.map_or(0.0, |r| r.timestamp_offset),
@@ -638,7 +644,7 @@ impl Engine {
         let window =
             rep.and_then(|r| self.manifest.as_ref()?.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)));
         self.tracks[track].pending_appends += 1;
-        self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window, placed });
+        self.out.push_back(Output::Append { track, id, timestamp_offset: offset, window, placed, ts_segment });
     }
 
     fn indexed(&self, r: RepRef) -> Option<&crate::mpd::Indexed> {
@@ -878,7 +884,9 @@ impl Engine {
                 }
                 // A range ending at u64::MAX runs to the end of the file.
                 let span = Some((s.start, s.start + s.duration));
-                self.start(i, InFlight::new(Purpose::Media, rep_ref, s.url, s.range, span, false));
+                let mut f = InFlight::new(Purpose::Media, rep_ref, s.url, s.range, span, false);
+                f.number = s.number;
+                self.start(i, f);
             }
             // Nothing left in this period (live: nothing yet).
             None if !m.dynamic => {

@@ -15,15 +15,16 @@
 //! at the start time its playlist gives it: its earliest presentation time
 //! maps there, and its successors keep that mapping (the stream's own
 //! clock, not the playlist's rounded durations, decides where they go).
-//! Audio frames are timed in samples and laid end to end while their
+//! Audio frames (AAC from ADTS, MPEG audio) are timed in samples and laid end to end while their
 //! timestamps agree within half a frame, so audio never drifts from
 //! video by rounding; a gap larger than a frame is kept as a gap.
 
 use std::collections::VecDeque;
 
 use crate::fmp4::{self, Run, Sample, SampleEntry, Track};
-use crate::ts::adts::{self, AacConfig};
+use crate::ts::adts;
 use crate::ts::h264::{self, Sps};
+use crate::ts::mpa;
 use crate::ts::{DemuxEvent, Demuxer, Pes, StreamType, TsWarning};
 
 #[cfg(test)]
@@ -33,6 +34,9 @@ const VIDEO_TRACK: u32 = 1;
 const AUDIO_TRACK: u32 = 2;
 const CLOCK: i64 = 90_000;
 const WRAP: i64 = 1 << 33;
+/// A segment whose clock puts it this far (s) from its playlist time is
+/// taken as a discontinuity.
+const MAX_JUMP_S: f64 = 10.0;
 
 /// What the transmuxer produces.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,11 +102,35 @@ struct Video {
     last_duration: Option<i64>,
 }
 
+/// An audio stream's configuration, from its frame headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct AudioConfig {
+    rate: u32,
+    /// Samples per frame.
+    frame: u32,
+    codec: String,
+    entry: SampleEntry,
+}
+
+impl AudioConfig {
+    fn aac(c: adts::AacConfig) -> Self {
+        let entry =
+            SampleEntry::Mp4a { channels: u16::from(c.channels), sample_rate: c.sample_rate(), object_type: 0x40, config: c.audio_specific_config().to_vec() };
+        AudioConfig { rate: c.sample_rate(), frame: 1024, codec: c.codec_string(), entry }
+    }
+
+    fn mpa(c: mpa::MpaConfig) -> Self {
+        let entry = SampleEntry::Mp4a { channels: u16::from(c.channels), sample_rate: c.sample_rate, object_type: c.object_type(), config: Vec::new() };
+        AudioConfig { rate: c.sample_rate, frame: c.frame_samples(), codec: c.codec_string(), entry }
+    }
+}
+
 #[derive(Default)]
 struct Audio {
     pid: u16,
-    config: Option<AacConfig>,
-    /// (PTS of the PES the frame came in, index of the frame in it, raw AAC).
+    kind: Option<StreamType>,
+    config: Option<AudioConfig>,
+    /// (PTS of the PES the frame came in, samples before it in that PES, the frame).
     frames: Vec<(i64, u32, Vec<u8>)>,
     /// The next frame's time, in samples, if the last one is known.
     next: Option<i64>,
@@ -211,16 +239,16 @@ impl Transmuxer {
     /// The PMT: the first video and the first audio stream are carried.
     fn handle_streams(&mut self, streams: &[(u16, StreamType)]) {
         let video = streams.iter().find(|s| s.1 == StreamType::H264);
-        let audio = streams.iter().find(|s| s.1 == StreamType::Aac);
+        let audio = streams.iter().find(|s| matches!(s.1, StreamType::Aac | StreamType::Mpa));
         if self.video.as_ref().map(|v| v.pid) != video.map(|v| v.0) {
             self.video = video.map(|&(pid, _)| Video { pid, ..Video::default() });
         }
         if self.audio.as_ref().map(|a| a.pid) != audio.map(|a| a.0) {
-            self.audio = audio.map(|&(pid, _)| Audio { pid, ..Audio::default() });
+            self.audio = audio.map(|&(pid, kind)| Audio { pid, kind: Some(kind), ..Audio::default() });
         }
         self.id3 = streams.iter().find(|s| s.1 == StreamType::Id3).map(|s| s.0);
         for &(_, kind) in streams {
-            let carried = matches!(kind, StreamType::H264 | StreamType::Aac | StreamType::Id3);
+            let carried = matches!(kind, StreamType::H264 | StreamType::Aac | StreamType::Mpa | StreamType::Id3);
             if !carried && !self.warned_unsupported.contains(&kind) {
                 self.warned_unsupported.push(kind);
                 self.warn(TsWarning::Unsupported(kind));
@@ -297,13 +325,29 @@ impl Transmuxer {
 
     fn handle_audio(&mut self, pts: i64, data: &[u8], pid: u16) {
         let Some(a) = &mut self.audio else { return };
-        let (frames, left) = adts::frames(data);
+        let mut offset = 0;
+        let mut take = |a: &mut Audio, config: AudioConfig, frame: &[u8]| {
+            a.frames.push((pts, offset, frame.to_vec()));
+            offset += config.frame;
+            if a.config.as_ref() != Some(&config) {
+                a.config = Some(config);
+            }
+        };
+        let left = if a.kind == Some(StreamType::Mpa) {
+            let (frames, left) = mpa::frames(data);
+            for f in frames {
+                take(a, AudioConfig::mpa(f.config), f.data);
+            }
+            left
+        } else {
+            let (frames, left) = adts::frames(data);
+            for f in frames {
+                take(a, AudioConfig::aac(f.config), f.payload);
+            }
+            left
+        };
         if left > 0 {
             self.out.push_back(TransmuxOutput::Warning(TsWarning::BadFrame { pid }));
-        }
-        for (i, f) in frames.into_iter().enumerate() {
-            a.config = Some(f.config);
-            a.frames.push((pts, i as u32, f.payload.to_vec()));
         }
     }
 
@@ -318,17 +362,8 @@ impl Transmuxer {
                 tracks.push(Track { id: VIDEO_TRACK, timescale: CLOCK as u32, entry: SampleEntry::Avc { width, height, avcc } });
             }
         }
-        if let Some(c) = self.audio.as_ref().and_then(|a| a.config) {
-            tracks.push(Track {
-                id: AUDIO_TRACK,
-                timescale: c.sample_rate(),
-                entry: SampleEntry::Mp4a {
-                    channels: u16::from(c.channels),
-                    sample_rate: c.sample_rate(),
-                    object_type: 0x40,
-                    config: c.audio_specific_config().to_vec(),
-                },
-            });
+        if let Some(c) = self.audio.as_ref().and_then(|a| a.config.as_ref()) {
+            tracks.push(Track { id: AUDIO_TRACK, timescale: c.rate, entry: c.entry.clone() });
         }
         tracks
     }
@@ -338,8 +373,8 @@ impl Transmuxer {
         if let Some(info) = self.video.as_ref().and_then(|v| v.info.as_ref()) {
             codecs.push(h264::codec_string(info));
         }
-        if let Some(c) = self.audio.as_ref().and_then(|a| a.config) {
-            codecs.push(c.codec_string());
+        if let Some(c) = self.audio.as_ref().and_then(|a| a.config.as_ref()) {
+            codecs.push(c.codec.clone());
         }
         codecs.join(",")
     }
@@ -348,6 +383,19 @@ impl Transmuxer {
     fn emit(&mut self) {
         let mut video = self.video.as_mut().map(|v| std::mem::take(&mut v.samples)).unwrap_or_default();
         let mut audio = self.audio.as_mut().map(|a| std::mem::take(&mut a.frames)).unwrap_or_default();
+        // A jump in the stream's clock that the playlist did not announce
+        // (a splice without EXT-X-DISCONTINUITY): placed afresh.
+        let first = video.iter().map(|s| s.pts).min().or(audio.first().map(|f| f.0));
+        if let (Some(base), Some(first)) = (self.base, first) {
+            let at = (first - base + self.origin) as f64 / CLOCK as f64;
+            if (at - self.segment_start).abs() > MAX_JUMP_S {
+                self.base = None;
+                self.keyframe_seen = false;
+                if let Some(a) = &mut self.audio {
+                    a.next = None;
+                }
+            }
+        }
         // Undecodable frames before the first keyframe, and the audio
         // before it (video and audio start together).
         if !self.keyframe_seen && self.video.is_some() {
@@ -360,9 +408,9 @@ impl Transmuxer {
             let Some(key) = video.first().map(|s| s.pts) else {
                 return; // (nothing decodable yet: no init either)
             };
-            if let Some(config) = self.audio.as_ref().and_then(|a| a.config) {
-                let half_frame = 512 * CLOCK / i64::from(config.sample_rate());
-                audio.retain(|f| f.0 + i64::from(f.1) * 1024 * CLOCK / i64::from(config.sample_rate()) >= key - half_frame);
+            if let Some(c) = self.audio.as_ref().and_then(|a| a.config.as_ref()) {
+                let (rate, half_frame) = (i64::from(c.rate), i64::from(c.frame) * CLOCK / 2 / i64::from(c.rate));
+                audio.retain(|f| f.0 + i64::from(f.1) * CLOCK / rate >= key - half_frame);
             }
             self.keyframe_seen = true;
         }
@@ -441,15 +489,16 @@ impl Transmuxer {
             runs.push(run);
         }
         let mut audio_span = None;
-        if let (false, Some(config)) = (audio.is_empty(), self.audio.as_ref().and_then(|a| a.config)) {
-            let rate = i64::from(config.sample_rate());
+        if let (false, Some(config)) = (audio.is_empty(), self.audio.as_ref().and_then(|a| a.config.clone())) {
+            let rate = i64::from(config.rate);
+            let frame = i64::from(config.frame);
             let mut run = Run { track: AUDIO_TRACK, ..Run::default() };
             let mut next = self.audio.as_ref().and_then(|a| a.next);
             for (pts, index, data) in &audio {
                 // Where the stream puts this frame, in samples.
-                let at = ((pts - base + origin) * rate + CLOCK / 2).div_euclid(CLOCK) + i64::from(*index) * 1024;
+                let at = ((pts - base + origin) * rate + CLOCK / 2).div_euclid(CLOCK) + i64::from(*index);
                 let time = match next {
-                    Some(n) if (at - n).abs() < 512 => n,
+                    Some(n) if (at - n).abs() < frame / 2 => n,
                     Some(n) if at < n => continue, // overlaps the last frame: dropped
                     _ => at,
                 };
@@ -465,9 +514,9 @@ impl Transmuxer {
                         last.duration += (time - next.unwrap_or(time)) as u32;
                     }
                 }
-                run.samples.push(Sample { duration: 1024, size: data.len() as u32, keyframe: true, cts: 0 });
+                run.samples.push(Sample { duration: frame as u32, size: data.len() as u32, keyframe: true, cts: 0 });
                 run.data.extend_from_slice(data);
-                next = Some(time + 1024);
+                next = Some(time + frame);
             }
             if let Some(a) = &mut self.audio {
                 a.next = next;

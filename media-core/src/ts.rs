@@ -6,8 +6,9 @@
 //! - [`packet`]: one 188-byte packet; [`psi`]: PAT and PMT.
 //! - [`Demuxer`]: packets to PES, continuity checked per PID, resync on
 //!   lost sync bytes, a PES cut short dropped with a warning.
-//! - [`h264`], [`adts`]: the elementary streams' own framing (Annex B NAL
-//!   units and parameter sets, ADTS AAC frames).
+//! - [`h264`], [`adts`], [`mpa`]: the elementary streams' own framing
+//!   (Annex B NAL units and parameter sets, ADTS AAC frames, MPEG audio
+//!   frames).
 //!
 //! Hand-written (see the module docs for why not `mpeg2ts-reader`): the
 //! parts MSE needs are a few hundred lines, and every byte of them ships
@@ -17,6 +18,7 @@ pub mod adts;
 pub mod bits;
 mod demux;
 pub mod h264;
+pub mod mpa;
 pub mod packet;
 pub mod psi;
 #[cfg(test)]

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import { fixture } from "./stack.mjs";
 
-const TYPES = { ".mpd": "application/dash+xml", ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4", ".m4a": "audio/mp4", ".webm": "video/webm", ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html; charset=utf-8" };
+const TYPES = { ".mpd": "application/dash+xml", ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".ts": "video/mp2t", ".mp4": "video/mp4", ".m4a": "audio/mp4", ".webm": "video/webm", ".js": "text/javascript", ".wasm": "application/wasm", ".html": "text/html; charset=utf-8" };
 
 export const BILLION_LAUGHS = `<?xml version="1.0"?>
 <!DOCTYPE lolz [

@@ -357,7 +357,8 @@ type MediaJob = (&'static str, &'static str, Vec<String>);
 /// native tests and the player: H.264 + AAC; another stream (640x360,
 /// timestamps 1000 s on) to splice in after a discontinuity; a 33-bit PTS
 /// rollover inside the second segment; 1 s segments cut between keyframes
-/// (every other one starts on a non-keyframe); audio only.
+/// (every other one starts on a non-keyframe); audio only; H.264 + MP3; a
+/// 90 s stream the test origin publishes as live; a 3-rung ladder.
 fn ts_jobs() -> Vec<MediaJob> {
     let hls = |dir: &str, extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = ["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"].map(String::from).into();
@@ -379,6 +380,51 @@ fn ts_jobs() -> Vec<MediaJob> {
         job("rollover/media.m3u8", "320x180", 8, 440, &[&H264[..], &av[..], &["-output_ts_offset", "95440"][..]].concat()),
         job("nonkey/media.m3u8", "320x180", 8, 550, &[&H264[..], &av[..], &["-hls_flags", "split_by_time", "-hls_time", "1"][..]].concat()),
         job("audio/media.m3u8", "320x180", 8, 770, &["-vn", "-c:a", "aac", "-b:a", "48k"]),
+        job("mp3/media.m3u8", "320x180", 8, 600, &[&H264[..], &["-b:v", "120k", "-c:a", "libmp3lame", "-b:a", "64k"][..]].concat()),
+        // The source of the live TS stream the test origin publishes over time.
+        job("live/media.m3u8", "320x180", 90, 415, &[&H264[..], &av[..]].concat()),
+        // A 3-rung ladder, each variant muxed with its own audio (as most TS
+        // packagers write them), under a master playlist.
+        ("ts", "ladder/master.m3u8", {
+            let mut a = lavfi("640x360", 20, 440);
+            a.extend(["-map", "0:v", "-map", "0:v", "-map", "0:v", "-map", "1:a", "-map", "1:a", "-map", "1:a"].map(String::from));
+            a.extend(H264.map(String::from));
+            a.extend(
+                [
+                    "-s:v:0",
+                    "256x144",
+                    "-b:v:0",
+                    "150k",
+                    "-s:v:1",
+                    "426x240",
+                    "-b:v:1",
+                    "400k",
+                    "-s:v:2",
+                    "640x360",
+                    "-b:v:2",
+                    "900k",
+                    "-c:a",
+                    "aac",
+                    "-b:a",
+                    "64k",
+                    "-f",
+                    "hls",
+                    "-hls_time",
+                    "2",
+                    "-hls_playlist_type",
+                    "vod",
+                    "-master_pl_name",
+                    "master.m3u8",
+                    "-var_stream_map",
+                    "v:0,a:0 v:1,a:1 v:2,a:2",
+                    "-hls_segment_filename",
+                    "ladder/v%v/seg-%03d.ts",
+                    "ladder/v%v/media.m3u8",
+                ]
+                .map(String::from),
+            );
+            a
+        }),
     ]
 }
 

@@ -271,3 +271,31 @@ fn garbage_never_panics() {
         let _ = transmux(&mut t, &[(0.0, bytes)], false);
     }
 }
+
+#[test]
+fn an_unannounced_jump_in_the_clock_is_placed_at_the_playlist_time() {
+    let main = segments("avc-aac");
+    let other = segments("other");
+    let mut t = Transmuxer::new();
+    let mut out = transmux(&mut t, &main[..2], false);
+    // The other stream (its clock at 1000 s) spliced in without a discontinuity tag.
+    out.extend(transmux(&mut t, &[(4.0, other[0].1.clone())], false));
+    let media = medias(&out);
+    assert!((media[2].start - 4.0).abs() < 0.001, "{}", media[2].start);
+    assert!(media[2].audio.is_some(), "its audio kept (not dropped as before the timeline)");
+}
+
+#[test]
+fn mp3_audio_is_carried_as_mpeg_audio_in_mp4() {
+    let segs = segments("mp3");
+    let out = transmux(&mut Transmuxer::new(), &segs, false);
+    assert_eq!(warnings(&out), Vec::<&TsWarning>::new());
+    let init = inits(&out)[0];
+    assert!(init.codecs.ends_with(",mp4a.6B"), "{}", init.codecs);
+    let media = medias(&out);
+    assert_contiguous(&media);
+    let streams = ffprobe(&init.data, &media, "mp3");
+    let mp3 = streams.iter().find(|s| s.0 == "mp3").expect("an mp3 stream");
+    let frames = 8.0 * 48_000.0 / 1152.0;
+    assert!((mp3.1 as f64 - frames).abs() <= 3.0, "every MP3 frame (~{frames}): {streams:?}");
+}

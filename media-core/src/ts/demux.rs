@@ -159,10 +159,13 @@ impl Demuxer {
         self.out.push_back(DemuxEvent::Streams(streams));
     }
 
-    /// The end of the input's segment: every PES in progress is complete.
+    /// The end of the input's segment: every PES in progress is complete,
+    /// and the next segment's packets count afresh (another variant's
+    /// counters need not follow these).
     pub fn flush(&mut self) {
         for k in 0..self.streams.len() {
             self.finish(k);
+            self.streams[k].continuity = None;
         }
         self.carry.clear();
     }

@@ -2,8 +2,9 @@
 //! as two SourceBuffers of one MediaSource on one element (so they cannot
 //! drift apart); any other URL is handed to the element as is.
 //!
-//! DASH and HLS (fMP4) play through [`mse`] (the MSE shell of
-//! `media_core::schedule::Engine`). A load is cancelled by bumping the
+//! DASH and HLS play through [`mse`] (the MSE shell of
+//! `media_core::schedule::Engine`); HLS with MPEG-TS segments is
+//! transmuxed to fMP4 on the way ([`ts`], `media_core::transmux`). A load is cancelled by bumping the
 //! generation; the running presentation is dropped with the player.
 //!
 //! Every fetch of a load (manifest, playlists, segments, refreshes) and a
@@ -29,6 +30,7 @@ use crate::dom::{describe, emit, error_detail};
 mod fetch;
 mod hls;
 mod mse;
+mod ts;
 
 use fetch::{fetch_text, finish_response, start_fetch, Scope};
 use hls::{bad_playlist, fetch_media, HlsLive};
@@ -190,9 +192,6 @@ impl Load {
         };
         if media.iter().all(Option::is_none) {
             return Err(JsValue::from_str("no variant playlist could be loaded"));
-        }
-        if media.iter().flatten().any(|m| !m.is_fmp4()) {
-            return Err(JsValue::from_str("HLS with MPEG-TS segments is not supported (fMP4 only)"));
         }
         if media.iter().flatten().chain(&audio).any(|m| m.is_encrypted()) {
             return Err(JsValue::from_str("encrypted HLS (EXT-X-KEY) is not supported"));

@@ -25,6 +25,7 @@ use web_sys::{AbortController, HtmlVideoElement, MediaSource, MediaSourceReadySt
 
 use super::fetch::{fetch_text, Scope};
 use super::hls::HlsLive;
+use super::ts::TsTrack;
 
 use crate::dom::error_detail;
 use crate::dom::{emit, error_name, Listener};
@@ -35,8 +36,18 @@ fn wall_ms() -> f64 {
 }
 
 enum Op {
-    Append { id: FetchId, offset: f64, window: (f64, f64), placed: bool },
-    Remove { start: f64, end: f64 },
+    Append {
+        id: FetchId,
+        offset: f64,
+        window: (f64, f64),
+        placed: bool,
+    },
+    /// Bytes the engine does not track (a transmuxed init segment).
+    AppendBytes(ArrayBuffer),
+    Remove {
+        start: f64,
+        end: f64,
+    },
     ChangeType(String),
 }
 
@@ -83,6 +94,10 @@ struct Shell {
     /// so a QuotaExceededError can retry the same bytes).
     running: Vec<Option<Option<FetchId>>>,
     offsets: Vec<f64>,
+    /// Each SourceBuffer's content type, as last set.
+    types: Vec<String>,
+    /// Per SourceBuffer, the transmuxer of its MPEG-TS segments (see [`super::ts`]).
+    ts: Vec<Option<TsTrack>>,
     bytes: ByFetch<ArrayBuffer>,
     fetches: ByFetch<AbortController>,
     eos_pending: bool,
@@ -177,6 +192,8 @@ impl Dash {
             queues: Vec::new(),
             running: Vec::new(),
             offsets: Vec::new(),
+            types: Vec::new(),
+            ts: Vec::new(),
             bytes: ByFetch(Vec::new()),
             fetches: ByFetch(Vec::new()),
             eos_pending: false,
@@ -353,15 +370,29 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                         s.queues.push(VecDeque::new());
                         s.running.push(None);
                         s.offsets.push(0.0);
+                        s.types.push(ct.clone());
+                        s.ts.push(None);
                     }
                     Err(e) => s.outbox.push(("error", error_detail("media", &format!("cannot play {ct}: {}", error_name(&e))))),
                 }
             }
         }
-        Output::Append { track, id, timestamp_offset, window, placed } => push(s, track, Op::Append { id, offset: timestamp_offset, window, placed }),
+        Output::Append { track, id, timestamp_offset, window, placed: _, ts_segment: Some(n) } => transmux(s, track, id, n, timestamp_offset, window),
+        Output::Append { track, id, timestamp_offset, window, placed, ts_segment: None } => {
+            push(s, track, Op::Append { id, offset: timestamp_offset, window, placed })
+        }
         Output::Remove { track, start, end } => push(s, track, Op::Remove { start, end }),
-        Output::ChangeType { track, content_type } => push(s, track, Op::ChangeType(content_type)),
+        Output::ChangeType { track, content_type } => {
+            if let Some(t) = s.types.get_mut(track) {
+                t.clone_from(&content_type);
+            }
+            push(s, track, Op::ChangeType(content_type))
+        }
         Output::Flush { track } => {
+            // (A queued init segment may go with them: the next segment brings one again.)
+            if let Some(ts) = s.ts.get_mut(track) {
+                *ts = None;
+            }
             if let Some(q) = s.queues.get_mut(track) {
                 for op in q.drain(..) {
                     if let Op::Append { id, .. } = op {
@@ -406,6 +437,38 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
         Output::Event(EngineEvent::Error(e)) => s.outbox.push(("error", error_detail("media", &e.to_string()))),
         Output::Event(_) => {}
     }
+}
+
+/// Transmux MPEG-TS segment `n` (fetch `id`) and queue what it became: a
+/// new init segment where the configuration changed (after a
+/// `changeType` where the codecs did), then its fragment, placed at
+/// `offset` like any HLS segment.
+fn transmux(s: &mut Shell, track: usize, id: FetchId, n: u64, offset: f64, window: (f64, f64)) {
+    let Some(slot) = s.ts.get_mut(track) else { return };
+    let ts = slot.get_or_insert_with(TsTrack::new);
+    let Some(buf) = s.bytes.get(&id) else { return };
+    let out = ts.segment(id, n, offset, buf);
+    if let Some(ct) = out.content_type.filter(|ct| s.types.get(track) != Some(ct)) {
+        if let Some(t) = s.types.get_mut(track) {
+            t.clone_from(&ct);
+        }
+        push(s, track, Op::ChangeType(ct));
+    }
+    if let Some(init) = out.init {
+        push(s, track, Op::AppendBytes(init));
+    }
+    match out.media {
+        Some(media) => {
+            s.bytes.insert(id, media);
+            push(s, track, Op::Append { id, offset, window, placed: true });
+        }
+        None => {
+            // Nothing to append (no keyframe yet, or nothing it can carry).
+            s.bytes.remove(&id);
+            s.engine.handle_appended(wall_ms(), track);
+        }
+    }
+    s.outbox.extend(out.events);
 }
 
 fn push(s: &mut Shell, track: usize, op: Op) {
@@ -490,6 +553,16 @@ fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
                 let _ = sb.change_type(&ct);
                 false
             }
+            Op::AppendBytes(buf) => match sb.append_buffer_with_array_buffer(&buf) {
+                Ok(()) => {
+                    s.running[i] = Some(None);
+                    true
+                }
+                Err(e) => {
+                    s.outbox.push(("error", error_detail("media", &format!("an init segment was refused: {}", error_name(&e)))));
+                    false
+                }
+            },
         };
         if started {
             return;

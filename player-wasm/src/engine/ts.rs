@@ -1,0 +1,109 @@
+//! MPEG-TS segments on their way to a SourceBuffer: the shell's side of
+//! `media_core::transmux`. One [`TsTrack`] per SourceBuffer keeps the
+//! transmuxer's state across segments (a segment that follows the last
+//! one continues its audio and video; any other starts afresh).
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use media_core::schedule::FetchId;
+use media_core::transmux::{TransmuxOutput, Transmuxer};
+use media_core::ts::{StreamType, TsWarning};
+use wasm_bindgen::prelude::*;
+
+use crate::dom::error_detail;
+
+pub(crate) struct TsTrack {
+    transmuxer: Transmuxer,
+    /// The number of the last segment transmuxed.
+    last: Option<u64>,
+    /// Fetches already transmuxed (their bytes are fMP4 now: a retried
+    /// append must not transmux them again).
+    done: Vec<FetchId>,
+    /// Something appended so far (else an unsupported stream is an error).
+    appended: bool,
+}
+
+/// What one segment became.
+pub(crate) struct TsOut {
+    /// The content type the SourceBuffer must have for `init` (codecs as found).
+    pub content_type: Option<String>,
+    pub init: Option<ArrayBuffer>,
+    pub media: Option<ArrayBuffer>,
+    /// Page events: timed ID3 metadata, an error for a stream that cannot play.
+    pub events: Vec<(&'static str, JsValue)>,
+}
+
+fn buffer(bytes: &[u8]) -> ArrayBuffer {
+    Uint8Array::from(bytes).buffer()
+}
+
+impl TsTrack {
+    pub fn new() -> Self {
+        TsTrack { transmuxer: Transmuxer::new(), last: None, done: Vec::new(), appended: false }
+    }
+
+    /// Transmux segment `number` (the bytes of fetch `id`), placed at `start`.
+    pub fn segment(&mut self, id: FetchId, number: u64, start: f64, bytes: &ArrayBuffer) -> TsOut {
+        let mut out = TsOut { content_type: None, init: None, media: None, events: Vec::new() };
+        if self.done.contains(&id) {
+            out.media = Some(bytes.clone());
+            return out;
+        }
+        let follows = self.last.is_some_and(|l| l.checked_add(1) == Some(number));
+        if !follows {
+            self.transmuxer.handle_seek();
+        }
+        self.last = Some(number);
+        self.transmuxer.handle_segment_start(start, !follows);
+        self.transmuxer.handle_data(&Uint8Array::new(bytes).to_vec());
+        self.transmuxer.handle_segment_end();
+        let mut id3 = Vec::new();
+        let mut unsupported = Vec::new();
+        let mut media_start = 0.0;
+        while let Some(o) = self.transmuxer.poll_output() {
+            match o {
+                TransmuxOutput::Init(init) => {
+                    out.content_type = Some(init.content_type());
+                    out.init = Some(buffer(&init.data));
+                }
+                TransmuxOutput::Media(m) => {
+                    media_start = m.start;
+                    out.media = Some(buffer(&m.data));
+                }
+                TransmuxOutput::Id3 { time, data } => id3.push((time, data)),
+                TransmuxOutput::Warning(TsWarning::Unsupported(kind)) => unsupported.push(kind),
+                TransmuxOutput::Warning(_) => {}
+            }
+        }
+        // In sequence mode the fragment starts at `start`: metadata keeps its place in it.
+        for (time, data) in id3 {
+            let o = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&o, &"time".into(), &(start + time - media_start).into());
+            let _ = js_sys::Reflect::set(&o, &"id3".into(), &Uint8Array::from(data.as_slice()).into());
+            out.events.push(("metadata", o.into()));
+        }
+        if out.media.is_some() {
+            self.appended = true;
+            if self.done.len() >= 8 {
+                self.done.remove(0);
+            }
+            self.done.push(id);
+        } else if !self.appended && unsupported.iter().any(|k| k.is_video() || k.is_audio()) {
+            let names: Vec<&str> = unsupported.iter().map(|k| name(*k)).collect();
+            out.events.push(("error", error_detail("media", &format!("this MPEG-TS stream's codecs are not supported yet: {}", names.join(", ")))));
+        }
+        out
+    }
+}
+
+fn name(kind: StreamType) -> &'static str {
+    match kind {
+        StreamType::H264 => "H.264",
+        StreamType::H265 => "H.265",
+        StreamType::Aac => "AAC",
+        StreamType::Mpa => "MPEG audio (MP3)",
+        StreamType::Ac3 => "AC-3",
+        StreamType::Eac3 => "E-AC-3",
+        StreamType::Id3 => "ID3",
+        StreamType::Other(_) => "an unknown stream type",
+    }
+}
