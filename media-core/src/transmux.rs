@@ -23,8 +23,8 @@ use std::collections::VecDeque;
 
 use crate::fmp4::{self, Run, Sample, SampleEntry, Track};
 use crate::ts::adts;
-use crate::ts::h264::{self, Sps};
 use crate::ts::mpa;
+use crate::ts::{h264, h265};
 use crate::ts::{DemuxEvent, Demuxer, Pes, StreamType, TsWarning};
 
 #[cfg(test)]
@@ -94,12 +94,61 @@ struct VideoSample {
 #[derive(Default)]
 struct Video {
     pid: u16,
-    sps: Vec<Vec<u8>>,
-    pps: Vec<Vec<u8>>,
-    info: Option<Sps>,
+    /// H.264 or H.265.
+    hevc: bool,
+    /// Parameter sets as last seen (VPS: H.265 only).
+    vps: Vec<u8>,
+    sps: Vec<u8>,
+    pps: Vec<u8>,
+    info: Option<VideoInfo>,
     samples: Vec<VideoSample>,
     /// The last frame's duration (ticks): the duration of a segment's last frame.
     last_duration: Option<i64>,
+}
+
+/// What the SPS says, for the sample entry and the codecs parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct VideoInfo {
+    width: u32,
+    height: u32,
+    codec: String,
+    /// H.265's profile and format, for `hvcC`.
+    hevc: Option<h265::Sps>,
+}
+
+impl Video {
+    /// Remember a parameter set; a new SPS is read again.
+    fn parameter_set(&mut self, kind: u8, unit: &[u8]) {
+        let slot = match kind {
+            0 => &mut self.vps,
+            1 => &mut self.sps,
+            _ => &mut self.pps,
+        };
+        if slot.as_slice() == unit {
+            return;
+        }
+        *slot = unit.to_vec();
+        if kind == 1 {
+            self.info = if self.hevc {
+                h265::parse_sps(unit).map(|s| VideoInfo { width: s.width, height: s.height, codec: h265::codec_string(&s), hevc: Some(s) })
+            } else {
+                h264::parse_sps(unit).map(|s| VideoInfo { width: s.width, height: s.height, codec: h264::codec_string(&s), hevc: None })
+            };
+        }
+    }
+
+    /// The sample entry, once the parameter sets are known.
+    fn entry(&self) -> Option<SampleEntry> {
+        let info = self.info.as_ref()?;
+        let (width, height) = (u16::try_from(info.width).ok()?, u16::try_from(info.height).ok()?);
+        if self.pps.is_empty() {
+            return None;
+        }
+        Some(match &info.hevc {
+            Some(s) => SampleEntry::Hevc { width, height, hvcc: h265::hvcc(s, &[&self.vps], &[&self.sps], &[&self.pps])? },
+            None => SampleEntry::Avc { width, height, avcc: h264::avcc(&[&self.sps], &[&self.pps])? },
+        })
+    }
 }
 
 /// An audio stream's configuration, from its frame headers.
@@ -134,6 +183,12 @@ struct Audio {
     frames: Vec<(i64, u32, Vec<u8>)>,
     /// The next frame's time, in samples, if the last one is known.
     next: Option<i64>,
+}
+
+/// One NAL unit, 4-byte length first (as `avcC`/`hvcC` declare).
+fn push_nal(sample: &mut Vec<u8>, unit: &[u8]) {
+    sample.extend_from_slice(&u32::try_from(unit.len()).unwrap_or(0).to_be_bytes());
+    sample.extend_from_slice(unit);
 }
 
 /// The TS → fMP4 transmuxer (see the module docs).
@@ -238,17 +293,17 @@ impl Transmuxer {
 
     /// The PMT: the first video and the first audio stream are carried.
     fn handle_streams(&mut self, streams: &[(u16, StreamType)]) {
-        let video = streams.iter().find(|s| s.1 == StreamType::H264);
+        let video = streams.iter().find(|s| s.1.is_video());
         let audio = streams.iter().find(|s| matches!(s.1, StreamType::Aac | StreamType::Mpa));
         if self.video.as_ref().map(|v| v.pid) != video.map(|v| v.0) {
-            self.video = video.map(|&(pid, _)| Video { pid, ..Video::default() });
+            self.video = video.map(|&(pid, kind)| Video { pid, hevc: kind == StreamType::H265, ..Video::default() });
         }
         if self.audio.as_ref().map(|a| a.pid) != audio.map(|a| a.0) {
             self.audio = audio.map(|&(pid, kind)| Audio { pid, kind: Some(kind), ..Audio::default() });
         }
         self.id3 = streams.iter().find(|s| s.1 == StreamType::Id3).map(|s| s.0);
         for &(_, kind) in streams {
-            let carried = matches!(kind, StreamType::H264 | StreamType::Aac | StreamType::Mpa | StreamType::Id3);
+            let carried = matches!(kind, StreamType::H264 | StreamType::H265 | StreamType::Aac | StreamType::Mpa | StreamType::Id3);
             if !carried && !self.warned_unsupported.contains(&kind) {
                 self.warned_unsupported.push(kind);
                 self.warn(TsWarning::Unsupported(kind));
@@ -293,26 +348,29 @@ impl Transmuxer {
         let mut sample = Vec::with_capacity(data.len() + 16);
         let mut key = false;
         for unit in h264::nal_units(data) {
-            match h264::nal_type(unit) {
-                h264::NAL_SPS => {
-                    if !v.sps.iter().any(|s| s == unit) {
-                        v.sps = vec![unit.to_vec()];
-                        v.info = h264::parse_sps(unit);
+            // (Parameter sets go to the sample entry, delimiters nowhere.)
+            if v.hevc {
+                match h265::nal_type(unit) {
+                    h265::NAL_VPS => v.parameter_set(0, unit),
+                    h265::NAL_SPS => v.parameter_set(1, unit),
+                    h265::NAL_PPS => v.parameter_set(2, unit),
+                    h265::NAL_AUD => {}
+                    t => {
+                        key |= h265::is_irap(t);
+                        push_nal(&mut sample, unit);
                     }
-                    continue;
                 }
-                h264::NAL_PPS => {
-                    if !v.pps.iter().any(|s| s == unit) {
-                        v.pps = vec![unit.to_vec()];
+            } else {
+                match h264::nal_type(unit) {
+                    h264::NAL_SPS => v.parameter_set(1, unit),
+                    h264::NAL_PPS => v.parameter_set(2, unit),
+                    h264::NAL_AUD => {}
+                    t => {
+                        key |= t == h264::NAL_IDR;
+                        push_nal(&mut sample, unit);
                     }
-                    continue;
                 }
-                h264::NAL_AUD => continue,
-                h264::NAL_IDR => key = true,
-                _ => {}
             }
-            sample.extend_from_slice(&u32::try_from(unit.len()).unwrap_or(0).to_be_bytes());
-            sample.extend_from_slice(unit);
         }
         if sample.is_empty() {
             return;
@@ -354,13 +412,8 @@ impl Transmuxer {
     /// The tracks as they are configured now.
     fn current_tracks(&self) -> Vec<Track> {
         let mut tracks = Vec::new();
-        if let Some(v) = &self.video {
-            if let (Some(info), Some(avcc)) =
-                (&v.info, h264::avcc(&v.sps.iter().map(Vec::as_slice).collect::<Vec<_>>(), &v.pps.iter().map(Vec::as_slice).collect::<Vec<_>>()))
-            {
-                let (width, height) = (u16::try_from(info.width).unwrap_or(0), u16::try_from(info.height).unwrap_or(0));
-                tracks.push(Track { id: VIDEO_TRACK, timescale: CLOCK as u32, entry: SampleEntry::Avc { width, height, avcc } });
-            }
+        if let Some(entry) = self.video.as_ref().and_then(Video::entry) {
+            tracks.push(Track { id: VIDEO_TRACK, timescale: CLOCK as u32, entry });
         }
         if let Some(c) = self.audio.as_ref().and_then(|a| a.config.as_ref()) {
             tracks.push(Track { id: AUDIO_TRACK, timescale: c.rate, entry: c.entry.clone() });
@@ -369,14 +422,9 @@ impl Transmuxer {
     }
 
     fn codecs(&self) -> String {
-        let mut codecs = Vec::new();
-        if let Some(info) = self.video.as_ref().and_then(|v| v.info.as_ref()) {
-            codecs.push(h264::codec_string(info));
-        }
-        if let Some(c) = self.audio.as_ref().and_then(|a| a.config.as_ref()) {
-            codecs.push(c.codec.clone());
-        }
-        codecs.join(",")
+        let video = self.video.as_ref().and_then(|v| v.info.as_ref()).map(|i| i.codec.clone());
+        let audio = self.audio.as_ref().and_then(|a| a.config.as_ref()).map(|c| c.codec.clone());
+        video.into_iter().chain(audio).collect::<Vec<_>>().join(",")
     }
 
     /// The segment's samples, as one fragment.

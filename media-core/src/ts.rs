@@ -6,7 +6,7 @@
 //! - [`packet`]: one 188-byte packet; [`psi`]: PAT and PMT.
 //! - [`Demuxer`]: packets to PES, continuity checked per PID, resync on
 //!   lost sync bytes, a PES cut short dropped with a warning.
-//! - [`h264`], [`adts`], [`mpa`]: the elementary streams' own framing
+//! - [`h264`], [`h265`], [`adts`], [`mpa`]: the elementary streams' own framing
 //!   (Annex B NAL units and parameter sets, ADTS AAC frames, MPEG audio
 //!   frames).
 //!
@@ -18,6 +18,7 @@ pub mod adts;
 pub mod bits;
 mod demux;
 pub mod h264;
+pub mod h265;
 pub mod mpa;
 pub mod packet;
 pub mod psi;

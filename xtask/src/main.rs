@@ -357,7 +357,7 @@ type MediaJob = (&'static str, &'static str, Vec<String>);
 /// native tests and the player: H.264 + AAC; another stream (640x360,
 /// timestamps 1000 s on) to splice in after a discontinuity; a 33-bit PTS
 /// rollover inside the second segment; 1 s segments cut between keyframes
-/// (every other one starts on a non-keyframe); audio only; H.264 + MP3; a
+/// (every other one starts on a non-keyframe); audio only; H.265 + AAC; H.264 + MP3; a
 /// 90 s stream the test origin publishes as live; a 3-rung ladder.
 fn ts_jobs() -> Vec<MediaJob> {
     let hls = |dir: &str, extra: &[&str]| -> Vec<String> {
@@ -380,6 +380,26 @@ fn ts_jobs() -> Vec<MediaJob> {
         job("rollover/media.m3u8", "320x180", 8, 440, &[&H264[..], &av[..], &["-output_ts_offset", "95440"][..]].concat()),
         job("nonkey/media.m3u8", "320x180", 8, 550, &[&H264[..], &av[..], &["-hls_flags", "split_by_time", "-hls_time", "1"][..]].concat()),
         job("audio/media.m3u8", "320x180", 8, 770, &["-vn", "-c:a", "aac", "-b:a", "48k"]),
+        job(
+            "hevc/media.m3u8",
+            "320x180",
+            8,
+            500,
+            &[
+                "-c:v",
+                "libx265",
+                "-preset",
+                "ultrafast",
+                "-x265-params",
+                "log-level=error:keyint=48:min-keyint=48:scenecut=0",
+                "-b:v",
+                "150k",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "48k",
+            ],
+        ),
         job("mp3/media.m3u8", "320x180", 8, 600, &[&H264[..], &["-b:v", "120k", "-c:a", "libmp3lame", "-b:a", "64k"][..]].concat()),
         // The source of the live TS stream the test origin publishes over time.
         job("live/media.m3u8", "320x180", 90, 415, &[&H264[..], &av[..]].concat()),

@@ -299,3 +299,20 @@ fn mp3_audio_is_carried_as_mpeg_audio_in_mp4() {
     let frames = 8.0 * 48_000.0 / 1152.0;
     assert!((mp3.1 as f64 - frames).abs() <= 3.0, "every MP3 frame (~{frames}): {streams:?}");
 }
+
+#[test]
+fn h265_becomes_hvc1_with_its_parameter_sets_and_codec_string() {
+    let segs = segments("hevc");
+    let out = transmux(&mut Transmuxer::new(), &segs, false);
+    assert_eq!(warnings(&out), Vec::<&TsWarning>::new());
+    let init = inits(&out)[0];
+    // x265's Main profile: space 0, profile 1, compatibility 0x60000000 reversed = 6, level 60 (2.0).
+    assert!(init.codecs.starts_with("hvc1.1.6.L"), "{}", init.codecs);
+    assert_eq!(init.size, Some((320, 180)));
+    assert!(child(&init.data, &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"]).is_some_and(|d| d.windows(4).any(|w| w == b"hvcC")));
+    let media = medias(&out);
+    assert_contiguous(&media);
+    let streams = ffprobe(&init.data, &media, "hevc");
+    let video = streams.iter().find(|s| s.0 == "hevc").expect("an hevc stream");
+    assert_eq!(video.1, 8 * 24, "every frame decodes: {streams:?}");
+}
