@@ -316,3 +316,54 @@ fn h265_becomes_hvc1_with_its_parameter_sets_and_codec_string() {
     let video = streams.iter().find(|s| s.0 == "hevc").expect("an hevc stream");
     assert_eq!(video.1, 8 * 24, "every frame decodes: {streams:?}");
 }
+
+/// A real segment whose PMT gains a timed-ID3 stream (type 0x15, PID
+/// 0x1ff), and one ID3 PES on it 1 s after the segment's first video frame.
+#[test]
+fn timed_id3_comes_out_at_its_presentation_time() {
+    let seg = segments("avc-aac")[0].1.clone();
+    let pid = |p: &[u8]| u16::from(p[1] & 0x1f) << 8 | u16::from(p[2]);
+    let pmt_pid = {
+        let pat = seg.chunks(188).find(|p| pid(p) == 0).unwrap();
+        u16::from(pat[15] & 0x1f) << 8 | u16::from(pat[16])
+    };
+    let mut packets: Vec<Vec<u8>> = seg.chunks(188).map(<[u8]>::to_vec).collect();
+    // The PMT: its section gets one more elementary stream entry.
+    let pmt = packets.iter_mut().find(|p| pid(p) == pmt_pid).unwrap();
+    let len = usize::from(u16::from(pmt[6] & 0x0f) << 8 | u16::from(pmt[7]));
+    let end = 5 + 3 + len - 4; // where the CRC starts
+    pmt.splice(end..end, [0x15, 0xe1, 0xff, 0xf0, 0x00]);
+    pmt.truncate(188);
+    let len = len + 5;
+    pmt[6] = (pmt[6] & 0xf0) | (len >> 8) as u8;
+    pmt[7] = len as u8;
+    // The ID3 PES: "ID3" tag bytes, PTS = 1.4 s (ffmpeg's start) + 1 s.
+    let pts: u64 = 90_000 * 24 / 10;
+    let id3 = b"ID3\x04\x00\x00\x00\x00\x00\x0aTXXX\x00\x00\x00\x00\x00\x00";
+    let mut pes = vec![0, 0, 1, 0xbd, 0, (8 + id3.len()) as u8, 0x84, 0x80, 5];
+    pes.extend_from_slice(&[
+        0x21 | ((pts >> 29) & 0x0e) as u8,
+        (pts >> 22) as u8,
+        0x01 | ((pts >> 14) & 0xfe) as u8,
+        (pts >> 7) as u8,
+        0x01 | ((pts << 1) & 0xfe) as u8,
+    ]);
+    pes.extend_from_slice(id3);
+    let mut packet = vec![0x47, 0x41, 0xff, 0x30, (183 - pes.len()) as u8, 0];
+    packet.resize(188 - pes.len(), 0xff);
+    packet.extend_from_slice(&pes);
+    packets.insert(10, packet);
+    let out = transmux(&mut Transmuxer::new(), &[(0.0, packets.concat())], false);
+    let events: Vec<_> = out.iter().filter_map(|o| if let TransmuxOutput::Id3 { time, data } = o { Some((*time, data.clone())) } else { None }).collect();
+    assert_eq!(events.len(), 1, "{out:?}");
+    // The presentation starts at the first video frame, as ffprobe reads it.
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-show_entries", "stream=start_time", "-of", "csv=p=0"])
+        .arg(media("avc-aac").join("seg-000.ts"))
+        .output()
+        .unwrap();
+    let first: f64 = String::from_utf8(probe.stdout).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let want = 2.4 - first;
+    assert!((events[0].0 - want).abs() < 0.001, "{want} s into the presentation: {}", events[0].0);
+    assert_eq!(events[0].1, id3.to_vec());
+}
