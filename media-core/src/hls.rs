@@ -777,6 +777,7 @@ fn representation(
         timestamp_offset: 0.0,
         placed: true,
         transmux: !media.is_fmp4(),
+        discontinuities: media.segments.iter().filter(|s| s.discontinuity).map(|s| s.sequence).collect(),
         init,
         addressing: Addressing::Segments(segments),
     }

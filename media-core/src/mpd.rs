@@ -173,6 +173,9 @@ pub struct Representation {
     /// MPEG-TS segments (HLS): the shell transmuxes each to fMP4
     /// ([`crate::transmux`]) before appending; there is no init segment to fetch.
     pub transmux: bool,
+    /// Numbers of the segments that follow an `EXT-X-DISCONTINUITY` (new
+    /// timestamps, maybe new codecs): the transmuxer places them afresh.
+    pub discontinuities: Vec<u64>,
     pub init: Option<ByteRef>,
     pub addressing: Addressing,
 }
@@ -642,6 +645,7 @@ pub fn parse_at(text: &str, url: &str, now_ms: Option<f64>) -> Result<Manifest, 
                     timestamp_offset: offset,
                     placed: false,
                     transmux: false,
+                    discontinuities: Vec::new(),
                     init,
                     addressing,
                     id,

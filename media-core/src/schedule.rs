@@ -99,9 +99,9 @@ pub enum Output {
         timestamp_offset: f64,
         window: (f64, f64),
         placed: bool,
-        /// MPEG-TS (see [`Representation::transmux`]): the segment's number,
-        /// so the shell's transmuxer knows whether it follows the last one.
-        ts_segment: Option<u64>,
+        /// MPEG-TS (see [`Representation::transmux`]): which segment, so the
+        /// shell's transmuxer knows whether it follows the last one.
+        ts_segment: Option<TsSegment>,
     },
     /// Queue: remove `[start, end)` from the track's SourceBuffer.
     Remove {
@@ -127,6 +127,14 @@ pub enum Output {
     /// Fetch the manifest again (live) and hand it to [`Engine::handle_manifest`].
     RefreshManifest,
     Event(EngineEvent),
+}
+
+/// An MPEG-TS segment being appended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TsSegment {
+    pub number: u64,
+    /// It follows an `EXT-X-DISCONTINUITY`.
+    pub discontinuity: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -636,7 +644,7 @@ impl Engine {
         let placed = r.is_some_and(|r| r.placed);
         let placed_at = self.tracks[track].placed_at.iter().find(|(k, ..)| *k == id);
         let start = placed_at.map(|(_, t, _)| *t);
-        let ts_segment = placed_at.filter(|_| r.is_some_and(|r| r.transmux)).map(|(.., n)| *n);
+        let ts_segment = placed_at.zip(r.filter(|r| r.transmux)).map(|((.., n), r)| TsSegment { number: *n, discontinuity: r.discontinuities.contains(n) });
         let offset = match (placed, start) {
             (true, Some(t)) => t,
             _ => r.map_or(0.0, |r| r.timestamp_offset),

@@ -154,6 +154,9 @@ impl Video {
 /// An audio stream's configuration, from its frame headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct AudioConfig {
+    /// A frame of silence in this format, where one is known (AAC-LC mono
+    /// and stereo): what fills a gap at a splice.
+    silence: Option<&'static [u8]>,
     rate: u32,
     /// Samples per frame.
     frame: u32,
@@ -165,12 +168,17 @@ impl AudioConfig {
     fn aac(c: adts::AacConfig) -> Self {
         let entry =
             SampleEntry::Mp4a { channels: u16::from(c.channels), sample_rate: c.sample_rate(), object_type: 0x40, config: c.audio_specific_config().to_vec() };
-        AudioConfig { rate: c.sample_rate(), frame: 1024, codec: c.codec_string(), entry }
+        let silence: Option<&'static [u8]> = match (c.object_type, c.channels) {
+            (2, 1) => Some(&[0x00, 0xc8, 0x00, 0x80, 0x23, 0x80]),
+            (2, 2) => Some(&[0x21, 0x00, 0x49, 0x90, 0x02, 0x19, 0x00, 0x23, 0x80]),
+            _ => None,
+        };
+        AudioConfig { silence, rate: c.sample_rate(), frame: 1024, codec: c.codec_string(), entry }
     }
 
     fn mpa(c: mpa::MpaConfig) -> Self {
         let entry = SampleEntry::Mp4a { channels: u16::from(c.channels), sample_rate: c.sample_rate, object_type: c.object_type(), config: Vec::new() };
-        AudioConfig { rate: c.sample_rate, frame: c.frame_samples(), codec: c.codec_string(), entry }
+        AudioConfig { silence: None, rate: c.sample_rate, frame: c.frame_samples(), codec: c.codec_string(), entry }
     }
 }
 
@@ -205,6 +213,9 @@ pub struct Transmuxer {
     origin: i64,
     /// Decode times are shifted by this so that none is negative.
     dts_shift: i64,
+    /// Where the last fragment's audio ended (seconds): a splice fills up to
+    /// its new audio with silence from here.
+    audio_end: Option<f64>,
     /// Where the segment being fed starts on the playlist's timeline (seconds).
     segment_start: f64,
     /// A keyframe has been seen since the last reset: frames before one are undecodable.
@@ -254,7 +265,8 @@ impl Transmuxer {
         if let Some(v) = &mut self.video {
             v.samples.clear();
         }
-        // (The PMT is read again from the next segment.)
+        self.audio_end = None; // (no splice to fill)
+                               // (The PMT is read again from the next segment.)
         self.video = None;
         self.audio = None;
     }
@@ -555,6 +567,21 @@ impl Transmuxer {
                 }
                 if run.samples.is_empty() {
                     run.base_time = time as u64;
+                    // After a splice, the audio before it ended a little early:
+                    // silence up to here, so the buffered audio has no hole.
+                    let prev = self.audio_end.take().map(|t| (t * rate as f64).round() as i64);
+                    if let (None, Some(prev), Some(silence)) = (next, prev, config.silence) {
+                        let mut t = prev;
+                        while t < time && time - prev <= rate / 2 {
+                            let d = (time - t).min(frame);
+                            run.samples.push(Sample { duration: d as u32, size: silence.len() as u32, keyframe: true, cts: 0 });
+                            run.data.extend_from_slice(silence);
+                            t += d;
+                        }
+                        if !run.samples.is_empty() {
+                            run.base_time = prev as u64;
+                        }
+                    }
                 } else if next.is_some_and(|n| time > n) {
                     // A gap in the audio: the last frame's duration spans it,
                     // so this one decodes at its own time.
@@ -572,6 +599,7 @@ impl Transmuxer {
             if !run.samples.is_empty() {
                 let first = run.base_time as f64 / rate as f64;
                 let last = next.unwrap_or(0) as f64 / rate as f64;
+                self.audio_end = Some(last);
                 audio_span = Some((first, last));
                 start = start.min(first);
                 end = end.max(last);

@@ -17,7 +17,7 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Interval;
 use js_sys::{ArrayBuffer, Uint8Array};
 use media_core::mpd;
-use media_core::schedule::{Engine, EngineConfig, EngineEvent, FetchId, Output, Playhead};
+use media_core::schedule::{Engine, EngineConfig, EngineEvent, FetchId, Output, Playhead, TsSegment};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
@@ -377,7 +377,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                 }
             }
         }
-        Output::Append { track, id, timestamp_offset, window, placed: _, ts_segment: Some(n) } => transmux(s, track, id, n, timestamp_offset, window),
+        Output::Append { track, id, timestamp_offset, window, placed: _, ts_segment: Some(seg) } => transmux(s, track, id, seg, timestamp_offset, window),
         Output::Append { track, id, timestamp_offset, window, placed, ts_segment: None } => {
             push(s, track, Op::Append { id, offset: timestamp_offset, window, placed })
         }
@@ -439,15 +439,18 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
     }
 }
 
-/// Transmux MPEG-TS segment `n` (fetch `id`) and queue what it became: a
-/// new init segment where the configuration changed (after a
-/// `changeType` where the codecs did), then its fragment, placed at
-/// `offset` like any HLS segment.
-fn transmux(s: &mut Shell, track: usize, id: FetchId, n: u64, offset: f64, window: (f64, f64)) {
+/// Transmux MPEG-TS segment `n` (fetch `id`, listed at `offset`) and queue
+/// what it became: a new init segment where the configuration changed
+/// (after a `changeType` where the codecs did), then its fragment. The
+/// transmuxer puts a segment that does not follow the last one at its
+/// listed start and lets the stream's clock place those that follow (so
+/// audio and video keep their own relation across segment boundaries, which
+/// MSE's sequence mode would not); the fragment is appended as it is.
+fn transmux(s: &mut Shell, track: usize, id: FetchId, seg: TsSegment, offset: f64, window: (f64, f64)) {
     let Some(slot) = s.ts.get_mut(track) else { return };
     let ts = slot.get_or_insert_with(TsTrack::new);
     let Some(buf) = s.bytes.get(&id) else { return };
-    let out = ts.segment(id, n, offset, buf);
+    let out = ts.segment(id, seg, offset, buf);
     if let Some(ct) = out.content_type.filter(|ct| s.types.get(track) != Some(ct)) {
         if let Some(t) = s.types.get_mut(track) {
             t.clone_from(&ct);
@@ -460,7 +463,8 @@ fn transmux(s: &mut Shell, track: usize, id: FetchId, n: u64, offset: f64, windo
     match out.media {
         Some(media) => {
             s.bytes.insert(id, media);
-            push(s, track, Op::Append { id, offset, window, placed: true });
+            // (Its timestamps are on the presentation timeline already.)
+            push(s, track, Op::Append { id, offset: 0.0, window, placed: false });
         }
         None => {
             // Nothing to append (no keyframe yet, or nothing it can carry).
@@ -514,6 +518,10 @@ fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
                     }
                     sb.set_timestamp_offset(offset);
                     s.offsets[i] = f64::NAN;
+                } else if sb.mode() == SourceBufferAppendMode::Sequence {
+                    sb.set_mode(SourceBufferAppendMode::Segments);
+                    sb.set_timestamp_offset(offset);
+                    s.offsets[i] = offset;
                 } else if (s.offsets[i] - offset).abs() > 1e-9 || s.offsets[i].is_nan() {
                     sb.set_timestamp_offset(offset);
                     s.offsets[i] = offset;

@@ -4,7 +4,7 @@
 //! one continues its audio and video; any other starts afresh).
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use media_core::schedule::FetchId;
+use media_core::schedule::{FetchId, TsSegment};
 use media_core::transmux::{TransmuxOutput, Transmuxer};
 use media_core::ts::{StreamType, TsWarning};
 use wasm_bindgen::prelude::*;
@@ -41,8 +41,9 @@ impl TsTrack {
         TsTrack { transmuxer: Transmuxer::new(), last: None, done: Vec::new(), appended: false }
     }
 
-    /// Transmux segment `number` (the bytes of fetch `id`), placed at `start`.
-    pub fn segment(&mut self, id: FetchId, number: u64, start: f64, bytes: &ArrayBuffer) -> TsOut {
+    /// Transmux segment `seg` (the bytes of fetch `id`), listed at `start`.
+    pub fn segment(&mut self, id: FetchId, seg: TsSegment, start: f64, bytes: &ArrayBuffer) -> TsOut {
+        let number = seg.number;
         let mut out = TsOut { content_type: None, init: None, media: None, events: Vec::new() };
         if self.done.contains(&id) {
             out.media = Some(bytes.clone());
@@ -53,31 +54,34 @@ impl TsTrack {
             self.transmuxer.handle_seek();
         }
         self.last = Some(number);
-        self.transmuxer.handle_segment_start(start, !follows);
+        // Main-thread time per segment (copy in and out included), for the
+        // page: the figure that decides whether a Worker is worth it.
+        let started = crate::dom::now_ms();
+        self.transmuxer.handle_segment_start(start, !follows || seg.discontinuity);
         self.transmuxer.handle_data(&Uint8Array::new(bytes).to_vec());
         self.transmuxer.handle_segment_end();
         let mut id3 = Vec::new();
         let mut unsupported = Vec::new();
-        let mut media_start = 0.0;
         while let Some(o) = self.transmuxer.poll_output() {
             match o {
                 TransmuxOutput::Init(init) => {
                     out.content_type = Some(init.content_type());
                     out.init = Some(buffer(&init.data));
                 }
-                TransmuxOutput::Media(m) => {
-                    media_start = m.start;
-                    out.media = Some(buffer(&m.data));
-                }
+                TransmuxOutput::Media(m) => out.media = Some(buffer(&m.data)),
                 TransmuxOutput::Id3 { time, data } => id3.push((time, data)),
                 TransmuxOutput::Warning(TsWarning::Unsupported(kind)) => unsupported.push(kind),
                 TransmuxOutput::Warning(_) => {}
             }
         }
-        // In sequence mode the fragment starts at `start`: metadata keeps its place in it.
+        let timing = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&timing, &"segment".into(), &(number as f64).into());
+        let _ = js_sys::Reflect::set(&timing, &"bytes".into(), &f64::from(bytes.byte_length()).into());
+        let _ = js_sys::Reflect::set(&timing, &"ms".into(), &(crate::dom::now_ms() - started).into());
+        out.events.push(("transmux", timing.into()));
         for (time, data) in id3 {
             let o = js_sys::Object::new();
-            let _ = js_sys::Reflect::set(&o, &"time".into(), &(start + time - media_start).into());
+            let _ = js_sys::Reflect::set(&o, &"time".into(), &time.into());
             let _ = js_sys::Reflect::set(&o, &"id3".into(), &Uint8Array::from(data.as_slice()).into());
             out.events.push(("metadata", o.into()));
         }
