@@ -22,7 +22,9 @@
 use std::collections::VecDeque;
 
 use crate::fmp4::{self, Run, Sample, SampleEntry, Track};
+use crate::ts::ac3;
 use crate::ts::adts;
+use crate::ts::cea608::{self, Cea608};
 use crate::ts::mpa;
 use crate::ts::{h264, h265};
 use crate::ts::{DemuxEvent, Demuxer, Pes, StreamType, TsWarning};
@@ -45,6 +47,8 @@ pub enum TransmuxOutput {
     Init(Init),
     /// One segment's samples, every track in one `moof` + `mdat`.
     Media(Media),
+    /// A CEA-608 caption (CC1, from H.264 SEI) as it was shown.
+    Caption(cea608::Cue),
     /// Timed ID3 metadata at a presentation time (seconds).
     Id3 {
         time: f64,
@@ -102,6 +106,8 @@ struct Video {
     pps: Vec<u8>,
     info: Option<VideoInfo>,
     samples: Vec<VideoSample>,
+    /// CEA-608 field 1 byte pairs of the segment: (PTS, pair).
+    captions: Vec<(i64, [u8; 2])>,
     /// The last frame's duration (ticks): the duration of a segment's last frame.
     last_duration: Option<i64>,
 }
@@ -180,6 +186,19 @@ impl AudioConfig {
         let entry = SampleEntry::Mp4a { channels: u16::from(c.channels), sample_rate: c.sample_rate, object_type: c.object_type(), config: Vec::new() };
         AudioConfig { silence: None, rate: c.sample_rate, frame: c.frame_samples(), codec: c.codec_string(), entry }
     }
+
+    /// AC-3 and E-AC-3, passed through.
+    fn ac3(c: ac3::Ac3Config) -> Self {
+        let (channels, sample_rate) = (u16::from(c.channels), c.sample_rate);
+        let codec = c.codec_string().to_string();
+        let frame = c.frame_samples;
+        let entry = if c.enhanced {
+            SampleEntry::Eac3 { channels, sample_rate, dec3: c.specific }
+        } else {
+            SampleEntry::Ac3 { channels, sample_rate, dac3: c.specific }
+        };
+        AudioConfig { silence: None, rate: sample_rate, frame, codec, entry }
+    }
 }
 
 #[derive(Default)]
@@ -226,6 +245,8 @@ pub struct Transmuxer {
     /// Pending ID3 payloads: (unwrapped PTS, data).
     id3_pending: Vec<(i64, Vec<u8>)>,
     warned_unsupported: Vec<StreamType>,
+    /// The CC1 caption decoder.
+    cc: Cea608,
 }
 
 impl Transmuxer {
@@ -249,6 +270,7 @@ impl Transmuxer {
             if let Some(v) = &mut self.video {
                 v.last_duration = None;
             }
+            self.cc.handle_reset();
         }
     }
 
@@ -264,7 +286,9 @@ impl Transmuxer {
         }
         if let Some(v) = &mut self.video {
             v.samples.clear();
+            v.captions.clear();
         }
+        self.cc.handle_reset();
         self.audio_end = None; // (no splice to fill)
                                // (The PMT is read again from the next segment.)
         self.video = None;
@@ -306,7 +330,9 @@ impl Transmuxer {
     /// The PMT: the first video and the first audio stream are carried.
     fn handle_streams(&mut self, streams: &[(u16, StreamType)]) {
         let video = streams.iter().find(|s| s.1.is_video());
-        let audio = streams.iter().find(|s| matches!(s.1, StreamType::Aac | StreamType::Mpa));
+        // (AAC or MPEG audio first, which every browser plays; else AC-3 or
+        // E-AC-3, which the shell offers where MSE says it plays them.)
+        let audio = streams.iter().find(|s| matches!(s.1, StreamType::Aac | StreamType::Mpa)).or_else(|| streams.iter().find(|s| s.1.is_audio()));
         if self.video.as_ref().map(|v| v.pid) != video.map(|v| v.0) {
             self.video = video.map(|&(pid, kind)| Video { pid, hevc: kind == StreamType::H265, ..Video::default() });
         }
@@ -315,7 +341,7 @@ impl Transmuxer {
         }
         self.id3 = streams.iter().find(|s| s.1 == StreamType::Id3).map(|s| s.0);
         for &(_, kind) in streams {
-            let carried = matches!(kind, StreamType::H264 | StreamType::H265 | StreamType::Aac | StreamType::Mpa | StreamType::Id3);
+            let carried = kind.is_video() || kind.is_audio() || kind == StreamType::Id3;
             if !carried && !self.warned_unsupported.contains(&kind) {
                 self.warned_unsupported.push(kind);
                 self.warn(TsWarning::Unsupported(kind));
@@ -377,6 +403,12 @@ impl Transmuxer {
                     h264::NAL_SPS => v.parameter_set(1, unit),
                     h264::NAL_PPS => v.parameter_set(2, unit),
                     h264::NAL_AUD => {}
+                    h264::NAL_SEI => {
+                        let mut pairs = Vec::new();
+                        cea608::field1_pairs(unit, &mut pairs);
+                        v.captions.extend(pairs.into_iter().map(|p| (pts, p)));
+                        push_nal(&mut sample, unit);
+                    }
                     t => {
                         key |= t == h264::NAL_IDR;
                         push_nal(&mut sample, unit);
@@ -403,18 +435,29 @@ impl Transmuxer {
                 a.config = Some(config);
             }
         };
-        let left = if a.kind == Some(StreamType::Mpa) {
-            let (frames, left) = mpa::frames(data);
-            for f in frames {
-                take(a, AudioConfig::mpa(f.config), f.data);
+        let left = match a.kind {
+            Some(StreamType::Mpa) => {
+                let (frames, left) = mpa::frames(data);
+                for f in frames {
+                    take(a, AudioConfig::mpa(f.config), f.data);
+                }
+                left
             }
-            left
-        } else {
-            let (frames, left) = adts::frames(data);
-            for f in frames {
-                take(a, AudioConfig::aac(f.config), f.payload);
+            Some(StreamType::Ac3 | StreamType::Eac3) => {
+                let (frames, left) = ac3::frames(data);
+                for f in frames {
+                    let data = f.data;
+                    take(a, AudioConfig::ac3(f.config), data);
+                }
+                left
             }
-            left
+            _ => {
+                let (frames, left) = adts::frames(data);
+                for f in frames {
+                    take(a, AudioConfig::aac(f.config), f.payload);
+                }
+                left
+            }
         };
         if left > 0 {
             self.out.push_back(TransmuxOutput::Warning(TsWarning::BadFrame { pid }));
@@ -605,6 +648,15 @@ impl Transmuxer {
                 end = end.max(last);
                 runs.push(run);
             }
+        }
+        // Captions, in presentation order (SEI comes in decode order).
+        let mut captions = self.video.as_mut().map(|v| std::mem::take(&mut v.captions)).unwrap_or_default();
+        captions.sort_by_key(|c| c.0);
+        for (pts, pair) in captions {
+            self.cc.handle_pair(to_seconds(pts), pair);
+        }
+        while let Some(cue) = self.cc.poll_cue() {
+            self.out.push_back(TransmuxOutput::Caption(cue));
         }
         // Timed metadata, at presentation times.
         for (pts, data) in std::mem::take(&mut self.id3_pending) {

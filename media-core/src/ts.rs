@@ -4,18 +4,21 @@
 //! HLS into what Media Source Extensions take.
 //!
 //! - [`packet`]: one 188-byte packet; [`psi`]: PAT and PMT.
+//! - [`cea608`]: CEA-608 captions (CC1) from H.264 SEI, as timed cues.
 //! - [`Demuxer`]: packets to PES, continuity checked per PID, resync on
 //!   lost sync bytes, a PES cut short dropped with a warning.
-//! - [`h264`], [`h265`], [`adts`], [`mpa`]: the elementary streams' own framing
+//! - [`h264`], [`h265`], [`adts`], [`mpa`], [`ac3`]: the elementary streams' own framing
 //!   (Annex B NAL units and parameter sets, ADTS AAC frames, MPEG audio
-//!   frames).
+//!   frames, AC-3 and E-AC-3 sync frames).
 //!
 //! Hand-written (see the module docs for why not `mpeg2ts-reader`): the
 //! parts MSE needs are a few hundred lines, and every byte of them ships
 //! in the player.
 
+pub mod ac3;
 pub mod adts;
 pub mod bits;
+pub mod cea608;
 mod demux;
 pub mod h264;
 pub mod h265;

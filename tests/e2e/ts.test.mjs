@@ -137,3 +137,23 @@ test("a room syncs on a TS source like on any other: a late joiner within 50 ms"
   for (const p of [a, b]) assert.deepEqual(p.problems, []);
   for (const p of [a, b]) await p.context().close();
 });
+
+test("AC-3 5.1 audio passes through where MSE plays it, and is a clear error where it does not", async () => {
+  const { page } = await open("ts/ac3/media.m3u8");
+  const supported = await page.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="avc1.64000d,ac-3"'));
+  await page.click("#play");
+  if (supported) {
+    await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing AC-3 past 2 s");
+    const s = await state(page);
+    assert.ok(s.audio > 0 && s.error === null, JSON.stringify(s));
+    assert.deepEqual(page.problems, []);
+  } else {
+    await waitFor(page, () => /ac-3/.test(document.getElementById("notice").textContent), null, 10_000, "an error naming the codec");
+    const notice = await page.textContent("#notice");
+    console.log(`    this Chromium's MSE refuses AC-3: "${notice}"`);
+    assert.match(notice, /cannot play this MPEG-TS stream's codecs .*ac-3/);
+    const s = await state(page);
+    assert.equal(s.ranges.length, 0, "nothing appended that would not play");
+  }
+  await page.context().close();
+});

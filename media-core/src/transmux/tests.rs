@@ -306,6 +306,45 @@ fn mp3_audio_is_carried_as_mpeg_audio_in_mp4() {
 }
 
 #[test]
+fn ac3_and_eac3_pass_through_with_their_configuration_boxes() {
+    // (codec, codecs suffix, channels: 5.1 made by a pan filter, mono as the source)
+    for (name, suffix, channels) in [("ac3", ",ac-3", 6), ("eac3", ",ec-3", 1)] {
+        let segs = segments(name);
+        let out = transmux(&mut Transmuxer::new(), &segs, false);
+        assert_eq!(warnings(&out), Vec::<&TsWarning>::new(), "{name}");
+        let init = inits(&out)[0];
+        assert!(init.codecs.starts_with("avc1.") && init.codecs.ends_with(suffix), "{name}: {}", init.codecs);
+        let media = medias(&out);
+        assert_contiguous(&media);
+        let streams = ffprobe(&init.data, &media, name);
+        let audio = streams.iter().find(|s| s.0 == name).unwrap_or_else(|| panic!("an {name} stream: {streams:?}"));
+        let frames = 6.0 * 48_000.0 / 1536.0;
+        assert!((audio.1 as f64 - frames).abs() <= 3.0, "every {name} frame (~{frames}): {streams:?}");
+        // The channel layout came from the frame header into dac3/dec3.
+        assert_eq!(probe_channels(&init.data, &media, name), channels, "{name}");
+        let source = Command::new("ffprobe").args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"]).arg(self::media(name).join("seg-000.ts")).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&source.stdout).split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()), Some(channels.to_string().as_str()), "{name}: the source's own layout");
+        // Audio starts with the video: within one frame (32 ms) of the keyframe.
+        let (video, audio) = (media[0].video.expect("video"), media[0].audio.expect("audio"));
+        assert!((audio.0 - video.0).abs() <= 0.032, "{name} starts at {} s, video at {} s", audio.0, video.0);
+    }
+}
+
+/// The channels ffprobe reads from our audio sample entry.
+fn probe_channels(init: &[u8], fragments: &[&Media], name: &str) -> u64 {
+    let path = std::env::temp_dir().join(format!("wt-transmux-ch-{name}-{}.mp4", std::process::id()));
+    let mut all = init.to_vec();
+    for m in fragments {
+        all.extend_from_slice(&m.data);
+    }
+    std::fs::write(&path, &all).unwrap();
+    let out = Command::new("ffprobe").args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"]).arg(&path).output().expect("ffprobe");
+    let _ = std::fs::remove_file(&path);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().trim_end_matches(',').parse().unwrap_or_else(|_| panic!("ffprobe channels: {text:?} {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
 fn h265_becomes_hvc1_with_its_parameter_sets_and_codec_string() {
     let segs = segments("hevc");
     let out = transmux(&mut Transmuxer::new(), &segs, false);

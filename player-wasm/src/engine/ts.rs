@@ -20,6 +20,9 @@ pub(crate) struct TsTrack {
     done: Vec<FetchId>,
     /// Something appended so far (else an unsupported stream is an error).
     appended: bool,
+    /// The current configuration is one this browser's MSE refuses: its
+    /// media go nowhere until a configuration it plays.
+    refused: bool,
 }
 
 /// What one segment became.
@@ -38,7 +41,7 @@ fn buffer(bytes: &[u8]) -> ArrayBuffer {
 
 impl TsTrack {
     pub fn new() -> Self {
-        TsTrack { transmuxer: Transmuxer::new(), last: None, done: Vec::new(), appended: false }
+        TsTrack { transmuxer: Transmuxer::new(), last: None, done: Vec::new(), appended: false, refused: false }
     }
 
     /// Transmux segment `seg` (the bytes of fetch `id`), listed at `start`.
@@ -65,9 +68,20 @@ impl TsTrack {
         while let Some(o) = self.transmuxer.poll_output() {
             match o {
                 TransmuxOutput::Init(init) => {
-                    out.content_type = Some(init.content_type());
+                    // AC-3 and E-AC-3 pass through only where MSE plays them
+                    // (Safari, Edge on Windows; not Chromium or Firefox).
+                    let content_type = init.content_type();
+                    if !web_sys::MediaSource::is_type_supported(&content_type) {
+                        let detail = format!("this browser cannot play this MPEG-TS stream's codecs through Media Source Extensions: {content_type}");
+                        out.events.push(("error", error_detail("media", &detail)));
+                        self.refused = true;
+                        continue;
+                    }
+                    self.refused = false;
+                    out.content_type = Some(content_type);
                     out.init = Some(buffer(&init.data));
                 }
+                TransmuxOutput::Media(_) if self.refused => {}
                 TransmuxOutput::Media(m) => out.media = Some(buffer(&m.data)),
                 TransmuxOutput::Id3 { time, data } => id3.push((time, data)),
                 TransmuxOutput::Warning(TsWarning::Unsupported(kind)) => unsupported.push(kind),
