@@ -13,9 +13,15 @@ export interface MediaPlayerEventMap {
   quality: CustomEvent<Quality>;
   buffering: CustomEvent<boolean>;
   error: CustomEvent<{ code: string; message: string }>;
+  /** MPEG-TS HLS: timed ID3 metadata at a presentation time (s). */
+  metadata: CustomEvent<{ time: number; id3: Uint8Array }>;
+  /** MPEG-TS HLS: a CEA-608 caption (CC1 from H.264 SEI) as broadcast showed it, once it ends. */
+  caption: CustomEvent<{ track: "CC1"; start: number; end: number; text: string }>;
+  /** MPEG-TS HLS: one segment transmuxed on the main thread (bytes of TS, ms). */
+  transmux: CustomEvent<{ segment: number; bytes: number; ms: number }>;
 }
 
-/** DASH, HLS (fMP4) and progressive files on one element. */
+/** DASH, HLS (fMP4 and MPEG-TS segments) and progressive files on one element. */
 export class MediaPlayer {
   constructor(video: HTMLVideoElement);
   /** Events: see `MediaPlayerEventMap`. */

@@ -358,7 +358,7 @@ type MediaJob = (&'static str, &'static str, Vec<String>);
 /// timestamps 1000 s on) to splice in after a discontinuity; a 33-bit PTS
 /// rollover inside the second segment; 1 s segments cut between keyframes
 /// (every other one starts on a non-keyframe); audio only; H.265 + AAC; H.264 + MP3; H.264 +
-/// AC-3 5.1 and + E-AC-3; a
+/// AC-3 5.1 and + E-AC-3; raw H.264 for captions; a
 /// 90 s stream the test origin publishes as live; a 3-rung ladder.
 fn ts_jobs() -> Vec<MediaJob> {
     let hls = |dir: &str, extra: &[&str]| -> Vec<String> {
@@ -402,8 +402,42 @@ fn ts_jobs() -> Vec<MediaJob> {
             ],
         ),
         job("mp3/media.m3u8", "320x180", 8, 600, &[&H264[..], &["-b:v", "120k", "-c:a", "libmp3lame", "-b:a", "64k"][..]].concat()),
+        // Raw H.264 without B-frames, an AUD per access unit: the captions
+        // test adds CEA-608 SEI to it and has ffmpeg mux it to TS.
+        ("ts", "cc/source.h264", {
+            let mut a = lavfi("320x180", 8, 440);
+            a.extend(
+                [
+                    "-map",
+                    "0:v",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-bf",
+                    "0",
+                    "-g",
+                    "48",
+                    "-x264-params",
+                    "aud=1",
+                    "-f",
+                    "h264",
+                    "cc/source.h264",
+                ]
+                .map(String::from),
+            );
+            a
+        }),
         // AC-3 (5.1, as broadcast TS carries it) and E-AC-3 (stereo): passed through.
-        job("ac3/media.m3u8", "320x180", 6, 500, &[&H264[..], &["-b:v", "120k", "-c:a", "ac3", "-b:a", "192k", "-af", "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0"][..]].concat()),
+        job(
+            "ac3/media.m3u8",
+            "320x180",
+            6,
+            500,
+            &[&H264[..], &["-b:v", "120k", "-c:a", "ac3", "-b:a", "192k", "-af", "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0"][..]].concat(),
+        ),
         job("eac3/media.m3u8", "320x180", 6, 520, &[&H264[..], &["-b:v", "120k", "-c:a", "eac3", "-b:a", "96k"][..]].concat()),
         // The source of the live TS stream the test origin publishes over time.
         job("live/media.m3u8", "320x180", 90, 415, &[&H264[..], &av[..]].concat()),

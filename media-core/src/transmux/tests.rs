@@ -8,7 +8,7 @@ use std::process::Command;
 
 fn media(dir: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-media/ts").join(dir);
-    assert!(p.join("media.m3u8").exists(), "{} is missing: `cargo xtask test native` makes it with ffmpeg", p.display());
+    assert!(p.join("media.m3u8").exists() || p.join("source.h264").exists(), "{} is missing: `cargo xtask test native` makes it with ffmpeg", p.display());
     p
 }
 
@@ -322,8 +322,16 @@ fn ac3_and_eac3_pass_through_with_their_configuration_boxes() {
         assert!((audio.1 as f64 - frames).abs() <= 3.0, "every {name} frame (~{frames}): {streams:?}");
         // The channel layout came from the frame header into dac3/dec3.
         assert_eq!(probe_channels(&init.data, &media, name), channels, "{name}");
-        let source = Command::new("ffprobe").args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"]).arg(self::media(name).join("seg-000.ts")).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&source.stdout).split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()), Some(channels.to_string().as_str()), "{name}: the source's own layout");
+        let source = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"])
+            .arg(self::media(name).join("seg-000.ts"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&source.stdout).split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty()),
+            Some(channels.to_string().as_str()),
+            "{name}: the source's own layout"
+        );
         // Audio starts with the video: within one frame (32 ms) of the keyframe.
         let (video, audio) = (media[0].video.expect("video"), media[0].audio.expect("audio"));
         assert!((audio.0 - video.0).abs() <= 0.032, "{name} starts at {} s, video at {} s", audio.0, video.0);
@@ -338,7 +346,11 @@ fn probe_channels(init: &[u8], fragments: &[&Media], name: &str) -> u64 {
         all.extend_from_slice(&m.data);
     }
     std::fs::write(&path, &all).unwrap();
-    let out = Command::new("ffprobe").args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"]).arg(&path).output().expect("ffprobe");
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe");
     let _ = std::fs::remove_file(&path);
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().trim_end_matches(',').parse().unwrap_or_else(|_| panic!("ffprobe channels: {text:?} {}", String::from_utf8_lossy(&out.stderr)))
@@ -410,4 +422,129 @@ fn timed_id3_comes_out_at_its_presentation_time() {
     let want = 2.4 - first;
     assert!((events[0].0 - want).abs() < 0.001, "{want} s into the presentation: {}", events[0].0);
     assert_eq!(events[0].1, id3.to_vec());
+}
+
+/// A byte with odd parity, as CEA-608 sends it.
+fn odd(b: u8) -> u8 {
+    if b.count_ones() % 2 == 0 {
+        b | 0x80
+    } else {
+        b
+    }
+}
+
+/// An H.264 SEI NAL carrying one field-1 pair (and field-2 padding), ATSC A/53 style.
+fn cc_sei(pair: [u8; 2]) -> Vec<u8> {
+    let payload = [0xb5, 0x00, 0x31, b'G', b'A', b'9', b'4', 0x03, 0x40 | 2, 0xff, 0xfc, pair[0], pair[1], 0xf9, 0x80, 0x80, 0xff];
+    let mut nal = vec![0, 0, 0, 1, 0x06, 0x04, payload.len() as u8];
+    nal.extend_from_slice(&payload);
+    nal.push(0x80);
+    nal
+}
+
+/// Captions a broadcaster would send, one pair a frame at 24 fps: two
+/// pop-on captions, then roll-up. Each control code twice.
+fn caption_script() -> Vec<[u8; 2]> {
+    let mut frames = vec![[0x80, 0x80]; 8 * 24];
+    let mut at = |frame: usize, pairs: &[[u8; 2]]| {
+        for (i, p) in pairs.iter().enumerate() {
+            frames[frame + i] = [odd(p[0]), odd(p[1])];
+        }
+    };
+    let text = |s: &str| s.as_bytes().chunks(2).map(|c| [c[0], *c.get(1).unwrap_or(&0)]).collect::<Vec<_>>();
+    let pop = |row_pac: [u8; 2], words: &str| [&[[0x14, 0x20], [0x14, 0x20], row_pac, row_pac][..], &text(words)].concat();
+    // Loaded from frame 4, shown at frame 24 (1 s), erased at frame 72 (3 s).
+    at(4, &pop([0x14, 0x70], "HELLO FROM TS"));
+    at(24, &[[0x14, 0x2f], [0x14, 0x2f]]);
+    at(72, &[[0x14, 0x2c], [0x14, 0x2c]]);
+    // The second, on two rows, shown at 4 s until the roll-up starts.
+    at(76, &[&pop([0x13, 0x70], "SECOND LINE ONE")[..], &[[0x14, 0x70], [0x14, 0x70]], &text("AND TWO")].concat());
+    at(96, &[[0x14, 0x2f], [0x14, 0x2f]]);
+    // Roll-up, two rows, from 5 s: a row finished at 6 s, another at 7 s.
+    at(120, &[&[[0x14, 0x2c], [0x14, 0x2c], [0x14, 0x25], [0x14, 0x25], [0x14, 0x70], [0x14, 0x70]][..], &text("ROLLING")].concat());
+    at(144, &[[0x14, 0x2d], [0x14, 0x2d]]);
+    at(150, &text("ALONG"));
+    at(168, &[[0x14, 0x2d], [0x14, 0x2d]]);
+    at(186, &[[0x14, 0x2c], [0x14, 0x2c]]);
+    frames
+}
+
+/// The cues of an SRT file: (start, end, text).
+fn srt(text: &str) -> Vec<(f64, f64, String)> {
+    let time = |t: &str| {
+        let (hms, ms) = t.trim().split_once(',').unwrap();
+        let p: Vec<f64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+        p[0] * 3600.0 + p[1] * 60.0 + p[2] + ms.parse::<f64>().unwrap() / 1000.0
+    };
+    text.replace('\r', "")
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut lines = block.lines().skip_while(|l| l.trim().is_empty());
+            lines.next()?;
+            let (a, b) = lines.next()?.split_once("-->")?;
+            Some((time(a), time(b), lines.collect::<Vec<_>>().join("\n")))
+        })
+        .collect()
+}
+
+#[test]
+fn cea608_captions_in_h264_sei_become_the_cues_ffmpeg_reads_from_the_same_stream() {
+    let source = std::fs::read(media("cc").join("source.h264")).unwrap();
+    // Split at access unit delimiters; after each AUD, the frame's caption SEI.
+    let starts: Vec<usize> = (0..source.len().saturating_sub(4))
+        .filter(|&i| source[i..i + 4] == [0, 0, 1, 0x09] && (i == 0 || source[i - 1] == 0))
+        .map(|i| i.saturating_sub(1))
+        .collect();
+    let script = caption_script();
+    assert!(starts.len() >= script.len(), "{} access units", starts.len());
+    let mut stream = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).copied().unwrap_or(source.len());
+        let au = &source[s..end];
+        let aud_end = 4 + 2; // 00 00 00 01 09 xx
+        stream.extend_from_slice(&au[..aud_end]);
+        stream.extend_from_slice(&cc_sei(*script.get(k).unwrap_or(&[0x80, 0x80])));
+        stream.extend_from_slice(&au[aud_end..]);
+    }
+    let dir = std::env::temp_dir().join(format!("wt-cc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cc.h264"), &stream).unwrap();
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-r", "24", "-i", "cc.h264", "-c:v", "copy", "-f", "mpegts", "cc.ts"])
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "ffmpeg muxed our captioned H.264 to TS");
+    // ffmpeg's own CEA-608 decoder (ccaption) on the same TS, as SRT.
+    let reference = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "movie=cc.ts[out0+subcc]", "-map", "0:s", "-f", "srt", "-"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let ts = std::fs::read(dir.join("cc.ts")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(reference.status.success(), "ffmpeg's decoder: {}", String::from_utf8_lossy(&reference.stderr));
+    let theirs = srt(&String::from_utf8_lossy(&reference.stdout));
+
+    let out = transmux(&mut Transmuxer::new(), &[(0.0, ts)], false);
+    let ours: Vec<&cea608::Cue> = out.iter().filter_map(|o| if let TransmuxOutput::Caption(c) = o { Some(c) } else { None }).collect();
+    println!("ours: {ours:?}\nffmpeg: {theirs:?}");
+    // Ours, as scripted (the first frame presents at 0).
+    let texts: Vec<&str> = ours.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["HELLO FROM TS", "SECOND LINE ONE\nAND TWO", "ROLLING", "ROLLING\nALONG", "ALONG"]);
+    let frame = 1.0 / 24.0;
+    for (cue, (start, end)) in ours.iter().zip([(1.0, 3.0), (4.0, 5.0), (5.0, 6.0), (6.0, 7.0), (7.0, 7.75)]) {
+        assert!((cue.start - start).abs() < frame && (cue.end - end).abs() < frame, "{cue:?}: {start}–{end} s");
+    }
+    // ffmpeg's decoder (ccaption) reads the same cues from the same TS: the
+    // same text and times (its clock starts where the TS does: compared by offset).
+    let plain = |t: &str| {
+        let t = t.replace("\\N", "\n").replace("{\\an7}", "");
+        t.strip_prefix("<font face=\"Monospace\">").and_then(|t| t.strip_suffix("</font>")).map(str::to_string).unwrap_or(t)
+    };
+    assert_eq!(theirs.iter().map(|c| plain(&c.2)).collect::<Vec<_>>(), texts, "{theirs:?}");
+    let shift = theirs[0].0 - ours[0].start;
+    for (o, t) in ours.iter().zip(&theirs) {
+        assert!((t.0 - shift - o.start).abs() < frame * 1.5 && (t.1 - shift - o.end).abs() < frame * 1.5, "ours {o:?} vs ffmpeg {t:?} (shifted {shift})");
+    }
 }

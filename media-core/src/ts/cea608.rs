@@ -193,6 +193,7 @@ impl Cea608 {
     }
 
     fn misc(&mut self, time: f64, code: u8) {
+        self.refresh_rolling();
         match code {
             0x20 => self.mode = Mode::PopOn,
             0x21 => {
@@ -226,10 +227,14 @@ impl Cea608 {
             }
             0x2d => {
                 if let Mode::RollUp(rows) = self.mode {
-                    // Carriage return: the finished row shows with the ones
-                    // above it in the window (until the next one is
-                    // finished), then the window scrolls up a row.
-                    self.show(time);
+                    // Carriage return: the window as it stood ends a cue
+                    // (every CR does, like ffmpeg's decoder), then it
+                    // scrolls up a row and the next cue begins.
+                    if let Some((start, text)) = self.shown.take() {
+                        if !text.is_empty() && time > start {
+                            self.cues.push_back(Cue { start, end: time, text });
+                        }
+                    }
                     let top = (self.row + 1).saturating_sub(rows);
                     for r in top..self.row {
                         self.displayed[r] = self.displayed[r + 1];
@@ -239,6 +244,7 @@ impl Cea608 {
                     }
                     self.displayed[self.row] = [' '; COLUMNS];
                     self.column = 0;
+                    self.shown = Some((time, render(&self.displayed)));
                 }
             }
             0x2e => self.hidden = [[' '; COLUMNS]; ROWS],
@@ -252,7 +258,17 @@ impl Cea608 {
         }
     }
 
+    /// Roll-up rows are written on screen as they come, between the
+    /// control codes that end cues: the cue on screen holds what is there
+    /// now (taken before a control code changes it).
+    fn refresh_rolling(&mut self) {
+        if let (Mode::RollUp(_), Some((_, text))) = (self.mode, &mut self.shown) {
+            *text = render(&self.displayed);
+        }
+    }
+
     fn preamble(&mut self, b1: u8, b2: u8) {
+        self.refresh_rolling();
         const ROW: [usize; 8] = [11, 1, 3, 12, 14, 5, 7, 9];
         let mut row = ROW[usize::from(b1 & 0x07)];
         if b2 & 0x20 != 0 && row != 11 {
@@ -293,8 +309,7 @@ impl Cea608 {
         }
     }
 
-    /// Paint-on text shows as it is written; roll-up rows show at each
-    /// carriage return (as a row is finished, like broadcast decoders' output).
+    /// Paint-on text shows as it is written.
     fn commit_painting(&mut self, time: f64) {
         if self.mode == Mode::PaintOn && self.dirty {
             self.show(time);
@@ -341,10 +356,12 @@ fn basic(b: u8) -> char {
 
 const SPECIAL: [char; 16] = ['®', '°', '½', '¿', '™', '¢', '£', '♪', 'à', ' ', 'è', 'â', 'ê', 'î', 'ô', 'û'];
 const EXTENDED_12: [char; 32] = [
-    'Á', 'É', 'Ó', 'Ú', 'Ü', 'ü', '‘', '¡', '*', '\'', '—', '©', '℠', '•', '“', '”', 'À', 'Â', 'Ç', 'È', 'Ê', 'Ë', 'ë', 'Î', 'Ï', 'ï', 'Ô', 'Ù', 'ù', 'Û', '«', '»',
+    'Á', 'É', 'Ó', 'Ú', 'Ü', 'ü', '‘', '¡', '*', '\'', '—', '©', '℠', '•', '“', '”', 'À', 'Â', 'Ç', 'È', 'Ê', 'Ë', 'ë', 'Î', 'Ï', 'ï', 'Ô', 'Ù', 'ù', 'Û', '«',
+    '»',
 ];
 const EXTENDED_13: [char; 32] = [
-    'Ã', 'ã', 'Í', 'Ì', 'ì', 'Ò', 'ò', 'Õ', 'õ', '{', '}', '\\', '^', '_', '|', '~', 'Ä', 'ä', 'Ö', 'ö', 'ß', '¥', '¤', '│', 'Å', 'å', 'Ø', 'ø', '┌', '┐', '└', '┘',
+    'Ã', 'ã', 'Í', 'Ì', 'ì', 'Ò', 'ò', 'Õ', 'õ', '{', '}', '\\', '^', '_', '|', '~', 'Ä', 'ä', 'Ö', 'ö', 'ß', '¥', '¤', '│', 'Å', 'å', 'Ø', 'ø', '┌', '┐', '└',
+    '┘',
 ];
 
 #[cfg(test)]
@@ -417,7 +434,7 @@ mod tests {
     }
 
     #[test]
-    fn roll_up_shows_each_finished_row_with_the_one_above() {
+    fn roll_up_rows_show_as_written_and_each_carriage_return_starts_a_cue() {
         let mut d = Cea608::new();
         feed(&mut d, 0.0, &[RU2, RU2, ROW15, ROW15]);
         text(&mut d, 0.1, "LINE ONE");
@@ -430,9 +447,10 @@ mod tests {
         assert_eq!(
             cues(&mut d),
             vec![
-                Cue { start: 1.0, end: 2.0, text: "LINE ONE".into() },
-                Cue { start: 2.0, end: 3.0, text: "LINE ONE\nLINE TWO".into() },
-                Cue { start: 3.0, end: 4.0, text: "LINE TWO\nLINE THREE".into() },
+                Cue { start: 0.0, end: 1.0, text: "LINE ONE".into() },
+                Cue { start: 1.0, end: 2.0, text: "LINE ONE\nLINE TWO".into() },
+                Cue { start: 2.0, end: 3.0, text: "LINE TWO\nLINE THREE".into() },
+                Cue { start: 3.0, end: 4.0, text: "LINE THREE".into() },
             ]
         );
     }

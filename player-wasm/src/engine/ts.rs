@@ -31,7 +31,7 @@ pub(crate) struct TsOut {
     pub content_type: Option<String>,
     pub init: Option<ArrayBuffer>,
     pub media: Option<ArrayBuffer>,
-    /// Page events: timed ID3 metadata, an error for a stream that cannot play.
+    /// Page events: timed ID3 metadata, CEA-608 captions, an error for a stream that cannot play.
     pub events: Vec<(&'static str, JsValue)>,
 }
 
@@ -84,6 +84,14 @@ impl TsTrack {
                 TransmuxOutput::Media(_) if self.refused => {}
                 TransmuxOutput::Media(m) => out.media = Some(buffer(&m.data)),
                 TransmuxOutput::Id3 { time, data } => id3.push((time, data)),
+                TransmuxOutput::Caption(cue) => {
+                    let o = js_sys::Object::new();
+                    let _ = js_sys::Reflect::set(&o, &"track".into(), &"CC1".into());
+                    let _ = js_sys::Reflect::set(&o, &"start".into(), &cue.start.into());
+                    let _ = js_sys::Reflect::set(&o, &"end".into(), &cue.end.into());
+                    let _ = js_sys::Reflect::set(&o, &"text".into(), &cue.text.as_str().into());
+                    out.events.push(("caption", o.into()));
+                }
                 TransmuxOutput::Warning(TsWarning::Unsupported(kind)) => unsupported.push(kind),
                 TransmuxOutput::Warning(_) => {}
             }
