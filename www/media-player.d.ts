@@ -17,8 +17,8 @@ export interface MediaPlayerEventMap {
   metadata: CustomEvent<{ time: number; id3: Uint8Array }>;
   /** MPEG-TS HLS: a CEA-608 caption (CC1 from H.264 SEI) as broadcast showed it, once it ends. */
   caption: CustomEvent<{ track: "CC1"; start: number; end: number; text: string }>;
-  /** MPEG-TS HLS: one segment transmuxed on the main thread (bytes of TS, ms). */
-  transmux: CustomEvent<{ segment: number; bytes: number; ms: number }>;
+  /** MPEG-TS HLS: one segment transmuxed on the main thread (bytes of TS, ms), each track's presentation span as appended (s). */
+  transmux: CustomEvent<{ segment: number; bytes: number; ms: number; video?: [number, number]; audio?: [number, number] }>;
 }
 
 /** DASH, HLS (fMP4 and MPEG-TS segments) and progressive files on one element. */

@@ -5,9 +5,11 @@
 // spliced in behind EXT-X-DISCONTINUITY (other timestamps, other size), a
 // live sliding window, and a room in sync on a TS source.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { spawnSync } from "node:child_process";
+import { after, test } from "node:test";
 import { converge, joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, setup, sleep, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
@@ -29,8 +31,23 @@ function splice() {
   writeFileSync(join(ts, "splice.m3u8"), ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:3", "#EXT-X-PLAYLIST-TYPE:VOD", ...body, "#EXT-X-ENDLIST", ""].join("\n"));
 }
 
-setup(async () => splice());
-const up = withUpstream({ "/m/": media, "/pkg/": join(root, "www/pkg") });
+const pages = mkdtempSync(join(tmpdir(), "wt-ts-"));
+after(() => rmSync(pages, { recursive: true, force: true }));
+setup(async () => {
+  splice();
+  // The player alone, recording each transmuxed segment's track spans.
+  writeFileSync(join(pages, "player.html"), `<!doctype html><link rel="icon" href="data:,"><body><video id="video" muted autoplay playsinline></video>
+<script type="module">
+import init, { MediaPlayer } from "/pkg/media/player_wasm.js";
+await init();
+window.player = new MediaPlayer(document.getElementById("video"));
+window.segments = [];
+window.player.events.addEventListener("transmux", (e) => window.segments.push(e.detail));
+window.player.events.addEventListener("error", (e) => console.error(e.detail.message));
+window.ready = true;
+</script>`);
+});
+const up = withUpstream({ "/m/": media, "/pkg/": join(root, "www/pkg"), "/page/": pages });
 const stack = withStack();
 const browser = withBrowser();
 
@@ -139,21 +156,56 @@ test("a room syncs on a TS source like on any other: a late joiner within 50 ms"
 });
 
 test("AC-3 5.1 audio passes through where MSE plays it, and is a clear error where it does not", async () => {
-  const { page } = await open("ts/ac3/media.m3u8");
+  const room = await createRoom(stack.url, { source: `${up.url}/m/ts/ac3/media.m3u8`, title: "ac3" });
+  const page = await newPage(browser);
+  await page.goto(`${stack.url}${room.url}`);
   const supported = await page.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="avc1.64000d,ac-3"'));
-  await page.click("#play");
   if (supported) {
+    await joined(page);
+    await page.click("#play");
     await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing AC-3 past 2 s");
     const s = await state(page);
     assert.ok(s.audio > 0 && s.error === null, JSON.stringify(s));
     assert.deepEqual(page.problems, []);
   } else {
-    await waitFor(page, () => /ac-3/.test(document.getElementById("notice").textContent), null, 10_000, "an error naming the codec");
+    await waitFor(page, () => /ac-3/.test(document.getElementById("notice").textContent), null, 15_000, "an error naming the codec");
     const notice = await page.textContent("#notice");
     console.log(`    this Chromium's MSE refuses AC-3: "${notice}"`);
     assert.match(notice, /cannot play this MPEG-TS stream's codecs .*ac-3/);
     const s = await state(page);
     assert.equal(s.ranges.length, 0, "nothing appended that would not play");
   }
+  await page.context().close();
+});
+
+test("audio and video stay aligned: in every appended segment, audio starts where the source puts it relative to video, within one audio frame", async () => {
+  const page = await newPage(browser);
+  await page.goto(`${up.url}/page/player.html`);
+  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  await page.evaluate((url) => window.player.load({ url, kind: "hls" }), `${up.url}/m/ts/ladder/v2/media.m3u8`);
+  await waitFor(page, () => document.getElementById("video").currentTime > 1, null, 10_000, "playing");
+  await waitFor(page, () => window.segments.filter((s) => s.video && s.audio).length >= 8, null, 20_000, "eight segments transmuxed");
+  const segments = (await page.evaluate(() => window.segments)).filter((s) => s.video && s.audio);
+  // The source's own offset (first audio PTS minus first video PTS) in each
+  // segment file, read by ffprobe: ours must keep it (an offset that grew
+  // or shrank from segment to segment would be drift).
+  const source = (n) => {
+    const file = join(ts, "ladder/v2", `seg-${String(n).padStart(3, "0")}.ts`);
+    const out = spawnSync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_type,start_time", "-of", "csv=p=0", file], { encoding: "utf8" }).stdout;
+    const start = (kind) => Number(out.split("\n").find((l) => l.startsWith(kind)).split(",")[1]);
+    return (start("audio") - start("video")) * 1000;
+  };
+  const frame = (1024 / 48_000) * 1000;
+  const rows = segments.map((s) => ({ n: s.segment, ours: (s.audio[0] - s.video[0]) * 1000, source: source(s.segment) }));
+  // The first segment starts audio and video together at the keyframe
+  // (the source's audio lead before it is trimmed: at most one frame); the
+  // ones that follow keep the source's offset exactly (to a millisecond).
+  const first = rows.find((r) => r.n === 0);
+  const rest = rows.filter((r) => r.n !== 0);
+  const worst = Math.max(...rest.map((r) => Math.abs(r.ours - r.source)));
+  console.log(`    A/V offset per segment, ours / source (ms): ${rows.map((r) => `${r.ours.toFixed(1)}/${r.source.toFixed(1)}`).join(" ")}; worst difference after the first ${worst.toFixed(2)} ms`);
+  assert.ok(rest.length >= 7 && worst <= 1, `audio placed where the source puts it relative to video, in every segment after the first: ${JSON.stringify(rows)}`);
+  if (first) assert.ok(Math.abs(first.ours) <= frame + 0.5, `the first segment starts audio within one AAC frame (${frame.toFixed(1)} ms) of the keyframe: ${JSON.stringify(first)}`);
+  assert.deepEqual(page.problems, []);
   await page.context().close();
 });

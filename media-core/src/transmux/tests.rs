@@ -87,14 +87,20 @@ fn assert_contiguous(media: &[&Media]) {
     }
 }
 
-/// ffprobe's reading of the fMP4 we made: per stream, (codec, frames read, start time).
-fn ffprobe(init: &[u8], fragments: &[&Media], name: &str) -> Vec<(String, u64, f64)> {
+/// The init and fragments as one file in the temp directory.
+fn write_mp4(init: &[u8], fragments: &[&Media], name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("wt-transmux-{name}-{}.mp4", std::process::id()));
     let mut all = init.to_vec();
     for m in fragments {
         all.extend_from_slice(&m.data);
     }
     std::fs::write(&path, &all).unwrap();
+    path
+}
+
+/// ffprobe's reading of the fMP4 we made: per stream, (codec, frames read, start time).
+fn ffprobe(init: &[u8], fragments: &[&Media], name: &str) -> Vec<(String, u64, f64)> {
+    let path = write_mp4(init, fragments, name);
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames,start_time", "-of", "flat"])
         .arg(&path)
@@ -340,12 +346,7 @@ fn ac3_and_eac3_pass_through_with_their_configuration_boxes() {
 
 /// The channels ffprobe reads from our audio sample entry.
 fn probe_channels(init: &[u8], fragments: &[&Media], name: &str) -> u64 {
-    let path = std::env::temp_dir().join(format!("wt-transmux-ch-{name}-{}.mp4", std::process::id()));
-    let mut all = init.to_vec();
-    for m in fragments {
-        all.extend_from_slice(&m.data);
-    }
-    std::fs::write(&path, &all).unwrap();
+    let path = write_mp4(init, fragments, &format!("ch-{name}"));
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"])
         .arg(&path)
@@ -424,14 +425,7 @@ fn timed_id3_comes_out_at_its_presentation_time() {
     assert_eq!(events[0].1, id3.to_vec());
 }
 
-/// A byte with odd parity, as CEA-608 sends it.
-fn odd(b: u8) -> u8 {
-    if b.count_ones() % 2 == 0 {
-        b | 0x80
-    } else {
-        b
-    }
-}
+use crate::ts::cea608::odd;
 
 /// An H.264 SEI NAL carrying one field-1 pair (and field-2 padding), ATSC A/53 style.
 fn cc_sei(pair: [u8; 2]) -> Vec<u8> {

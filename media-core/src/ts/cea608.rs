@@ -1,8 +1,8 @@
 //! CEA-608 captions carried in H.264 SEI (ATSC A/53 Part 4 `cc_data` in
 //! ITU-T T.35 user data), decoded for channel CC1 (field 1, data channel
-//! 1) into timed cues: pop-on, roll-up and paint-on captions, the
-//! standard, special and extended character sets, and the redundant
-//! second transmission of control codes ignored.
+//! one) into timed cues: pop-on, roll-up and paint-on captions, the
+//! standard, special and extended character sets, and the redundant second
+//! transmission of control codes ignored.
 //!
 //! Text only: styles (italics, colours, underline) and positions are not
 //! kept; rows on screen become lines, top to bottom. Hand-written: the
@@ -364,18 +364,19 @@ const EXTENDED_13: [char; 32] = [
     '┘',
 ];
 
+/// A byte with odd parity, as 608 sends it (for tests that make captions).
+#[cfg(test)]
+pub(crate) fn odd(b: u8) -> u8 {
+    if b.count_ones().is_multiple_of(2) {
+        b | 0x80
+    } else {
+        b
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A byte with odd parity, as 608 sends it.
-    fn odd(b: u8) -> u8 {
-        if b.count_ones() % 2 == 0 {
-            b | 0x80
-        } else {
-            b
-        }
-    }
 
     fn feed(d: &mut Cea608, time: f64, pairs: &[[u8; 2]]) {
         for p in pairs {

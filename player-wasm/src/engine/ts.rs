@@ -65,6 +65,7 @@ impl TsTrack {
         self.transmuxer.handle_segment_end();
         let mut id3 = Vec::new();
         let mut unsupported = Vec::new();
+        let mut spans = [None, None];
         while let Some(o) = self.transmuxer.poll_output() {
             match o {
                 TransmuxOutput::Init(init) => {
@@ -82,7 +83,12 @@ impl TsTrack {
                     out.init = Some(buffer(&init.data));
                 }
                 TransmuxOutput::Media(_) if self.refused => {}
-                TransmuxOutput::Media(m) => out.media = Some(buffer(&m.data)),
+                TransmuxOutput::Media(m) => {
+                    // Each track's span as appended: how far audio and video
+                    // starts stand apart, for the page.
+                    spans = [m.video, m.audio];
+                    out.media = Some(buffer(&m.data));
+                }
                 TransmuxOutput::Id3 { time, data } => id3.push((time, data)),
                 TransmuxOutput::Caption(cue) => {
                     let o = js_sys::Object::new();
@@ -100,6 +106,11 @@ impl TsTrack {
         let _ = js_sys::Reflect::set(&timing, &"segment".into(), &(number as f64).into());
         let _ = js_sys::Reflect::set(&timing, &"bytes".into(), &f64::from(bytes.byte_length()).into());
         let _ = js_sys::Reflect::set(&timing, &"ms".into(), &(crate::dom::now_ms() - started).into());
+        for (name, span) in ["video", "audio"].into_iter().zip(spans) {
+            if let Some((from, to)) = span {
+                let _ = js_sys::Reflect::set(&timing, &name.into(), &js_sys::Array::of2(&from.into(), &to.into()));
+            }
+        }
         out.events.push(("transmux", timing.into()));
         for (time, data) in id3 {
             let o = js_sys::Object::new();
