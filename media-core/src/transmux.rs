@@ -39,6 +39,9 @@ const WRAP: i64 = 1 << 33;
 /// A segment whose clock puts it this far (s) from its playlist time is
 /// taken as a discontinuity.
 const MAX_JUMP_S: f64 = 10.0;
+/// CEA-608 byte pairs decoded per segment at most: 2 a frame at 120 fps
+/// for 16 s.
+const MAX_CAPTION_PAIRS: usize = 4096;
 
 /// What the transmuxer produces.
 #[derive(Clone, Debug, PartialEq)]
@@ -482,6 +485,25 @@ impl Transmuxer {
         video.into_iter().chain(audio).collect::<Vec<_>>().join(",")
     }
 
+    /// A segment's CEA-608 pairs (PTS, pair) through the CC1 decoder; its
+    /// finished cues out.
+    fn handle_captions(&mut self, mut captions: Vec<(i64, [u8; 2])>, to_seconds: impl Fn(i64) -> f64) {
+        captions.sort_by_key(|c| c.0);
+        // (Broadcast sends at most 2 pairs a frame on field 1; a stream
+        // stuffed with SEI is cut here, so a segment cannot flood the page
+        // with caption events.)
+        if captions.len() > MAX_CAPTION_PAIRS {
+            captions.truncate(MAX_CAPTION_PAIRS);
+            self.warn(TsWarning::CaptionsCut { kept: MAX_CAPTION_PAIRS });
+        }
+        for (pts, pair) in captions {
+            self.cc.handle_pair(to_seconds(pts), pair);
+        }
+        while let Some(cue) = self.cc.poll_cue() {
+            self.out.push_back(TransmuxOutput::Caption(cue));
+        }
+    }
+
     /// The segment's samples, as one fragment.
     fn emit(&mut self) {
         let mut video = self.video.as_mut().map(|v| std::mem::take(&mut v.samples)).unwrap_or_default();
@@ -650,14 +672,8 @@ impl Transmuxer {
             }
         }
         // Captions, in presentation order (SEI comes in decode order).
-        let mut captions = self.video.as_mut().map(|v| std::mem::take(&mut v.captions)).unwrap_or_default();
-        captions.sort_by_key(|c| c.0);
-        for (pts, pair) in captions {
-            self.cc.handle_pair(to_seconds(pts), pair);
-        }
-        while let Some(cue) = self.cc.poll_cue() {
-            self.out.push_back(TransmuxOutput::Caption(cue));
-        }
+        let captions = self.video.as_mut().map(|v| std::mem::take(&mut v.captions)).unwrap_or_default();
+        self.handle_captions(captions, to_seconds);
         // Timed metadata, at presentation times.
         for (pts, data) in std::mem::take(&mut self.id3_pending) {
             self.out.push_back(TransmuxOutput::Id3 { time: to_seconds(pts), data });

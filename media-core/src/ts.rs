@@ -97,6 +97,8 @@ pub enum TsWarning {
     Unsupported(StreamType),
     /// Video without SPS/PPS, audio without a frame header: no init segment yet.
     NoConfig,
+    /// More CEA-608 data in one segment than broadcast sends: the rest ignored.
+    CaptionsCut { kept: usize },
 }
 
 impl std::fmt::Display for TsWarning {
@@ -110,6 +112,7 @@ impl std::fmt::Display for TsWarning {
             TsWarning::BadFrame { pid } => write!(f, "unparsable frames on PID {pid}"),
             TsWarning::Unsupported(t) => write!(f, "stream type {t:?} is not carried"),
             TsWarning::NoConfig => write!(f, "no codec configuration yet"),
+            TsWarning::CaptionsCut { kept } => write!(f, "more caption data in one segment than broadcast sends: {kept} byte pairs kept"),
         }
     }
 }

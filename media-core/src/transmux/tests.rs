@@ -542,3 +542,17 @@ fn cea608_captions_in_h264_sei_become_the_cues_ffmpeg_reads_from_the_same_stream
         assert!((t.0 - shift - o.start).abs() < frame * 1.5 && (t.1 - shift - o.end).abs() < frame * 1.5, "ours {o:?} vs ffmpeg {t:?} (shifted {shift})");
     }
 }
+
+#[test]
+fn a_segment_stuffed_with_caption_data_is_cut_with_a_warning() {
+    // Paint-on, then ten thousand character pairs at one time: past the
+    // bound the rest is ignored and said so, not turned into events.
+    let mut pairs = vec![(0, [odd(0x14), odd(0x29)]), (0, [odd(0x14), odd(0x70)])];
+    pairs.extend((0..10_000).map(|i| (i, [odd(b'A'), odd(b'B')])));
+    let mut t = Transmuxer::new();
+    t.handle_captions(pairs, |pts| pts as f64 / 90_000.0);
+    let out: Vec<TransmuxOutput> = std::iter::from_fn(|| t.poll_output()).collect();
+    assert!(out.iter().any(|o| matches!(o, TransmuxOutput::Warning(TsWarning::CaptionsCut { kept: 4096 }))), "{} outputs", out.len());
+    let cues = out.iter().filter(|o| matches!(o, TransmuxOutput::Caption(_))).count();
+    assert!(cues < 4096, "{cues} caption events");
+}
