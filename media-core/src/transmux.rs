@@ -488,14 +488,14 @@ impl Transmuxer {
     /// A segment's CEA-608 pairs (PTS, pair) through the CC1 decoder; its
     /// finished cues out.
     fn handle_captions(&mut self, mut captions: Vec<(i64, [u8; 2])>, to_seconds: impl Fn(i64) -> f64) {
-        captions.sort_by_key(|c| c.0);
         // (Broadcast sends at most 2 pairs a frame on field 1; a stream
-        // stuffed with SEI is cut here, so a segment cannot flood the page
-        // with caption events.)
+        // stuffed with SEI is cut here, before the sort, so a segment cannot
+        // flood the page with caption events.)
         if captions.len() > MAX_CAPTION_PAIRS {
             captions.truncate(MAX_CAPTION_PAIRS);
             self.warn(TsWarning::CaptionsCut { kept: MAX_CAPTION_PAIRS });
         }
+        captions.sort_by_key(|c| c.0);
         for (pts, pair) in captions {
             self.cc.handle_pair(to_seconds(pts), pair);
         }
@@ -508,6 +508,9 @@ impl Transmuxer {
     fn emit(&mut self) {
         let mut video = self.video.as_mut().map(|v| std::mem::take(&mut v.samples)).unwrap_or_default();
         let mut audio = self.audio.as_mut().map(|a| std::mem::take(&mut a.frames)).unwrap_or_default();
+        // (Taken here, so a segment that emits nothing drops its captions
+        // instead of keeping them for the next.)
+        let captions = self.video.as_mut().map(|v| std::mem::take(&mut v.captions)).unwrap_or_default();
         // A jump in the stream's clock that the playlist did not announce
         // (a splice without EXT-X-DISCONTINUITY): placed afresh.
         let first = video.iter().map(|s| s.pts).min().or(audio.first().map(|f| f.0));
@@ -672,7 +675,6 @@ impl Transmuxer {
             }
         }
         // Captions, in presentation order (SEI comes in decode order).
-        let captions = self.video.as_mut().map(|v| std::mem::take(&mut v.captions)).unwrap_or_default();
         self.handle_captions(captions, to_seconds);
         // Timed metadata, at presentation times.
         for (pts, data) in std::mem::take(&mut self.id3_pending) {

@@ -430,7 +430,7 @@ fn ts_jobs() -> Vec<MediaJob> {
             );
             a
         }),
-        // AC-3 (5.1, as broadcast TS carries it) and E-AC-3 (stereo): passed through.
+        // AC-3 (5.1, as broadcast TS carries it) and E-AC-3 (mono, as the source): passed through.
         job(
             "ac3/media.m3u8",
             "320x180",

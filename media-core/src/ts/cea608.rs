@@ -6,8 +6,7 @@
 //!
 //! Text only: styles (italics, colours, underline) and positions are not
 //! kept; rows on screen become lines, top to bottom. Hand-written: the
-//! state machine is small, and the crates that decode 608 (`cea608`
-//! bindings, `caption` parsers) bring C or far more than CC1 text.
+//! state machine is small (no crate was measured against it).
 
 use std::collections::VecDeque;
 
@@ -20,26 +19,26 @@ pub fn field1_pairs(sei_nal: &[u8], out: &mut Vec<[u8; 2]>) {
     let mut at = 0;
     // sei_message()s until the rbsp trailing bits.
     while at + 2 <= data.len() && data[at] != 0x80 {
-        let mut kind = 0usize;
-        while data.get(at) == Some(&0xff) {
-            kind += 255;
-            at += 1;
-        }
-        kind += usize::from(*data.get(at).unwrap_or(&0));
-        at += 1;
-        let mut size = 0usize;
-        while data.get(at) == Some(&0xff) {
-            size += 255;
-            at += 1;
-        }
-        size += usize::from(*data.get(at).unwrap_or(&0));
-        at += 1;
+        let kind = ff_number(&data, &mut at);
+        let size = ff_number(&data, &mut at);
         let Some(payload) = data.get(at..at + size) else { return };
         at += size;
         if kind == 4 {
             t35(payload, out);
         }
     }
+}
+
+/// An SEI payload type or size: 0xff bytes add 255 each, then one last byte.
+fn ff_number(data: &[u8], at: &mut usize) -> usize {
+    let mut n = 0;
+    while data.get(*at) == Some(&0xff) {
+        n += 255;
+        *at += 1;
+    }
+    n += usize::from(*data.get(*at).unwrap_or(&0));
+    *at += 1;
+    n
 }
 
 /// user_data_registered_itu_t_t35: USA (0xb5), ATSC (0x0031), "GA94",
