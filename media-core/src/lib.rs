@@ -24,6 +24,7 @@ pub mod proxy;
 pub mod rewrite;
 pub mod schedule;
 pub mod sidx;
+pub mod sort;
 pub mod transmux;
 pub mod ts;
 pub mod url;

@@ -495,7 +495,7 @@ impl Transmuxer {
             captions.truncate(MAX_CAPTION_PAIRS);
             self.warn(TsWarning::CaptionsCut { kept: MAX_CAPTION_PAIRS });
         }
-        captions.sort_by_key(|c| c.0);
+        crate::sort::sort_by_key(&mut captions, |c| c.0);
         for (pts, pair) in captions {
             self.cc.handle_pair(to_seconds(pts), pair);
         }
@@ -584,7 +584,7 @@ impl Transmuxer {
         let (mut start, mut end) = (f64::INFINITY, f64::NEG_INFINITY);
         let mut video_span = None;
         if !video.is_empty() {
-            video.sort_by_key(|s| s.dts);
+            crate::sort::sort_by_key(&mut video, |s| s.dts);
             let mut run = Run { track: VIDEO_TRACK, ..Run::default() };
             let decode = |s: &VideoSample| s.dts - base + origin + self.dts_shift;
             let first_decode = decode(&video[0]).max(0);

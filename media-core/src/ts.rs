@@ -12,8 +12,10 @@
 //!   frames, AC-3 and E-AC-3 sync frames).
 //!
 //! Hand-written: the parts MSE needs are a few hundred lines, and every
-//! byte of them ships in the player. (What `mpeg2ts-reader` or
-//! `h264-reader` would cost in the browser build has not been measured.)
+//! byte of them ships in the player. Measured against the crates doing the
+//! same work in a wasm32 build (BENCHMARKS.md): `mpeg2ts-reader` costs 3.0 KB
+//! gzip more than this demuxer and does not resync after a lost sync byte;
+//! `h264-reader` costs 18 KB gzip more than the SPS reader here.
 
 pub mod ac3;
 pub mod adts;

@@ -48,7 +48,8 @@ const ours = rows[0][1].gzip;
 const withRoom = rows[1][1].gzip;
 console.log("    bundle                                                                  raw B   gzip -9 B   alone / it   with room / it");
 for (const [name, s] of rows) console.log(`    ${name.padEnd(70)} ${String(s.raw).padStart(9)} ${String(s.gzip).padStart(11)}   ${(ours / s.gzip).toFixed(2).padStart(10)}   ${(withRoom / s.gzip).toFixed(2).padStart(14)}`);
-console.log(`    goal: the player under 100 KB gzip -9: ${ours} B, ${ours < 100_000 ? "met" : "NOT met"}`);
+// (The 100 KB goal predates the MPEG-TS transmuxer; issue 22 set 110 KB with it.)
+console.log(`    goal: the player alone with the TS transmuxer under 110 KB gzip -9: ${ours} B, ${ours < 110_000 ? "met" : "NOT met"}`);
 
 // ---- time to first frame ----
 const RUNS = Number(process.env.WT_BENCH_RUNS ?? 12);
@@ -217,8 +218,8 @@ const figures = {
   benchmark: "player",
   date: new Date().toISOString().slice(0, 10),
   sizes: Object.fromEntries(rows.map(([n, s]) => [n, { ...s, ratio_ours_to_it: Number((ours / s.gzip).toFixed(3)), ratio_ours_with_room_to_it: Number((withRoom / s.gzip).toFixed(3)) }])),
-  goal_gzip_bytes: 100_000,
-  goal_met: ours < 100_000,
+  goal_gzip_bytes: 110_000,
+  goal_met: ours < 110_000,
   first_frame: {
     asset: "target/test-media/ladder (ffmpeg DASH, SegmentTemplate + SegmentTimeline, 3 video rungs + AAC audio), loopback origin",
     method: "fresh browser context per run, interleaved; navigation start → first requestVideoFrameCallback",
