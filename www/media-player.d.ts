@@ -5,6 +5,22 @@ export interface Quality { id: string; bandwidth: number; width: number | null; 
 /** What `load` takes: a URL, or `{ url, kind }` to skip detection. */
 export type MediaSourceOptions = string | { url: string; kind?: "dash" | "hls" | "progressive" };
 
+/** A text track of the player (`textTracks`). */
+export interface TextTrackInfo {
+  id: number;
+  label: string;
+  /** BCP 47 tag, or "" when unknown. */
+  language: string;
+  /** "file": added with `addSubtitles`. */
+  origin: "file";
+  /** How many cues it holds. */
+  cues: number;
+  selected: boolean;
+}
+
+/** A cue showing now: times on the element's clock (delay included), `text` WebVTT markup, `plain` without. */
+export interface ShowingCue { start: number; end: number; text: string; plain: string }
+
 /** Events on `MediaPlayer.events`. */
 export interface MediaPlayerEventMap {
   /** The ladder is known. */
@@ -19,6 +35,10 @@ export interface MediaPlayerEventMap {
   caption: CustomEvent<{ track: "CC1"; start: number; end: number; text: string }>;
   /** MPEG-TS HLS: one segment transmuxed on the main thread (bytes of TS, ms), each track's presentation span as appended (s). */
   transmux: CustomEvent<{ segment: number; bytes: number; ms: number; video?: [number, number]; audio?: [number, number] }>;
+  /** The selected text track's showing cues changed (fired by the element's `cuechange`). */
+  cue: CustomEvent<{ track: number; cues: ShowingCue[] }>;
+  /** Another text track was selected (its id), or none (null). */
+  texttrack: CustomEvent<number | null>;
 }
 
 /** DASH, HLS (fMP4 and MPEG-TS segments) and progressive files on one element. */
@@ -32,6 +52,16 @@ export class MediaPlayer {
   qualities(): Quality[];
   /** A quality index from `qualities()`, or "auto". */
   setQuality(choice: number | "auto"): void;
+  /** Add a subtitle file (WebVTT, SRT, ASS/SSA, TTML; at most 4 MiB) from a File, a Blob or a URL; shown at once. Rejects with what is wrong with it. */
+  addSubtitles(source: File | Blob | string, options?: { label?: string; language?: string }): Promise<TextTrackInfo>;
+  /** The text tracks, in the order they were added. */
+  readonly textTracks: TextTrackInfo[];
+  /** Show a text track by id, or none. */
+  setTextTrack(id: number | null): void;
+  /** Shift every cue by seconds (positive: later), at most ±600. */
+  setTextDelay(seconds: number): void;
+  /** false: the browser does not draw the cues; `cue` events still come (draw your own). */
+  setTextDisplay(display: boolean): void;
   /** Stop and release the element. */
   free(): void;
 }

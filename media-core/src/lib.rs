@@ -25,6 +25,7 @@ pub mod rewrite;
 pub mod schedule;
 pub mod sidx;
 pub mod sort;
+pub mod subtitle;
 pub mod transmux;
 pub mod ts;
 pub mod url;

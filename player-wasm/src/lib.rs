@@ -25,9 +25,12 @@
 static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
+
+use crate::dom::describe;
 
 #[cfg(feature = "room")]
 mod audio;
@@ -37,6 +40,7 @@ mod dom;
 mod engine;
 #[cfg(feature = "room")]
 mod session;
+mod text;
 
 #[cfg(feature = "room")]
 pub use session::api::{join, Session};
@@ -47,6 +51,7 @@ pub use session::api::{join, Session};
 #[wasm_bindgen]
 pub struct MediaPlayer {
     player: RefCell<engine::Player>,
+    text: Rc<RefCell<text::TextTracks>>,
     events: EventTarget,
 }
 
@@ -56,7 +61,8 @@ impl MediaPlayer {
     #[wasm_bindgen(constructor)]
     pub fn new(video: HtmlVideoElement) -> Result<MediaPlayer, JsError> {
         let events = EventTarget::new().map_err(|_| JsError::new("EventTarget is not available"))?;
-        Ok(MediaPlayer { player: RefCell::new(engine::Player::new(video, events.clone())), events })
+        let text = Rc::new(RefCell::new(text::TextTracks::new(video.clone(), events.clone())));
+        Ok(MediaPlayer { player: RefCell::new(engine::Player::new(video, events.clone())), text, events })
     }
 
     /// Where the player's events are dispatched.
@@ -98,6 +104,54 @@ impl MediaPlayer {
     pub fn set_quality(&self, choice: JsValue) {
         self.player.borrow().set_quality(quality_index(&choice));
     }
+
+    /// Add a subtitle file (WebVTT, SRT, ASS/SSA, TTML): a `File`, a `Blob`
+    /// or a URL, with `{label?, language?}`. Resolves to the new track
+    /// (shown at once); rejects with what is wrong with the file.
+    #[wasm_bindgen(js_name = addSubtitles, skip_typescript)]
+    pub fn add_subtitles(&self, source: JsValue, options: JsValue) -> js_sys::Promise {
+        let tracks = self.text.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (bytes, name) = text::read_source(&source).await?;
+            let cues = media_core::subtitle::parse_file(&bytes, name.as_deref()).map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
+            let get = |k: &str| js_sys::Reflect::get(&options, &k.into()).ok().and_then(|v| v.as_string());
+            let (file_label, file_language) = text::name_parts(name.as_deref().unwrap_or("Subtitles"));
+            let label = get("label").unwrap_or(file_label);
+            let language = get("language").unwrap_or(file_language);
+            let mut t = tracks.try_borrow_mut().map_err(|_| JsError::new("addSubtitles: player busy"))?;
+            let id = t.add(&label, &language, "file", cues)?;
+            t.select(Some(id))?;
+            Ok(t.info(id))
+        })
+    }
+
+    /// The text tracks: `[{id, label, language, origin, cues, selected}]`.
+    #[wasm_bindgen(getter, js_name = textTracks, skip_typescript)]
+    pub fn text_tracks(&self) -> JsValue {
+        self.text.borrow().list()
+    }
+
+    /// Show the text track `id`, or none with `null`.
+    #[wasm_bindgen(js_name = setTextTrack, skip_typescript)]
+    pub fn set_text_track(&self, id: JsValue) -> Result<(), JsError> {
+        let id = id.as_f64().map(|n| n as u32);
+        self.text.try_borrow_mut().map_err(|_| JsError::new("setTextTrack: player busy"))?.select(id).map_err(|e| JsError::new(&describe(&e)))
+    }
+
+    /// Shift every cue by `seconds` (positive: later), at most ±600.
+    #[wasm_bindgen(js_name = setTextDelay)]
+    pub fn set_text_delay(&self, seconds: f64) -> Result<(), JsError> {
+        self.text.try_borrow_mut().map_err(|_| JsError::new("setTextDelay: player busy"))?.set_delay(seconds).map_err(|e| JsError::new(&describe(&e)))
+    }
+
+    /// Whether the browser draws the showing track (`false`: only `cue`
+    /// events, for a page that renders its own).
+    #[wasm_bindgen(js_name = setTextDisplay)]
+    pub fn set_text_display(&self, display: bool) {
+        if let Ok(mut t) = self.text.try_borrow_mut() {
+            t.set_display(display);
+        }
+    }
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -107,9 +161,24 @@ export interface MediaSourceOptions {
   /** Skip detection: "dash", "hls" (fMP4) or "progressive". */
   kind?: "dash" | "hls" | "progressive";
 }
+export interface TextTrackInfo {
+  id: number;
+  label: string;
+  language: string;
+  /** "file": added by this viewer. */
+  origin: "file";
+  /** How many cues. */
+  cues: number;
+  selected: boolean;
+}
 export interface MediaPlayer {
   /** Play a URL or `{ url, kind? }`. */
   load(source: string | MediaSourceOptions): void;
+  /** Add a subtitle file (WebVTT, SRT, ASS/SSA, TTML), shown at once. */
+  addSubtitles(source: File | Blob | string, options?: { label?: string; language?: string }): Promise<TextTrackInfo>;
+  readonly textTracks: TextTrackInfo[];
+  /** Show a text track by id, or none. */
+  setTextTrack(id: number | null): void;
 }
 "#;
 

@@ -286,6 +286,7 @@ fn fuzz_smoke(root: &Path) -> (u64, u64) {
         ("proxy_path", None),
         ("parse_manifest", Some(shared.join("dash"))),
         ("transmux", Some(ts)),
+        ("subtitles", Some(root.join("target/test-media/subs"))),
     ] {
         // New inputs go to the first directory; the shared corpus is read only.
         let work = root.join("target/fuzz-corpus").join(target);
@@ -486,7 +487,7 @@ fn ts_jobs() -> Vec<MediaJob> {
     ]
 }
 
-/// The TS test media alone (the native stage needs them).
+/// The TS test media alone (the fuzz stage seeds the transmuxer with them).
 fn build_ts_media(root: &Path) -> Result {
     run_media_jobs(&root.join("target/test-media"), ts_jobs())
 }
@@ -730,7 +731,73 @@ fn build_media(root: &Path, bench: bool) -> Result {
             .current_dir(&dir))?;
         println!("    made target/test-media/shaka (ondemand.mpd, live-profile.mpd, master.m3u8)");
     }
+    build_subtitle_media(root, &base)
+}
+
+/// Subtitles of the 12 s Shaka source, in two languages: SubRip written
+/// here (the hand-checked source), ffmpeg's WebVTT, ASS and TTML of it,
+/// and Shaka Packager's DASH (fMP4 `wvtt` text in each language) and HLS
+/// (segmented WebVTT in a `SUBTITLES` group) with the video and audio.
+fn build_subtitle_media(root: &Path, base: &Path) -> Result {
+    let dir = base.join("subs");
+    if dir.join("hls.m3u8").exists() {
+        return Ok(());
+    }
+    step("preparing test media: subs (SRT here; ffmpeg WebVTT/ASS/TTML; Shaka Packager DASH + HLS)");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for (lang, text) in [("en", subtitle_source("EN")), ("fr", subtitle_source("FR"))] {
+        std::fs::write(dir.join(format!("{lang}.srt")), text).map_err(|e| e.to_string())?;
+    }
+    for (from, to, extra) in [("en.srt", "en.vtt", None), ("en.srt", "en.ass", None), ("en.srt", "en.ttml", Some("ttml")), ("fr.srt", "fr.vtt", None)] {
+        let mut ffmpeg = Command::new("ffmpeg");
+        ffmpeg.args(["-v", "error", "-y", "-i", from]);
+        if let Some(format) = extra {
+            ffmpeg.args(["-f", format]);
+        }
+        run(ffmpeg.arg(to).current_dir(&dir))?;
+    }
+    let packager = setup::ensure_packager(root)?;
+    let src = "../shaka/src.mp4";
+    let text = |lang: &str, template: &str, hls: &str| format!("in={lang}.vtt,stream=text,language={lang},{template}{hls}");
+    run(Command::new(&packager)
+        .args([
+            "--quiet".to_string(),
+            format!("in={src},stream=video,init_segment=video/init.mp4,segment_template=video/$Number$.m4s"),
+            format!("in={src},stream=audio,init_segment=audio/init.mp4,segment_template=audio/$Number$.m4s"),
+        ])
+        .arg(text("en", "init_segment=text-en/init.mp4,segment_template=text-en/$Number$.m4s", ""))
+        .arg(text("fr", "init_segment=text-fr/init.mp4,segment_template=text-fr/$Number$.m4s", ""))
+        .args(["--generate_static_live_mpd", "--segment_duration", "2", "--mpd_output", "dash.mpd"])
+        .current_dir(&dir))?;
+    run(Command::new(&packager)
+        .args([
+            "--quiet".to_string(),
+            format!("in={src},stream=video,init_segment=hls-video/init.mp4,segment_template=hls-video/$Number$.m4s,playlist_name=video.m3u8"),
+            format!("in={src},stream=audio,init_segment=hls-audio/init.mp4,segment_template=hls-audio/$Number$.m4s,playlist_name=audio.m3u8,hls_group_id=audio,hls_name=Main"),
+        ])
+        .arg(text("en", "segment_template=hls-en/$Number$.vtt,playlist_name=en.m3u8", ",hls_group_id=subs,hls_name=English"))
+        .arg(text("fr", "segment_template=hls-fr/$Number$.vtt,playlist_name=fr.m3u8", ",hls_group_id=subs,hls_name=Français"))
+        .args(["--segment_duration", "2", "--hls_master_playlist_output", "hls.m3u8"])
+        .current_dir(&dir))?;
+    println!("    made target/test-media/subs (en/fr .srt, en .vtt/.ass/.ttml, dash.mpd, hls.m3u8)");
     Ok(())
+}
+
+/// The hand-checked subtitle source: a cue each second from 1 s to 11 s,
+/// 0.8 s long, its language's tag and number first; some with the markup
+/// and characters every format must carry (italics, `&`, `<`, accents,
+/// two lines).
+pub fn subtitle_source(tag: &str) -> String {
+    let mut srt = String::new();
+    for i in 1..=11 {
+        let body = match i {
+            2 => format!("{tag} {i}: <i>hello</i> & welcome"),
+            5 => format!("{tag} {i}: café < crème >\nsecond line"),
+            _ => format!("{tag} {i}"),
+        };
+        srt.push_str(&format!("{i}\n00:00:{i:02},000 --> 00:00:{i:02},800\n{body}\n\n"));
+    }
+    srt
 }
 
 /// Run each ffmpeg job whose marker file is missing (in `base/<name>`).
@@ -824,8 +891,9 @@ fn test(root: &Path, args: &[String]) -> Result {
         if !corpus.join("dash").is_dir() || !corpus.join("hls").is_dir() {
             eprintln!("    warning: no manifest corpus at {}: the corpus tests of media-core will fail (check out beside ../shared)", corpus.display());
         }
-        // The transmuxer's tests read TS segments made by ffmpeg.
-        if let Err(e) = setup::ensure(root).and_then(|_| build_ts_media(root)) {
+        // The transmuxer's tests read TS segments made by ffmpeg, the
+        // subtitle tests files made by ffmpeg and Shaka Packager.
+        if let Err(e) = setup::ensure(root).and_then(|_| build_test_media(root)) {
             eprintln!("    FAIL test media: {e}");
             tally.add("native", 0, 1, 0);
         }

@@ -1,0 +1,151 @@
+// Subtitles a viewer adds to the player alone (MediaPlayer.addSubtitles),
+// in headless Chromium: the files made by xtask (SubRip written from a
+// hand-checked source, ffmpeg's WebVTT of it, a File built in the page),
+// shown through the element's own TextTrack, each cue's `cuechange` timed
+// against the video's position; a second language switched to mid-play; a
+// delay; a bad file refused without disturbing playback. A screenshot goes
+// to target/test-results/screens/subtitles.png.
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { root, setup } from "../support/stack.mjs";
+import { withUpstream } from "../support/upstream.mjs";
+
+const SCREENS = join(root, "target/test-results/screens");
+const pages = mkdtempSync(join(tmpdir(), "wt-subs-"));
+after(() => rmSync(pages, { recursive: true, force: true }));
+setup(async () => {
+  // The player alone; every `cue` event recorded with the element's time
+  // when it fired (the event is dispatched from the track's `cuechange`).
+  writeFileSync(join(pages, "player.html"), `<!doctype html><link rel="icon" href="data:,"><body style="margin:0;background:#000"><video id="video" muted autoplay playsinline style="width:640px;height:360px"></video>
+<script type="module">
+import init, { MediaPlayer } from "/pkg/media/player_wasm.js";
+await init();
+const video = document.getElementById("video");
+window.player = new MediaPlayer(video);
+window.cues = [];
+window.player.events.addEventListener("cue", (e) => window.cues.push({ at: video.currentTime, paused: video.paused, ...e.detail }));
+window.player.events.addEventListener("error", (e) => console.error(e.detail.message));
+window.ready = true;
+</script>`);
+});
+const up = withUpstream({ "/m/": join(root, "target/test-media"), "/pkg/": join(root, "www/pkg"), "/page/": pages });
+const browser = withBrowser();
+
+async function player(source = "subs/dash.mpd") {
+  const page = await newPage(browser);
+  await page.goto(`${up.url}/page/player.html`);
+  await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
+  await page.evaluate((url) => window.player.load(url), `${up.url}/m/${source}`);
+  await waitFor(page, () => document.getElementById("video").readyState >= 2, null, 15_000, "media loaded");
+  return page;
+}
+
+/** The first `cue` event of each cue that came up: how late it fired
+ * after the cue's start on the element's clock (ms). */
+const appearances = (events) => {
+  const seen = new Map();
+  for (const e of events) {
+    for (const c of e.cues) {
+      if (!seen.has(c.start) && !e.paused) seen.set(c.start, { ...c, track: e.track, lateMs: (e.at - c.start) * 1000 });
+    }
+  }
+  return [...seen.values()];
+};
+
+test("an SRT added by URL shows each cue within 50 ms of its start, styled as written", async () => {
+  const page = await player();
+  const track = await page.evaluate((url) => window.player.addSubtitles(url), `${up.url}/m/subs/en.srt`);
+  assert.deepEqual({ ...track, id: 0 }, { id: 0, label: "en", language: "", origin: "file", cues: 11, selected: true });
+  await waitFor(page, () => document.getElementById("video").currentTime > 6.2, null, 15_000, "playing past 6.2 s");
+  const shown = appearances(await page.evaluate(() => window.cues));
+  const late = shown.map((c) => c.lateMs.toFixed(1));
+  console.log(`    cue shown after its start (ms): ${late.join(", ")}`);
+  assert.ok(shown.length >= 5, `at least 5 cues came up: ${JSON.stringify(shown)}`);
+  for (const c of shown) assert.ok(c.lateMs >= -1 && c.lateMs <= 50, `cue at ${c.start} s came ${c.lateMs.toFixed(1)} ms after its start`);
+  const two = shown.find((c) => c.start === 2);
+  assert.equal(two.text, "EN 2: <i>hello</i> &amp; welcome");
+  assert.equal(two.plain, "EN 2: hello & welcome");
+  // The browser has the track showing, with all its cues.
+  const element = await page.evaluate(() => {
+    const t = [...document.getElementById("video").textTracks].find((t) => t.mode === "showing");
+    return { cues: t.cues.length, label: t.label };
+  });
+  assert.deepEqual(element, { cues: 11, label: "en" });
+  mkdirSync(SCREENS, { recursive: true });
+  await page.evaluate(() => {
+    const v = document.getElementById("video");
+    v.pause();
+    v.currentTime = 5.3;
+  });
+  await waitFor(page, () => document.getElementById("video").seeking === false && window.cues.at(-1)?.cues[0]?.start === 5, null, 5_000, "cue 5 showing after a seek");
+  await page.screenshot({ path: join(SCREENS, "subtitles.png") });
+  await page.close();
+});
+
+test("switching language mid-play, then a delay, each cue on time", async () => {
+  const page = await player();
+  const en = await page.evaluate((url) => window.player.addSubtitles(url, { language: "en", label: "English" }), `${up.url}/m/subs/en.vtt`);
+  const fr = await page.evaluate((url) => window.player.addSubtitles(url, { language: "fr", label: "Français" }), `${up.url}/m/subs/fr.vtt`);
+  await page.evaluate((id) => window.player.setTextTrack(id), en.id);
+  await waitFor(page, () => document.getElementById("video").currentTime > 3.2, null, 15_000, "playing past 3.2 s");
+  await page.evaluate((id) => window.player.setTextTrack(id), fr.id);
+  await waitFor(page, () => document.getElementById("video").currentTime > 6.2, null, 15_000, "playing past 6.2 s");
+  const tracks = await page.evaluate(() => window.player.textTracks);
+  assert.deepEqual(tracks.map((t) => [t.label, t.language, t.selected]), [["English", "en", false], ["Français", "fr", true]]);
+  const shown = appearances(await page.evaluate(() => window.cues));
+  console.log(`    ${shown.map((c) => `${c.plain.split(":")[0]} +${c.lateMs.toFixed(1)} ms`).join(", ")}`);
+  const byStart = Object.fromEntries(shown.map((c) => [c.start, c.plain.slice(0, 2)]));
+  assert.equal(byStart[1], "EN");
+  assert.equal(byStart[2], "EN");
+  assert.equal(byStart[5], "FR");
+  assert.equal(byStart[6], "FR");
+  for (const c of shown) assert.ok(c.lateMs >= -1 && c.lateMs <= 50, `${c.plain} came ${c.lateMs.toFixed(1)} ms after its start`);
+  // Half a second later for everything.
+  await page.evaluate(() => {
+    window.player.setTextDelay(0.5);
+    window.cues = [];
+  });
+  await waitFor(page, () => document.getElementById("video").currentTime > 9.7, null, 15_000, "playing past 9.7 s");
+  const delayed = appearances(await page.evaluate(() => window.cues)).filter((c) => c.start > 7);
+  console.log(`    with a 0.5 s delay: ${delayed.map((c) => `${c.plain} at ${c.start} s +${c.lateMs.toFixed(1)} ms`).join(", ")}`);
+  assert.ok(delayed.length >= 2, JSON.stringify(delayed));
+  for (const c of delayed) {
+    const n = Number(c.plain.split(" ")[1]);
+    assert.equal(c.start, n + 0.5, `${c.plain} starts half a second after its own time`);
+    assert.ok(c.lateMs >= -1 && c.lateMs <= 50, `${c.plain} came ${c.lateMs.toFixed(1)} ms after its delayed start`);
+  }
+  await page.close();
+});
+
+test("a File from the page names its track; a bad file is refused and playback goes on", async () => {
+  const page = await player();
+  const named = await page.evaluate(async () => {
+    const file = new File(["1\n00:00:00,500 --> 00:00:01,500\nBonjour\n"], "film.fr.srt");
+    return window.player.addSubtitles(file);
+  });
+  assert.deepEqual([named.label, named.language, named.cues], ["film", "fr", 1]);
+  const refused = await page.evaluate(async (url) => {
+    const out = [];
+    for (const source of [new Blob(["this is not a subtitle file"]), url, new Blob([new Uint8Array(5 * 1024 * 1024)])]) {
+      try {
+        await window.player.addSubtitles(source);
+        out.push("accepted");
+      } catch (e) {
+        out.push(String(e.message ?? e));
+      }
+    }
+    return out;
+  }, `${up.url}/m/subs/missing.srt`);
+  console.log(`    refused: ${refused.join(" | ")}`);
+  assert.match(refused[0], /not a subtitle format/);
+  assert.match(refused[1], /HTTP 404/);
+  assert.match(refused[2], /too large/);
+  const t0 = await page.evaluate(() => document.getElementById("video").currentTime);
+  await waitFor(page, (t) => document.getElementById("video").currentTime > t + 1, t0, 8_000, "still playing after the refusals");
+  assert.equal((await page.evaluate(() => window.player.textTracks)).length, 1);
+  await page.close();
+});
