@@ -11,8 +11,10 @@ export interface TextTrackInfo {
   label: string;
   /** BCP 47 tag, or "" when unknown. */
   language: string;
-  /** "file": added with `addSubtitles`. */
-  origin: "file";
+  /** "file": added with `addSubtitles`; "stream": the stream's own (DASH text AdaptationSet, HLS SUBTITLES rendition), fetched while selected. */
+  origin: "file" | "stream";
+  /** false until a stream track's playlist is read (after it is first selected). */
+  loaded: boolean;
   /** How many cues it holds. */
   cues: number;
   selected: boolean;
@@ -39,6 +41,8 @@ export interface MediaPlayerEventMap {
   cue: CustomEvent<{ track: number; cues: ShowingCue[] }>;
   /** Another text track was selected (its id), or none (null). */
   texttrack: CustomEvent<number | null>;
+  /** The stream's text tracks changed (a load): the whole list. */
+  texttracks: CustomEvent<TextTrackInfo[]>;
 }
 
 /** DASH, HLS (fMP4 and MPEG-TS segments) and progressive files on one element. */

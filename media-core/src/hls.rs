@@ -783,6 +783,17 @@ fn representation(
     }
 }
 
+/// A `SUBTITLES` rendition's media playlist as a text representation for
+/// [`crate::subtitle::feed::TextFeed`]: WebVTT segments, or fMP4 `wvtt`
+/// ones when the playlist has an `EXT-X-MAP`.
+pub fn text_representation(media: &MediaPlaylist) -> crate::mpd::Representation {
+    let fmp4 = media.segments.iter().any(|s| s.map.is_some());
+    let (mime, codecs) = if fmp4 { ("application/mp4", "wvtt") } else { ("text/vtt", "") };
+    let mut rep = representation("text".to_string(), 0, mime, codecs.to_string(), None, None, media);
+    rep.transmux = false;
+    rep
+}
+
 /// The same presentation as a DASH model, so one engine plays both: one
 /// period; a video track with a representation per variant (their media
 /// playlists in `media`, same order as `master.variants`; a missing one

@@ -14,6 +14,7 @@
 //! [`Cue::plain`] gives the text without markup.
 
 pub mod ass;
+pub mod feed;
 pub mod mp4;
 pub mod srt;
 pub mod time;

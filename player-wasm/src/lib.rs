@@ -61,8 +61,10 @@ impl MediaPlayer {
     #[wasm_bindgen(constructor)]
     pub fn new(video: HtmlVideoElement) -> Result<MediaPlayer, JsError> {
         let events = EventTarget::new().map_err(|_| JsError::new("EventTarget is not available"))?;
-        let text = Rc::new(RefCell::new(text::TextTracks::new(video.clone(), events.clone())));
-        Ok(MediaPlayer { player: RefCell::new(engine::Player::new(video, events.clone())), text, events })
+        let text = text::TextTracks::new(video.clone(), events.clone());
+        let mut player = engine::Player::new(video, events.clone());
+        player.set_text_tracks(text.clone());
+        Ok(MediaPlayer { player: RefCell::new(player), text, events })
     }
 
     /// Where the player's events are dispatched.
@@ -165,8 +167,9 @@ export interface TextTrackInfo {
   id: number;
   label: string;
   language: string;
-  /** "file": added by this viewer. */
-  origin: "file";
+  /** "file": added by this viewer; "stream": the stream's own. */
+  origin: "file" | "stream";
+  loaded: boolean;
   /** How many cues. */
   cues: number;
   selected: boolean;

@@ -7,26 +7,77 @@
 //! A browser cannot remove a track from an element once added: a track
 //! that is not selected is `disabled`, which costs nothing while playing.
 
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Interval;
+use media_core::subtitle::feed::{FeedOutput, TextFeed};
 use media_core::subtitle::{self, Align, Cue};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AlignSetting, EventTarget, HtmlVideoElement, TextTrack, TextTrackKind, TextTrackMode, VttCue};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{AbortController, AlignSetting, EventTarget, HtmlVideoElement, TextTrack, TextTrackKind, TextTrackMode, VttCue};
 
-use crate::dom::{emit, Listener};
+use crate::dom::{emit, error_detail, Listener};
+use crate::engine::fetch::{fetch_range, fetch_text, Scope};
 
 /// Tracks a page may add (each holds its cues twice: here and in the
 /// element): a bound on what a script or a room can make the page hold.
 pub const MAX_TRACKS: usize = 16;
+/// Text tracks a stream may bring (its languages).
+pub const MAX_STREAM_TRACKS: usize = 32;
+/// How often a selected stream track looks at the playhead (ms).
+const TICK_MS: u32 = 250;
+
+/// Where a stream's own text track comes from.
+pub enum StreamText {
+    /// A DASH text representation, or any already in the engine's model.
+    Feed(Box<TextFeed>),
+    /// An HLS `SUBTITLES` rendition: its media playlist, fetched when the
+    /// track is first selected.
+    HlsPlaylist(String),
+}
+
+/// A text track of the stream being loaded.
+pub struct StreamTrack {
+    pub label: String,
+    pub language: String,
+    pub source: StreamText,
+    /// The load's fetch scope (a proxied source fetches only through the proxy).
+    pub scope: Rc<Scope>,
+}
+
+/// A stream track's fetching state; dropped (fetches aborted, timer
+/// stopped) with its track.
+struct Stream {
+    playlist: Option<String>,
+    feed: Option<TextFeed>,
+    scope: Rc<Scope>,
+    /// The element's cues, by the feed's cue index.
+    shown: Vec<VttCue>,
+    fetches: Vec<(u64, AbortController)>,
+    timer: Option<Interval>,
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        for (_, c) in &self.fetches {
+            c.abort();
+        }
+    }
+}
 
 struct Track {
     id: u32,
     label: String,
     language: String,
-    /// Where the cues came from: `"file"` (added by this viewer).
+    /// Where the cues came from: `"file"` (added by this viewer) or
+    /// `"stream"` (the stream's own, fetched while selected).
     origin: &'static str,
     cues: Vec<Cue>,
     element: TextTrack,
     _cuechange: Listener,
+    stream: Option<Stream>,
 }
 
 pub struct TextTracks {
@@ -39,18 +90,69 @@ pub struct TextTracks {
     /// Whether the browser draws the showing track (else only `cue` events).
     display: bool,
     next_id: u32,
+    /// Itself, for the timers and fetches of stream tracks.
+    me: Weak<RefCell<TextTracks>>,
+    /// Element tracks of earlier streams, left disabled (an element's
+    /// tracks cannot be removed): counted against a bound.
+    retired: usize,
 }
 
 impl TextTracks {
-    pub fn new(video: HtmlVideoElement, events: EventTarget) -> Self {
-        TextTracks { video, events, tracks: Vec::new(), selected: None, delay: 0.0, display: true, next_id: 1 }
+    pub fn new(video: HtmlVideoElement, events: EventTarget) -> Rc<RefCell<TextTracks>> {
+        Rc::new_cyclic(|me| {
+            RefCell::new(TextTracks { video, events, tracks: Vec::new(), selected: None, delay: 0.0, display: true, next_id: 1, me: me.clone(), retired: 0 })
+        })
     }
 
     /// A new track of `cues`, not selected; its id.
     pub fn add(&mut self, label: &str, language: &str, origin: &'static str, cues: Vec<Cue>) -> Result<u32, JsValue> {
-        if self.tracks.len() >= MAX_TRACKS {
+        if self.tracks.iter().filter(|t| t.stream.is_none()).count() >= MAX_TRACKS {
             return Err(JsValue::from_str(&format!("at most {MAX_TRACKS} text tracks")));
         }
+        self.push(label, language, origin, cues, None)
+    }
+
+    /// The stream's own text tracks, in place of the last stream's (the
+    /// viewer's own files stay). Which one was selected is kept by language.
+    pub fn set_stream_tracks(&mut self, tracks: Vec<StreamTrack>) {
+        let language = self.selected.and_then(|id| self.tracks.iter().find(|t| t.id == id && t.stream.is_some())).map(|t| t.language.clone());
+        let before = self.tracks.len();
+        self.tracks.retain(|t| {
+            if t.stream.is_some() {
+                t.element.set_mode(TextTrackMode::Disabled);
+            }
+            t.stream.is_none()
+        });
+        self.retired += before - self.tracks.len();
+        if self.selected.is_some_and(|id| !self.tracks.iter().any(|t| t.id == id)) {
+            self.selected = None;
+        }
+        let mut reselect = None;
+        for st in tracks.into_iter().take(MAX_STREAM_TRACKS) {
+            // (Each load adds element tracks that stay: a page that loads
+            // streams without end stops getting their text tracks.)
+            if self.retired + self.tracks.len() >= 16 * MAX_STREAM_TRACKS {
+                emit(&self.events, "error", &error_detail("subtitles", "too many text tracks on this element: the stream's are not shown"));
+                break;
+            }
+            let (playlist, feed) = match st.source {
+                StreamText::Feed(f) => (None, Some(*f)),
+                StreamText::HlsPlaylist(url) => (Some(url), None),
+            };
+            let stream = Stream { playlist, feed, scope: st.scope, shown: Vec::new(), fetches: Vec::new(), timer: None };
+            if let Ok(id) = self.push(&st.label, &st.language, "stream", Vec::new(), Some(stream)) {
+                if language.as_deref().is_some_and(|l| l == st.language) && reselect.is_none() {
+                    reselect = Some(id);
+                }
+            }
+        }
+        if reselect.is_some() {
+            let _ = self.select(reselect);
+        }
+        emit(&self.events, "texttracks", &self.list());
+    }
+
+    fn push(&mut self, label: &str, language: &str, origin: &'static str, cues: Vec<Cue>, stream: Option<Stream>) -> Result<u32, JsValue> {
         let element = self.video.add_text_track_with_label_and_language(TextTrackKind::Subtitles, label, language);
         element.set_mode(TextTrackMode::Disabled);
         let id = self.next_id;
@@ -58,7 +160,7 @@ impl TextTracks {
         let (events, watched) = (self.events.clone(), element.clone());
         let cuechange = Listener::new(&element, "cuechange", move |_| cue_event(&events, id, &watched))?;
         fill(&element, &cues, self.delay)?;
-        self.tracks.push(Track { id, label: label.to_string(), language: language.to_string(), origin, cues, element, _cuechange: cuechange });
+        self.tracks.push(Track { id, label: label.to_string(), language: language.to_string(), origin, cues, element, _cuechange: cuechange, stream });
         Ok(id)
     }
 
@@ -69,6 +171,20 @@ impl TextTracks {
         }
         self.selected = id;
         self.apply_modes();
+        // A selected stream track fetches around the playhead; the others rest.
+        let me = self.me.clone();
+        for t in &mut self.tracks {
+            let Some(stream) = &mut t.stream else { continue };
+            if Some(t.id) != id {
+                stream.timer = None;
+            } else if stream.timer.is_none() {
+                let (me, track) = (me.clone(), t.id);
+                stream.timer = Some(Interval::new(TICK_MS, move || tick(&me, track)));
+            }
+        }
+        if let Some(id) = id {
+            self.step(id);
+        }
         emit(&self.events, "texttrack", &self.selected.map_or(JsValue::NULL, |id| JsValue::from_f64(f64::from(id))));
         Ok(())
     }
@@ -93,9 +209,12 @@ impl TextTracks {
             return Err(JsValue::from_str("text delay: at most ±600 seconds"));
         }
         self.delay = seconds;
-        for t in &self.tracks {
+        for t in &mut self.tracks {
             clear(&t.element)?;
-            fill(&t.element, &t.cues, seconds)?;
+            let shown = fill(&t.element, &t.cues, seconds)?;
+            if let Some(stream) = &mut t.stream {
+                stream.shown = shown;
+            }
         }
         Ok(())
     }
@@ -124,19 +243,23 @@ fn info(t: &Track, selected: bool) -> JsValue {
     set("label", t.label.as_str().into());
     set("language", t.language.as_str().into());
     set("origin", t.origin.into());
+    set("loaded", JsValue::from_bool(t.stream.as_ref().is_none_or(|s| s.feed.is_some())));
     set("cues", JsValue::from_f64(t.cues.len() as f64));
     set("selected", selected.into());
     o.into()
 }
 
-/// The element's cues for `cues`, `delay` seconds later.
-fn fill(element: &TextTrack, cues: &[Cue], delay: f64) -> Result<(), JsValue> {
-    for c in cues {
-        let (start, end) = (c.start + delay, c.end + delay);
-        if end <= 0.0 {
-            continue;
-        }
-        let cue = VttCue::new(start.max(0.0), end, &c.text)?;
+/// The element's cues for `cues`, `delay` seconds later (one for each:
+/// a cue the delay moves before 0 is empty at 0).
+fn fill(element: &TextTrack, cues: &[Cue], delay: f64) -> Result<Vec<VttCue>, JsValue> {
+    cues.iter().map(|c| show(element, c, delay)).collect()
+}
+
+fn show(element: &TextTrack, c: &Cue, delay: f64) -> Result<VttCue, JsValue> {
+    {
+        let start = (c.start + delay).max(0.0);
+        let end = (c.end + delay).max(start);
+        let cue = VttCue::new(start, end, &c.text)?;
         let p = c.place;
         if let Some(line) = p.line {
             cue.set_snap_to_lines(!p.line_percent);
@@ -158,8 +281,8 @@ fn fill(element: &TextTrack, cues: &[Cue], delay: f64) -> Result<(), JsValue> {
             });
         }
         element.add_cue(&cue);
+        Ok(cue)
     }
-    Ok(())
 }
 
 fn clear(element: &TextTrack) -> Result<(), JsValue> {
@@ -238,4 +361,111 @@ pub async fn read_source(source: &JsValue) -> Result<(Vec<u8>, Option<String>), 
         return Err(too_large(f64::from(bytes.length())));
     }
     Ok((bytes.to_vec(), name))
+}
+
+/// The timer of a selected stream track.
+fn tick(me: &Weak<RefCell<TextTracks>>, track: u32) {
+    let Some(rc) = me.upgrade() else { return };
+    let Ok(mut tracks) = rc.try_borrow_mut() else { return };
+    tracks.step(track);
+}
+
+impl TextTracks {
+    /// A selected stream track's step: the playhead to its feed, the
+    /// feed's outputs carried out. An HLS rendition first fetches its playlist.
+    fn step(&mut self, track: u32) {
+        let now = self.video.current_time();
+        let me = self.me.clone();
+        let Some(stream) = self.stream_mut(track) else { return };
+        if let Some(url) = stream.playlist.take() {
+            let scope = stream.scope.clone();
+            spawn_local(async move {
+                let feed = match fetch_text(&scope, &url)
+                    .await
+                    .and_then(|text| media_core::hls::parse_playlist(&text, &url).map_err(|e| JsValue::from_str(&e.to_string())))
+                {
+                    Ok(media_core::hls::Playlist::Media(m)) => Ok(TextFeed::new(media_core::hls::text_representation(&m))),
+                    Ok(media_core::hls::Playlist::Master(_)) => Err("a master playlist where a subtitle rendition was expected".to_string()),
+                    Err(e) => Err(crate::dom::describe(&e)),
+                };
+                let Some(rc) = me.upgrade() else { return };
+                let Ok(mut tracks) = rc.try_borrow_mut() else { return };
+                match feed {
+                    Ok(feed) => {
+                        if let Some(stream) = tracks.stream_mut(track) {
+                            stream.feed = Some(feed);
+                        }
+                        tracks.step(track);
+                    }
+                    Err(e) => emit(&tracks.events, "error", &error_detail("subtitles", &format!("subtitles {url}: {e}"))),
+                }
+            });
+            return;
+        }
+        if let Some(feed) = &mut stream.feed {
+            feed.handle_time(now);
+        }
+        self.drain(track);
+    }
+
+    fn stream_mut(&mut self, track: u32) -> Option<&mut Stream> {
+        self.tracks.iter_mut().find(|t| t.id == track)?.stream.as_mut()
+    }
+
+    /// A stream track's feed outputs: fetches started, cues shown.
+    fn drain(&mut self, track: u32) {
+        let (delay, me) = (self.delay, self.me.clone());
+        let Some(t) = self.tracks.iter_mut().find(|t| t.id == track) else { return };
+        let Some(stream) = &mut t.stream else { return };
+        let Some(feed) = &mut stream.feed else { return };
+        while let Some(out) = feed.poll_output() {
+            match out {
+                FeedOutput::Fetch { id, url, range } => {
+                    if !stream.scope.allows(&url, None) {
+                        feed.handle_failed(id);
+                        continue;
+                    }
+                    let Ok(controller) = AbortController::new() else {
+                        feed.handle_failed(id);
+                        continue;
+                    };
+                    let signal = controller.signal();
+                    stream.fetches.push((id, controller));
+                    let me = me.clone();
+                    spawn_local(async move {
+                        let result = fetch_range(&url, range, &signal).await;
+                        let Some(rc) = me.upgrade() else { return };
+                        let Ok(mut tracks) = rc.try_borrow_mut() else { return };
+                        tracks.fetched(track, id, result.ok().map(|b| js_sys::Uint8Array::new(&b).to_vec()));
+                    });
+                }
+                FeedOutput::Cue { index, cue } => {
+                    if let Ok(shown) = show(&t.element, &cue, delay) {
+                        if index == stream.shown.len() {
+                            stream.shown.push(shown);
+                            t.cues.push(cue);
+                        }
+                    }
+                }
+                FeedOutput::Extend { index, end } => {
+                    if let (Some(shown), Some(cue)) = (stream.shown.get(index), t.cues.get_mut(index)) {
+                        cue.end = end;
+                        shown.set_end_time(end + delay);
+                    }
+                }
+            }
+        }
+    }
+
+    fn fetched(&mut self, track: u32, id: u64, bytes: Option<Vec<u8>>) {
+        let Some(stream) = self.stream_mut(track) else { return };
+        let Some(at) = stream.fetches.iter().position(|f| f.0 == id) else { return };
+        stream.fetches.swap_remove(at);
+        let Some(feed) = &mut stream.feed else { return };
+        match bytes {
+            Some(b) => feed.handle_data(id, &b),
+            None => feed.handle_failed(id),
+        }
+        self.drain(track);
+    }
 }

@@ -35,7 +35,7 @@ window.ready = true;
 const up = withUpstream({ "/m/": join(root, "target/test-media"), "/pkg/": join(root, "www/pkg"), "/page/": pages });
 const browser = withBrowser();
 
-async function player(source = "subs/dash.mpd") {
+async function player(source = "shaka/live-profile.mpd") {
   const page = await newPage(browser);
   await page.goto(`${up.url}/page/player.html`);
   await waitFor(page, () => window.ready === true, null, 10_000, "player ready");
@@ -59,7 +59,7 @@ const appearances = (events) => {
 test("an SRT added by URL shows each cue within 50 ms of its start, styled as written", async () => {
   const page = await player();
   const track = await page.evaluate((url) => window.player.addSubtitles(url), `${up.url}/m/subs/en.srt`);
-  assert.deepEqual({ ...track, id: 0 }, { id: 0, label: "en", language: "", origin: "file", cues: 11, selected: true });
+  assert.deepEqual({ ...track, id: 0 }, { id: 0, label: "en", language: "", origin: "file", loaded: true, cues: 11, selected: true });
   await waitFor(page, () => document.getElementById("video").currentTime > 6.2, null, 15_000, "playing past 6.2 s");
   const shown = appearances(await page.evaluate(() => window.cues));
   const late = shown.map((c) => c.lateMs.toFixed(1));
@@ -149,3 +149,37 @@ test("a File from the page names its track; a bad file is refused and playback g
   assert.equal((await page.evaluate(() => window.player.textTracks)).length, 1);
   await page.close();
 });
+
+const textHits = (lang) =>
+  [1, 2, 3, 4, 5, 6].reduce((n, i) => n + up.hits(`/m/subs/text-${lang}/${i}.m4s`) + up.hits(`/m/subs/hls-${lang}/${i}.vtt`), 0) + up.hits(`/m/subs/text-${lang}/init.mp4`) + up.hits(`/m/subs/${lang}.m3u8`);
+
+for (const [name, source, labels] of [
+  ["DASH text AdaptationSets (fMP4 wvtt)", "subs/dash.mpd", ["en", "fr"]],
+  ["an HLS SUBTITLES group (WebVTT segments)", "subs/hls.m3u8", ["English", "Français"]],
+]) {
+  test(`the stream's own text tracks, ${name}: listed, fetched only while selected, each language on time`, async () => {
+    const [en0, fr0] = [textHits("en"), textHits("fr")];
+    const page = await player(source);
+    await waitFor(page, () => window.player.textTracks.length === 2, null, 10_000, "two text tracks listed");
+    const tracks = await page.evaluate(() => window.player.textTracks);
+    assert.deepEqual(tracks.map((t) => [t.label, t.language, t.origin, t.selected]), [[labels[0], "en", "stream", false], [labels[1], "fr", "stream", false]]);
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 600)));
+    assert.deepEqual([textHits("en") - en0, textHits("fr") - fr0], [0, 0], "nothing fetched before a track is selected");
+    await page.evaluate((id) => window.player.setTextTrack(id), tracks[0].id);
+    await waitFor(page, () => document.getElementById("video").currentTime > 3.3, null, 15_000, "playing past 3.3 s");
+    await page.evaluate((id) => window.player.setTextTrack(id), tracks[1].id);
+    await waitFor(page, () => document.getElementById("video").currentTime > 7.3, null, 15_000, "playing past 7.3 s");
+    const enAfterSwitch = textHits("en");
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 700)));
+    const shown = appearances(await page.evaluate(() => window.cues));
+    console.log(`    ${shown.map((c) => `${c.plain.split(":")[0]} +${c.lateMs.toFixed(1)} ms`).join(", ")}; fetched en ${textHits("en") - en0}, fr ${textHits("fr") - fr0}`);
+    const byStart = Object.fromEntries(shown.map((c) => [c.start, c.plain]));
+    // (A cue at the switch may come in either language.)
+    assert.equal(byStart[1], "EN 1");
+    assert.equal(byStart[2], "EN 2: hello & welcome");
+    for (const n of [5, 6, 7]) assert.match(byStart[n] ?? "", new RegExp(`^FR ${n}`), `FR ${n} after the switch: ${JSON.stringify(byStart)}`);
+    for (const c of shown) assert.ok(c.lateMs >= -1 && c.lateMs <= 50, `${c.plain} came ${c.lateMs.toFixed(1)} ms after its start`);
+    assert.equal(textHits("en"), enAfterSwitch, "the track left is fetched no more");
+    await page.close();
+  });
+}

@@ -169,3 +169,67 @@ fn no_input_panics_and_every_cue_is_well_formed() {
         }
     }
 }
+
+/// A text representation of WebVTT segments of 2 s each.
+fn vtt_segments(n: u64) -> crate::mpd::Representation {
+    use crate::mpd::{Addressing, Representation, Segment};
+    let segments = (0..n).map(|i| Segment { url: format!("s{i}.vtt"), range: None, start: i as f64 * 2.0, duration: 2.0, number: i }).collect();
+    Representation {
+        id: "t".into(),
+        bandwidth: 0,
+        mime_type: "text/vtt".into(),
+        codecs: String::new(),
+        width: None,
+        height: None,
+        frame_rate: None,
+        sample_rate: None,
+        base_urls: Vec::new(),
+        timestamp_offset: 0.0,
+        placed: true,
+        transmux: false,
+        discontinuities: Vec::new(),
+        init: None,
+        addressing: Addressing::Segments(segments),
+    }
+}
+
+#[test]
+fn a_feed_joins_cues_split_across_segments_drops_repeats_and_bounds_its_fetches() {
+    let mut feed = feed::TextFeed::new(vtt_segments(40));
+    feed.handle_time(0.0);
+    let fetches: Vec<_> = std::iter::from_fn(|| feed.poll_output()).collect();
+    // Two at a time, nearest the playhead first.
+    assert_eq!(fetches.len(), feed::IN_FLIGHT);
+    let ids: Vec<u64> = fetches
+        .iter()
+        .map(|f| match f {
+            feed::FeedOutput::Fetch { id, url, .. } => {
+                assert!(url == "s0.vtt" || url == "s1.vtt", "{url}");
+                *id
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    // Segment 0 ends a cue at its boundary; segment 1 carries its rest and
+    // repeats a cue segment 0 had whole (as packagers do).
+    feed.handle_data(ids[0], b"WEBVTT\n\n00:00.500 --> 00:01.000\nwhole\n\n00:01.500 --> 00:02.000\nsplit\n");
+    feed.handle_data(ids[1], b"WEBVTT\n\n00:00.500 --> 00:01.000\nwhole\n\n00:02.000 --> 00:03.500\nsplit\n");
+    let out: Vec<_> = std::iter::from_fn(|| feed.poll_output()).collect();
+    let cues: Vec<_> =
+        out.iter().filter_map(|o| if let feed::FeedOutput::Cue { index, cue } = o { Some((*index, cue.plain(), cue.start, cue.end)) } else { None }).collect();
+    assert_eq!(cues, [(0, "whole".to_string(), 0.5, 1.0), (1, "split".to_string(), 1.5, 2.0)]);
+    assert!(out.contains(&feed::FeedOutput::Extend { index: 1, end: 3.5 }), "{out:?}");
+    // The next two segments were asked for as these two came in; a failed
+    // one is not asked again, and the feed goes on.
+    let next: Vec<u64> = out.iter().filter_map(|o| if let feed::FeedOutput::Fetch { id, .. } = o { Some(*id) } else { None }).collect();
+    assert_eq!(next.len(), 2);
+    feed.handle_failed(next[0]);
+    feed.handle_data(next[1], b"not webvtt");
+    let after: Vec<_> = std::iter::from_fn(|| feed.poll_output()).collect();
+    assert_eq!(after.len(), 2, "two more fetches: {after:?}");
+    // A seek far ahead while two fetches run: nothing more until one ends.
+    feed.handle_time(60.0);
+    let urls: Vec<String> =
+        std::iter::from_fn(|| feed.poll_output()).filter_map(|o| if let feed::FeedOutput::Fetch { url, .. } = o { Some(url) } else { None }).collect();
+    assert!(urls.is_empty(), "two still running: {urls:?}");
+}

@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 
+use js_sys::ArrayBuffer;
 use media_core::fetch_scope::FetchScope;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -67,4 +68,23 @@ pub(super) async fn finish_text(started: Result<JsFuture, JsValue>, url: &str) -
 
 pub(crate) async fn fetch_text(scope: &Scope, url: &str) -> Result<String, JsValue> {
     finish_text(start_fetch(scope, url), url).await
+}
+
+/// Fetch `url` (a byte range when given); `Err(Some(status))` for an HTTP
+/// error, `Err(None)` for the network or an abort.
+pub(crate) async fn fetch_range(url: &str, range: Option<(u64, u64)>, signal: &web_sys::AbortSignal) -> Result<ArrayBuffer, Option<u16>> {
+    let window = web_sys::window().ok_or(None)?;
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(signal));
+    if let Some((a, b)) = range {
+        let headers = web_sys::Headers::new().map_err(|_| None)?;
+        let value = if b == u64::MAX { format!("bytes={a}-") } else { format!("bytes={a}-{b}") };
+        headers.set("range", &value).map_err(|_| None)?;
+        init.set_headers(&headers);
+    }
+    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|_| None)?.dyn_into().map_err(|_| None)?;
+    if !resp.ok() {
+        return Err(Some(resp.status()));
+    }
+    JsFuture::from(resp.array_buffer().map_err(|_| None)?).await.map_err(|_| None)?.dyn_into::<ArrayBuffer>().map_err(|_| None)
 }

@@ -26,8 +26,10 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{EventTarget, HtmlVideoElement};
 
 use crate::dom::{describe, emit, error_detail};
+use crate::text::{StreamText, StreamTrack, TextTracks};
+use media_core::subtitle::feed::TextFeed;
 
-mod fetch;
+pub(crate) mod fetch;
 mod hls;
 mod mse;
 mod ts;
@@ -42,6 +44,8 @@ type Slot = Rc<RefCell<Option<Dash>>>;
 pub struct Player {
     video: HtmlVideoElement,
     events: EventTarget,
+    /// Where the stream's own text tracks go, when the page has text tracks.
+    text: Option<Rc<RefCell<TextTracks>>>,
     generation: Rc<Cell<u32>>,
     current: Option<String>,
     dash: Slot,
@@ -52,7 +56,12 @@ pub struct Player {
 
 impl Player {
     pub fn new(video: HtmlVideoElement, events: EventTarget) -> Self {
-        Player { video, events, generation: Rc::new(Cell::new(0)), current: None, dash: Rc::new(RefCell::new(None)), base: None }
+        Player { video, events, text: None, generation: Rc::new(Cell::new(0)), current: None, dash: Rc::new(RefCell::new(None)), base: None }
+    }
+
+    /// The text tracks each load's stream tracks go to.
+    pub fn set_text_tracks(&mut self, text: Rc<RefCell<TextTracks>>) {
+        self.text = Some(text);
     }
 
     /// A player whose relative URLs resolve against `base` (e.g. the edge
@@ -123,13 +132,17 @@ impl Player {
         let gen = self.generation.get().wrapping_add(1);
         self.generation.set(gen);
         self.dash.borrow_mut().take();
+        if let Some(Ok(mut t)) = self.text.as_ref().map(|t| t.try_borrow_mut()) {
+            t.set_stream_tracks(Vec::new());
+        }
         let path = abs.split(['?', '#']).next().unwrap_or("").to_string();
         let (video, events, generation, slot) = (self.video.clone(), self.events.clone(), self.generation.clone(), self.dash.clone());
+        let text = self.text.clone();
         spawn_local(async move {
             let result = match scope {
                 Ok(rule) => {
                     let scope = Rc::new(Scope { rule, events: events.clone(), reported: Cell::new(false) });
-                    let load = Load { video, events: events.clone(), generation, gen, slot, scope };
+                    let load = Load { video, events: events.clone(), generation, gen, slot, scope, text };
                     load_any(load, abs.clone(), &path, kind).await
                 }
                 Err(e) => Err(JsValue::from_str(&e.to_string())),
@@ -157,6 +170,7 @@ struct Load {
     gen: u32,
     slot: Slot,
     scope: Rc<Scope>,
+    text: Option<Rc<RefCell<TextTracks>>>,
 }
 
 impl Load {
@@ -168,8 +182,24 @@ impl Load {
         if self.generation.get() != self.gen {
             return Ok(());
         }
-        let dash = Dash::start(self.video.clone(), self.events.clone(), url, text, self.scope.clone()).await?;
-        self.keep(dash);
+        let manifest = media_core::mpd::parse_at(&text, &url, Some(js_sys::Date::now())).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        // The text AdaptationSets of the first period (each language's first representation).
+        let texts = manifest.periods.first().map_or_else(Vec::new, |p| {
+            let mut n = 0;
+            p.tracks
+                .iter()
+                .filter(|t| t.kind == media_core::mpd::TrackKind::Text)
+                .filter_map(|t| {
+                    n += 1;
+                    let rep = t.representations.first()?.clone();
+                    let language = t.lang.clone().unwrap_or_default();
+                    let label = t.label.clone().unwrap_or_else(|| if language.is_empty() { format!("Subtitles {n}") } else { language.clone() });
+                    Some(StreamTrack { label, language, source: StreamText::Feed(Box::new(TextFeed::new(rep))), scope: self.scope.clone() })
+                })
+                .collect()
+        });
+        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, None, self.scope.clone()).await?;
+        self.keep(dash, texts);
         Ok(())
     }
 
@@ -199,6 +229,22 @@ impl Load {
         if self.generation.get() != self.gen {
             return Ok(());
         }
+        // The SUBTITLES renditions of the first variant's group.
+        let group = master.variants.first().and_then(|v| v.subtitles.clone());
+        let texts = master
+            .renditions
+            .iter()
+            .filter(|r| r.kind == media_core::hls::RenditionKind::Subtitles && group.as_ref().is_none_or(|g| *g == r.group_id))
+            .filter_map(|r| {
+                let url = r.uri.clone()?;
+                Some(StreamTrack {
+                    label: r.name.clone(),
+                    language: r.language.clone().unwrap_or_default(),
+                    source: StreamText::HlsPlaylist(url),
+                    scope: self.scope.clone(),
+                })
+            })
+            .collect();
         let (manifest, live) = if media.iter().flatten().chain(&audio).any(MediaPlaylist::is_live) {
             let present = media.iter().map(Option::is_some).collect();
             let live = HlsLive { present, master, audio_uri, times: RefCell::new(LiveTimes::default()), scope: self.scope.clone() };
@@ -208,12 +254,15 @@ impl Load {
             (to_manifest(&master, &media, audio.as_ref(), None), None)
         };
         let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, live, self.scope.clone()).await?;
-        self.keep(dash);
+        self.keep(dash, texts);
         Ok(())
     }
 
-    fn keep(&self, dash: Dash) {
+    fn keep(&self, dash: Dash, texts: Vec<StreamTrack>) {
         if self.generation.get() == self.gen {
+            if let Some(Ok(mut t)) = self.text.as_ref().map(|t| t.try_borrow_mut()) {
+                t.set_stream_tracks(texts);
+            }
             let list = dash.qualities();
             *self.slot.borrow_mut() = Some(dash);
             emit(&self.events, "qualities", &list);

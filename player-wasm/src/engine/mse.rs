@@ -20,10 +20,10 @@ use media_core::mpd;
 use media_core::schedule::{Engine, EngineConfig, EngineEvent, FetchId, Output, Playhead, TsSegment};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{spawn_local, JsFuture};
+use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, HtmlVideoElement, MediaSource, MediaSourceReadyState, SourceBuffer, SourceBufferAppendMode};
 
-use super::fetch::{fetch_text, Scope};
+use super::fetch::{fetch_range, fetch_text, Scope};
 use super::hls::HlsLive;
 use super::ts::TsTrack;
 
@@ -128,13 +128,6 @@ pub struct Dash {
 }
 
 impl Dash {
-    /// Attach a MediaSource to `video` and start playing `manifest_text`
-    /// (already fetched from `url`).
-    pub async fn start(video: HtmlVideoElement, events: web_sys::EventTarget, url: String, manifest_text: String, scope: Rc<Scope>) -> Result<Dash, JsValue> {
-        let manifest = mpd::parse_at(&manifest_text, &url, Some(wall_ms())).map_err(|e| JsValue::from_str(&e.to_string()))?;
-        Self::start_with(video, events, url, manifest, None, scope).await
-    }
-
     /// Play a presentation already in the engine's model (DASH, or HLS
     /// converted by `media_core::hls::to_manifest`; a live HLS one is
     /// reloaded through `hls`).
@@ -585,23 +578,4 @@ fn updateend(weak: &Weakly, track: usize) {
             s.engine.handle_appended(wall_ms(), track);
         }
     });
-}
-
-/// Fetch `url` (a byte range when given); `Err(Some(status))` for an HTTP
-/// error, `Err(None)` for the network or an abort.
-async fn fetch_range(url: &str, range: Option<(u64, u64)>, signal: &web_sys::AbortSignal) -> Result<ArrayBuffer, Option<u16>> {
-    let window = web_sys::window().ok_or(None)?;
-    let init = web_sys::RequestInit::new();
-    init.set_signal(Some(signal));
-    if let Some((a, b)) = range {
-        let headers = web_sys::Headers::new().map_err(|_| None)?;
-        let value = if b == u64::MAX { format!("bytes={a}-") } else { format!("bytes={a}-{b}") };
-        headers.set("range", &value).map_err(|_| None)?;
-        init.set_headers(&headers);
-    }
-    let resp: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|_| None)?.dyn_into().map_err(|_| None)?;
-    if !resp.ok() {
-        return Err(Some(resp.status()));
-    }
-    JsFuture::from(resp.array_buffer().map_err(|_| None)?).await.map_err(|_| None)?.dyn_into::<ArrayBuffer>().map_err(|_| None)
 }

@@ -72,3 +72,56 @@ fn shaka_dash_wvtt_fragments_read_to_the_source_cues() {
         assert!(cues[1].text.contains("<i>hello</i>"), "{:?}", cues[1].text);
     }
 }
+
+/// A feed on the stream's own text track, as the player drives it: the
+/// playhead moving in 1 s steps, every fetch answered from the files (two
+/// at most at a time), cues out as the playhead reaches their segments.
+fn feed_to_the_end(mut feed: feed::TextFeed, base: &str) -> (Vec<Cue>, usize) {
+    let mut cues: Vec<Cue> = Vec::new();
+    let mut fetches = 0;
+    for second in 0..=13 {
+        feed.handle_time(f64::from(second));
+        while let Some(o) = feed.poll_output() {
+            match o {
+                feed::FeedOutput::Fetch { id, url, range } => {
+                    assert_eq!(range, None);
+                    fetches += 1;
+                    let path = url.strip_prefix(base).unwrap_or_else(|| panic!("{url} is not under {base}"));
+                    feed.handle_data(id, &subs(path));
+                }
+                feed::FeedOutput::Cue { index, cue } => {
+                    assert_eq!(index, cues.len());
+                    // (Fetched ahead: a cue comes before the playhead reaches it.)
+                    assert!(cue.start >= f64::from(second) - feed::BEHIND, "{cue:?} at {second} s");
+                    cues.push(cue);
+                }
+                feed::FeedOutput::Extend { index, end } => cues[index].end = end,
+            }
+        }
+    }
+    (cues, fetches)
+}
+
+#[test]
+fn text_feeds_of_the_dash_and_hls_streams_give_each_language_its_cues() {
+    let base = "https://origin.test/subs/";
+    let mpd = crate::mpd::parse(&String::from_utf8(subs("dash.mpd")).expect("utf-8"), &format!("{base}dash.mpd")).expect("mpd");
+    let texts: Vec<_> = mpd.periods[0].tracks.iter().filter(|t| t.kind == crate::mpd::TrackKind::Text).collect();
+    assert_eq!(texts.iter().map(|t| t.lang.as_deref()).collect::<Vec<_>>(), [Some("en"), Some("fr")]);
+    for (track, tag) in texts.iter().zip(["EN", "FR"]) {
+        let (cues, fetches) = feed_to_the_end(feed::TextFeed::new(track.representations[0].clone()), base);
+        assert_eq!(read(&cues), expected(tag), "DASH {tag}");
+        assert_eq!(fetches, 7, "an init and six segments, each once");
+    }
+    for (lang, tag) in [("en", "EN"), ("fr", "FR")] {
+        let url = format!("{base}{lang}.m3u8");
+        let crate::hls::Playlist::Media(media) =
+            crate::hls::parse_playlist(&String::from_utf8(subs(&format!("{lang}.m3u8"))).expect("utf-8"), &url).expect("playlist")
+        else {
+            panic!("a media playlist")
+        };
+        let (cues, fetches) = feed_to_the_end(feed::TextFeed::new(crate::hls::text_representation(&media)), base);
+        assert_eq!(read(&cues), expected(tag), "HLS {tag}");
+        assert_eq!(fetches, 6);
+    }
+}
