@@ -189,6 +189,54 @@ session.addEventListener("quality", (e) => {
 });
 quality.addEventListener("change", () => session.setQuality(quality.value === "auto" ? "auto" : Number(quality.value)));
 
+// Subtitles: the source's own tracks and your files; yours alone (each
+// member picks). The language you pick is remembered for this room and
+// picked again when the source changes.
+const subtitles = $("subtitles");
+const subtitleKey = `wt-subtitles-${roomId}`;
+const remembered = () => {
+  try {
+    return localStorage.getItem(subtitleKey);
+  } catch {
+    return null;
+  }
+};
+function fillSubtitles() {
+  const tracks = session.textTracks;
+  const label = (t) => (t.language && t.label !== t.language ? `${t.label} (${t.language})` : t.label) + (t.origin === "file" ? " · your file" : "");
+  subtitles.replaceChildren(new Option("Off", ""), ...tracks.map((t) => new Option(label(t), String(t.id))));
+  subtitles.value = String(tracks.find((t) => t.selected)?.id ?? "");
+}
+session.addEventListener("texttracks", (e) => {
+  const want = remembered();
+  const pick = want && !e.detail.some((t) => t.selected) && e.detail.find((t) => t.language === want || t.label === want);
+  if (pick) session.setTextTrack(pick.id);
+  fillSubtitles();
+});
+session.addEventListener("texttrack", fillSubtitles);
+subtitles.addEventListener("change", () => {
+  const id = subtitles.value === "" ? null : Number(subtitles.value);
+  session.setTextTrack(id);
+  const t = session.textTracks.find((x) => x.id === id);
+  try {
+    localStorage.setItem(subtitleKey, t ? t.language || t.label : "");
+  } catch {
+    // (Storage refused: the choice holds for this page only.)
+  }
+});
+$("subtitles-file").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (!file) return;
+  try {
+    await session.addSubtitles(file);
+    fillSubtitles();
+    notice("");
+  } catch (err) {
+    notice(`Subtitles: ${err.message ?? err}`);
+  }
+});
+
 // Source box and queue. A pasted link says what it is before it is sent
 // (the room decides: it reads every YouTube and Vimeo link form).
 const kindOf = (text) => {

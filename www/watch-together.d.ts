@@ -37,6 +37,23 @@ export class MediaPlayer {
   free(): void;
 }
 
+/** A text track (`Session.textTracks`): the stream's own, or a file you added. */
+export interface TextTrackInfo {
+  id: number;
+  label: string;
+  /** BCP 47 tag, or "" when unknown. */
+  language: string;
+  /** "stream": the source's own (fetched only while selected); "file": added with `addSubtitles`. */
+  origin: "stream" | "file";
+  /** false until a stream track's playlist is read (after it is first selected). */
+  loaded: boolean;
+  cues: number;
+  selected: boolean;
+}
+
+/** A cue showing now: times on the element's clock, `text` WebVTT markup, `plain` without. */
+export interface ShowingCue { start: number; end: number; text: string; plain: string }
+
 /** Who may play, pause, seek and change the source: everyone, or the host and the members it picks. */
 export type Mode = "open" | "controlled";
 export type Role = "host" | "controller" | "viewer";
@@ -129,6 +146,12 @@ export interface SessionEventMap {
   quality: CustomEvent<Quality>;
   buffering: CustomEvent<boolean>;
   "local-file": CustomEvent<LocalFileMatch>;
+  /** The selected text track's showing cues changed. */
+  cue: CustomEvent<{ track: number; cues: ShowingCue[] }>;
+  /** You selected another text track (its id), or none (null). */
+  texttrack: CustomEvent<number | null>;
+  /** The source's text tracks changed (a new source): the whole list. */
+  texttracks: CustomEvent<TextTrackInfo[]>;
 }
 
 /** One membership of one room. Events are dispatched on the session itself. */
@@ -151,6 +174,8 @@ export class Session extends EventTarget {
   readonly playhead: { position: number; duration: number | null; paused: boolean };
   readonly qualities: Quality[];
   readonly audio: AudioStatus;
+  /** The text tracks: the source's own and your files (yours only: each member picks). */
+  readonly textTracks: TextTrackInfo[];
 
   play(): void;
   pause(): void;
@@ -180,6 +205,12 @@ export class Session extends EventTarget {
   setNormalize(on: boolean): void;
   setCorrection(on: boolean): void;
   setHold(on: boolean): void;
+  /** Add a subtitle file for yourself (WebVTT, SRT, ASS/SSA, TTML; at most 4 MiB): shown at once, in this page only. */
+  addSubtitles(source: File | Blob | string, options?: { label?: string; language?: string }): Promise<TextTrackInfo>;
+  /** Show a text track by id, or none (for you only). */
+  setTextTrack(id: number | null): void;
+  /** Shift every cue by seconds (positive: later), at most ±600. */
+  setTextDelay(seconds: number): void;
   /** Leave the room: the socket, timers, listeners and the MediaSource are released. */
   leave(): void;
 

@@ -24,7 +24,7 @@ export class WatchTogetherError extends Error {
 
 /** Every event a Session dispatches. */
 export const EVENTS = ["joined", "state", "source", "members", "queue", "bans", "settings", "chat", "stats", "reverted", "error", "connection",
-  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering", "local-file"];
+  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering", "local-file", "cue", "texttrack", "texttracks"];
 
 /** One membership of one room. Events (CustomEvent, `detail` as documented) are dispatched on the session itself. */
 export class Session extends EventTarget {
@@ -88,6 +88,13 @@ export class Session extends EventTarget {
   setNormalize(on) { this.#inner.setNormalize(on); }
   setCorrection(on) { this.#inner.setCorrection(on); }
   setHold(on) { this.#inner.setHold(on); }
+  /** Add a subtitle file for yourself (WebVTT, SRT, ASS/SSA, TTML): shown at once, in this page only. */
+  addSubtitles(source, options) { return this.#inner.addSubtitles(source, options ?? {}); }
+  /** Show a text track by id, or none with null (for you only). */
+  setTextTrack(id) { this.#inner.setTextTrack(id ?? null); }
+  setTextDelay(seconds) { this.#inner.setTextDelay(seconds); }
+  /** The source's own text tracks and your files: `[{id, label, language, origin, loaded, cues, selected}]`. */
+  get textTracks() { return this.#inner.textTracks(); }
   get qualities() { return this.#inner.qualities(); }
   get stats() { return this.#inner.stats(); }
   /** What plays now, whatever the player (the element, YouTube's or Vimeo's embed): `{position, duration, paused}`. */

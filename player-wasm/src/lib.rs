@@ -30,8 +30,6 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
-use crate::dom::describe;
-
 #[cfg(feature = "room")]
 mod audio;
 #[cfg(feature = "room")]
@@ -112,47 +110,32 @@ impl MediaPlayer {
     /// (shown at once); rejects with what is wrong with the file.
     #[wasm_bindgen(js_name = addSubtitles, skip_typescript)]
     pub fn add_subtitles(&self, source: JsValue, options: JsValue) -> js_sys::Promise {
-        let tracks = self.text.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let (bytes, name) = text::read_source(&source).await?;
-            let cues = media_core::subtitle::parse_file(&bytes, name.as_deref()).map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
-            let get = |k: &str| js_sys::Reflect::get(&options, &k.into()).ok().and_then(|v| v.as_string());
-            let (file_label, file_language) = text::name_parts(name.as_deref().unwrap_or("Subtitles"));
-            let label = get("label").unwrap_or(file_label);
-            let language = get("language").unwrap_or(file_language);
-            let mut t = tracks.try_borrow_mut().map_err(|_| JsError::new("addSubtitles: player busy"))?;
-            let id = t.add(&label, &language, "file", cues)?;
-            t.select(Some(id))?;
-            Ok(t.info(id))
-        })
+        text::add_subtitles(self.text.clone(), source, options)
     }
 
     /// The text tracks: `[{id, label, language, origin, cues, selected}]`.
     #[wasm_bindgen(getter, js_name = textTracks, skip_typescript)]
-    pub fn text_tracks(&self) -> JsValue {
-        self.text.borrow().list()
+    pub fn text_tracks(&self) -> Result<JsValue, JsError> {
+        Ok(self.text.try_borrow().map_err(|_| JsError::new("textTracks: player busy"))?.list())
     }
 
     /// Show the text track `id`, or none with `null`.
     #[wasm_bindgen(js_name = setTextTrack, skip_typescript)]
     pub fn set_text_track(&self, id: JsValue) -> Result<(), JsError> {
-        let id = id.as_f64().map(|n| n as u32);
-        self.text.try_borrow_mut().map_err(|_| JsError::new("setTextTrack: player busy"))?.select(id).map_err(|e| JsError::new(&describe(&e)))
+        text::set_track(&self.text, &id)
     }
 
     /// Shift every cue by `seconds` (positive: later), at most ±600.
     #[wasm_bindgen(js_name = setTextDelay)]
     pub fn set_text_delay(&self, seconds: f64) -> Result<(), JsError> {
-        self.text.try_borrow_mut().map_err(|_| JsError::new("setTextDelay: player busy"))?.set_delay(seconds).map_err(|e| JsError::new(&describe(&e)))
+        text::set_delay(&self.text, seconds)
     }
 
     /// Whether the browser draws the showing track (`false`: only `cue`
     /// events, for a page that renders its own).
     #[wasm_bindgen(js_name = setTextDisplay)]
     pub fn set_text_display(&self, display: bool) {
-        if let Ok(mut t) = self.text.try_borrow_mut() {
-            t.set_display(display);
-        }
+        text::set_display(&self.text, display);
     }
 }
 

@@ -132,7 +132,7 @@ impl TextTracks {
             // (Each load adds element tracks that stay: a page that loads
             // streams without end stops getting their text tracks.)
             if self.retired + self.tracks.len() >= 16 * MAX_STREAM_TRACKS {
-                emit(&self.events, "error", &error_detail("subtitles", "too many text tracks on this element: the stream's are not shown"));
+                emit_later(&self.events, "error", error_detail("subtitles", "too many text tracks on this element: the stream's are not shown"));
                 break;
             }
             let (playlist, feed) = match st.source {
@@ -149,7 +149,7 @@ impl TextTracks {
         if reselect.is_some() {
             let _ = self.select(reselect);
         }
-        emit(&self.events, "texttracks", &self.list());
+        emit_later(&self.events, "texttracks", self.list());
     }
 
     fn push(&mut self, label: &str, language: &str, origin: &'static str, cues: Vec<Cue>, stream: Option<Stream>) -> Result<u32, JsValue> {
@@ -185,7 +185,7 @@ impl TextTracks {
         if let Some(id) = id {
             self.step(id);
         }
-        emit(&self.events, "texttrack", &self.selected.map_or(JsValue::NULL, |id| JsValue::from_f64(f64::from(id))));
+        emit_later(&self.events, "texttrack", self.selected.map_or(JsValue::NULL, |id| JsValue::from_f64(f64::from(id))));
         Ok(())
     }
 
@@ -397,7 +397,7 @@ impl TextTracks {
                         }
                         tracks.step(track);
                     }
-                    Err(e) => emit(&tracks.events, "error", &error_detail("subtitles", &format!("subtitles {url}: {e}"))),
+                    Err(e) => emit_later(&tracks.events, "error", error_detail("subtitles", &format!("subtitles {url}: {e}"))),
                 }
             });
             return;
@@ -468,4 +468,48 @@ impl TextTracks {
         }
         self.drain(track);
     }
+}
+
+/// `addSubtitles(source, {label?, language?})` of `MediaPlayer` and
+/// `Session`: the file read and parsed, a track added and shown; the
+/// promise resolves to the track, or rejects with what is wrong.
+pub fn add_subtitles(tracks: Rc<RefCell<TextTracks>>, source: JsValue, options: JsValue) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        let (bytes, name) = read_source(&source).await?;
+        let cues = subtitle::parse_file(&bytes, name.as_deref()).map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
+        let get = |k: &str| js_sys::Reflect::get(&options, &k.into()).ok().and_then(|v| v.as_string());
+        let (file_label, file_language) = name_parts(name.as_deref().unwrap_or("Subtitles"));
+        let label = get("label").unwrap_or(file_label);
+        let language = get("language").unwrap_or(file_language);
+        let mut t = tracks.try_borrow_mut().map_err(|_| JsError::new("addSubtitles: player busy"))?;
+        let id = t.add(&label, &language, "file", cues)?;
+        t.select(Some(id))?;
+        Ok(t.info(id))
+    })
+}
+
+/// `setTextTrack(id | null)`.
+pub fn set_track(tracks: &RefCell<TextTracks>, id: &JsValue) -> Result<(), JsError> {
+    let id = id.as_f64().map(|n| n as u32);
+    tracks.try_borrow_mut().map_err(|_| JsError::new("setTextTrack: player busy"))?.select(id).map_err(|e| JsError::new(&crate::dom::describe(&e)))
+}
+
+/// `setTextDelay(seconds)`.
+pub fn set_delay(tracks: &RefCell<TextTracks>, seconds: f64) -> Result<(), JsError> {
+    tracks.try_borrow_mut().map_err(|_| JsError::new("setTextDelay: player busy"))?.set_delay(seconds).map_err(|e| JsError::new(&crate::dom::describe(&e)))
+}
+
+/// `setTextDisplay(on)`.
+pub fn set_display(tracks: &RefCell<TextTracks>, display: bool) {
+    if let Ok(mut t) = tracks.try_borrow_mut() {
+        t.set_display(display);
+    }
+}
+
+/// Dispatch an event once the current task is done: never while the
+/// tracks (or the session holding them) are borrowed, so a listener may
+/// call back into the player.
+fn emit_later(events: &EventTarget, kind: &'static str, detail: JsValue) {
+    let events = events.clone();
+    spawn_local(async move { emit(&events, kind, &detail) });
 }

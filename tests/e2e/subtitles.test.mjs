@@ -10,8 +10,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { newPage, waitFor, withBrowser } from "../support/browser.mjs";
-import { root, setup } from "../support/stack.mjs";
+import { joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { createRoom, root, setup, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
 const SCREENS = join(root, "target/test-results/screens");
@@ -33,6 +33,7 @@ window.ready = true;
 </script>`);
 });
 const up = withUpstream({ "/m/": join(root, "target/test-media"), "/pkg/": join(root, "www/pkg"), "/page/": pages });
+const stack = withStack();
 const browser = withBrowser();
 
 async function player(source = "shaka/live-profile.mpd") {
@@ -183,3 +184,64 @@ for (const [name, source, labels] of [
     await page.close();
   });
 }
+
+/** Records every `cuechange` of the element's showing text tracks, with
+ * the element's time when it fired (the browser's own event). */
+const recordCues = (page) =>
+  page.evaluate(() => {
+    const video = document.getElementById("video");
+    window.shownCues = [];
+    const watch = (t) =>
+      t.addEventListener("cuechange", () => {
+        if (t.mode !== "showing" || video.paused) return;
+        for (const c of t.activeCues) window.shownCues.push({ at: video.currentTime, start: c.startTime, text: c.text, label: t.label });
+      });
+    [...video.textTracks].forEach(watch);
+    video.textTracks.addEventListener("addtrack", (e) => watch(e.track));
+  });
+const firstShown = async (page) => {
+  const seen = new Map();
+  for (const c of await page.evaluate(() => window.shownCues)) if (!seen.has(c.start)) seen.set(c.start, { ...c, lateMs: (c.at - c.start) * 1000 });
+  return [...seen.values()];
+};
+const pick = (page, language) =>
+  page.evaluate((lang) => {
+    const select = document.getElementById("subtitles");
+    const option = [...select.options].find((o) => o.text.startsWith(lang));
+    select.value = option.value;
+    select.dispatchEvent(new Event("change"));
+  }, language);
+
+test("a room on a stream with two subtitle languages: three viewers each see their own on time; a reload picks it again", async () => {
+  const room = await createRoom(stack.url, { source: `${up.url}/m/subs/dash.mpd`, title: "subtitles" });
+  const pages = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await newPage(browser);
+    await page.goto(`${stack.url}${room.url}`);
+    await joined(page);
+    await waitFor(page, () => document.getElementById("subtitles").options.length === 3, null, 10_000, "two subtitle tracks offered");
+    await recordCues(page);
+    pages.push(page);
+  }
+  const langs = ["en", "fr", "en"];
+  for (const [i, page] of pages.entries()) await pick(page, langs[i]);
+  await pages[0].click("#play");
+  for (const page of pages) await waitFor(page, () => document.getElementById("video").currentTime > 6.3, null, 20_000, "the room playing past 6.3 s");
+  for (const [i, page] of pages.entries()) {
+    const shown = await firstShown(page);
+    console.log(`    page ${i} (${langs[i]}): ${shown.map((c) => `${c.text.split(/[: ]/).slice(0, 2).join(" ")} +${c.lateMs.toFixed(1)} ms`).join(", ")}`);
+    assert.ok(shown.length >= 4, `page ${i} saw at least 4 cues: ${JSON.stringify(shown)}`);
+    for (const c of shown) {
+      assert.ok(c.text.startsWith(langs[i].toUpperCase()), `page ${i} shows its own language: ${c.text}`);
+      assert.ok(c.lateMs >= -1 && c.lateMs <= 50, `page ${i}: ${c.text} came ${c.lateMs.toFixed(1)} ms after its start`);
+    }
+  }
+  // The French viewer reloads: French again, without picking.
+  await pages[1].reload();
+  await joined(pages[1]);
+  await waitFor(pages[1], () => document.getElementById("subtitles").selectedOptions[0]?.text.startsWith("fr"), null, 10_000, "French picked again after a reload");
+  mkdirSync(SCREENS, { recursive: true });
+  await waitFor(pages[1], () => [...document.getElementById("video").textTracks].some((t) => t.mode === "showing" && t.activeCues?.length > 0), null, 10_000, "a French cue showing");
+  await pages[1].screenshot({ path: join(SCREENS, "room-subtitles.png"), fullPage: true });
+  for (const page of pages) await page.close();
+});

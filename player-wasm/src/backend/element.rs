@@ -2,6 +2,9 @@
 //! local file each member opens from their own disk (by object URL: the
 //! bytes never leave the page).
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use sync_core::client::{MediaEvent, MediaObservation};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
@@ -9,6 +12,7 @@ use web_sys::{EventTarget, HtmlVideoElement};
 use super::{BackendEvent, Sink};
 use crate::dom::{emit, error_detail, media_error_text, Listener};
 use crate::engine::Player;
+use crate::text::TextTracks;
 
 pub struct Element {
     video: HtmlVideoElement,
@@ -21,7 +25,7 @@ pub struct Element {
 }
 
 impl Element {
-    pub fn new(video: &HtmlVideoElement, events: &EventTarget, base: String, sink: Sink) -> Result<Element, JsValue> {
+    pub fn new(video: &HtmlVideoElement, events: &EventTarget, base: String, sink: Sink, text: &Rc<RefCell<TextTracks>>) -> Result<Element, JsValue> {
         let mut listeners = Vec::new();
         for (kind, ev) in [("play", MediaEvent::Play), ("pause", MediaEvent::Pause), ("seeked", MediaEvent::Seeked)] {
             let sink = sink.clone();
@@ -32,13 +36,9 @@ impl Element {
             let text = v.error().map(|e| media_error_text(&e)).unwrap_or_default();
             emit(&target, "error", &error_detail("media", &text));
         })?);
-        Ok(Element {
-            video: video.clone(),
-            player: Player::with_base(video.clone(), events.clone(), base),
-            object_url: None,
-            awaiting_file: false,
-            _listeners: listeners,
-        })
+        let mut player = Player::with_base(video.clone(), events.clone(), base);
+        player.set_text_tracks(text.clone());
+        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, _listeners: listeners })
     }
 
     pub fn player(&self) -> &Player {

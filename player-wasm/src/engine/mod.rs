@@ -90,6 +90,9 @@ impl Player {
     pub fn stop(&mut self) {
         self.generation.set(self.generation.get().wrapping_add(1));
         self.current = None;
+        if let Some(Ok(mut t)) = self.text.as_ref().map(|t| t.try_borrow_mut()) {
+            t.set_stream_tracks(Vec::new());
+        }
         self.dash.borrow_mut().take();
         let _ = self.video.remove_attribute("src");
         self.video.load();

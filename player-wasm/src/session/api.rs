@@ -289,6 +289,35 @@ impl Session {
         }
     }
 
+    /// Add a subtitle file for yourself (WebVTT, SRT, ASS/SSA, TTML; a
+    /// `File`, a `Blob` or a URL): shown at once, in this page only.
+    #[wasm_bindgen(js_name = addSubtitles)]
+    pub fn add_subtitles(&self, source: JsValue, options: JsValue) -> js_sys::Promise {
+        match self.text() {
+            Ok(text) => crate::text::add_subtitles(text, source, options),
+            Err(e) => js_sys::Promise::reject(&e.into()),
+        }
+    }
+
+    /// The text tracks: the stream's own and your files,
+    /// `[{id, label, language, origin, loaded, cues, selected}]`.
+    #[wasm_bindgen(js_name = textTracks)]
+    pub fn text_tracks(&self) -> Result<JsValue, JsError> {
+        Ok(self.text()?.try_borrow().map_err(|_| JsError::new("textTracks: player busy"))?.list())
+    }
+
+    /// Show a text track by id, or none with `null` (for you only).
+    #[wasm_bindgen(js_name = setTextTrack)]
+    pub fn set_text_track(&self, id: JsValue) -> Result<(), JsError> {
+        crate::text::set_track(&*self.text()?, &id)
+    }
+
+    /// Shift every cue by `seconds` (positive: later), at most ±600.
+    #[wasm_bindgen(js_name = setTextDelay)]
+    pub fn set_text_delay(&self, seconds: f64) -> Result<(), JsError> {
+        crate::text::set_delay(&*self.text()?, seconds)
+    }
+
     /// Make a file on this device the room's source (the host, or anyone
     /// allowed to control): only its name, size, duration and fingerprint
     /// go to the room. Resolves once it was sent.
@@ -327,6 +356,10 @@ impl Session {
 }
 
 impl Session {
+    fn text(&self) -> Result<Rc<std::cell::RefCell<crate::text::TextTracks>>, JsError> {
+        Ok(self.shared.try_borrow().map_err(|_| JsError::new("session busy"))?.text())
+    }
+
     fn command(&self, c: Command) {
         let weak = Rc::downgrade(&self.shared);
         session::with(&weak, |s| s.command(c));

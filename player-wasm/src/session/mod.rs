@@ -26,6 +26,7 @@ use crate::backend::vimeo::Vimeo;
 use crate::backend::youtube::YouTube;
 use crate::backend::{Apis, Backend, BackendEvent, Sink};
 use crate::dom::{emit, error_detail, error_name, now_ms, Listener};
+use crate::text::TextTracks;
 
 pub mod api;
 pub(crate) mod local;
@@ -62,6 +63,9 @@ pub struct Shared {
     own_file: Option<(web_sys::File, String)>,
     video: HtmlVideoElement,
     events: EventTarget,
+    /// The text tracks: the stream's own (the element's loads hand them
+    /// over) and this member's files.
+    text: Rc<RefCell<TextTracks>>,
     ws_url: String,
     timer: Option<Timeout>,
     reconnect_timer: Option<Timeout>,
@@ -149,7 +153,8 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
     client.set_resume_token(session_storage().and_then(|s| s.get_item(&resume_key(&ws_url)).ok().flatten()));
     let slot = Rc::new(RefCell::new(Weak::new()));
     let sink = sink(slot.clone());
-    let element = Element::new(&video, &events, server.clone(), sink.clone())?;
+    let text = TextTracks::new(video.clone(), events.clone());
+    let element = Element::new(&video, &events, server.clone(), sink.clone(), &text)?;
     let shared = Rc::new(RefCell::new(Shared {
         client,
         conn: None,
@@ -162,6 +167,7 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
         own_file: None,
         video: video.clone(),
         events,
+        text,
         ws_url,
         timer: None,
         reconnect_timer: None,
@@ -488,6 +494,10 @@ impl Shared {
         self.events.clone()
     }
 
+    pub fn text(&self) -> Rc<RefCell<TextTracks>> {
+        self.text.clone()
+    }
+
     pub fn stats(&self) -> JsValue {
         from_json(&stats_json(&self.client.stats()))
     }
@@ -558,7 +568,7 @@ impl Shared {
     /// The element backend: the current one, or a new one in place of an embed.
     fn element(&mut self) -> Result<&mut Element, JsValue> {
         if !matches!(self.backend, Backend::Element(_)) {
-            self.backend = Backend::Element(Element::new(&self.video, &self.events, self.base.clone(), self.sink.clone())?);
+            self.backend = Backend::Element(Element::new(&self.video, &self.events, self.base.clone(), self.sink.clone(), &self.text)?);
         }
         match &mut self.backend {
             Backend::Element(e) => Ok(e),
@@ -626,7 +636,7 @@ impl Shared {
         self.own_file = None;
         // An embed goes with its frame; the element stays, emptied.
         if !matches!(self.backend, Backend::Element(_)) {
-            if let Ok(e) = Element::new(&self.video, &self.events, self.base.clone(), self.sink.clone()) {
+            if let Ok(e) = Element::new(&self.video, &self.events, self.base.clone(), self.sink.clone(), &self.text) {
                 self.backend = Backend::Element(e);
             }
         }
