@@ -203,7 +203,7 @@ const remembered = () => {
 };
 function fillSubtitles() {
   const tracks = session.textTracks;
-  const label = (t) => (t.language && t.label !== t.language ? `${t.label} (${t.language})` : t.label) + (t.origin === "file" ? " · your file" : "");
+  const label = (t) => (t.language && t.label !== t.language ? `${t.label} (${t.language})` : t.label) + (t.origin === "file" ? " · your file" : t.origin === "room" ? " · room" : "");
   subtitles.replaceChildren(new Option("Off", ""), ...tracks.map((t) => new Option(label(t), String(t.id))));
   subtitles.value = String(tracks.find((t) => t.selected)?.id ?? "");
 }
@@ -236,6 +236,30 @@ $("subtitles-file").addEventListener("change", async (e) => {
     notice(`Subtitles: ${err.message ?? err}`);
   }
 });
+
+$("subtitles-share").addEventListener("change", async (e) => {
+  const file = e.target.files[0];
+  e.target.value = "";
+  if (!file) return;
+  try {
+    await session.shareSubtitles(file);
+    notice("");
+  } catch (err) {
+    notice(`Subtitles: ${err.message ?? err}`);
+  }
+});
+$("subtitles-delay").addEventListener("change", (e) => {
+  const seconds = Number(e.target.value);
+  if (Number.isFinite(seconds)) session.setSubtitleDelay(Math.round(seconds * 1000));
+});
+session.addEventListener("subtitles", (e) => {
+  $("subtitles-delay").value = String(e.detail.delayMs / 1000);
+});
+const showSubtitleControls = () => {
+  $("subtitles-share-label").hidden = !session.canControl;
+  $("subtitles-delay").disabled = !session.canControl;
+};
+for (const type of ["joined", "members", "settings"]) session.addEventListener(type, showSubtitleControls);
 
 // Source box and queue. A pasted link says what it is before it is sent
 // (the room decides: it reads every YouTube and Vimeo link form).

@@ -43,12 +43,18 @@ export interface TextTrackInfo {
   label: string;
   /** BCP 47 tag, or "" when unknown. */
   language: string;
-  /** "stream": the source's own (fetched only while selected); "file": added with `addSubtitles`. */
-  origin: "stream" | "file";
+  /** "stream": the source's own (fetched only while selected); "room": the room's files (everyone's); "file": yours, added with `addSubtitles`. */
+  origin: "stream" | "room" | "file";
   /** false until a stream track's playlist is read (after it is first selected). */
   loaded: boolean;
   cues: number;
   selected: boolean;
+}
+
+/** The room's subtitle files (served to members as WebVTT) and the delay everyone applies to them. */
+export interface RoomSubtitles {
+  files: { id: number; label: string; language: string; cues: number; by: string }[];
+  delayMs: number;
 }
 
 /** A cue showing now: times on the element's clock, `text` WebVTT markup, `plain` without. */
@@ -152,6 +158,8 @@ export interface SessionEventMap {
   texttrack: CustomEvent<number | null>;
   /** The source's text tracks changed (a new source): the whole list. */
   texttracks: CustomEvent<TextTrackInfo[]>;
+  /** The room's subtitle files or their delay changed. */
+  subtitles: CustomEvent<RoomSubtitles>;
 }
 
 /** One membership of one room. Events are dispatched on the session itself. */
@@ -209,6 +217,14 @@ export class Session extends EventTarget {
   addSubtitles(source: File | Blob | string, options?: { label?: string; language?: string }): Promise<TextTrackInfo>;
   /** Show a text track by id, or none (for you only). */
   setTextTrack(id: number | null): void;
+  /** The room's subtitle files and their delay. */
+  readonly subtitles: RoomSubtitles;
+  /** Add a subtitle file to the room, for everyone (if you may control it; at most 2 MiB). Rejects with the room's reason. */
+  shareSubtitles(file: File | Blob, options?: { label?: string; language?: string }): Promise<{ id: number; label: string; language: string; cues: number }>;
+  /** Remove one of the room's subtitle files. */
+  removeSubtitles(id: number): void;
+  /** Shift the room's subtitle files for everyone (ms, positive: later; at most ±600000). */
+  setSubtitleDelay(ms: number): void;
   /** Shift every cue by seconds (positive: later), at most ±600. */
   setTextDelay(seconds: number): void;
   /** Leave the room: the socket, timers, listeners and the MediaSource are released. */

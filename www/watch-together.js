@@ -24,7 +24,7 @@ export class WatchTogetherError extends Error {
 
 /** Every event a Session dispatches. */
 export const EVENTS = ["joined", "state", "source", "members", "queue", "bans", "settings", "chat", "stats", "reverted", "error", "connection",
-  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering", "local-file", "cue", "texttrack", "texttracks"];
+  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering", "local-file", "cue", "texttrack", "texttracks", "subtitles"];
 
 /** One membership of one room. Events (CustomEvent, `detail` as documented) are dispatched on the session itself. */
 export class Session extends EventTarget {
@@ -39,6 +39,8 @@ export class Session extends EventTarget {
   bans = [];
   settings = { mode: "open", hasPassword: false };
   connection = "connecting";
+  /** The room's subtitle files and the delay everyone applies: `{files: [{id, label, language, cues, by}], delayMs}`. */
+  subtitles = { files: [], delayMs: 0 };
   /** The room's source: `{url, title?, play_url?, kind, file?}` (`kind`: media, youtube, vimeo or local). */
   source = null;
 
@@ -56,6 +58,7 @@ export class Session extends EventTarget {
         if (type === "settings") this.settings = d;
         if (type === "connection") this.connection = d.state;
         if (type === "source") this.source = d;
+        if (type === "subtitles") this.subtitles = d;
         this.dispatchEvent(new CustomEvent(type, { detail: d }));
       };
       events.addEventListener(type, fn);
@@ -93,6 +96,12 @@ export class Session extends EventTarget {
   /** Show a text track by id, or none with null (for you only). */
   setTextTrack(id) { this.#inner.setTextTrack(id ?? null); }
   setTextDelay(seconds) { this.#inner.setTextDelay(seconds); }
+  /** Add a subtitle file to the room, for everyone (if you may control it); resolves to `{id, label, language, cues}`. */
+  shareSubtitles(file, options) { return this.#inner.shareSubtitles(file, options ?? {}); }
+  /** Remove one of the room's subtitle files. */
+  removeSubtitles(id) { this.#inner.removeSubtitles(id); }
+  /** Shift the room's subtitle files for everyone (ms, positive: later). */
+  setSubtitleDelay(ms) { this.#inner.setSubtitleDelay(ms); }
   /** The source's own text tracks and your files: `[{id, label, language, origin, loaded, cues, selected}]`. */
   get textTracks() { return this.#inner.textTracks(); }
   get qualities() { return this.#inner.qualities(); }

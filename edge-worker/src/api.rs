@@ -135,6 +135,18 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
             create_room(req, env).await
         }
         (Method::Get, ["api", "rooms", id]) => forward(&env, id, req).await,
+        (Method::Post, ["api", "rooms", id, "subtitles"]) => {
+            if origin_refused(&req, &env, origin) {
+                return error(403, "origin_not_allowed", "this origin may not add subtitles here");
+            }
+            // (Each upload is parsed and stored: 20 a minute per address.)
+            let client = format!("client:{}", client_key(&req));
+            if !charge(&env, &[("SUBTITLE_UPLOADS", &client)], 1).await {
+                return too_many("too_many_uploads", "too many subtitle uploads from this address; try again in a minute", 60);
+            }
+            forward(&env, id, req).await
+        }
+        (Method::Get, ["api", "rooms", id, "subtitles", _]) => forward(&env, id, req).await,
         (Method::Get, ["api", "rooms", id, "ws"]) => {
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
             let url = req.url()?;

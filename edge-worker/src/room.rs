@@ -16,6 +16,8 @@ use sync_core::room::{ConnId, ConnectRefused, CreateRequest, PersistedRoom, Room
 use worker::*;
 
 use crate::api::error;
+
+mod subtitles;
 use crate::{now_ms, random_bytes};
 
 /// Largest text frame accepted from a client.
@@ -236,6 +238,7 @@ impl RoomObject {
                     console_log!("{}", json!({ "room": room_id, "event": "deleted" }));
                     return Ok(());
                 }
+                RoomOutput::DropSubtitle { id } => self.drop_subtitle(id).await?,
                 RoomOutput::Log { event, member, detail } => {
                     console_log!("{}", json!({ "room": room_id, "event": event, "member": member, "detail": detail }));
                 }
@@ -416,8 +419,14 @@ impl DurableObject for RoomObject {
         if !self.ensure_loaded().await? {
             return error(404, "room_not_found", "no such room");
         }
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         if path.ends_with("/ws") {
             self.accept(&req).await
+        } else if let (Method::Post, [.., "subtitles"]) = (req.method(), segments.as_slice()) {
+            self.add_subtitle(req).await
+        } else if let (Method::Get, [.., "subtitles", id]) = (req.method(), segments.as_slice()) {
+            let id = id.to_string();
+            self.get_subtitle(req, &id).await
         } else {
             // Read only: the outputs (a migration's first write) stay queued
             // for the next event that carries them out.

@@ -293,6 +293,82 @@ pub fn parse_file(bytes: &[u8], name: Option<&str>) -> Result<Vec<Cue>, Subtitle
     Ok(cues)
 }
 
+/// Cues as a WebVTT file (what a room stores and serves, whatever format
+/// was added): times to the millisecond, placement as cue settings.
+pub fn to_webvtt(cues: &[Cue]) -> String {
+    let mut out = String::with_capacity(16 + cues.iter().map(|c| c.text.len() + 40).sum::<usize>());
+    out.push_str("WEBVTT\n");
+    for c in cues {
+        out.push('\n');
+        timestamp(&mut out, c.start);
+        out.push_str(" --> ");
+        timestamp(&mut out, c.end);
+        let p = c.place;
+        if let Some(line) = p.line {
+            out.push_str(" line:");
+            number(&mut out, line);
+            if p.line_percent {
+                out.push('%');
+            }
+        }
+        for (name, value) in [(" position:", p.position), (" size:", p.size)] {
+            if let Some(v) = value {
+                out.push_str(name);
+                number(&mut out, v);
+                out.push('%');
+            }
+        }
+        if let Some(a) = p.align {
+            out.push_str(" align:");
+            out.push_str(a.keyword());
+        }
+        out.push('\n');
+        // (A blank line would end the cue: cue text never has one.)
+        for line in c.text.lines().filter(|l| !l.trim().is_empty()) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn timestamp(out: &mut String, t: f64) {
+    let ms = (t.max(0.0) * 1000.0).round() as u64;
+    let (h, m, s, f) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    for (i, (v, width)) in [(h, 2), (m, 2), (s, 2)].into_iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        pad(out, v, width);
+    }
+    out.push('.');
+    pad(out, f, 3);
+}
+
+fn pad(out: &mut String, v: u64, width: usize) {
+    let digits = v.to_string();
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(&digits);
+}
+
+/// A setting's number: whole, or with up to 3 decimals.
+fn number(out: &mut String, v: f64) {
+    let thousandths = (v * 1000.0).round() as i64;
+    if thousandths < 0 {
+        out.push('-');
+    }
+    let a = thousandths.unsigned_abs();
+    out.push_str(&(a / 1000).to_string());
+    if !a.is_multiple_of(1000) {
+        out.push('.');
+        let mut frac = String::new();
+        pad(&mut frac, a % 1000, 3);
+        out.push_str(frac.trim_end_matches('0'));
+    }
+}
+
 /// Collects cues with the bounds applied: cue text cut at
 /// [`MAX_CUE_TEXT`], empty or backwards cues skipped, at most [`MAX_CUES`].
 #[derive(Default)]

@@ -78,6 +78,29 @@ struct Track {
     element: TextTrack,
     _cuechange: Listener,
     stream: Option<Stream>,
+    /// A room's subtitle file: its id in the room, where to read it, and
+    /// whether that was started.
+    room: Option<RoomFile>,
+}
+
+/// One of the room's subtitle files (`GET /api/rooms/:id/subtitles/:n`
+/// with the member's token), read once when first selected. (Only a
+/// session makes them: the player alone has no room.)
+#[cfg_attr(not(feature = "room"), allow(dead_code))]
+pub struct RoomFile {
+    pub id: u64,
+    pub label: String,
+    pub language: String,
+    pub url: String,
+    pub token: String,
+    read: bool,
+}
+
+#[cfg(feature = "room")]
+impl RoomFile {
+    pub fn new(id: u64, label: String, language: String, url: String, token: String) -> RoomFile {
+        RoomFile { id, label, language, url, token, read: false }
+    }
 }
 
 pub struct TextTracks {
@@ -87,6 +110,8 @@ pub struct TextTracks {
     selected: Option<u32>,
     /// Seconds added to every cue's times (positive: later).
     delay: f64,
+    /// The room's delay, added for the room's files (seconds).
+    room_delay: f64,
     /// Whether the browser draws the showing track (else only `cue` events).
     display: bool,
     next_id: u32,
@@ -100,16 +125,27 @@ pub struct TextTracks {
 impl TextTracks {
     pub fn new(video: HtmlVideoElement, events: EventTarget) -> Rc<RefCell<TextTracks>> {
         Rc::new_cyclic(|me| {
-            RefCell::new(TextTracks { video, events, tracks: Vec::new(), selected: None, delay: 0.0, display: true, next_id: 1, me: me.clone(), retired: 0 })
+            RefCell::new(TextTracks {
+                video,
+                events,
+                tracks: Vec::new(),
+                selected: None,
+                delay: 0.0,
+                room_delay: 0.0,
+                display: true,
+                next_id: 1,
+                me: me.clone(),
+                retired: 0,
+            })
         })
     }
 
     /// A new track of `cues`, not selected; its id.
     pub fn add(&mut self, label: &str, language: &str, origin: &'static str, cues: Vec<Cue>) -> Result<u32, JsValue> {
-        if self.tracks.iter().filter(|t| t.stream.is_none()).count() >= MAX_TRACKS {
+        if self.tracks.iter().filter(|t| t.origin == "file").count() >= MAX_TRACKS {
             return Err(JsValue::from_str(&format!("at most {MAX_TRACKS} text tracks")));
         }
-        self.push(label, language, origin, cues, None)
+        self.push(label, language, origin, cues, None, None)
     }
 
     /// The stream's own text tracks, in place of the last stream's (the
@@ -140,7 +176,7 @@ impl TextTracks {
                 StreamText::HlsPlaylist(url) => (Some(url), None),
             };
             let stream = Stream { playlist, feed, scope: st.scope, shown: Vec::new(), fetches: Vec::new(), timer: None };
-            if let Ok(id) = self.push(&st.label, &st.language, "stream", Vec::new(), Some(stream)) {
+            if let Ok(id) = self.push(&st.label, &st.language, "stream", Vec::new(), Some(stream), None) {
                 if language.as_deref().is_some_and(|l| l == st.language) && reselect.is_none() {
                     reselect = Some(id);
                 }
@@ -152,7 +188,15 @@ impl TextTracks {
         emit_later(&self.events, "texttracks", self.list());
     }
 
-    fn push(&mut self, label: &str, language: &str, origin: &'static str, cues: Vec<Cue>, stream: Option<Stream>) -> Result<u32, JsValue> {
+    fn push(
+        &mut self,
+        label: &str,
+        language: &str,
+        origin: &'static str,
+        cues: Vec<Cue>,
+        stream: Option<Stream>,
+        room: Option<RoomFile>,
+    ) -> Result<u32, JsValue> {
         let element = self.video.add_text_track_with_label_and_language(TextTrackKind::Subtitles, label, language);
         element.set_mode(TextTrackMode::Disabled);
         let id = self.next_id;
@@ -160,7 +204,7 @@ impl TextTracks {
         let (events, watched) = (self.events.clone(), element.clone());
         let cuechange = Listener::new(&element, "cuechange", move |_| cue_event(&events, id, &watched))?;
         fill(&element, &cues, self.delay)?;
-        self.tracks.push(Track { id, label: label.to_string(), language: language.to_string(), origin, cues, element, _cuechange: cuechange, stream });
+        self.tracks.push(Track { id, label: label.to_string(), language: language.to_string(), origin, cues, element, _cuechange: cuechange, stream, room });
         Ok(id)
     }
 
@@ -209,14 +253,59 @@ impl TextTracks {
             return Err(JsValue::from_str("text delay: at most ±600 seconds"));
         }
         self.delay = seconds;
+        self.refill()
+    }
+
+    /// The room's delay (seconds) for the room's files, as the room says.
+    #[cfg(feature = "room")]
+    pub fn set_room_delay(&mut self, seconds: f64) -> Result<(), JsValue> {
+        if seconds == self.room_delay || !seconds.is_finite() {
+            return Ok(());
+        }
+        self.room_delay = seconds.clamp(-600.0, 600.0);
+        self.refill()
+    }
+
+    fn refill(&mut self) -> Result<(), JsValue> {
+        let (delay, room_delay) = (self.delay, self.room_delay);
         for t in &mut self.tracks {
             clear(&t.element)?;
-            let shown = fill(&t.element, &t.cues, seconds)?;
+            let shown = fill(&t.element, &t.cues, delay + if t.room.is_some() { room_delay } else { 0.0 })?;
             if let Some(stream) = &mut t.stream {
                 stream.shown = shown;
             }
         }
         Ok(())
+    }
+
+    /// The room's subtitle files, in place of the last list: a file still
+    /// listed keeps its track (and its cues); a removed one goes.
+    #[cfg(feature = "room")]
+    pub fn set_room_files(&mut self, files: Vec<RoomFile>) {
+        let keep: Vec<u64> = files.iter().map(|f| f.id).collect();
+        let before = self.tracks.len();
+        self.tracks.retain(|t| {
+            let gone = t.room.as_ref().is_some_and(|r| !keep.contains(&r.id));
+            if gone {
+                t.element.set_mode(TextTrackMode::Disabled);
+            }
+            !gone
+        });
+        self.retired += before - self.tracks.len();
+        if self.selected.is_some_and(|id| !self.tracks.iter().any(|t| t.id == id)) {
+            self.selected = None;
+        }
+        for f in files {
+            if self.tracks.iter().any(|t| t.room.as_ref().is_some_and(|r| r.id == f.id)) {
+                continue;
+            }
+            if self.retired + self.tracks.len() >= 16 * MAX_STREAM_TRACKS {
+                break;
+            }
+            let (label, language) = (f.label.clone(), f.language.clone());
+            let _ = self.push(&label, &language, "room", Vec::new(), None, Some(f));
+        }
+        emit_later(&self.events, "texttracks", self.list());
     }
 
     /// `[{id, label, language, origin, cues, selected}]`.
@@ -374,6 +463,20 @@ impl TextTracks {
     /// A selected stream track's step: the playhead to its feed, the
     /// feed's outputs carried out. An HLS rendition first fetches its playlist.
     fn step(&mut self, track: u32) {
+        if let Some(file) = self.tracks.iter_mut().find(|t| t.id == track).and_then(|t| t.room.as_mut()).filter(|r| !r.read) {
+            file.read = true;
+            let (url, token, me) = (file.url.clone(), file.token.clone(), self.me.clone());
+            spawn_local(async move {
+                let result = read_room_file(&url, &token).await;
+                let Some(rc) = me.upgrade() else { return };
+                let Ok(mut tracks) = rc.try_borrow_mut() else { return };
+                match result {
+                    Ok(cues) => tracks.fill_room_file(track, cues),
+                    Err(e) => emit_later(&tracks.events, "error", error_detail("subtitles", &format!("the room's subtitles: {}", crate::dom::describe(&e)))),
+                }
+            });
+            return;
+        }
         let now = self.video.current_time();
         let me = self.me.clone();
         let Some(stream) = self.stream_mut(track) else { return };
@@ -457,6 +560,15 @@ impl TextTracks {
         }
     }
 
+    fn fill_room_file(&mut self, track: u32, cues: Vec<Cue>) {
+        let delay = self.delay + self.room_delay;
+        let Some(t) = self.tracks.iter_mut().find(|t| t.id == track) else { return };
+        if fill(&t.element, &cues, delay).is_ok() {
+            t.cues = cues;
+        }
+        emit_later(&self.events, "texttracks", self.list());
+    }
+
     fn fetched(&mut self, track: u32, id: u64, bytes: Option<Vec<u8>>) {
         let Some(stream) = self.stream_mut(track) else { return };
         let Some(at) = stream.fetches.iter().position(|f| f.0 == id) else { return };
@@ -512,4 +624,20 @@ pub fn set_display(tracks: &RefCell<TextTracks>, display: bool) {
 fn emit_later(events: &EventTarget, kind: &'static str, detail: JsValue) {
     let events = events.clone();
     spawn_local(async move { emit(&events, kind, &detail) });
+}
+
+/// A room's subtitle file: the member's token as `Authorization`, the
+/// WebVTT the room serves, parsed.
+async fn read_room_file(url: &str, token: &str) -> Result<Vec<Cue>, JsValue> {
+    let init = web_sys::RequestInit::new();
+    let headers = web_sys::Headers::new()?;
+    headers.set("authorization", &format!("Bearer {token}"))?;
+    init.set_headers(&headers);
+    let window = web_sys::window().ok_or("no window")?;
+    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(url, &init)).await?.dyn_into()?;
+    if !resp.ok() {
+        return Err(JsValue::from_str(&format!("HTTP {}", resp.status())));
+    }
+    let text = wasm_bindgen_futures::JsFuture::from(resp.text()?).await?.as_string().unwrap_or_default();
+    subtitle::vtt::parse(&text).map(|f| f.cues).map_err(|e| JsValue::from_str(&e.to_string()))
 }

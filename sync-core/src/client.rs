@@ -16,7 +16,9 @@ use std::collections::VecDeque;
 use crate::backend::{Capabilities, PositionReads, Reports};
 use crate::clock::{ClockConfig, ClockSync};
 use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
-use crate::protocol::{BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo};
+use crate::protocol::{
+    BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo, SubtitleInfo,
+};
 use crate::rng::Rng;
 use crate::timeline::Playback;
 use crate::Millis;
@@ -146,6 +148,11 @@ pub enum ClientEvent {
     Queue(Vec<QueueItem>),
     /// The room's bans (names only); the host may lift one.
     Bans(Vec<BanInfo>),
+    /// The room's subtitle files and the delay everyone applies (ms).
+    Subtitles {
+        subtitles: Vec<SubtitleInfo>,
+        delay_ms: f64,
+    },
     Settings {
         mode: PermissionMode,
         has_password: bool,
@@ -359,6 +366,7 @@ impl Client {
                 self.event(ClientEvent::Queue(self.queue.clone()));
                 self.event(ClientEvent::Bans(room.bans));
                 self.event(ClientEvent::Settings { mode: room.mode, has_password: room.has_password });
+                self.event(ClientEvent::Subtitles { subtitles: room.subtitles, delay_ms: room.subtitle_delay_ms });
                 for line in room.chat {
                     self.event(ClientEvent::Chat(line));
                 }
@@ -453,6 +461,7 @@ impl Client {
             }
             ServerMsg::Bans { bans } => self.event(ClientEvent::Bans(bans)),
             ServerMsg::Settings { mode, has_password, .. } => self.event(ClientEvent::Settings { mode, has_password }),
+            ServerMsg::Subtitles { subtitles, delay_ms, .. } => self.event(ClientEvent::Subtitles { subtitles, delay_ms }),
             ServerMsg::Chat { line } => self.event(ClientEvent::Chat(line)),
             ServerMsg::Error { code, message, command_id } => {
                 let ours = command_id.is_some() && command_id == self.pending.map(|p| p.0);

@@ -127,6 +127,14 @@ pub enum Command {
         member: MemberId,
         role: Role,
     },
+    /// Remove one of the room's subtitle files.
+    RemoveSubtitle {
+        id: u64,
+    },
+    /// Shift the room's subtitles for everyone (ms, positive: later).
+    SetSubtitleDelay {
+        ms: f64,
+    },
     SetMode {
         mode: PermissionMode,
     },
@@ -181,6 +189,8 @@ pub enum ServerMsg {
     QueueMoved { id: u64, to: usize, cause: Option<Cause> },
     /// The room's ban list changed (kick bans; the host can lift a ban).
     Bans { bans: Vec<BanInfo> },
+    /// The room's subtitle files or their delay changed.
+    Subtitles { subtitles: Vec<SubtitleInfo>, delay_ms: f64, cause: Option<Cause> },
     /// Room settings changed.
     Settings { mode: PermissionMode, has_password: bool, cause: Option<Cause> },
     /// A chat line.
@@ -258,6 +268,19 @@ pub struct ChatLine {
     pub at: Millis,
 }
 
+/// A subtitle file added to the room (its cues are served as WebVTT at
+/// `GET /api/rooms/:id/subtitles/:id`, to members).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleInfo {
+    pub id: u64,
+    pub label: String,
+    /// BCP 47 tag, or empty.
+    pub language: String,
+    pub cues: u64,
+    /// Who added it (the name then).
+    pub by: String,
+}
+
 /// The whole room as a newcomer sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoomSnapshot {
@@ -273,6 +296,9 @@ pub struct RoomSnapshot {
     /// The `seq` at which the current source was set.
     pub source_seq: u64,
     pub bans: Vec<BanInfo>,
+    /// The room's subtitle files, and the delay everyone applies to them.
+    pub subtitles: Vec<SubtitleInfo>,
+    pub subtitle_delay_ms: f64,
 }
 
 /// A ban as members see it: who, not from where.
@@ -548,6 +574,15 @@ impl Wire for BanInfo {
     }
 }
 
+impl Wire for SubtitleInfo {
+    fn write(&self, o: &mut ObjWriter) {
+        o.uint("id", self.id).str("label", &self.label).str("language", &self.language).uint("cues", self.cues).str("by", &self.by);
+    }
+    fn read(f: Fields) -> Result<Self, FieldError> {
+        Ok(SubtitleInfo { id: f.uint("id")?, label: f.str("label")?, language: f.str("language")?, cues: f.uint("cues")?, by: f.str("by")? })
+    }
+}
+
 impl Wire for RoomSnapshot {
     fn write(&self, o: &mut ObjWriter) {
         o.uint("seq", self.seq).opt_str("name", self.name.as_deref());
@@ -558,6 +593,9 @@ impl Wire for RoomSnapshot {
         o.str("mode", self.mode.as_str()).bool("has_password", self.has_password).uint("source_seq", self.source_seq);
         if !self.bans.is_empty() {
             o.with("bans", arr(&self.bans));
+        }
+        if !self.subtitles.is_empty() || self.subtitle_delay_ms != 0.0 {
+            o.with("subtitles", arr(&self.subtitles)).num("subtitle_delay_ms", self.subtitle_delay_ms);
         }
     }
     fn read(f: Fields) -> Result<Self, FieldError> {
@@ -573,6 +611,8 @@ impl Wire for RoomSnapshot {
             has_password: f.bool("has_password")?,
             source_seq: f.opt_uint("source_seq")?.unwrap_or(0),
             bans: if f.get("bans").is_some() { f.arr("bans", BanInfo::read)? } else { Vec::new() },
+            subtitles: if f.get("subtitles").is_some() { f.arr("subtitles", SubtitleInfo::read)? } else { Vec::new() },
+            subtitle_delay_ms: f.opt_num("subtitle_delay_ms")?.unwrap_or(0.0),
         })
     }
 }
@@ -593,6 +633,8 @@ impl Wire for Command {
             Kick { .. } => "kick",
             TransferHost { .. } => "transfer_host",
             SetRole { .. } => "set_role",
+            RemoveSubtitle { .. } => "remove_subtitle",
+            SetSubtitleDelay { .. } => "set_subtitle_delay",
             SetMode { .. } => "set_mode",
             SetPassword { .. } => "set_password",
             Unban { .. } => "unban",
@@ -618,6 +660,12 @@ impl Wire for Command {
                 o.uint("item", *item).uint("to", *to as u64);
             }
             QueueNext => {}
+            RemoveSubtitle { id } => {
+                o.uint("id", *id);
+            }
+            SetSubtitleDelay { ms } => {
+                o.num("ms", *ms);
+            }
             Kick { member } | TransferHost { member } => {
                 o.uint("member", *member);
             }
@@ -651,6 +699,8 @@ impl Wire for Command {
             "kick" => Kick { member: f.uint("member")? },
             "transfer_host" => TransferHost { member: f.uint("member")? },
             "set_role" => SetRole { member: f.uint("member")?, role: f.name("role", Role::from_name)? },
+            "remove_subtitle" => RemoveSubtitle { id: f.uint("id")? },
+            "set_subtitle_delay" => SetSubtitleDelay { ms: f.num("ms")? },
             "set_mode" => SetMode { mode: f.name("mode", PermissionMode::from_name)? },
             "set_password" => SetPassword { password: f.opt_str("password")? },
             "unban" => Unban { ban: f.uint("ban")? },
@@ -741,6 +791,7 @@ impl ServerMsg {
             ServerMsg::QueueRemoved { .. } => "queue_removed",
             ServerMsg::QueueMoved { .. } => "queue_moved",
             ServerMsg::Bans { .. } => "bans",
+            ServerMsg::Subtitles { .. } => "subtitles",
             ServerMsg::Settings { .. } => "settings",
             ServerMsg::Chat { .. } => "chat",
             ServerMsg::Error { .. } => "error",
@@ -792,6 +843,10 @@ impl ServerMsg {
             ServerMsg::Bans { bans } => {
                 o.with("bans", arr(bans));
             }
+            ServerMsg::Subtitles { subtitles, delay_ms, cause } => {
+                o.with("subtitles", arr(subtitles)).num("delay_ms", *delay_ms);
+                opt_cause(o, cause);
+            }
             ServerMsg::Settings { mode, has_password, cause } => {
                 o.str("mode", mode.as_str()).bool("has_password", *has_password);
                 opt_cause(o, cause);
@@ -840,6 +895,7 @@ impl ServerMsg {
                 "queue_removed" => ServerMsg::QueueRemoved { id: f.uint("id")?, cause: read_cause(f)? },
                 "queue_moved" => ServerMsg::QueueMoved { id: f.uint("id")?, to: usize::try_from(f.uint("to")?).unwrap_or(usize::MAX), cause: read_cause(f)? },
                 "bans" => ServerMsg::Bans { bans: f.arr("bans", BanInfo::read)? },
+                "subtitles" => ServerMsg::Subtitles { subtitles: f.arr("subtitles", SubtitleInfo::read)?, delay_ms: f.num("delay_ms")?, cause: read_cause(f)? },
                 "settings" => {
                     ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? }
                 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
     close, BanInfo, Cause, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, MemberStatus, PermissionMode, QueueItem, Reason, Role, RoomSnapshot,
-    ServerMsg, SourceInfo,
+    ServerMsg, SourceInfo, SubtitleInfo,
 };
 use crate::secret::{constant_time_eq, draw, sha256_hex, token_from_entropy, token_hash, PasswordHash};
 use crate::source::Source;
@@ -283,6 +283,35 @@ pub struct PersistedRoom {
     /// Salt of the address keys (random per room; addresses are not stored).
     #[serde(default)]
     pub addr_salt: String,
+    /// The room's subtitle files (their text is stored by the shell, under
+    /// [`subtitle_key`]s), and the delay everyone applies.
+    #[serde(default)]
+    pub subtitles: Vec<SubtitleInfo>,
+    #[serde(default)]
+    pub subtitle_delay_ms: f64,
+    #[serde(default)]
+    pub next_subtitle: u64,
+}
+
+/// Subtitle files a room keeps.
+pub const MAX_SUBTITLES: usize = 8;
+/// The room's subtitle delay, at most this either way (ms).
+pub const MAX_SUBTITLE_DELAY_MS: f64 = 600_000.0;
+
+/// The storage keys of subtitle `id`'s WebVTT text: `s:<id>:<n>`, `n` from 0.
+pub fn subtitle_key(id: u64, n: usize) -> String {
+    format!("s:{id}:{n}")
+}
+
+/// Why a member may not add a subtitle file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubtitleRefusal {
+    /// No member has this token.
+    Unknown,
+    /// The member may not control the room.
+    Forbidden,
+    /// The room has [`MAX_SUBTITLES`] already.
+    Full,
 }
 
 /// What a socket carries across hibernation (its attachment).
@@ -316,6 +345,8 @@ pub enum RoomOutput {
     Close { conn: ConnId, code: u16, reason: String },
     /// The room is empty and expired: delete it.
     Expire,
+    /// Subtitle `id` was removed: delete its text ([`subtitle_key`]s).
+    DropSubtitle { id: u64 },
     /// A structured log line.
     Log { event: &'static str, member: Option<MemberId>, detail: String },
 }
@@ -1145,6 +1176,23 @@ impl Room {
                 self.member_changed(target);
                 Ok(())
             }
+            Command::RemoveSubtitle { id } => {
+                let Some(i) = self.state.subtitles.iter().position(|t| t.id == id) else {
+                    return refuse(ErrorCode::NoSuchItem, "no such subtitle file");
+                };
+                self.state.subtitles.remove(i);
+                self.subtitles_changed(cause);
+                self.out.push_back(RoomOutput::DropSubtitle { id });
+                Ok(())
+            }
+            Command::SetSubtitleDelay { ms } => {
+                if !ms.is_finite() || ms.abs() > MAX_SUBTITLE_DELAY_MS {
+                    return refuse(ErrorCode::BadCommand, "subtitle delay: at most ±600000 ms");
+                }
+                self.state.subtitle_delay_ms = ms.round();
+                self.subtitles_changed(cause);
+                Ok(())
+            }
             Command::SetMode { mode } => {
                 self.state.mode = mode;
                 self.settings_changed(cause);
@@ -1547,7 +1595,55 @@ impl Room {
             has_password: self.state.password.is_some(),
             source_seq: self.state.source_seq,
             bans: self.ban_list(),
+            subtitles: self.state.subtitles.clone(),
+            subtitle_delay_ms: self.state.subtitle_delay_ms,
         }
+    }
+
+    /// Who may add a subtitle file with this resume token (from an HTTP
+    /// request; the socket's member is not needed), and its name.
+    pub fn subtitle_adder(&self, resume_token: &str) -> Result<(MemberId, String), SubtitleRefusal> {
+        let hash = token_hash(resume_token);
+        let m = self.state.members.iter().find(|m| constant_time_eq(&m.resume_hash, &hash)).ok_or(SubtitleRefusal::Unknown)?;
+        if !self.can_control(m.id) {
+            return Err(SubtitleRefusal::Forbidden);
+        }
+        if self.state.subtitles.len() >= MAX_SUBTITLES {
+            return Err(SubtitleRefusal::Full);
+        }
+        Ok((m.id, m.name.clone()))
+    }
+
+    /// Whether this resume token is a member's (may read the subtitles).
+    pub fn is_member_token(&self, resume_token: &str) -> bool {
+        let hash = token_hash(resume_token);
+        self.state.members.iter().any(|m| constant_time_eq(&m.resume_hash, &hash))
+    }
+
+    /// The id the next subtitle file gets: the shell stores its text under
+    /// it, then reports it with [`Room::handle_subtitle_added`].
+    pub fn next_subtitle_id(&self) -> u64 {
+        self.state.next_subtitle + 1
+    }
+
+    /// A subtitle file was stored under [`Room::next_subtitle_id`] by
+    /// `member` (checked with [`Room::subtitle_adder`]): everyone is told.
+    pub fn handle_subtitle_added(&mut self, member: MemberId, label: &str, language: &str, cues: u64) -> u64 {
+        let by = self.member(member).map(|m| m.name.clone()).unwrap_or_default();
+        self.state.next_subtitle += 1;
+        let id = self.state.next_subtitle;
+        let (label, language) = (names::clean_name(label, 80), names::clean_name(language, 35));
+        self.state.subtitles.push(SubtitleInfo { id, label, language, cues, by });
+        self.log("subtitle_added", Some(member), format!("{id}: {cues} cues"));
+        self.subtitles_changed(None);
+        id
+    }
+
+    fn subtitles_changed(&mut self, cause: Option<Cause>) {
+        self.persist();
+        self.out.push_back(RoomOutput::Broadcast {
+            msg: ServerMsg::Subtitles { subtitles: self.state.subtitles.clone(), delay_ms: self.state.subtitle_delay_ms, cause },
+        });
     }
 
     /// The pending write alone (after [`Room::restore`], before any input):

@@ -245,3 +245,38 @@ test("a room on a stream with two subtitle languages: three viewers each see the
   await pages[1].screenshot({ path: join(SCREENS, "room-subtitles.png"), fullPage: true });
   for (const page of pages) await page.close();
 });
+
+test("an SRT shared with the room: every viewer gets it, the room's delay moves it for everyone, each cue on time", async () => {
+  const room = await createRoom(stack.url, { source: `${up.url}/m/shaka/live-profile.mpd`, title: "room subtitles" });
+  const pages = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await newPage(browser);
+    await page.goto(`${stack.url}${room.url}`);
+    await joined(page);
+    await recordCues(page);
+    pages.push(page);
+  }
+  await pages[0].setInputFiles("#subtitles-share", join(root, "target/test-media/subs/en.srt"));
+  for (const page of pages) await waitFor(page, () => [...document.getElementById("subtitles").options].some((o) => o.text === "en · room"), null, 10_000, "the room's file offered");
+  for (const page of pages) await pick(page, "en");
+  await pages[1].fill("#subtitles-delay", "0.5");
+  await pages[1].dispatchEvent("#subtitles-delay", "change");
+  for (const page of pages) await waitFor(page, () => document.getElementById("subtitles-delay").value === "0.5", null, 10_000, "the room's delay heard");
+  await pages[2].click("#play");
+  for (const page of pages) await waitFor(page, () => document.getElementById("video").currentTime > 6.8, null, 20_000, "the room playing past 6.8 s");
+  for (const [i, page] of pages.entries()) {
+    const shown = await firstShown(page);
+    console.log(`    page ${i}: ${shown.map((c) => `${c.text.split(/[: ]/).slice(0, 2).join(" ")} at ${c.start} s +${c.lateMs.toFixed(1)} ms`).join(", ")}`);
+    assert.ok(shown.length >= 4, `page ${i} saw at least 4 cues: ${JSON.stringify(shown)}`);
+    for (const c of shown) {
+      const n = Number(c.text.split(/[: ]/)[1]);
+      assert.equal(c.start, n + 0.5, `page ${i}: EN ${n} half a second late, as the room said`);
+      assert.ok(c.lateMs >= -1 && c.lateMs <= 50, `page ${i}: EN ${n} came ${c.lateMs.toFixed(1)} ms after its start`);
+    }
+  }
+  // A reload: the room's file is offered again and picked again.
+  await pages[2].reload();
+  await joined(pages[2]);
+  await waitFor(pages[2], () => document.getElementById("subtitles").selectedOptions[0]?.text === "en · room", null, 10_000, "the room's file picked again after a reload");
+  for (const page of pages) await page.close();
+});

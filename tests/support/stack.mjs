@@ -257,6 +257,24 @@ let addresses = 0;
  * (Cloudflare's edge sets it itself), so tests that are not about the
  * per-address budgets do not share one address's budget.
  */
+/**
+ * POST `body`, sent again (up to 12 times) when local tooling cut it short:
+ * wrangler's dev proxy answers 503 "Your worker restarted mid-request" when
+ * the worker answers (a 413) before it read the whole body, and the socket
+ * may reset. Neither is the worker's answer; everything else is returned.
+ */
+export async function postAgain(url, { headers = {}, body }) {
+  for (let attempt = 1; ; attempt++) {
+    const res = await request(url, { method: "POST", headers, body }).catch((e) => {
+      if (!["ECONNRESET", "EPIPE"].includes(e.code) || attempt === 12) throw e;
+      return { tooling: e.code };
+    });
+    const tooling = res.tooling ?? (res.status === 503 && res.text.includes("restarted mid-request") ? "the dev proxy's 503" : null);
+    if (!tooling || attempt === 12) return res;
+    console.log(`    ${tooling} on a ${body.length}-byte post (attempt ${attempt}): sent again`);
+  }
+}
+
 export function nextAddress() {
   addresses++;
   return `198.18.${(addresses >> 8) & 255}.${addresses & 255}`;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RoomClient, settle } from "../support/client.mjs";
-import { createRoom, request, sleep, until, withStack } from "../support/stack.mjs";
+import { createRoom, postAgain, request, sleep, until, withStack } from "../support/stack.mjs";
 
 const APP = "https://app.example";
 const stack = withStack({ vars: { ROOM_HELLO_TIMEOUT_MS: "1500", ALLOWED_ORIGINS: APP } });
@@ -26,18 +26,7 @@ const cmd = (c, command, id = Math.floor(Math.random() * 1e9)) => c.send({ type:
  * still needs the worker's own answer. A reset before any answer, while a
  * large body is still being written, is the socket's race: asked again too.
  */
-async function post(body, headers = {}) {
-  const send = () => request(`${stack.url}/api/rooms`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
-  for (let attempt = 1; ; attempt++) {
-    const res = await send().catch((e) => {
-      if (!["ECONNRESET", "EPIPE"].includes(e.code) || attempt === 12) throw e;
-      return { tooling: e.code };
-    });
-    const tooling = res.tooling ?? (res.status === 503 && res.text.includes("restarted mid-request") ? "the dev proxy's 503" : null);
-    if (!tooling || attempt === 12) return res;
-    console.log(`    ${tooling} on a ${body.length}-byte post (attempt ${attempt}): sent again`);
-  }
-}
+const post = (body, headers = {}) => postAgain(`${stack.url}/api/rooms`, { headers: { "content-type": "application/json", ...headers }, body });
 const upgradeStatus = (id, { query = "", address } = {}) =>
   RoomClient.connect(stack.wsUrl, id, undefined, { query, address }).then(
     (c) => { c.ws.close(); return 101; },

@@ -233,3 +233,23 @@ fn a_feed_joins_cues_split_across_segments_drops_repeats_and_bounds_its_fetches(
         std::iter::from_fn(|| feed.poll_output()).filter_map(|o| if let feed::FeedOutput::Fetch { url, .. } = o { Some(url) } else { None }).collect();
     assert!(urls.is_empty(), "two still running: {urls:?}");
 }
+
+#[test]
+fn any_format_round_trips_through_webvtt() {
+    let srt = "1\n00:00:01,000 --> 00:00:02,500\n{\\an8}<i>Top</i> & more\n\n2\n01:02:03,004 --> 01:02:04,000\nTwo\n\nlines\n";
+    let cues = parse_file(srt.as_bytes(), None).expect("srt");
+    let text = to_webvtt(&cues);
+    assert!(text.starts_with("WEBVTT\n\n00:00:01.000 --> 00:00:02.500 line:0%\n<i>Top</i> &amp; more\n"), "{text}");
+    let again = vtt::parse(&text).expect("vtt");
+    assert_eq!(again.cues, cues);
+    assert_eq!(again.skipped, 0);
+    let odd = [Cue {
+        start: 0.0,
+        end: 1.5,
+        text: "a\n\nb".into(),
+        place: Placement { line: Some(-2.0), position: Some(12.5), size: Some(33.333), ..Placement::default() },
+    }];
+    let back = vtt::parse(&to_webvtt(&odd)).expect("vtt").cues;
+    assert_eq!(back[0].text, "a\nb");
+    assert_eq!(back[0].place, odd[0].place);
+}

@@ -289,6 +289,56 @@ impl Session {
         }
     }
 
+    /// Add a subtitle file to the room, for everyone (the host, or anyone
+    /// allowed to control it): `{label?, language?}`. Resolves to
+    /// `{id, label, language, cues}` once the room has it; rejects with the
+    /// room's reason (too large, not subtitles, not allowed).
+    #[wasm_bindgen(js_name = shareSubtitles)]
+    pub fn share_subtitles(&self, file: web_sys::Blob, options: JsValue) -> js_sys::Promise {
+        let target = self.shared.try_borrow().ok().map(|s| (s.room_api(), s.resume_token()));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let Some((api, Some(token))) = target else { return Err(JsError::new("shareSubtitles: not joined yet").into()) };
+            let get = |k: &str| js_sys::Reflect::get(&options, &k.into()).ok().and_then(|v| v.as_string());
+            let mut url = format!("{api}/subtitles?");
+            let name = file.dyn_ref::<web_sys::File>().map(web_sys::File::name);
+            for (k, v) in [("name", name), ("label", get("label")), ("language", get("language"))] {
+                if let Some(v) = v {
+                    url.push_str(&format!("{k}={}&", String::from(js_sys::encode_uri_component(&v))));
+                }
+            }
+            let init = web_sys::RequestInit::new();
+            init.set_method("POST");
+            let headers = web_sys::Headers::new()?;
+            headers.set("authorization", &format!("Bearer {token}"))?;
+            init.set_headers(&headers);
+            init.set_body(&file);
+            let window = web_sys::window().ok_or("no window")?;
+            let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await?.dyn_into()?;
+            let body = wasm_bindgen_futures::JsFuture::from(resp.json()?).await.unwrap_or(JsValue::NULL);
+            if resp.ok() {
+                return Ok(body);
+            }
+            let message = js_sys::Reflect::get(&body, &"error".into())
+                .and_then(|e| js_sys::Reflect::get(&e, &"message".into()))
+                .ok()
+                .and_then(|m| m.as_string())
+                .unwrap_or_else(|| format!("HTTP {}", resp.status()));
+            Err(JsError::new(&message).into())
+        })
+    }
+
+    /// Remove one of the room's subtitle files (an id from the `subtitles` event).
+    #[wasm_bindgen(js_name = removeSubtitles)]
+    pub fn remove_subtitles(&self, id: f64) {
+        self.command(Command::RemoveSubtitle { id: id as u64 });
+    }
+
+    /// Shift the room's subtitle files for everyone (ms, positive: later).
+    #[wasm_bindgen(js_name = setSubtitleDelay)]
+    pub fn set_subtitle_delay(&self, ms: f64) {
+        self.command(Command::SetSubtitleDelay { ms });
+    }
+
     /// Add a subtitle file for yourself (WebVTT, SRT, ASS/SSA, TTML; a
     /// `File`, a `Blob` or a URL): shown at once, in this page only.
     #[wasm_bindgen(js_name = addSubtitles)]

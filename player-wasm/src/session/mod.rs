@@ -266,6 +266,9 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                     MediaAction::SetRate { rate, preserve_pitch } => s.backend.set_rate(rate, preserve_pitch),
                 },
                 ClientOutput::Event(e) => {
+                    if let ClientEvent::Subtitles { subtitles, delay_ms } = &e {
+                        s.room_subtitles(subtitles, *delay_ms);
+                    }
                     if matches!(e, ClientEvent::Joined { .. }) {
                         if let (Some(store), Some(token)) = (session_storage(), s.client.resume_token()) {
                             let _ = store.set_item(&resume_key(&s.ws_url), token);
@@ -310,6 +313,12 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
         ClientEvent::Source(s) => ("source", source_detail(&s)),
         ClientEvent::Queue(q) => ("queue", from_json(&json_array(&q))),
         ClientEvent::Bans(b) => ("bans", from_json(&json_array(&b))),
+        ClientEvent::Subtitles { subtitles, delay_ms } => (
+            "subtitles",
+            object(&|o| {
+                o.with("files", |out| sync_core::json::write_arr(out, &subtitles, |o, f| o.push_str(&f.json()))).num("delayMs", delay_ms);
+            }),
+        ),
         ClientEvent::Settings { mode, has_password } => (
             "settings",
             object(&|o| {
@@ -496,6 +505,28 @@ impl Shared {
 
     pub fn text(&self) -> Rc<RefCell<TextTracks>> {
         self.text.clone()
+    }
+
+    /// The HTTP URL of the room's API, `…/api/rooms/<id>`.
+    pub fn room_api(&self) -> String {
+        let path = self.ws_url.split("/api/rooms/").nth(1).unwrap_or("").split(['/', '?']).next().unwrap_or("");
+        format!("{}api/rooms/{path}", self.base)
+    }
+
+    pub fn resume_token(&self) -> Option<String> {
+        self.client.resume_token().map(str::to_string)
+    }
+
+    /// The room's subtitle files and delay to the text tracks.
+    fn room_subtitles(&self, files: &[sync_core::protocol::SubtitleInfo], delay_ms: f64) {
+        let (api, token) = (self.room_api(), self.resume_token().unwrap_or_default());
+        let Ok(mut text) = self.text.try_borrow_mut() else { return };
+        let files = files
+            .iter()
+            .map(|f| crate::text::RoomFile::new(f.id, f.label.clone(), f.language.clone(), format!("{api}/subtitles/{}", f.id), token.clone()))
+            .collect();
+        text.set_room_files(files);
+        let _ = text.set_room_delay(delay_ms / 1000.0);
     }
 
     pub fn stats(&self) -> JsValue {

@@ -78,6 +78,9 @@ fn meta_of(s: &PersistedRoom) -> PersistedRoom {
         bans: s.bans.clone(),
         next_ban: s.next_ban,
         addr_salt: s.addr_salt.clone(),
+        subtitles: s.subtitles.clone(),
+        subtitle_delay_ms: s.subtitle_delay_ms,
+        next_subtitle: s.next_subtitle,
     }
 }
 

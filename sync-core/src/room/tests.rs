@@ -10,6 +10,8 @@ struct Script {
     broadcasts: Vec<ServerMsg>,
     closed: Vec<(ConnId, u16)>,
     expired: bool,
+    /// Subtitle files whose text the shell was told to delete.
+    dropped: Vec<u64>,
     /// What storage holds: every write the room asked for, applied.
     storage: std::collections::BTreeMap<String, store::Part>,
 }
@@ -23,6 +25,7 @@ impl Script {
             broadcasts: vec![],
             closed: vec![],
             expired: false,
+            dropped: vec![],
             storage: Default::default(),
         };
         s.drain();
@@ -36,6 +39,7 @@ impl Script {
                 RoomOutput::Broadcast { msg } => self.broadcasts.push(msg),
                 RoomOutput::Close { conn, code, .. } => self.closed.push((conn, code)),
                 RoomOutput::Expire => self.expired = true,
+                RoomOutput::DropSubtitle { id } => self.dropped.push(id),
                 RoomOutput::Persist(changes) => apply(&mut self.storage, *changes),
                 RoomOutput::Attach(_) | RoomOutput::Log { .. } => {}
             }
@@ -494,3 +498,4 @@ fn a_source_the_shells_guard_refuses_is_refused_with_its_reason() {
 }
 
 mod abuse;
+mod subtitles;
