@@ -77,6 +77,14 @@ class WatchTogetherElement extends HTMLElement {
   get video() { return this.#video; }
   /** The room this element is in (given or created). */
   get room() { return this.getAttribute("room"); }
+  /** The text tracks (the source's own, the room's files, yours): `[{id, label, language, origin, loaded, cues, selected}]`. */
+  get textTracks() { return this.#session?.textTracks ?? []; }
+  /** Show a text track by id, or none with null (for this viewer only). The video's own captions menu picks them too. */
+  setTextTrack(id) { this.#session?.setTextTrack(id); }
+  /** Add a subtitle file for this viewer (a File, a Blob or a URL; WebVTT, SRT, ASS/SSA, TTML). */
+  addSubtitles(source, options) {
+    return this.#session ? this.#session.addSubtitles(source, options) : Promise.reject(new Error("not joined yet"));
+  }
 
   connectedCallback() { this.#start(); }
   disconnectedCallback() { this.#stop(); }

@@ -117,6 +117,9 @@ pub struct TextTracks {
     next_id: u32,
     /// Itself, for the timers and fetches of stream tracks.
     me: Weak<RefCell<TextTracks>>,
+    /// The element's own track list's `change` (a pick in the video's
+    /// captions menu): followed as a selection.
+    _menu: Option<Listener>,
     /// Element tracks of earlier streams, left disabled (an element's
     /// tracks cannot be removed): counted against a bound.
     retired: usize,
@@ -124,7 +127,12 @@ pub struct TextTracks {
 
 impl TextTracks {
     pub fn new(video: HtmlVideoElement, events: EventTarget) -> Rc<RefCell<TextTracks>> {
-        Rc::new_cyclic(|me| {
+        let list = video.text_tracks();
+        Rc::new_cyclic(|me: &Weak<RefCell<TextTracks>>| {
+            let menu = list.and_then(|l| {
+                let me = me.clone();
+                Listener::new(&l, "change", move |_| follow_menu(&me)).ok()
+            });
             RefCell::new(TextTracks {
                 video,
                 events,
@@ -136,6 +144,7 @@ impl TextTracks {
                 next_id: 1,
                 me: me.clone(),
                 retired: 0,
+                _menu: menu,
             })
         })
     }
@@ -640,4 +649,20 @@ async fn read_room_file(url: &str, token: &str) -> Result<Vec<Cue>, JsValue> {
     }
     let text = wasm_bindgen_futures::JsFuture::from(resp.text()?).await?.as_string().unwrap_or_default();
     subtitle::vtt::parse(&text).map(|f| f.cues).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// A track shown (or all hidden) from the element's own captions menu:
+/// the same as `setTextTrack`, so a stream track starts fetching. Our own
+/// mode changes land here too, and change nothing.
+fn follow_menu(me: &Weak<RefCell<TextTracks>>) {
+    let Some(rc) = me.upgrade() else { return };
+    let Ok(mut tracks) = rc.try_borrow_mut() else { return };
+    if !tracks.display {
+        // (We hide the selected track ourselves: nothing shows by design.)
+        return;
+    }
+    let showing = tracks.tracks.iter().find(|t| t.element.mode() == TextTrackMode::Showing).map(|t| t.id);
+    if showing != tracks.selected {
+        let _ = tracks.select(showing);
+    }
 }

@@ -350,3 +350,21 @@ test("sidecar subtitle files from an origin without CORS headers play through th
   await waitFor(pages[0], () => window.shownCues.length > 0, null, 15_000, "cues after the source reload");
   for (const page of pages) await page.close();
 });
+
+test("a pick in the video's own captions menu (its text track set showing) is a selection: the stream track starts fetching", async () => {
+  const page = await player("subs/dash.mpd");
+  await waitFor(page, () => window.player.textTracks.length === 2, null, 10_000, "two text tracks listed");
+  // What the native controls' menu does: one track showing.
+  await page.evaluate(() => {
+    const video = document.getElementById("video");
+    [...video.textTracks].find((t) => t.language === "fr").mode = "showing";
+  });
+  await waitFor(page, () => window.player.textTracks.find((t) => t.language === "fr")?.selected === true, null, 5_000, "French selected");
+  await waitFor(page, () => window.cues.some((e) => e.cues.some((c) => c.plain.startsWith("FR"))), null, 15_000, "French cues from the menu's pick");
+  // And "Off" in the menu is no track.
+  await page.evaluate(() => {
+    for (const t of document.getElementById("video").textTracks) t.mode = "disabled";
+  });
+  await waitFor(page, () => window.player.textTracks.every((t) => !t.selected), null, 5_000, "none selected");
+  await page.close();
+});

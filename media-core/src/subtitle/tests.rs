@@ -253,3 +253,21 @@ fn any_format_round_trips_through_webvtt() {
     assert_eq!(back[0].text, "a\nb");
     assert_eq!(back[0].place, odd[0].place);
 }
+
+#[test]
+fn a_feed_places_hls_webvtt_by_its_timestamp_map_once_the_streams_origin_is_known() {
+    // An MPEG-TS stream whose first PTS is 10 s (900000 ticks) plays from
+    // element time 0; its WebVTT says LOCAL 0 is MPEGTS 900000 + 2 s.
+    let mut feed = feed::TextFeed::new(vtt_segments(2));
+    feed.handle_mpegts_origin(10.0);
+    feed.handle_time(0.0);
+    let ids: Vec<u64> =
+        std::iter::from_fn(|| feed.poll_output()).filter_map(|o| if let feed::FeedOutput::Fetch { id, .. } = o { Some(id) } else { None }).collect();
+    feed.handle_data(ids[0], b"WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:1080000,LOCAL:00:00:00.000\n\n00:00:01.000 --> 00:00:02.000\nmapped\n");
+    // A segment without a map is on the element's timeline as written.
+    feed.handle_data(ids[1], b"WEBVTT\n\n00:00:03.000 --> 00:00:04.000\nas written\n");
+    let cues: Vec<(String, f64, f64)> = std::iter::from_fn(|| feed.poll_output())
+        .filter_map(|o| if let feed::FeedOutput::Cue { cue, .. } = o { Some((cue.plain(), cue.start, cue.end)) } else { None })
+        .collect();
+    assert_eq!(cues, [("mapped".to_string(), 3.0, 4.0), ("as written".to_string(), 3.0, 4.0)]);
+}
