@@ -237,6 +237,28 @@ $("subtitles-file").addEventListener("change", async (e) => {
   }
 });
 
+// The viewer's subtitle style, remembered on this device.
+const subtitleStyle = $("subtitles-style");
+function applySubtitleStyle(value) {
+  const [size, background] = value.split("|");
+  video.style.setProperty("--cue-size", size);
+  video.style.setProperty("--cue-background", background);
+}
+try {
+  const saved = localStorage.getItem("wt-subtitle-style");
+  if (saved && [...subtitleStyle.options].some((o) => o.value === saved)) subtitleStyle.value = saved;
+} catch {
+  // (No storage: the default style.)
+}
+applySubtitleStyle(subtitleStyle.value);
+subtitleStyle.addEventListener("change", () => {
+  applySubtitleStyle(subtitleStyle.value);
+  try {
+    localStorage.setItem("wt-subtitle-style", subtitleStyle.value);
+  } catch {
+    // (The style holds for this page only.)
+  }
+});
 $("subtitles-share").addEventListener("change", async (e) => {
   const file = e.target.files[0];
   e.target.value = "";

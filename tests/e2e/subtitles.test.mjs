@@ -270,10 +270,17 @@ test("a room on a stream with two subtitle languages: three viewers each see the
     }
     onTime("a room, two languages, three pages", shown, (c) => `page ${i}: ${c.text}`);
   }
-  // The French viewer reloads: French again, without picking.
+  // The French viewer wants larger text on a solid box, then reloads:
+  // French again without picking, in the same style.
+  await pages[1].selectOption("#subtitles-style", { label: "Large, solid box" });
   await pages[1].reload();
   await joined(pages[1]);
   await waitFor(pages[1], () => document.getElementById("subtitles").selectedOptions[0]?.text.startsWith("fr"), null, 10_000, "French picked again after a reload");
+  assert.deepEqual(
+    await pages[1].evaluate(() => ["--cue-size", "--cue-background"].map((p) => document.getElementById("video").style.getPropertyValue(p))),
+    ["1.4em", "rgba(0,0,0,1)"],
+    "the viewer's subtitle style, remembered",
+  );
   mkdirSync(SCREENS, { recursive: true });
   await waitFor(pages[1], () => [...document.getElementById("video").textTracks].some((t) => t.mode === "showing" && t.activeCues?.length > 0), null, 10_000, "a French cue showing");
   await pages[1].screenshot({ path: join(SCREENS, "room-subtitles.png"), fullPage: true });
