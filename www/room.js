@@ -207,11 +207,22 @@ function fillSubtitles() {
   subtitles.replaceChildren(new Option("Off", ""), ...tracks.map((t) => new Option(label(t), String(t.id))));
   subtitles.value = String(tracks.find((t) => t.selected)?.id ?? "");
 }
-session.addEventListener("texttracks", (e) => {
-  const want = remembered();
-  const pick = want && !e.detail.some((t) => t.selected) && e.detail.find((t) => t.language === want || t.label === want);
+// What this viewer gets without picking: their last choice in this room
+// ("" is Off), else the room's default language.
+function autoPick(tracks) {
+  if (tracks.some((t) => t.selected)) return;
+  const want = remembered() ?? session.subtitles.language;
+  const pick = want && tracks.find((t) => t.language === want || t.label === want);
   if (pick) session.setTextTrack(pick.id);
+}
+session.addEventListener("texttracks", (e) => {
+  autoPick(e.detail);
   fillSubtitles();
+});
+session.addEventListener("subtitles", () => autoPick(session.textTracks));
+$("subtitles-default").addEventListener("click", () => {
+  const t = session.textTracks.find((x) => x.selected);
+  session.setSubtitleLanguage(t ? t.language : "");
 });
 session.addEventListener("texttrack", fillSubtitles);
 subtitles.addEventListener("change", () => {
@@ -279,6 +290,7 @@ session.addEventListener("subtitles", (e) => {
 });
 const showSubtitleControls = () => {
   $("subtitles-share-label").hidden = !session.canControl;
+  $("subtitles-default").hidden = !session.canControl;
   $("subtitles-delay").disabled = !session.canControl;
 };
 for (const type of ["joined", "members", "settings"]) session.addEventListener(type, showSubtitleControls);

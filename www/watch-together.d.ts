@@ -55,6 +55,8 @@ export interface TextTrackInfo {
 export interface RoomSubtitles {
   files: { id: number; label: string; language: string; cues: number; by: string }[];
   delayMs: number;
+  /** The language members who have not picked a track get ("" for none). */
+  language: string;
 }
 
 /** A cue showing now: times on the element's clock, `text` WebVTT markup, `plain` without. */
@@ -225,6 +227,8 @@ export class Session extends EventTarget {
   removeSubtitles(id: number): void;
   /** Shift the room's subtitle files for everyone (ms, positive: later; at most ±600000). */
   setSubtitleDelay(ms: number): void;
+  /** The room's default subtitle language, for members who have not picked a track ("" for none). */
+  setSubtitleLanguage(language: string): void;
   /** Shift every cue by seconds (positive: later), at most ±600. */
   setTextDelay(seconds: number): void;
   /** Leave the room: the socket, timers, listeners and the MediaSource are released. */

@@ -39,8 +39,8 @@ export class Session extends EventTarget {
   bans = [];
   settings = { mode: "open", hasPassword: false };
   connection = "connecting";
-  /** The room's subtitle files and the delay everyone applies: `{files: [{id, label, language, cues, by}], delayMs}`. */
-  subtitles = { files: [], delayMs: 0 };
+  /** The room's subtitle files, the delay everyone applies and the room's default language: `{files: [{id, label, language, cues, by}], delayMs, language}`. */
+  subtitles = { files: [], delayMs: 0, language: "" };
   /** The room's source: `{url, title?, play_url?, kind, file?}` (`kind`: media, youtube, vimeo or local). */
   source = null;
 
@@ -102,6 +102,8 @@ export class Session extends EventTarget {
   removeSubtitles(id) { this.#inner.removeSubtitles(id); }
   /** Shift the room's subtitle files for everyone (ms, positive: later). */
   setSubtitleDelay(ms) { this.#inner.setSubtitleDelay(ms); }
+  /** The room's default subtitle language, for members who have not picked a track ("" for none). */
+  setSubtitleLanguage(language) { this.#inner.setSubtitleLanguage(language ?? ""); }
   /** The source's own text tracks and your files: `[{id, label, language, origin, loaded, cues, selected}]`. */
   get textTracks() { return this.#inner.textTracks(); }
   get qualities() { return this.#inner.qualities(); }

@@ -152,6 +152,8 @@ pub enum ClientEvent {
     Subtitles {
         subtitles: Vec<SubtitleInfo>,
         delay_ms: f64,
+        /// The room's default language (empty: none).
+        language: String,
     },
     Settings {
         mode: PermissionMode,
@@ -366,7 +368,7 @@ impl Client {
                 self.event(ClientEvent::Queue(self.queue.clone()));
                 self.event(ClientEvent::Bans(room.bans));
                 self.event(ClientEvent::Settings { mode: room.mode, has_password: room.has_password });
-                self.event(ClientEvent::Subtitles { subtitles: room.subtitles, delay_ms: room.subtitle_delay_ms });
+                self.event(ClientEvent::Subtitles { subtitles: room.subtitles, delay_ms: room.subtitle_delay_ms, language: room.subtitle_language });
                 for line in room.chat {
                     self.event(ClientEvent::Chat(line));
                 }
@@ -461,7 +463,7 @@ impl Client {
             }
             ServerMsg::Bans { bans } => self.event(ClientEvent::Bans(bans)),
             ServerMsg::Settings { mode, has_password, .. } => self.event(ClientEvent::Settings { mode, has_password }),
-            ServerMsg::Subtitles { subtitles, delay_ms, .. } => self.event(ClientEvent::Subtitles { subtitles, delay_ms }),
+            ServerMsg::Subtitles { subtitles, delay_ms, language, .. } => self.event(ClientEvent::Subtitles { subtitles, delay_ms, language }),
             ServerMsg::Chat { line } => self.event(ClientEvent::Chat(line)),
             ServerMsg::Error { code, message, command_id } => {
                 let ours = command_id.is_some() && command_id == self.pending.map(|p| p.0);

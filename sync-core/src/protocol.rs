@@ -135,6 +135,10 @@ pub enum Command {
     SetSubtitleDelay {
         ms: f64,
     },
+    /// The language a member who has not picked gets (BCP 47, or empty: none).
+    SetSubtitleLanguage {
+        language: String,
+    },
     SetMode {
         mode: PermissionMode,
     },
@@ -190,7 +194,7 @@ pub enum ServerMsg {
     /// The room's ban list changed (kick bans; the host can lift a ban).
     Bans { bans: Vec<BanInfo> },
     /// The room's subtitle files or their delay changed.
-    Subtitles { subtitles: Vec<SubtitleInfo>, delay_ms: f64, cause: Option<Cause> },
+    Subtitles { subtitles: Vec<SubtitleInfo>, delay_ms: f64, language: String, cause: Option<Cause> },
     /// Room settings changed.
     Settings { mode: PermissionMode, has_password: bool, cause: Option<Cause> },
     /// A chat line.
@@ -299,6 +303,8 @@ pub struct RoomSnapshot {
     /// The room's subtitle files, and the delay everyone applies to them.
     pub subtitles: Vec<SubtitleInfo>,
     pub subtitle_delay_ms: f64,
+    /// The room's default subtitle language (empty: none).
+    pub subtitle_language: String,
 }
 
 /// A ban as members see it: who, not from where.
@@ -594,8 +600,8 @@ impl Wire for RoomSnapshot {
         if !self.bans.is_empty() {
             o.with("bans", arr(&self.bans));
         }
-        if !self.subtitles.is_empty() || self.subtitle_delay_ms != 0.0 {
-            o.with("subtitles", arr(&self.subtitles)).num("subtitle_delay_ms", self.subtitle_delay_ms);
+        if !self.subtitles.is_empty() || self.subtitle_delay_ms != 0.0 || !self.subtitle_language.is_empty() {
+            o.with("subtitles", arr(&self.subtitles)).num("subtitle_delay_ms", self.subtitle_delay_ms).str("subtitle_language", &self.subtitle_language);
         }
     }
     fn read(f: Fields) -> Result<Self, FieldError> {
@@ -613,6 +619,7 @@ impl Wire for RoomSnapshot {
             bans: if f.get("bans").is_some() { f.arr("bans", BanInfo::read)? } else { Vec::new() },
             subtitles: if f.get("subtitles").is_some() { f.arr("subtitles", SubtitleInfo::read)? } else { Vec::new() },
             subtitle_delay_ms: f.opt_num("subtitle_delay_ms")?.unwrap_or(0.0),
+            subtitle_language: f.opt_str("subtitle_language")?.unwrap_or_default(),
         })
     }
 }
@@ -635,6 +642,7 @@ impl Wire for Command {
             SetRole { .. } => "set_role",
             RemoveSubtitle { .. } => "remove_subtitle",
             SetSubtitleDelay { .. } => "set_subtitle_delay",
+            SetSubtitleLanguage { .. } => "set_subtitle_language",
             SetMode { .. } => "set_mode",
             SetPassword { .. } => "set_password",
             Unban { .. } => "unban",
@@ -665,6 +673,9 @@ impl Wire for Command {
             }
             SetSubtitleDelay { ms } => {
                 o.num("ms", *ms);
+            }
+            SetSubtitleLanguage { language } => {
+                o.str("language", language);
             }
             Kick { member } | TransferHost { member } => {
                 o.uint("member", *member);
@@ -701,6 +712,7 @@ impl Wire for Command {
             "set_role" => SetRole { member: f.uint("member")?, role: f.name("role", Role::from_name)? },
             "remove_subtitle" => RemoveSubtitle { id: f.uint("id")? },
             "set_subtitle_delay" => SetSubtitleDelay { ms: f.num("ms")? },
+            "set_subtitle_language" => SetSubtitleLanguage { language: f.str("language")? },
             "set_mode" => SetMode { mode: f.name("mode", PermissionMode::from_name)? },
             "set_password" => SetPassword { password: f.opt_str("password")? },
             "unban" => Unban { ban: f.uint("ban")? },
@@ -843,8 +855,8 @@ impl ServerMsg {
             ServerMsg::Bans { bans } => {
                 o.with("bans", arr(bans));
             }
-            ServerMsg::Subtitles { subtitles, delay_ms, cause } => {
-                o.with("subtitles", arr(subtitles)).num("delay_ms", *delay_ms);
+            ServerMsg::Subtitles { subtitles, delay_ms, language, cause } => {
+                o.with("subtitles", arr(subtitles)).num("delay_ms", *delay_ms).str("language", language);
                 opt_cause(o, cause);
             }
             ServerMsg::Settings { mode, has_password, cause } => {
@@ -895,7 +907,12 @@ impl ServerMsg {
                 "queue_removed" => ServerMsg::QueueRemoved { id: f.uint("id")?, cause: read_cause(f)? },
                 "queue_moved" => ServerMsg::QueueMoved { id: f.uint("id")?, to: usize::try_from(f.uint("to")?).unwrap_or(usize::MAX), cause: read_cause(f)? },
                 "bans" => ServerMsg::Bans { bans: f.arr("bans", BanInfo::read)? },
-                "subtitles" => ServerMsg::Subtitles { subtitles: f.arr("subtitles", SubtitleInfo::read)?, delay_ms: f.num("delay_ms")?, cause: read_cause(f)? },
+                "subtitles" => ServerMsg::Subtitles {
+                    subtitles: f.arr("subtitles", SubtitleInfo::read)?,
+                    delay_ms: f.num("delay_ms")?,
+                    language: f.opt_str("language")?.unwrap_or_default(),
+                    cause: read_cause(f)?,
+                },
                 "settings" => {
                     ServerMsg::Settings { mode: f.name("mode", PermissionMode::from_name)?, has_password: f.bool("has_password")?, cause: read_cause(f)? }
                 }
@@ -1048,7 +1065,7 @@ mod tests {
             let (ours, doc): (serde_json::Value, serde_json::Value) = (serde_json::from_str(&encoded).unwrap(), serde_json::from_str(&text).unwrap());
             assert_eq!(norm(ours), norm(doc), "{text}");
         }
-        assert_eq!((client, commands, server), (7, 17, 16), "every example was checked");
+        assert_eq!((client, commands, server), (7, 18, 16), "every example was checked");
     }
 
     /// Seeded mutations of real messages (byte flips, cuts, splices): the

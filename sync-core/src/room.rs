@@ -291,6 +291,9 @@ pub struct PersistedRoom {
     pub subtitle_delay_ms: f64,
     #[serde(default)]
     pub next_subtitle: u64,
+    /// The language a member who has not picked gets (empty: none).
+    #[serde(default)]
+    pub subtitle_language: String,
 }
 
 /// Subtitle files a room keeps.
@@ -1185,6 +1188,11 @@ impl Room {
                 self.out.push_back(RoomOutput::DropSubtitle { id });
                 Ok(())
             }
+            Command::SetSubtitleLanguage { language } => {
+                self.state.subtitle_language = names::clean_name(&language, 35);
+                self.subtitles_changed(cause);
+                Ok(())
+            }
             Command::SetSubtitleDelay { ms } => {
                 if !ms.is_finite() || ms.abs() > MAX_SUBTITLE_DELAY_MS {
                     return refuse(ErrorCode::BadCommand, "subtitle delay: at most ±600000 ms");
@@ -1597,6 +1605,7 @@ impl Room {
             bans: self.ban_list(),
             subtitles: self.state.subtitles.clone(),
             subtitle_delay_ms: self.state.subtitle_delay_ms,
+            subtitle_language: self.state.subtitle_language.clone(),
         }
     }
 
@@ -1642,7 +1651,12 @@ impl Room {
     fn subtitles_changed(&mut self, cause: Option<Cause>) {
         self.persist();
         self.out.push_back(RoomOutput::Broadcast {
-            msg: ServerMsg::Subtitles { subtitles: self.state.subtitles.clone(), delay_ms: self.state.subtitle_delay_ms, cause },
+            msg: ServerMsg::Subtitles {
+                subtitles: self.state.subtitles.clone(),
+                delay_ms: self.state.subtitle_delay_ms,
+                language: self.state.subtitle_language.clone(),
+                cause,
+            },
         });
     }
 

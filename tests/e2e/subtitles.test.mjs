@@ -284,7 +284,13 @@ test("a room on a stream with two subtitle languages: three viewers each see the
   mkdirSync(SCREENS, { recursive: true });
   await waitFor(pages[1], () => [...document.getElementById("video").textTracks].some((t) => t.mode === "showing" && t.activeCues?.length > 0), null, 10_000, "a French cue showing");
   await pages[1].screenshot({ path: join(SCREENS, "room-subtitles.png"), fullPage: true });
-  for (const page of pages) await page.close();
+  // The host makes English the room's default: a newcomer who never picked gets it.
+  await pages[0].click("#subtitles-default");
+  const newcomer = await newPage(browser);
+  await newcomer.goto(`${stack.url}${room.url}`);
+  await joined(newcomer);
+  await waitFor(newcomer, () => document.getElementById("subtitles").selectedOptions[0]?.text.startsWith("en"), null, 10_000, "the room's default language picked for a newcomer");
+  for (const page of [...pages, newcomer]) await page.close();
 });
 
 test("an SRT shared with the room: every viewer gets it, the room's delay moves it for everyone, each cue on time", async () => {

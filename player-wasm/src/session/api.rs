@@ -339,6 +339,13 @@ impl Session {
         self.command(Command::SetSubtitleDelay { ms });
     }
 
+    /// The room's default subtitle language, for members who have not
+    /// picked a track (BCP 47; empty: none).
+    #[wasm_bindgen(js_name = setSubtitleLanguage)]
+    pub fn set_subtitle_language(&self, language: String) {
+        self.command(Command::SetSubtitleLanguage { language });
+    }
+
     /// Add a subtitle file for yourself (WebVTT, SRT, ASS/SSA, TTML; a
     /// `File`, a `Blob` or a URL): shown at once, in this page only.
     #[wasm_bindgen(js_name = addSubtitles)]

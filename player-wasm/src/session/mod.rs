@@ -266,7 +266,7 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                     MediaAction::SetRate { rate, preserve_pitch } => s.backend.set_rate(rate, preserve_pitch),
                 },
                 ClientOutput::Event(e) => {
-                    if let ClientEvent::Subtitles { subtitles, delay_ms } = &e {
+                    if let ClientEvent::Subtitles { subtitles, delay_ms, .. } = &e {
                         s.room_subtitles(subtitles, *delay_ms);
                     }
                     if matches!(e, ClientEvent::Joined { .. }) {
@@ -313,10 +313,12 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
         ClientEvent::Source(s) => ("source", source_detail(&s)),
         ClientEvent::Queue(q) => ("queue", from_json(&json_array(&q))),
         ClientEvent::Bans(b) => ("bans", from_json(&json_array(&b))),
-        ClientEvent::Subtitles { subtitles, delay_ms } => (
+        ClientEvent::Subtitles { subtitles, delay_ms, language } => (
             "subtitles",
             object(&|o| {
-                o.with("files", |out| sync_core::json::write_arr(out, &subtitles, |o, f| o.push_str(&f.json()))).num("delayMs", delay_ms);
+                o.with("files", |out| sync_core::json::write_arr(out, &subtitles, |o, f| o.push_str(&f.json())))
+                    .num("delayMs", delay_ms)
+                    .str("language", &language);
             }),
         ),
         ClientEvent::Settings { mode, has_password } => (

@@ -81,6 +81,7 @@ fn meta_of(s: &PersistedRoom) -> PersistedRoom {
         subtitles: s.subtitles.clone(),
         subtitle_delay_ms: s.subtitle_delay_ms,
         next_subtitle: s.next_subtitle,
+        subtitle_language: s.subtitle_language.clone(),
     }
 }
 

@@ -59,8 +59,12 @@ fn removing_a_file_drops_its_text_and_the_delay_is_bounded() {
     s.command(b, 4, r#"{"op":"set_subtitle_delay","ms":600001}"#);
     assert_eq!(s.error_to(b), Some(ErrorCode::BadCommand));
     assert_eq!(s.persisted().subtitle_delay_ms, -1500.0);
+    // The room's default language: cleaned, heard, kept.
+    s.command(b, 5, r#"{"op":"set_subtitle_language","language":" fr\u202e "}"#);
+    assert!(matches!(s.broadcasts.last(), Some(ServerMsg::Subtitles { language, .. }) if language == "fr"));
+    assert_eq!(s.persisted().subtitle_language, "fr");
     // In a controlled room a viewer may do neither.
-    s.command(a, 5, r#"{"op":"set_mode","mode":"controlled"}"#);
+    s.command(a, 6, r#"{"op":"set_mode","mode":"controlled"}"#);
     s.command(b, 6, r#"{"op":"set_subtitle_delay","ms":0}"#);
     assert_eq!(s.error_to(b), Some(ErrorCode::Forbidden));
     s.command(b, 7, &format!(r#"{{"op":"remove_subtitle","id":{second}}}"#));
