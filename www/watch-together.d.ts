@@ -221,8 +221,8 @@ export class Session extends EventTarget {
   setTextTrack(id: number | null): void;
   /** The room's subtitle files and their delay. */
   readonly subtitles: RoomSubtitles;
-  /** Add a subtitle file to the room, for everyone (if you may control it; at most 2 MiB). Rejects with the room's reason. */
-  shareSubtitles(file: File | Blob, options?: { label?: string; language?: string }): Promise<{ id: number; label: string; language: string; cues: number }>;
+  /** Add a subtitle file to the room, for everyone (if you may control it; at most 2 MiB): a file, or a URL the room fetches itself (no CORS needed). Rejects with the room's reason. */
+  shareSubtitles(file: File | Blob | string, options?: { label?: string; language?: string }): Promise<{ id: number; label: string; language: string; cues: number }>;
   /** Remove one of the room's subtitle files. */
   removeSubtitles(id: number): void;
   /** Shift the room's subtitle files for everyone (ms, positive: later; at most ±600000). */

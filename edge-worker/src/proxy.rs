@@ -737,3 +737,29 @@ async fn fetch_upstream(url: &str, req: &Request, range: Option<&str>, cfg: &Pro
         }
     }
 }
+
+/// A file the worker itself fetches (a subtitle file a room adds by URL):
+/// the proxy's guard on the URL and on every redirect, its deadline, at
+/// most `limit` bytes. `Ok(Err(response))`: the refusal to answer with.
+pub(crate) async fn fetch_file(env: &Env, url: &str, limit: usize) -> Result<std::result::Result<Vec<u8>, Response>> {
+    let Some(cfg) = ProxyConfig::from_env(env) else {
+        return Ok(Err(fail(503, "fetch_unavailable", "this server fetches no URLs (the media proxy is off)")?));
+    };
+    let url = match check_upstream(url, cfg.allow_loopback) {
+        Ok(checked) => checked.url,
+        Err(e) => return Ok(Err(fail(403, "forbidden_upstream", &e.to_string())?)),
+    };
+    let req = Request::new(&url, Method::Get)?;
+    let (_, mut resp) = match fetch_upstream(&url, &req, None, &cfg, false).await {
+        Ok(r) => r,
+        Err(f) => return Ok(Err(f.into_response()?)),
+    };
+    if !(200..300).contains(&resp.status_code()) {
+        return Ok(Err(fail_upstream(resp.status_code())?));
+    }
+    let length = resp.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<u64>().ok());
+    match read_limited(resp.stream()?, limit, None, length).await? {
+        Read::Body(bytes) => Ok(Ok(bytes)),
+        _ => Ok(Err(fail(413, "too_large", &format!("the file at that URL has more than {limit} bytes"))?)),
+    }
+}

@@ -9,8 +9,10 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { RoomClient } from "../support/client.mjs";
 import { createRoom, nextAddress, postAgain, request, root, startStack, withStack } from "../support/stack.mjs";
+import { withUpstream } from "../support/upstream.mjs";
 
 const stack = withStack();
+const up = withUpstream({ "/subs/": join(root, "target/test-media/subs") });
 const srt = readFileSync(join(root, "target/test-media/subs/en.srt"));
 
 const upload = (url, id, token, body, query = "name=film.en.srt&language=en") =>
@@ -88,4 +90,21 @@ test("a room's subtitle files survive a restart of the runtime", async () => {
   } finally {
     await second.stop();
   }
+});
+
+test("a controller adds subtitles by URL: the worker fetches them (no CORS needed) through the proxy's guard", async () => {
+  const { id } = await createRoom(stack.url);
+  const ana = await RoomClient.connect(stack.wsUrl, id, "Ana");
+  const byUrl = (url) => upload(stack.url, id, ana.welcome.resume, Buffer.alloc(0), `url=${encodeURIComponent(url)}&language=fr`);
+  const added = await byUrl(`${up.url}/subs/fr.vtt`);
+  assert.equal(added.status, 201, added.text);
+  assert.deepEqual(JSON.parse(added.text), { id: 1, label: "fr", language: "fr", cues: 11 });
+  assert.ok((await read(stack.url, id, 1, ana.welcome.resume)).text.includes("FR 2: <i>hello</i> &amp; welcome"));
+  const missing = await byUrl(`${up.url}/subs/nothing.vtt`);
+  assert.deepEqual([missing.status, code(missing)], [502, "upstream_error"]);
+  const local = await byUrl("file:///etc/passwd");
+  assert.deepEqual([local.status, code(local)], [403, "forbidden_upstream"]);
+  const notSubtitles = await byUrl(`${up.url}/subs/dash.mpd`);
+  assert.deepEqual([notSubtitles.status, code(notSubtitles)], [400, "bad_subtitles"]);
+  await ana.close();
 });

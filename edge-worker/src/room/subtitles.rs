@@ -1,6 +1,7 @@
 //! The room's subtitle files over HTTP: a member allowed to control the
-//! room adds one (`POST /api/rooms/:id/subtitles`, the file as the body,
-//! its resume token as `Authorization: Bearer`); it is parsed here
+//! room adds one (`POST /api/rooms/:id/subtitles`, the file as the body or
+//! `?url=` where the worker fetches it through the media proxy's guard, its
+//! resume token as `Authorization: Bearer`); it is parsed here
 //! (`media_core::subtitle`: WebVTT, SRT, ASS/SSA, TTML), stored as WebVTT
 //! under `s:<id>:<n>` keys next to the room, and every member is told.
 //! Members read it back (`GET /api/rooms/:id/subtitles/:n`, same token).
@@ -62,13 +63,22 @@ impl RoomObject {
             }
             Some(Ok((member, _))) => member,
         };
-        let name = query(&req, "name", 200);
-        let body = match req.stream() {
-            Ok(stream) => match crate::proxy::read_limited(stream, MAX_UPLOAD, None, None).await? {
-                crate::proxy::Read::Body(bytes) => bytes,
-                _ => return error(413, "too_large", &format!("a subtitle file may have at most {MAX_UPLOAD} bytes")),
+        // The file is the body, or (`?url=`) fetched from where it is, as
+        // the media proxy fetches (a sidecar that refuses browsers' CORS).
+        let from_url = query(&req, "url", 2048);
+        let name = query(&req, "name", 200).or_else(|| from_url.as_deref().and_then(|u| u.split(['?', '#']).next()?.rsplit('/').next().map(str::to_string)));
+        let body = match &from_url {
+            Some(url) => match crate::proxy::fetch_file(&self.env, url, MAX_UPLOAD).await? {
+                Ok(bytes) => bytes,
+                Err(refusal) => return Ok(refusal),
             },
-            Err(_) => Vec::new(),
+            None => match req.stream() {
+                Ok(stream) => match crate::proxy::read_limited(stream, MAX_UPLOAD, None, None).await? {
+                    crate::proxy::Read::Body(bytes) => bytes,
+                    _ => return error(413, "too_large", &format!("a subtitle file may have at most {MAX_UPLOAD} bytes")),
+                },
+                Err(_) => Vec::new(),
+            },
         };
         let cues = match subtitle::parse_file(&body, name.as_deref()) {
             Ok(cues) => cues,

@@ -290,18 +290,24 @@ impl Session {
     }
 
     /// Add a subtitle file to the room, for everyone (the host, or anyone
-    /// allowed to control it): `{label?, language?}`. Resolves to
+    /// allowed to control it): a `File`, a `Blob`, or a URL the room
+    /// fetches itself; `{label?, language?}`. Resolves to
     /// `{id, label, language, cues}` once the room has it; rejects with the
     /// room's reason (too large, not subtitles, not allowed).
     #[wasm_bindgen(js_name = shareSubtitles)]
-    pub fn share_subtitles(&self, file: web_sys::Blob, options: JsValue) -> js_sys::Promise {
+    pub fn share_subtitles(&self, file: JsValue, options: JsValue) -> js_sys::Promise {
         let target = self.shared.try_borrow().ok().map(|s| (s.room_api(), s.resume_token()));
         wasm_bindgen_futures::future_to_promise(async move {
             let Some((api, Some(token))) = target else { return Err(JsError::new("shareSubtitles: not joined yet").into()) };
             let get = |k: &str| js_sys::Reflect::get(&options, &k.into()).ok().and_then(|v| v.as_string());
             let mut url = format!("{api}/subtitles?");
+            // A URL: the room fetches it (a sidecar that refuses browsers' CORS still comes).
+            let from_url = file.as_string();
+            if from_url.is_none() && !file.is_instance_of::<web_sys::Blob>() {
+                return Err(JsError::new("shareSubtitles: give a File, a Blob or a URL").into());
+            }
             let name = file.dyn_ref::<web_sys::File>().map(web_sys::File::name);
-            for (k, v) in [("name", name), ("label", get("label")), ("language", get("language"))] {
+            for (k, v) in [("name", name), ("url", from_url.clone()), ("label", get("label")), ("language", get("language"))] {
                 if let Some(v) = v {
                     url.push_str(&format!("{k}={}&", String::from(js_sys::encode_uri_component(&v))));
                 }
@@ -311,7 +317,9 @@ impl Session {
             let headers = web_sys::Headers::new()?;
             headers.set("authorization", &format!("Bearer {token}"))?;
             init.set_headers(&headers);
-            init.set_body(&file);
+            if from_url.is_none() {
+                init.set_body(&file);
+            }
             let window = web_sys::window().ok_or("no window")?;
             let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await?.dyn_into()?;
             let body = wasm_bindgen_futures::JsFuture::from(resp.json()?).await.unwrap_or(JsValue::NULL);
