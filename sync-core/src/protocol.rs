@@ -168,7 +168,7 @@ pub enum Reason {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServerMsg {
     /// Answer to `hello`: your id, role, resume token and the whole room.
-    Welcome { member: MemberId, role: Role, resume: String, server_time: Millis, room: RoomSnapshot },
+    Welcome { member: MemberId, role: Role, resume: String, server_time: Millis, room: Box<RoomSnapshot> },
     /// Answer to `ping`: the server's receive (`t1`) and send (`t2`) times.
     Pong { t0: Millis, t1: Millis, t2: Millis },
     /// The playback state changed.
@@ -813,7 +813,7 @@ impl ServerMsg {
     pub fn encode(&self) -> String {
         message(self.type_name(), |o| match self {
             ServerMsg::Welcome { member, role, resume, server_time, room } => {
-                o.uint("member", *member).str("role", role.as_str()).str("resume", resume).num("server_time", *server_time).with("room", obj(room));
+                o.uint("member", *member).str("role", role.as_str()).str("resume", resume).num("server_time", *server_time).with("room", obj(&**room));
             }
             ServerMsg::Pong { t0, t1, t2 } => {
                 o.num("t0", *t0).num("t1", *t1).num("t2", *t2);
@@ -880,7 +880,7 @@ impl ServerMsg {
                     role: f.name("role", Role::from_name)?,
                     resume: f.str("resume")?,
                     server_time: f.num("server_time")?,
-                    room: RoomSnapshot::read(f.obj("room")?)?,
+                    room: Box::new(RoomSnapshot::read(f.obj("room")?)?),
                 },
                 "pong" => ServerMsg::Pong { t0: f.num("t0")?, t1: f.num("t1")?, t2: f.num("t2")? },
                 "state" => ServerMsg::State {

@@ -969,7 +969,7 @@ impl Room {
         self.out.push_back(RoomOutput::Attach(SocketTag { conn, member: Some(id), addr }));
         let role = self.member(id).map_or(Role::Viewer, |m| m.role);
         let room = self.snapshot();
-        self.out.push_back(RoomOutput::Send { to: conn, msg: ServerMsg::Welcome { member: id, role, resume: token, server_time: now, room } });
+        self.out.push_back(RoomOutput::Send { to: conn, msg: ServerMsg::Welcome { member: id, role, resume: token, server_time: now, room: Box::new(room) } });
         self.member_changed(id);
         for d in demoted {
             self.member_changed(d);
