@@ -73,7 +73,8 @@ pub async fn route(req: Request, env: Env) -> Result<Response> {
             let h = resp.headers_mut();
             h.set("access-control-allow-origin", o)?;
             h.set("access-control-allow-methods", "GET, POST, OPTIONS")?;
-            h.set("access-control-allow-headers", "content-type")?;
+            // (`authorization`: a member's token, for the room's subtitle files.)
+            h.set("access-control-allow-headers", "content-type, authorization")?;
             h.set("access-control-max-age", "86400")?;
             h.set("vary", "Origin")?;
         }
@@ -146,7 +147,9 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
             }
             forward(&env, id, req).await
         }
-        (Method::Get, ["api", "rooms", id, "subtitles", _]) => forward(&env, id, req).await,
+        (Method::Get, ["api", "rooms", id, "subtitles", n]) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.len() <= 10 => {
+            forward(&env, id, req).await
+        }
         (Method::Get, ["api", "rooms", id, "ws"]) => {
             let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
             let url = req.url()?;

@@ -758,8 +758,14 @@ pub(crate) async fn fetch_file(env: &Env, url: &str, limit: usize) -> Result<std
         return Ok(Err(fail_upstream(resp.status_code())?));
     }
     let length = resp.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<u64>().ok());
-    match read_limited(resp.stream()?, limit, None, length).await? {
-        Read::Body(bytes) => Ok(Ok(bytes)),
-        _ => Ok(Err(fail(413, "too_large", &format!("the file at that URL has more than {limit} bytes"))?)),
+    // The body under the same deadline (an origin sending a byte a second
+    // does not hold the room's request).
+    let deadline = Delay::from(std::time::Duration::from_millis(cfg.timeout_ms));
+    match select(Box::pin(read_limited(resp.stream()?, limit, None, length)), deadline).await {
+        Either::Left((read, _)) => match read? {
+            Read::Body(bytes) => Ok(Ok(bytes)),
+            _ => Ok(Err(fail(413, "too_large", &format!("the file at that URL has more than {limit} bytes"))?)),
+        },
+        Either::Right(_) => Ok(Err(fail(504, "upstream_timeout", &format!("the file did not arrive within {} ms", cfg.timeout_ms))?)),
     }
 }

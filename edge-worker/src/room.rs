@@ -419,24 +419,25 @@ impl DurableObject for RoomObject {
         if !self.ensure_loaded().await? {
             return error(404, "room_not_found", "no such room");
         }
+        // (Exact paths: `…/subtitles/ws` is not a socket.)
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        if path.ends_with("/ws") {
-            self.accept(&req).await
-        } else if let (Method::Post, [.., "subtitles"]) = (req.method(), segments.as_slice()) {
-            self.add_subtitle(req).await
-        } else if let (Method::Get, [.., "subtitles", id]) = (req.method(), segments.as_slice()) {
-            let id = id.to_string();
-            self.get_subtitle(req, &id).await
-        } else {
-            // Read only: the outputs (a migration's first write) stay queued
-            // for the next event that carries them out.
-            let Some(info) = self.core.borrow().as_ref().map(Room::info) else {
-                return error(404, "room_not_found", "no such room");
-            };
-            let mut body = serde_json::to_value(&info)?;
-            body["exists"] = json!(true);
-            Response::from_json(&body)
+        match (req.method(), segments.as_slice()) {
+            (_, ["api", "rooms", _, "ws"]) => return self.accept(&req).await,
+            (Method::Post, ["api", "rooms", _, "subtitles"]) => return self.add_subtitle(req).await,
+            (Method::Get, ["api", "rooms", _, "subtitles", n]) => {
+                let n = n.to_string();
+                return self.get_subtitle(req, &n).await;
+            }
+            _ => {}
         }
+        // Read only: the outputs (a migration's first write) stay queued
+        // for the next event that carries them out.
+        let Some(info) = self.core.borrow().as_ref().map(Room::info) else {
+            return error(404, "room_not_found", "no such room");
+        };
+        let mut body = serde_json::to_value(&info)?;
+        body["exists"] = json!(true);
+        Response::from_json(&body)
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {

@@ -77,6 +77,9 @@ struct Track {
     cues: Vec<Cue>,
     element: TextTrack,
     _cuechange: Listener,
+    /// The delay its element cues were made with (s): a track not showing
+    /// is brought up to date when it is selected, not on every change.
+    applied: f64,
     stream: Option<Stream>,
     /// A room's subtitle file: its id in the room, where to read it, and
     /// whether that was started.
@@ -164,7 +167,7 @@ impl TextTracks {
         let before = self.tracks.len();
         self.tracks.retain(|t| {
             if t.stream.is_some() {
-                t.element.set_mode(TextTrackMode::Disabled);
+                retire(&t.element);
             }
             t.stream.is_none()
         });
@@ -213,7 +216,19 @@ impl TextTracks {
         let (events, watched) = (self.events.clone(), element.clone());
         let cuechange = Listener::new(&element, "cuechange", move |_| cue_event(&events, id, &watched))?;
         fill(&element, &cues, self.delay)?;
-        self.tracks.push(Track { id, label: label.to_string(), language: language.to_string(), origin, cues, element, _cuechange: cuechange, stream, room });
+        let applied = self.delay;
+        self.tracks.push(Track {
+            id,
+            label: label.to_string(),
+            language: language.to_string(),
+            origin,
+            cues,
+            element,
+            _cuechange: cuechange,
+            applied,
+            stream,
+            room,
+        });
         Ok(id)
     }
 
@@ -236,6 +251,7 @@ impl TextTracks {
             }
         }
         if let Some(id) = id {
+            let _ = self.refill_track(id);
             self.step(id);
         }
         emit_later(&self.events, "texttrack", self.selected.map_or(JsValue::NULL, |id| JsValue::from_f64(f64::from(id))));
@@ -275,14 +291,27 @@ impl TextTracks {
         self.refill()
     }
 
+    /// The selected track's cues made again with the delays now (the
+    /// others when they are selected: a delay change costs one track).
     fn refill(&mut self) -> Result<(), JsValue> {
+        match self.selected {
+            Some(id) => self.refill_track(id),
+            None => Ok(()),
+        }
+    }
+
+    fn refill_track(&mut self, id: u32) -> Result<(), JsValue> {
         let (delay, room_delay) = (self.delay, self.room_delay);
-        for t in &mut self.tracks {
-            clear(&t.element)?;
-            let shown = fill(&t.element, &t.cues, delay + if t.room.is_some() { room_delay } else { 0.0 })?;
-            if let Some(stream) = &mut t.stream {
-                stream.shown = shown;
-            }
+        let Some(t) = self.tracks.iter_mut().find(|t| t.id == id) else { return Ok(()) };
+        let want = delay + if t.room.is_some() { room_delay } else { 0.0 };
+        if t.applied == want {
+            return Ok(());
+        }
+        clear(&t.element)?;
+        let shown = fill(&t.element, &t.cues, want)?;
+        t.applied = want;
+        if let Some(stream) = &mut t.stream {
+            stream.shown = shown;
         }
         Ok(())
     }
@@ -296,7 +325,7 @@ impl TextTracks {
         self.tracks.retain(|t| {
             let gone = t.room.as_ref().is_some_and(|r| !keep.contains(&r.id));
             if gone {
-                t.element.set_mode(TextTrackMode::Disabled);
+                retire(&t.element);
             }
             !gone
         });
@@ -381,6 +410,13 @@ fn show(element: &TextTrack, c: &Cue, delay: f64) -> Result<VttCue, JsValue> {
         element.add_cue(&cue);
         Ok(cue)
     }
+}
+
+/// A track that leaves the list: an element's tracks cannot be removed,
+/// so it is disabled and emptied (its cues no longer held).
+fn retire(element: &TextTrack) {
+    element.set_mode(TextTrackMode::Disabled);
+    let _ = clear(element);
 }
 
 fn clear(element: &TextTrack) -> Result<(), JsValue> {
@@ -481,7 +517,13 @@ impl TextTracks {
                 let Ok(mut tracks) = rc.try_borrow_mut() else { return };
                 match result {
                     Ok(cues) => tracks.fill_room_file(track, cues),
-                    Err(e) => emit_later(&tracks.events, "error", error_detail("subtitles", &format!("the room's subtitles: {}", crate::dom::describe(&e)))),
+                    Err(e) => {
+                        // (Read again the next time it is selected.)
+                        if let Some(file) = tracks.tracks.iter_mut().find(|t| t.id == track).and_then(|t| t.room.as_mut()) {
+                            file.read = false;
+                        }
+                        emit_later(&tracks.events, "error", error_detail("subtitles", &format!("the room's subtitles: {}", crate::dom::describe(&e))))
+                    }
                 }
             });
             return;
@@ -526,8 +568,9 @@ impl TextTracks {
 
     /// A stream track's feed outputs: fetches started, cues shown.
     fn drain(&mut self, track: u32) {
-        let (delay, me) = (self.delay, self.me.clone());
+        let me = self.me.clone();
         let Some(t) = self.tracks.iter_mut().find(|t| t.id == track) else { return };
+        let delay = t.applied;
         let Some(stream) = &mut t.stream else { return };
         let Some(feed) = &mut stream.feed else { return };
         while let Some(out) = feed.poll_output() {
@@ -562,7 +605,7 @@ impl TextTracks {
                 FeedOutput::Extend { index, end } => {
                     if let (Some(shown), Some(cue)) = (stream.shown.get(index), t.cues.get_mut(index)) {
                         cue.end = end;
-                        shown.set_end_time(end + delay);
+                        shown.set_end_time((end + delay).max(shown.start_time()));
                     }
                 }
             }
@@ -574,6 +617,7 @@ impl TextTracks {
         let Some(t) = self.tracks.iter_mut().find(|t| t.id == track) else { return };
         if fill(&t.element, &cues, delay).is_ok() {
             t.cues = cues;
+            t.applied = delay;
         }
         emit_later(&self.events, "texttracks", self.list());
     }

@@ -1636,16 +1636,25 @@ impl Room {
     }
 
     /// A subtitle file was stored under [`Room::next_subtitle_id`] by
-    /// `member` (checked with [`Room::subtitle_adder`]): everyone is told.
-    pub fn handle_subtitle_added(&mut self, member: MemberId, label: &str, language: &str, cues: u64) -> u64 {
-        let by = self.member(member).map(|m| m.name.clone()).unwrap_or_default();
+    /// `member`: everyone is told. Checked again here, as the shell awaited
+    /// the upload meanwhile (other uploads may have filled the room, the
+    /// member may have lost control or left): a refusal means the shell
+    /// deletes what it stored.
+    pub fn handle_subtitle_added(&mut self, member: MemberId, label: &str, language: &str, cues: u64) -> Result<u64, SubtitleRefusal> {
+        let Some(by) = self.member(member).map(|m| m.name.clone()) else { return Err(SubtitleRefusal::Unknown) };
+        if !self.can_control(member) {
+            return Err(SubtitleRefusal::Forbidden);
+        }
+        if self.state.subtitles.len() >= MAX_SUBTITLES {
+            return Err(SubtitleRefusal::Full);
+        }
         self.state.next_subtitle += 1;
         let id = self.state.next_subtitle;
         let (label, language) = (names::clean_name(label, 80), names::clean_name(language, 35));
         self.state.subtitles.push(SubtitleInfo { id, label, language, cues, by });
         self.log("subtitle_added", Some(member), format!("{id}: {cues} cues"));
         self.subtitles_changed(None);
-        id
+        Ok(id)
     }
 
     fn subtitles_changed(&mut self, cause: Option<Cause>) {

@@ -225,10 +225,18 @@ const recordCues = (page) =>
   page.evaluate(() => {
     const video = document.getElementById("video");
     window.shownCues = [];
+    // (The room's sync loop may seek, at the start most of all: a cue a
+    // seek lands in the middle of comes up "late" by the jump. Such cues
+    // are marked and left out of the timing.)
+    let lastSeek = -1e9;
+    video.addEventListener("seeking", () => {
+      lastSeek = performance.now();
+    });
     const watch = (t) =>
       t.addEventListener("cuechange", () => {
         if (t.mode !== "showing" || video.paused) return;
-        for (const c of t.activeCues) window.shownCues.push({ at: video.currentTime, start: c.startTime, text: c.text, label: t.label });
+        const afterSeek = performance.now() - lastSeek < 1000;
+        for (const c of t.activeCues) window.shownCues.push({ at: video.currentTime, start: c.startTime, text: c.text, label: t.label, afterSeek });
       });
     [...video.textTracks].forEach(watch);
     video.textTracks.addEventListener("addtrack", (e) => watch(e.track));
@@ -236,7 +244,10 @@ const recordCues = (page) =>
 const firstShown = async (page) => {
   const seen = new Map();
   for (const c of await page.evaluate(() => window.shownCues)) if (!seen.has(c.start)) seen.set(c.start, { ...c, lateMs: (c.at - c.start) * 1000 });
-  return [...seen.values()];
+  const all = [...seen.values()];
+  const seeked = all.filter((c) => c.afterSeek);
+  if (seeked.length) console.log(`    (left out of the timing: ${seeked.map((c) => `${c.text.split(/[: ]/).slice(0, 2).join(" ")} +${c.lateMs.toFixed(1)} ms, shown right after a sync seek`).join(", ")})`);
+  return all.filter((c) => !c.afterSeek);
 };
 const pick = (page, language) =>
   page.evaluate((lang) => {

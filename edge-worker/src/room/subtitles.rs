@@ -18,6 +18,10 @@ use crate::api::error;
 pub const MAX_UPLOAD: usize = 2 * 1024 * 1024;
 /// Bytes of WebVTT per storage value (values are limited to 128 KiB).
 const CHUNK: usize = 64 * 1024;
+/// The largest WebVTT a room stores for one file: a file can grow when it
+/// is converted (escapes; TTML spans split into cues), and this bounds it
+/// (64 values, one storage call).
+pub const MAX_STORED: usize = 4 * 1024 * 1024;
 
 /// The resume token of `Authorization: Bearer <token>`.
 fn bearer(req: &Request) -> Option<String> {
@@ -65,7 +69,10 @@ impl RoomObject {
         };
         // The file is the body, or (`?url=`) fetched from where it is, as
         // the media proxy fetches (a sidecar that refuses browsers' CORS).
-        let from_url = query(&req, "url", 2048);
+        let from_url = query(&req, "url", 2049);
+        if from_url.as_ref().is_some_and(|u| u.chars().count() > 2048) {
+            return error(400, "bad_url", "a subtitle URL may have at most 2048 characters");
+        }
         let name = query(&req, "name", 200).or_else(|| from_url.as_deref().and_then(|u| u.split(['?', '#']).next()?.rsplit('/').next().map(str::to_string)));
         let body = match &from_url {
             Some(url) => match crate::proxy::fetch_file(&self.env, url, MAX_UPLOAD).await? {
@@ -85,10 +92,16 @@ impl RoomObject {
             Err(e) => return error(400, "bad_subtitles", &e.to_string()),
         };
         let vtt = subtitle::to_webvtt(&cues);
+        if vtt.len() > MAX_STORED {
+            return error(413, "too_large", &format!("this file is {} bytes as WebVTT; a room stores at most {MAX_STORED}", vtt.len()));
+        }
         let Some(id) = self.core.borrow().as_ref().map(Room::next_subtitle_id) else {
             return error(404, "room_not_found", "no such room");
         };
         // The text first: the room tells everyone only once it is stored.
+        // (Text a crash left under this id, before the id was stored, goes
+        // first: a shorter file must not be read with its tail.)
+        self.drop_subtitle(id).await?;
         let values = js_sys::Object::new();
         for (n, chunk) in chunks(&vtt).into_iter().enumerate() {
             js_sys::Reflect::set(&values, &subtitle_key(id, n).into(), &chunk.into()).map_err(|e| Error::RustError(format!("{e:?}")))?;
@@ -103,7 +116,21 @@ impl RoomObject {
         };
         let room_id = self.stored_id().await;
         self.perform(&room_id, outputs, deadline, None).await?;
-        Ok(Response::from_json(&json!({ "id": added, "label": label, "language": language, "cues": cue_count }))?.with_status(201))
+        match added {
+            Ok(added) => Ok(Response::from_json(&json!({ "id": added, "label": label, "language": language, "cues": cue_count }))?.with_status(201)),
+            // (Checked again once stored: the room filled, or the member
+            // lost control, while the file came in.)
+            Err(refusal) => {
+                self.drop_subtitle(id).await?;
+                match refusal {
+                    SubtitleRefusal::Full => {
+                        error(409, "too_many_subtitles", &format!("this room has {} subtitle files already", sync_core::room::MAX_SUBTITLES))
+                    }
+                    SubtitleRefusal::Forbidden => error(403, "forbidden", "only the host and controllers can add subtitles to this room"),
+                    SubtitleRefusal::Unknown => error(401, "unauthorized", "that member is no longer in the room"),
+                }
+            }
+        }
     }
 
     pub(super) async fn get_subtitle(&self, req: Request, id: &str) -> Result<Response> {

@@ -21,6 +21,8 @@ pub const IN_FLIGHT: usize = 2;
 pub const AHEAD: f64 = 30.0;
 /// And behind it, for a seek back a little (s).
 pub const BEHIND: f64 = 5.0;
+/// Cues a new one is compared with (for a repeat or a split).
+const RECENT: usize = 256;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum FeedOutput {
@@ -161,11 +163,17 @@ impl TextFeed {
     /// A decoded cue: dropped when it repeats one already given, joined to
     /// one that ends where it starts with the same text and place.
     fn take(&mut self, cue: Cue) {
+        // (Repeats and splits come from neighbouring segments: only the
+        // last cues are looked at, times before text, so a stream of 20,000
+        // near-identical cues costs no more than a plain one.)
         let same = |a: &Cue| a.text == cue.text && a.place == cue.place;
-        if self.cues.iter().any(|c| same(c) && (c.start - cue.start).abs() < 0.001 && (c.end - cue.end).abs() < 0.001) {
+        let from = self.cues.len().saturating_sub(RECENT);
+        let recent = &self.cues[from..];
+        if recent.iter().any(|c| (c.start - cue.start).abs() < 0.001 && (c.end - cue.end).abs() < 0.001 && same(c)) {
             return;
         }
-        if let Some(index) = self.cues.iter().rposition(|c| same(c) && (c.end - cue.start).abs() < 0.001) {
+        if let Some(at) = recent.iter().rposition(|c| (c.end - cue.start).abs() < 0.001 && same(c)) {
+            let index = from + at;
             self.cues[index].end = cue.end;
             self.out.push_back(FeedOutput::Extend { index, end: cue.end });
             return;

@@ -80,7 +80,7 @@ pub fn parse_fragment(track: &TextTrack, fragment: &[u8]) -> Result<Vec<Cue>, Su
     if fragment.len() > MAX_INPUT {
         return Err(SubtitleError::TooLarge(fragment.len()));
     }
-    let mut reader = Samples { track, fragment, out: Collector::default(), carried: Vec::new() };
+    let mut reader = Samples { track, fragment, out: Collector::default(), carried: Vec::new(), read: 0 };
     let mut moofs = 0;
     for b in boxes(fragment) {
         if &b.kind == b"moof" {
@@ -206,6 +206,10 @@ struct Samples<'a> {
     fragment: &'a [u8],
     out: Collector,
     carried: Vec<Carried>,
+    /// Sample bytes read so far: at most the fragment's size in all, so
+    /// runs pointing at the same bytes again and again cannot make a small
+    /// fragment cost more than its own length.
+    read: usize,
 }
 
 /// `tfhd` defaults.
@@ -316,9 +320,16 @@ impl Samples<'_> {
             let data = data_end.and_then(|e| self.fragment.get(*data_at..e));
             *data_at = data_end.unwrap_or(usize::MAX);
             match data {
-                Some(data) if size > 0 => self.sample(data, start, end),
+                Some(data) if size > 0 => {
+                    self.read = self.read.saturating_add(data.len());
+                    if self.read > self.fragment.len() {
+                        return self.out.skip();
+                    }
+                    self.sample(data, start, end)
+                }
                 Some(_) => {}
-                None => self.out.skip(),
+                // (A sample past the data ends the run: the rest are too.)
+                None => return self.out.skip(),
             }
             if !self.out.open() {
                 return;
@@ -564,5 +575,27 @@ mod tests {
         let trun = full(b"trun", 0, 0, &be(&[u32::MAX]));
         let moof = bx(b"moof", &bx(b"traf", &cat(&[&tfhd, &trun])));
         assert_eq!(parse_fragment(&WVTT, &moof), Ok(vec![]));
+    }
+
+    /// A hostile fragment: 60,000 runs of 4 million one-byte samples each,
+    /// and runs that all point at the same bytes. Either would be ~10^11
+    /// steps; each sample past the data ends its run and all runs together
+    /// read at most the fragment's own bytes.
+    #[test]
+    fn mp4_runs_cost_at_most_the_fragments_own_bytes() {
+        let tfhd = full(b"tfhd", 0, 0x20000 | 0x8 | 0x10, &be(&[2, 1, 1]));
+        let trun = full(b"trun", 0, 0, &be(&[4_000_000]));
+        let runs: Vec<u8> = std::iter::repeat_n(trun.as_slice(), 60_000).flatten().copied().collect();
+        let moof = bx(b"moof", &bx(b"traf", &cat(&[&tfhd, &runs])));
+        assert_eq!(parse_fragment(&WVTT, &moof), Ok(vec![]));
+        // Runs with a data offset, all at the start of the same large sample.
+        let sample = vttc(&"x".repeat(900), None, None);
+        let tfhd = full(b"tfhd", 0, 0x20000 | 0x8, &be(&[2, 1]));
+        let trun = full(b"trun", 0, 0x1 | 0x200, &be(&[1, 0, sample.len() as u32]));
+        let runs: Vec<u8> = std::iter::repeat_n(trun.as_slice(), 5_000).flatten().copied().collect();
+        let moof = bx(b"moof", &bx(b"traf", &cat(&[&tfhd, &runs])));
+        let frag = cat(&[&moof, &bx(b"mdat", &sample)]);
+        let cues = parse_fragment(&WVTT, &frag).unwrap_or_default();
+        assert!(cues.len() <= frag.len() / sample.len() + 1, "{} cues", cues.len());
     }
 }

@@ -69,6 +69,9 @@ pub(crate) fn markup(src: &str) -> (String, Placement) {
     let mut place = Placement::default();
     let mut open_italic = false;
     let mut rest = src;
+    // Once a `{\` has no closing `}`, none later has: stop looking (else each
+    // of a line of `{\{\{\…` would scan to the end, quadratic).
+    let mut overrides = true;
     while !rest.is_empty() {
         if let Some(end) = tag_end(rest) {
             // Kept: italics, bold, underline; any other tag (`<font>`) dropped.
@@ -81,7 +84,8 @@ pub(crate) fn markup(src: &str) -> (String, Placement) {
             rest = &rest[end + 1..];
             continue;
         }
-        if rest.starts_with("{\\") {
+        if overrides && rest.starts_with("{\\") {
+            overrides = rest.contains('}');
             if let Some(end) = rest.find('}') {
                 for code in rest[2..end].split('\\') {
                     if let Some(n) = code.strip_prefix("an").and_then(|n| n.parse::<u8>().ok()) {

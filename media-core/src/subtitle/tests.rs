@@ -271,3 +271,16 @@ fn a_feed_places_hls_webvtt_by_its_timestamp_map_once_the_streams_origin_is_know
         .collect();
     assert_eq!(cues, [("mapped".to_string(), 3.0, 4.0), ("as written".to_string(), 3.0, 4.0)]);
 }
+
+/// Inputs built to make a parser scan again and again: each is read in one
+/// pass. (Quadratic, a 2 MiB line of `{\` took hours: the test finishing
+/// is the check.)
+#[test]
+fn hostile_lines_are_read_in_linear_time() {
+    for body in ["{\\".repeat(1 << 20), "<a".repeat(1 << 20), "&a".repeat(1 << 20), "{".repeat(1 << 21)] {
+        let srt = format!("1\n00:00:01,000 --> 00:00:02,000\n{body}\n");
+        let _ = srt::parse(&srt);
+        let _ = vtt::parse(&format!("WEBVTT\n\n00:01.000 --> 00:02.000\n{body}\n"));
+        let _ = ass::parse(&format!("[Events]\nFormat: Start, End, Text\nDialogue: 0:00:01.00,0:00:02.00,{body}\n"));
+    }
+}

@@ -23,7 +23,7 @@ fn a_controller_adds_subtitles_everyone_hears_and_storage_keeps_them() {
     assert_eq!((member, name.as_str()), (ana, "Ana"));
     // The shell stores the text under the next id, then reports it.
     let next = s.room.next_subtitle_id();
-    let id = s.room.handle_subtitle_added(member, "Français\u{202e}", "fr", 11);
+    let id = s.room.handle_subtitle_added(member, "Français\u{202e}", "fr", 11).expect("added");
     s.drain();
     assert_eq!(id, next);
     let heard = subtitles_heard(&s).expect("everyone hears of it");
@@ -45,8 +45,8 @@ fn removing_a_file_drops_its_text_and_the_delay_is_bounded() {
     let mut s = Script::new(demo());
     let (a, ana, _) = s.join("Ana", "");
     let (b, _, _) = s.join("Bob", "");
-    let first = s.room.handle_subtitle_added(ana, "English", "en", 3);
-    let second = s.room.handle_subtitle_added(ana, "Deutsch", "de", 4);
+    let first = s.room.handle_subtitle_added(ana, "English", "en", 3).expect("added");
+    let second = s.room.handle_subtitle_added(ana, "Deutsch", "de", 4).expect("added");
     s.drain();
     s.command(a, 1, &format!(r#"{{"op":"remove_subtitle","id":{first}}}"#));
     assert_eq!(s.dropped, vec![first]);
@@ -77,7 +77,17 @@ fn a_room_keeps_at_most_eight_files() {
     let (_, ana, token) = s.join("Ana", "");
     for i in 0..MAX_SUBTITLES {
         assert!(s.room.subtitle_adder(&token).is_ok(), "file {i}");
-        s.room.handle_subtitle_added(ana, "x", "", 1);
+        s.room.handle_subtitle_added(ana, "x", "", 1).expect("added");
     }
     assert_eq!(s.room.subtitle_adder(&token), Err(SubtitleRefusal::Full));
+    // Uploads checked before their bodies came in are checked again when
+    // they are stored: the ninth is refused, as is a member who lost control.
+    assert_eq!(s.room.handle_subtitle_added(ana, "late", "", 1), Err(SubtitleRefusal::Full));
+    let mut s = Script::new(demo());
+    let (a, ana, _) = s.join("Ana", "");
+    let (_, bob, _) = s.join("Bob", "");
+    s.command(a, 1, r#"{"op":"set_mode","mode":"controlled"}"#);
+    assert_eq!(s.room.handle_subtitle_added(bob, "x", "", 1), Err(SubtitleRefusal::Forbidden));
+    assert_eq!(s.room.handle_subtitle_added(ana + 100, "x", "", 1), Err(SubtitleRefusal::Unknown));
+    assert!(s.room.state().subtitles.is_empty());
 }
