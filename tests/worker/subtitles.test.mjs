@@ -48,6 +48,10 @@ test("a controller adds subtitles, everyone hears of them, members read them bac
   assert.equal((await read(stack.url, id, 1, null)).status, 401);
   assert.equal((await read(stack.url, id, 1, "stranger")).status, 401);
   assert.equal((await read(stack.url, id, 7, bob.welcome.resume)).status, 404);
+  // Only numbers there: `…/subtitles/ws` is no way into the room's socket
+  // around the origin and per-address checks.
+  const sideDoor = await request(`${stack.url}/api/rooms/${id}/subtitles/ws`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+  assert.equal(sideDoor.status, 404);
 
   // Bodies: not subtitles, too large.
   const junk = await upload(stack.url, id, ana.welcome.resume, Buffer.from("just some text"), "name=notes.txt");
