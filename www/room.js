@@ -235,18 +235,24 @@ subtitles.addEventListener("change", () => {
     // (Storage refused: the choice holds for this page only.)
   }
 });
-$("subtitles-file").addEventListener("change", async (e) => {
-  const file = e.target.files[0];
-  e.target.value = "";
-  if (!file) return;
-  try {
-    await session.addSubtitles(file);
-    fillSubtitles();
-    notice("");
-  } catch (err) {
-    notice(`Subtitles: ${err.message ?? err}`);
-  }
-});
+// A subtitle file picked in `input` goes to `send` (yours, or the room's);
+// what is wrong with it is shown.
+function onSubtitleFile(input, send) {
+  $(input).addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    try {
+      await send(file);
+      fillSubtitles();
+      notice("");
+    } catch (err) {
+      notice(`Subtitles: ${err.message ?? err}`);
+    }
+  });
+}
+onSubtitleFile("subtitles-file", (file) => session.addSubtitles(file));
+onSubtitleFile("subtitles-share", (file) => session.shareSubtitles(file));
 
 // The viewer's subtitle style, remembered on this device.
 const subtitleStyle = $("subtitles-style");
@@ -268,17 +274,6 @@ subtitleStyle.addEventListener("change", () => {
     localStorage.setItem("wt-subtitle-style", subtitleStyle.value);
   } catch {
     // (The style holds for this page only.)
-  }
-});
-$("subtitles-share").addEventListener("change", async (e) => {
-  const file = e.target.files[0];
-  e.target.value = "";
-  if (!file) return;
-  try {
-    await session.shareSubtitles(file);
-    notice("");
-  } catch (err) {
-    notice(`Subtitles: ${err.message ?? err}`);
   }
 });
 $("subtitles-delay").addEventListener("change", (e) => {
