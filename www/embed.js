@@ -9,10 +9,14 @@
 // `name`, `password`, `server` (default: where this script came from),
 // `youtube-api` and `vimeo-api` (the player API scripts for YouTube and
 // Vimeo sources; default: theirs). `src` may be a YouTube or Vimeo link.
+// The controls are the room page's own (./player-ui.js: play, seek,
+// volume, captions, speed, quality, fullscreen, picture in picture; its
+// shortcuts work while focus is inside the element).
 // The element re-dispatches the session's events (`state`, `members`,
 // `chat`, `stats`, `error`, `needs-gesture`, `quality`, …) and fires `room`
 // with `{ room, url }` once it knows its room. Everything lives in a shadow
 // root; nothing is added to `window`.
+import "./player-ui.js";
 import { EVENTS, join } from "./watch-together.js";
 
 const SCRIPT_ORIGIN = new URL(import.meta.url).origin;
@@ -21,7 +25,7 @@ const STYLE = `
 .wt-embed iframe { width: 100%; height: 100%; border: 0; display: block; }
 :host { display: block; position: relative; background: #000; color: #e8eaf0; font: 13px/1.4 system-ui, sans-serif; border-radius: 8px; overflow: hidden; }
 :host([hidden]) { display: none; }
-video { display: block; width: 100%; aspect-ratio: 16 / 9; background: #000; }
+wt-player { border-radius: 8px 8px 0 0; }
 .bar { display: flex; gap: .75em; align-items: center; padding: .4em .7em; background: #14161c; min-height: 2em; flex-wrap: wrap; }
 .dot { width: .6em; height: .6em; border-radius: 50%; background: #8a8f9c; flex: none; }
 .dot.open { background: #3fb950; }
@@ -40,8 +44,7 @@ class WatchTogetherElement extends HTMLElement {
   #dot;
   #status;
   #people;
-  #sync;
-  #unmute;
+  #player;
   #session = null;
   #generation = 0;
   #forward = [];
@@ -53,22 +56,16 @@ class WatchTogetherElement extends HTMLElement {
     super();
     const root = this.attachShadow({ mode: "open" });
     root.innerHTML = `<style>${STYLE}</style>
-      <video part="video" playsinline controls></video>
+      <wt-player part="player"><video part="video" playsinline></video></wt-player>
       <div class="bar" part="bar" role="status" aria-live="polite">
         <span class="dot"></span><span class="status">Connecting…</span>
         <span class="people"></span><span class="grow"></span>
-        <span class="sync"></span><button type="button" class="unmute" hidden>Unmute</button>
       </div>`;
+    this.#player = root.querySelector("wt-player");
     this.#video = root.querySelector("video");
     this.#dot = root.querySelector(".dot");
     this.#status = root.querySelector(".status");
     this.#people = root.querySelector(".people");
-    this.#sync = root.querySelector(".sync");
-    this.#unmute = root.querySelector(".unmute");
-    this.#unmute.addEventListener("click", () => {
-      this.#video.muted = false;
-      this.#unmute.hidden = true;
-    });
   }
 
   /** The session once joined (see watch-together.js), else null. */
@@ -107,6 +104,7 @@ class WatchTogetherElement extends HTMLElement {
   #stop() {
     this.#generation++;
     for (const [type, fn] of this.#forward.splice(0)) this.#session?.removeEventListener(type, fn);
+    this.#player.attach(null);
     this.#session?.leave();
     this.#session = null;
   }
@@ -148,6 +146,7 @@ class WatchTogetherElement extends HTMLElement {
         return;
       }
       this.#session = session;
+      this.#player.attach(session);
       for (const type of EVENTS) {
         const fn = (e) => {
           this.#show(type, e.detail);
@@ -176,13 +175,6 @@ class WatchTogetherElement extends HTMLElement {
       this.#say(text ?? `Reconnecting…`);
     } else if (type === "members") {
       this.#people.textContent = `${d.length} watching`;
-    } else if (type === "stats") {
-      const drift = d.driftMs;
-      this.#sync.textContent = Number.isFinite(drift) ? `drift ${drift >= 0 ? "+" : ""}${drift.toFixed(0)} ms` : "";
-    } else if (type === "needs-gesture") {
-      this.#unmute.hidden = false;
-    } else if (type === "unmuted") {
-      this.#unmute.hidden = true;
     } else if (type === "error") {
       this.#say(d.message, "error");
     } else if (type === "reverted") {

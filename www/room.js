@@ -33,6 +33,31 @@ $("copy").addEventListener("click", async () => {
   }
 });
 
+// The system share sheet where there is one (phones, some desktops).
+if (typeof navigator.share === "function") {
+  $("share-sheet").hidden = false;
+  $("share-sheet").addEventListener("click", () => {
+    navigator.share({ title: document.title, text: "Watch with me", url: $("share-link").value }).catch(() => {
+      // (Dismissed: nothing to do.)
+    });
+  });
+}
+
+// A QR code of the link (drawn by the wasm: qr.rs), for a phone's camera.
+$("qr-toggle").addEventListener("click", async () => {
+  const box = $("qr");
+  const open = box.hidden;
+  box.hidden = !open;
+  $("qr-toggle").setAttribute("aria-expanded", String(open));
+  if (!open || box.querySelector("svg")) return;
+  try {
+    const { qrSvg } = await import("/pkg/player_wasm.js");
+    box.insertAdjacentHTML("afterbegin", qrSvg($("share-link").value));
+  } catch (err) {
+    box.textContent = `No QR code: ${err.message ?? err}`;
+  }
+});
+
 const info = await fetch(`/api/rooms/${roomId}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
 if (!info) {
   fatal("This room does not exist (or has expired). Create a new one from the home page.");
@@ -107,7 +132,7 @@ session.addEventListener("error", (e) => {
 session.addEventListener("reverted", (e) => notice(`Not allowed: ${e.detail.message}`));
 
 // Controls.
-const controls = ["play", "pause", "seek", "scrub", "seek-to", "source-play", "queue-next", "source-file"];
+const controls = ["seek", "seek-to", "source-play", "queue-next", "source-file"];
 function refreshControls() {
   const can = session.canControl;
   for (const id of controls) {
@@ -125,74 +150,38 @@ function refreshControls() {
 session.addEventListener("settings", refreshControls);
 session.addEventListener("joined", refreshControls);
 
-$("play").addEventListener("click", () => session.play());
 $("leave").addEventListener("click", () => {
   session.leave();
   location.href = "/";
 });
-$("pause").addEventListener("click", () => session.pause());
-$("seek").addEventListener("click", () => session.seek(Number($("seek-to").value) || 0));
-$("scrub").addEventListener("change", () => session.seek(Number($("scrub").value)));
-// Time and scrub bar from whatever plays (the element, or an embed whose
-// own time is in its frame): the element's timeupdate, and for embeds a
-// reading four times a second.
-function showTime() {
-  const { position, duration } = session.playhead;
-  $("time").textContent = `${fmt(position)} / ${fmt(duration ?? NaN)}`;
-  if (Number.isFinite(duration)) $("scrub").max = String(duration);
-  if (document.activeElement !== $("scrub")) $("scrub").value = String(position);
+// The player's controls (www/player-ui.js) play, pause, seek and set the
+// speed through the session; volume, captions and quality are yours.
+const player = $("player");
+player.attach(session);
+// "Go to": m:ss, h:mm:ss or seconds.
+const parseTime = (text) => {
+  const parts = text.trim().split(":").map(Number);
+  if (parts.some((n) => !Number.isFinite(n) || n < 0)) return null;
+  return parts.reduce((acc, n) => acc * 60 + n, 0);
+};
+function goTo() {
+  const t = parseTime($("seek-to").value);
+  if (t == null) return notice("Go to: a time like 12:03, 1:02:03 or 90");
+  session.seek(t);
 }
-video.addEventListener("timeupdate", showTime);
-let embedClock = null;
-session.addEventListener("source", (e) => {
-  const embed = e.detail?.kind === "youtube" || e.detail?.kind === "vimeo";
-  if (embed && !embedClock) embedClock = setInterval(showTime, 250);
-  if (!embed && embedClock) { clearInterval(embedClock); embedClock = null; }
+$("seek").addEventListener("click", goTo);
+$("seek-to").addEventListener("keydown", (e) => {
+  if (e.key === "Enter") goTo();
 });
-$("unmute").addEventListener("click", () => {
-  video.muted = false;
-  $("unmute").hidden = true;
-});
-session.addEventListener("needs-gesture", () => { $("unmute").hidden = false; });
-session.addEventListener("unmuted", () => { $("unmute").hidden = true; });
 $("normalize").addEventListener("change", () => session.setNormalize($("normalize").checked));
 
-// Sync figures.
-let audioText = "";
-session.addEventListener("stats", (e) => {
-  const s = e.detail;
-  const n = (v, unit = " ms") => (v == null ? "–" : `${Math.round(v)}${unit}`);
-  $("overlay").textContent = `drift ${n(s.driftMs)} · rtt ${n(s.rttMs)} · clock ±${n(s.offsetErrorMs)} · rate ${s.rate.toFixed(3)} · fixes ${s.rateCorrections}r/${s.seekCorrections}s${audioText}`;
-});
 session.addEventListener("audio", (e) => {
-  const a = e.detail;
-  audioText = a.state === "running" ? "" : ` · audio ${a.state} (tap to resume)`;
-  $("normalize").checked = a.normalize;
+  $("normalize").checked = e.detail.normalize;
 });
-
-// Quality: the ladder of the current DASH/HLS source, "Auto" by default.
-const quality = $("quality");
-function fillQualities() {
-  const labels = session.qualities.map((q, i) => [String(i), q.height ? `${q.height}p` : `${Math.round(q.bandwidth / 1000)} kbit/s`]);
-  const want = ["auto", ...labels.map(([v]) => v)].join();
-  if (want !== [...quality.options].map((o) => o.value).join()) {
-    const keep = quality.value;
-    quality.replaceChildren(new Option("Auto", "auto"), ...labels.map(([v, l]) => new Option(l, v)));
-    quality.value = [...quality.options].some((o) => o.value === keep) ? keep : "auto";
-  }
-}
-session.addEventListener("qualities", fillQualities);
-session.addEventListener("quality", (e) => {
-  fillQualities();
-  quality.title = `playing ${e.detail.height ? `${e.detail.height}p` : e.detail.id} · ${Math.round(e.detail.bandwidth / 1000)} kbit/s`;
-  quality.dataset.playing = e.detail.id;
-});
-quality.addEventListener("change", () => session.setQuality(quality.value === "auto" ? "auto" : Number(quality.value)));
 
 // Subtitles: the source's own tracks and your files; yours alone (each
 // member picks). The language you pick is remembered for this room and
 // picked again when the source changes.
-const subtitles = $("subtitles");
 const subtitleKey = `wt-subtitles-${roomId}`;
 const remembered = () => {
   try {
@@ -201,12 +190,6 @@ const remembered = () => {
     return null;
   }
 };
-function fillSubtitles() {
-  const tracks = session.textTracks;
-  const label = (t) => (t.language && t.label !== t.language ? `${t.label} (${t.language})` : t.label) + (t.origin === "file" ? " · your file" : t.origin === "room" ? " · room" : "");
-  subtitles.replaceChildren(new Option("Off", ""), ...tracks.map((t) => new Option(label(t), String(t.id))));
-  subtitles.value = String(tracks.find((t) => t.selected)?.id ?? "");
-}
 // What this viewer gets without picking: their last choice in this room
 // ("" is Off), else the room's default language.
 function autoPick(tracks) {
@@ -215,20 +198,15 @@ function autoPick(tracks) {
   const pick = want && tracks.find((t) => t.language === want || t.label === want);
   if (pick) session.setTextTrack(pick.id);
 }
-session.addEventListener("texttracks", (e) => {
-  autoPick(e.detail);
-  fillSubtitles();
-});
+session.addEventListener("texttracks", (e) => autoPick(e.detail));
 session.addEventListener("subtitles", () => autoPick(session.textTracks));
 $("subtitles-default").addEventListener("click", () => {
   const t = session.textTracks.find((x) => x.selected);
   session.setSubtitleLanguage(t ? t.language : "");
 });
-session.addEventListener("texttrack", fillSubtitles);
-subtitles.addEventListener("change", () => {
-  const id = subtitles.value === "" ? null : Number(subtitles.value);
-  session.setTextTrack(id);
-  const t = session.textTracks.find((x) => x.id === id);
+// A pick in the player's captions menu is remembered for this room.
+player.addEventListener("wt-pick", (e) => {
+  const t = session.textTracks.find((x) => x.id === e.detail.id);
   try {
     localStorage.setItem(subtitleKey, t ? t.language || t.label : "");
   } catch {
@@ -244,7 +222,6 @@ function onSubtitleFile(input, send) {
     if (!file) return;
     try {
       await send(file);
-      fillSubtitles();
       notice("");
     } catch (err) {
       notice(`Subtitles: ${err.message ?? err}`);
@@ -385,7 +362,6 @@ async function shareFile(file) {
 }
 $("source-file").addEventListener("change", () => { const f = $("source-file").files[0]; if (f) shareFile(f); });
 // Drag a file onto the player: your copy of the room's file, or (if you may control) the room's new source.
-const player = document.querySelector(".player");
 player.addEventListener("dragover", (e) => { e.preventDefault(); player.classList.add("drop"); });
 player.addEventListener("dragleave", () => player.classList.remove("drop"));
 player.addEventListener("drop", (e) => {
@@ -457,15 +433,72 @@ $("password-form").addEventListener("submit", (e) => {
   $("new-password").value = "";
 });
 
-// Chat.
+// Chat, with the room's goings-on between the lines: who joined and left,
+// who played, paused, jumped or changed the speed. The log stays where the
+// reader scrolled it; new lines below say so.
+const log = $("chat-log");
+function logLine(build, kind = "msg") {
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+  const li = document.createElement("li");
+  li.className = kind;
+  build(li);
+  log.append(li);
+  while (log.children.length > 300) log.firstChild.remove();
+  if (atBottom) log.scrollTop = log.scrollHeight;
+  else $("chat-more").hidden = false;
+}
+const say = (text) => logLine((li) => { li.textContent = text; }, "event");
+log.addEventListener("scroll", () => {
+  if (log.scrollHeight - log.scrollTop - log.clientHeight < 24) $("chat-more").hidden = true;
+});
+$("chat-more").addEventListener("click", () => {
+  log.scrollTop = log.scrollHeight;
+  $("chat-more").hidden = true;
+});
 session.addEventListener("chat", (e) => {
   const line = e.detail;
-  const li = document.createElement("li");
-  const who = Object.assign(document.createElement("b"), { textContent: line.name });
-  li.append(who, ` ${line.text}`);
-  $("chat-log").append(li);
-  while ($("chat-log").children.length > 200) $("chat-log").firstChild.remove();
-  $("chat-log").scrollTop = $("chat-log").scrollHeight;
+  logLine((li) => {
+    const who = Object.assign(document.createElement("b"), { textContent: line.name });
+    li.title = new Date(line.at).toLocaleTimeString();
+    li.append(who, ` ${line.text}`);
+  });
+});
+const names = new Map();
+let listed = false;
+session.addEventListener("members", (e) => {
+  const now = new Map(e.detail.map((m) => [m.id, m.name]));
+  if (listed) {
+    for (const [id, n] of now) if (!names.has(id) && id !== session.me) say(`${n} joined`);
+    for (const [id, n] of names) if (!now.has(id)) say(`${n} left`);
+  }
+  listed = true;
+  for (const [id, n] of now) names.set(id, n);
+  for (const id of [...names.keys()]) if (!now.has(id)) names.delete(id);
+});
+const whoDid = (id) => (id == null ? null : id === session.me ? "You" : (names.get(id) ?? "Someone"));
+let last = null;
+session.addEventListener("state", (e) => {
+  const s = e.detail;
+  const at = performance.now();
+  const prev = last;
+  last = { ...s, at };
+  if (!prev) return;
+  const who = whoDid(s.by);
+  if (s.reason === "buffering") return say(`Waiting for everyone to load (paused at ${fmt(s.position)})`);
+  if (s.reason === "resume") return say("Everyone is ready: playing");
+  if (s.reason === "advance") return say("Next in the queue");
+  if (!who) return;
+  const expected = prev.position + (prev.playing ? ((at - prev.at) / 1000) * prev.rate : 0);
+  if (s.rate !== prev.rate) say(`${who} set the speed to ${s.rate}×`);
+  if (Math.abs(s.position - expected) > 1.5) say(`${who} jumped to ${fmt(s.position)}`);
+  else if (s.playing && !prev.playing) say(`${who} played at ${fmt(s.position)}`);
+  else if (!s.playing && prev.playing) say(`${who} paused at ${fmt(s.position)}`);
+});
+let lastSource = null;
+session.addEventListener("source", (e) => {
+  const s = e.detail;
+  if (s && lastSource && s.url !== lastSource) say(`Now playing: ${titleOf(s)}`);
+  lastSource = s?.url ?? null;
 });
 $("chat-form").addEventListener("submit", (e) => {
   e.preventDefault();

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { converge, joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, joined, newPage, play, waitFor, withBrowser } from "../support/browser.mjs";
 import { RoomClient } from "../support/client.mjs";
 import { createRoom, root, setup, sleep, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
@@ -54,13 +54,14 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
   assert.ok(names.some((n) => n.startsWith("Host Ana") && n.includes("host")) && names.includes("Ben") && names.includes("Cy"), names.join());
 
   // Host-only: the viewer's controls are off, and the page says why.
-  assert.equal(await b.$eval("#play", (e) => e.disabled), true, "a viewer cannot press play");
+  assert.equal(await b.getAttribute("wt-player #play", "aria-disabled"), "true", "a viewer cannot press play");
+  assert.match(await b.getAttribute("wt-player #play", "aria-description"), /Only the host and controllers/, "and the button says why");
   assert.match(await text(b, "#notice"), /host controls playback/);
-  assert.equal(await host.$eval("#play", (e) => e.disabled), false, "the host can");
+  assert.equal(await host.getAttribute("wt-player #play", "aria-disabled"), null, "the host can");
   await b.evaluate(() => window.watchTogether.session.play()); // around the UI: the room refuses
   await waitFor(b, () => /Not allowed/.test(document.getElementById("notice").textContent), null, 10_000, "the refusal is shown");
   assert.equal(await b.$eval("#video", (v) => v.paused), true, "and the viewer stays paused");
-  await host.click("#play");
+  await play(host);
   for (const p of [host, b, c]) await waitFor(p, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0.5, null, 8_000, "everyone plays");
   for (const p of [b, c]) await converge(host, p, 0.1, 10_000, "in sync with the host");
 
@@ -115,7 +116,7 @@ test("the queue moves on by itself and everyone plays the next item in sync", as
   for (const p of [a, b]) await waitFor(p, () => document.querySelectorAll("#queue li").length === 1, null, 10_000, "queued item listed");
   await a.fill("#seek-to", "9");
   await a.click("#seek");
-  await a.click("#play");
+  await play(a);
   for (const p of [a, b]) await waitFor(p, () => document.querySelectorAll("#queue li").length === 0 && !document.getElementById("video").paused && document.getElementById("video").currentTime > 0.5 && document.getElementById("video").currentTime < 8, null, 20_000, "the next item plays");
   await converge(a, b, 0.1, 10_000, "the next item in sync");
   for (const p of [a, b]) assert.deepEqual(p.problems, [], "no console errors");
@@ -126,7 +127,13 @@ test("the queue moves on by itself and everyone plays the next item in sync", as
 async function tabTo(page, selector, max = 40) {
   for (let i = 1; i <= max; i++) {
     await page.keyboard.press("Tab");
-    if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return i;
+    // (Into shadow roots: the player's controls are in one.)
+    const hit = await page.evaluate((s) => {
+      let a = document.activeElement;
+      while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+      return a?.matches(s);
+    }, selector);
+    if (hit) return i;
   }
   throw new Error(`${selector} not reachable with Tab in ${max} presses`);
 }
@@ -163,7 +170,7 @@ test("keyboard only: create a room on the landing page, then play, chat and paus
   await p.keyboard.type("typed, not clicked");
   await p.keyboard.press("Enter");
   await waitFor(p, () => document.getElementById("chat-log").textContent.includes("typed, not clicked"), null, 10_000, "Enter sends the chat line");
-  await tabTo(p, "#pause");
+  await tabTo(p, "#play[aria-label=Pause]", 60);
   await p.keyboard.press("Enter");
   await waitFor(p, () => document.getElementById("video").paused, null, 10_000, "Enter on Pause pauses");
   // Leave: a friend in the room sees Kay go at once (a goodbye, not the 30 s reconnect grace).

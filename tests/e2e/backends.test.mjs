@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { converge, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, newPage, pause, play, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, sleep, until, withStack } from "../support/stack.mjs";
 
 // Screenshots of the pages (checked by eye) go with the app test's.
@@ -93,7 +93,7 @@ test("YouTube (stand-in): three pages play, pause, seek, change rate; a late joi
   // C's player shows an ad 6 s into the video.
   const c = await openRoom(url, { YT_STANDIN: { adAt: 6, adSeconds: 4 } });
   for (const p of [a, b, c]) await waitFor(p, () => document.getElementById("room").dataset.kind === "youtube", null, 10_000, "a YouTube source");
-  await a.click("#play");
+  await play(a);
   for (const p of [a, b, c]) await playing(p);
   // The ad: C freezes at 6 s for 4 s; the room waits for it, then all go on together.
   // C's embed reaches the ad and freezes there; the room sees C buffering and holds the others.
@@ -164,7 +164,7 @@ test("Vimeo (stand-in): two pages play, seek and pause together", async () => {
   const a = await openRoom(url);
   const b = await openRoom(url);
   for (const p of [a, b]) await waitFor(p, () => document.getElementById("room").dataset.kind === "vimeo", null, 10_000, "a Vimeo source");
-  await a.click("#play");
+  await play(a);
   for (const p of [a, b]) await playing(p);
   const took = await embedsConverge([a, b], 0.15, 30_000, "Vimeo pages together");
   console.log(`    Vimeo: within 150 ms after ${took} ms`);
@@ -193,7 +193,7 @@ test("local files: two pages open the same file and play in sync, a third is war
   await waitFor(c, () => document.getElementById("local-verdict").dataset.match === "different", null, 15_000, "C: warned");
   assert.match(await c.textContent("#local-verdict"), /not the file the room plays/);
   await shot(c, "room-local-warned.png");
-  await a.click("#play");
+  await play(a);
   const took = await converge(a, b, 0.05, 15_000, "A and B on their own copies");
   const sent = pages.flatMap((p) => p.sent);
   const biggest = Math.max(...sent.map((m) => m.length));

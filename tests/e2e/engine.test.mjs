@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { joined, newPage, pickQuality, play, qualityLabels, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, setup, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
@@ -95,7 +95,7 @@ async function playerPage(file = "player.html") {
 
 /** Plays, decodes audio, seeks to 7 s and plays on from there. */
 async function playAndSeek(page) {
-  await page.click("#play");
+  await play(page);
   await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing past 2 s");
   const audio = await page.evaluate(() => document.getElementById("video").webkitAudioDecodedByteCount);
   assert.ok(audio > 0, `audio decoded: ${audio} bytes`);
@@ -126,7 +126,7 @@ for (const [name, source] of [
 
 test("two periods: playback crosses the boundary with no gap", async () => {
   const page = await open("ladder/two-periods.mpd");
-  await page.click("#play");
+  await play(page);
   await waitFor(page, () => document.getElementById("video").currentTime > 10.5, null, 15_000, "playing into the second period");
   const state = await page.evaluate(() => {
     const v = document.getElementById("video");
@@ -144,11 +144,11 @@ test("two periods: playback crosses the boundary with no gap", async () => {
 test("a 3-rung ladder: quality switches mid-play keep audio and video continuous", async () => {
   const page = await open("ladder/manifest.mpd");
   await playAndSeek(page);
-  const labels = await page.$$eval("#quality option", (os) => os.map((o) => o.textContent));
+  const labels = (await qualityLabels(page)).map((l) => (l.startsWith("Auto") ? "Auto" : l));
   assert.deepEqual(labels, ["Auto", "144p", "240p", "360p"]);
   for (const [value, id] of [["0", "0"], ["2", "2"]]) {
-    await page.selectOption("#quality", value);
-    await waitFor(page, (want) => document.getElementById("quality").dataset.playing === want, id, 6_000, `fetching quality ${id}`);
+    await pickQuality(page, value);
+    await waitFor(page, (want) => document.querySelector("wt-player").shadowRoot.getElementById("quality").dataset.playing === want, id, 6_000, `fetching quality ${id}`);
     const t = await page.evaluate(() => document.getElementById("video").currentTime);
     await waitFor(page, (t0) => document.getElementById("video").currentTime > t0 + 2.5, t, 8_000, "playing on after the switch");
   }

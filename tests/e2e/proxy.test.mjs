@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { joined, newPage, readVideo, withBrowser } from "../support/browser.mjs";
+import { joined, newPage, play, readVideo, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
@@ -22,7 +22,7 @@ test("a DASH source on a CORS-less origin plays through the proxy", async () => 
   } catch (e) {
     throw new Error(`media did not load: ${e.message} requests ${requested.slice(0, 8)}`);
   }
-  await page.click("#play");
+  await play(page);
   try {
     await page.waitForFunction(() => document.getElementById("video").currentTime > 3, null, { timeout: 10_000 });
   } catch {

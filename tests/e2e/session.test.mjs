@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, converge, gap, gapsFor, joined, newPage, positionAt, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
+import { CHROMIUM_ARGS, converge, gap, gapsFor, joined, newPage, pause, pickQuality, play, positionAt, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
 import { launchHeadful } from "../support/headful.mjs";
 import { startNetem } from "../support/netem.mjs";
 import { createRoom, fixture, root, sleep, withStack } from "../support/stack.mjs";
@@ -37,7 +37,7 @@ test("three pages: a late joiner converges; a reload keeps the member's identity
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
   const b = await openRoom(`${stack.url}${room.url}`);
-  await a.click("#play");
+  await play(a);
   await waitFor(b, () => !document.getElementById("video").paused, null, 10_000, "B playing");
   await sleep(3_000); // the room plays on before C joins late
   const c = await openRoom(`${stack.url}${room.url}`);
@@ -67,7 +67,7 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
     window.conn = [];
     window.watchTogether.session.addEventListener("connection", (e) => window.conn.push({ ...e.detail, at: Date.now() }));
   });
-  await a.click("#play");
+  await play(a);
   await waitFor(d, () => !document.getElementById("video").paused, null, 10_000, "D playing");
   await sleep(1_000); // D plays a while before its socket is cut
   net.cut();
@@ -129,7 +129,7 @@ test("autoplay refused and a suspended AudioContext: muted fallback, needs-gestu
   await until((e) => e.kind === "video", 10_000, "the page reporting");
   assert.equal(log.find((e) => e.kind === "activation").detail.active, false, "the page has had no user activation");
   await until((e) => e.kind === "audio" && e.detail.state === "suspended", 10_000, "an AudioContext that starts suspended");
-  await a.click("#play");
+  await play(a);
   // Unmuted play() is refused: the element plays muted and the page is told.
   await until((e) => e.kind === "needs-gesture", 8_000, "needs-gesture");
   await until((e) => e.kind === "video" && !e.detail.paused && e.detail.muted && e.detail.t > 1, 8_000, "playing muted");
@@ -156,11 +156,11 @@ test("a quality switch during playback keeps the room in sync", async () => {
   const room = await createRoom(stack.url, { source: `${up.url}/m/ladder/manifest.mpd`, title: "ladder" });
   const a = await openRoom(`${stack.url}${room.url}`);
   const b = await openRoom(`${stack.url}${room.url}`);
-  await a.click("#play");
+  await play(a);
   await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 10_000, "B playing");
   for (const q of ["2", "0"]) {
-    await b.selectOption("#quality", q);
-    await waitFor(b, (want) => document.getElementById("quality").dataset.playing === want, q, 6_000, `B fetching quality ${q}`);
+    await pickQuality(b, q);
+    await waitFor(b, (want) => document.querySelector("wt-player").shadowRoot.getElementById("quality").dataset.playing === want, q, 6_000, `B fetching quality ${q}`);
     await converge(a, b, 0.1, 15_000, `in sync after switching to ${q}`);
   }
   const s = await stats(b);
@@ -178,7 +178,7 @@ test("starved timers, as in a throttled background tab: catches up without a see
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
   const b = await openRoom(`${stack.url}${room.url}`);
-  await a.click("#play");
+  await play(a);
   await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 10_000, "B playing");
   await sleep(2_000); // play in sync a while first
   const s0 = await stats(b);
@@ -223,7 +223,7 @@ test("a real background tab (hidden, muted) follows the room and catches up with
   t.after(() => a.context().close());
   const b = await headful.newTab(`${stack.url}${room.url}`);
   await poll(b, () => document.getElementById("connection")?.dataset.state === "open" && document.getElementById("video").readyState >= 2, 15_000, "B joined");
-  await a.click("#play");
+  await play(a);
   await poll(b, () => document.getElementById("video").currentTime > 1, 8_000, "B playing");
   await sleep(2_000); // play in sync a while first
   const s0 = await b.evaluate(() => window.watchTogether.session.stats);
@@ -238,9 +238,9 @@ test("a real background tab (hidden, muted) follows the room and catches up with
   await a.click("#seek");
   const followed = await converge(a, b, 0.1, 6_000, "hidden B after A's seek");
   assert.ok((await positionAt(b, Date.now())) >= 20, "hidden B took the seek");
-  await a.click("#pause");
+  await pause(a);
   await poll(b, () => document.getElementById("video").paused, 10_000, "hidden B paused with the room");
-  await a.click("#play");
+  await play(a);
   await poll(b, () => !document.getElementById("video").paused, 10_000, "hidden B playing again with the room");
   const gaps = [];
   for (let i = 0; i < 8; i++) {

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { joined, newPage, pause, play, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, setup, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
@@ -249,13 +249,15 @@ const firstShown = async (page) => {
   if (seeked.length) console.log(`    (left out of the timing: ${seeked.map((c) => `${c.text.split(/[: ]/).slice(0, 2).join(" ")} +${c.lateMs.toFixed(1)} ms, shown right after a sync seek`).join(", ")})`);
   return all.filter((c) => !c.afterSeek);
 };
-const pick = (page, language) =>
-  page.evaluate((lang) => {
-    const select = document.getElementById("subtitles");
-    const option = [...select.options].find((o) => o.text.startsWith(lang));
-    select.value = option.value;
-    select.dispatchEvent(new Event("change"));
-  }, language);
+// A language picked in the player's captions menu, by pointer.
+async function pick(page, language) {
+  await page.click("wt-player #captions");
+  const items = page.locator("wt-player #captions-menu [role=menuitemradio]");
+  const labels = await items.allTextContents();
+  const i = labels.findIndex((l) => l.startsWith(language));
+  assert.ok(i >= 0, `a captions item for ${language} in ${JSON.stringify(labels)}`);
+  await items.nth(i).click();
+}
 
 test("a room on a stream with two subtitle languages: three viewers each see their own on time; a reload picks it again", async () => {
   const room = await createRoom(stack.url, { source: `${up.url}/m/subs/dash.mpd`, title: "subtitles" });
@@ -264,13 +266,13 @@ test("a room on a stream with two subtitle languages: three viewers each see the
     const page = await newPage(browser);
     await page.goto(`${stack.url}${room.url}`);
     await joined(page);
-    await waitFor(page, () => document.getElementById("subtitles").options.length === 3, null, 10_000, "two subtitle tracks offered");
+    await waitFor(page, () => [...document.querySelector("wt-player").shadowRoot.querySelectorAll("#captions-menu [role=menuitemradio]")].length === 3, null, 10_000, "two subtitle tracks offered");
     await recordCues(page);
     pages.push(page);
   }
   const langs = ["en", "fr", "en"];
   for (const [i, page] of pages.entries()) await pick(page, langs[i]);
-  await pages[0].click("#play");
+  await play(pages[0]);
   for (const page of pages) await waitFor(page, () => document.getElementById("video").currentTime > 6.3, null, 20_000, "the room playing past 6.3 s");
   for (const [i, page] of pages.entries()) {
     const shown = await firstShown(page);
@@ -286,7 +288,7 @@ test("a room on a stream with two subtitle languages: three viewers each see the
   await pages[1].selectOption("#subtitles-style", { label: "Large, solid box" });
   await pages[1].reload();
   await joined(pages[1]);
-  await waitFor(pages[1], () => document.getElementById("subtitles").selectedOptions[0]?.text.startsWith("fr"), null, 10_000, "French picked again after a reload");
+  await waitFor(pages[1], () => [...document.querySelector("wt-player").shadowRoot.querySelectorAll("#captions-menu [role=menuitemradio]")].find((i) => i.getAttribute("aria-checked") === "true")?.textContent.startsWith("fr"), null, 10_000, "French picked again after a reload");
   assert.deepEqual(
     await pages[1].evaluate(() => ["--cue-size", "--cue-background"].map((p) => document.getElementById("video").style.getPropertyValue(p))),
     ["1.4em", "rgba(0,0,0,1)"],
@@ -300,7 +302,7 @@ test("a room on a stream with two subtitle languages: three viewers each see the
   const newcomer = await newPage(browser);
   await newcomer.goto(`${stack.url}${room.url}`);
   await joined(newcomer);
-  await waitFor(newcomer, () => document.getElementById("subtitles").selectedOptions[0]?.text.startsWith("en"), null, 10_000, "the room's default language picked for a newcomer");
+  await waitFor(newcomer, () => [...document.querySelector("wt-player").shadowRoot.querySelectorAll("#captions-menu [role=menuitemradio]")].find((i) => i.getAttribute("aria-checked") === "true")?.textContent.startsWith("en"), null, 10_000, "the room's default language picked for a newcomer");
   for (const page of [...pages, newcomer]) await page.close();
 });
 
@@ -315,12 +317,12 @@ test("an SRT shared with the room: every viewer gets it, the room's delay moves 
     pages.push(page);
   }
   await pages[0].setInputFiles("#subtitles-share", join(root, "target/test-media/subs/en.srt"));
-  for (const page of pages) await waitFor(page, () => [...document.getElementById("subtitles").options].some((o) => o.text === "en · room"), null, 10_000, "the room's file offered");
+  for (const page of pages) await waitFor(page, () => [...document.querySelector("wt-player").shadowRoot.querySelectorAll("#captions-menu [role=menuitemradio]")].some((o) => o.textContent === "en · room"), null, 10_000, "the room's file offered");
   for (const page of pages) await pick(page, "en");
   await pages[1].fill("#subtitles-delay", "0.5");
   await pages[1].dispatchEvent("#subtitles-delay", "change");
   for (const page of pages) await waitFor(page, () => document.getElementById("subtitles-delay").value === "0.5", null, 10_000, "the room's delay heard");
-  await pages[2].click("#play");
+  await play(pages[2]);
   for (const page of pages) await waitFor(page, () => document.getElementById("video").currentTime > 6.8, null, 20_000, "the room playing past 6.8 s");
   for (const [i, page] of pages.entries()) {
     const shown = await firstShown(page);
@@ -335,7 +337,7 @@ test("an SRT shared with the room: every viewer gets it, the room's delay moves 
   // A reload: the room's file is offered again and picked again.
   await pages[2].reload();
   await joined(pages[2]);
-  await waitFor(pages[2], () => document.getElementById("subtitles").selectedOptions[0]?.text === "en · room", null, 10_000, "the room's file picked again after a reload");
+  await waitFor(pages[2], () => [...document.querySelector("wt-player").shadowRoot.querySelectorAll("#captions-menu [role=menuitemradio]")].find((i) => i.getAttribute("aria-checked") === "true")?.textContent === "en · room", null, 10_000, "the room's file picked again after a reload");
   for (const page of pages) await page.close();
 });
 
@@ -347,12 +349,12 @@ test("sidecar subtitle files from an origin without CORS headers play through th
     const page = await newPage(browser);
     await page.goto(`${stack.url}${room.url}`);
     await joined(page);
-    await waitFor(page, () => document.getElementById("subtitles").options.length === 3, null, 10_000, "two sidecar tracks offered");
+    await waitFor(page, () => [...document.querySelector("wt-player").shadowRoot.querySelectorAll("#captions-menu [role=menuitemradio]")].length === 3, null, 10_000, "two sidecar tracks offered");
     await recordCues(page);
     await pick(page, label);
     pages.push(page);
   }
-  await pages[0].click("#play");
+  await play(pages[0]);
   for (const page of pages) await waitFor(page, () => document.getElementById("video").currentTime > 4.3, null, 20_000, "playing past 4.3 s");
   for (const [i, page] of pages.entries()) {
     const shown = await firstShown(page);
@@ -369,8 +371,8 @@ test("sidecar subtitle files from an origin without CORS headers play through th
   await pages[0].fill("#source-url", `${up.url}/m/subs/sidecar.mpd`);
   await pages[0].click("#source-play");
   await waitFor(pages[0], () => document.getElementById("video").currentTime < 1, null, 10_000, "the source loaded again");
-  await pages[0].click("#play");
-  await waitFor(pages[0], () => document.getElementById("subtitles").selectedOptions[0]?.text.startsWith("English"), null, 10_000, "a track picked again after the source reload");
+  await play(pages[0]);
+  await waitFor(pages[0], () => [...document.querySelector("wt-player").shadowRoot.querySelectorAll("#captions-menu [role=menuitemradio]")].find((i) => i.getAttribute("aria-checked") === "true")?.textContent.startsWith("English"), null, 10_000, "a track picked again after the source reload");
   await waitFor(pages[0], () => window.shownCues.length > 0, null, 15_000, "cues after the source reload");
   for (const page of pages) await page.close();
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { converge, gap, joined, newPage, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, gap, joined, newPage, pause, play, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
 import { root, sleep, withStack } from "../support/stack.mjs";
 
 const stack = withStack();
@@ -28,7 +28,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
 
   // Play on A: B plays (how long it took is printed below).
   const clicked = Date.now();
-  await a.click("#play");
+  await play(a);
   await waitFor(b, () => { const v = document.getElementById("video"); return !v.paused && v.currentTime > 0; }, null, 10_000, "B playing");
   const startDelay = Date.now() - clicked;
   await converge(a, b, 0.1, 10_000, "in sync while playing");
@@ -44,7 +44,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   assert.ok(g.pa >= 10 && g.pa < 11 + (Date.now() - sought) / 1000, `near 10 s: ${JSON.stringify(g)}`);
 
   // Pause on A: B pauses, at the same frame.
-  await a.click("#pause");
+  await pause(a);
   await waitFor(b, () => document.getElementById("video").paused, null, 10_000, "B paused");
   await converge(a, b, 0.1, 10_000, "paused together");
   g = await gap(a, b);
@@ -57,7 +57,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   assert.equal((await readVideo(a)).paused, true);
 
   // Play on B, then reload A while playing: A rejoins playing, in sync.
-  await b.click("#play");
+  await play(b);
   await waitFor(a, () => !document.getElementById("video").paused, null, 10_000, "A playing");
   await sleep(1_000); // play a while before the reload
   await a.reload();
@@ -68,8 +68,9 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
 
   // The sync overlay shows real figures (once the reloaded page's clock
   // estimate has its samples: a reload that lands in sync converges first).
-  await waitFor(a, () => /rtt \d+ ms/.test(document.getElementById("overlay").textContent), null, 10_000, "A's overlay shows its clock figures");
-  const overlay = await a.textContent("#overlay");
+  await a.click("wt-player #stats");
+  await waitFor(a, () => /rtt \d+ ms/.test(document.querySelector("wt-player").shadowRoot.querySelector(".nerds").textContent), null, 10_000, "A's stats for nerds show its clock figures");
+  const overlay = await a.textContent("wt-player .nerds");
   assert.match(overlay, /drift -?\d+ ms · rtt \d+ ms/);
 
   const dir = join(root, "target/test-results");

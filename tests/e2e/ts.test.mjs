@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { after, test } from "node:test";
-import { converge, joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, joined, newPage, pickQuality, play, qualityLabels, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, setup, sleep, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
@@ -68,7 +68,7 @@ const state = (page) =>
 
 test("VOD TS HLS in a room: plays, decodes audio and video, seeks", async () => {
   const { page } = await open("ts/avc-aac/media.m3u8");
-  await page.click("#play");
+  await play(page);
   await waitFor(page, () => document.getElementById("video").currentTime > 2.5, null, 10_000, "playing past 2.5 s");
   const s = await state(page);
   assert.ok(s.audio > 0 && s.frames > 40 && s.w === 320, `audio and video decoded: ${JSON.stringify(s)}`);
@@ -85,13 +85,13 @@ test("VOD TS HLS in a room: plays, decodes audio and video, seeks", async () => 
 
 test("a 3-rung TS ladder: quality switches mid-play keep audio and video continuous", async () => {
   const { page } = await open("ts/ladder/master.m3u8");
-  await page.click("#play");
+  await play(page);
   await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing past 2 s");
-  const labels = await page.$$eval("#quality option", (os) => os.map((o) => o.textContent));
+  const labels = (await qualityLabels(page)).map((l) => (l.startsWith("Auto") ? "Auto" : l));
   assert.deepEqual(labels, ["Auto", "144p", "240p", "360p"]);
   const widths = new Set();
   for (const [value, width] of [["0", 256], ["2", 640]]) {
-    await page.selectOption("#quality", value);
+    await pickQuality(page, value);
     await waitFor(page, (w) => document.getElementById("video").videoWidth === w, width, 10_000, `showing the ${width} px rung`);
     widths.add(width);
     const t = await page.evaluate(() => document.getElementById("video").currentTime);
@@ -113,7 +113,7 @@ test("an ad break behind EXT-X-DISCONTINUITY (other timestamps, other size) play
     const v = document.getElementById("video");
     v.addEventListener("resize", () => window.widths.push([v.currentTime, v.videoWidth]));
   });
-  await page.click("#play");
+  await play(page);
   // Main (0–4 s), the ad (4–10 s), main again (10–18 s).
   await waitFor(page, () => document.getElementById("video").currentTime > 12, null, 25_000, "playing past the second splice");
   const s = await state(page);
@@ -129,7 +129,7 @@ test("an ad break behind EXT-X-DISCONTINUITY (other timestamps, other size) play
 
 test("live TS HLS published over time: plays behind the edge and follows reloads", async () => {
   const { page } = await open("ts/live/live.m3u8");
-  await page.click("#play");
+  await play(page);
   await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 15_000, "playing");
   const first = await page.evaluate(() => document.getElementById("video").currentTime);
   const reloads = up.hits("/m/ts/live/live.m3u8");
@@ -143,7 +143,7 @@ test("live TS HLS published over time: plays behind the edge and follows reloads
 
 test("a room syncs on a TS source like on any other: a late joiner within 50 ms", async () => {
   const { page: a, room } = await open("ts/avc-aac/media.m3u8");
-  await a.click("#play");
+  await play(a);
   await waitFor(a, () => document.getElementById("video").currentTime > 1, null, 10_000, "A playing");
   await sleep(1_000);
   const b = await newPage(browser);
@@ -162,7 +162,7 @@ test("AC-3 5.1 audio passes through where MSE plays it, and is a clear error whe
   const supported = await page.evaluate(() => MediaSource.isTypeSupported('video/mp4; codecs="avc1.64000d,ac-3"'));
   if (supported) {
     await joined(page);
-    await page.click("#play");
+    await play(page);
     await waitFor(page, () => document.getElementById("video").currentTime > 2, null, 10_000, "playing AC-3 past 2 s");
     const s = await state(page);
     assert.ok(s.audio > 0 && s.error === null, JSON.stringify(s));

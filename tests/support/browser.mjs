@@ -80,3 +80,36 @@ export async function waitFor(page, fn, arg, timeout, what) {
 
 /** Connected to the room with media loaded. */
 export const joined = (page) => waitFor(page, () => (document.getElementById("connection")?.dataset.state ?? document.getElementById("connection")?.textContent) === "open" && document.getElementById("video").readyState >= 2, null, 15_000, "joined with media loaded");
+
+// The player's controls (www/player-ui.js, <wt-player>): Playwright's CSS
+// selectors reach into its shadow root; `evaluate` goes through `shadowRoot`.
+
+/** Press the player's Play (if it shows Play: it is one toggle). */
+export async function play(page) {
+  await page.waitForSelector("wt-player #play:not([aria-disabled])", { timeout: 15_000 });
+  if ((await page.getAttribute("wt-player #play", "aria-label")) === "Play") await page.click("wt-player #play");
+}
+
+/** Press the player's Pause (if it shows Pause). */
+export async function pause(page) {
+  await page.waitForSelector("wt-player #play:not([aria-disabled])", { timeout: 15_000 });
+  if ((await page.getAttribute("wt-player #play", "aria-label")) === "Pause") await page.click("wt-player #play");
+}
+
+/** The quality menu's items, read by opening it ("Auto …" first, then the ladder). */
+export async function qualityLabels(page) {
+  await page.click("wt-player #quality");
+  const labels = await page.$$eval("wt-player #quality-menu [role=menuitemradio]", (items) => items.map((i) => i.textContent));
+  await page.keyboard.press("Escape");
+  return labels;
+}
+
+/** Pick a quality in the player's menu: "auto" or an index of the ladder. */
+export async function pickQuality(page, choice) {
+  await page.click("wt-player #quality");
+  const items = page.locator("wt-player #quality-menu [role=menuitemradio]");
+  await items.nth(choice === "auto" ? 0 : Number(choice) + 1).click();
+}
+
+/** The id of the quality playing now, as the player shows it. */
+export const playingQuality = (page) => page.evaluate(() => document.querySelector("wt-player").shadowRoot.getElementById("quality").dataset.playing ?? null);
