@@ -17,7 +17,7 @@ use crate::backend::{Capabilities, PositionReads, Reports};
 use crate::clock::{ClockConfig, ClockSync};
 use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
 use crate::protocol::{
-    BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Role, ServerMsg, SourceInfo, SubtitleInfo,
+    BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Reason, Role, ServerMsg, SourceInfo, SubtitleInfo,
 };
 use crate::rng::Rng;
 use crate::timeline::Playback;
@@ -139,11 +139,21 @@ pub enum ClientEvent {
         member: MemberId,
         role: Role,
     },
+    /// The room's playback state: `by` the member whose command changed it
+    /// (none for the room's own changes and the welcome's snapshot), and
+    /// why, when it was not simply a command.
     State {
         playback: Playback,
         seq: u64,
+        by: Option<MemberId>,
+        reason: Option<Reason>,
     },
-    Source(SourceInfo),
+    /// The room's source, and the member who set it (none: the queue moved
+    /// on, or the welcome's snapshot).
+    Source {
+        source: SourceInfo,
+        by: Option<MemberId>,
+    },
     Members(Vec<MemberInfo>),
     Queue(Vec<QueueItem>),
     /// The room's bans (names only); the host may lift one.
@@ -197,6 +207,11 @@ pub struct Client {
     welcome_offset: Option<Millis>,
     connected: bool,
     member: Option<MemberId>,
+    /// Our role as the welcome said it (the member list says it after that).
+    welcome_role: Option<Role>,
+    /// The room's settings, from the welcome and `settings`.
+    mode: PermissionMode,
+    has_password: bool,
     /// The member list, kept from the welcome snapshot and the deltas after it.
     members: Vec<MemberInfo>,
     queue: Vec<QueueItem>,
@@ -236,6 +251,9 @@ impl Client {
             welcome_offset: None,
             connected: false,
             member: None,
+            welcome_role: None,
+            mode: PermissionMode::default(),
+            has_password: false,
             members: Vec::new(),
             queue: Vec::new(),
             room: None,
@@ -282,6 +300,40 @@ impl Client {
 
     pub fn member(&self) -> Option<MemberId> {
         self.member
+    }
+
+    /// Our role in the room, once joined: as the member list says it (the
+    /// host may change it), else as the welcome said it.
+    pub fn role(&self) -> Option<Role> {
+        let me = self.member?;
+        self.members.iter().find(|m| m.id == me).map(|m| m.role).or(self.welcome_role)
+    }
+
+    /// Who may control the room (`Open`: everyone), as last heard.
+    pub fn mode(&self) -> PermissionMode {
+        self.mode
+    }
+
+    /// Whether the room has a password, as last heard.
+    pub fn has_password(&self) -> bool {
+        self.has_password
+    }
+
+    /// Whether our commands to play, pause, seek, change the source or the
+    /// queue would be taken: the room's own rule ([`crate::protocol::can_control`])
+    /// on our role and its mode. False until joined.
+    pub fn can_control(&self) -> bool {
+        self.role().is_some_and(|role| crate::protocol::can_control(self.mode, role))
+    }
+
+    /// The room's members as last heard (the welcome's list and the changes since).
+    pub fn members(&self) -> &[MemberInfo] {
+        &self.members
+    }
+
+    /// The room's queue as last heard.
+    pub fn queue(&self) -> &[QueueItem] {
+        &self.queue
     }
 
     /// The token that gets this member back after a reconnect.
@@ -357,10 +409,13 @@ impl Client {
                     if let Some(s) = &room.source {
                         self.load(s.playable().to_string());
                         self.reported_duration = false;
-                        self.event(ClientEvent::Source(s.clone()));
+                        self.event(ClientEvent::Source { source: s.clone(), by: None });
                     }
                 }
                 self.room = Some(RoomView { seq: room.seq, source_seq: room.source_seq, source: room.source, playback: room.playback });
+                self.welcome_role = Some(role);
+                self.mode = room.mode;
+                self.has_password = room.has_password;
                 self.event(ClientEvent::Joined { member, role });
                 self.members = room.members;
                 self.event(ClientEvent::Members(self.members.clone()));
@@ -372,7 +427,7 @@ impl Client {
                 for line in room.chat {
                     self.event(ClientEvent::Chat(line));
                 }
-                self.event(ClientEvent::State { playback: room.playback, seq: room.seq });
+                self.event(ClientEvent::State { playback: room.playback, seq: room.seq, by: None, reason: None });
                 self.next_tick = Some(now);
                 self.next_status = Some(now);
                 self.drift.reset();
@@ -381,7 +436,7 @@ impl Client {
             ServerMsg::Pong { t0, t1, t2 } => {
                 self.clock.handle_pong(t0, t1, t2, now);
             }
-            ServerMsg::State { seq, playback, cause, .. } => {
+            ServerMsg::State { seq, playback, cause, reason } => {
                 let Some(room) = self.room.as_mut() else { return };
                 if seq <= room.seq {
                     return;
@@ -394,7 +449,7 @@ impl Client {
                     }
                 }
                 self.drift.reset();
-                self.event(ClientEvent::State { playback, seq });
+                self.event(ClientEvent::State { playback, seq, by: cause.map(|c| c.member), reason });
                 self.enforce(now, obs);
             }
             ServerMsg::Source { seq, source, playback, cause } => {
@@ -414,8 +469,9 @@ impl Client {
                 self.reported_duration = false;
                 self.drift.reset();
                 self.load(source.playable().to_string());
-                self.event(ClientEvent::Source(source));
-                self.event(ClientEvent::State { playback, seq });
+                let by = cause.map(|c| c.member);
+                self.event(ClientEvent::Source { source, by });
+                self.event(ClientEvent::State { playback, seq, by, reason: None });
                 self.enforce(now, obs);
             }
             ServerMsg::Member { member } => {
@@ -462,7 +518,11 @@ impl Client {
                 self.event(ClientEvent::Queue(self.queue.clone()));
             }
             ServerMsg::Bans { bans } => self.event(ClientEvent::Bans(bans)),
-            ServerMsg::Settings { mode, has_password, .. } => self.event(ClientEvent::Settings { mode, has_password }),
+            ServerMsg::Settings { mode, has_password, .. } => {
+                self.mode = mode;
+                self.has_password = has_password;
+                self.event(ClientEvent::Settings { mode, has_password });
+            }
             ServerMsg::Subtitles { subtitles, delay_ms, language, .. } => self.event(ClientEvent::Subtitles { subtitles, delay_ms, language }),
             ServerMsg::Chat { line } => self.event(ClientEvent::Chat(line)),
             ServerMsg::Error { code, message, command_id } => {

@@ -75,6 +75,13 @@ pub enum PermissionMode {
     Controlled,
 }
 
+/// Whether a member of `role` may control playback, the source, the queue
+/// and the room's subtitles in a room of `mode` (host-only commands aside).
+/// The one rule: the room enforces it, the client shows it.
+pub fn can_control(mode: PermissionMode, role: Role) -> bool {
+    mode == PermissionMode::Open || role >= Role::Controller
+}
+
 /// A member's status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

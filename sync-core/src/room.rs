@@ -995,7 +995,7 @@ impl Room {
     }
 
     fn can_control(&self, id: MemberId) -> bool {
-        self.state.mode == PermissionMode::Open || self.member(id).is_some_and(|m| m.role >= Role::Controller)
+        crate::protocol::can_control(self.state.mode, self.member(id).map_or(Role::Viewer, |m| m.role))
     }
 
     fn is_host(&self, id: MemberId) -> bool {

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 pub use crate::backend::YOUTUBE_RATES;
 use crate::backend::{Capabilities, RateControl};
-use crate::client::{Client, ClientConfig, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
+use crate::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
 use crate::protocol::{Command, MemberId, ServerMsg, SourceInfo};
 use crate::room::{ConnId, CreateOptions, Room, RoomConfig, RoomOutput};
 use crate::Millis;
@@ -199,6 +199,8 @@ pub struct Peer {
     /// An embed's reports on their way: (local arrival, position, playing).
     reports: VecDeque<(Millis, f64, bool)>,
     next_report: Millis,
+    /// The events the client gave its page, `stats` left out.
+    pub events: Vec<ClientEvent>,
 }
 
 pub struct Sim {
@@ -244,6 +246,7 @@ impl Sim {
                 connected: false,
                 reports: VecDeque::new(),
                 next_report: f64::NEG_INFINITY,
+                events: Vec::new(),
             })
             .collect::<Vec<Peer>>();
         for p in &mut peers {
@@ -354,7 +357,8 @@ impl Sim {
                         }
                     }
                     ClientOutput::Media(a) => self.apply(i, local, &a, false),
-                    ClientOutput::Event(_) => {}
+                    ClientOutput::Event(ClientEvent::Stats(_)) => {}
+                    ClientOutput::Event(e) => self.peers[i].events.push(e),
                 }
             }
         }

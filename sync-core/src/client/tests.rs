@@ -3,7 +3,7 @@
 //! jittery networks with bursts, and players whose seeks take time to land.
 
 use super::*;
-use crate::protocol::{PermissionMode, Role};
+use crate::protocol::{PermissionMode, Reason, Role};
 use crate::sim::{percentile_abs, PeerProfile, Rng, Sim};
 
 fn profiles(seed: u64, n: usize, symmetric: bool) -> Vec<PeerProfile> {
@@ -135,6 +135,58 @@ fn in_controlled_mode_a_viewers_pause_is_refused_and_put_back() {
     assert_eq!(sim.room.state().seq, seq, "the room did not change");
     assert!(!sim.peers[1].element.paused, "the viewer's element plays again");
     assert!(sim.converged(0.02), "drift {:.3}", sim.max_drift());
+}
+
+#[test]
+fn each_client_knows_its_role_and_whether_it_may_control_by_the_rooms_own_rule() {
+    let mut sim = joined(16, 2, true);
+    let roles: Vec<_> = sim.peers.iter().map(|p| (p.client.role(), p.client.can_control())).collect();
+    assert_eq!(roles, [(Some(Role::Host), true), (Some(Role::Viewer), true)], "an open room: everyone controls");
+    sim.command(0, Command::SetMode { mode: PermissionMode::Controlled });
+    sim.run(1_000.0);
+    assert_eq!(sim.peers[1].client.mode(), PermissionMode::Controlled);
+    assert!(sim.peers[0].client.can_control() && !sim.peers[1].client.can_control(), "controlled: the host only");
+    let viewer = sim.member(1).unwrap();
+    sim.command(0, Command::SetRole { member: viewer, role: Role::Controller });
+    sim.run(1_000.0);
+    assert_eq!(sim.peers[1].client.role(), Some(Role::Controller), "the member list says the new role");
+    assert!(sim.peers[1].client.can_control());
+    assert_eq!(sim.peers[1].client.members().len(), 2);
+    // Client and room agree, for every role and mode.
+    for mode in [PermissionMode::Open, PermissionMode::Controlled] {
+        for role in [Role::Viewer, Role::Controller, Role::Host] {
+            assert_eq!(crate::protocol::can_control(mode, role), mode == PermissionMode::Open || role != Role::Viewer);
+        }
+    }
+    let fresh = Client::new(ClientConfig::default(), Identity::default());
+    assert!(!fresh.can_control() && fresh.role().is_none(), "nothing before the welcome");
+}
+
+#[test]
+fn a_state_event_says_who_changed_it_and_why() {
+    let mut sim = joined(17, 2, true);
+    let ana = sim.member(0);
+    play(&mut sim, 0, 0.0);
+    sim.run(3_000.0);
+    let last_state = |sim: &Sim, i: usize| {
+        sim.peers[i].events.iter().rev().find_map(|e| match e {
+            ClientEvent::State { by, reason, playback, .. } => Some((*by, *reason, playback.playing)),
+            _ => None,
+        })
+    };
+    assert_eq!(last_state(&sim, 1), Some((ana, None, true)), "Ana pressed play");
+    sim.stall(1, 3_000.0);
+    sim.run(1_500.0);
+    assert_eq!(last_state(&sim, 0), Some((None, Some(Reason::Buffering), false)), "the room waits for a buffering member");
+    sim.run(3_000.0);
+    assert_eq!(last_state(&sim, 0), Some((None, Some(Reason::Resume), true)));
+    sim.command(1, Command::SetSource { url: "https://cdn.example/other.mpd".into(), title: None });
+    sim.run(1_000.0);
+    let source_by = sim.peers[0].events.iter().rev().find_map(|e| match e {
+        ClientEvent::Source { by, .. } => Some(*by),
+        _ => None,
+    });
+    assert_eq!(source_by, Some(sim.member(1)), "the source event names who set it");
 }
 
 #[test]
