@@ -18,6 +18,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{AudioContext, AudioContextState, DynamicsCompressorNode, EventTarget, GainNode, HtmlMediaElement, MediaElementAudioSourceNode};
 
 use crate::dom::{emit, now_ms, Listener};
+use crate::events::Event;
 
 /// How long a resume() may take before it counts as failed (without a user
 /// gesture Chromium leaves the promise pending).
@@ -292,7 +293,7 @@ fn report(weak: &Weakly) {
     s.reported = now;
     let (events, detail) = (s.events.clone(), status(&s));
     drop(s);
-    emit(&events, "audio", &detail);
+    emit(&events, Event::Audio, &detail);
 }
 
 fn status(s: &Inner) -> JsValue {

@@ -7,6 +7,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::EventTarget;
 
+use crate::events::Event;
+
 /// An event listener that is removed when dropped.
 pub struct Listener {
     target: EventTarget,
@@ -33,13 +35,22 @@ pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
 }
 
-/// Dispatch `CustomEvent(kind, { detail })` on `target`.
-pub fn emit(target: &EventTarget, kind: &str, detail: &JsValue) {
+/// Dispatch `CustomEvent(event, { detail })` on `target`: only an event of
+/// the one list ([`Event`]) can be dispatched.
+pub fn emit(target: &EventTarget, event: Event, detail: &JsValue) {
     let init = web_sys::CustomEventInit::new();
     init.set_detail(detail);
-    if let Ok(ev) = web_sys::CustomEvent::new_with_event_init_dict(kind, &init) {
+    if let Ok(ev) = web_sys::CustomEvent::new_with_event_init_dict(event.name(), &init) {
         let _ = target.dispatch_event(&ev);
     }
+}
+
+/// Dispatch an event once the current task is done: never while the
+/// caller's state (or the session holding it) is borrowed, so a listener
+/// may call back into the player.
+pub fn emit_later(target: &EventTarget, event: Event, detail: JsValue) {
+    let target = target.clone();
+    wasm_bindgen_futures::spawn_local(async move { emit(&target, event, &detail) });
 }
 
 /// Human text for a media element error.

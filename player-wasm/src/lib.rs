@@ -36,6 +36,7 @@ mod audio;
 mod backend;
 mod dom;
 mod engine;
+pub mod events;
 #[cfg(feature = "room")]
 mod session;
 mod text;
@@ -43,9 +44,16 @@ mod text;
 #[cfg(feature = "room")]
 pub use session::api::{join, Session};
 
+/// The names of every event the player dispatches ([`events::Event::ALL`]),
+/// for a page or a test to check its own list against.
+#[wasm_bindgen(unchecked_return_type = "string[]")]
+pub fn events() -> js_sys::Array {
+    events::Event::ALL.iter().map(|e| JsValue::from_str(e.name())).collect()
+}
+
 /// The media engine alone, without a room: DASH, HLS (fMP4) and progressive
-/// files on one element. Events on [`MediaPlayer::events`]: `qualities`,
-/// `quality`, `buffering`, `error`.
+/// files on one element. Events on [`MediaPlayer::events`]: those of
+/// [`events::Event`] that fire on both targets.
 #[wasm_bindgen]
 pub struct MediaPlayer {
     player: RefCell<engine::Player>,

@@ -18,8 +18,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{AbortController, AlignSetting, EventTarget, HtmlVideoElement, TextTrack, TextTrackKind, TextTrackMode, VttCue};
 
-use crate::dom::{emit, error_detail, Listener};
+use crate::dom::{emit, emit_later, error_detail, Listener};
 use crate::engine::fetch::{fetch_range, fetch_text, Scope};
+use crate::events::Event;
 
 /// Tracks a page may add (each holds its cues twice: here and in the
 /// element): a bound on what a script or a room can make the page hold.
@@ -180,7 +181,7 @@ impl TextTracks {
             // (Each load adds element tracks that stay: a page that loads
             // streams without end stops getting their text tracks.)
             if self.retired + self.tracks.len() >= 16 * MAX_STREAM_TRACKS {
-                emit_later(&self.events, "error", error_detail("subtitles", "too many text tracks on this element: the stream's are not shown"));
+                emit_later(&self.events, Event::Error, error_detail("subtitles", "too many text tracks on this element: the stream's are not shown"));
                 break;
             }
             let (playlist, feed) = match st.source {
@@ -197,7 +198,7 @@ impl TextTracks {
         if reselect.is_some() {
             let _ = self.select(reselect);
         }
-        emit_later(&self.events, "texttracks", self.list());
+        emit_later(&self.events, Event::TextTracks, self.list());
     }
 
     fn push(
@@ -254,7 +255,7 @@ impl TextTracks {
             let _ = self.refill_track(id);
             self.step(id);
         }
-        emit_later(&self.events, "texttrack", self.selected.map_or(JsValue::NULL, |id| JsValue::from_f64(f64::from(id))));
+        emit_later(&self.events, Event::TextTrack, self.selected.map_or(JsValue::NULL, |id| JsValue::from_f64(f64::from(id))));
         Ok(())
     }
 
@@ -343,7 +344,7 @@ impl TextTracks {
             let (label, language) = (f.label.clone(), f.language.clone());
             let _ = self.push(&label, &language, "room", Vec::new(), None, Some(f));
         }
-        emit_later(&self.events, "texttracks", self.list());
+        emit_later(&self.events, Event::TextTracks, self.list());
     }
 
     /// `[{id, label, language, origin, cues, selected}]`.
@@ -452,7 +453,7 @@ fn cue_event(events: &EventTarget, id: u32, element: &TextTrack) {
     let detail = js_sys::Object::new();
     let _ = js_sys::Reflect::set(&detail, &"track".into(), &JsValue::from_f64(f64::from(id)));
     let _ = js_sys::Reflect::set(&detail, &"cues".into(), &cues);
-    emit(events, "cue", &detail);
+    emit(events, Event::Cue, &detail);
 }
 
 /// A label and a language for a file: `film.fr.srt` → ("film", "fr").
@@ -522,7 +523,7 @@ impl TextTracks {
                         if let Some(file) = tracks.tracks.iter_mut().find(|t| t.id == track).and_then(|t| t.room.as_mut()) {
                             file.read = false;
                         }
-                        emit_later(&tracks.events, "error", error_detail("subtitles", &format!("the room's subtitles: {}", crate::dom::describe(&e))))
+                        emit_later(&tracks.events, Event::Error, error_detail("subtitles", &format!("the room's subtitles: {}", crate::dom::describe(&e))))
                     }
                 }
             });
@@ -551,7 +552,7 @@ impl TextTracks {
                         }
                         tracks.step(track);
                     }
-                    Err(e) => emit_later(&tracks.events, "error", error_detail("subtitles", &format!("subtitles {url}: {e}"))),
+                    Err(e) => emit_later(&tracks.events, Event::Error, error_detail("subtitles", &format!("subtitles {url}: {e}"))),
                 }
             });
             return;
@@ -619,7 +620,7 @@ impl TextTracks {
             t.cues = cues;
             t.applied = delay;
         }
-        emit_later(&self.events, "texttracks", self.list());
+        emit_later(&self.events, Event::TextTracks, self.list());
     }
 
     fn fetched(&mut self, track: u32, id: u64, bytes: Option<Vec<u8>>) {
@@ -669,14 +670,6 @@ pub fn set_display(tracks: &RefCell<TextTracks>, display: bool) {
     if let Ok(mut t) = tracks.try_borrow_mut() {
         t.set_display(display);
     }
-}
-
-/// Dispatch an event once the current task is done: never while the
-/// tracks (or the session holding them) are borrowed, so a listener may
-/// call back into the player.
-fn emit_later(events: &EventTarget, kind: &'static str, detail: JsValue) {
-    let events = events.clone();
-    spawn_local(async move { emit(&events, kind, &detail) });
 }
 
 /// A room's subtitle file: the member's token as `Authorization`, the

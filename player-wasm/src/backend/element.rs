@@ -12,6 +12,7 @@ use web_sys::{EventTarget, HtmlVideoElement};
 use super::{BackendEvent, Sink};
 use crate::dom::{emit, error_detail, media_error_text, Listener};
 use crate::engine::Player;
+use crate::events::Event;
 use crate::text::TextTracks;
 
 pub struct Element {
@@ -34,7 +35,7 @@ impl Element {
         let (v, target) = (video.clone(), events.clone());
         listeners.push(Listener::new(video, "error", move |_| {
             let text = v.error().map(|e| media_error_text(&e)).unwrap_or_default();
-            emit(&target, "error", &error_detail("media", &text));
+            emit(&target, Event::Error, &error_detail("media", &text));
         })?);
         let mut player = Player::with_base(video.clone(), events.clone(), base);
         player.set_text_tracks(text.clone());

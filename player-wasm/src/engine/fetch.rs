@@ -11,6 +11,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::EventTarget;
 
 use crate::dom::{emit, error_detail};
+use crate::events::Event;
 
 /// What one load may fetch, and whether a refusal was reported yet.
 pub(crate) struct Scope {
@@ -32,13 +33,13 @@ impl Scope {
     /// variant playlist, a segment, a reload) is reported as an `error`
     /// event, the first one of the load only: `outbox` takes it when given
     /// (a caller holding a borrow dispatches it later), else it is emitted.
-    pub(crate) fn allows(&self, url: &str, outbox: Option<&mut Vec<(&'static str, JsValue)>>) -> bool {
+    pub(crate) fn allows(&self, url: &str, outbox: Option<&mut Vec<(Event, JsValue)>>) -> bool {
         let Err(e) = self.rule.check(url) else { return true };
         if !self.reported.replace(true) {
             let detail = error_detail("media", &e.to_string());
             match outbox {
-                Some(o) => o.push(("error", detail)),
-                None => emit(&self.events, "error", &detail),
+                Some(o) => o.push((Event::Error, detail)),
+                None => emit(&self.events, Event::Error, &detail),
             }
         }
         false

@@ -26,6 +26,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{EventTarget, HtmlVideoElement};
 
 use crate::dom::{describe, emit, error_detail};
+use crate::events::Event;
 use crate::text::{StreamText, StreamTrack, TextTracks};
 use media_core::subtitle::feed::TextFeed;
 
@@ -151,7 +152,7 @@ impl Player {
                 Err(e) => Err(JsValue::from_str(&e.to_string())),
             };
             if let Err(e) = result {
-                emit(&events, "error", &error_detail("media", &format!("could not play {abs}: {}", describe(&e))));
+                emit(&events, Event::Error, &error_detail("media", &format!("could not play {abs}: {}", describe(&e))));
             }
         });
     }
@@ -268,7 +269,7 @@ impl Load {
             }
             let list = dash.qualities();
             *self.slot.borrow_mut() = Some(dash);
-            emit(&self.events, "qualities", &list);
+            emit(&self.events, Event::Qualities, &list);
         }
     }
 }

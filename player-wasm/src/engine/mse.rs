@@ -29,6 +29,7 @@ use super::ts::TsTrack;
 
 use crate::dom::error_detail;
 use crate::dom::{emit, error_name, Listener};
+use crate::events::Event;
 
 /// Wall-clock milliseconds (a live MPD's clock is UTC).
 fn wall_ms() -> f64 {
@@ -108,7 +109,7 @@ struct Shell {
     metadata: bool,
     /// Page events, dispatched after the borrow ends (a listener may call
     /// back into the player).
-    outbox: Vec<(&'static str, JsValue)>,
+    outbox: Vec<(Event, JsValue)>,
     sb_listeners: Vec<Listener>,
     _listeners: Vec<Listener>,
     _tick: Option<Interval>,
@@ -366,7 +367,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                         s.types.push(ct.clone());
                         s.ts.push(None);
                     }
-                    Err(e) => s.outbox.push(("error", error_detail("media", &format!("cannot play {ct}: {}", error_name(&e))))),
+                    Err(e) => s.outbox.push((Event::Error, error_detail("media", &format!("cannot play {ct}: {}", error_name(&e))))),
                 }
             }
         }
@@ -425,9 +426,9 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                 });
             });
         }
-        Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => s.outbox.push(("quality", quality(&id, bandwidth, width, height))),
-        Output::Event(EngineEvent::Buffering(b)) => s.outbox.push(("buffering", JsValue::from_bool(b))),
-        Output::Event(EngineEvent::Error(e)) => s.outbox.push(("error", error_detail("media", &e.to_string()))),
+        Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => s.outbox.push((Event::Quality, quality(&id, bandwidth, width, height))),
+        Output::Event(EngineEvent::Buffering(b)) => s.outbox.push((Event::Buffering, JsValue::from_bool(b))),
+        Output::Event(EngineEvent::Error(e)) => s.outbox.push((Event::Error, error_detail("media", &e.to_string()))),
         Output::Event(_) => {}
     }
 }
@@ -560,7 +561,7 @@ fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
                     true
                 }
                 Err(e) => {
-                    s.outbox.push(("error", error_detail("media", &format!("an init segment was refused: {}", error_name(&e)))));
+                    s.outbox.push((Event::Error, error_detail("media", &format!("an init segment was refused: {}", error_name(&e)))));
                     false
                 }
             },

@@ -10,6 +10,7 @@ use media_core::ts::{StreamType, TsWarning};
 use wasm_bindgen::prelude::*;
 
 use crate::dom::error_detail;
+use crate::events::Event;
 
 pub(crate) struct TsTrack {
     transmuxer: Transmuxer,
@@ -32,7 +33,7 @@ pub(crate) struct TsOut {
     pub init: Option<ArrayBuffer>,
     pub media: Option<ArrayBuffer>,
     /// Page events: timed ID3 metadata, CEA-608 captions, an error for a stream that cannot play.
-    pub events: Vec<(&'static str, JsValue)>,
+    pub events: Vec<(Event, JsValue)>,
 }
 
 fn buffer(bytes: &[u8]) -> ArrayBuffer {
@@ -74,7 +75,7 @@ impl TsTrack {
                     let content_type = init.content_type();
                     if !web_sys::MediaSource::is_type_supported(&content_type) {
                         let detail = format!("this browser cannot play this MPEG-TS stream's codecs through Media Source Extensions: {content_type}");
-                        out.events.push(("error", error_detail("media", &detail)));
+                        out.events.push((Event::Error, error_detail("media", &detail)));
                         self.refused = true;
                         continue;
                     }
@@ -96,7 +97,7 @@ impl TsTrack {
                     let _ = js_sys::Reflect::set(&o, &"start".into(), &cue.start.into());
                     let _ = js_sys::Reflect::set(&o, &"end".into(), &cue.end.into());
                     let _ = js_sys::Reflect::set(&o, &"text".into(), &cue.text.as_str().into());
-                    out.events.push(("caption", o.into()));
+                    out.events.push((Event::Caption, o.into()));
                 }
                 TransmuxOutput::Warning(TsWarning::Unsupported(kind)) => unsupported.push(kind),
                 TransmuxOutput::Warning(_) => {}
@@ -111,12 +112,12 @@ impl TsTrack {
                 let _ = js_sys::Reflect::set(&timing, &name.into(), &js_sys::Array::of2(&from.into(), &to.into()));
             }
         }
-        out.events.push(("transmux", timing.into()));
+        out.events.push((Event::Transmux, timing.into()));
         for (time, data) in id3 {
             let o = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&o, &"time".into(), &time.into());
             let _ = js_sys::Reflect::set(&o, &"id3".into(), &Uint8Array::from(data.as_slice()).into());
-            out.events.push(("metadata", o.into()));
+            out.events.push((Event::Metadata, o.into()));
         }
         if out.media.is_some() {
             self.appended = true;
@@ -126,7 +127,7 @@ impl TsTrack {
             self.done.push(id);
         } else if !self.appended && unsupported.iter().any(|k| k.is_video() || k.is_audio()) {
             let names: Vec<&str> = unsupported.iter().map(|k| name(*k)).collect();
-            out.events.push(("error", error_detail("media", &format!("this MPEG-TS stream's codecs are not supported yet: {}", names.join(", ")))));
+            out.events.push((Event::Error, error_detail("media", &format!("this MPEG-TS stream's codecs are not supported yet: {}", names.join(", ")))));
         }
         out
     }

@@ -91,10 +91,7 @@ export interface SyncStats {
 "#;
 
 /// A joined room. Events (CustomEvent, data in `detail`) on [`Session::events`]:
-/// `joined`, `state`, `source`, `members`, `queue`, `settings`, `chat`, `stats`,
-/// `reverted`, `error`, `connection`, `needs-gesture`; from the media engine
-/// `qualities` (the ladder is known), `quality` (a quality is being
-/// fetched: `{id, bandwidth, width, height}`) and `buffering` (true/false).
+/// every [`crate::events::Event`].
 #[wasm_bindgen]
 pub struct Session {
     shared: session::Handle,
@@ -410,6 +407,44 @@ impl Session {
     /// Current sync figures (see `SyncStats`).
     pub fn stats(&self) -> JsValue {
         self.shared.borrow().stats()
+    }
+
+    /// The room's members as last heard: `[{id, name, role, status, driftMs?, rttMs?}]`.
+    #[wasm_bindgen(getter)]
+    pub fn members(&self) -> JsValue {
+        self.shared.try_borrow().map_or_else(|_| js_sys::Array::new().into(), |s| s.members())
+    }
+
+    /// Your member id once joined, else null.
+    #[wasm_bindgen(getter)]
+    pub fn me(&self) -> Option<f64> {
+        self.shared.try_borrow().ok().and_then(|s| s.me()).map(|id| id as f64)
+    }
+
+    /// Your role once joined (`"host"`, `"controller"`, `"viewer"`), else null.
+    #[wasm_bindgen(getter)]
+    pub fn role(&self) -> Option<String> {
+        self.shared.try_borrow().ok().and_then(|s| s.role()).map(str::to_string)
+    }
+
+    /// Whether the room takes your play, pause, seek, source and queue
+    /// commands now: the room's own rule on your role and its mode (false
+    /// until joined).
+    #[wasm_bindgen(getter, js_name = canControl)]
+    pub fn can_control(&self) -> bool {
+        self.shared.try_borrow().is_ok_and(|s| s.can_control())
+    }
+
+    /// The room's queue as last heard: `[{id, url, title?, addedBy}]`.
+    #[wasm_bindgen(getter)]
+    pub fn queue(&self) -> JsValue {
+        self.shared.try_borrow().map_or_else(|_| js_sys::Array::new().into(), |s| s.queue())
+    }
+
+    /// The room's settings as last heard: `{mode, hasPassword}`.
+    #[wasm_bindgen(getter)]
+    pub fn settings(&self) -> JsValue {
+        self.shared.try_borrow().map_or(JsValue::NULL, |s| s.settings())
     }
 
     /// Leave the room: closes the socket, stops timers and listeners.

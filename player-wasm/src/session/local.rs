@@ -13,6 +13,7 @@ use web_sys::File;
 use super::{with, Shared};
 use crate::backend::{local, Backend};
 use crate::dom::emit;
+use crate::events::Event;
 
 /// The `local-file` event's detail: `{match, name, roomName}` with `match`
 /// one of "same", "other-version" (same duration, other bytes),
@@ -41,7 +42,7 @@ pub async fn open(weak: Weak<RefCell<Shared>>, file: File) -> Result<JsValue, Js
         s.own_file = Some((file.clone(), fingerprint));
         (s.events.clone(), verdict(&room, &file, m))
     };
-    emit(&events, "local-file", &detail);
+    emit(&events, Event::LocalFile, &detail);
     Ok(detail)
 }
 

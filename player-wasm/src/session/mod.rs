@@ -12,8 +12,7 @@ use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
 use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction};
-use sync_core::json::{self, ObjWriter};
-use sync_core::protocol::{close, json_array, Command, Wire};
+use sync_core::protocol::{close, Command};
 use sync_core::source::{LocalFile, Source};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -26,9 +25,11 @@ use crate::backend::vimeo::Vimeo;
 use crate::backend::youtube::YouTube;
 use crate::backend::{Apis, Backend, BackendEvent, Sink};
 use crate::dom::{emit, error_detail, error_name, now_ms, Listener};
+use crate::events::Event;
 use crate::text::TextTracks;
 
 pub mod api;
+mod detail;
 pub(crate) mod local;
 
 const RECONNECT_MIN_MS: f64 = 1_000.0;
@@ -80,20 +81,6 @@ pub struct Shared {
 
 pub type Handle = Rc<RefCell<Shared>>;
 
-/// The `stats` event and `Session.stats()`: see `SyncStats` in the typings.
-fn stats_json(s: &sync_core::client::Stats) -> String {
-    json::object(|o| {
-        o.num_or_null("offsetMs", s.offset_ms).num_or_null("offsetErrorMs", s.offset_error_ms).num_or_null("rttMs", s.rtt_ms).num("skewPpm", s.skew_ppm);
-        o.num_or_null("driftMs", s.drift_ms).num("rate", s.rate).uint("rateCorrections", s.rate_corrections).uint("seekCorrections", s.seek_corrections);
-        o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting).bool("rateApplies", s.rate_applies);
-    })
-}
-
-/// A JSON text made by the core, as a JS value (`null` if it were not JSON).
-fn from_json(text: &str) -> JsValue {
-    js_sys::JSON::parse(text).unwrap_or(JsValue::NULL)
-}
-
 /// Where a member's resume token is kept across page reloads (per tab).
 fn resume_key(ws_url: &str) -> String {
     format!("watch-together:resume:{ws_url}")
@@ -121,7 +108,7 @@ fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
         BackendEvent::Capabilities(caps) => with(weak, |s| s.client.handle_backend(caps)),
         BackendEvent::Error { code, message } => {
             if let Some(events) = weak.upgrade().and_then(|s| s.try_borrow().ok().map(|s| s.events.clone())) {
-                emit(&events, "error", &error_detail(code, &message));
+                emit(&events, Event::Error, &error_detail(code, &message));
             }
         }
         BackendEvent::NeedsGesture => {
@@ -131,7 +118,7 @@ fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
                 s.auto_muted = true;
                 s.events.clone()
             };
-            emit(&events, "needs-gesture", &JsValue::NULL);
+            emit(&events, Event::NeedsGesture, &JsValue::NULL);
         }
     }
 }
@@ -193,7 +180,7 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
                     s.backend.unmute();
                     let events = s.events.clone();
                     drop(s);
-                    emit(&events, "unmuted", &JsValue::NULL);
+                    emit(&events, Event::Unmuted, &JsValue::NULL);
                 }
             })?);
         }
@@ -238,7 +225,7 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
     let (events, target, play, events_out) = {
         let Ok(mut s) = rc.try_borrow_mut() else { return };
         let mut events = Vec::new();
-        let mut events_out: Vec<(&'static str, JsValue)> = Vec::new();
+        let mut events_out: Vec<(Event, JsValue)> = Vec::new();
         let mut play = false;
         while let Some(out) = s.client.poll_output() {
             match out {
@@ -301,62 +288,23 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
     }
 }
 
+/// A core event to the page, in the JS API's names (see `detail`).
 fn dispatch(target: &EventTarget, e: ClientEvent) {
-    let object = |f: &dyn Fn(&mut ObjWriter)| from_json(&json::object(f));
-    let (kind, detail) = match e {
-        ClientEvent::Joined { member, role } => (
-            "joined",
-            object(&|o| {
-                o.uint("member", member).str("role", role.as_str());
-            }),
-        ),
-        ClientEvent::Source(s) => ("source", source_detail(&s)),
-        ClientEvent::Queue(q) => ("queue", from_json(&json_array(&q))),
-        ClientEvent::Bans(b) => ("bans", from_json(&json_array(&b))),
-        ClientEvent::Subtitles { subtitles, delay_ms, language } => (
-            "subtitles",
-            object(&|o| {
-                o.with("files", |out| sync_core::json::write_arr(out, &subtitles, |o, f| o.push_str(&f.json())))
-                    .num("delayMs", delay_ms)
-                    .str("language", &language);
-            }),
-        ),
-        ClientEvent::Settings { mode, has_password } => (
-            "settings",
-            object(&|o| {
-                o.str("mode", mode.as_str()).bool("hasPassword", has_password);
-            }),
-        ),
-        ClientEvent::Chat(line) => ("chat", from_json(&line.json())),
-        ClientEvent::Reverted { message } => ("reverted", error_detail("forbidden", &message)),
-        ClientEvent::State { playback, seq } => (
-            "state",
-            object(&|o| {
-                o.bool("playing", playback.playing).num("position", playback.position).num("rate", playback.rate).uint("seq", seq);
-            }),
-        ),
-        ClientEvent::Members(m) => ("members", from_json(&json_array(&m))),
-        ClientEvent::Error { code, message } => ("error", error_detail(code.as_str(), &message)),
-        ClientEvent::Stats(s) => ("stats", from_json(&stats_json(&s))),
+    let (event, detail) = match e {
+        ClientEvent::Joined { member, role } => (Event::Joined, detail::joined(member, role)),
+        ClientEvent::Source { source, by } => (Event::Source, detail::source(&source, by)),
+        ClientEvent::Queue(q) => (Event::Queue, detail::queue(&q)),
+        ClientEvent::Bans(b) => (Event::Bans, detail::wire_array(&b)),
+        ClientEvent::Subtitles { subtitles, delay_ms, language } => (Event::Subtitles, detail::subtitles(&subtitles, delay_ms, &language)),
+        ClientEvent::Settings { mode, has_password } => (Event::Settings, detail::settings(mode, has_password)),
+        ClientEvent::Chat(line) => (Event::Chat, detail::wire(&line)),
+        ClientEvent::Reverted { message } => (Event::Reverted, error_detail("forbidden", &message)),
+        ClientEvent::State { playback, seq, by, reason } => (Event::State, detail::state(&playback, seq, by, reason)),
+        ClientEvent::Members(m) => (Event::Members, detail::members(&m)),
+        ClientEvent::Error { code, message } => (Event::Error, error_detail(code.as_str(), &message)),
+        ClientEvent::Stats(s) => (Event::Stats, detail::stats(&s)),
     };
-    emit(target, kind, &detail);
-}
-
-/// A `source` event: the room's source as the core writes it, with `kind`
-/// ("media", "youtube", "vimeo", "local") and, for a local file, `file`
-/// (`{name, size, duration}`: what each member must open).
-fn source_detail(s: &sync_core::protocol::SourceInfo) -> JsValue {
-    let detail = from_json(&s.json());
-    let parsed = Source::parse(&s.url);
-    let kind = parsed.as_ref().map_or("media", |p| p.kind().as_str());
-    let _ = js_sys::Reflect::set(&detail, &"kind".into(), &kind.into());
-    if let Ok(Source::Local(f)) = parsed {
-        let file = from_json(&json::object(|o| {
-            o.str("name", &f.name).uint("size", f.size).num("duration", f.duration);
-        }));
-        let _ = js_sys::Reflect::set(&detail, &"file".into(), &file);
-    }
-    detail
+    emit(target, event, &detail);
 }
 
 /// One play() in flight at a time. NotAllowedError (autoplay policy) falls
@@ -392,7 +340,7 @@ fn request_play(weak: &Weak<RefCell<Shared>>) {
                             s.auto_muted = true;
                         }
                     }
-                    emit(&events, "needs-gesture", &JsValue::NULL);
+                    emit(&events, Event::NeedsGesture, &JsValue::NULL);
                     if let Ok(p) = video.play() {
                         let _ = JsFuture::from(p).await;
                     }
@@ -402,7 +350,7 @@ fn request_play(weak: &Weak<RefCell<Shared>>) {
             }
         } else if silent {
             // Playing, but into a suspended AudioContext: no sound until a gesture.
-            emit(&events, "needs-gesture", &JsValue::NULL);
+            emit(&events, Event::NeedsGesture, &JsValue::NULL);
         }
         if let Some(rc) = w.upgrade() {
             if let Ok(mut s) = rc.try_borrow_mut() {
@@ -493,7 +441,7 @@ fn emit_connection(weak: &Weak<RefCell<Shared>>, state: &str, retry_in_ms: Optio
     if let Some(ms) = retry_in_ms {
         let _ = js_sys::Reflect::set(&o, &"retryInMs".into(), &ms.into());
     }
-    emit(&events, "connection", &o);
+    emit(&events, Event::Connection, &o);
 }
 
 impl Shared {
@@ -532,7 +480,38 @@ impl Shared {
     }
 
     pub fn stats(&self) -> JsValue {
-        from_json(&stats_json(&self.client.stats()))
+        detail::stats(&self.client.stats())
+    }
+
+    /// The members as last heard, as the `members` event gives them.
+    pub fn members(&self) -> JsValue {
+        detail::members(self.client.members())
+    }
+
+    /// Our member id, once joined.
+    pub fn me(&self) -> Option<u64> {
+        self.client.member()
+    }
+
+    /// Our role, once joined (`"host"`, `"controller"` or `"viewer"`).
+    pub fn role(&self) -> Option<&'static str> {
+        self.client.role().map(|r| r.as_str())
+    }
+
+    /// Whether the room takes our playback, source and queue commands:
+    /// the room's own rule, on our role and its mode.
+    pub fn can_control(&self) -> bool {
+        self.client.can_control()
+    }
+
+    /// The queue as last heard, as the `queue` event gives it.
+    pub fn queue(&self) -> JsValue {
+        detail::queue(self.client.queue())
+    }
+
+    /// The room's settings as last heard, as the `settings` event gives them.
+    pub fn settings(&self) -> JsValue {
+        detail::settings(self.client.mode(), self.client.has_password())
     }
 
     /// The media engine, while the element plays the source.
@@ -547,7 +526,7 @@ impl Shared {
     /// `playable()`): the media engine for media URLs, an embed for YouTube
     /// and Vimeo, the element awaiting this member's own copy for a local
     /// file. A page event to dispatch after the borrow, if any.
-    fn load(&mut self, url: &str) -> Option<(&'static str, JsValue)> {
+    fn load(&mut self, url: &str) -> Option<(Event, JsValue)> {
         if self.loaded.as_deref() == Some(url) {
             return None;
         }
@@ -575,7 +554,7 @@ impl Shared {
                 });
                 if let Some((f, fp)) = own {
                     if fp == file.fingerprint {
-                        event = Some(("local-file", local::verdict(&file, &f, sync_core::source::LocalMatch::Same)));
+                        event = Some((Event::LocalFile, local::verdict(&file, &f, sync_core::source::LocalMatch::Same)));
                     }
                     self.own_file = Some((f, fp));
                 }
@@ -588,7 +567,7 @@ impl Shared {
             }
         };
         if let Err(e) = made {
-            event = Some(("error", error_detail("media", &crate::dom::describe(&e))));
+            event = Some((Event::Error, error_detail("media", &crate::dom::describe(&e))));
         }
         // Another kind of player: the sync loop starts afresh with what it offers.
         let caps = self.backend.capabilities();
@@ -614,9 +593,7 @@ impl Shared {
     pub fn playhead(&self) -> JsValue {
         let obs = self.backend.observe();
         let position = self.client.position(now_ms(), &obs);
-        from_json(&json::object(|o| {
-            o.num("position", position).num_or_null("duration", obs.duration).bool("paused", obs.paused);
-        }))
+        detail::playhead(position, obs.duration, obs.paused)
     }
 
     pub fn chat(&mut self, text: String) {
