@@ -23,27 +23,42 @@ export interface TextTrackInfo {
 /** A cue showing now: times on the element's clock (delay included), `text` WebVTT markup, `plain` without. */
 export interface ShowingCue { start: number; end: number; text: string; plain: string }
 
+/** What went wrong: `code` (media, subtitles) and a message for people. */
+export interface ErrorDetail { code: string; message: string }
+/** The selected text track (its id) and the cues it shows now. */
+export interface CueChange { track: number; cues: ShowingCue[] }
+/** MPEG-TS HLS: a CEA-608 caption as broadcast showed it (times in s). */
+export interface Caption { track: "CC1"; start: number; end: number; text: string }
+/** MPEG-TS HLS: timed ID3 metadata at a presentation time (s). */
+export interface TimedMetadata { time: number; id3: Uint8Array }
+/** MPEG-TS HLS: one segment transmuxed on the main thread: its bytes, the ms it took, each track's span as appended (s). */
+export interface TransmuxTiming { segment: number; bytes: number; ms: number; video?: [number, number]; audio?: [number, number] }
+
+// BEGIN GENERATED: events (cargo xtask codegen)
 /** Events on `MediaPlayer.events`. */
 export interface MediaPlayerEventMap {
-  /** The ladder is known. */
+  /** Something failed: a refused command, the media, a subtitle file. */
+  error: CustomEvent<ErrorDetail>;
+  /** The video ladder is known (DASH or HLS). */
   qualities: CustomEvent<Quality[]>;
   /** A quality is being fetched. */
   quality: CustomEvent<Quality>;
+  /** The media engine waits for data (true) or has enough again (false). */
   buffering: CustomEvent<boolean>;
-  error: CustomEvent<{ code: string; message: string }>;
-  /** MPEG-TS HLS: timed ID3 metadata at a presentation time (s). */
-  metadata: CustomEvent<{ time: number; id3: Uint8Array }>;
-  /** MPEG-TS HLS: a CEA-608 caption (CC1 from H.264 SEI) as broadcast showed it, once it ends. */
-  caption: CustomEvent<{ track: "CC1"; start: number; end: number; text: string }>;
-  /** MPEG-TS HLS: one segment transmuxed on the main thread (bytes of TS, ms), each track's presentation span as appended (s). */
-  transmux: CustomEvent<{ segment: number; bytes: number; ms: number; video?: [number, number]; audio?: [number, number] }>;
-  /** The selected text track's showing cues changed (fired by the element's `cuechange`). */
-  cue: CustomEvent<{ track: number; cues: ShowingCue[] }>;
-  /** Another text track was selected (its id), or none (null). */
+  /** The selected text track's showing cues changed. */
+  cue: CustomEvent<CueChange>;
+  /** Another text track is showing (its id), or none (null). */
   texttrack: CustomEvent<number | null>;
-  /** The stream's text tracks changed (a load): the whole list. */
+  /** The text tracks changed (a load, a file): the whole list. */
   texttracks: CustomEvent<TextTrackInfo[]>;
+  /** MPEG-TS HLS: a CEA-608 caption (CC1 from H.264 SEI) as broadcast showed it, once it ends. */
+  caption: CustomEvent<Caption>;
+  /** MPEG-TS HLS: timed ID3 metadata at a presentation time (s). */
+  metadata: CustomEvent<TimedMetadata>;
+  /** MPEG-TS HLS: one segment transmuxed on the main thread (bytes of TS, ms) and each track's span as appended (s). */
+  transmux: CustomEvent<TransmuxTiming>;
 }
+// END GENERATED
 
 /** DASH, HLS (fMP4 and MPEG-TS segments) and progressive files on one element. */
 export class MediaPlayer {

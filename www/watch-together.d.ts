@@ -23,10 +23,10 @@ export interface SyncStats {
   rateApplies: boolean;
 }
 
-/** The media engine alone, without a room: DASH, HLS (fMP4) and progressive files on one element. */
+/** The media engine alone, without a room: DASH, HLS (fMP4) and progressive files on one element (typed fully in `./media`). */
 export class MediaPlayer {
   constructor(video: HTMLVideoElement);
-  /** Events: `qualities`, `quality`, `buffering`, `error`. */
+  /** Events: those of `SessionEventMap` that README's table lists as firing on a MediaPlayer. */
   readonly events: EventTarget;
   /** Play a URL, or `{ url, kind }` to skip detection. */
   load(source: string | { url: string; kind?: "dash" | "hls" | "progressive" }): void;
@@ -61,6 +61,14 @@ export interface RoomSubtitles {
 
 /** A cue showing now: times on the element's clock, `text` WebVTT markup, `plain` without. */
 export interface ShowingCue { start: number; end: number; text: string; plain: string }
+/** The selected text track (its id) and the cues it shows now. */
+export interface CueChange { track: number; cues: ShowingCue[] }
+/** MPEG-TS HLS: a CEA-608 caption as broadcast showed it (times in s). */
+export interface Caption { track: "CC1"; start: number; end: number; text: string }
+/** MPEG-TS HLS: timed ID3 metadata at a presentation time (s). */
+export interface TimedMetadata { time: number; id3: Uint8Array }
+/** MPEG-TS HLS: one segment transmuxed on the main thread: its bytes, the ms it took, each track's span as appended (s). */
+export interface TransmuxTiming { segment: number; bytes: number; ms: number; video?: [number, number]; audio?: [number, number] }
 
 /** Who may play, pause, seek and change the source: everyone, or the host and the members it picks. */
 export type Mode = "open" | "controlled";
@@ -107,69 +115,112 @@ export interface Member {
   /** `away`: disconnected, inside the reconnect grace period. */
   status: "ready" | "buffering" | "away";
   /** How far this member's video is from the room (ms), as it last reported. */
-  drift_ms?: number;
-  rtt_ms?: number;
+  driftMs?: number;
+  /** Its round trip to the room (ms), as it last reported. */
+  rttMs?: number;
 }
 
 export interface Source {
   url: string;
   title?: string;
   /** What the player fetches instead of `url` (a signed media-proxy link). */
-  play_url?: string;
+  playUrl?: string;
   /** Which player plays it: the media engine, YouTube's or Vimeo's embed, or each member's own copy of a file. */
   kind: "media" | "youtube" | "vimeo" | "local";
   /** A local source: the file each member opens (`openLocalFile`). */
   file?: { name: string; size: number; duration: number };
+  /** The member who set it; null when the queue moved on (or it was set before you joined). */
+  by: number | null;
 }
 /** How your copy of the room's local file compares: the same bytes, another file of the same duration, or another video. */
 export interface LocalFileMatch { match: "same" | "other-version" | "different"; name: string; roomName: string }
-export interface QueueItem { id: number; url: string; title?: string; added_by: number }
+/** A queued source; `addedBy` is the member id of who queued it. */
+export interface QueueItem { id: number; url: string; title?: string; addedBy: number }
 export interface RoomSettings { mode: Mode; hasPassword: boolean }
 export interface Quality { id: string; bandwidth: number; width: number | null; height: number | null }
 export interface ChatMessage { id: number; member: number; name: string; text: string; /** server time, ms */ at: number }
-export interface PlaybackState { playing: boolean; position: number; rate: number; seq: number }
+/** Why the room changed its state itself: a member is buffering (the group waits), everyone is ready again, the item ended and the queue moved on, or it ended with nothing queued. */
+export type StateReason = "buffering" | "resume" | "advance" | "end";
+/**
+ * The room's playback state. `by`: the member whose command changed it (null: the room itself, or the state you joined to);
+ * `reason`: why the room changed it itself, else null.
+ */
+export interface PlaybackState { playing: boolean; position: number; rate: number; seq: number; by: number | null; reason: StateReason | null }
 export interface ConnectionState { state: "connecting" | "open" | "closed" | "kicked" | "refused"; retryInMs?: number }
-export interface SessionError { code: string; message: string }
+/** What went wrong: `code` (e.g. forbidden, media, subtitles) and a message for people. */
+export interface ErrorDetail { code: string; message: string }
+/** The detail of `error` and `reverted` (the name it had before 0.2). */
+export type SessionError = ErrorDetail;
 export interface AudioStatus { state: "running" | "suspended" | "interrupted" | "closed"; resumeAttempts: number; normalize: boolean; makeupGain: number }
 
-/** The `detail` of each event a Session dispatches. */
 export interface Ban { id: number; name: string }
+
+// BEGIN GENERATED: events (cargo xtask codegen)
+/** The `detail` of each event a Session dispatches. */
 export interface SessionEventMap {
+  /** You joined the room (again after a reconnect): your member id and role. */
   joined: CustomEvent<{ member: number; role: Role }>;
+  /** The room's playback state changed: `by` the member whose command changed it (null: the room itself), and why. */
   state: CustomEvent<PlaybackState>;
+  /** The room plays another source (`by`: who set it; null when the queue moved on). */
   source: CustomEvent<Source>;
+  /** The members changed (a join, a leave, a role, a status, a drift report): the whole list. */
   members: CustomEvent<Member[]>;
+  /** The queue changed: the whole list. */
   queue: CustomEvent<QueueItem[]>;
+  /** The room's bans changed (the host may lift one with `unban`). */
   bans: CustomEvent<Ban[]>;
+  /** The room's mode or password changed. */
   settings: CustomEvent<RoomSettings>;
+  /** A chat line (the recent ones come after joining). */
   chat: CustomEvent<ChatMessage>;
+  /** Sync figures, about four times a second. */
   stats: CustomEvent<SyncStats>;
-  reverted: CustomEvent<SessionError>;
-  error: CustomEvent<SessionError>;
+  /** The room refused a command of yours: the video is put back. */
+  reverted: CustomEvent<ErrorDetail>;
+  /** Something failed: a refused command, the media, a subtitle file. */
+  error: CustomEvent<ErrorDetail>;
+  /** The socket opened, closed (then `retryInMs`), or the room removed or refused you. */
   connection: CustomEvent<ConnectionState>;
+  /** Autoplay was refused (playing muted) or the audio is suspended: any tap or key brings the sound back. */
   "needs-gesture": CustomEvent<null>;
+  /** The sound is back after a gesture. */
   unmuted: CustomEvent<null>;
+  /** The WebAudio graph's state changed. */
   audio: CustomEvent<AudioStatus>;
+  /** The video ladder is known (DASH or HLS). */
   qualities: CustomEvent<Quality[]>;
+  /** A quality is being fetched. */
   quality: CustomEvent<Quality>;
+  /** The media engine waits for data (true) or has enough again (false). */
   buffering: CustomEvent<boolean>;
+  /** How your copy of the room's local file compares with the room's. */
   "local-file": CustomEvent<LocalFileMatch>;
   /** The selected text track's showing cues changed. */
-  cue: CustomEvent<{ track: number; cues: ShowingCue[] }>;
-  /** You selected another text track (its id), or none (null). */
+  cue: CustomEvent<CueChange>;
+  /** Another text track is showing (its id), or none (null). */
   texttrack: CustomEvent<number | null>;
-  /** The source's text tracks changed (a new source): the whole list. */
+  /** The text tracks changed (a load, a file): the whole list. */
   texttracks: CustomEvent<TextTrackInfo[]>;
-  /** The room's subtitle files or their delay changed. */
+  /** The room's subtitle files, their delay or its default language changed. */
   subtitles: CustomEvent<RoomSubtitles>;
+  /** MPEG-TS HLS: a CEA-608 caption (CC1 from H.264 SEI) as broadcast showed it, once it ends. */
+  caption: CustomEvent<Caption>;
+  /** MPEG-TS HLS: timed ID3 metadata at a presentation time (s). */
+  metadata: CustomEvent<TimedMetadata>;
+  /** MPEG-TS HLS: one segment transmuxed on the main thread (bytes of TS, ms) and each track's span as appended (s). */
+  transmux: CustomEvent<TransmuxTiming>;
 }
+// END GENERATED
 
 /** One membership of one room. Events are dispatched on the session itself. */
 export class Session extends EventTarget {
   private constructor(inner: unknown);
+  /** The members as last heard (from the player: the same list the `members` event gives). */
   readonly members: Member[];
   /** Your member id once joined. */
   readonly me: number | null;
+  /** Your role once joined (the host may change it). */
   readonly role: Role | null;
   readonly queue: QueueItem[];
   readonly bans: Ban[];
@@ -177,7 +228,7 @@ export class Session extends EventTarget {
   readonly connection: ConnectionState["state"];
   /** The room's source, once known. */
   readonly source: Source | null;
-  /** Whether you may play, pause, seek and change the source now. */
+  /** Whether the room takes your play, pause, seek, source and queue commands now: the room's own rule on your role and its mode (false until joined). */
   readonly canControl: boolean;
   readonly stats: SyncStats;
   /** What plays now, whatever the player (the element, YouTube's or Vimeo's embed). */

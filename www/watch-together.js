@@ -2,9 +2,10 @@
 // Hand-written over the wasm-bindgen exports of player-wasm (./pkg), so that
 // errors are typed, the wasm is initialised once, and a wrong password or a
 // missing room is told before anything connects.
+import { EVENTS } from "./events.js";
 import init, { join as joinWasm, MediaPlayer } from "./pkg/player_wasm.js";
 
-export { MediaPlayer };
+export { EVENTS, MediaPlayer };
 
 let ready = null;
 /** Load the wasm module (once). `join` calls it for you. */
@@ -22,26 +23,18 @@ export class WatchTogetherError extends Error {
   }
 }
 
-/** Every event a Session dispatches. */
-export const EVENTS = ["joined", "state", "source", "members", "queue", "bans", "settings", "chat", "stats", "reverted", "error", "connection",
-  "needs-gesture", "unmuted", "audio", "qualities", "quality", "buffering", "local-file", "cue", "texttrack", "texttracks", "subtitles"];
-
 /** One membership of one room. Events (CustomEvent, `detail` as documented) are dispatched on the session itself. */
 export class Session extends EventTarget {
   #inner;
   #forward = [];
-  /** Latest member list, your own id and role, the queue and the room's settings. */
-  members = [];
-  me = null;
-  role = null;
-  queue = [];
+  /** What the wasm session knew when it was left (it is freed then). */
+  #last = null;
   /** The room's bans, `[{id, name}]` (the host may lift one with `unban`). */
   bans = [];
-  settings = { mode: "open", hasPassword: false };
   connection = "connecting";
   /** The room's subtitle files, the delay everyone applies and the room's default language: `{files: [{id, label, language, cues, by}], delayMs, language}`. */
   subtitles = { files: [], delayMs: 0, language: "" };
-  /** The room's source: `{url, title?, play_url?, kind, file?}` (`kind`: media, youtube, vimeo or local). */
+  /** The room's source: `{url, title?, playUrl?, kind, file?, by}` (`kind`: media, youtube, vimeo or local). */
   source = null;
 
   constructor(inner) {
@@ -51,11 +44,7 @@ export class Session extends EventTarget {
     for (const type of EVENTS) {
       const fn = (e) => {
         const d = e.detail;
-        if (type === "joined") { this.me = d.member; this.role = d.role; }
-        if (type === "members") { this.members = d; const mine = d.find((m) => m.id === this.me); if (mine) this.role = mine.role; }
-        if (type === "queue") this.queue = d;
         if (type === "bans") this.bans = d;
-        if (type === "settings") this.settings = d;
         if (type === "connection") this.connection = d.state;
         if (type === "source") this.source = d;
         if (type === "subtitles") this.subtitles = d;
@@ -111,11 +100,26 @@ export class Session extends EventTarget {
   /** What plays now, whatever the player (the element, YouTube's or Vimeo's embed): `{position, duration, paused}`. */
   get playhead() { return this.#inner.playhead(); }
   get audio() { return this.#inner.audio(); }
-  /** Whether you may play, pause, seek and change the source now. */
-  get canControl() { return this.settings.mode === "open" || this.role === "host" || this.role === "controller"; }
+  /** The members as the player last heard them: `[{id, name, role, status, driftMs?, rttMs?}]`. */
+  get members() { return this.#read("members"); }
+  /** Your member id once joined, else null. */
+  get me() { return this.#read("me"); }
+  /** Your role once joined ("host", "controller" or "viewer"), else null. */
+  get role() { return this.#read("role"); }
+  /** The queue: `[{id, url, title?, addedBy}]`. */
+  get queue() { return this.#read("queue"); }
+  /** The room's settings: `{mode, hasPassword}`. */
+  get settings() { return this.#read("settings"); }
+  /** Whether the room takes your play, pause, seek, source and queue commands now (the room's own rule; false until joined). */
+  get canControl() { return this.#read("canControl"); }
+  /** The wasm session's own knowledge; once left (and freed), what it knew then. */
+  #read(key) { return this.#last ? this.#last[key] : (this.#inner[key] ?? null); }
   /** Leave the room: the socket, timers, listeners and the MediaSource are released. */
   leave() {
+    if (this.#last) return;
     for (const [target, type, fn] of this.#forward.splice(0)) target.removeEventListener(type, fn);
+    const known = Object.fromEntries(["members", "me", "role", "queue", "settings"].map((k) => [k, this.#read(k)]));
+    this.#last = { ...known, canControl: false };
     this.#inner.leave();
     this.#inner.free?.();
   }

@@ -4,7 +4,7 @@
 // esbuild through the package's `exports`, served from another origin, and
 // two pages of that app join one room on the real worker and play in sync.
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,7 +18,7 @@ const tarball = resolve(process.env.WT_NPM_TARBALL
 const bin = (name) => join(root, "node_modules/.bin", name);
 
 const APP_TS = `
-import { join, WatchTogetherError, type Member, type Session } from "@watch-together/player";
+import { join, WatchTogetherError, type Member, type QueueItem, type Role, type Session, type StateReason } from "@watch-together/player";
 
 const params = new URLSearchParams(location.search);
 const video = document.querySelector("video")!;
@@ -29,6 +29,23 @@ try {
   session.addEventListener("members", (e) => {
     const names: string[] = e.detail.map((m: Member) => m.name);
     document.getElementById("members")!.textContent = names.join(", ");
+    const drifts: number[] = e.detail.flatMap((m) => (m.driftMs === undefined ? [] : [m.driftMs]));
+    document.getElementById("members")!.dataset.drift = drifts.join(",");
+  });
+  session.addEventListener("queue", (e) => {
+    const by: number[] = e.detail.map((item: QueueItem) => item.addedBy);
+    document.getElementById("queue")!.textContent = by.join(",");
+  });
+  session.addEventListener("state", (e) => {
+    const by: number | null = e.detail.by;
+    const reason: StateReason | null = e.detail.reason;
+    document.getElementById("state")!.textContent += \`\${e.detail.playing ? "playing" : "paused"} by \${by ?? "the room"}\${reason ? \` (\${reason})\` : ""}; \`;
+  });
+  session.addEventListener("source", () => {
+    const proxied: string | undefined = session.source?.playUrl;
+    const role: Role | null = session.role;
+    const allowed: boolean = session.canControl;
+    document.getElementById("source")!.textContent = \`\${proxied ? "proxied" : "direct"} · \${role} · \${allowed}\`;
   });
   (globalThis as unknown as { app: { session: Session } }).app = { session };
 } catch (e) {
@@ -45,6 +62,10 @@ s.setMode("anarchy");
 s.addEventListener("members", (e) => e.detail.toFixed());
 import { MediaPlayer } from "@watch-together/player/media";
 new MediaPlayer(document.createElement("video")).load({ url: "a.mpd", kind: "rtmp" });
+s.addEventListener("members", (e) => e.detail.map((m) => m.drift_ms));
+s.addEventListener("queue", (e) => e.detail.map((item) => item.added_by));
+const proxied: string | undefined = s.source?.play_url;
+s.members.map((m) => m.rtt_ms);
 `;
 
 // The player alone (no room), from its own entry point.
@@ -62,6 +83,7 @@ export async function playAlone(video: HTMLVideoElement, url: string): Promise<Q
 
 const HTML = `<!doctype html><meta charset="utf-8"><title>npm consumer</title><link rel="icon" href="data:,">
 <video id="video" playsinline muted></video><p>connection: <span id="connection">loading</span></p><p id="members"></p>
+<p id="state"></p><p id="queue"></p><p id="source"></p>
 <script type="module" src="./app.js"></script>`;
 
 const stack = withStack();
@@ -98,6 +120,19 @@ test("the installed package is what package.json promises", () => {
     assert.ok(require.resolve(spec).startsWith(pkgDir), spec);
   }
   assert.match(readFileSync(join(pkgDir, "README.md"), "utf8"), /import \{ join \} from "@watch-together\/player"/);
+  // Every module the package's own modules import is in the package.
+  for (const file of readdirSync(pkgDir).filter((f) => f.endsWith(".js"))) {
+    for (const [, spec] of readFileSync(join(pkgDir, file), "utf8").matchAll(/(?:from|import) "(\.\/[^"]+)"/g)) {
+      assert.ok(existsSync(join(pkgDir, spec)), `${file} imports ${spec}, which the package lacks`);
+    }
+  }
+  // The generated event list ships next to the API that imports it; the changelog names the renames.
+  assert.match(readFileSync(join(pkgDir, "events.js"), "utf8"), /export const EVENTS = Object\.freeze\(\[/);
+  const changelog = readFileSync(join(pkgDir, "CHANGELOG.md"), "utf8");
+  assert.ok(changelog.includes(`## ${cargo}`), "the changelog has this version");
+  for (const [from, to] of [["drift_ms", "driftMs"], ["rtt_ms", "rttMs"], ["added_by", "addedBy"], ["play_url", "playUrl"]]) {
+    assert.ok(changelog.includes(`| \`${from}\` | \`${to}\` |`), `CHANGELOG: ${from} → ${to}`);
+  }
 });
 
 test("tsc accepts the consumer against the package types and rejects misuse", async () => {
@@ -109,8 +144,9 @@ test("tsc accepts the consumer against the package types and rejects misuse", as
   const bad = await exec(bin("tsc"), ["-p", "."], { cwd: app });
   rmSync(join(app, "src/wrong.ts"));
   assert.notEqual(bad.status, 0, "misuse must not type-check");
-  // Each of the five misuses (lines 3–6 and 8) is an error of its own.
-  for (const line of [3, 4, 5, 6, 8]) assert.ok(bad.stdout.includes(`src/wrong.ts(${line},`), `tsc flags line ${line}: ${bad.stdout}`);
+  // Each misuse (lines 3–6 and 8; the 0.1 names on lines 9–12) is an error of its own.
+  for (const line of [3, 4, 5, 6, 8, 9, 10, 11, 12]) assert.ok(bad.stdout.includes(`src/wrong.ts(${line},`), `tsc flags line ${line}: ${bad.stdout}`);
+  for (const name of ["drift_ms", "added_by", "play_url", "rtt_ms"]) assert.ok(bad.stdout.includes(`Property '${name}' does not exist`), `tsc: no ${name}: ${bad.stdout}`);
 });
 
 test("an esbuild app from the tarball, on another origin, joins and plays in sync", async () => {
@@ -132,8 +168,18 @@ test("an esbuild app from the tarball, on another origin, joins and plays in syn
     pages.push(p);
   }
   for (const p of pages) await waitFor(p, () => document.getElementById("members").textContent.split(", ").length === 2, null, 10_000, "both members listed");
+  // What the wasm session knows, through the typed getters: an open room, everyone controls.
+  for (const p of pages) {
+    const { role, canControl, me, members } = await p.evaluate(() => {
+      const s = globalThis.app.session;
+      return { role: s.role, canControl: s.canControl, me: s.me, members: s.members.map((m) => m.id) };
+    });
+    assert.ok(["host", "viewer"].includes(role) && canControl === true && members.includes(me), JSON.stringify({ role, canControl, me, members }));
+  }
   await pages[0].evaluate(() => globalThis.app.session.play());
   for (const p of pages) await waitFor(p, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 1, null, 10_000, "both play");
+  const ana = await pages[0].evaluate(() => globalThis.app.session.me);
+  await waitFor(pages[1], (id) => document.getElementById("state").textContent.includes(`playing by ${id}; `), ana, 5_000, "Ben's state event says Ana played");
   await converge(pages[0], pages[1], 0.1, 10_000, "in sync");
   for (const p of pages) assert.deepEqual(p.problems, []);
 });

@@ -6,6 +6,8 @@
 //!   (`cargo xtask test e2e engine`: one stage, only files whose name has "engine")
 //! - `cargo xtask build` install what is missing and build the player, worker and demo
 //! - `cargo xtask tidy`  check the cores stay pure (no platform crates, no clocks)
+//! - `cargo xtask codegen` write what comes from the player's event list
+//!   (`www/events.js`, the `.d.ts` event maps, the READMEs' tables)
 //! - `cargo xtask bench sim` sync figures from the seeded simulation
 //! - `cargo xtask deploy` build, then `wrangler deploy`
 
@@ -15,6 +17,7 @@ use std::time::{Instant, SystemTime};
 
 mod bench;
 mod bundle;
+mod codegen;
 mod gates;
 mod proc;
 mod setup;
@@ -42,6 +45,10 @@ fn main() -> ExitCode {
             (_, 0) => Ok(()),
             (_, failed) => Err(format!("{failed} tidy check(s) failed")),
         }),
+        Some("codegen") => {
+            step("codegen: from player-wasm/src/events.rs");
+            codegen::write(&root)
+        }
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("sim") | None => bench::sim(&root),
             Some("room") => build(&root).and_then(|_| {
@@ -81,7 +88,7 @@ fn main() -> ExitCode {
         },
         Some("deploy") => build(&root).and_then(|_| run_interactive(Command::new(root.join("node_modules/.bin/wrangler")).arg("deploy").current_dir(&root))),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test|build|pack|tidy|bench|deploy>");
+            eprintln!("usage: cargo xtask <dev|test|build|pack|tidy|codegen|bench|deploy>");
             return ExitCode::from(2);
         }
     };
@@ -167,7 +174,7 @@ fn core_inputs(root: &Path) -> Vec<PathBuf> {
 }
 
 /// The npm package `@watch-together/player`: the JS API and the embed from
-/// www/, the wasm-bindgen output, and player-wasm/npm/{package.json,README.md}
+/// www/, the wasm-bindgen output, and player-wasm/npm/{package.json,README.md,CHANGELOG.md}
 /// with the workspace version, packed by `npm pack` into target/npm/.
 fn pack(root: &Path) -> Result<PathBuf> {
     step("packing the npm package @watch-together/player (npm pack)");
@@ -181,7 +188,7 @@ fn pack(root: &Path) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(dir.join("pkg/media")).map_err(|e| format!("{}: {e}", dir.display()))?;
     let copy = |from: &str, to: &str| std::fs::copy(root.join(from), dir.join(to)).map(|_| ()).map_err(|e| format!("{from}: {e}"));
-    for f in ["watch-together.js", "watch-together.d.ts", "embed.js", "embed.d.ts", "media-player.js", "media-player.d.ts"] {
+    for f in ["watch-together.js", "watch-together.d.ts", "events.js", "embed.js", "embed.d.ts", "player-ui.js", "media-player.js", "media-player.d.ts"] {
         copy(&format!("www/{f}"), f)?;
     }
     for f in ["player_wasm.js", "player_wasm.d.ts", "player_wasm_bg.wasm", "player_wasm_bg.wasm.d.ts"] {
@@ -189,6 +196,7 @@ fn pack(root: &Path) -> Result<PathBuf> {
         copy(&format!("www/pkg/media/{f}"), &format!("pkg/media/{f}"))?;
     }
     copy("player-wasm/npm/README.md", "README.md")?;
+    copy("player-wasm/npm/CHANGELOG.md", "CHANGELOG.md")?;
     // xtask is versioned with the workspace too.
     let version = env!("CARGO_PKG_VERSION");
     let manifest = std::fs::read_to_string(root.join("player-wasm/npm/package.json")).map_err(|e| format!("player-wasm/npm/package.json: {e}"))?;

@@ -119,8 +119,8 @@ fn room_id_rule(root: &Path) -> Vec<String> {
     problems
 }
 
-/// Every tidy check: purity, the gates over the tree, and the gates'
-/// self-tests. Returns (passed, failed); failures are printed.
+/// Every tidy check: purity, the generated files, the gates over the
+/// tree, and the gates' self-tests. Returns (passed, failed); failures are printed.
 pub fn run(root: &Path) -> (u64, u64) {
     let (mut passed, mut failed) = (0, 0);
     match purity(root) {
@@ -140,6 +140,8 @@ pub fn run(root: &Path) -> (u64, u64) {
             failed += 1;
         }
     };
+    let t = std::time::Instant::now();
+    report("generated files say what player-wasm/src/events.rs says (cargo xtask codegen)", t, crate::codegen::check(root));
     // Each gate first shows it can fail, then looks at the tree.
     for gate in crate::gates::SELF_TESTS.iter().chain(crate::gates::GATES) {
         let t = std::time::Instant::now();
