@@ -83,6 +83,10 @@ svg { width: 24px; height: 24px; fill: currentColor; flex: none; }
 .toast { position: absolute; left: 50%; top: 40%; transform: translate(-50%, -50%); background: rgba(0, 0, 0, .85); padding: 8px 14px; border-radius: 8px; max-width: 80%; text-align: center; pointer-events: none; }
 .unmute { position: absolute; left: 50%; top: 12px; transform: translateX(-50%); background: #fff; color: #111; font-weight: 600; border-radius: 20px; padding: 0 16px; z-index: 2; }
 .unmute:hover { background: #e6e6e6; }
+.reaction { position: absolute; bottom: 70px; font-size: 34px; pointer-events: none; animation: rise 2.4s ease-out forwards; text-align: center; }
+.reaction small { display: block; font-size: 11px; background: rgba(0, 0, 0, .78); border-radius: 4px; padding: 0 4px; }
+@keyframes rise { from { transform: translateY(0); opacity: 1; } to { transform: translateY(-180px); opacity: 0; } }
+@media (prefers-reduced-motion: reduce) { .reaction { animation: none; opacity: .9; } }
 .ripple { position: absolute; top: 0; bottom: 64px; width: 33%; display: flex; align-items: center; justify-content: center; font-size: 18px; font-weight: 600; background: rgba(255, 255, 255, .12); pointer-events: none; }
 .ripple.left { left: 0; border-radius: 0 50% 50% 0; } .ripple.right { right: 0; border-radius: 50% 0 0 50%; }
 :host(.narrow) .volume input, :host(.narrow) .hide-narrow { display: none; }
@@ -430,6 +434,16 @@ export class PlayerUI extends HTMLElement {
     } catch (err) {
       this.#toast(`Fullscreen refused: ${err.message ?? err}`);
     }
+  }
+
+  /** A reaction (an emoji someone sent) floats up over the picture for a moment. */
+  react(emoji, who) {
+    const div = Object.assign(document.createElement("div"), { className: "reaction", textContent: emoji });
+    div.setAttribute("aria-hidden", "true");
+    if (who) div.append(Object.assign(document.createElement("small"), { textContent: who }));
+    div.style.left = `${10 + Math.random() * 75}%`;
+    this.shadowRoot.append(div);
+    setTimeout(() => div.remove(), 2500);
   }
 
   // ---- state ----

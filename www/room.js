@@ -388,7 +388,7 @@ session.addEventListener("members", (e) => {
     }
     const status = document.createElement("span");
     status.className = `badge status-${m.status}`;
-    status.textContent = m.status !== "ready" ? m.status : m.drift_ms == null ? "ready" : `${Math.round(m.drift_ms)} ms · ${Math.round(m.rtt_ms ?? 0)} ms rtt`;
+    status.textContent = m.status !== "ready" ? m.status : m.driftMs == null ? "ready" : `${Math.round(m.driftMs)} ms · ${Math.round(m.rttMs ?? 0)} ms rtt`;
     li.append(who, status);
     if (session.role === "host" && m.id !== session.me) {
       const actions = document.createElement("span");
@@ -455,8 +455,13 @@ $("chat-more").addEventListener("click", () => {
   log.scrollTop = log.scrollHeight;
   $("chat-more").hidden = true;
 });
+// Reactions are chat lines of one emoji: they also float over the picture
+// (in fullscreen too), with who sent them.
+const REACTIONS = ["👍", "😂", "😮", "❤️", "👏"];
+for (const b of document.querySelectorAll(".reactions button")) b.addEventListener("click", () => session.chat(b.textContent));
 session.addEventListener("chat", (e) => {
   const line = e.detail;
+  if (REACTIONS.includes(line.text)) player.react(line.text, line.member === session.me ? "you" : line.name);
   logLine((li) => {
     const who = Object.assign(document.createElement("b"), { textContent: line.name });
     li.title = new Date(line.at).toLocaleTimeString();

@@ -38,9 +38,13 @@ mod dom;
 mod engine;
 pub mod events;
 #[cfg(feature = "room")]
+mod qr;
+#[cfg(feature = "room")]
 mod session;
 mod text;
 
+#[cfg(feature = "room")]
+pub use qr::qr_svg;
 #[cfg(feature = "room")]
 pub use session::api::{join, Session};
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { converge, newPage, pause, play, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, newPage, play, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, sleep, until, withStack } from "../support/stack.mjs";
 
 // Screenshots of the pages (checked by eye) go with the app test's.

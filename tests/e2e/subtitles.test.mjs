@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { joined, newPage, pause, play, waitFor, withBrowser } from "../support/browser.mjs";
+import { joined, newPage, play, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, setup, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
