@@ -26,6 +26,8 @@ const STYLE = `
 :host { display: block; position: relative; background: #000; color: #e8eaf0; font: 13px/1.4 system-ui, sans-serif; border-radius: 8px; overflow: hidden; }
 :host([hidden]) { display: none; }
 wt-player { border-radius: 8px 8px 0 0; }
+wt-player video::-webkit-media-text-track-container { transition: transform .2s; }
+wt-player:not(.idle) video::-webkit-media-text-track-container { transform: translateY(-64px); }
 .bar { display: flex; gap: .75em; align-items: center; padding: .4em .7em; background: #14161c; min-height: 2em; flex-wrap: wrap; }
 .dot { width: .6em; height: .6em; border-radius: 50%; background: #8a8f9c; flex: none; }
 .dot.open { background: #3fb950; }

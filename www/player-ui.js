@@ -72,7 +72,7 @@ svg { width: 24px; height: 24px; fill: currentColor; flex: none; }
 .seek[aria-disabled="true"] { cursor: not-allowed; }
 .seek[aria-disabled="true"] .thumb { display: none; }
 .tip { position: absolute; bottom: 22px; transform: translateX(-50%); background: #111; color: #fff; padding: 2px 6px; border-radius: 4px; font-size: 12px; font-variant-numeric: tabular-nums; pointer-events: none; white-space: nowrap; }
-.menu { position: absolute; bottom: 60px; right: 10px; min-width: 170px; max-height: 60%; overflow-y: auto; background: #1c1f26; border: 1px solid #3a3f4b; border-radius: 8px; padding: 4px; z-index: 3; }
+.menu { position: absolute; bottom: 60px; right: 10px; min-width: 170px; max-height: calc(100% - 70px); overflow-y: auto; background: #1c1f26; border: 1px solid #3a3f4b; border-radius: 8px; padding: 4px; z-index: 3; }
 .menu [role="menuitemradio"] { display: flex; width: 100%; justify-content: flex-start; height: 36px; padding: 0 10px 0 28px; position: relative; white-space: nowrap; }
 .menu [aria-checked="true"]::before { content: "✓"; position: absolute; left: 9px; }
 .menu .head { padding: 4px 10px; color: #c8ccd4; font-size: 12px; }
@@ -90,7 +90,8 @@ svg { width: 24px; height: 24px; fill: currentColor; flex: none; }
 .ripple { position: absolute; top: 0; bottom: 64px; width: 33%; display: flex; align-items: center; justify-content: center; font-size: 18px; font-weight: 600; background: rgba(255, 255, 255, .12); pointer-events: none; }
 .ripple.left { left: 0; border-radius: 0 50% 50% 0; } .ripple.right { right: 0; border-radius: 50% 0 0 50%; }
 :host(.narrow) .volume input, :host(.narrow) .hide-narrow { display: none; }
-:host(.narrow) button { min-width: 36px; padding: 0 5px; }
+:host(.narrow) button { min-width: 34px; padding: 0 3px; }
+:host(.narrow) .time { padding: 0 4px; font-size: 12px; }
 :host(:fullscreen) ::slotted(video) { aspect-ratio: auto; height: 100vh; }
 `;
 
@@ -153,6 +154,8 @@ export class PlayerUI extends HTMLElement {
   #els = {};
   #canControl = false;
   #rate = 1;
+  /** The room's last word: playing or not (null: not heard yet). */
+  #roomPlaying = null;
   #quality = "auto";
   #drift = null;
   #stats = null;
@@ -174,9 +177,9 @@ export class PlayerUI extends HTMLElement {
     root.innerHTML = `<style>${STYLE}</style>
       <div class="media" part="media"><slot></slot><div class="surface" part="surface"></div></div>
       <div class="sync" part="sync" role="status" aria-live="polite">Connecting…</div>
-      <div class="nerds" part="stats" hidden aria-label="Stats for nerds"></div>
+      <section class="nerds" part="stats" hidden aria-label="Stats for nerds"></section>
       <button type="button" class="unmute" hidden>Tap to unmute</button>
-      <div class="toast" role="status" aria-live="assertive" hidden></div>
+      <div class="toast" role="status" hidden></div>
       <div class="chrome" part="controls">
         <div class="seek" role="slider" tabindex="0" aria-label="Seek" aria-valuemin="0" aria-valuemax="0" aria-valuenow="0" aria-valuetext="0 seconds">
           <div class="track"><div class="played"></div></div><div class="thumb"></div><div class="tip" hidden></div>
@@ -192,7 +195,7 @@ export class PlayerUI extends HTMLElement {
           <button type="button" id="captions" aria-label="Captions" aria-haspopup="menu" aria-expanded="false" title="Captions (c)">${svg(ICON.captions)}</button>
           <button type="button" id="speed" aria-label="Speed" aria-haspopup="menu" aria-expanded="false" title="Speed (&lt; &gt;)">${svg(ICON.speed)}<span class="label hide-narrow">1×</span></button>
           <button type="button" id="quality" aria-label="Quality" aria-haspopup="menu" aria-expanded="false" title="Quality">${svg(ICON.quality)}<span class="label hide-narrow">Auto</span></button>
-          <button type="button" id="stats" aria-label="Stats for nerds" aria-pressed="false" title="Stats for nerds" class="hide-narrow">${svg(ICON.stats)}</button>
+          <button type="button" id="stats" aria-label="Stats for nerds" aria-pressed="false" title="Stats for nerds">${svg(ICON.stats)}</button>
           <button type="button" id="pip" class="hide-narrow" aria-label="Picture in picture" title="Picture in picture" hidden>${svg(ICON.pip)}</button>
           <button type="button" id="chat" aria-label="Show chat" aria-pressed="true" title="Chat and people" hidden>${svg(ICON.chat)}</button>
           <button type="button" id="fullscreen" aria-label="Fullscreen" title="Fullscreen (f)">${svg(ICON.fullscreen)}</button>
@@ -239,7 +242,9 @@ export class PlayerUI extends HTMLElement {
     g.on(e.stats, "click", () => this.toggleStats());
     g.on(e.chat, "click", () => this.#togglePanel());
     for (const kind of ["captions", "speed", "quality"]) {
-      g.on(e[kind], "click", () => this.#openMenu(kind));
+      g.on(e[kind], "click", () => {
+        if (kind !== "speed" || this.#allowed()) this.#openMenu(kind);
+      });
       g.on(e.menus[kind], "keydown", (ev) => this.#menuKey(kind, ev));
     }
     this.#wireSeek();
@@ -248,9 +253,14 @@ export class PlayerUI extends HTMLElement {
     g.on(this.keys === "document" ? document : this, "keydown", (ev) => this.#shortcut(ev));
     // Controls hide while playing and come back on any pointer move, touch or key.
     for (const type of ["pointermove", "pointerdown", "keydown", "focusin"]) g.on(this, type, () => this.#wake());
+    // A click anywhere but in an open menu or on its button closes it.
     g.on(document, "click", (ev) => {
-      if (!ev.composedPath().includes(this)) this.#closeMenus();
+      const path = ev.composedPath();
+      for (const [kind, menu] of Object.entries(e.menus)) {
+        if (!menu.hidden && !path.includes(menu) && !path.includes(e[kind])) this.#closeMenus();
+      }
     });
+    g.on(document, "visibilitychange", () => this.#render());
     g.on(document, "fullscreenchange", () => this.#showFullscreen());
     g.on(document, "webkitfullscreenchange", () => this.#showFullscreen());
     if (video) {
@@ -287,6 +297,7 @@ export class PlayerUI extends HTMLElement {
   attach(session) {
     this.#sessionGuards.clear();
     this.#session = session;
+    this.#roomPlaying = null;
     this.#stats = null;
     this.#drift = null;
     if (session) {
@@ -298,6 +309,7 @@ export class PlayerUI extends HTMLElement {
       });
       on("state", (s) => {
         this.#rate = s.rate;
+        this.#roomPlaying = s.playing;
         this.#showMenus();
         this.#render();
       });
@@ -461,8 +473,9 @@ export class PlayerUI extends HTMLElement {
     return { position: v?.currentTime ?? 0, duration: v && Number.isFinite(v.duration) ? v.duration : null, paused: v?.paused ?? true };
   }
 
+  /** In a room, what the room does (the element pauses for a moment in a seek); else the element. */
   #paused() {
-    return this.#playhead().paused;
+    return this.#roomPlaying === null ? this.#playhead().paused : !this.#roomPlaying;
   }
 
   #allowed() {
@@ -485,12 +498,18 @@ export class PlayerUI extends HTMLElement {
   // ---- drawing ----
 
   #render() {
+    // A hidden page draws nothing (its timers are the sync loop's); it draws
+    // again when shown.
+    if (document.hidden) return;
     const e = this.#els;
-    const { position, duration, paused } = this.#playhead();
-    const playing = !paused;
-    e.play.innerHTML = svg(playing ? ICON.pause : ICON.play);
-    e.play.setAttribute("aria-label", playing ? "Pause" : "Play");
-    e.play.title = `${playing ? "Pause" : "Play"} (k)${this.#canControl ? "" : ` — ${NO_CONTROL}`}`;
+    const { position, duration } = this.#playhead();
+    const playing = !this.#paused();
+    const label = playing ? "Pause" : "Play";
+    if (e.play.getAttribute("aria-label") !== label) {
+      e.play.innerHTML = svg(playing ? ICON.pause : ICON.play);
+      e.play.setAttribute("aria-label", label);
+    }
+    e.play.title = `${label} (k)${this.#canControl ? "" : ` — ${NO_CONTROL}`}`;
     // A live stream: the seekable window, "LIVE" and how far behind its edge.
     const video = this.video;
     let start = 0;
@@ -508,16 +527,16 @@ export class PlayerUI extends HTMLElement {
       e.clock.textContent = behind > 10 ? `−${fmt(behind)}` : "";
     } else {
       e.live.hidden = true;
-      e.clock.textContent = `${fmt(shown)} / ${fmt(end)}`;
+      e.clock.textContent = `${fmt(shown)} / ${fmt(Math.round(end))}`;
     }
     const span = end - start;
     const frac = span > 0 ? Math.min(1, Math.max(0, (shown - start) / span)) : 0;
     e.played.style.width = `${frac * 100}%`;
     e.thumb.style.left = `${frac * 100}%`;
     e.seek.setAttribute("aria-valuemin", String(Math.floor(start)));
-    e.seek.setAttribute("aria-valuemax", String(Math.floor(end)));
+    e.seek.setAttribute("aria-valuemax", String(Math.round(end)));
     e.seek.setAttribute("aria-valuenow", String(Math.floor(shown)));
-    e.seek.setAttribute("aria-valuetext", live ? `live, ${spoken(end - shown)} behind` : `${spoken(shown)} of ${spoken(end)}`);
+    e.seek.setAttribute("aria-valuetext", live ? `live, ${spoken(end - shown)} behind` : `${spoken(shown)} of ${spoken(Math.round(end))}`);
     // Buffered ranges (what the element holds; embeds keep theirs to themselves).
     const ranges = [];
     if (video && this.#kind !== "youtube" && this.#kind !== "vimeo" && span > 0) {
@@ -821,6 +840,7 @@ export class PlayerUI extends HTMLElement {
   #wake(arm = true) {
     this.classList.remove("idle");
     clearTimeout(this.#idleTimer);
+    this.#idleTimer = 0;
     if (arm) this.#armIdle();
   }
 
@@ -909,6 +929,11 @@ export class PlayerUI extends HTMLElement {
       this.toggleFullscreen();
     });
     // Touch: a tap shows or hides the controls; a double tap on either side seeks 10 s.
+    // (Whether they were hidden is read on the way down, capturing, before this
+    // element's own pointerdown shows them.)
+    g.on(this, "pointerdown", (ev) => {
+      if (ev.pointerType === "touch") this.#idleAtDown = this.classList.contains("idle");
+    }, { capture: true });
     g.on(surface, "pointerup", (ev) => {
       if (ev.pointerType !== "touch") return;
       this.#touchClick = true;
@@ -928,7 +953,7 @@ export class PlayerUI extends HTMLElement {
       }
       this.#lastTap = now;
       clearTimeout(this.#tapTimer);
-      const wasIdle = this.classList.contains("idle");
+      const wasIdle = this.#idleAtDown;
       this.#tapTimer = setTimeout(() => {
         if (wasIdle) this.#wake();
         else if (!this.#paused()) {
@@ -940,6 +965,7 @@ export class PlayerUI extends HTMLElement {
     });
   }
   #touchClick = false;
+  #idleAtDown = false;
 
   #ripple(side) {
     const div = Object.assign(document.createElement("div"), { className: `ripple ${side < 0 ? "left" : "right"}`, textContent: side < 0 ? "« 10 s" : "10 s »" });
@@ -949,6 +975,11 @@ export class PlayerUI extends HTMLElement {
 
   #shortcut(ev) {
     if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === "Escape" && Object.values(this.#els.menus).some((m) => !m.hidden)) {
+      this.#closeMenus(true);
+      ev.preventDefault();
+      return;
+    }
     const target = ev.composedPath()[0];
     if (editable(target)) return;
     // A focused button or slider keeps Space and Enter (and a slider its arrows).

@@ -439,7 +439,7 @@ $("password-form").addEventListener("submit", (e) => {
 const log = $("chat-log");
 function logLine(build, kind = "msg") {
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
-  const li = document.createElement("li");
+  const li = document.createElement("div");
   li.className = kind;
   build(li);
   log.append(li);

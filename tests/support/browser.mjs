@@ -84,17 +84,22 @@ export const joined = (page) => waitFor(page, () => (document.getElementById("co
 // The player's controls (www/player-ui.js, <wt-player>): Playwright's CSS
 // selectors reach into its shadow root; `evaluate` goes through `shadowRoot`.
 
-/** Press the player's Play (if it shows Play: it is one toggle). */
-export async function play(page) {
+/**
+ * Press the player's Play or Pause (one toggle, labelled by what the room
+ * does). A label the room has not confirmed yet (a press just before) is
+ * waited for; if the room already does what is asked, nothing is pressed.
+ */
+async function toggleTo(page, label) {
   await page.waitForSelector("wt-player #play:not([aria-disabled])", { timeout: 15_000 });
-  if ((await page.getAttribute("wt-player #play", "aria-label")) === "Play") await page.click("wt-player #play");
+  await page.waitForSelector(`wt-player #play[aria-label=${label}]`, { timeout: 3_000 }).catch(() => {});
+  if ((await page.getAttribute("wt-player #play", "aria-label")) === label) await page.click("wt-player #play");
 }
 
-/** Press the player's Pause (if it shows Pause). */
-export async function pause(page) {
-  await page.waitForSelector("wt-player #play:not([aria-disabled])", { timeout: 15_000 });
-  if ((await page.getAttribute("wt-player #play", "aria-label")) === "Pause") await page.click("wt-player #play");
-}
+/** Press the player's Play (if the room is not playing). */
+export const play = (page) => toggleTo(page, "Play");
+
+/** Press the player's Pause (if the room is playing). */
+export const pause = (page) => toggleTo(page, "Pause");
 
 /** The quality menu's items, read by opening it ("Auto …" first, then the ladder). */
 export async function qualityLabels(page) {
