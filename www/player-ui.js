@@ -55,7 +55,7 @@ button { font: inherit; color: #fff; background: transparent; border: 0; border-
 button:hover { background: rgba(255, 255, 255, .14); }
 button:focus-visible, .seek:focus-visible, input:focus-visible { outline: 2px solid #8ab4ff; outline-offset: 1px; }
 button[aria-disabled="true"] { color: #b9b9b9; cursor: not-allowed; }
-button[hidden], .menu[hidden] { display: none; }
+[hidden] { display: none !important; }
 svg { width: 24px; height: 24px; fill: currentColor; flex: none; }
 .label { font-size: 13px; }
 .time { font-variant-numeric: tabular-nums; padding: 0 8px; white-space: nowrap; font-size: 13px; }
@@ -154,6 +154,8 @@ export class PlayerUI extends HTMLElement {
   #els = {};
   #canControl = false;
   #rate = 1;
+  /** The WebAudio status, as the last `audio` event gave it. */
+  #audio = null;
   /** The room's last word: playing or not (null: not heard yet). */
   #roomPlaying = null;
   #quality = "auto";
@@ -176,7 +178,7 @@ export class PlayerUI extends HTMLElement {
     const root = this.attachShadow({ mode: "open" });
     root.innerHTML = `<style>${STYLE}</style>
       <div class="media" part="media"><slot></slot><div class="surface" part="surface"></div></div>
-      <div class="sync" part="sync" role="status" aria-live="polite">Connecting…</div>
+      <div class="sync" part="sync" role="status">Connecting…</div>
       <section class="nerds" part="stats" hidden aria-label="Stats for nerds"></section>
       <button type="button" class="unmute" hidden>Tap to unmute</button>
       <div class="toast" role="status" hidden></div>
@@ -234,7 +236,17 @@ export class PlayerUI extends HTMLElement {
     const video = this.video;
     this.#restoreVolume();
     g.on(e.play, "click", () => this.togglePlay());
-    g.on(e.mute, "click", () => this.toggleMute());
+    // (The press itself is the gesture that lets the session unmute an
+    // autoplay-muted video: the click acts on what the viewer saw.)
+    g.on(e.mute, "pointerdown", () => {
+      this.#mutedAtDown = this.video?.muted ?? null;
+    });
+    g.on(e.mute, "click", () => {
+      const was = this.#mutedAtDown;
+      this.#mutedAtDown = null;
+      if (was === true && this.video && !this.video.muted) this.#saveVolume();
+      else this.toggleMute();
+    });
     g.on(e.volume, "input", () => this.setVolume(Number(e.volume.value)));
     g.on(e.unmute, "click", () => this.#unmute());
     g.on(e.fullscreen, "click", () => this.toggleFullscreen());
@@ -280,6 +292,8 @@ export class PlayerUI extends HTMLElement {
     }
     narrow();
     this.#showFullscreen();
+    // (Moved in the page: listen to the session again.)
+    if (this.#session) this.attach(this.#session);
     this.#showVolume();
     this.#showPermissions();
     this.#showSync();
@@ -290,7 +304,9 @@ export class PlayerUI extends HTMLElement {
     this.dispatchEvent(new Event("wt-disconnect"));
     this.#guards.clear();
     this.#sessionGuards.clear();
-    for (const t of [this.#idleTimer, this.#toastTimer, this.#tapTimer, this.#seekTimer]) clearTimeout(t);
+    for (const t of [this.#idleTimer, this.#toastTimer, this.#tapTimer, this.#seekTimer, this.#clickTimer]) clearTimeout(t);
+    this.#idleTimer = 0;
+    this.#pendingSeek = null;
   }
 
   /** Drive the controls from `session` (watch-together.js), or from nothing (null). */
@@ -298,6 +314,15 @@ export class PlayerUI extends HTMLElement {
     this.#sessionGuards.clear();
     this.#session = session;
     this.#roomPlaying = null;
+    this.#audio = null;
+    this.#buffering = false;
+    this.#waitingFor = [];
+    this.#kind = "media";
+    this.#lastQuality = null;
+    this.#quality = "auto";
+    this.#rate = 1;
+    this.#pendingSeek = null;
+    clearTimeout(this.#seekTimer);
     this.#stats = null;
     this.#drift = null;
     if (session) {
@@ -336,7 +361,10 @@ export class PlayerUI extends HTMLElement {
         this.#showMenus();
       });
       for (const type of ["qualities", "texttracks", "texttrack"]) on(type, () => this.#showMenus());
-      on("audio", () => this.#showNerds());
+      on("audio", (a) => {
+        this.#audio = a;
+        this.#showNerds();
+      });
       on("needs-gesture", () => {
         this.#els.unmute.hidden = false;
       });
@@ -450,6 +478,7 @@ export class PlayerUI extends HTMLElement {
 
   /** A reaction (an emoji someone sent) floats up over the picture for a moment. */
   react(emoji, who) {
+    if (this.shadowRoot.querySelectorAll(".reaction").length >= 8) return;
     const div = Object.assign(document.createElement("div"), { className: "reaction", textContent: emoji });
     div.setAttribute("aria-hidden", "true");
     if (who) div.append(Object.assign(document.createElement("small"), { textContent: who }));
@@ -464,7 +493,8 @@ export class PlayerUI extends HTMLElement {
     const s = this.#session;
     if (s) {
       try {
-        return s.playhead;
+        const p = s.playhead;
+        if (p) return p;
       } catch {
         // (Session gone: the element's own figures.)
       }
@@ -492,7 +522,11 @@ export class PlayerUI extends HTMLElement {
 
   #isFullscreen() {
     const target = this.fullscreen ?? this;
-    return target.matches(":fullscreen") || document.webkitFullscreenElement === target;
+    // (By element, not `:fullscreen`, which Safari before 16.4 does not parse;
+    // from inside a shadow root the document names its host.)
+    let el = document.fullscreenElement ?? document.webkitFullscreenElement ?? null;
+    while (el && el !== target && el.shadowRoot?.fullscreenElement) el = el.shadowRoot.fullscreenElement;
+    return el === target;
   }
 
   // ---- drawing ----
@@ -715,7 +749,7 @@ export class PlayerUI extends HTMLElement {
     let cls = "";
     const conn = s?.connection;
     if (s && conn !== "open") {
-      text = conn === "closed" ? "Offline — reconnecting…" : conn === "kicked" ? "Removed from the room" : "Connecting…";
+      text = conn === "closed" ? "Offline — reconnecting…" : conn === "kicked" ? "Removed from the room" : conn === "refused" ? "Refused by the room" : "Connecting…";
       cls = conn === "connecting" ? "warn" : "bad";
     } else if (s) {
       const drift = this.#drift;
@@ -740,6 +774,8 @@ export class PlayerUI extends HTMLElement {
         cls = "bad";
       }
     }
+    // Screen readers hear a change of state, not every figure.
+    el.setAttribute("aria-live", el.dataset.state === cls ? "off" : "polite");
     if (el.textContent !== text) el.textContent = text;
     el.className = `sync ${cls}`;
     el.dataset.state = cls;
@@ -762,11 +798,9 @@ export class PlayerUI extends HTMLElement {
       const q = v.getVideoPlaybackQuality?.();
       lines.push(`video ${v.videoWidth}×${v.videoHeight} · buffer ${ahead.toFixed(1)} s${q ? ` · dropped ${q.droppedVideoFrames}/${q.totalVideoFrames}` : ""}`);
     }
-    try {
-      const a = this.#session?.audio;
+    {
+      const a = this.#audio;
       if (a) lines.push(`audio ${a.state}${a.normalize ? ` · loudness ${a.makeupGain >= 0 ? "+" : ""}${(20 * Math.log10(a.makeupGain || 1)).toFixed(1)} dB` : ""}`);
-    } catch {
-      // (No audio graph: nothing to say.)
     }
     n.textContent = lines.join("\n");
   }
@@ -849,7 +883,9 @@ export class PlayerUI extends HTMLElement {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = 0;
       const menuOpen = Object.values(this.#els.menus).some((m) => !m.hidden);
-      const overBar = this.#els.chrome.matches(":hover");
+      // (A keyboard user's focus ring stays in sight; a clicked button's focus does not hold them.)
+      const focused = this.shadowRoot.activeElement;
+      const overBar = this.#els.chrome.matches(":hover") || (this.#els.chrome.contains(focused) && focused.matches(":focus-visible"));
       if (!this.#paused() && !menuOpen && !overBar && !this.#dragging) this.classList.add("idle");
     }, IDLE_MS);
   }
@@ -922,10 +958,14 @@ export class PlayerUI extends HTMLElement {
     g.on(surface, "click", (ev) => {
       if (ev.pointerType === "touch" || this.#touchClick) return;
       this.#closeMenus();
-      this.togglePlay();
+      // A double click is fullscreen, not two commands to the room.
+      clearTimeout(this.#clickTimer);
+      if (ev.detail > 1) return;
+      this.#clickTimer = setTimeout(() => this.togglePlay(), DOUBLE_TAP_MS);
     });
     g.on(surface, "dblclick", (ev) => {
       if (ev.pointerType === "touch" || this.#touchClick) return;
+      clearTimeout(this.#clickTimer);
       this.toggleFullscreen();
     });
     // Touch: a tap shows or hides the controls; a double tap on either side seeks 10 s.
@@ -965,6 +1005,8 @@ export class PlayerUI extends HTMLElement {
     });
   }
   #touchClick = false;
+  #mutedAtDown = null;
+  #clickTimer = 0;
   #idleAtDown = false;
 
   #ripple(side) {
@@ -982,6 +1024,12 @@ export class PlayerUI extends HTMLElement {
     }
     const target = ev.composedPath()[0];
     if (editable(target)) return;
+    // Held keys repeat only seeks and volume (not a command per repeat to the room).
+    if (ev.repeat && !/^(ArrowLeft|ArrowRight|ArrowUp|ArrowDown|j|l)$/.test(ev.key)) return;
+    // On the page, a focused element outside the player keeps its own
+    // scrolling keys (the chat log scrolls with arrows and Space).
+    const outside = this.keys === "document" && target instanceof HTMLElement && target !== document.body && target !== document.documentElement && !ev.composedPath().includes(this);
+    if (outside && /^(ArrowUp|ArrowDown|ArrowLeft|ArrowRight| |PageUp|PageDown|Home|End)$/.test(ev.key)) return;
     // A focused button or slider keeps Space and Enter (and a slider its arrows).
     const onButton = target instanceof HTMLElement && (target.tagName === "BUTTON" || target.getAttribute("role") === "menuitemradio");
     if ((ev.key === " " || ev.key === "Enter") && onButton) return;

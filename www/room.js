@@ -7,7 +7,8 @@ const roomId = location.pathname.split("/").filter(Boolean).pop();
 const fmt = (t) => {
   if (!Number.isFinite(t)) return "0:00";
   const s = Math.floor(t);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  const m = `${Math.floor((s % 3600) / 60)}:${String(s % 60).padStart(2, "0")}`;
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${m.padStart(5, "0")}` : m;
 };
 function notice(message, kind = "error") {
   const n = $("notice");
@@ -160,6 +161,7 @@ const player = $("player");
 player.attach(session);
 // "Go to": m:ss, h:mm:ss or seconds.
 const parseTime = (text) => {
+  if (!/^\d+(\.\d+)?(:\d{1,2}(\.\d+)?){0,2}$/.test(text.trim())) return null;
   const parts = text.trim().split(":").map(Number);
   if (parts.some((n) => !Number.isFinite(n) || n < 0)) return null;
   return parts.reduce((acc, n) => acc * 60 + n, 0);
@@ -458,10 +460,19 @@ $("chat-more").addEventListener("click", () => {
 // Reactions are chat lines of one emoji: they also float over the picture
 // (in fullscreen too), with who sent them.
 const REACTIONS = ["👍", "😂", "😮", "❤️", "👏"];
+const floated = new Set();
+let joinedAt = performance.now();
+session.addEventListener("joined", () => {
+  joinedAt = performance.now();
+});
 for (const b of document.querySelectorAll(".reactions button")) b.addEventListener("click", () => session.chat(b.textContent));
 session.addEventListener("chat", (e) => {
   const line = e.detail;
-  if (REACTIONS.includes(line.text)) player.react(line.text, line.member === session.me ? "you" : line.name);
+  // (A rejoin replays recent lines: only new ones float, each once.)
+  if (REACTIONS.includes(line.text) && !floated.has(line.id) && performance.now() - joinedAt > 2000) {
+    floated.add(line.id);
+    player.react(line.text, line.member === session.me ? "you" : line.name);
+  }
   logLine((li) => {
     const who = Object.assign(document.createElement("b"), { textContent: line.name });
     li.title = new Date(line.at).toLocaleTimeString();
@@ -481,19 +492,31 @@ session.addEventListener("members", (e) => {
   for (const id of [...names.keys()]) if (!now.has(id)) names.delete(id);
 });
 const whoDid = (id) => (id == null ? null : id === session.me ? "You" : (names.get(id) ?? "Someone"));
+// What this page showed just before a state arrived (a state's position is
+// the room's at its own reference time, which can be long ago).
+let shown = null;
+const seen = () => {
+  const p = session.playhead;
+  if (p) shown = { position: p.position, at: performance.now() };
+};
+video.addEventListener("timeupdate", seen);
+setInterval(seen, 500);
 let last = null;
+let sourceAt = -Infinity;
 session.addEventListener("state", (e) => {
   const s = e.detail;
   const at = performance.now();
   const prev = last;
   last = { ...s, at };
-  if (!prev) return;
+  // The first state (a join, a reconnect) and the one that starts a new source tell no news.
+  if (!prev || at - sourceAt < 1500) return;
   const who = whoDid(s.by);
   if (s.reason === "buffering") return say(`Waiting for everyone to load (paused at ${fmt(s.position)})`);
   if (s.reason === "resume") return say("Everyone is ready: playing");
   if (s.reason === "advance") return say("Next in the queue");
   if (!who) return;
-  const expected = prev.position + (prev.playing ? ((at - prev.at) / 1000) * prev.rate : 0);
+  const from = shown ?? prev;
+  const expected = from.position + (prev.playing ? ((at - from.at) / 1000) * prev.rate : 0);
   if (s.rate !== prev.rate) say(`${who} set the speed to ${s.rate}×`);
   if (Math.abs(s.position - expected) > 1.5) say(`${who} jumped to ${fmt(s.position)}`);
   else if (s.playing && !prev.playing) say(`${who} played at ${fmt(s.position)}`);
@@ -502,6 +525,7 @@ session.addEventListener("state", (e) => {
 let lastSource = null;
 session.addEventListener("source", (e) => {
   const s = e.detail;
+  sourceAt = performance.now();
   if (s && lastSource && s.url !== lastSource) say(`Now playing: ${titleOf(s)}`);
   lastSource = s?.url ?? null;
 });

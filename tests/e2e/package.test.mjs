@@ -112,7 +112,7 @@ test("the installed package is what package.json promises", () => {
   const cargo = readFileSync(join(root, "Cargo.toml"), "utf8").match(/\[workspace\.package\][^[]*?version = "([^"]+)"/)[1];
   assert.equal(pkg.version, cargo, "versioned with the crates");
   assert.equal(pkg.type, "module");
-  assert.deepEqual(pkg.sideEffects, ["./embed.js"]);
+  assert.deepEqual(pkg.sideEffects, ["./embed.js", "./player-ui.js"], "the embed and the player element it defines are kept by bundlers");
   const require = createRequire(join(app, "index.js"));
   // Resolution goes through `exports` (the consumer never names a file).
   for (const spec of ["@watch-together/player", "@watch-together/player/embed", "@watch-together/player/player_wasm_bg.wasm",

@@ -103,6 +103,7 @@ export const pause = (page) => toggleTo(page, "Pause");
 
 /** The quality menu's items, read by opening it ("Auto …" first, then the ladder). */
 export async function qualityLabels(page) {
+  await page.hover("wt-player"); // (controls shown: they hide while playing)
   await page.click("wt-player #quality");
   const labels = await page.$$eval("wt-player #quality-menu [role=menuitemradio]", (items) => items.map((i) => i.textContent));
   await page.keyboard.press("Escape");
@@ -111,6 +112,7 @@ export async function qualityLabels(page) {
 
 /** Pick a quality in the player's menu: "auto" or an index of the ladder. */
 export async function pickQuality(page, choice) {
+  await page.hover("wt-player"); // (controls shown: they hide while playing)
   await page.click("wt-player #quality");
   const items = page.locator("wt-player #quality-menu [role=menuitemradio]");
   await items.nth(choice === "auto" ? 0 : Number(choice) + 1).click();

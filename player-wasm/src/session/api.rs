@@ -256,7 +256,9 @@ impl Session {
 
     /// WebAudio status: `{state, resumeAttempts, normalize, makeupGain}` (null without WebAudio).
     pub fn audio(&self) -> JsValue {
-        self.shared.borrow().audio()
+        // (Read from inside a handler of an event the session dispatches while
+        // it is borrowed, e.g. `audio` from `setNormalize`: null, not a panic.)
+        self.shared.try_borrow().map_or(JsValue::NULL, |s| s.audio())
     }
 
     /// false: do not make the group wait while this player buffers.
@@ -275,14 +277,19 @@ impl Session {
     /// Video qualities of the current DASH source, lowest first:
     /// `[{id, bandwidth, width, height}]` (empty for other sources).
     pub fn qualities(&self) -> JsValue {
-        self.shared.borrow().player().map_or_else(|| js_sys::Array::new().into(), |p| p.qualities())
+        match self.shared.try_borrow() {
+            Ok(s) => s.player().map_or_else(|| js_sys::Array::new().into(), |p| p.qualities()),
+            Err(_) => js_sys::Array::new().into(),
+        }
     }
 
     /// Pin a quality by its index in `qualities()`, or pass `"auto"`.
     #[wasm_bindgen(js_name = setQuality)]
     pub fn set_quality(&self, choice: JsValue) {
-        if let Some(p) = self.shared.borrow().player() {
-            p.set_quality(quality_index(&choice));
+        if let Ok(s) = self.shared.try_borrow() {
+            if let Some(p) = s.player() {
+                p.set_quality(quality_index(&choice));
+            }
         }
     }
 
@@ -401,12 +408,12 @@ impl Session {
     /// What plays now, whatever the player: `{position, duration, paused}`
     /// (seconds; `duration` null until known).
     pub fn playhead(&self) -> JsValue {
-        self.shared.borrow().playhead()
+        self.shared.try_borrow().map_or(JsValue::NULL, |s| s.playhead())
     }
 
     /// Current sync figures (see `SyncStats`).
     pub fn stats(&self) -> JsValue {
-        self.shared.borrow().stats()
+        self.shared.try_borrow().map_or(JsValue::NULL, |s| s.stats())
     }
 
     /// The room's members as last heard: `[{id, name, role, status, driftMs?, rttMs?}]`.
