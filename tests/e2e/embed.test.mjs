@@ -43,7 +43,7 @@ test("two players from one script tag on another origin join one room and play i
     <watch-together id="left" room="${id}" name="Left"></watch-together>
     <watch-together id="right" room="${id}" name="Right"></watch-together></div>`));
   await p.waitForFunction(ready, "watch-together", { timeout: 15_000 });
-  await p.waitForFunction(() => document.getElementById("left").shadowRoot.querySelector(".people").textContent === "2 watching", null, { timeout: 10_000 });
+  await p.waitForFunction(() => document.getElementById("left").shadowRoot.querySelector(".people").textContent === "2 watching", null, { timeout: 20_000 });
 
   // Nothing added to window; styles scoped both ways.
   const leaked = await p.evaluate(() => Object.getOwnPropertyNames(window).filter((k) => !window.__globals.includes(k) && k !== "__globals"));

@@ -236,6 +236,8 @@ test("a real background tab (hidden, muted) follows the room and catches up with
   // The room moves while B is hidden: A seeks, then pauses and plays.
   await a.fill("#seek-to", "20");
   await a.click("#seek");
+  // (A first: if A's own seek did not happen, the failure says so, not B's.)
+  await poll(a, () => document.getElementById("video").currentTime >= 20, 6_000, "A at 20 s after its seek");
   const followed = await converge(a, b, 0.1, 6_000, "hidden B after A's seek");
   assert.ok((await positionAt(b, Date.now())) >= 20, "hidden B took the seek");
   await pause(a);
