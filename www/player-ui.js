@@ -415,6 +415,8 @@ export class PlayerUI extends HTMLElement {
     video.volume = Math.min(1, Math.max(0, v));
     if (video.volume > 0 && video.muted) this.#unmute();
     this.#saveVolume();
+    // The slider shows it now, not when the element's volumechange task runs.
+    this.#showVolume();
   }
 
   toggleMute() {

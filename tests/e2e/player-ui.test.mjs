@@ -96,6 +96,16 @@ const ui = (page, sel, fn = "text") => page.evaluate(([sel, fn]) => {
   if (fn === "hidden") return el.hidden || getComputedStyle(el).display === "none";
   return el.getAttribute(fn);
 }, [sel, fn]);
+/** Wait (up to 5 s) for a control's attribute, text or hidden state to read `expected`: the UI renders on events, which may trail what a check just saw. */
+async function uiIs(page, sel, fn, expected, what = `${sel} ${fn}`) {
+  const deadline = Date.now() + 5_000;
+  let last = await ui(page, sel, fn);
+  while (last !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    last = await ui(page, sel, fn);
+  }
+  assert.equal(last, expected, what);
+}
 const video = (page) => page.evaluate(() => {
   const v = document.getElementById("video");
   return { t: v.currentTime, paused: v.paused, rate: v.playbackRate, volume: v.volume, muted: v.muted };
@@ -148,7 +158,7 @@ test("desktop, by pointer: play/pause, seek bar, mute and volume, the room's spe
   const b = await openRoom(id, { name: "Ben" });
 
   // Play: one toggle whose name says what it does; both pages play.
-  assert.equal(await ui(a, "#play", "aria-label"), "Play", "paused: the button says Play");
+  await uiIs(a, "#play", "aria-label", "Play", "paused: the button says Play");
   await press(a, "#play");
   await until(a, () => !document.getElementById("video").paused && document.getElementById("player").shadowRoot.querySelector("#play").getAttribute("aria-label") === "Pause", null, "A plays and the button says Pause");
   await until(b, () => !document.getElementById("video").paused, null, "B plays too");
@@ -157,8 +167,8 @@ test("desktop, by pointer: play/pause, seek bar, mute and volume, the room's spe
   // Speed: the menu (role=menu, radio items) sets the room's rate; B plays at 1.5×.
   await press(a, "#speed");
   await until(a, () => !document.getElementById("player").shadowRoot.getElementById("speed-menu").hidden, null, "the speed menu opens");
-  assert.equal(await ui(a, "#speed-menu", "role"), "menu");
-  assert.equal(await ui(a, "#speed", "aria-expanded"), "true");
+  await uiIs(a, "#speed-menu", "role", "menu");
+  await uiIs(a, "#speed", "aria-expanded", "true");
   const items = await menuItems(a, "speed-menu");
   assert.deepEqual(items.map((i) => i.label), RATES, JSON.stringify(items));
   assert.deepEqual(items.filter((i) => i.checked).map((i) => i.label), ["Normal"], JSON.stringify(items));
@@ -166,18 +176,18 @@ test("desktop, by pointer: play/pause, seek bar, mute and volume, the room's spe
   await a.click("wt-player #speed-menu [role=menuitemradio]:text-is('1.5×')");
   await until(b, () => Math.abs(document.getElementById("video").playbackRate - 1.5) < 0.05, null, "B plays at 1.5× (the room's rate)");
   await until(a, () => document.getElementById("player").shadowRoot.querySelector("#speed .label").textContent === "1.5×", null, "A's Speed button says 1.5×");
-  assert.equal(await ui(a, "#speed-menu", "hidden"), true, "the menu closes on a pick");
-  assert.equal(await ui(a, "#speed", "aria-expanded"), "false");
+  await uiIs(a, "#speed-menu", "hidden", true, "the menu closes on a pick");
+  await uiIs(a, "#speed", "aria-expanded", "false");
   assert.deepEqual((await menuItems(a, "speed-menu")).filter((i) => i.checked).map((i) => i.label), ["1.5×"]);
 
   // Stats for nerds: the figures behind a toggle.
-  assert.equal(await ui(a, ".nerds", "hidden"), true, "no figures until asked");
+  await uiIs(a, ".nerds", "hidden", true, "no figures until asked");
   await press(a, "#stats");
   await until(a, () => /drift -?\d+ ms · rtt \d+ ms/.test(document.getElementById("player").shadowRoot.querySelector(".nerds").textContent), null, "the stats show drift … ms · rtt … ms");
-  assert.equal(await ui(a, ".nerds", "hidden"), false);
-  assert.equal(await ui(a, "#stats", "aria-pressed"), "true");
+  await uiIs(a, ".nerds", "hidden", false);
+  await uiIs(a, "#stats", "aria-pressed", "true");
   await press(a, "#stats");
-  assert.equal(await ui(a, ".nerds", "hidden"), true, "a second press hides them");
+  await uiIs(a, ".nerds", "hidden", true, "a second press hides them");
 
   // Pause: the toggle again.
   await press(a, "#play");
@@ -185,8 +195,8 @@ test("desktop, by pointer: play/pause, seek bar, mute and volume, the room's spe
   await until(b, () => document.getElementById("video").paused, null, "B paused too");
 
   // Seek bar: a click at 50 % seeks everyone to 30 s of 60; aria-valuenow follows.
-  assert.equal(await ui(a, ".seek", "role"), "slider");
-  assert.equal(await ui(a, ".seek", "aria-valuemax"), "60");
+  await uiIs(a, ".seek", "role", "slider");
+  await uiIs(a, ".seek", "aria-valuemax", "60");
   await clickAt(a, ".seek", 0.5);
   await until(a, () => Math.abs(document.getElementById("video").currentTime - 30) < 0.5, null, "a click at the middle seeks to 30 s");
   await until(b, () => Math.abs(document.getElementById("video").currentTime - 30) < 0.5, null, "B follows to 30 s");
@@ -198,7 +208,7 @@ test("desktop, by pointer: play/pause, seek bar, mute and volume, the room's spe
   // Mute and unmute; the slider at a quarter sets the volume to about a quarter.
   await press(a, "#mute");
   await until(a, () => document.getElementById("video").muted && document.getElementById("player").shadowRoot.getElementById("mute").getAttribute("aria-label") === "Unmute", null, "muted, and the button says Unmute");
-  assert.equal(await ui(a, "#volume", "aria-valuetext"), "0%", "the slider shows 0 while muted");
+  await uiIs(a, "#volume", "aria-valuetext", "0%", "the slider shows 0 while muted");
   await press(a, "#mute");
   await until(a, () => !document.getElementById("video").muted && document.getElementById("player").shadowRoot.getElementById("mute").getAttribute("aria-label") === "Mute", null, "unmuted");
   await clickAt(a, "#volume", 0.25);
@@ -259,7 +269,7 @@ test("desktop, by keyboard: every control focused and worked with Enter, Space a
   await a.focus("wt-player #volume");
   for (let i = 0; i < 4; i++) await a.keyboard.press("ArrowLeft");
   await until(a, () => Math.abs(document.getElementById("video").volume - 0.8) < 0.01, null, "four ArrowLeft on the volume slider: 80 %");
-  assert.equal(await ui(a, "#volume", "aria-valuetext"), "80%");
+  await until(a, () => document.getElementById("player").shadowRoot.getElementById("volume").getAttribute("aria-valuetext") === "80%", null, "the volume slider says 80%");
 
   // Speed: Enter opens the menu on the checked item; arrows move, Enter picks; Escape closes and gives focus back.
   await a.focus("wt-player #speed");
@@ -304,12 +314,12 @@ test("desktop, by keyboard: every control focused and worked with Enter, Space a
   await a.keyboard.press("ArrowDown");
   await a.keyboard.press("Enter");
   await until(a, () => window.watchTogether.session.textTracks.some((t) => t.selected && t.label === "en"), null, "ArrowDown, Enter: the track is shown");
-  assert.equal(await ui(a, "#captions", "aria-pressed"), "true", "the Captions button shows captions are on");
+  await uiIs(a, "#captions", "aria-pressed", "true", "the Captions button shows captions are on");
   assert.equal(await a.evaluate(() => [...document.getElementById("video").textTracks].filter((t) => t.mode === "showing").length), 1, "the element shows one text track");
   await press(a, "#captions");
   await a.click("wt-player #captions-menu [role=menuitemradio]:text-is('Off')");
   await until(a, () => !window.watchTogether.session.textTracks.some((t) => t.selected), null, "Off by pointer: no track shown");
-  assert.equal(await ui(a, "#captions", "aria-pressed"), "false");
+  await uiIs(a, "#captions", "aria-pressed", "false");
 
   // Stats and fullscreen by keyboard.
   await a.focus("wt-player #stats");
@@ -408,13 +418,13 @@ test("desktop, fullscreen with the chat: entered and left by button and key, the
   const a = await openRoom(id, { name: "Ana" });
   const b = await openRoom(id, { name: "Ben" });
   await pausedAt(a, 12);
-  assert.equal(await ui(a, "#chat", "hidden"), true, "no Chat button outside fullscreen");
+  await uiIs(a, "#chat", "hidden", true, "no Chat button outside fullscreen");
 
   await press(a, "#fullscreen");
   await until(a, () => document.fullscreenElement?.id === "room", null, "the Fullscreen button makes the whole room layout fullscreen (element.requestFullscreen works in headless Chromium)");
-  assert.equal(await ui(a, "#fullscreen", "aria-label"), "Exit fullscreen");
-  assert.equal(await ui(a, "#chat", "hidden"), false, "a Chat button while fullscreen");
-  assert.equal(await ui(a, "#chat", "aria-pressed"), "true");
+  await uiIs(a, "#fullscreen", "aria-label", "Exit fullscreen");
+  await uiIs(a, "#chat", "hidden", false, "a Chat button while fullscreen");
+  await uiIs(a, "#chat", "aria-pressed", "true");
   // The chat beside the video, in the window.
   const layout = await a.evaluate(() => {
     const box = (el) => { const r = el.getBoundingClientRect(); return { x: Math.round(r.x), y: Math.round(r.y), w: Math.round(r.width), h: Math.round(r.height) }; };
@@ -440,8 +450,8 @@ test("desktop, fullscreen with the chat: entered and left by button and key, the
   await press(a, "#chat");
   await until(a, () => document.getElementById("room").classList.contains("panel-hidden"), null, "Chat: panel-hidden on #room");
   assert.equal(await a.isVisible("#chat-input"), false, "the chat is hidden");
-  assert.equal(await ui(a, "#chat", "aria-pressed"), "false");
-  assert.equal(await ui(a, "#chat", "aria-label"), "Show chat");
+  await uiIs(a, "#chat", "aria-pressed", "false");
+  await uiIs(a, "#chat", "aria-label", "Show chat");
   const wide = await a.evaluate(() => document.getElementById("player").getBoundingClientRect().width);
   assert.ok(wide > 1200, `the player takes the whole width without the panel: ${wide}`);
   await press(a, "#chat");
@@ -452,8 +462,8 @@ test("desktop, fullscreen with the chat: entered and left by button and key, the
   await blur(a);
   await a.keyboard.press("f");
   await until(a, () => document.fullscreenElement === null, null, "f leaves fullscreen");
-  assert.equal(await ui(a, "#fullscreen", "aria-label"), "Fullscreen");
-  assert.equal(await ui(a, "#chat", "hidden"), true, "no Chat button once out");
+  await uiIs(a, "#fullscreen", "aria-label", "Fullscreen");
+  await uiIs(a, "#chat", "hidden", true, "no Chat button once out");
   await a.keyboard.press("f");
   await until(a, () => document.fullscreenElement?.id === "room", null, "f enters it");
   await press(a, "#fullscreen");
@@ -469,7 +479,7 @@ test("a viewer in a host-controlled room: play, seek and speed disabled and sayi
   await pausedAt(host, 10);
   await until(v, () => Math.abs(document.getElementById("video").currentTime - 10) < 0.3, null, "the viewer at 10 s");
   assert.equal(await host.evaluate(() => window.watchTogether.session.role), "host");
-  assert.equal(await ui(host, "#play", "aria-disabled"), null, "the host's Play is enabled");
+  await uiIs(host, "#play", "aria-disabled", null, "the host's Play is enabled");
 
   // Disabled, and saying why: aria-disabled, aria-description and the tooltip.
   for (const sel of ["#play", ".seek", "#speed"]) {
@@ -538,7 +548,7 @@ test("a viewer in a host-controlled room: play, seek and speed disabled and sayi
   // The host plays: the viewer's player follows and its toggle says Pause (still disabled).
   await press(host, "#play");
   await until(v, () => !document.getElementById("video").paused && document.getElementById("player").shadowRoot.getElementById("play").getAttribute("aria-label") === "Pause", null, "the viewer plays with the room");
-  assert.equal(await ui(v, "#play", "aria-disabled"), "true");
+  await uiIs(v, "#play", "aria-disabled", "true");
   noProblems(host, v);
   await close(host, v);
 });
