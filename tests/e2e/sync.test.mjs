@@ -1,3 +1,4 @@
+// engines: chromium firefox
 // Two real headless Chromium pages in one room on the real workerd runtime.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";

@@ -1,19 +1,17 @@
-// Headless Chromium (Debian's) driven by playwright-core.
-import { chromium } from "playwright-core";
+// The browser for a test file (the engine `WT_ENGINE` names, Chromium by
+// default: see engines.mjs) and the page helpers, which work on all three.
+import { CHROMIUM_ARGS, ENGINE, launch as launchEngine } from "./engines.mjs";
 import { fixture } from "./stack.mjs";
 
-export const CHROMIUM_ARGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  "--autoplay-policy=no-user-gesture-required",
-];
+export { CHROMIUM_ARGS, ENGINE };
 
-export async function launch(extraArgs = []) {
-  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+/** The file's engine; `extraArgs` are Chromium flags (other engines ignore them). */
+export async function launch(extraArgs = [], opts = {}) {
+  return launchEngine({ args: extraArgs, ...opts });
 }
 
-/** Headless Chromium for the whole test file. */
-export const withBrowser = (extraArgs = []) => fixture(() => launch(extraArgs), (b) => b.close());
+/** The file's engine (headless where it can be) for the whole test file. */
+export const withBrowser = (extraArgs = [], opts = {}) => fixture(() => launch(extraArgs, opts), (b) => b.close());
 
 /** A new page that records console errors and uncaught exceptions. */
 export async function newPage(browser) {

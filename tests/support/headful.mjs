@@ -14,7 +14,7 @@ import { CHROMIUM_ARGS } from "./browser.mjs";
 import { membersOf, track, until } from "./stack.mjs";
 
 /** Start Xvfb on a free display; resolves to { display, stop }. */
-function startXvfb() {
+export function startXvfb() {
   return new Promise((resolve, reject) => {
     const x = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], { stdio: ["ignore", "ignore", "pipe", "pipe"] });
     let out = "", err = "";

@@ -931,8 +931,6 @@ fn test(root: &Path, args: &[String]) -> Result {
             continue;
         }
         step(&format!("stage {n}/5: {stage} tests (node --test, real workerd{})", if stage == "e2e" { " + headless Chromium" } else { "" }));
-        let tap = root.join(format!("target/test-results/{stage}.tap"));
-        std::fs::create_dir_all(tap.parent().unwrap_or(root)).map_err(|e| e.to_string())?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
             .map_err(|e| format!("{dir}: {e}"))?
             .flatten()
@@ -941,23 +939,22 @@ fn test(root: &Path, args: &[String]) -> Result {
             .filter(|p| args.get(1).is_none_or(|f| p.to_string_lossy().contains(f.as_str())))
             .collect();
         files.sort();
-        let mut cmd = Command::new("node");
-        cmd.arg("--test")
-            .arg("--test-concurrency=1")
-            .arg("--test-reporter=spec")
-            .arg("--test-reporter-destination=stdout")
-            .arg("--test-reporter=tap")
-            .arg(format!("--test-reporter-destination={}", tap.display()))
-            .args(&files)
-            .current_dir(root);
-        wrangler_env(&mut cmd);
-        if let Some(t) = &tarball {
-            cmd.env("WT_NPM_TARBALL", t);
+        let (p, f, s) = node_test(root, &format!("target/test-results/{stage}.tap"), &files, None, tarball.as_deref())?;
+        tally.add(stage, p, f, s);
+        if stage != "e2e" {
+            continue;
         }
-        let status = proc::spawn_group(cmd.stdin(Stdio::null()))?.wait()?;
-        let text = std::fs::read_to_string(&tap).unwrap_or_default();
-        let (p, f, s) = tally::parse_tap(&text);
-        tally.add(stage, p, f + u64::from(!status.success() && f == 0), s);
+        // The files that say so run again in Firefox and WebKit.
+        for engine in ["firefox", "webkit"] {
+            let mine: Vec<PathBuf> = files.iter().filter(|f| engines_of(f).contains(&engine)).cloned().collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = mine.iter().filter_map(|f| f.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
+            step(&format!("stage {n}/5, again in {engine}: {}", names.join(", ")));
+            let (p, f, s) = node_test(root, &format!("target/test-results/e2e-{engine}.tap"), &mine, Some(engine), tarball.as_deref())?;
+            tally.add(&format!("e2e {engine}"), p, f, s);
+        }
     }
     if want("fuzz") {
         step("stage 5/5: fuzz smoke (cargo fuzz: both rewriters, the URL guard, the proxy's decisions, the manifest parsers, the transmuxer)");
@@ -974,4 +971,37 @@ fn test(root: &Path, args: &[String]) -> Result {
     } else {
         Ok(())
     }
+}
+
+/// The engines a test file runs in, from its `// engines: chromium firefox webkit` line (Chromium alone without one).
+fn engines_of(file: &Path) -> Vec<&'static str> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let listed = text.lines().take(40).find_map(|l| l.strip_prefix("// engines:")).unwrap_or("chromium");
+    ["chromium", "firefox", "webkit"].into_iter().filter(|e| listed.split_whitespace().any(|w| w == *e)).collect()
+}
+
+/// `node --test` over `files` (one at a time), in `engine` (`WT_ENGINE`; Chromium when None): (passed, failed, skipped) from its TAP.
+fn node_test(root: &Path, tap: &str, files: &[PathBuf], engine: Option<&str>, tarball: Option<&Path>) -> Result<(u64, u64, u64)> {
+    let tap = root.join(tap);
+    std::fs::create_dir_all(tap.parent().unwrap_or(root)).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new("node");
+    cmd.arg("--test")
+        .arg("--test-concurrency=1")
+        .arg("--test-reporter=spec")
+        .arg("--test-reporter-destination=stdout")
+        .arg("--test-reporter=tap")
+        .arg(format!("--test-reporter-destination={}", tap.display()))
+        .args(files)
+        .current_dir(root);
+    wrangler_env(&mut cmd);
+    if let Some(t) = tarball {
+        cmd.env("WT_NPM_TARBALL", t);
+    }
+    if let Some(e) = engine {
+        cmd.env("WT_ENGINE", e);
+    }
+    let status = proc::spawn_group(cmd.stdin(Stdio::null()))?.wait()?;
+    let text = std::fs::read_to_string(&tap).unwrap_or_default();
+    let (p, f, s) = tally::parse_tap(&text);
+    Ok((p, f + u64::from(!status.success() && f == 0), s))
 }

@@ -1,7 +1,10 @@
 //! Install what the build and the tests need, when it is missing: the wasm32
 //! target, wasm-bindgen-cli at the exact locked version, worker-build, the npm
 //! tools (wrangler/workerd, binaryen's wasm-opt, esbuild, playwright-core, ws)
-//! and, as root, Debian's chromium, chromium-driver, ffmpeg and xvfb (a virtual display for the one headful test: a real background tab); for the test
+//! and, as root, Debian's chromium, chromium-driver, ffmpeg and xvfb (a virtual display for the one headful test: a real background tab),
+//! firefox-esr with libavcodec59 (its H.264) and pulseaudio (a null sink: Firefox's
+//! AudioContext needs a sound server), webkit2gtk-driver (WebKitWebDriver and
+//! MiniBrowser) with gstreamer1.0-libav; for the test
 //! media, Shaka Packager from PyPI (`ensure_packager`).
 
 use std::path::{Path, PathBuf};
@@ -15,7 +18,22 @@ pub struct Tools {
     pub worker_build: PathBuf,
 }
 
-const DEBIAN_PACKAGES: &[(&str, &str)] = &[("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("ffmpeg", "ffmpeg"), ("Xvfb", "xvfb")];
+/// (a program on PATH, or "" to ask dpkg, for a library; the Debian package).
+const DEBIAN_PACKAGES: &[(&str, &str)] = &[
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
+    ("ffmpeg", "ffmpeg"),
+    ("Xvfb", "xvfb"),
+    ("firefox-esr", "firefox-esr"),
+    ("", "libavcodec59"),
+    ("pulseaudio", "pulseaudio"),
+    ("WebKitWebDriver", "webkit2gtk-driver"),
+    ("", "gstreamer1.0-libav"),
+];
+
+fn installed_package(package: &str) -> bool {
+    output(Command::new("dpkg-query").args(["-W", "-f=${db:Status-Status}", package])).is_some_and(|s| s.trim() == "installed")
+}
 
 fn cargo_bin(name: &str) -> PathBuf {
     let home = std::env::var_os("CARGO_HOME")
@@ -99,7 +117,8 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(root))?;
     }
     // Debian packages
-    let missing: Vec<&str> = DEBIAN_PACKAGES.iter().filter(|(bin, _)| !on_path(bin)).map(|(_, pkg)| *pkg).collect();
+    let missing: Vec<&str> =
+        DEBIAN_PACKAGES.iter().filter(|(bin, pkg)| if bin.is_empty() { !installed_package(pkg) } else { !on_path(bin) }).map(|(_, pkg)| *pkg).collect();
     if !missing.is_empty() {
         let root_user = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() == "0");
         if !root_user {
@@ -109,7 +128,7 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    println!("    ok: wasm32 target, rustfmt, clippy, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, ffmpeg, xvfb");
+    println!("    ok: wasm32 target, rustfmt, clippy, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, firefox-esr, webkit2gtk, ffmpeg, xvfb, pulseaudio");
     Ok(Tools { wasm_bindgen, wasm_opt: root.join("node_modules/.bin/wasm-opt"), worker_build })
 }
 

@@ -30,7 +30,7 @@ impl Tally {
         println!("\n==> summary ({:.0} s)", elapsed.as_secs_f64());
         for (name, p, f, s) in &self.stages {
             let mark = if *f > 0 { "FAIL" } else { "ok  " };
-            println!("    {mark} {name:<8} {p:>4} passed {f:>4} failed {s:>4} skipped");
+            println!("    {mark} {name:<12} {p:>4} passed {f:>4} failed {s:>4} skipped");
         }
         println!("{} passed, {} failed, {} skipped", self.passed(), self.failed(), self.skipped());
     }

@@ -1,0 +1,379 @@
+// The three browser engines, launched the same way:
+// `launch({ engine: "chromium" | "firefox" | "webkit" })` gives a browser
+// whose `newContext().newPage()` is a page the helpers in browser.mjs work on.
+//
+// - chromium: Debian's, driven by playwright-core over CDP.
+// - firefox: Debian's firefox-esr, driven by the same playwright-core over
+//   WebDriver BiDi (the "moz-firefox" channel; 1.64 works, 1.65 does not).
+//   Firefox's AudioContext never resumes without a sound server, so a
+//   PulseAudio daemon with a null sink runs for the test process.
+// - webkit: WebKitGTK's MiniBrowser under Xvfb, driven over classic
+//   WebDriver (WebKitWebDriver, npm selenium-webdriver) through a thin
+//   adapter with the part of Playwright's page API the tests use. Every
+//   WebDriver call has a hard timeout: WebKit can hang a session.
+// Every process started here is in its own process group, tracked so that
+// it is stopped with the test process whatever happens.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, firefox } from "playwright-core";
+import { startXvfb } from "./headful.mjs";
+import { freePort, membersOf, sleep, track, until } from "./stack.mjs";
+
+export const ENGINES = ["chromium", "firefox", "webkit"];
+
+/** The engine this test process runs its pages in (`WT_ENGINE`, chromium by default). */
+export const ENGINE = process.env.WT_ENGINE ?? "chromium";
+if (!ENGINES.includes(ENGINE)) throw new Error(`WT_ENGINE=${ENGINE}: one of ${ENGINES.join(", ")}`);
+
+export const CHROMIUM_ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
+const FIREFOX = process.env.FIREFOX ?? "/usr/bin/firefox-esr";
+const MINIBROWSER = process.env.MINIBROWSER ?? "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+
+/**
+ * Launch an engine. `autoplay: false` gives the engine's strict default
+ * (a gesture needed for sound and AudioContext); `args` are Chromium flags.
+ */
+export async function launch({ engine = ENGINE, autoplay = true, args = [] } = {}) {
+  // A first launch can fail on a busy machine (seen with both new engines): one retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchOnce(engine, { autoplay, args });
+    } catch (e) {
+      if (attempt >= 2) throw e;
+      console.log(`    ${engine} launch failed (${e.message.split("\n")[0]}); once more`);
+    }
+  }
+}
+
+async function launchOnce(engine, { autoplay, args }) {
+  if (engine === "chromium") {
+    const flags = CHROMIUM_ARGS.filter((a) => autoplay || !a.startsWith("--autoplay-policy"));
+    if (!autoplay) flags.push("--autoplay-policy=document-user-activation-required");
+    const b = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: [...flags, ...args] });
+    b.engine = engine;
+    return b;
+  }
+  if (engine === "firefox") {
+    if (!existsSync(FIREFOX)) throw new Error(`${FIREFOX} is missing (cargo xtask setup installs Debian's firefox-esr and libavcodec59)`);
+    const pulse = await startSoundServer();
+    const b = await firefox.launch({
+      channel: "moz-firefox",
+      executablePath: FIREFOX,
+      headless: true,
+      env: { ...process.env, PULSE_SERVER: pulse.server },
+      firefoxUserPrefs: {
+        // 0 allows audible autoplay, 5 blocks audible and inaudible until a gesture.
+        "media.autoplay.default": autoplay ? 0 : 1,
+        "media.autoplay.blocking_policy": autoplay ? 0 : 1,
+        "media.autoplay.block-webaudio": !autoplay,
+      },
+      timeout: 60_000,
+    }).catch(async (e) => { await pulse.stop(); throw e; });
+    b.engine = engine;
+    const close = b.close.bind(b);
+    b.close = async () => { try { await close(); } finally { await pulse.stop(); } };
+    return b;
+  }
+  if (engine === "webkit") return new WebKitBrowser({ autoplay });
+  throw new Error(`unknown engine ${engine}`);
+}
+
+// ---- a sound server for Firefox ----
+
+/** A PulseAudio daemon with a null sink: { server (for PULSE_SERVER), stop }. */
+async function startSoundServer() {
+  const dir = mkdtempSync(join(tmpdir(), "wt-pulse-"));
+  const socket = join(dir, "native");
+  const p = spawn("pulseaudio", ["--daemonize=no", "--exit-idle-time=-1", "-n", "--use-pid-file=no", "--system=false",
+    "--load=module-null-sink", `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`],
+  { env: { ...process.env, HOME: dir, XDG_RUNTIME_DIR: dir, XDG_CONFIG_HOME: dir }, stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let err = "";
+  p.stderr.on("data", (d) => (err += d));
+  p.on("error", (e) => (err += `${e.message} `));
+  const exited = new Promise((r) => p.on("exit", (code) => r(code)));
+  const untrack = p.pid ? track(p.pid) : () => {};
+  const stop = async () => {
+    try { process.kill(-p.pid, "SIGTERM"); } catch {}
+    await Promise.race([exited, sleep(3_000)]);
+    try { process.kill(-p.pid, "SIGKILL"); } catch {}
+    untrack();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.race([
+      until(() => existsSync(socket), { timeout: 15_000, what: "PulseAudio's socket" }),
+      exited.then((code) => { throw new Error(`pulseaudio exited (${code}): ${err.slice(-400)} (cargo xtask setup installs Debian's pulseaudio)`); }),
+    ]);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { server: `unix:${socket}`, stop };
+}
+
+// ---- WebKit over classic WebDriver ----
+
+const CALL_TIMEOUT = 30_000;
+
+/** `promise`, or an error naming `what` after `ms`: WebDriver calls into WebKit can hang. */
+function bounded(promise, what, ms = CALL_TIMEOUT) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`webkit: ${what} took over ${ms} ms`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+class WebKitBrowser {
+  engine = "webkit";
+  #contexts = new Set();
+  #autoplay;
+  #xvfb = null;
+  constructor({ autoplay }) { this.#autoplay = autoplay; }
+
+  /** The browser's virtual display (one Xvfb for all its contexts), started on first use. */
+  display() {
+    this.#xvfb ??= startXvfb();
+    return this.#xvfb.then((x) => x.display);
+  }
+
+  /** A context is one MiniBrowser (its own WebKitWebDriver and session): pages of two contexts share nothing. */
+  async newContext({ viewport = { width: 1280, height: 800 } } = {}) {
+    const ctx = new WebKitContext(this, viewport, this.#autoplay);
+    this.#contexts.add(ctx);
+    return ctx;
+  }
+
+  forget(ctx) { this.#contexts.delete(ctx); }
+
+  async close() {
+    await Promise.all([...this.#contexts].map((c) => c.close()));
+    const x = this.#xvfb;
+    this.#xvfb = null;
+    if (x) (await x.catch(() => null))?.stop();
+  }
+}
+
+class WebKitContext {
+  #browser; #viewport; #autoplay; #driver = null; #proc = null; #untrack = null; #page = null;
+  constructor(browser, viewport, autoplay) { this.#browser = browser; this.#viewport = viewport; this.#autoplay = autoplay; }
+
+  async newPage() {
+    if (this.#page) throw new Error("webkit: one page per context");
+    const { Builder } = await import("selenium-webdriver");
+    const port = await freePort();
+    const env = { ...process.env, DISPLAY: await this.#browser.display(), PULSE_SERVER: "unix:/nonexistent" }; // (PulseAudio stalls WebKit: none)
+    this.#proc = spawn("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
+    this.#untrack = track(this.#proc.pid);
+    let err = "";
+    this.#proc.stderr.on("data", (d) => (err += d));
+    this.#proc.on("error", (e) => (err += `${e.message} (cargo xtask setup installs Debian's webkit2gtk-driver)`));
+    try {
+      await until(async () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok, () => false), { timeout: 15_000, what: `WebKitWebDriver on ${port} ${err.slice(-300)}` });
+      const caps = {
+        browserName: "MiniBrowser",
+        "webkitgtk:browserOptions": { binary: MINIBROWSER, args: ["--automation", ...(this.#autoplay ? ["--autoplay-policy=allow"] : [])] },
+      };
+      this.#driver = await bounded(new Builder().usingServer(`http://127.0.0.1:${port}`).withCapabilities(caps).build(), "new session", 60_000);
+      await bounded(this.#driver.manage().window().setRect({ x: 0, y: 0, width: this.#viewport.width, height: this.#viewport.height }), "window size").catch(() => {});
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    this.#page = new WebKitPage(this, this.#driver);
+    return this.#page;
+  }
+
+  async close() {
+    this.#browser.forget(this);
+    const driver = this.#driver;
+    this.#driver = null;
+    if (driver) await bounded(driver.quit(), "quit", 10_000).catch(() => {});
+    const proc = this.#proc;
+    this.#proc = null;
+    if (proc) {
+      try { process.kill(-proc.pid, "SIGTERM"); } catch {}
+      await until(() => membersOf(proc.pid).length === 0, { timeout: 5_000, what: "WebKitWebDriver gone" })
+        .catch(() => { try { process.kill(-proc.pid, "SIGKILL"); } catch {} });
+      this.#untrack?.();
+    }
+  }
+}
+
+/** Collects console errors and uncaught exceptions into `window.__wtProblems` (installed after each navigation: classic WebDriver has no preload script). */
+const HOOK = `if (!window.__wtProblems) {
+  window.__wtProblems = [];
+  const error = console.error.bind(console);
+  console.error = (...a) => { window.__wtProblems.push("console: " + a.map(String).join(" ")); error(...a); };
+  addEventListener("error", (e) => window.__wtProblems.push("pageerror: " + e.message));
+  addEventListener("unhandledrejection", (e) => window.__wtProblems.push("pageerror: " + (e.reason && e.reason.message || e.reason)));
+}`;
+
+/** Finds `selector` where Playwright would: "host inner" looks inside host's shadow root when the light DOM has no match. */
+const FIND = `const find = (sel) => {
+  const direct = document.querySelector(sel);
+  if (direct) return direct;
+  const m = /^(\\S+)\\s+(.+)$/.exec(sel);
+  if (!m) return null;
+  for (const host of document.querySelectorAll(m[1])) {
+    const el = host.shadowRoot && host.shadowRoot.querySelector(m[2]);
+    if (el) return el;
+  }
+  return null;
+};
+const findAll = (sel) => {
+  const direct = [...document.querySelectorAll(sel)];
+  if (direct.length) return direct;
+  const m = /^(\\S+)\\s+(.+)$/.exec(sel);
+  if (!m) return [];
+  return [...document.querySelectorAll(m[1])].flatMap((h) => h.shadowRoot ? [...h.shadowRoot.querySelectorAll(m[2])] : []);
+};`;
+
+class WebKitPage {
+  problems = [];
+  #context; #driver; #url = "about:blank";
+  keyboard;
+  mouse;
+  constructor(context, driver) {
+    this.#context = context;
+    this.#driver = driver;
+    this.keyboard = { press: (key) => this.#press(key), type: (text) => this.#type(text) };
+    this.mouse = { move: (x, y) => this.#moveTo(x, y) };
+  }
+
+  context() { return this.#context; }
+  url() { return this.#url; }
+  on() {} // (console and page errors are read from the page: see HOOK)
+
+  async goto(url) {
+    await bounded(this.#driver.get(url), `goto ${url}`, 60_000);
+    this.#url = await bounded(this.#driver.getCurrentUrl(), "url");
+    await this.#hook();
+  }
+
+  async reload() {
+    await bounded(this.#driver.navigate().refresh(), "reload", 60_000);
+    await this.#hook();
+  }
+
+  async waitForURL(re, { timeout = 30_000 } = {}) {
+    await until(async () => {
+      this.#url = await bounded(this.#driver.getCurrentUrl(), "url");
+      return re.test(this.#url);
+    }, { timeout, what: `url ${re}` });
+    await this.#hook();
+  }
+
+  #hook() { return bounded(this.#driver.executeScript(HOOK), "hook"); }
+
+  /** Like Playwright's: runs `fn(arg)` in the page (awaited) and returns its value. */
+  async evaluate(fn, arg) {
+    const script = `const __arg = arguments[0];
+return (async () => {
+  const r = await (${fn})(__arg);
+  return [r === undefined ? null : r, window.__wtProblems ? window.__wtProblems.splice(0) : []];
+})();`;
+    const [value, problems] = await bounded(this.#driver.executeScript(script, arg === undefined ? null : arg), "evaluate").catch((e) => {
+      throw new Error(`webkit evaluate: ${e.message.split("\n")[0]}`);
+    });
+    this.problems.push(...(problems ?? []));
+    return value;
+  }
+
+  async waitForFunction(fn, arg, { timeout = 30_000, polling = 50 } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const v = await this.evaluate(fn, arg);
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`webkit waitForFunction: not within ${timeout} ms`);
+      await sleep(typeof polling === "number" ? polling : 50);
+    }
+  }
+
+  async waitForSelector(selector, { timeout = 30_000 } = {}) {
+    await this.waitForFunction(new Function("sel", `${FIND} return !!find(sel);`), selector, { timeout });
+  }
+
+  getAttribute(selector, name) {
+    return this.evaluate(new Function("a", `${FIND} const el = find(a[0]); if (!el) throw new Error("no " + a[0]); return el.getAttribute(a[1]);`), [selector, name]);
+  }
+
+  inputValue(selector) {
+    return this.evaluate(new Function("sel", `${FIND} return find(sel).value;`), selector);
+  }
+
+  isVisible(selector) {
+    return this.evaluate(new Function("sel", `${FIND} const el = find(sel); return !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";`), selector);
+  }
+
+  /** The centre of the `index`th match, in viewport pixels, scrolled into view. */
+  #centre(selector, index = 0) {
+    return this.evaluate(new Function("a", `${FIND} const el = findAll(a[0])[a[1]]; if (!el) throw new Error("no " + a[0]); el.scrollIntoView({ block: "center" }); const r = el.getBoundingClientRect(); return { x: Math.round(r.x + r.width / 2), y: Math.round(r.y + r.height / 2) };`), [selector, index]);
+  }
+
+  async #moveTo(x, y) {
+    await bounded(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).perform(), "pointer move");
+  }
+
+  /** A real pointer click (a user gesture) at the element's centre. */
+  async click(selector, index = 0) {
+    await this.waitForSelector(selector, { timeout: 15_000 });
+    const { x, y } = await this.#centre(selector, index);
+    await bounded(this.#driver.actions({ async: true }).move({ x, y, origin: "viewport" }).click().perform(), `click ${selector}`);
+  }
+
+  async hover(selector) {
+    const { x, y } = await this.#centre(selector);
+    await this.#moveTo(x, y);
+  }
+
+  async fill(selector, text) {
+    await this.evaluate(new Function("a", `${FIND} const el = find(a[0]); el.focus(); el.value = a[1]; el.dispatchEvent(new Event("input", { bubbles: true })); el.dispatchEvent(new Event("change", { bubbles: true }));`), [selector, text]);
+  }
+
+  async focus(selector) {
+    await this.evaluate(new Function("sel", `${FIND} find(sel).focus();`), selector);
+  }
+
+  async press(selector, key) {
+    await this.focus(selector);
+    await this.#press(key);
+  }
+
+  async #press(key) {
+    const { Key } = await import("selenium-webdriver");
+    const k = { Enter: Key.ENTER, Escape: Key.ESCAPE, Space: " ", ArrowLeft: Key.ARROW_LEFT, ArrowRight: Key.ARROW_RIGHT, ArrowUp: Key.ARROW_UP, ArrowDown: Key.ARROW_DOWN, Tab: Key.TAB }[key] ?? key;
+    await bounded(this.#driver.actions({ async: true }).keyDown(k).keyUp(k).perform(), `key ${key}`);
+  }
+
+  async #type(text) {
+    await bounded(this.#driver.actions({ async: true }).sendKeys(text).perform(), "type");
+  }
+
+  /** Playwright's locator, as far as the helpers use it: `.nth(i).click()`, `.count()`. */
+  locator(selector) {
+    return {
+      nth: (i) => ({ click: () => this.click(selector, i) }),
+      count: () => this.evaluate(new Function("sel", `${FIND} return findAll(sel).length;`), selector),
+    };
+  }
+
+  $$eval(selector, fn) {
+    return this.evaluate(new Function("a", `${FIND} return (${fn})(findAll(a));`), selector);
+  }
+
+  async screenshot({ path } = {}) {
+    const data = await bounded(this.#driver.takeScreenshot(), "screenshot");
+    if (path) (await import("node:fs")).writeFileSync(path, Buffer.from(data, "base64"));
+    return Buffer.from(data, "base64");
+  }
+
+  close() { return this.#context.close(); }
+}
