@@ -99,9 +99,11 @@ export interface JoinOptions {
 
 export type ErrorCode =
   | "room_not_found" | "password_required" | "wrong_password" | "origin_not_allowed" | "network" | "bad_options"
+  /** A command after `leave()`. */
+  | "left"
   | (string & {});
 
-/** A typed failure of `join()`. */
+/** A typed failure of `join()`, or a command after `leave()`. */
 export class WatchTogetherError extends Error {
   readonly name: "WatchTogetherError";
   readonly code: ErrorCode;

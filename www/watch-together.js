@@ -54,52 +54,52 @@ export class Session extends EventTarget {
       this.#forward.push([events, type, fn]);
     }
   }
-  play() { this.#inner.play(); }
-  pause() { this.#inner.pause(); }
-  seek(seconds) { this.#inner.seek(seconds); }
-  setRate(rate) { this.#inner.setRate(rate); }
+  play() { this.#live("play").play(); }
+  pause() { this.#live("pause").pause(); }
+  seek(seconds) { this.#live("seek").seek(seconds); }
+  setRate(rate) { this.#live("setRate").setRate(rate); }
   /** Play another source now: a DASH, HLS or progressive URL, or a YouTube or Vimeo link. */
-  load(url, title) { this.#inner.load(url, title); }
+  load(url, title) { this.#live("load").load(url, title); }
   /** Play a file from this device, everyone from their own copy: only its name, size, duration and fingerprint go to the room. */
-  shareLocalFile(file) { return this.#inner.shareLocalFile(file); }
+  shareLocalFile(file) { return this.#live("shareLocalFile").shareLocalFile(file); }
   /** Open your copy of the room's local file; resolves with `{match, name, roomName}` (`match`: same, other-version, different). */
-  openLocalFile(file) { return this.#inner.openLocalFile(file); }
-  chat(text) { this.#inner.chat(text); }
-  queueAdd(url, title) { this.#inner.queueAdd(url, title); }
-  queueRemove(id) { this.#inner.queueRemove(id); }
-  queueMove(id, to) { this.#inner.queueMove(id, to); }
-  queueNext() { this.#inner.queueNext(); }
+  openLocalFile(file) { return this.#live("openLocalFile").openLocalFile(file); }
+  chat(text) { this.#live("chat").chat(text); }
+  queueAdd(url, title) { this.#live("queueAdd").queueAdd(url, title); }
+  queueRemove(id) { this.#live("queueRemove").queueRemove(id); }
+  queueMove(id, to) { this.#live("queueMove").queueMove(id, to); }
+  queueNext() { this.#live("queueNext").queueNext(); }
   /** Host: remove a member and ban it (its identity and address) until `unban`. */
-  kick(member) { this.#inner.kick(member); }
-  unban(ban) { this.#inner.unban(ban); }
-  transferHost(member) { this.#inner.transferHost(member); }
-  setRole(member, role) { this.#inner.setRole(member, role); }
-  setMode(mode) { this.#inner.setMode(mode); }
-  setPassword(password) { this.#inner.setPassword(password || undefined); }
-  setQuality(choice) { this.#inner.setQuality(choice); }
-  setNormalize(on) { this.#inner.setNormalize(on); }
-  setCorrection(on) { this.#inner.setCorrection(on); }
-  setHold(on) { this.#inner.setHold(on); }
+  kick(member) { this.#live("kick").kick(member); }
+  unban(ban) { this.#live("unban").unban(ban); }
+  transferHost(member) { this.#live("transferHost").transferHost(member); }
+  setRole(member, role) { this.#live("setRole").setRole(member, role); }
+  setMode(mode) { this.#live("setMode").setMode(mode); }
+  setPassword(password) { this.#live("setPassword").setPassword(password || undefined); }
+  setQuality(choice) { this.#live("setQuality").setQuality(choice); }
+  setNormalize(on) { this.#live("setNormalize").setNormalize(on); }
+  setCorrection(on) { this.#live("setCorrection").setCorrection(on); }
+  setHold(on) { this.#live("setHold").setHold(on); }
   /** Add a subtitle file for yourself (WebVTT, SRT, ASS/SSA, TTML): shown at once, in this page only. */
-  addSubtitles(source, options) { return this.#inner.addSubtitles(source, options ?? {}); }
+  addSubtitles(source, options) { return this.#live("addSubtitles").addSubtitles(source, options ?? {}); }
   /** Show a text track by id, or none with null (for you only). */
-  setTextTrack(id) { this.#inner.setTextTrack(id ?? null); }
-  setTextDelay(seconds) { this.#inner.setTextDelay(seconds); }
+  setTextTrack(id) { this.#live("setTextTrack").setTextTrack(id ?? null); }
+  setTextDelay(seconds) { this.#live("setTextDelay").setTextDelay(seconds); }
   /** Add a subtitle file to the room, for everyone (if you may control it); resolves to `{id, label, language, cues}`. */
-  shareSubtitles(file, options) { return this.#inner.shareSubtitles(file, options ?? {}); }
+  shareSubtitles(file, options) { return this.#live("shareSubtitles").shareSubtitles(file, options ?? {}); }
   /** Remove one of the room's subtitle files. */
-  removeSubtitles(id) { this.#inner.removeSubtitles(id); }
+  removeSubtitles(id) { this.#live("removeSubtitles").removeSubtitles(id); }
   /** Shift the room's subtitle files for everyone (ms, positive: later). */
-  setSubtitleDelay(ms) { this.#inner.setSubtitleDelay(ms); }
+  setSubtitleDelay(ms) { this.#live("setSubtitleDelay").setSubtitleDelay(ms); }
   /** The room's default subtitle language, for members who have not picked a track ("" for none). */
-  setSubtitleLanguage(language) { this.#inner.setSubtitleLanguage(language ?? ""); }
+  setSubtitleLanguage(language) { this.#live("setSubtitleLanguage").setSubtitleLanguage(language ?? ""); }
   /** The source's own text tracks and your files: `[{id, label, language, origin, loaded, cues, selected}]`. */
-  get textTracks() { return this.#inner.textTracks(); }
-  get qualities() { return this.#inner.qualities(); }
-  get stats() { return this.#inner.stats(); }
+  get textTracks() { return this.#last ? [] : this.#inner.textTracks(); }
+  get qualities() { return this.#last ? [] : this.#inner.qualities(); }
+  get stats() { return this.#last ? this.#last.stats : this.#inner.stats(); }
   /** What plays now, whatever the player (the element, YouTube's or Vimeo's embed): `{position, duration, paused}`. */
-  get playhead() { return this.#inner.playhead(); }
-  get audio() { return this.#inner.audio(); }
+  get playhead() { return this.#last ? this.#last.playhead : this.#inner.playhead(); }
+  get audio() { return this.#last ? this.#last.audio : this.#inner.audio(); }
   /** The members as the player last heard them: `[{id, name, role, status, driftMs?, rttMs?}]`. */
   get members() { return this.#read("members"); }
   /** Your member id once joined, else null. */
@@ -112,6 +112,11 @@ export class Session extends EventTarget {
   get settings() { return this.#read("settings"); }
   /** Whether the room takes your play, pause, seek, source and queue commands now (the room's own rule; false until joined). */
   get canControl() { return this.#read("canControl"); }
+  /** The wasm session, or a typed error once left (it is freed then: a call would be a null pointer). */
+  #live(what) {
+    if (this.#last) throw new WatchTogetherError("left", `${what}: this session has left its room`);
+    return this.#inner;
+  }
   /** The wasm session's own knowledge; once left (and freed), what it knew then. */
   #read(key) { return this.#last ? this.#last[key] : (this.#inner[key] ?? null); }
   /** Leave the room: the socket, timers, listeners and the MediaSource are released. */
@@ -119,7 +124,9 @@ export class Session extends EventTarget {
     if (this.#last) return;
     for (const [target, type, fn] of this.#forward.splice(0)) target.removeEventListener(type, fn);
     const known = Object.fromEntries(["members", "me", "role", "queue", "settings"].map((k) => [k, this.#read(k)]));
-    this.#last = { ...known, canControl: false };
+    // What a getter read after leaving gets (a player's last render races the page's navigation).
+    const playhead = this.#inner.playhead();
+    this.#last = { ...known, canControl: false, stats: this.#inner.stats(), playhead: { ...playhead, paused: true }, audio: this.#inner.audio() };
     this.#inner.leave();
     this.#inner.free?.();
   }

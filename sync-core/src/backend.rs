@@ -22,6 +22,11 @@ pub const YOUTUBE_RATES: [f64; 8] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]
 pub enum PositionReads {
     /// Read at any moment (the element's `currentTime`).
     Exact,
+    /// Read at any moment, but the value moves only once every `step_ms`
+    /// of media time (Firefox: 25 times a second, 41 ms steps, at any frame
+    /// rate): a reading is where the media was at the last step, 0 to
+    /// `step_ms` behind, half of it on average. Measured by [`ReadSteps`].
+    Stepped { step_ms: Millis },
     /// Pushed in reports (YouTube's `infoDelivery`, Vimeo's `timeupdate`);
     /// estimated between them by [`Reports`]. `read_error_ms`: how far an
     /// estimate may be off (the dead band below which nothing is corrected).
@@ -60,6 +65,9 @@ impl Capabilities {
     pub fn read_error(&self) -> f64 {
         match self.position {
             PositionReads::Exact => 0.0,
+            // The mean of the drift filter's 8 readings, each off by a
+            // uniform 0..step: its spread (σ = step/√12/√8 ≈ step/10) twice.
+            PositionReads::Stepped { step_ms } => step_ms / 5.0 / 1000.0,
             PositionReads::Reported { read_error_ms } => read_error_ms / 1000.0,
         }
     }
@@ -183,10 +191,88 @@ impl Reports {
     }
 }
 
+/// How often an element's position reading moves, learned from readings
+/// taken much more often than that (a shell samples `currentTime` every
+/// few ms for a second after playback starts). Below `EXACT_BELOW_MS` a
+/// reading is as good as exact (Chromium and WebKit move every 4–5 ms).
+#[derive(Clone, Debug, Default)]
+pub struct ReadSteps {
+    last: Option<f64>,
+    samples: usize,
+    steps: Vec<f64>,
+}
+
+/// Steps shorter than this (ms) are read as exact.
+pub const EXACT_BELOW_MS: Millis = 12.0;
+
+impl ReadSteps {
+    pub fn new() -> Self {
+        ReadSteps::default()
+    }
+
+    /// A reading of the position while playing.
+    pub fn handle_sample(&mut self, position: f64) {
+        self.samples += 1;
+        if let Some(last) = self.last {
+            let step = (position - last) * 1000.0;
+            // Forward and small: a step of the reading (not a seek or a loop).
+            if step > 0.0 && step < 250.0 {
+                self.steps.push(step);
+            }
+        }
+        self.last = Some(position);
+    }
+
+    /// What the readings show, once there are enough of them: `None` while
+    /// too few moved, or when samples were too sparse to see single steps
+    /// (fewer than two per move: a throttled page); else the position reads.
+    pub fn poll_result(&self) -> Option<PositionReads> {
+        if self.steps.len() < 10 {
+            return None;
+        }
+        let mut steps = self.steps.clone();
+        steps.sort_by(f64::total_cmp);
+        let median = steps[steps.len() / 2];
+        if median < EXACT_BELOW_MS {
+            return Some(PositionReads::Exact);
+        }
+        // Nearly every sample saw a move: the samples were no denser than the steps.
+        if self.samples < 2 * self.steps.len() {
+            return None;
+        }
+        Some(PositionReads::Stepped { step_ms: median })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rng::Rng;
+
+    /// Readings every 2–6 ms of a position that moves in 40.8 ms steps
+    /// (Firefox) read as stepped by about that much; one that moves with
+    /// every reading (Chromium) reads as exact; readings as sparse as the
+    /// moves tell nothing.
+    #[test]
+    fn read_steps_are_measured_from_dense_samples() {
+        let mut rng = Rng::new(3);
+        let run = |step_ms: f64, every: (f64, f64), rng: &mut Rng| {
+            let mut r = ReadSteps::new();
+            let mut t = 0.0;
+            while t < 5_000.0 {
+                let shown = if step_ms > 0.0 { (t / step_ms).floor() * step_ms } else { t };
+                r.handle_sample(10.0 + shown / 1000.0);
+                t += rng.range(every.0, every.1);
+            }
+            r.poll_result()
+        };
+        match run(40.8, (2.0, 6.0), &mut rng) {
+            Some(PositionReads::Stepped { step_ms }) => assert!((step_ms - 40.8).abs() < 0.5, "{step_ms}"),
+            other => panic!("firefox-like: {other:?}"),
+        }
+        assert_eq!(run(0.0, (3.0, 5.0), &mut rng), Some(PositionReads::Exact), "chromium-like");
+        assert_eq!(run(40.8, (100.0, 120.0), &mut rng), None, "samples sparser than the steps");
+    }
 
     #[test]
     fn stepped_rates_nudge_with_the_nearest_listed_rate_on_each_side() {

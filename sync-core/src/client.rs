@@ -366,6 +366,16 @@ impl Client {
         self.reports.handle_rate(0.0, self.stats.rate);
     }
 
+    /// How the element's position reads, as measured (see
+    /// [`crate::backend::ReadSteps`]); ignored for a reporting backend.
+    pub fn handle_position_reads(&mut self, reads: PositionReads) {
+        if self.caps.reported() || matches!(reads, PositionReads::Reported { .. }) || self.caps.position == reads {
+            return;
+        }
+        self.caps.position = reads;
+        self.drift.set_position_reads(reads);
+    }
+
     /// A backend with [`PositionReads::Reported`] reported its position
     /// (arrived at `now`), and whether it was playing.
     pub fn handle_position_report(&mut self, now: Millis, position: f64, playing: bool) {
@@ -376,6 +386,11 @@ impl Client {
     pub fn position(&self, now: Millis, obs: &MediaObservation) -> f64 {
         match self.caps.position {
             PositionReads::Exact => obs.current_time,
+            // Playing, a reading is half a step behind on average.
+            PositionReads::Stepped { step_ms } if !obs.paused && !obs.seeking && !obs.buffering => {
+                obs.current_time + step_ms / 2.0 / 1000.0 * self.drift.rate()
+            }
+            PositionReads::Stepped { .. } => obs.current_time,
             PositionReads::Reported { .. } => self.reports.estimate(now).unwrap_or(obs.current_time),
         }
     }

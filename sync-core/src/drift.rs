@@ -260,6 +260,12 @@ impl DriftController {
         self.handle_element_reset();
     }
 
+    /// How the position reads changed (measured on the element): only the
+    /// dead band follows; what was learned stays.
+    pub fn set_position_reads(&mut self, reads: crate::backend::PositionReads) {
+        self.caps.position = reads;
+    }
+
     /// Rate nudges are used: the backend has rates and they were not seen to fail.
     pub fn rate_applies(&self) -> bool {
         self.rate_applies && self.caps.has_rate()

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 pub use crate::backend::YOUTUBE_RATES;
-use crate::backend::{Capabilities, RateControl};
+use crate::backend::{Capabilities, PositionReads, RateControl};
 use crate::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
 use crate::protocol::{Command, MemberId, ServerMsg, SourceInfo};
 use crate::room::{ConnId, CreateOptions, Room, RoomConfig, RoomOutput};
@@ -38,6 +38,10 @@ impl Path {
 pub enum PlayerModel {
     /// A media element: read exactly, any rate.
     Element,
+    /// A media element whose position reading moves only every `step_ms`
+    /// of media time (Firefox: 41 ms); the client is `told` so (as the
+    /// shell's measurement tells it) or not.
+    SteppedElement { step_ms: Millis, told: bool },
     /// An embed in another origin's frame (YouTube-like): its position is
     /// reported every `report_ms`, each report `delay_ms` late (drawn, in
     /// order); rates are rounded toward 1× to [`YOUTUBE_RATES`] when
@@ -156,13 +160,21 @@ impl Element {
         let mut o = self.obs();
         if !self.is_embed() && self.playing() {
             o.current_time = (self.position + elapsed_local / 1000.0 * self.rate).min(self.duration);
+            if let PlayerModel::SteppedElement { step_ms, .. } = self.model {
+                o.current_time = (o.current_time * 1000.0 / step_ms).floor() * step_ms / 1000.0;
+            }
         }
         o
     }
 
     fn obs(&self) -> MediaObservation {
+        let current_time = match self.model {
+            _ if self.is_embed() => self.reported,
+            PlayerModel::SteppedElement { step_ms, .. } if self.playing() => (self.position * 1000.0 / step_ms).floor() * step_ms / 1000.0,
+            _ => self.position,
+        };
         MediaObservation {
-            current_time: if self.is_embed() { self.reported } else { self.position },
+            current_time,
             paused: self.paused,
             seeking: self.seeking.is_some(),
             ended: self.ended,
@@ -250,6 +262,9 @@ impl Sim {
             })
             .collect::<Vec<Peer>>();
         for p in &mut peers {
+            if let PlayerModel::SteppedElement { step_ms, told: true } = p.profile.player {
+                p.client.handle_position_reads(PositionReads::Stepped { step_ms });
+            }
             if let PlayerModel::Embed { stepped, estimate: true, .. } = p.profile.player {
                 let rates = if stepped { RateControl::Stepped(YOUTUBE_RATES.to_vec()) } else { RateControl::Continuous { min: 0.5, max: 2.0 } };
                 p.client.handle_backend(Capabilities::embed(rates));
@@ -388,7 +403,7 @@ impl Sim {
             MediaAction::SetRate { rate, preserve_pitch } => {
                 e.preserve_pitch = *preserve_pitch;
                 e.rate = match e.model {
-                    PlayerModel::Element => *rate,
+                    PlayerModel::Element | PlayerModel::SteppedElement { .. } => *rate,
                     PlayerModel::Embed { rate_applies: false, .. } => e.rate,
                     // Rounded toward 1× to a listed rate, as YouTube's setPlaybackRate does.
                     PlayerModel::Embed { stepped: true, .. } => {

@@ -101,7 +101,16 @@ async function cycle(p, room, fresh, measure = false) {
   }, { room, fresh });
   await p.waitForFunction(() => window.s.connection === "open" && document.getElementById("video").readyState >= 2, null, { timeout: 10_000 });
   const live = measure ? await p.evaluate(() => window.__counts()) : null;
-  await p.evaluate(() => { window.s.leave(); window.s = null; });
+  // Once left, the getters give what it knew and a command is a typed error (not a freed wasm object's null pointer).
+  const left = await p.evaluate(() => {
+    const s = window.s;
+    s.leave();
+    const seen = { tracks: s.textTracks.length, qualities: s.qualities.length, stats: s.stats !== null && typeof s.stats === "object", paused: s.playhead.paused, canControl: s.canControl };
+    try { s.play(); seen.play = "no error"; } catch (e) { seen.play = e.code; }
+    window.s = null;
+    return seen;
+  });
+  assert.deepEqual(left, { tracks: 0, qualities: 0, stats: true, paused: true, canControl: false, play: "left" }, JSON.stringify(left));
   return live;
 }
 

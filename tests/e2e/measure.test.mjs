@@ -52,6 +52,28 @@ test(`${ENGINE}: currentTime granularity, rate changes, seek landing and preserv
       out.slopes[rate] = slope(await sample(2000));
     }
     v.playbackRate = 1;
+    // How far a reading is behind the picture: the frame's mediaTime
+    // (requestVideoFrameCallback) carried to the moment of a reading taken
+    // 0–15 ms after it, minus the reading; the median of 2 s of frames.
+    if (v.requestVideoFrameCallback) {
+      await sample(300);
+      const lags = [];
+      await new Promise((done) => {
+        const t0 = performance.now();
+        const onFrame = (_, meta) => {
+          setTimeout(() => {
+            const at = performance.now();
+            lags.push((meta.mediaTime + ((at - meta.expectedDisplayTime) / 1000) * v.playbackRate - v.currentTime) * 1000);
+          }, Math.random() * 15);
+          if (performance.now() - t0 < 2000) v.requestVideoFrameCallback(onFrame);
+          else setTimeout(done, 30);
+        };
+        v.requestVideoFrameCallback(onFrame);
+      });
+      lags.sort((a, b) => a - b);
+      out.lagMs = lags[lags.length >> 1];
+      out.lagSpreadMs = lags[Math.floor(lags.length * 0.9)] - lags[Math.floor(lags.length * 0.1)];
+    }
     v.preservesPitch = false;
     out.preservesPitchFalse = v.preservesPitch === false;
     v.preservesPitch = true;
@@ -65,7 +87,7 @@ test(`${ENGINE}: currentTime granularity, rate changes, seek landing and preserv
     return out;
   });
   const slopes = Object.entries(m.slopes).map(([r, s]) => `${r}→${s.toFixed(3)}`).join(" ");
-  console.log(`    ${ENGINE}: currentTime moves ${m.updatesPerSecond.toFixed(0)}×/s (median step ${m.medianStepMs.toFixed(1)} ms); rate→slope ${slopes}; seek ${m.seekMs.toFixed(0)} ms, landed ${m.landedMs.toFixed(1)} ms off; preservesPitch=false ${m.preservesPitchFalse ? "sticks" : "ignored"}; ManagedMediaSource ${m.managedMediaSource ? "yes" : "no"}`);
+  console.log(`    ${ENGINE}: currentTime moves ${m.updatesPerSecond.toFixed(0)}×/s (median step ${m.medianStepMs.toFixed(1)} ms); rate→slope ${slopes}; a reading ${m.lagMs == null ? "?" : m.lagMs.toFixed(1)} ms behind the picture (p10–p90 ${m.lagSpreadMs?.toFixed(1) ?? "?"} ms); seek ${m.seekMs.toFixed(0)} ms, landed ${m.landedMs.toFixed(1)} ms off; preservesPitch=false ${m.preservesPitchFalse ? "sticks" : "ignored"}; ManagedMediaSource ${m.managedMediaSource ? "yes" : "no"}`);
   assert.equal(m.paused, false, "still playing");
   assert.ok(m.updatesPerSecond >= 15, `currentTime moves while playing: ${m.updatesPerSecond}/s`);
   // A 2 s window read at the engine's granularity: within two steps of the set rate.

@@ -69,6 +69,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
 
   // The sync overlay shows real figures (once the reloaded page's clock
   // estimate has its samples: a reload that lands in sync converges first).
+  await a.hover("wt-player"); // (the controls hide while playing: a pointer over the player shows them)
   await a.click("wt-player #stats");
   await waitFor(a, () => /rtt \d+ ms/.test(document.querySelector("wt-player").shadowRoot.querySelector(".nerds").textContent), null, 10_000, "A's stats for nerds show its clock figures");
   const overlay = await a.textContent("wt-player .nerds");

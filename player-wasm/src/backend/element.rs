@@ -9,6 +9,7 @@ use sync_core::client::{MediaEvent, MediaObservation};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
+use super::read_step::ReadProbe;
 use super::{BackendEvent, Sink};
 use crate::dom::{emit, error_detail, media_error_text, Listener};
 use crate::engine::Player;
@@ -22,6 +23,8 @@ pub struct Element {
     object_url: Option<String>,
     /// The room plays a local file and this member has not opened theirs yet.
     awaiting_file: bool,
+    /// Measures how often `currentTime` moves, at each source's first start.
+    read_probe: ReadProbe,
     _listeners: Vec<Listener>,
 }
 
@@ -32,6 +35,9 @@ impl Element {
             let sink = sink.clone();
             listeners.push(Listener::new(video, kind, move |_| sink(BackendEvent::Media(ev)))?);
         }
+        let read_probe = ReadProbe::default();
+        let (probe, v, k) = (read_probe.weak(), video.clone(), sink.clone());
+        listeners.push(Listener::new(video, "playing", move |_| probe.start(&v, &k))?);
         let (v, target) = (video.clone(), events.clone());
         listeners.push(Listener::new(video, "error", move |_| {
             let text = v.error().map(|e| media_error_text(&e)).unwrap_or_default();
@@ -39,7 +45,7 @@ impl Element {
         })?);
         let mut player = Player::with_base(video.clone(), events.clone(), base);
         player.set_text_tracks(text.clone());
-        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, _listeners: listeners })
+        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, read_probe, _listeners: listeners })
     }
 
     pub fn player(&self) -> &Player {
@@ -54,6 +60,7 @@ impl Element {
     pub fn load_source(&mut self, url: &str, play_url: Option<&str>) {
         self.drop_file();
         self.awaiting_file = false;
+        self.read_probe.reset();
         self.player.load_source(url, play_url);
     }
 
@@ -73,6 +80,7 @@ impl Element {
         self.drop_file();
         self.player.stop();
         let url = web_sys::Url::create_object_url_with_blob(file)?;
+        self.read_probe.reset();
         self.video.set_src(&url);
         self.object_url = Some(url);
         self.awaiting_file = false;

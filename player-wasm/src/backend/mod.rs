@@ -21,6 +21,7 @@ use wasm_bindgen::JsCast;
 
 pub mod element;
 pub mod local;
+mod read_step;
 mod script;
 pub mod vimeo;
 pub mod youtube;
@@ -36,6 +37,8 @@ pub enum BackendEvent {
     Report { position: f64, playing: bool, at: f64 },
     /// Its capabilities are known (an embed learns its rates when ready).
     Capabilities(Capabilities),
+    /// How the element's position reads, measured (see `read_step`).
+    PositionReads(sync_core::backend::PositionReads),
     /// It cannot play this source: `code` for the page, `message` for people.
     Error { code: &'static str, message: String },
     /// Playing muted: autoplay rules want a gesture for sound.
