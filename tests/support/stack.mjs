@@ -281,11 +281,17 @@ export function nextAddress() {
 }
 
 export async function createRoom(url, body = {}, { address = nextAddress() } = {}) {
-  const res = await request(`${url}/api/rooms`, {
+  const post = () => request(`${url}/api/rooms`, {
     method: "POST",
     headers: { "content-type": "application/json", "cf-connecting-ip": address },
     body: JSON.stringify(body),
   });
+  let res = await post();
+  // wrangler dev answers this when its worker restarted under the request, and asks for the request again.
+  if (res.status === 503 && res.text.includes("restarted mid-request")) {
+    console.log("    (wrangler restarted the worker mid-request: creating the room once more)");
+    res = await post();
+  }
   if (res.status !== 201) throw new Error(`create room: HTTP ${res.status} ${res.text}`);
   return JSON.parse(res.text);
 }
