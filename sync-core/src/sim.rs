@@ -41,7 +41,10 @@ pub enum PlayerModel {
     /// A media element whose position reading moves only every `step_ms`
     /// of media time (Firefox: 41 ms); the client is `told` so (as the
     /// shell's measurement tells it) or not.
-    SteppedElement { step_ms: Millis, told: bool },
+    /// With `picture`, the shell also reads the last frame shown, carried
+    /// to now: modelled as the position off by up to ±17 ms (the jitter of
+    /// Firefox's frame display times, measured by `bench sync`).
+    SteppedElement { step_ms: Millis, told: bool, picture: bool },
     /// An embed in another origin's frame (YouTube-like): its position is
     /// reported every `report_ms`, each report `delay_ms` late (drawn, in
     /// order); rates are rounded toward 1× to [`YOUTUBE_RATES`] when
@@ -160,7 +163,8 @@ impl Element {
         let mut o = self.obs();
         if !self.is_embed() && self.playing() {
             o.current_time = (self.position + elapsed_local / 1000.0 * self.rate).min(self.duration);
-            if let PlayerModel::SteppedElement { step_ms, .. } = self.model {
+            if let PlayerModel::SteppedElement { step_ms, picture, .. } = self.model {
+                o.picture = picture.then(|| vsync(o.current_time));
                 o.current_time = (o.current_time * 1000.0 / step_ms).floor() * step_ms / 1000.0;
             }
         }
@@ -173,6 +177,10 @@ impl Element {
             PlayerModel::SteppedElement { step_ms, .. } if self.playing() => (self.position * 1000.0 / step_ms).floor() * step_ms / 1000.0,
             _ => self.position,
         };
+        let picture = match self.model {
+            PlayerModel::SteppedElement { picture: true, .. } if self.playing() => Some(vsync(self.position)),
+            _ => None,
+        };
         MediaObservation {
             current_time,
             paused: self.paused,
@@ -180,8 +188,17 @@ impl Element {
             ended: self.ended,
             buffering: self.stalled_until.is_some(),
             duration: Some(self.duration),
+            picture,
         }
     }
+}
+
+/// A position as a picture read gives it: off by a uniform ±17 ms, drawn
+/// from the position itself (a reading has no random source of its own).
+fn vsync(position: f64) -> f64 {
+    let h = ((position * 1e5) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
+    let u = h as f64 / (1u64 << 53) as f64; // 0..1
+    position + (u - 0.5) * 0.034
 }
 
 /// Counters per peer.
@@ -262,7 +279,7 @@ impl Sim {
             })
             .collect::<Vec<Peer>>();
         for p in &mut peers {
-            if let PlayerModel::SteppedElement { step_ms, told: true } = p.profile.player {
+            if let PlayerModel::SteppedElement { step_ms, told: true, .. } = p.profile.player {
                 p.client.handle_position_reads(PositionReads::Stepped { step_ms });
             }
             if let PlayerModel::Embed { stepped, estimate: true, .. } = p.profile.player {

@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { launch } from "../support/browser.mjs";
+import { launch as launchEngine } from "../support/engines.mjs";
 import { root } from "../support/stack.mjs";
 import { startUpstream } from "../support/upstream.mjs";
 
@@ -125,14 +126,14 @@ const origin = await startUpstream({
 });
 const browser = await launch();
 const browserVersion = browser.version();
-async function firstFrame(page) {
-  const context = await browser.newContext();
+async function firstFrame(page, b = browser) {
+  const context = await b.newContext();
   try {
     const tab = await context.newPage();
     await tab.goto(`${origin.url}/${page}.html`);
     await tab.waitForFunction(() => window.firstFrame !== undefined || window.failed !== undefined, null, { timeout: 20_000, polling: 5 });
     const { firstFrame, failed } = await tab.evaluate(() => ({ firstFrame: window.firstFrame, failed: window.failed }));
-    if (failed !== undefined) throw new Error(`${page}: ${failed}`);
+    if (failed != null) throw new Error(`${page}: ${failed}`); // (WebDriver gives undefined as null)
     return firstFrame;
   } finally {
     await context.close();
@@ -161,6 +162,36 @@ for (const [who, s] of Object.entries(ff)) console.log(`    ${label[who].padEnd(
 const ffRoomRatio = Number((ff["ours-room"].median_ms / ff.dashjs.median_ms).toFixed(3));
 console.log(`    ours / dash.js (median): player alone ${ffRatio}, with the room ${ffRoomRatio}`);
 
+// ---- first frame in Firefox and WebKit (engines.mjs), against dash.js in the same engine ----
+const ENGINE_RUNS = Number(process.env.WT_BENCH_ENGINE_RUNS ?? 7);
+const engineFF = {};
+for (const engine of ["firefox", "webkit"]) {
+  let b;
+  try {
+    b = await launchEngine({ engine });
+    const ts = { ours: [], "ours-room": [], dashjs: [] };
+    for (const who of Object.keys(ts)) await firstFrame(who, b); // (warm-up, not counted)
+    for (let i = 0; i < ENGINE_RUNS; i++) {
+      const order = Object.keys(ts);
+      for (let r = 0; r < i % order.length; r++) order.push(order.shift());
+      for (const who of order) ts[who].push(await firstFrame(who, b));
+      process.stdout.write(`\r    ${engine} first frame: run ${i + 1}/${ENGINE_RUNS}`);
+    }
+    process.stdout.write("\n");
+    const st = Object.fromEntries(Object.entries(ts).map(([who, xs]) => [who, stat(xs)]));
+    const ratio = Number((st.ours.median_ms / st.dashjs.median_ms).toFixed(3));
+    const ratioRoom = Number((st["ours-room"].median_ms / st.dashjs.median_ms).toFixed(3));
+    engineFF[engine] = { version: typeof b.version === "function" ? b.version() : null, ...st, raw_ms: ts, ratio_ours_to_dashjs_median: ratio, ratio_ours_with_room_to_dashjs_median: ratioRoom };
+    console.log(`    ${engine}: first frame median ours ${st.ours.median_ms} ms, with the room ${st["ours-room"].median_ms} ms, dash.js ${st.dashjs.median_ms} ms (ours / dash.js ${ratio}, with the room ${ratioRoom})`);
+  } catch (e) {
+    // An engine that cannot run here is reported, not fatal to the other figures.
+    engineFF[engine] = { error: e.message.split("\n")[0] };
+    console.log(`\n    ${engine}: no figure (${engineFF[engine].error})`);
+  } finally {
+    await b?.close().catch(() => {});
+  }
+}
+
 // ---- MPEG-TS HLS ----
 const tsTimes = { "ours-ts": [], "hlsjs-ts": [] };
 for (const who of Object.keys(tsTimes)) await firstFrame(who);
@@ -181,7 +212,7 @@ async function transmuxRun(page) {
     await tab.goto(`${origin.url}/${page}.html`);
     await tab.waitForFunction(() => window.segments.length >= 10 || window.failed !== undefined, null, { timeout: 30_000, polling: 20 });
     const { segments, failed } = await tab.evaluate(() => ({ segments: window.segments, failed: window.failed }));
-    if (failed !== undefined) throw new Error(`${page}: ${failed}`);
+    if (failed != null) throw new Error(`${page}: ${failed}`); // (WebDriver gives undefined as null)
     return segments.slice(0, 10);
   } finally {
     await context.close();
@@ -230,6 +261,7 @@ const figures = {
     raw_ms: times,
     ratio_ours_to_dashjs_median: ffRatio,
     ratio_ours_with_room_to_dashjs_median: ffRoomRatio,
+    engines: engineFF,
   },
   mpeg_ts: {
     asset: "target/test-media/ts/ladder (ffmpeg HLS, MPEG-TS segments, 3 H.264 rungs each muxed with AAC), loopback origin",

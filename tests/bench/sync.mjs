@@ -17,10 +17,20 @@
 // frame, where the stand-in plays local media; the sync loop sees only what
 // the API gives (getCurrentTime updated every ~250 ms, asynchronous seeks,
 // YouTube's list of rates).
-// Writes target/bench/sync.json. WT_BENCH_SECONDS (default 60) per profile.
+// Profiles F, W and M run the same script in other engines (profile A's
+// network): four Firefox pages, four WebKit pages, and a mixed room
+// (Chromium, Firefox, WebKit, and a Firefox page joining late). Engines
+// read `currentTime` differently (Firefox moves it ~25 times a second), so
+// every page also records the picture: each frame's mediaTime and when it
+// was shown (requestVideoFrameCallback), and the drift is given both ways —
+// "drift" from currentTime, "picture" from the frames — which says whether
+// what a page reads is what it shows.
+// Writes target/bench/sync.json. WT_BENCH_SECONDS (default 60) per profile;
+// WT_BENCH_PROFILES picks profiles (default ABYFWM).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { joined, launch, newPage, positionAt } from "../support/browser.mjs";
+import { joined, newPage, play } from "../support/browser.mjs";
+import { launch } from "../support/engines.mjs";
 import { startNetem } from "../support/netem.mjs";
 import { createRoom, root, sleep, startStack } from "../support/stack.mjs";
 import { startStandins } from "../support/standins.mjs";
@@ -34,17 +44,45 @@ const PROFILES = [
   { name: "B", up: [150, 50], down: [120, 40], note: "150 ms ± 50 up, 120 ms ± 40 down" },
   // The video id names the stand-in's media: target/test-media/clip/benchLong01.mp4 (150 s).
   { name: "Y", up: [40, 20], down: [30, 15], note: "YouTube stand-in, 40 ms ± 20 up, 30 ms ± 15 down", youtube: "benchLong01", limitMs: 50 },
+  { name: "F", up: [40, 20], down: [30, 15], note: "4 Firefox pages, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["firefox", "firefox", "firefox", "firefox"] },
+  { name: "W", up: [40, 20], down: [30, 15], note: "4 WebKit pages, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["webkit", "webkit", "webkit", "webkit"] },
+  { name: "M", up: [40, 20], down: [30, 15], note: "mixed: Chromium, Firefox, WebKit late, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["chromium", "firefox", "webkit"], limitMs: 30 },
 ];
+const ALL = PROFILES.map((p) => p.name).join("");
+// WT_BENCH_ENGINES=firefox,chromium,…: one more profile, X, with those pages (the last joins late).
+if (process.env.WT_BENCH_ENGINES) {
+  const engines = process.env.WT_BENCH_ENGINES.split(",");
+  PROFILES.push({ name: "X", up: [40, 20], down: [30, 15], note: `${engines.join(", ")} (last late), 40 ms ± 20 up, 30 ms ± 15 down`, engines });
+}
 // Samples at varied intervals (100 ms ± 20 %): `currentTime` moves in ~10 ms
 // steps, and reads at a fixed period lock onto one phase of the step, a
 // bias of up to ±2 ms per page (measured) that would show up as drift.
 const SAMPLER = () => {
+  if (window.__samples) return;
   window.__samples = [];
+  // The picture: [wall ms when shown, its mediaTime, rate] per frame.
+  window.__frames = [];
+  let watched = null;
+  const onFrame = (_, meta) => {
+    const v = document.getElementById("video");
+    window.__frames.push([performance.timeOrigin + meta.expectedDisplayTime, meta.mediaTime, v.playbackRate]);
+    v.requestVideoFrameCallback(onFrame);
+  };
+  // Where the picture is now: the last frame carried to now (currentTime
+  // when there is no recent frame: paused, or no requestVideoFrameCallback).
+  window.__pos = () => {
+    const v = document.getElementById("video");
+    const at = performance.timeOrigin + performance.now();
+    const f = window.__frames.at(-1);
+    const t = !v.paused && f && at - f[0] < 150 && at >= f[0] ? f[1] + ((at - f[0]) / 1000) * v.playbackRate : v.currentTime;
+    return { t, at, paused: v.paused, rate: v.playbackRate };
+  };
   const sample = () => {
     setTimeout(sample, 80 + Math.random() * 40);
     // The room page's element, or the one in a (stand-in) embed's frame.
     const v = document.getElementById("video");
     if (!v || v.style.display === "none") return;
+    if (watched !== v && v.requestVideoFrameCallback) { watched = v; v.requestVideoFrameCallback(onFrame); }
     const st = window.watchTogether?.session?.stats;
     const clock = (st?.offsetMs ?? NaN) - performance.timeOrigin; // server − wall, as this page believes
     window.__samples.push([performance.timeOrigin + performance.now(), v.currentTime, v.playbackRate, v.paused ? 1 : 0, clock, st?.driftMs ?? NaN]);
@@ -84,9 +122,14 @@ async function embedPositionAt(p, at) {
   const v = await frameOf(p).evaluate(() => { const e = document.getElementById("video"); return { t: e.currentTime, paused: e.paused, rate: e.playbackRate, at: Date.now() }; });
   return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
 }
+/** Where a page's picture is at wall time `at` (ms). */
+async function pagePositionAt(p, at) {
+  const v = await p.evaluate(() => window.__pos());
+  return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
+}
 let embedded = false;
 async function spreadAt(pages, at) {
-  const pos = await Promise.all(pages.map((p) => (embedded ? embedPositionAt(p, at) : positionAt(p, at))));
+  const pos = await Promise.all(pages.map((p) => (embedded ? embedPositionAt(p, at) : pagePositionAt(p, at))));
   return (Math.max(...pos) - Math.min(...pos)) * 1000;
 }
 async function convergence(pages, limitMs, timeoutMs) {
@@ -102,12 +145,16 @@ const stack = await startStack();
 const up = await startUpstream({ "/m/": join(root, "target/test-media") });
 const standins = await startStandins({ media: join(root, "target/test-media/clip") });
 const CONFIG = { youtubeApi: `${standins.url}/youtube/iframe_api` };
-const browser = await launch();
+// One browser per engine, started when a profile first needs it.
+const browsers = {};
+const browserFor = async (engine) => (browsers[engine] ??= await launch({ engine }));
 const results = [];
-const open = async (url) => {
-  const p = await newPage(browser);
-  await p.addInitScript((c) => { window.WATCH_TOGETHER_CONFIG = c; }, CONFIG);
-  await p.addInitScript(SAMPLER); // in every frame: the room page and an embed's
+const open = async (url, engine = "chromium") => {
+  const p = await newPage(await browserFor(engine));
+  if (embedded) {
+    await p.addInitScript((c) => { window.WATCH_TOGETHER_CONFIG = c; }, CONFIG);
+    await p.addInitScript(SAMPLER); // in every frame: the room page and an embed's
+  }
   await p.goto(url);
   if (embedded) {
     await p.waitForFunction(() => document.getElementById("connection")?.dataset.state === "open", null, { timeout: 15_000 });
@@ -115,23 +162,25 @@ const open = async (url) => {
     for (let i = 0; i < 150 && !frameOf(p).url().includes("/youtube/embed/"); i++) await sleep(100);
   } else {
     await joined(p);
+    await p.evaluate(SAMPLER);
   }
   return p;
 };
-const profiles = PROFILES.filter((p) => (process.env.WT_BENCH_PROFILES ?? "ABY").includes(p.name));
+const profiles = PROFILES.filter((p) => (process.env.WT_BENCH_PROFILES ?? ALL).includes(p.name));
 for (const profile of profiles) {
   console.log(`    profile ${profile.name} (${profile.note}), ${SECONDS} s`);
+  const engines = profile.engines ?? ["chromium", "chromium", "chromium", "chromium"]; // the last joins late
   embedded = Boolean(profile.youtube);
   const limit = profile.limitMs ?? 20;
   const net = await startNetem(new URL(stack.url), { up: profile.up, down: profile.down, seed: 7 });
   const source = embedded ? `https://www.youtube.com/watch?v=${profile.youtube}` : `${up.url}/m/long/manifest.mpd`;
   const room = await createRoom(stack.url, { source, title: "bench (150 s)" });
   const pages = [];
-  for (let i = 0; i < 3; i++) pages.push(await open(`${net.url}${room.url}`));
-  await pages[0].click("#play");
+  for (const engine of engines.slice(0, -1)) pages.push(await open(`${net.url}${room.url}`, engine));
+  await play(pages[0]);
   await sleep(3_000);
   const joinAt = Date.now();
-  const late = await open(`${net.url}${room.url}`);
+  const late = await open(`${net.url}${room.url}`, engines.at(-1));
   pages.push(late);
   const lateJoin = await convergence(pages, limit, 15_000);
   const lateJoinMs = lateJoin == null ? null : Date.now() - joinAt;
@@ -139,7 +188,7 @@ for (const profile of profiles) {
   const seekAt = Date.now();
   await pages[1].click("#seek");
   // Everyone has taken the seek, then within 20 ms of each other.
-  for (const p of pages) await frameOf(p).waitForFunction(() => document.getElementById("video").currentTime >= 1.5 && document.getElementById("video").currentTime < 6, null, { timeout: 15_000, polling: 20 });
+  for (const p of pages) await (embedded ? frameOf(p) : p).waitForFunction(() => document.getElementById("video").currentTime >= 1.5 && document.getElementById("video").currentTime < 6, null, { timeout: 15_000, polling: 20 });
   const seekConv = (await convergence(pages, limit, 15_000)) == null ? null : Date.now() - seekAt;
   await sleep(2_000);
   const stats0 = await Promise.all(pages.map((p) => p.evaluate(() => window.watchTogether.session.stats)));
@@ -148,7 +197,9 @@ for (const profile of profiles) {
   process.stdout.write("\n");
   const to = Date.now();
   const stats1 = await Promise.all(pages.map((p) => p.evaluate(() => window.watchTogether.session.stats)));
-  const samples = await Promise.all(pages.map((p) => frameOf(p).evaluate(() => window.__samples)));
+  const samples = await Promise.all(pages.map((p) => (embedded ? frameOf(p) : p).evaluate(() => window.__samples)));
+  // The picture, as samples of the same shape: [shown at, mediaTime, rate, paused = 0].
+  const frames = await Promise.all(pages.map((p) => (embedded ? frameOf(p) : p).evaluate(() => window.__frames.map(([at, t, rate]) => [at, t, rate, 0]))));
   // Position of each page at common instants, raw and smoothed.
   // A page with no smoothed position at an instant (its rate changed or it
   // seeked within ±500 ms) counts with its raw read there, so the moments
@@ -157,7 +208,14 @@ for (const profile of profiles) {
   // Where each page sits against the others, on average, and how far its clock estimate is from theirs.
   const devs = pages.map(() => []), clocks = pages.map(() => []), selfs = pages.map(() => []);
   let off = 0, total = 0, fallbacks = 0, reads = 0;
+  const pictures = [], pdevs = pages.map(() => []);
   for (let t = from; t <= to; t += 100) {
+    const pic = frames.map((fs) => smoothAt(fs, t, fs.findIndex((x) => x[0] >= t)));
+    if (pic.every((x) => x != null)) {
+      pictures.push((Math.max(...pic) - Math.min(...pic)) * 1000);
+      const m = pic.reduce((a, x) => a + x, 0) / pic.length;
+      pic.forEach((x, k) => { pdevs[k].push((x - m) * 1000); });
+    }
     const pos = [], rpos = [], at = []; // at: each page's sample at or after t
     for (const ss of samples) {
       const i = ss.findIndex((x) => x[0] >= t);
@@ -178,38 +236,63 @@ for (const profile of profiles) {
     }
     if (rpos.length === pages.length) raw.push((Math.max(...rpos) - Math.min(...rpos)) * 1000);
   }
+  // How fast each page played against what its rate asked (1 = kept up):
+  // the media advanced between consecutive samples over rate × wall time,
+  // leaving out seeks and pauses. Under 1: the page could not keep up.
+  const speeds = samples.map((ss) => {
+    let got = 0, asked = 0;
+    for (let i = 1; i < ss.length; i++) {
+      const [ta, pa, ra, za] = ss[i - 1], [tb, pb, , zb] = ss[i];
+      if (ta < from || tb > to || za || zb || tb - ta > 500) continue;
+      const d = pb - pa, want = ((tb - ta) / 1000) * ra;
+      if (Math.abs(d - want) > 0.3) continue; // a seek
+      got += d; asked += want;
+    }
+    return asked ? Number((got / asked).toFixed(4)) : null;
+  });
+  const quality = await Promise.all(pages.map((p) => (embedded ? frameOf(p) : p).evaluate(() => {
+    const q = document.getElementById("video").getVideoPlaybackQuality?.();
+    return q ? [q.droppedVideoFrames, q.totalVideoFrames] : null;
+  })));
+  if (process.env.WT_BENCH_DUMP) writeFileSync(process.env.WT_BENCH_DUMP, JSON.stringify({ engines, from, to, samples, frames, stats0, stats1 }));
   const minutes = (to - from) / 60_000;
   const seeks = stats1.reduce((n, s, i) => n + s.seekCorrections - stats0[i].seekCorrections, 0);
   const r = {
     stand_in: embedded ? "YouTube IFrame API stand-in (tests/support/standins), not YouTube" : undefined,
     convergence_limit_ms: limit,
-    profile: profile.name, latency: profile.note, pages: pages.length, seconds: Math.round((to - from) / 1000), instants: spreads.length,
+    profile: profile.name, latency: profile.note, engines, pages: pages.length, seconds: Math.round((to - from) / 1000), instants: spreads.length,
     raw_in_smoothed_share: Number((fallbacks / Math.max(1, reads)).toFixed(3)),
     drift_ms: { p50: r1(q(spreads, 0.5)), p95: r1(q(spreads, 0.95)), p99: r1(q(spreads, 0.99)), max: r1(Math.max(...spreads)) },
     drift_raw_ms: { p50: r1(q(raw, 0.5)), p95: r1(q(raw, 0.95)), p99: r1(q(raw, 0.99)), max: r1(Math.max(...raw)) },
+    drift_picture_ms: pictures.length ? { p50: r1(q(pictures, 0.5)), p95: r1(q(pictures, 0.95)), p99: r1(q(pictures, 0.99)), max: r1(Math.max(...pictures)), instants: pictures.length } : null,
     convergence_ms: { late_join: lateJoinMs, seek: seekConv },
     corrective_seeks_per_minute_per_page: Number((seeks / minutes / pages.length).toFixed(2)),
+    nudges_per_minute: stats1.map((s, i) => Number(((s.rateCorrections - stats0[i].rateCorrections) / minutes).toFixed(1))),
     share_time_rate_not_1: Number((off / Math.max(1, total)).toFixed(3)),
     rtt_ms: stats1.map((s) => r1(s.rttMs)),
     clock_error_bound_ms: stats1.map((s) => r1(s.offsetErrorMs)),
     nudge_cost_ms: stats1.map((s) => r1(s.nudgeCostMs)),
     page_mean_position_ms: devs.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
+    page_speed: speeds,
+    page_dropped_frames: quality,
+    page_mean_picture_ms: pdevs.map((d) => (d.length ? r1(d.reduce((a, x) => a + x, 0) / d.length) : null)),
     page_mean_clock_ms: clocks.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
     page_mean_own_drift_ms: selfs.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
   };
   console.log(`    drift p50 ${r.drift_ms.p50} · p95 ${r.drift_ms.p95} · p99 ${r.drift_ms.p99} · max ${r.drift_ms.max} ms (raw reads: p50 ${r.drift_raw_ms.p50} · p95 ${r.drift_raw_ms.p95}); late join ${lateJoinMs} ms, seek ${seekConv} ms; seeks/min/page ${r.corrective_seeks_per_minute_per_page}; raw reads in smoothed ${(r.raw_in_smoothed_share * 100).toFixed(1)} %; rate≠1 ${(r.share_time_rate_not_1 * 100).toFixed(1)} %`);
-  console.log(`    each page against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms`);
+  if (r.drift_picture_ms) console.log(`    picture (requestVideoFrameCallback): drift p50 ${r.drift_picture_ms.p50} · p95 ${r.drift_picture_ms.p95} · p99 ${r.drift_picture_ms.p99} ms over ${r.drift_picture_ms.instants} instants; each page against the mean ${r.page_mean_picture_ms.join(" / ")} ms`);
+  console.log(`    each page (${engines.join(", ")}) against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms; speed ${speeds.join(" / ")}; nudges/min ${r.nudges_per_minute.join(" / ")}; dropped ${quality.map((x) => (x ? `${x[0]}/${x[1]}` : "?")).join(" / ")}`);
   results.push(r);
   for (const p of pages) await p.context().close();
   await net.close();
 }
-await browser.close();
+for (const b of Object.values(browsers)) await b.close();
 await standins.close();
 await up.close();
 await stack.stop();
 mkdirSync(join(root, "target/bench"), { recursive: true });
 // WT_BENCH_PROFILES=A (or B) runs one profile, into its own file.
-const only = (process.env.WT_BENCH_PROFILES ?? "ABY") === "ABY" ? "" : `-${process.env.WT_BENCH_PROFILES}`;
+const only = (process.env.WT_BENCH_PROFILES ?? ALL) === ALL ? "" : `-${process.env.WT_BENCH_PROFILES}`;
 writeFileSync(join(root, `target/bench/sync${only}.json`), `${JSON.stringify({ benchmark: "sync", date: new Date().toISOString().slice(0, 10), profiles: results,
-  peers_tolerance_ms: { "Jellyfin SyncPlay": 60, Metastream: 100, WatchParty: 500, OpenTogetherTube: 1000, Syncplay: 1500 }, goal: "p95 < 10 ms on profile A, 0 corrective seeks per minute in steady state; p95 < 50 ms on profile Y (YouTube stand-in)" }, null, 2)}\n`);
+  peers_tolerance_ms: { "Jellyfin SyncPlay": 60, Metastream: 100, WatchParty: 500, OpenTogetherTube: 1000, Syncplay: 1500 }, goal: "p95 < 10 ms on profiles A, F and W, < 15 ms on M (mixed engines), 0 corrective seeks per minute in steady state; p95 < 50 ms on profile Y (YouTube stand-in)" }, null, 2)}\n`);
 console.log(`    wrote target/bench/sync${only}.json`);

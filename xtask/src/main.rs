@@ -67,7 +67,7 @@ fn main() -> ExitCode {
                 run(wrangler_env(&mut cmd))
             }),
             Some("player") => build(&root).and_then(|_| build_test_media(&root)).and_then(|_| {
-                step("bench player: bundle sizes next to dash.js, Shaka Player and hls.js (npm); first frame against dash.js in Chromium");
+                step("bench player: bundle sizes next to dash.js, Shaka Player and hls.js (npm); first frame against dash.js in Chromium, Firefox and WebKit");
                 let peers = root.join("target/bench-peers");
                 std::fs::create_dir_all(&peers).map_err(|e| e.to_string())?;
                 run(Command::new("npm")
@@ -79,7 +79,7 @@ fn main() -> ExitCode {
                 run(&mut cmd)
             }),
             Some("sync") => build(&root).and_then(|_| build_media(&root, true)).and_then(|_| {
-                step("bench sync: 4 Chromium pages in one room behind a latency proxy (profiles A and B)");
+                step("bench sync: 4 pages in one room behind a latency proxy (Chromium on profiles A, B and Y; Firefox F, WebKit W, mixed M)");
                 let mut cmd = Command::new("node");
                 cmd.arg("tests/bench/sync.mjs").current_dir(&root);
                 run(wrangler_env(&mut cmd))

@@ -9,6 +9,7 @@ use sync_core::client::{MediaEvent, MediaObservation};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
 
+use super::frames::FrameClock;
 use super::read_step::ReadProbe;
 use super::{BackendEvent, Sink};
 use crate::dom::{emit, error_detail, media_error_text, Listener};
@@ -25,6 +26,8 @@ pub struct Element {
     awaiting_file: bool,
     /// Measures how often `currentTime` moves, at each source's first start.
     read_probe: ReadProbe,
+    /// The last frame shown, for a position read from the picture.
+    frames: Option<FrameClock>,
     _listeners: Vec<Listener>,
 }
 
@@ -45,7 +48,8 @@ impl Element {
         })?);
         let mut player = Player::with_base(video.clone(), events.clone(), base);
         player.set_text_tracks(text.clone());
-        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, read_probe, _listeners: listeners })
+        let frames = FrameClock::new(video);
+        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, read_probe, frames, _listeners: listeners })
     }
 
     pub fn player(&self) -> &Player {
@@ -102,8 +106,10 @@ impl Element {
         }
         let v = &self.video;
         let duration = v.duration();
+        let current_time = v.current_time();
         MediaObservation {
-            current_time: v.current_time(),
+            current_time,
+            picture: self.frames.as_ref().and_then(|f| f.picture(current_time)),
             paused: v.paused(),
             seeking: v.seeking(),
             ended: v.ended(),

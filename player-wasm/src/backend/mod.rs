@@ -20,6 +20,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 pub mod element;
+mod frames;
 pub mod local;
 mod read_step;
 mod script;

@@ -114,6 +114,7 @@ impl Vimeo {
             ended: i.ended.get(),
             buffering: i.buffering.get() && i.seek_to.get().is_none(),
             duration: i.duration.get(),
+            picture: None,
         }
     }
 

@@ -147,6 +147,7 @@ impl YouTube {
             ended: state == ENDED,
             buffering: state == BUFFERING && i.seek_to.get().is_none(),
             duration,
+            picture: None,
         }
     }
 

@@ -132,21 +132,29 @@ fn mean(xs: &[f64]) -> f64 {
 /// 41 ms steps (Firefox). Told nothing, the stepped pages read half a step
 /// behind on average and settle ~20 ms ahead of the others; told (as the
 /// shell's measurement tells them), they correct the reading and stay
-/// within a few ms.
+/// within a few ms; so do pages that read the picture instead (the shell's
+/// requestVideoFrameCallback, jittery by ±17 ms).
 #[test]
 fn an_element_read_in_41ms_steps_is_corrected_when_told_and_20ms_off_when_not() {
-    let run = |told: bool| {
-        let stepped = PlayerModel::SteppedElement { step_ms: 40.8, told };
+    let run = |told: bool, picture: bool| {
+        let stepped = PlayerModel::SteppedElement { step_ms: 40.8, told, picture };
         let drift = mixed_room(11, &[PlayerModel::Element, stepped, PlayerModel::Element, stepped], 3.0);
         let exact = mean(&[drift[0].clone(), drift[2].clone()].concat());
         let steps = mean(&[drift[1].clone(), drift[3].clone()].concat());
         let all: Vec<f64> = drift.concat();
         (steps - exact, percentile_abs(&all, 95.0))
     };
-    let (bias_naive, p95_naive) = run(false);
-    let (bias_told, p95_told) = run(true);
-    println!("stepped reads: naive bias {bias_naive:.1} ms (p95 {p95_naive:.1}), told {bias_told:.1} ms (p95 {p95_told:.1})");
+    let (bias_naive, p95_naive) = run(false, false);
+    let (bias_told, p95_told) = run(true, false);
+    let (bias_pic, p95_pic) = run(true, true);
+    println!(
+        "stepped reads: naive bias {bias_naive:.1} ms (p95 {p95_naive:.1}), told {bias_told:.1} ms (p95 {p95_told:.1}), picture {bias_pic:.1} ms (p95 {p95_pic:.1})"
+    );
     assert!(bias_naive > 12.0, "untold, the stepped pages run ahead by about half a step: {bias_naive:.1} ms");
     assert!(bias_told.abs() < 5.0, "told, the bias is gone: {bias_told:.1} ms");
     assert!(p95_told < 12.0, "and the room's drift p95 stays small: {p95_told:.1} ms");
+    // Read from the picture (the last frame shown, ±17 ms of display-time
+    // jitter), as good: in a browser it is also what is on screen, where a
+    // stepped reading's true lag is only modelled.
+    assert!(bias_pic.abs() < 3.0 && p95_pic < 12.0, "from the picture: bias {bias_pic:.1} ms, p95 {p95_pic:.1} ms");
 }

@@ -1,0 +1,100 @@
+//! The picture's clock: the media time of the last frame shown and when it
+//! was shown (`requestVideoFrameCallback`), so that a position can be read
+//! from what is on screen. Where `currentTime` moves in coarse steps
+//! (Firefox: 25 times a second) a reading is 0–41 ms behind; the last frame
+//! carried to now at the element's rate is off only by its display time's
+//! vsync. The core decides when to use it (see `MediaObservation::picture`).
+//!
+//! One callback per frame shown, re-armed from inside itself; dropping the
+//! clock cancels the pending one. Not in web-sys's stable API, so reached
+//! through `Reflect` (every engine that has it names it the same).
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlVideoElement;
+
+use crate::dom::now_ms;
+
+/// A frame older than this (ms) says nothing about now (paused, stalled, hidden).
+const FRESH_MS: f64 = 150.0;
+/// A picture further than this (s) from `currentTime` is a frame from
+/// before a seek or a source change, not a better reading.
+const NEAR_S: f64 = 0.1;
+
+/// Called with (now, VideoFrameCallbackMetadata) for each frame shown.
+type OnFrame = Closure<dyn FnMut(f64, JsValue)>;
+
+struct State {
+    video: HtmlVideoElement,
+    /// (the frame's media time, when it is shown: `performance.now()` ms)
+    last: Cell<Option<(f64, f64)>>,
+    handle: Cell<Option<u32>>,
+    callback: RefCell<Option<OnFrame>>,
+}
+
+impl State {
+    fn arm(&self) {
+        let Some(request) = method(&self.video, "requestVideoFrameCallback") else { return };
+        let Ok(cb) = self.callback.try_borrow() else { return };
+        let Some(cb) = cb.as_ref() else { return };
+        let handle = request.call1(&self.video, cb.as_ref().unchecked_ref()).ok().and_then(|h| h.as_f64());
+        self.handle.set(handle.map(|h| h as u32));
+    }
+}
+
+/// Owns the frame callback: dropped, it is cancelled.
+pub struct FrameClock {
+    state: Rc<State>,
+}
+
+impl FrameClock {
+    /// `None` where the engine has no `requestVideoFrameCallback`.
+    pub fn new(video: &HtmlVideoElement) -> Option<FrameClock> {
+        method(video, "requestVideoFrameCallback")?;
+        let state = Rc::new(State { video: video.clone(), last: Cell::new(None), handle: Cell::new(None), callback: RefCell::new(None) });
+        let weak: Weak<State> = Rc::downgrade(&state);
+        let cb = OnFrame::new(move |_now: f64, meta: JsValue| {
+            let Some(s) = weak.upgrade() else { return };
+            let num = |k: &str| js_sys::Reflect::get(&meta, &JsValue::from_str(k)).ok().and_then(|v| v.as_f64());
+            if let (Some(media), Some(shown)) = (num("mediaTime"), num("expectedDisplayTime")) {
+                s.last.set(Some((media, shown)));
+            }
+            s.arm();
+        });
+        *state.callback.borrow_mut() = Some(cb);
+        state.arm();
+        Some(FrameClock { state })
+    }
+
+    /// Where the picture is now, if a frame was shown lately and agrees
+    /// with `current_time` (s).
+    pub fn picture(&self, current_time: f64) -> Option<f64> {
+        let v = &self.state.video;
+        if v.paused() || v.seeking() {
+            return None;
+        }
+        let (media, shown) = self.state.last.get()?;
+        let age = now_ms() - shown;
+        if !(-FRESH_MS..FRESH_MS).contains(&age) {
+            return None;
+        }
+        let picture = media + age / 1000.0 * v.playback_rate();
+        ((picture - current_time).abs() <= NEAR_S).then_some(picture)
+    }
+}
+
+impl Drop for FrameClock {
+    fn drop(&mut self) {
+        if let (Some(handle), Some(cancel)) = (self.state.handle.take(), method(&self.state.video, "cancelVideoFrameCallback")) {
+            let _ = cancel.call1(&self.state.video, &JsValue::from(handle));
+        }
+        self.state.callback.borrow_mut().take();
+    }
+}
+
+fn method(video: &HtmlVideoElement, name: &str) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(video, &JsValue::from_str(name)).ok()?.dyn_into::<js_sys::Function>().ok()
+}
