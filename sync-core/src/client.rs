@@ -136,6 +136,11 @@ pub struct Stats {
     /// Rate nudges are in use (false: the backend has no rates, or its
     /// rates were seen not to apply; drift is seeked away instead).
     pub rate_applies: bool,
+    /// How far apart `currentTime` readings move while playing (ms), where
+    /// they are stepped (Firefox: ~41); `None`: exact.
+    pub read_step_ms: Option<f64>,
+    /// Stepped readings are replaced by the picture (the last frame shown).
+    pub reads_picture: bool,
 }
 
 /// Something that happened, for the page.
@@ -708,6 +713,11 @@ impl Client {
         self.stats.nudge_cost_ms = self.drift.nudge_cost_ms();
         self.stats.correcting = self.drift.enabled();
         self.stats.rate_applies = self.drift.rate_applies();
+        self.stats.read_step_ms = match self.caps.position {
+            PositionReads::Stepped { step_ms } => Some(step_ms),
+            _ => None,
+        };
+        self.stats.reads_picture = self.stats.read_step_ms.is_some() && obs.picture.is_some();
         self.start_at = None;
         if let Some((_, sent)) = self.pending {
             if now - sent < self.cfg.pending_ms {

@@ -46,6 +46,7 @@ const PROFILES = [
   { name: "Y", up: [40, 20], down: [30, 15], note: "YouTube stand-in, 40 ms ± 20 up, 30 ms ± 15 down", youtube: "benchLong01", limitMs: 50 },
   { name: "F", up: [40, 20], down: [30, 15], note: "4 Firefox pages, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["firefox", "firefox", "firefox", "firefox"] },
   { name: "W", up: [40, 20], down: [30, 15], note: "4 WebKit pages, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["webkit", "webkit", "webkit", "webkit"] },
+  { name: "K", up: [40, 20], down: [30, 15], note: "mixed: Chromium, Firefox, Chromium, Firefox late, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["chromium", "firefox", "chromium", "firefox"] },
   { name: "M", up: [40, 20], down: [30, 15], note: "mixed: Chromium, Firefox, WebKit late, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["chromium", "firefox", "webkit"], limitMs: 30 },
 ];
 const ALL = PROFILES.map((p) => p.name).join("");

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { converge, gap, joined, newPage, pause, play, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, ENGINE, gap, joined, newPage, pause, play, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
 import { root, sleep, withStack } from "../support/stack.mjs";
 
 const stack = withStack();
@@ -74,6 +74,18 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   await waitFor(a, () => /rtt \d+ ms/.test(document.querySelector("wt-player").shadowRoot.querySelector(".nerds").textContent), null, 10_000, "A's stats for nerds show its clock figures");
   const overlay = await a.textContent("wt-player .nerds");
   assert.match(overlay, /drift -?\d+ ms · rtt \d+ ms/);
+
+  // How the engine's position reads were measured after the start (not
+  // from its user agent): Firefox's move in ~41 ms steps and are replaced
+  // by the picture; Chromium's are exact.
+  if (ENGINE === "firefox") await waitFor(a, () => window.watchTogether.session.stats.readsPicture, null, 10_000, "A's reads measured as stepped and taken from the picture");
+  const reads = await a.evaluate(() => { const s = window.watchTogether.session.stats; return { step: s.readStepMs, picture: s.readsPicture }; });
+  if (ENGINE === "firefox") {
+    assert.ok(reads.step > 25 && reads.step < 60 && reads.picture, `Firefox: stepped reads, from the picture: ${JSON.stringify(reads)}`);
+    assert.match(await a.textContent("wt-player .nerds"), /position read in \d+ ms steps · from the picture/);
+  } else {
+    assert.equal(reads.step, null, "exact reads");
+  }
 
   const dir = join(root, "target/test-results");
   mkdirSync(dir, { recursive: true });

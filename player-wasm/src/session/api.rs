@@ -87,6 +87,10 @@ export interface SyncStats {
   correcting: boolean;
   /** Rate nudges in use (false: the player has no rates, or they were seen not to apply; drift is seeked away). */
   rateApplies: boolean;
+  /** How far apart the element's position readings move while playing (ms), measured after each start; null: exact (Firefox: ~41). */
+  readStepMs: number | null;
+  /** Stepped readings are replaced by the last frame shown (requestVideoFrameCallback), carried to now. */
+  readsPicture: boolean;
 }
 "#;
 
