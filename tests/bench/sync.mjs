@@ -251,6 +251,12 @@ for (const profile of profiles) {
     }
     return asked ? Number((got / asked).toFixed(4)) : null;
   });
+  // Share of the window each page was playing (not paused): a page that
+  // never played makes every drift figure meaningless (all equal at 0).
+  const playing = samples.map((ss) => {
+    const w = ss.filter((x) => x[0] >= from && x[0] <= to);
+    return w.length ? Number((w.filter((x) => !x[3]).length / w.length).toFixed(3)) : 0;
+  });
   const quality = await Promise.all(pages.map((p) => (embedded ? frameOf(p) : p).evaluate(() => {
     const q = document.getElementById("video").getVideoPlaybackQuality?.();
     return q ? [q.droppedVideoFrames, q.totalVideoFrames] : null;
@@ -274,12 +280,15 @@ for (const profile of profiles) {
     clock_error_bound_ms: stats1.map((s) => r1(s.offsetErrorMs)),
     nudge_cost_ms: stats1.map((s) => r1(s.nudgeCostMs)),
     page_mean_position_ms: devs.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
+    page_playing_share: playing,
+    all_played: playing.every((x) => x > 0.9),
     page_speed: speeds,
     page_dropped_frames: quality,
     page_mean_picture_ms: pdevs.map((d) => (d.length ? r1(d.reduce((a, x) => a + x, 0) / d.length) : null)),
     page_mean_clock_ms: clocks.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
     page_mean_own_drift_ms: selfs.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
   };
+  if (!r.all_played) console.log(`    NOT A SYNC FIGURE: a page did not play through the window (playing ${playing.map((x) => `${(x * 100).toFixed(0)} %`).join(" / ")})`);
   console.log(`    drift p50 ${r.drift_ms.p50} · p95 ${r.drift_ms.p95} · p99 ${r.drift_ms.p99} · max ${r.drift_ms.max} ms (raw reads: p50 ${r.drift_raw_ms.p50} · p95 ${r.drift_raw_ms.p95}); late join ${lateJoinMs} ms, seek ${seekConv} ms; seeks/min/page ${r.corrective_seeks_per_minute_per_page}; raw reads in smoothed ${(r.raw_in_smoothed_share * 100).toFixed(1)} %; rate≠1 ${(r.share_time_rate_not_1 * 100).toFixed(1)} %`);
   if (r.drift_picture_ms) console.log(`    picture (requestVideoFrameCallback): drift p50 ${r.drift_picture_ms.p50} · p95 ${r.drift_picture_ms.p95} · p99 ${r.drift_picture_ms.p99} ms over ${r.drift_picture_ms.instants} instants; each page against the mean ${r.page_mean_picture_ms.join(" / ")} ms`);
   console.log(`    each page (${engines.join(", ")}) against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms; speed ${speeds.join(" / ")}; nudges/min ${r.nudges_per_minute.join(" / ")}; dropped ${quality.map((x) => (x ? `${x[0]}/${x[1]}` : "?")).join(" / ")}`);
