@@ -25,6 +25,8 @@ export interface SyncStats {
   readStepMs: number | null;
   /** Stepped readings are replaced by the last frame shown (requestVideoFrameCallback), carried to now. */
   readsPicture: boolean;
+  /** The element's learned speed error, made up by running it that much faster (fraction of the room's rate; 0: none). */
+  speedTrim: number;
 }
 
 /** The media engine alone, without a room: DASH, HLS (fMP4) and progressive files on one element (typed fully in `./media`). */

@@ -82,6 +82,9 @@ pub struct PeerProfile {
     pub stall_chance_per_s: f64,
     pub stall_ms: (Millis, Millis),
     pub player: PlayerModel,
+    /// How fast the element plays against the rate it is asked for (1: as
+    /// asked; 0.985: a loaded machine's Firefox, measured by `bench sync`).
+    pub speed: f64,
 }
 
 impl PeerProfile {
@@ -100,6 +103,7 @@ impl PeerProfile {
             stall_chance_per_s: 0.0,
             stall_ms: (500.0, 2_000.0),
             player: PlayerModel::Element,
+            speed: 1.0,
         }
     }
 
@@ -527,7 +531,7 @@ impl Sim {
                 if stall_roll {
                     e.stalled_until = Some(local + stall_for);
                 } else {
-                    e.position += dt_local / 1000.0 * e.rate;
+                    e.position += dt_local / 1000.0 * e.rate * p.profile.speed;
                     if e.position >= e.duration {
                         e.position = e.duration;
                         e.paused = true;

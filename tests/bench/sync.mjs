@@ -274,6 +274,7 @@ for (const profile of profiles) {
     drift_picture_ms: pictures.length ? { p50: r1(q(pictures, 0.5)), p95: r1(q(pictures, 0.95)), p99: r1(q(pictures, 0.99)), max: r1(Math.max(...pictures)), instants: pictures.length } : null,
     convergence_ms: { late_join: lateJoinMs, seek: seekConv },
     corrective_seeks_per_minute_per_page: Number((seeks / minutes / pages.length).toFixed(2)),
+    speed_trim: stats1.map((s) => s.speedTrim ?? null),
     nudges_per_minute: stats1.map((s, i) => Number(((s.rateCorrections - stats0[i].rateCorrections) / minutes).toFixed(1))),
     share_time_rate_not_1: Number((off / Math.max(1, total)).toFixed(3)),
     rtt_ms: stats1.map((s) => r1(s.rttMs)),
@@ -291,7 +292,7 @@ for (const profile of profiles) {
   if (!r.all_played) console.log(`    NOT A SYNC FIGURE: a page did not play through the window (playing ${playing.map((x) => `${(x * 100).toFixed(0)} %`).join(" / ")})`);
   console.log(`    drift p50 ${r.drift_ms.p50} · p95 ${r.drift_ms.p95} · p99 ${r.drift_ms.p99} · max ${r.drift_ms.max} ms (raw reads: p50 ${r.drift_raw_ms.p50} · p95 ${r.drift_raw_ms.p95}); late join ${lateJoinMs} ms, seek ${seekConv} ms; seeks/min/page ${r.corrective_seeks_per_minute_per_page}; raw reads in smoothed ${(r.raw_in_smoothed_share * 100).toFixed(1)} %; rate≠1 ${(r.share_time_rate_not_1 * 100).toFixed(1)} %`);
   if (r.drift_picture_ms) console.log(`    picture (requestVideoFrameCallback): drift p50 ${r.drift_picture_ms.p50} · p95 ${r.drift_picture_ms.p95} · p99 ${r.drift_picture_ms.p99} ms over ${r.drift_picture_ms.instants} instants; each page against the mean ${r.page_mean_picture_ms.join(" / ")} ms`);
-  console.log(`    each page (${engines.join(", ")}) against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms; speed ${speeds.join(" / ")}; nudges/min ${r.nudges_per_minute.join(" / ")}; dropped ${quality.map((x) => (x ? `${x[0]}/${x[1]}` : "?")).join(" / ")}`);
+  console.log(`    each page (${engines.join(", ")}) against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms; speed ${speeds.join(" / ")}; nudges/min ${r.nudges_per_minute.join(" / ")}; trim ${r.speed_trim.map((x) => (x == null ? "–" : `${(x * 100).toFixed(2)} %`)).join(" / ")}; dropped ${quality.map((x) => (x ? `${x[0]}/${x[1]}` : "?")).join(" / ")}`);
   results.push(r);
   for (const p of pages) await p.context().close();
   await net.close();

@@ -91,6 +91,8 @@ export interface SyncStats {
   readStepMs: number | null;
   /** Stepped readings are replaced by the last frame shown (requestVideoFrameCallback), carried to now. */
   readsPicture: boolean;
+  /** The element's learned speed error, made up by running it that much faster (fraction of the room's rate; 0: none). */
+  speedTrim: number;
 }
 "#;
 
