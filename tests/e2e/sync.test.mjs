@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { converge, ENGINE, gap, joined, newPage, pause, play, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
-import { root, sleep, withStack } from "../support/stack.mjs";
+import { root, sleep, until, withStack } from "../support/stack.mjs";
 
 const stack = withStack();
 const browser = withBrowser();
@@ -81,8 +81,12 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   if (ENGINE === "firefox") await waitFor(a, () => window.watchTogether.session.stats.readsPicture, null, 10_000, "A's reads measured as stepped and taken from the picture");
   const reads = await a.evaluate(() => { const s = window.watchTogether.session.stats; return { step: s.readStepMs, picture: s.readsPicture }; });
   if (ENGINE === "firefox") {
-    assert.ok(reads.step > 25 && reads.step < 60 && reads.picture, `Firefox: stepped reads, from the picture: ${JSON.stringify(reads)}`);
-    assert.match(await a.textContent("wt-player .nerds"), /position read in \d+ ms steps · from the picture/);
+    assert.ok(reads.step > 25 && reads.step < 60, `Firefox: stepped reads: ${JSON.stringify(reads)}`);
+    // The picture is used while a frame was shown in the last 150 ms: on a
+    // loaded machine a frame can come late and one refresh of the overlay
+    // says so; what matters is that it reads from the picture when frames come.
+    const nerds = /position read in \d+ ms steps · from the picture/;
+    await until(async () => nerds.test(await a.textContent("wt-player .nerds")), { timeout: 10_000, what: "stats for nerds: position read from the picture" });
   } else {
     assert.equal(reads.step, null, "exact reads");
   }

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use sync_core::backend::PositionReads;
 use sync_core::client::{MediaEvent, MediaObservation};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
@@ -26,7 +27,8 @@ pub struct Element {
     awaiting_file: bool,
     /// Measures how often `currentTime` moves, at each source's first start.
     read_probe: ReadProbe,
-    /// The last frame shown, for a position read from the picture.
+    /// The last frame shown, for a position read from the picture: kept
+    /// only while reads are measured as stepped.
     frames: Option<FrameClock>,
     _listeners: Vec<Listener>,
 }
@@ -48,8 +50,7 @@ impl Element {
         })?);
         let mut player = Player::with_base(video.clone(), events.clone(), base);
         player.set_text_tracks(text.clone());
-        let frames = FrameClock::new(video);
-        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, read_probe, frames, _listeners: listeners })
+        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, read_probe, frames: None, _listeners: listeners })
     }
 
     pub fn player(&self) -> &Player {
@@ -96,6 +97,15 @@ impl Element {
             let _ = self.video.remove_attribute("src");
             self.video.load();
             let _ = web_sys::Url::revoke_object_url(&url);
+        }
+    }
+
+    /// The position reads were measured: follow the picture where they are stepped.
+    pub fn position_reads(&mut self, reads: PositionReads) {
+        match reads {
+            PositionReads::Stepped { .. } if self.frames.is_none() => self.frames = FrameClock::new(&self.video),
+            PositionReads::Stepped { .. } => {}
+            _ => self.frames = None,
         }
     }
 

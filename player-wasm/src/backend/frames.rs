@@ -6,8 +6,10 @@
 //! vsync. The core decides when to use it (see `MediaObservation::picture`).
 //!
 //! One callback per frame shown, re-armed from inside itself; dropping the
-//! clock cancels the pending one. Not in web-sys's stable API, so reached
-//! through `Reflect` (every engine that has it names it the same).
+//! clock cancels the pending one. Started only for an element whose reads
+//! were measured as stepped (see `read_step`): where `currentTime` is exact
+//! the callbacks would buy nothing. Not in web-sys's stable API, so looked
+//! up once through `Reflect` (every engine that has it names it the same).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -29,6 +31,8 @@ type OnFrame = Closure<dyn FnMut(f64, JsValue)>;
 
 struct State {
     video: HtmlVideoElement,
+    /// `video.requestVideoFrameCallback`, looked up once.
+    request: js_sys::Function,
     /// (the frame's media time, when it is shown: `performance.now()` ms)
     last: Cell<Option<(f64, f64)>>,
     handle: Cell<Option<u32>>,
@@ -37,10 +41,9 @@ struct State {
 
 impl State {
     fn arm(&self) {
-        let Some(request) = method(&self.video, "requestVideoFrameCallback") else { return };
         let Ok(cb) = self.callback.try_borrow() else { return };
         let Some(cb) = cb.as_ref() else { return };
-        let handle = request.call1(&self.video, cb.as_ref().unchecked_ref()).ok().and_then(|h| h.as_f64());
+        let handle = self.request.call1(&self.video, cb.as_ref().unchecked_ref()).ok().and_then(|h| h.as_f64());
         self.handle.set(handle.map(|h| h as u32));
     }
 }
@@ -53,8 +56,8 @@ pub struct FrameClock {
 impl FrameClock {
     /// `None` where the engine has no `requestVideoFrameCallback`.
     pub fn new(video: &HtmlVideoElement) -> Option<FrameClock> {
-        method(video, "requestVideoFrameCallback")?;
-        let state = Rc::new(State { video: video.clone(), last: Cell::new(None), handle: Cell::new(None), callback: RefCell::new(None) });
+        let request = method(video, "requestVideoFrameCallback")?;
+        let state = Rc::new(State { video: video.clone(), request, last: Cell::new(None), handle: Cell::new(None), callback: RefCell::new(None) });
         let weak: Weak<State> = Rc::downgrade(&state);
         let cb = OnFrame::new(move |_now: f64, meta: JsValue| {
             let Some(s) = weak.upgrade() else { return };
