@@ -794,6 +794,7 @@ export class PlayerUI extends HTMLElement {
       lines.push(`drift ${ms(s.driftMs)} · rtt ${ms(s.rttMs)} · clock ±${ms(s.offsetErrorMs)} · rate ${s.rate.toFixed(3)} · fixes ${s.rateCorrections}r/${s.seekCorrections}s`);
       lines.push(`clock offset ${ms(s.offsetMs)} · skew ${s.skewPpm.toFixed(0)} ppm · nudge cost ${ms(s.nudgeCostMs)} · rate nudges ${s.rateApplies ? "on" : "off"}`);
       if (s.readStepMs != null) lines.push(`position read in ${ms(s.readStepMs)} steps${s.readsPicture ? " · from the picture" : ""}`);
+      if (s.readLeadMs != null) lines.push(`currentTime ${ms(Math.abs(s.readLeadMs))} ${s.readLeadMs > 0 ? "ahead of" : "behind"} the picture${s.readsPicture ? " · position read from the picture" : ""}`);
       if (s.speedTrim) lines.push(`plays ${(Math.abs(s.speedTrim) * 100).toFixed(1)} % ${s.speedTrim > 0 ? "slow" : "fast"}: trimmed`);
     } else lines.push("sync: waiting for the room…");
     if (v && this.#kind !== "youtube" && this.#kind !== "vimeo") {

@@ -22,6 +22,7 @@ use crate::protocol::{
 use crate::rng::Rng;
 use crate::timeline::Playback;
 use crate::Millis;
+use read_lead::ReadLead;
 
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -139,8 +140,12 @@ pub struct Stats {
     /// How far apart `currentTime` readings move while playing (ms), where
     /// they are stepped (Firefox: ~41); `None`: exact.
     pub read_step_ms: Option<f64>,
-    /// Stepped readings are replaced by the picture (the last frame shown).
+    /// Readings are replaced by the picture (the last frame shown): where
+    /// they are stepped, or where `currentTime` runs ahead of it.
     pub reads_picture: bool,
+    /// How far (ms) the element's `currentTime` runs ahead of its picture,
+    /// while it is found doing so (WebKitGTK through WebAudio: ~1000).
+    pub read_lead_ms: Option<f64>,
     /// The element's learned speed error made up by its base rate (a
     /// fraction of the room's rate: 0.015 runs a 1.5 % slow element at
     /// 1.015× in a room at 1×; 0: none).
@@ -251,6 +256,8 @@ pub struct Client {
     caps: Capabilities,
     /// The position estimate of a backend that reports it.
     reports: Reports,
+    /// Whether an exact `currentTime` runs ahead of the picture.
+    read_lead: ReadLead,
 }
 
 impl Client {
@@ -287,6 +294,7 @@ impl Client {
             out: VecDeque::new(),
             caps: Capabilities::element(),
             reports: Reports::new(),
+            read_lead: ReadLead::new(),
         }
     }
 
@@ -378,6 +386,7 @@ impl Client {
         self.drift.set_capabilities(caps.clone());
         self.caps = caps;
         self.reports = Reports::new();
+        self.read_lead = ReadLead::new();
         self.reports.handle_rate(0.0, self.stats.rate);
     }
 
@@ -400,15 +409,18 @@ impl Client {
     /// The backend's position now: read, or estimated from its reports.
     pub fn position(&self, now: Millis, obs: &MediaObservation) -> f64 {
         match self.caps.position {
-            PositionReads::Exact => obs.current_time,
+            // Where `currentTime` was found ahead of the picture (WebKitGTK
+            // through WebAudio), the picture (see `read_lead`).
+            PositionReads::Exact => self.read_lead.position(obs.current_time, obs.picture, !obs.paused && !obs.seeking && !obs.buffering),
             // Playing, the picture where there is one: unbiased, though its
             // frame's display time jitters (±17 ms in Firefox, measured by
             // `bench sync`), so the dead band stays the step's; otherwise a
             // reading, half a step behind on average.
-            PositionReads::Stepped { step_ms } if !obs.paused && !obs.seeking && !obs.buffering => {
-                obs.picture.unwrap_or(obs.current_time + step_ms / 2.0 / 1000.0 * self.drift.rate())
-            }
-            PositionReads::Stepped { .. } => obs.current_time,
+            PositionReads::Stepped { step_ms } if !obs.paused && !obs.seeking && !obs.buffering => obs.picture.unwrap_or_else(|| match self.read_lead.lead() {
+                Some(lead) => obs.current_time - lead,
+                None => obs.current_time + step_ms / 2.0 / 1000.0 * self.drift.rate(),
+            }),
+            PositionReads::Stepped { .. } => self.read_lead.position(obs.current_time, None, false),
             PositionReads::Reported { .. } => self.reports.estimate(now).unwrap_or(obs.current_time),
         }
     }
@@ -618,6 +630,7 @@ impl Client {
                 (pb.playing && !ours && !armed && !obs.ended).then_some(Command::Pause { position: Some(self.position(now, obs)) })
             }
             MediaEvent::Seeked => {
+                self.read_lead.handle_seeked();
                 if self.drift.handle_seeked(now, obs.current_time) {
                     self.enforce(now, obs); // our seek landed: act on it at once
                     None
@@ -721,7 +734,13 @@ impl Client {
             PositionReads::Stepped { step_ms } => Some(step_ms),
             _ => None,
         };
-        self.stats.reads_picture = self.stats.read_step_ms.is_some() && obs.picture.is_some();
+        if !self.caps.reported() && !obs.paused && !obs.seeking && !obs.buffering {
+            if let Some(picture) = obs.picture {
+                self.read_lead.handle_reading(obs.current_time, picture);
+            }
+        }
+        self.stats.read_lead_ms = self.read_lead.lead_ms();
+        self.stats.reads_picture = (self.stats.read_step_ms.is_some() || self.stats.read_lead_ms.is_some()) && obs.picture.is_some();
         self.stats.speed_trim = self.drift.trim();
         self.start_at = None;
         if let Some((_, sent)) = self.pending {
@@ -806,6 +825,7 @@ impl Client {
         self.stats.rate = 1.0;
         self.drift.handle_element_reset();
         self.reports = Reports::new();
+        self.read_lead = ReadLead::new();
     }
 
     fn set_rate(&mut self, now: Millis, rate: f64) {
@@ -868,5 +888,6 @@ impl Client {
 
 #[cfg(test)]
 mod embed_tests;
+mod read_lead;
 #[cfg(test)]
 mod tests;

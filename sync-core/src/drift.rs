@@ -47,8 +47,14 @@
 //!   really applies is measured: a nudge whose outcome shows less than a
 //!   third of what it planned is a strike, and after two in a row the
 //!   controller stops nudging and seeks instead (a backend that reports a
-//!   rate as set without playing it; judged on reporting backends only:
-//!   the element's rates are known to apply).
+//!   rate as set without playing it; judged on reporting backends only).
+//!   On a media element a rate change can instead make the position jump:
+//!   WebKitGTK with the element routed into WebAudio re-seeks its pipeline
+//!   at every rate change, to where audio was handed out, ~1 s ahead of the
+//!   picture (measured). A drift that moved by more than [`RATE_JUMP_S`]
+//!   within [`RATE_JUMP_MS`] of a rate change (no seek, pause or stall in
+//!   between: a ≤ 5 % nudge moves it ≤ 150 ms in that time) is a strike too;
+//!   two and the element is corrected by seeks alone.
 
 use crate::backend::Capabilities;
 use crate::Millis;
@@ -203,7 +209,17 @@ pub struct DriftController {
     /// Start of the window the speed error is read over: (time, drift
     /// estimate, `commanded`).
     window: Option<(Millis, f64, f64)>,
+    /// The last step's (time, drift), s.
+    last_drift: Option<(Millis, f64)>,
+    /// The rate was changed on an element: (when, drift just before), to
+    /// see whether the change made the position jump.
+    rate_changed: Option<(Millis, f64)>,
 }
+
+/// A drift change (s) that a rate change cannot have made in [`RATE_JUMP_MS`].
+pub const RATE_JUMP_S: f64 = 0.3;
+/// How long (ms) after a rate change a jump is blamed on it.
+pub const RATE_JUMP_MS: Millis = 3_000.0;
 
 /// A seek the client issued, until its outcome is judged.
 #[derive(Clone, Copy, Debug)]
@@ -245,6 +261,8 @@ impl DriftController {
             commanded: 0.0,
             last_at: None,
             window: None,
+            last_drift: None,
+            rate_changed: None,
             cfg,
         }
     }
@@ -323,6 +341,8 @@ impl DriftController {
         self.judge_nudge = false;
         self.planned = None;
         self.window = None;
+        self.last_drift = None;
+        self.rate_changed = None;
     }
 
     /// A nudge ended: back to exactly the room's rate, judge afresh.
@@ -421,6 +441,7 @@ impl DriftController {
             return Decision::Nothing; // never fight a seek or a stall
         }
         let drift = input.actual - input.expected;
+        self.judge_rate_jump(now, drift);
         let rate_control = input.rate_control && self.rate_applies();
         let dead_band = self.dead_band();
         let threshold = if rate_control { self.cfg.seek_threshold } else { self.cfg.seek_threshold_without_rate.max(4.0 * dead_band) };
@@ -619,6 +640,23 @@ impl DriftController {
         }
     }
 
+    /// Did the last rate change make a media element's position jump
+    /// (see [`RATE_JUMP_S`])? Two such and rates are given up for seeks.
+    fn judge_rate_jump(&mut self, now: Millis, drift: f64) {
+        self.last_drift = Some((now, drift));
+        let Some((at, before)) = self.rate_changed else { return };
+        if now - at > RATE_JUMP_MS {
+            self.rate_changed = None;
+            self.strikes = 0; // it applied smoothly
+        } else if (drift - before).abs() > RATE_JUMP_S {
+            self.rate_changed = None;
+            self.strikes += 1;
+            if self.strikes >= 2 {
+                self.rate_applies = false;
+            }
+        }
+    }
+
     /// The rate set is a nudge of the room's current rate (not of a rate
     /// the room has since left).
     fn nudging_around(&self, room_rate: f64) -> bool {
@@ -637,6 +675,9 @@ impl DriftController {
     fn set_rate(&mut self, rate: f64) -> Decision {
         if (self.rate - rate).abs() < 1e-12 {
             return Decision::Nothing;
+        }
+        if !self.caps.reported() {
+            self.rate_changed = self.last_drift;
         }
         self.rate = rate;
         Decision::SetRate(rate)

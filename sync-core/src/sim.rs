@@ -45,6 +45,14 @@ pub enum PlayerModel {
     /// to now: modelled as the position off by up to ±17 ms (the jitter of
     /// Firefox's frame display times, measured by `bench sync`).
     SteppedElement { step_ms: Millis, told: bool, picture: bool },
+    /// A media element whose `currentTime` leaps `lead_ms` ahead of what it
+    /// shows once it has played half a second since a seek or load, and
+    /// keeps that lead while paused (WebKitGTK with the element routed into
+    /// WebAudio: ~1030 ms, measured); a seek lands it on its target again,
+    /// and a rate change makes the picture jump to `currentTime` (the
+    /// pipeline re-seeks to where audio was handed out).
+    /// With `picture`, the shell reads the picture as for [`Self::SteppedElement`].
+    LeadingElement { lead_ms: Millis, picture: bool },
     /// An embed in another origin's frame (YouTube-like): its position is
     /// reported every `report_ms`, each report `delay_ms` late (drawn, in
     /// order); rates are rounded toward 1× to [`YOUTUBE_RATES`] when
@@ -135,6 +143,8 @@ pub struct Element {
     pub events: Vec<MediaEvent>,
     pub duration: f64,
     pub ended: bool,
+    /// Played (local ms) since the last seek landed or the load.
+    pub played_ms: Millis,
 }
 
 impl Element {
@@ -151,6 +161,15 @@ impl Element {
             events: vec![],
             duration,
             ended: false,
+            played_ms: 0.0,
+        }
+    }
+
+    /// How far `currentTime` reads ahead of the position (s).
+    fn lead(&self) -> f64 {
+        match self.model {
+            PlayerModel::LeadingElement { lead_ms, .. } if self.played_ms >= 500.0 => lead_ms / 1000.0,
+            _ => 0.0,
         }
     }
 
@@ -171,6 +190,10 @@ impl Element {
                 o.picture = picture.then(|| vsync(o.current_time));
                 o.current_time = (o.current_time * 1000.0 / step_ms).floor() * step_ms / 1000.0;
             }
+            if let PlayerModel::LeadingElement { picture, .. } = self.model {
+                o.picture = picture.then(|| vsync(o.current_time));
+                o.current_time += self.lead();
+            }
         }
         o
     }
@@ -179,10 +202,13 @@ impl Element {
         let current_time = match self.model {
             _ if self.is_embed() => self.reported,
             PlayerModel::SteppedElement { step_ms, .. } if self.playing() => (self.position * 1000.0 / step_ms).floor() * step_ms / 1000.0,
+            PlayerModel::LeadingElement { .. } if self.seeking.is_none() => self.position + self.lead(),
             _ => self.position,
         };
         let picture = match self.model {
-            PlayerModel::SteppedElement { picture: true, .. } if self.playing() => Some(vsync(self.position)),
+            PlayerModel::SteppedElement { picture: true, .. } | PlayerModel::LeadingElement { picture: true, .. } if self.playing() => {
+                Some(vsync(self.position))
+            }
             _ => None,
         };
         MediaObservation {
@@ -423,8 +449,12 @@ impl Sim {
             }
             MediaAction::SetRate { rate, preserve_pitch } => {
                 e.preserve_pitch = *preserve_pitch;
+                if (e.rate - *rate).abs() > 1e-12 && e.seeking.is_none() {
+                    // WebKitGTK through WebAudio re-seeks its pipeline to where audio was handed out.
+                    e.position += e.lead();
+                }
                 e.rate = match e.model {
-                    PlayerModel::Element | PlayerModel::SteppedElement { .. } => *rate,
+                    PlayerModel::Element | PlayerModel::SteppedElement { .. } | PlayerModel::LeadingElement { .. } => *rate,
                     PlayerModel::Embed { rate_applies: false, .. } => e.rate,
                     // Rounded toward 1× to a listed rate, as YouTube's setPlaybackRate does.
                     PlayerModel::Embed { stepped: true, .. } => {
@@ -516,6 +546,7 @@ impl Sim {
             if let Some((at, t)) = e.seeking {
                 if local >= at {
                     e.position = t;
+                    e.played_ms = 0.0;
                     e.seeking = None;
                     e.events.push(MediaEvent::Seeked);
                     if e.is_embed() {
@@ -532,6 +563,7 @@ impl Sim {
                     e.stalled_until = Some(local + stall_for);
                 } else {
                     e.position += dt_local / 1000.0 * e.rate * p.profile.speed;
+                    e.played_ms += dt_local;
                     if e.position >= e.duration {
                         e.position = e.duration;
                         e.paused = true;

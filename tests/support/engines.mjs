@@ -120,7 +120,7 @@ async function startSoundServer() {
 
 // ---- WebKit over classic WebDriver ----
 
-const CALL_TIMEOUT = 30_000;
+const CALL_TIMEOUT = Number(process.env.WT_WEBKIT_CALL_MS ?? 30_000);
 
 /** `promise`, or an error naming `what` after `ms`: WebDriver calls into WebKit can hang. */
 function bounded(promise, what, ms = CALL_TIMEOUT) {

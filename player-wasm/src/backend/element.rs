@@ -5,7 +5,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use sync_core::backend::PositionReads;
 use sync_core::client::{MediaEvent, MediaObservation};
 use wasm_bindgen::prelude::*;
 use web_sys::{EventTarget, HtmlVideoElement};
@@ -27,8 +26,7 @@ pub struct Element {
     awaiting_file: bool,
     /// Measures how often `currentTime` moves, at each source's first start.
     read_probe: ReadProbe,
-    /// The last frame shown, for a position read from the picture: kept
-    /// only while reads are measured as stepped.
+    /// The last frame shown, for a position read from the picture.
     frames: Option<FrameClock>,
     _listeners: Vec<Listener>,
 }
@@ -50,7 +48,8 @@ impl Element {
         })?);
         let mut player = Player::with_base(video.clone(), events.clone(), base);
         player.set_text_tracks(text.clone());
-        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, read_probe, frames: None, _listeners: listeners })
+        let frames = FrameClock::new(video);
+        Ok(Element { video: video.clone(), player, object_url: None, awaiting_file: false, read_probe, frames, _listeners: listeners })
     }
 
     pub fn player(&self) -> &Player {
@@ -100,15 +99,6 @@ impl Element {
         }
     }
 
-    /// The position reads were measured: follow the picture where they are stepped.
-    pub fn position_reads(&mut self, reads: PositionReads) {
-        match reads {
-            PositionReads::Stepped { .. } if self.frames.is_none() => self.frames = FrameClock::new(&self.video),
-            PositionReads::Stepped { .. } => {}
-            _ => self.frames = None,
-        }
-    }
-
     pub fn observe(&self) -> MediaObservation {
         if self.awaiting_file {
             // Not buffering: a member without the file does not hold the room.
@@ -119,7 +109,7 @@ impl Element {
         let current_time = v.current_time();
         MediaObservation {
             current_time,
-            picture: self.frames.as_ref().and_then(|f| f.picture(current_time)),
+            picture: self.frames.as_ref().and_then(FrameClock::picture),
             paused: v.paused(),
             seeking: v.seeking(),
             ended: v.ended(),

@@ -3,13 +3,17 @@
 //! from what is on screen. Where `currentTime` moves in coarse steps
 //! (Firefox: 25 times a second) a reading is 0–41 ms behind; the last frame
 //! carried to now at the element's rate is off only by its display time's
-//! vsync. The core decides when to use it (see `MediaObservation::picture`).
+//! vsync. Where `currentTime` runs ahead of what is shown (WebKitGTK with
+//! the element routed into WebAudio: ~1 s after every start) the picture is
+//! the only true reading. The core decides when to use it (see
+//! `MediaObservation::picture` and the client's `read_lead`), so every
+//! element with the API keeps it: one small callback per frame shown.
 //!
-//! One callback per frame shown, re-armed from inside itself; dropping the
-//! clock cancels the pending one. Started only for an element whose reads
-//! were measured as stepped (see `read_step`): where `currentTime` is exact
-//! the callbacks would buy nothing. Not in web-sys's stable API, so looked
-//! up once through `Reflect` (every engine that has it names it the same).
+//! The callback is re-armed from inside itself; dropping the clock cancels
+//! the pending one and its listeners. A seek or a new source forgets the
+//! last frame (it shows what no longer plays). Not in web-sys's stable API,
+//! so looked up once through `Reflect` (every engine that has it names it
+//! the same).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -18,13 +22,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlVideoElement;
 
-use crate::dom::now_ms;
+use crate::dom::{now_ms, Listener};
 
 /// A frame older than this (ms) says nothing about now (paused, stalled, hidden).
 const FRESH_MS: f64 = 150.0;
-/// A picture further than this (s) from `currentTime` is a frame from
-/// before a seek or a source change, not a better reading.
-const NEAR_S: f64 = 0.1;
 
 /// Called with (now, VideoFrameCallbackMetadata) for each frame shown.
 type OnFrame = Closure<dyn FnMut(f64, JsValue)>;
@@ -51,6 +52,7 @@ impl State {
 /// Owns the frame callback: dropped, it is cancelled.
 pub struct FrameClock {
     state: Rc<State>,
+    _listeners: Vec<Listener>,
 }
 
 impl FrameClock {
@@ -69,12 +71,23 @@ impl FrameClock {
         });
         *state.callback.borrow_mut() = Some(cb);
         state.arm();
-        Some(FrameClock { state })
+        let mut listeners = Vec::new();
+        for kind in ["seeking", "emptied"] {
+            let weak = Rc::downgrade(&state);
+            if let Ok(l) = Listener::new(video, kind, move |_| {
+                if let Some(s) = weak.upgrade() {
+                    s.last.set(None);
+                }
+            }) {
+                listeners.push(l);
+            }
+        }
+        Some(FrameClock { state, _listeners: listeners })
     }
 
-    /// Where the picture is now, if a frame was shown lately and agrees
-    /// with `current_time` (s).
-    pub fn picture(&self, current_time: f64) -> Option<f64> {
+    /// Where the picture is now, if a frame of this source and position was
+    /// shown lately and the element plays.
+    pub fn picture(&self) -> Option<f64> {
         let v = &self.state.video;
         if v.paused() || v.seeking() {
             return None;
@@ -84,8 +97,7 @@ impl FrameClock {
         if !(-FRESH_MS..FRESH_MS).contains(&age) {
             return None;
         }
-        let picture = media + age / 1000.0 * v.playback_rate();
-        ((picture - current_time).abs() <= NEAR_S).then_some(picture)
+        Some(media + age / 1000.0 * v.playback_rate())
     }
 }
 

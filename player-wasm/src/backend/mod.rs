@@ -80,13 +80,6 @@ impl Backend {
         }
     }
 
-    /// The element's position reads were measured (embeds report theirs).
-    pub fn position_reads(&mut self, reads: sync_core::backend::PositionReads) {
-        if let Backend::Element(e) = self {
-            e.position_reads(reads);
-        }
-    }
-
     pub fn observe(&self) -> MediaObservation {
         match self {
             Backend::Element(e) => e.observe(),

@@ -89,8 +89,10 @@ export interface SyncStats {
   rateApplies: boolean;
   /** How far apart the element's position readings move while playing (ms), measured after each start; null: exact (Firefox: ~41). */
   readStepMs: number | null;
-  /** Stepped readings are replaced by the last frame shown (requestVideoFrameCallback), carried to now. */
+  /** Readings are replaced by the last frame shown (requestVideoFrameCallback), carried to now: where they are stepped, or where currentTime runs ahead of the picture. */
   readsPicture: boolean;
+  /** How far (ms) the element's currentTime runs ahead of its picture, while it is found doing so (WebKitGTK with the element routed into WebAudio: ~1000); null: it agrees. */
+  readLeadMs: number | null;
   /** The element's learned speed error, made up by running it that much faster (fraction of the room's rate; 0: none). */
   speedTrim: number;
 }

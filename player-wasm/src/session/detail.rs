@@ -98,7 +98,10 @@ pub fn stats(s: &Stats) -> JsValue {
         o.num_or_null("offsetMs", s.offset_ms).num_or_null("offsetErrorMs", s.offset_error_ms).num_or_null("rttMs", s.rtt_ms).num("skewPpm", s.skew_ppm);
         o.num_or_null("driftMs", s.drift_ms).num("rate", s.rate).uint("rateCorrections", s.rate_corrections).uint("seekCorrections", s.seek_corrections);
         o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting).bool("rateApplies", s.rate_applies);
-        o.num_or_null("readStepMs", s.read_step_ms).bool("readsPicture", s.reads_picture).num("speedTrim", s.speed_trim);
+        o.num_or_null("readStepMs", s.read_step_ms)
+            .bool("readsPicture", s.reads_picture)
+            .num_or_null("readLeadMs", s.read_lead_ms)
+            .num("speedTrim", s.speed_trim);
     })
 }
 

@@ -106,10 +106,7 @@ fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
         }),
         BackendEvent::Report { position, playing, at } => with(weak, |s| s.client.handle_position_report(at, position, playing)),
         BackendEvent::Capabilities(caps) => with(weak, |s| s.client.handle_backend(caps)),
-        BackendEvent::PositionReads(reads) => with(weak, |s| {
-            s.backend.position_reads(reads);
-            s.client.handle_position_reads(reads);
-        }),
+        BackendEvent::PositionReads(reads) => with(weak, |s| s.client.handle_position_reads(reads)),
         BackendEvent::Error { code, message } => {
             if let Some(events) = weak.upgrade().and_then(|s| s.try_borrow().ok().map(|s| s.events.clone())) {
                 emit(&events, Event::Error, &error_detail(code, &message));

@@ -159,6 +159,69 @@ fn an_element_read_in_41ms_steps_is_corrected_when_told_and_20ms_off_when_not() 
     assert!(bias_pic.abs() < 3.0 && p95_pic < 12.0, "from the picture: bias {bias_pic:.1} ms, p95 {p95_pic:.1} ms");
 }
 
+/// A room of two exact readers and two WebKitGTK-like pages whose
+/// `currentTime` leaps ~1 s ahead of what they show half a second after
+/// every start, keeps the lead while paused, and whose picture jumps by
+/// that lead at every rate change (measured; see `read_lead` and
+/// `drift::RATE_JUMP_S`). Read naively, those pages seek back and forth;
+/// reading the picture where `currentTime` disagrees with it, and giving up
+/// rates once a rate change is seen to make the picture jump, they stay
+/// with the room through a pause, a seek and the restarts.
+#[test]
+fn an_element_whose_currenttime_leaps_ahead_of_its_picture_reads_the_picture() {
+    let run = |picture: bool| {
+        let leading = PlayerModel::LeadingElement { lead_ms: 1_030.0, picture };
+        let players = [PlayerModel::Element, leading, PlayerModel::Element, leading];
+        let mut rng = Rng::new(0x1EAD);
+        let profiles = players
+            .iter()
+            .map(|player| {
+                let mut p = PeerProfile::random_symmetric(&mut rng);
+                p.player = *player;
+                p
+            })
+            .collect();
+        let mut sim = Sim::with_config(13, profiles, ClientConfig::default(), crate::room::RoomConfig::default());
+        for i in 0..players.len() {
+            sim.connect(i);
+        }
+        sim.run(2_000.0);
+        sim.command(0, Command::Play { position: Some(0.0) });
+        sim.run(30_000.0);
+        sim.sample(true);
+        sim.run(60_000.0);
+        // Pause, seek while paused, play; then a seek while playing.
+        sim.command(2, Command::Pause { position: None });
+        sim.run(3_000.0);
+        sim.command(0, Command::Seek { position: 600.0 });
+        sim.run(2_000.0);
+        sim.command(2, Command::Play { position: None });
+        sim.run(30_000.0);
+        sim.command(2, Command::Seek { position: 1_200.0 });
+        sim.run(60_000.0);
+        let seeks: u64 = [1, 3].iter().map(|&i| sim.peers[i].counters.seeks).sum();
+        let leads: Vec<Option<f64>> = sim.peers.iter().map(|p| p.client.stats().read_lead_ms).collect();
+        let rates: Vec<bool> = sim.peers.iter().map(|p| p.client.stats().rate_applies).collect();
+        let drift = |i: usize| sim.peers[i].counters.drift_ms.clone();
+        let all: Vec<f64> = (0..4).flat_map(drift).collect();
+        let led = [drift(1), drift(3)].concat();
+        (mean(&led), percentile_abs(&all, 95.0), seeks, leads, rates)
+    };
+    let (bias_naive, p95_naive, seeks_naive, ..) = run(false);
+    let (bias, p95, seeks, leads, rates) = run(true);
+    println!(
+        "currentTime 1030 ms ahead of the picture: naive bias {bias_naive:.1} ms (p95 {p95_naive:.1}, {seeks_naive} seeks), from the picture {bias:.1} ms (p95 {p95:.1}, {seeks} seeks); leads {leads:?}; rates apply {rates:?}"
+    );
+    assert!(
+        seeks_naive >= 3 * seeks.max(2) && p95_naive > p95,
+        "read naively, the leading pages seek over and over: {seeks_naive} seeks, p95 {p95_naive:.1} ms"
+    );
+    assert_eq!(rates, [true, false, true, false], "rates are given up on the leading pages only");
+    assert!(leads[1].is_some_and(|l| (l - 1_030.0).abs() < 60.0) && leads[0].is_none(), "the lead is found on the leading pages only: {leads:?}");
+    assert!(bias.abs() < 5.0 && p95 < 15.0, "read from the picture they keep with the room: bias {bias:.1} ms, p95 {p95:.1} ms");
+    assert!(seeks <= 6, "and hardly seek: {seeks} corrective seeks on the two pages in 3 minutes");
+}
+
 /// A page whose element plays 1.5 % slower than its rate asks (a loaded
 /// machine: Firefox measured 0.983–0.994 in `bench sync`). Without a trim,
 /// each nudge is undone within seconds and the page keeps falling behind

@@ -1,0 +1,156 @@
+//! Whether the element's `currentTime` runs ahead of its picture, measured.
+//!
+//! WebKitGTK, with the element routed into WebAudio (as the loudness
+//! normaliser does), reports in `currentTime` how far audio was handed to
+//! the AudioContext, not what is shown: ~1 s after every start (from pause,
+//! after a seek) it leaps ~1 s ahead of the picture and stays there, while
+//! the picture (`requestVideoFrameCallback`'s `mediaTime`) and what is heard
+//! stay on time. Measured by `bench sync` and README "Engines". A seek lands
+//! `currentTime` on the target again, until the next start.
+//!
+//! So while playing, each reading of an exact `currentTime` is compared
+//! with the picture carried to now. A disagreement of more than
+//! [`DISAGREE_S`] (two frames at 24 fps; Chromium's picture is within a
+//! frame of `currentTime`) in two readings in a row, or of more than
+//! [`LEAP_S`] in one (no jitter does that), makes the picture the reading,
+//! and remembers the lead for the moments
+//! without a fresh frame (paused: the element holds its lead; a stall).
+//! [`AGREE_TICKS`] agreeing readings in a row end it. Stepped readings are
+//! compared too: WebKitGTK's through WebAudio also move in ~28 ms steps,
+//! while Firefox's, half a step behind the picture, never disagree by this much.
+
+/// A disagreement (s) of `currentTime` with the picture that is not jitter.
+pub const DISAGREE_S: f64 = 0.08;
+/// A disagreement (s) believed from one reading.
+pub const LEAP_S: f64 = 0.3;
+/// Agreeing readings in a row after which `currentTime` is trusted again.
+pub const AGREE_TICKS: u32 = 8;
+
+#[derive(Clone, Debug, Default)]
+pub struct ReadLead {
+    /// `currentTime` − picture (s), as last measured while leading.
+    lead: f64,
+    leading: bool,
+    agreeing: u32,
+    /// A first disagreement, not yet believed.
+    doubt: Option<f64>,
+}
+
+impl ReadLead {
+    pub fn new() -> Self {
+        ReadLead::default()
+    }
+
+    /// A reading while playing: `current_time` and the picture now (s).
+    pub fn handle_reading(&mut self, current_time: f64, picture: f64) {
+        let d = current_time - picture;
+        let doubt = self.doubt.take();
+        if d.abs() > DISAGREE_S && !self.leading && d.abs() <= LEAP_S && !doubt.is_some_and(|x| (d - x).abs() < DISAGREE_S) {
+            self.doubt = Some(d); // one reading off by a few frames may be a late frame
+        } else if d.abs() > DISAGREE_S {
+            // A new level (a start's leap) is taken at once; the same level is smoothed.
+            self.lead = if self.leading && (d - self.lead).abs() < DISAGREE_S { self.lead + 0.25 * (d - self.lead) } else { d };
+            self.leading = true;
+            self.agreeing = 0;
+        } else if self.leading {
+            self.agreeing += 1;
+            if self.agreeing >= AGREE_TICKS {
+                *self = ReadLead::default();
+            } else {
+                self.lead = d;
+            }
+        }
+    }
+
+    /// A seek landed: `currentTime` is the target again.
+    pub fn handle_seeked(&mut self) {
+        self.lead = 0.0;
+        self.doubt = None;
+    }
+
+    /// The position (s) from a reading: the picture where `currentTime` is
+    /// found leading and there is one, else `currentTime` less its lead.
+    pub fn position(&self, current_time: f64, picture: Option<f64>, playing: bool) -> f64 {
+        match (self.leading, picture) {
+            (false, _) => current_time,
+            (true, Some(p)) if playing => p,
+            (true, _) => current_time - self.lead,
+        }
+    }
+
+    /// How far (ms) `currentTime` is ahead of the picture, while it is found so.
+    pub fn lead_ms(&self) -> Option<f64> {
+        self.lead().map(|s| s * 1000.0)
+    }
+
+    /// How far (s) `currentTime` is ahead of the picture, while it is found so.
+    pub fn lead(&self) -> Option<f64> {
+        self.leading.then_some(self.lead)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_within_jitter_of_the_picture_is_trusted() {
+        let mut r = ReadLead::new();
+        for i in 0..20 {
+            let t = i as f64 * 0.25;
+            r.handle_reading(t, t - 0.03 + (i % 3) as f64 * 0.02);
+        }
+        assert_eq!(r.lead_ms(), None);
+        assert_eq!(r.position(5.0, Some(4.97), true), 5.0);
+    }
+
+    #[test]
+    fn one_late_frame_is_not_believed_two_readings_are() {
+        let mut r = ReadLead::new();
+        r.handle_reading(5.0, 4.88);
+        assert_eq!(r.lead_ms(), None, "one reading 120 ms off: a late frame");
+        r.handle_reading(5.25, 5.25);
+        r.handle_reading(5.5, 5.38);
+        assert_eq!(r.lead_ms(), None);
+        r.handle_reading(5.75, 5.63);
+        assert!(r.lead_ms().is_some_and(|l| (l - 120.0).abs() < 1.0), "two in a row: {:?}", r.lead_ms());
+    }
+
+    #[test]
+    fn a_leap_ahead_of_the_picture_is_read_from_the_picture_at_once() {
+        let mut r = ReadLead::new();
+        r.handle_reading(1.0, 0.99);
+        r.handle_reading(2.28, 1.25); // the start's leap
+        assert!((r.lead_ms().unwrap_or(0.0) - 1030.0).abs() < 1.0, "{:?}", r.lead_ms());
+        assert_eq!(r.position(2.5, Some(1.47), true), 1.47);
+        // No fresh frame: currentTime less its lead.
+        assert!((r.position(2.5, None, true) - 1.47).abs() < 1e-9);
+        // Paused, it holds its lead (measured: 3.029 read, 2.042 shown).
+        assert!((r.position(3.072, Some(2.0), false) - 2.042).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_seek_lands_currenttime_on_its_target_until_the_next_leap() {
+        let mut r = ReadLead::new();
+        r.handle_reading(2.28, 1.25);
+        r.handle_seeked();
+        assert_eq!(r.position(20.0, None, false), 20.0, "paused after a seek: the target");
+        r.handle_reading(20.05, 20.04);
+        assert_eq!(r.position(20.1, Some(20.09), true), 20.09, "still read from the picture");
+        r.handle_reading(21.27, 20.25);
+        assert!((r.position(21.5, None, false) - 20.48).abs() < 0.01);
+    }
+
+    #[test]
+    fn agreeing_for_long_enough_trusts_currenttime_again() {
+        let mut r = ReadLead::new();
+        r.handle_reading(2.28, 1.25);
+        for i in 0..AGREE_TICKS {
+            assert!(r.lead_ms().is_some());
+            let t = 3.0 + i as f64 * 0.25;
+            r.handle_reading(t, t);
+        }
+        assert_eq!(r.lead_ms(), None);
+        assert_eq!(r.position(9.0, Some(8.0), true), 9.0);
+    }
+}
