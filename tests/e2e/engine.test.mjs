@@ -1,4 +1,4 @@
-// engines: chromium firefox
+// engines: chromium firefox webkit
 // The DASH engine in headless Chromium on assets made by ffmpeg and Shaka
 // Packager (by `cargo xtask test` into target/test-media/), served by a real
 // local origin through the media proxy: SegmentTemplate + SegmentTimeline
@@ -138,6 +138,11 @@ for (const [name, source] of [
       const ok = await canPlay(['video/webm; codecs="vp9"', 'audio/webm; codecs="opus"']);
       if (!ok) return t.skip(`${ENGINE}: MediaSource.isTypeSupported says no to VP9/Opus WebM`);
     }
+    // WebKitGTK 2.50 under WebDriver: HLS with a separate audio rendition
+    // stayed at HAVE_METADATA in one run, hung the WebDriver session in
+    // another, and buffered with a 125 ms gap between the first segments in
+    // a third (README "Engines": not diagnosed). DASH with separate audio plays.
+    if (ENGINE === "webkit" && /hls-audio|shaka\/master/.test(source)) return t.skip("webkit: HLS with a separate audio rendition does not start reliably in WebKitGTK (not diagnosed)");
     const page = await open(source);
     await playAndSeek(page);
     assert.deepEqual(page.problems, []);
@@ -260,7 +265,10 @@ test("a live stream published over time: starts near the edge, follows the growi
   await page.context().close();
 });
 
-test("live HLS published over time (a sliding window, not starting at media time 0): starts behind the edge, follows reloads, seeks back", async () => {
+test("live HLS published over time (a sliding window, not starting at media time 0): starts behind the edge, follows reloads, seeks back", async (t) => {
+  // WebKitGTK: passed once, and once stayed at HAVE_METADATA at 22.3 s (the
+  // known pitfall of media not starting at time 0; README "Engines").
+  if (ENGINE === "webkit") return t.skip("webkit: live HLS not starting at media time 0 does not start reliably in WebKitGTK (not diagnosed)");
   const page = await playerPage();
   await page.evaluate((url) => window.player.load({ url, kind: "hls" }), `${up.url}/m/live-hls/live.m3u8`);
   await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 12_000, "playing");

@@ -1,4 +1,4 @@
-// engines: chromium firefox
+// engines: chromium firefox webkit
 // What each engine's <video> does with MSE, measured on the player-only
 // build playing the demo DASH stream, muted, without the room: how often
 // `currentTime` moves while playing (its read granularity), whether a

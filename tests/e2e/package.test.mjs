@@ -1,4 +1,4 @@
-// engines: chromium firefox
+// engines: chromium firefox webkit
 // The npm package as a stranger gets it: the tarball `cargo xtask pack`
 // made (npm pack) is installed into a throwaway project outside the repo,
 // type-checked with tsc against the package's own types, bundled with

@@ -342,6 +342,12 @@ return (async () => {
     await this.evaluate(new Function("sel", `${FIND} find(sel).focus();`), selector);
   }
 
+  /** Like Playwright's: the element's textContent (it waits for the element). */
+  async textContent(selector) {
+    await this.waitForSelector(selector, { timeout: 15_000 });
+    return this.evaluate(new Function("sel", `${FIND} const el = find(sel); return el ? el.textContent : null;`), selector);
+  }
+
   async press(selector, key) {
     await this.focus(selector);
     await this.#press(key);
