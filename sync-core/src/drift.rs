@@ -86,6 +86,10 @@ pub struct DriftConfig {
     pub seek_threshold: f64,
     /// Without rate control, seek above this drift instead (seconds).
     pub seek_threshold_without_rate: f64,
+    /// The same for a media element (its seeks land within a frame or two
+    /// of where they aim, once the landing time is learned; an embed's
+    /// scatter by hundreds of ms).
+    pub element_seek_threshold_without_rate: f64,
     /// Drift that bypasses the cooldown (seconds).
     pub emergency: f64,
     /// Cooldown after a seek, doubled after each seek that did not help.
@@ -122,6 +126,7 @@ impl Default for DriftConfig {
             max_resampled_nudge_ms: 1_000.0,
             seek_threshold: 1.0,
             seek_threshold_without_rate: 0.25,
+            element_seek_threshold_without_rate: 0.08,
             emergency: 2.0,
             cooldown_ms: 3_000.0,
             max_cooldown_ms: 30_000.0,
@@ -444,7 +449,8 @@ impl DriftController {
         self.judge_rate_jump(now, drift);
         let rate_control = input.rate_control && self.rate_applies();
         let dead_band = self.dead_band();
-        let threshold = if rate_control { self.cfg.seek_threshold } else { self.cfg.seek_threshold_without_rate.max(4.0 * dead_band) };
+        let without_rate = if self.caps.reported() { self.cfg.seek_threshold_without_rate } else { self.cfg.element_seek_threshold_without_rate };
+        let threshold = if rate_control { self.cfg.seek_threshold } else { without_rate.max(4.0 * dead_band) };
         if drift.abs() > threshold {
             let since_last = self.last_seek.map_or(f64::INFINITY, |t| now - t);
             let emergency = drift.abs() > self.cfg.emergency && since_last >= 1_000.0;
@@ -805,8 +811,15 @@ mod tests {
         let mut d = DriftController::new(DriftConfig::default());
         let input = DriftInput { rate_control: false, ..playing(10.0, 9.6) };
         assert!(matches!(d.decide(0.0, input), Decision::Seek(_)));
+        let input = DriftInput { rate_control: false, ..playing(10.0, 9.95) };
+        assert_eq!(d.decide(10_000.0, input), Decision::Nothing, "50 ms: left alone");
         let input = DriftInput { rate_control: false, ..playing(10.0, 9.9) };
-        assert_eq!(d.decide(10_000.0, input), Decision::Nothing);
+        assert!(matches!(d.decide(20_000.0, input), Decision::Seek(_)), "100 ms on an element: seeked (its seeks land within a frame or two)");
+        // An embed's seeks scatter: there only 250 ms is seeked.
+        let mut d = DriftController::new(DriftConfig::default());
+        d.set_capabilities(Capabilities::embed(crate::backend::RateControl::None));
+        let input = DriftInput { rate_control: false, ..playing(10.0, 9.85) };
+        assert_eq!(d.decide(0.0, input), Decision::Nothing);
     }
 
     /// Readings of a perfectly synced element, with the ±4.5 ms jitter of

@@ -19,7 +19,7 @@
 // YouTube's list of rates).
 // Profiles F, W and M run the same script in other engines (profile A's
 // network): four Firefox pages, four WebKit pages, and a mixed room
-// (Chromium, Firefox, WebKit, and a Firefox page joining late). Engines
+// (WebKit, Firefox, and a Chromium page joining late). Engines
 // read `currentTime` differently (Firefox moves it ~25 times a second), so
 // every page also records the picture: each frame's mediaTime and when it
 // was shown (requestVideoFrameCallback), and the drift is given both ways —
@@ -47,7 +47,10 @@ const PROFILES = [
   { name: "F", up: [40, 20], down: [30, 15], note: "4 Firefox pages, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["firefox", "firefox", "firefox", "firefox"] },
   { name: "W", up: [40, 20], down: [30, 15], note: "4 WebKit pages, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["webkit", "webkit", "webkit", "webkit"] },
   { name: "K", up: [40, 20], down: [30, 15], note: "mixed: Chromium, Firefox, Chromium, Firefox late, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["chromium", "firefox", "chromium", "firefox"] },
-  { name: "M", up: [40, 20], down: [30, 15], note: "mixed: Chromium, Firefox, WebKit late, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["chromium", "firefox", "webkit"], limitMs: 30 },
+  // WebKit joins first: a WebKitGTK page that joined late (its first
+  // segment appended at ~4 s) stays seeking after the room's seek back to
+  // 2 s (README "Engines"); W keeps a late WebKit page and shows it.
+  { name: "M", up: [40, 20], down: [30, 15], note: "mixed: WebKit, Firefox, Chromium late, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["webkit", "firefox", "chromium"], limitMs: 30 },
 ];
 const ALL = PROFILES.map((p) => p.name).join("");
 // WT_BENCH_ENGINES=firefox,chromium,…: one more profile, X, with those pages (the last joins late).
