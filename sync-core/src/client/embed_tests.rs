@@ -103,7 +103,17 @@ fn an_ad_on_one_member_holds_the_room_and_everyone_resumes_together() {
 /// Drift (ms, element's true position minus the room's) of each peer
 /// after a minute's warm-up, over `minutes`, for a room of these players.
 fn mixed_room(seed: u64, players: &[PlayerModel], minutes: f64) -> Vec<Vec<f64>> {
-    let mut rng = Rng::new(seed ^ 0x5EB);
+    let mut sim = playing_room(seed ^ 0x5EB, seed, players);
+    sim.run(60_000.0);
+    sim.sample(true);
+    sim.run(minutes * 60_000.0);
+    sim.peers.iter().map(|p| p.counters.drift_ms.clone()).collect()
+}
+
+/// A room of these players (random symmetric paths drawn from `paths`),
+/// all joined, playing from 0 s (sim seed `seed`).
+fn playing_room(paths: u64, seed: u64, players: &[PlayerModel]) -> Sim {
+    let mut rng = Rng::new(paths);
     let profiles = players
         .iter()
         .map(|player| {
@@ -118,10 +128,7 @@ fn mixed_room(seed: u64, players: &[PlayerModel], minutes: f64) -> Vec<Vec<f64>>
     }
     sim.run(2_000.0);
     sim.command(0, Command::Play { position: Some(0.0) });
-    sim.run(60_000.0);
-    sim.sample(true);
-    sim.run(minutes * 60_000.0);
-    sim.peers.iter().map(|p| p.counters.drift_ms.clone()).collect()
+    sim
 }
 
 fn mean(xs: &[f64]) -> f64 {
@@ -171,22 +178,7 @@ fn an_element_read_in_41ms_steps_is_corrected_when_told_and_20ms_off_when_not() 
 fn an_element_whose_currenttime_leaps_ahead_of_its_picture_reads_the_picture() {
     let run = |picture: bool| {
         let leading = PlayerModel::LeadingElement { lead_ms: 1_030.0, picture };
-        let players = [PlayerModel::Element, leading, PlayerModel::Element, leading];
-        let mut rng = Rng::new(0x1EAD);
-        let profiles = players
-            .iter()
-            .map(|player| {
-                let mut p = PeerProfile::random_symmetric(&mut rng);
-                p.player = *player;
-                p
-            })
-            .collect();
-        let mut sim = Sim::with_config(13, profiles, ClientConfig::default(), crate::room::RoomConfig::default());
-        for i in 0..players.len() {
-            sim.connect(i);
-        }
-        sim.run(2_000.0);
-        sim.command(0, Command::Play { position: Some(0.0) });
+        let mut sim = playing_room(0x1EAD, 13, &[PlayerModel::Element, leading, PlayerModel::Element, leading]);
         sim.run(30_000.0);
         sim.sample(true);
         sim.run(60_000.0);
