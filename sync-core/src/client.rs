@@ -256,7 +256,7 @@ pub struct Client {
     caps: Capabilities,
     /// The position estimate of a backend that reports it.
     reports: Reports,
-    /// Whether an exact `currentTime` runs ahead of the picture.
+    /// Whether the element's `currentTime` (exact or stepped) runs ahead of its picture.
     read_lead: ReadLead,
 }
 
