@@ -92,6 +92,13 @@ pub struct MediaObservation {
     pub picture: Option<f64>,
 }
 
+impl MediaObservation {
+    /// Playing on: not paused, seeking or buffering.
+    pub fn moving(&self) -> bool {
+        !self.paused && !self.seeking && !self.buffering
+    }
+}
+
 /// An event from the media element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MediaEvent {
@@ -411,12 +418,12 @@ impl Client {
         match self.caps.position {
             // Where `currentTime` was found ahead of the picture (WebKitGTK
             // through WebAudio), the picture (see `read_lead`).
-            PositionReads::Exact => self.read_lead.position(obs.current_time, obs.picture, !obs.paused && !obs.seeking && !obs.buffering),
+            PositionReads::Exact => self.read_lead.position(obs.current_time, obs.picture, obs.moving()),
             // Playing, the picture where there is one: unbiased, though its
             // frame's display time jitters (±17 ms in Firefox, measured by
             // `bench sync`), so the dead band stays the step's; otherwise a
             // reading, half a step behind on average.
-            PositionReads::Stepped { step_ms } if !obs.paused && !obs.seeking && !obs.buffering => obs.picture.unwrap_or_else(|| match self.read_lead.lead() {
+            PositionReads::Stepped { step_ms } if obs.moving() => obs.picture.unwrap_or_else(|| match self.read_lead.lead() {
                 Some(lead) => obs.current_time - lead,
                 None => obs.current_time + step_ms / 2.0 / 1000.0 * self.drift.rate(),
             }),
@@ -734,7 +741,7 @@ impl Client {
             PositionReads::Stepped { step_ms } => Some(step_ms),
             _ => None,
         };
-        if !self.caps.reported() && !obs.paused && !obs.seeking && !obs.buffering {
+        if !self.caps.reported() && obs.moving() {
             if let Some(picture) = obs.picture {
                 self.read_lead.handle_reading(obs.current_time, picture);
             }

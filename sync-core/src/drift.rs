@@ -216,8 +216,8 @@ pub struct DriftController {
     window: Option<(Millis, f64, f64)>,
     /// The last step's (time, drift), s.
     last_drift: Option<(Millis, f64)>,
-    /// The rate was changed on an element: (when, drift just before), to
-    /// see whether the change made the position jump.
+    /// The rate was changed on an element: the last step's (time, drift)
+    /// before the change, to see whether the change made the position jump.
     rate_changed: Option<(Millis, f64)>,
 }
 
