@@ -793,6 +793,7 @@ export class PlayerUI extends HTMLElement {
     if (s) {
       lines.push(`drift ${ms(s.driftMs)} · rtt ${ms(s.rttMs)} · clock ±${ms(s.offsetErrorMs)} · rate ${s.rate.toFixed(3)} · fixes ${s.rateCorrections}r/${s.seekCorrections}s`);
       lines.push(`clock offset ${ms(s.offsetMs)} · skew ${s.skewPpm.toFixed(0)} ppm · nudge cost ${ms(s.nudgeCostMs)} · rate nudges ${s.rateApplies ? "on" : "off"}`);
+      if (s.edgeClock && s.edgeClock !== "off") lines.push(`edge clock ${s.edgeClock} · rtt ${ms(s.edgeRttMs)} · edge − room ${ms(s.edgeMinusRoomMs)} ±${ms(s.edgeMinusRoomErrorMs)}`);
       if (s.readStepMs != null) lines.push(`position read in ${ms(s.readStepMs)} steps${s.readsPicture ? " · from the picture" : ""}`);
       if (s.readLeadMs != null) lines.push(`currentTime ${ms(Math.abs(s.readLeadMs))} ${s.readLeadMs > 0 ? "ahead of" : "behind"} the picture${s.readsPicture ? " · position read from the picture" : ""}`);
       if (s.speedTrim) lines.push(`plays ${(Math.abs(s.speedTrim) * 100).toFixed(1)} % ${s.speedTrim > 0 ? "slow" : "fast"}: trimmed`);

@@ -74,10 +74,11 @@ const name = stored || `Guest ${Math.floor(Math.random() * 900 + 100)}`;
 const hostToken = localStorage.getItem(`wt-host:${roomId}`) ?? undefined;
 
 // Where the YouTube and Vimeo player APIs come from: theirs, unless the page
-// was given others (a self-hosted mirror; the tests' stand-ins).
+// was given others (a self-hosted mirror; the tests' stand-ins); and the edge
+// time endpoint, this origin's unless given (the sync bench's short path).
 const apis = globalThis.WATCH_TOGETHER_CONFIG ?? {};
 async function enter(password) {
-  return join({ room: roomId, video, name: localStorage.getItem("wt-name") || name, password, hostToken, youtubeApi: apis.youtubeApi, vimeoApi: apis.vimeoApi });
+  return join({ room: roomId, video, name: localStorage.getItem("wt-name") || name, password, hostToken, youtubeApi: apis.youtubeApi, vimeoApi: apis.vimeoApi, edgeTime: apis.edgeTime });
 }
 
 let session;

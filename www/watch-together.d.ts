@@ -8,6 +8,13 @@ export interface SyncStats {
   offsetMs: number | null;
   offsetErrorMs: number | null;
   rttMs: number | null;
+  /** What the edge time endpoint contributes: "agrees" (the estimate uses it), "disagrees" (its bounds miss the room's: set aside), "failing", "waiting", "off". */
+  edgeClock: "off" | "waiting" | "agrees" | "disagrees" | "failing";
+  /** The edge's clock minus the room's as this viewer observes them (ms), and that observation's bound; null before both have answered. */
+  edgeMinusRoomMs: number | null;
+  edgeMinusRoomErrorMs: number | null;
+  /** The edge's most recent round trip (ms). */
+  edgeRttMs: number | null;
   skewPpm: number;
   /** Our position minus the room's (ms; positive = ahead). */
   driftMs: number | null;
@@ -103,6 +110,8 @@ export interface JoinOptions {
   youtubeApi?: string;
   /** URL of Vimeo's Player SDK script (default https://player.vimeo.com/api/player.js). */
   vimeoApi?: string;
+  /** The edge time endpoint clock probes also ask, answered at the viewer's nearest point of presence (default: the server's `/api/time`); `false`: the room's own pings only. */
+  edgeTime?: string | false;
 }
 
 export type ErrorCode =

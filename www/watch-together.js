@@ -134,7 +134,7 @@ export class Session extends EventTarget {
 
 /**
  * Join a room and keep `video` in sync with it.
- * @param {{server?: string, room: string, video: HTMLVideoElement, name?: string, password?: string, hostToken?: string, normalize?: boolean, youtubeApi?: string, vimeoApi?: string}} options
+ * @param {{server?: string, room: string, video: HTMLVideoElement, name?: string, password?: string, hostToken?: string, normalize?: boolean, youtubeApi?: string, vimeoApi?: string, edgeTime?: string | false}} options
  * @returns {Promise<Session>}
  */
 export async function join(options) {
@@ -155,8 +155,8 @@ export async function join(options) {
     const body = await res.json().catch(() => ({}));
     throw new WatchTogetherError(body.error?.code ?? `http_${res.status}`, body.error?.message ?? `the server answered ${res.status}`);
   }
-  const { name, password, hostToken, normalize, youtubeApi, vimeoApi } = options;
-  const inner = joinWasm({ server, room, name, password, hostToken, normalize, youtubeApi, vimeoApi }, video);
+  const { name, password, hostToken, normalize, youtubeApi, vimeoApi, edgeTime } = options;
+  const inner = joinWasm({ server, room, name, password, hostToken, normalize, youtubeApi, vimeoApi, edgeTime }, video);
   return new Session(inner);
 }
 

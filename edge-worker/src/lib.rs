@@ -4,7 +4,8 @@
 //!   `GET /api/rooms/:id/ws` joins it over a WebSocket, routed to the room's
 //!   Durable Object ([`room::RoomObject`]).
 //! - `/r/:id` serves the room page; everything else is static assets (`www/`).
-//! - `GET /healthz` answers `{"ok":true}`.
+//! - `GET /healthz` answers `{"ok":true}`; `GET /api/time` answers the
+//!   worker's clock `{"t":ms}` (the edge time endpoint members probe).
 //! - `GET|HEAD /proxy/...` is the signed, caching media proxy ([`proxy`]).
 
 use wasm_bindgen::prelude::*;

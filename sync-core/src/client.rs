@@ -14,7 +14,8 @@
 use std::collections::VecDeque;
 
 use crate::backend::{Capabilities, PositionReads, Reports};
-use crate::clock::{ClockConfig, ClockSync};
+use crate::clock::sources::{Clocks, EdgeState};
+use crate::clock::ClockConfig;
 use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
 use crate::protocol::{
     BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Reason, Role, ServerMsg, SourceInfo, SubtitleInfo,
@@ -27,6 +28,9 @@ use read_lead::ReadLead;
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub clock: ClockConfig,
+    /// The edge time endpoint's probe schedule, where the shell has one
+    /// (`None`: the room's pings alone; see [`crate::clock::sources`]).
+    pub edge_clock: Option<ClockConfig>,
     pub drift: DriftConfig,
     /// How often the element is checked against the room, on average. Each
     /// interval is drawn from ±20 % of it: the element's `currentTime` moves
@@ -53,6 +57,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             clock: ClockConfig::default(),
+            edge_clock: None,
             drift: DriftConfig::default(),
             tick_ms: 250.0,
             seed: 1,
@@ -132,6 +137,15 @@ pub struct Stats {
     pub offset_ms: Option<f64>,
     pub offset_error_ms: Option<f64>,
     pub rtt_ms: Option<f64>,
+    /// What the edge time endpoint contributes to the offset.
+    pub edge_clock: EdgeState,
+    /// The edge's clock minus the room's as this member observes them, and
+    /// the bound of that observation (ms): where the platform's clocks
+    /// disagree, it shows here.
+    pub edge_minus_room_ms: Option<f64>,
+    pub edge_minus_room_error_ms: Option<f64>,
+    /// The edge's most recent round trip.
+    pub edge_rtt_ms: Option<f64>,
     pub skew_ppm: f64,
     pub drift_ms: Option<f64>,
     pub rate: f64,
@@ -211,6 +225,11 @@ pub enum ClientEvent {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientOutput {
     Send(ClientMsg),
+    /// Ask the edge time endpoint for its time now: answer with
+    /// [`Client::handle_edge_reply`] (this `t0`) or [`Client::handle_edge_failed`].
+    EdgeProbe {
+        t0: Millis,
+    },
     Media(MediaAction),
     Event(ClientEvent),
 }
@@ -228,7 +247,7 @@ pub struct Client {
     identity: Identity,
     resume: Option<String>,
     hold: bool,
-    clock: ClockSync,
+    clock: Clocks,
     drift: DriftController,
     /// Rough offset from the welcome's server time, until probes answer.
     welcome_offset: Option<Millis>,
@@ -271,7 +290,7 @@ impl Client {
     pub fn new(cfg: ClientConfig, identity: Identity) -> Self {
         let seed = cfg.seed;
         Client {
-            clock: ClockSync::new(cfg.clock.clone()),
+            clock: Clocks::new(cfg.clock.clone(), cfg.edge_clock.clone()),
             drift: DriftController::new(cfg.drift.clone()),
             cfg,
             identity,
@@ -486,7 +505,7 @@ impl Client {
                 self.enforce(now, obs);
             }
             ServerMsg::Pong { t0, t1, t2 } => {
-                self.clock.handle_pong(t0, t1, t2, now);
+                self.clock.handle_room_pong(t0, t1, t2, now);
             }
             ServerMsg::State { seq, playback, cause, reason } => {
                 let Some(room) = self.room.as_mut() else { return };
@@ -722,15 +741,36 @@ impl Client {
     }
 
     fn drain_probes(&mut self, now: Millis) {
-        while let Some(t0) = self.clock.poll_probe(now) {
+        while let Some(t0) = self.clock.poll_room_probe(now) {
             self.out.push_back(ClientOutput::Send(ClientMsg::Ping { t0 }));
         }
+        while let Some(t0) = self.clock.poll_edge_probe(now) {
+            self.out.push_back(ClientOutput::EdgeProbe { t0 });
+        }
+    }
+
+    /// The edge time endpoint's answer to the probe sent at `t0`: its
+    /// clock when the request arrived (`t1`) and when the answer left (`t2`).
+    pub fn handle_edge_reply(&mut self, now: Millis, t0: Millis, t1: Millis, t2: Millis) {
+        self.clock.handle_edge_reply(t0, t1, t2, now);
+    }
+
+    /// The edge probe sent at `t0` got no usable answer.
+    pub fn handle_edge_failed(&mut self, now: Millis) {
+        self.clock.handle_edge_failed(now);
+        self.drain_probes(now);
     }
 
     /// Bring the element in line with the room.
     fn enforce(&mut self, now: Millis, obs: &MediaObservation) {
-        self.stats.offset_ms = self.clock.offset_at(now).or(self.welcome_offset);
-        self.stats.offset_error_ms = self.clock.error_bound_at(now);
+        let estimate = self.clock.estimate_at(now);
+        self.stats.offset_ms = estimate.map(|e| e.offset).or(self.welcome_offset);
+        self.stats.offset_error_ms = estimate.map(|e| e.error);
+        self.stats.edge_clock = estimate.map_or(EdgeState::Off, |e| e.edge);
+        let edge = self.clock.edge_minus_room_at(now);
+        self.stats.edge_minus_room_ms = edge.map(|e| e.0);
+        self.stats.edge_minus_room_error_ms = edge.map(|e| e.1);
+        self.stats.edge_rtt_ms = self.clock.edge_rtt();
         self.stats.rtt_ms = self.clock.rtt();
         self.stats.skew_ppm = self.clock.skew_ppm();
         self.stats.seek_landing_ms = self.drift.seek_landing_ms();

@@ -17,6 +17,8 @@ use std::collections::VecDeque;
 
 use crate::Millis;
 
+pub mod sources;
+
 #[derive(Clone, Debug)]
 pub struct ClockConfig {
     /// Samples kept for the offset estimate.
@@ -70,6 +72,15 @@ pub struct Sample {
     pub delay: Millis,
     /// Local time the reply arrived.
     pub at: Millis,
+}
+
+impl ClockConfig {
+    /// An edge time endpoint's schedule ([`sources`]): a short path, cheap
+    /// to answer, so probed more often than the room — rounds of two every
+    /// 5 s once warm.
+    pub fn edge() -> Self {
+        ClockConfig { burst: 6, period_ms: 5_000.0, round: 2, ..ClockConfig::default() }
+    }
 }
 
 /// Clock offset estimator with its own probe schedule.
@@ -240,7 +251,7 @@ impl ClockSync {
     /// sample: its low end comes from the reply with the quickest downlink,
     /// its high end from the probe with the quickest uplink, which need not
     /// be the same exchange. `None` without samples.
-    fn intersection(&self, now: Millis) -> Option<(Millis, Millis)> {
+    pub fn bounds_at(&self, now: Millis) -> Option<(Millis, Millis)> {
         let u = self.skew_uncertainty();
         let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
         // Newest first: an older sample that contradicts the newer ones (its
@@ -260,7 +271,7 @@ impl ClockSync {
     /// Server time minus local time at local time `now`: the middle of the
     /// samples' intersection.
     pub fn offset_at(&self, now: Millis) -> Option<Millis> {
-        self.intersection(now).map(|(lo, hi)| (lo + hi) / 2.0)
+        self.bounds_at(now).map(|(lo, hi)| (lo + hi) / 2.0)
     }
 
     /// Server time minus local time, as of the newest sample.
@@ -271,7 +282,7 @@ impl ClockSync {
 
     /// Bound on the error of [`Self::offset_at`] at `now`.
     pub fn error_bound_at(&self, now: Millis) -> Option<Millis> {
-        self.intersection(now).map(|(lo, hi)| (hi - lo) / 2.0)
+        self.bounds_at(now).map(|(lo, hi)| (hi - lo) / 2.0)
     }
 
     pub fn error_bound(&self) -> Option<Millis> {

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 pub use crate::backend::YOUTUBE_RATES;
 use crate::backend::{Capabilities, PositionReads, RateControl};
 use crate::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
+use crate::clock::ClockConfig;
 use crate::protocol::{Command, MemberId, ServerMsg, SourceInfo};
 use crate::room::{ConnId, CreateOptions, Room, RoomConfig, RoomOutput};
 use crate::Millis;
@@ -30,6 +31,25 @@ pub struct Path {
 impl Path {
     pub fn symmetric(base_ms: Millis, jitter_ms: Millis) -> Self {
         Path { base_ms, jitter_ms, burst_chance: 0.0, burst_ms: 0.0 }
+    }
+}
+
+/// A peer's time endpoint at its nearest edge ([`crate::clock::sources`]):
+/// a short path, and a clock that may be off the room's.
+#[derive(Clone, Copy, Debug)]
+pub struct EdgeProfile {
+    pub up: Path,
+    pub down: Path,
+    /// The edge's clock minus the room's.
+    pub clock_error_ms: Millis,
+    /// Every probe fails (the endpoint is down or blocked).
+    pub fails: bool,
+}
+
+impl EdgeProfile {
+    /// A few ms each way with a little jitter, the clock `clock_error_ms` off.
+    pub fn near(clock_error_ms: Millis) -> Self {
+        EdgeProfile { up: Path::symmetric(2.0, 3.0), down: Path::symmetric(3.0, 3.0), clock_error_ms, fails: false }
     }
 }
 
@@ -93,6 +113,8 @@ pub struct PeerProfile {
     /// How fast the element plays against the rate it is asked for (1: as
     /// asked; 0.985: a loaded machine's Firefox, measured by `bench sync`).
     pub speed: f64,
+    /// An edge time endpoint the client probes besides the room (none: the room's pings alone).
+    pub edge: Option<EdgeProfile>,
 }
 
 impl PeerProfile {
@@ -112,6 +134,7 @@ impl PeerProfile {
             stall_ms: (500.0, 2_000.0),
             player: PlayerModel::Element,
             speed: 1.0,
+            edge: None,
         }
     }
 
@@ -260,6 +283,9 @@ pub struct Peer {
     next_report: Millis,
     /// The events the client gave its page, `stats` left out.
     pub events: Vec<ClientEvent>,
+    /// Edge probes on their way: (true arrival time of the answer, t0, the
+    /// edge's time, none if the probe fails).
+    edge_replies: Vec<(Millis, Millis, Option<Millis>)>,
 }
 
 pub struct Sim {
@@ -295,7 +321,14 @@ impl Sim {
             .enumerate()
             .map(|(i, profile)| Peer {
                 profile,
-                client: Client::new(ClientConfig { seed: seed ^ (i as u64 + 1), ..client.clone() }, Identity { name: format!("p{i}"), ..Identity::default() }),
+                client: Client::new(
+                    ClientConfig {
+                        seed: seed ^ (i as u64 + 1),
+                        edge_clock: profile.edge.map(|_| client.edge_clock.clone().unwrap_or_else(ClockConfig::edge)),
+                        ..client.clone()
+                    },
+                    Identity { name: format!("p{i}"), ..Identity::default() },
+                ),
                 element: Element::new(profile.player, ITEM_SECONDS),
                 conn: None,
                 inbox: VecDeque::new(),
@@ -306,6 +339,7 @@ impl Sim {
                 reports: VecDeque::new(),
                 next_report: f64::NEG_INFINITY,
                 events: Vec::new(),
+                edge_replies: Vec::new(),
             })
             .collect::<Vec<Peer>>();
         for p in &mut peers {
@@ -418,6 +452,19 @@ impl Sim {
                             self.to_server.push_back((at, i, conn, m.encode()));
                         }
                     }
+                    ClientOutput::EdgeProbe { t0 } => {
+                        let Some(edge) = self.peers[i].profile.edge else { continue };
+                        if edge.fails {
+                            // (No draws: the network stays what it is without an edge.)
+                            self.peers[i].edge_replies.push((self.now + 50.0, t0, None));
+                            continue;
+                        }
+                        let up = Self::delay(&mut self.rng, &edge.up);
+                        let down = Self::delay(&mut self.rng, &edge.down);
+                        // Answered on arrival: the edge's clock is the true time, off by its error.
+                        let answer = Some(self.now + up + edge.clock_error_ms);
+                        self.peers[i].edge_replies.push((self.now + up + down, t0, answer));
+                    }
                     ClientOutput::Media(a) => self.apply(i, local, &a, false),
                     ClientOutput::Event(ClientEvent::Stats(_)) => {}
                     ClientOutput::Event(e) => self.peers[i].events.push(e),
@@ -489,6 +536,26 @@ impl Sim {
                 .filter_map(|(i, p)| p.inbox.front().map(|m| (m.0, i)))
                 .filter(|(t, _)| *t <= end)
                 .min_by(|a, b| a.0.total_cmp(&b.0));
+            let edge_next = self
+                .peers
+                .iter()
+                .enumerate()
+                .flat_map(|(i, p)| p.edge_replies.iter().enumerate().map(move |(k, r)| (r.0, i, k)))
+                .filter(|(t, ..)| *t <= end)
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((te, i, k)) = edge_next {
+                if server_next.is_none_or(|ts| te < ts) && peer_next.is_none_or(|(tp, _)| te < tp) {
+                    self.now = te;
+                    let local = self.local_at(i, te);
+                    let (_, t0, answer) = self.peers[i].edge_replies.swap_remove(k);
+                    match answer {
+                        Some(t) => self.peers[i].client.handle_edge_reply(local, t0, t, t),
+                        None => self.peers[i].client.handle_edge_failed(local),
+                    }
+                    self.flush();
+                    continue;
+                }
+            }
             match (server_next, peer_next) {
                 (Some(ts), Some((tp, _))) if ts <= tp => self.deliver_to_server(ts),
                 (Some(ts), None) => self.deliver_to_server(ts),

@@ -12,7 +12,7 @@ use sync_core::clock::ClockConfig;
 use sync_core::drift::DriftConfig;
 use sync_core::protocol::Command;
 use sync_core::room::RoomConfig;
-use sync_core::sim::{percentile_abs, PeerProfile, PlayerModel, Rng, Sim};
+use sync_core::sim::{percentile_abs, EdgeProfile, Path as NetPath, PeerProfile, PlayerModel, Rng, Sim};
 
 use crate::Result;
 
@@ -48,10 +48,27 @@ fn naive_embed() -> ClientConfig {
     c
 }
 
+/// How the members reach the room.
+#[derive(Clone, Copy)]
+enum Paths {
+    /// Drawn per member: symmetric or not (`Steady::symmetric`).
+    Drawn,
+    /// Each member its own path with different, asymmetric least delays
+    /// (20 ms up / 80 ms down, the opposite, 50/30, 30/50, 60/20), jitter
+    /// and bursts on top; with `edge`, also an edge time endpoint a few ms
+    /// away whose clock is that many ms off the room's, the sign
+    /// alternating between members (each at its own point of presence).
+    Own { edge: Option<f64> },
+}
+
 fn profiles(seed: u64, n: usize, symmetric: bool, stalls: f64, player: PlayerModel) -> Vec<PeerProfile> {
+    profiles_on(seed, n, symmetric, stalls, player, Paths::Drawn)
+}
+
+fn profiles_on(seed: u64, n: usize, symmetric: bool, stalls: f64, player: PlayerModel, paths: Paths) -> Vec<PeerProfile> {
     let mut rng = Rng::new(seed ^ 0x5EED);
     (0..n)
-        .map(|_| {
+        .map(|k| {
             let mut p = if symmetric { PeerProfile::random_symmetric(&mut rng) } else { PeerProfile::random(&mut rng) };
             p.stall_chance_per_s = stalls;
             p.player = player;
@@ -59,6 +76,12 @@ fn profiles(seed: u64, n: usize, symmetric: bool, stalls: f64, player: PlayerMod
                 // An embed's seeks wait for its own network: 200–1500 ms.
                 p.seek_ms = (200.0, 1_500.0);
                 p.stall_ms = (3_000.0, 6_000.0); // an ad
+            }
+            if let Paths::Own { edge } = paths {
+                let (up, down) = [(20.0, 80.0), (80.0, 20.0), (50.0, 30.0), (30.0, 50.0), (60.0, 20.0)][k % 5];
+                p.up = NetPath { base_ms: up, jitter_ms: 15.0, burst_chance: 0.02, burst_ms: 100.0 };
+                p.down = NetPath { base_ms: down, jitter_ms: 15.0, burst_chance: 0.02, burst_ms: 100.0 };
+                p.edge = edge.map(|e| EdgeProfile::near(if k % 2 == 0 { e } else { -e }));
             }
             p
         })
@@ -84,12 +107,13 @@ struct Steady {
     client: ClientConfig,
     reconnect_every_s: Option<f64>,
     player: PlayerModel,
+    paths: Paths,
 }
 
 /// Join everyone, play, warm up two minutes, then measure `minutes`.
 fn steady(s: Steady) -> Figures {
-    let Steady { name, seed, n, minutes, symmetric, stalls, client, reconnect_every_s, player } = s;
-    let mut sim = Sim::with_config(seed, profiles(seed, n, symmetric, stalls, player), client, RoomConfig::default());
+    let Steady { name, seed, n, minutes, symmetric, stalls, client, reconnect_every_s, player, paths } = s;
+    let mut sim = Sim::with_config(seed, profiles_on(seed, n, symmetric, stalls, player, paths), client, RoomConfig::default());
     sim.step_ms = 10.0;
     for i in 0..n {
         sim.connect(i);
@@ -176,6 +200,23 @@ fn seeks(name: &'static str, seeds: u64, n: usize, client: ClientConfig, player:
     }
 }
 
+/// Issue 26's topology: every member its own asymmetric path to the room,
+/// with or without an edge time endpoint close by.
+fn own_paths(name: &'static str, edge: Option<f64>) -> Figures {
+    steady(Steady {
+        name,
+        seed: 8,
+        n: 5,
+        minutes: 10.0,
+        symmetric: false,
+        stalls: 0.0,
+        client: ClientConfig::default(),
+        reconnect_every_s: None,
+        player: PlayerModel::Element,
+        paths: Paths::Own { edge },
+    })
+}
+
 pub fn sim(root: &Path) -> Result {
     crate::step("bench sim: the sync loop in the seeded simulation (10 ms steps)");
     let started = std::time::Instant::now();
@@ -191,6 +232,7 @@ pub fn sim(root: &Path) -> Result {
             client: ours(),
             reconnect_every_s: None,
             player: PlayerModel::Element,
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "steady, symmetric paths (naive baseline)",
@@ -202,6 +244,7 @@ pub fn sim(root: &Path) -> Result {
             client: naive(),
             reconnect_every_s: None,
             player: PlayerModel::Element,
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "steady, asymmetric 20-200 ms paths",
@@ -213,6 +256,7 @@ pub fn sim(root: &Path) -> Result {
             client: ours(),
             reconnect_every_s: None,
             player: PlayerModel::Element,
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "steady, asymmetric (naive baseline)",
@@ -224,6 +268,7 @@ pub fn sim(root: &Path) -> Result {
             client: naive(),
             reconnect_every_s: None,
             player: PlayerModel::Element,
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "buffering stalls (1 per ~3 min each)",
@@ -235,6 +280,7 @@ pub fn sim(root: &Path) -> Result {
             client: ours(),
             reconnect_every_s: None,
             player: PlayerModel::Element,
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "reconnect every 60 s",
@@ -246,7 +292,13 @@ pub fn sim(root: &Path) -> Result {
             client: ours(),
             reconnect_every_s: Some(60.0),
             player: PlayerModel::Element,
+            paths: Paths::Drawn,
         }),
+        own_paths("own asymmetric paths, room pings only", None),
+        own_paths("own asymmetric paths + edge probes", Some(0.0)),
+        own_paths("  + edge clocks 1 ms off (alternating)", Some(1.0)),
+        own_paths("  + edge clocks 5 ms off (alternating)", Some(5.0)),
+        own_paths("  + edge clocks 20 ms off (alternating)", Some(20.0)),
         seeks("seek convergence, 50 seeds", 50, 3, ours(), PlayerModel::Element),
         seeks("seek convergence, 50 seeds (naive baseline)", 50, 3, naive(), PlayerModel::Element),
         steady(Steady {
@@ -259,6 +311,7 @@ pub fn sim(root: &Path) -> Result {
             client: ours(),
             reconnect_every_s: None,
             player: embed(true, true),
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "embed (naive baseline: raw reads, seek at 1 s)",
@@ -270,6 +323,7 @@ pub fn sim(root: &Path) -> Result {
             client: naive_embed(),
             reconnect_every_s: None,
             player: embed(false, true),
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "embed: ads (a 3-6 s freeze per ~3 min each)",
@@ -281,6 +335,7 @@ pub fn sim(root: &Path) -> Result {
             client: ours(),
             reconnect_every_s: None,
             player: embed(true, true),
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "embed: ads (naive baseline)",
@@ -292,6 +347,7 @@ pub fn sim(root: &Path) -> Result {
             client: naive_embed(),
             reconnect_every_s: None,
             player: embed(false, true),
+            paths: Paths::Drawn,
         }),
         steady(Steady {
             name: "embed: rates reported set, never applied",
@@ -303,6 +359,7 @@ pub fn sim(root: &Path) -> Result {
             client: ours(),
             reconnect_every_s: None,
             player: embed(true, false),
+            paths: Paths::Drawn,
         }),
         seeks("embed: seek convergence, 50 seeds", 50, 3, ours(), embed(true, true)),
         seeks("embed: seek convergence (naive baseline)", 50, 3, naive_embed(), embed(false, true)),

@@ -22,6 +22,8 @@ struct JoinOptions {
     /// The player API scripts (default: YouTube's and Vimeo's own).
     youtube_api: Option<String>,
     vimeo_api: Option<String>,
+    /// The edge time endpoint: a URL, or `false` for none (default: the server's `/api/time`).
+    edge_time: Option<Option<String>>,
 }
 
 impl JoinOptions {
@@ -39,7 +41,13 @@ impl JoinOptions {
             None => None,
             Some(v) => Some(v.as_bool().ok_or_else(|| JsError::new("join options: `normalize` must be true or false"))?),
         };
+        let edge_time = match get("edgeTime") {
+            None => None,
+            Some(v) if v.as_bool() == Some(false) => Some(None),
+            Some(v) => Some(Some(v.as_string().ok_or_else(|| JsError::new("join options: `edgeTime` must be a URL or false"))?)),
+        };
         Ok(JoinOptions {
+            edge_time,
             server: string("server")?,
             room: string("room")?.ok_or_else(|| JsError::new("join options: `room` is missing"))?,
             name: string("name")?,
@@ -71,11 +79,20 @@ export interface JoinOptions {
   youtubeApi?: string;
   /** URL of Vimeo's Player SDK script (default https://player.vimeo.com/api/player.js). */
   vimeoApi?: string;
+  /** The edge time endpoint clock probes also ask, answered at the viewer's nearest point of presence (default: the server's `/api/time`); `false`: the room's own pings only. */
+  edgeTime?: string | false;
 }
 export interface SyncStats {
   offsetMs: number | null;
   offsetErrorMs: number | null;
   rttMs: number | null;
+  /** What the edge time endpoint contributes: "off", "waiting", "agrees" (the estimate uses it), "disagrees" (its bounds miss the room's: set aside), "failing". */
+  edgeClock: "off" | "waiting" | "agrees" | "disagrees" | "failing";
+  /** The edge's clock minus the room's as this viewer observes them (ms), and that observation's bound; null before both have answered. */
+  edgeMinusRoomMs: number | null;
+  edgeMinusRoomErrorMs: number | null;
+  /** The edge's most recent round trip (ms). */
+  edgeRttMs: number | null;
   skewPpm: number;
   driftMs: number | null;
   rate: number;
@@ -130,9 +147,10 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
     }
     let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
     let base = format!("{}/", origin.trim_end_matches('/'));
+    let edge_time = opts.edge_time.unwrap_or_else(|| Some(format!("{base}api/time")));
     let defaults = crate::backend::Apis::default();
     let apis = crate::backend::Apis { youtube: opts.youtube_api.unwrap_or(defaults.youtube), vimeo: opts.vimeo_api.unwrap_or(defaults.vimeo) };
-    let shared = session::start(url, base, identity, video, opts.normalize.unwrap_or(true), apis)
+    let shared = session::start(url, base, edge_time, identity, video, opts.normalize.unwrap_or(true), apis)
         .map_err(|e| JsError::new(&format!("join failed: {}", crate::dom::describe(&e))))?;
     Ok(Session { shared })
 }

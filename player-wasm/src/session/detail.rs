@@ -96,6 +96,10 @@ pub fn wire_array<T: Wire>(items: &[T]) -> JsValue {
 pub fn stats(s: &Stats) -> JsValue {
     object(|o| {
         o.num_or_null("offsetMs", s.offset_ms).num_or_null("offsetErrorMs", s.offset_error_ms).num_or_null("rttMs", s.rtt_ms).num("skewPpm", s.skew_ppm);
+        o.str("edgeClock", s.edge_clock.as_str())
+            .num_or_null("edgeMinusRoomMs", s.edge_minus_room_ms)
+            .num_or_null("edgeMinusRoomErrorMs", s.edge_minus_room_error_ms)
+            .num_or_null("edgeRttMs", s.edge_rtt_ms);
         o.num_or_null("driftMs", s.drift_ms).num("rate", s.rate).uint("rateCorrections", s.rate_corrections).uint("seekCorrections", s.seek_corrections);
         o.num("seekLandingMs", s.seek_landing_ms).num("nudgeCostMs", s.nudge_cost_ms).bool("correcting", s.correcting).bool("rateApplies", s.rate_applies);
         o.num_or_null("readStepMs", s.read_step_ms)

@@ -30,6 +30,7 @@ use crate::text::TextTracks;
 
 pub mod api;
 mod detail;
+mod edge;
 pub(crate) mod local;
 
 const RECONNECT_MIN_MS: f64 = 1_000.0;
@@ -68,6 +69,8 @@ pub struct Shared {
     /// over) and this member's files.
     text: Rc<RefCell<TextTracks>>,
     ws_url: String,
+    /// The edge time endpoint (none: the room's pings alone).
+    edge_time: Option<String>,
     timer: Option<Timeout>,
     reconnect_timer: Option<Timeout>,
     reconnect_attempt: u32,
@@ -124,7 +127,15 @@ fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
     }
 }
 
-pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVideoElement, normalize: bool, apis: Apis) -> Result<Handle, JsValue> {
+pub fn start(
+    ws_url: String,
+    server: String,
+    edge_time: Option<String>,
+    identity: Identity,
+    video: HtmlVideoElement,
+    normalize: bool,
+    apis: Apis,
+) -> Result<Handle, JsValue> {
     let events = EventTarget::new()?;
     // Media from another origin reaches WebAudio only through CORS (the
     // media proxy answers with it); same-origin media is unaffected.
@@ -137,7 +148,8 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
         }
     };
     let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-    let mut client = Client::new(ClientConfig { seed, ..ClientConfig::default() }, identity);
+    let edge_clock = edge_time.is_some().then(sync_core::clock::ClockConfig::edge);
+    let mut client = Client::new(ClientConfig { seed, edge_clock, ..ClientConfig::default() }, identity);
     client.set_resume_token(session_storage().and_then(|s| s.get_item(&resume_key(&ws_url)).ok().flatten()));
     let slot = Rc::new(RefCell::new(Weak::new()));
     let sink = sink(slot.clone());
@@ -157,6 +169,7 @@ pub fn start(ws_url: String, server: String, identity: Identity, video: HtmlVide
         events,
         text,
         ws_url,
+        edge_time,
         timer: None,
         reconnect_timer: None,
         reconnect_attempt: 0,
@@ -223,8 +236,9 @@ pub fn with(weak: &Weak<RefCell<Shared>>, f: impl FnOnce(&mut Shared)) {
 /// Drain outputs: sends and media actions while borrowed, page events after.
 fn pump(weak: &Weak<RefCell<Shared>>) {
     let Some(rc) = weak.upgrade() else { return };
-    let (events, target, play, events_out) = {
+    let (events, target, play, events_out, probes) = {
         let Ok(mut s) = rc.try_borrow_mut() else { return };
+        let mut probes = Vec::new();
         let mut events = Vec::new();
         let mut events_out: Vec<(Event, JsValue)> = Vec::new();
         let mut play = false;
@@ -235,6 +249,7 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                         let _ = c.ws.send_with_str(&msg.encode());
                     }
                 }
+                ClientOutput::EdgeProbe { t0 } => probes.extend(s.edge_time.clone().map(|url| (url, t0))),
                 ClientOutput::Media(action) => match action {
                     MediaAction::Load(url) => {
                         if let Some(e) = s.load(&url) {
@@ -276,8 +291,11 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                 })
             }));
         }
-        (events, s.events.clone(), play, events_out)
+        (events, s.events.clone(), play, events_out, probes)
     };
+    for (url, t0) in probes {
+        edge::probe(weak, url, t0);
+    }
     if play {
         request_play(weak);
     }

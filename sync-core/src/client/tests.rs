@@ -354,3 +354,90 @@ fn property_steady_playback_needs_no_seeks_and_almost_no_rate_changes() {
         }
     }
 }
+
+// ------------------------------------------------------- edge clock probes
+
+/// Four members, each its own asymmetric path to the room (20/80, 80/20,
+/// 50/30, 30/50 ms least delays, jitter on top); with `edge`, each also
+/// probes an edge a few ms away whose clock is off by that much (the sign
+/// alternating), or fails every probe.
+fn own_paths(seed: u64, edge: Option<crate::sim::EdgeProfile>) -> Sim {
+    use crate::sim::{EdgeProfile, Path};
+    let mut rng = Rng::new(seed);
+    let profiles = [(20.0, 80.0), (80.0, 20.0), (50.0, 30.0), (30.0, 50.0)]
+        .iter()
+        .enumerate()
+        .map(|(k, &(up, down))| {
+            let mut p = PeerProfile::random(&mut rng);
+            p.up = Path { base_ms: up, jitter_ms: 15.0, burst_chance: 0.02, burst_ms: 100.0 };
+            p.down = Path { base_ms: down, jitter_ms: 15.0, burst_chance: 0.02, burst_ms: 100.0 };
+            p.edge = edge.map(|e| EdgeProfile { clock_error_ms: if k % 2 == 0 { e.clock_error_ms } else { -e.clock_error_ms }, ..e });
+            p
+        })
+        .collect();
+    let mut sim = Sim::new(seed, profiles);
+    for i in 0..4 {
+        sim.connect(i);
+    }
+    sim.run(2_000.0);
+    play(&mut sim, 0, 0.0);
+    sim.run(60_000.0);
+    sim
+}
+
+/// Each member's clock estimate against the truth (ms).
+fn clock_errors(sim: &Sim) -> Vec<f64> {
+    (0..sim.peers.len())
+        .map(|i| {
+            let local = sim.local(i);
+            let truth = sim.now - local;
+            sim.peers[i].client.clock_offset_at(local).unwrap_or(f64::NAN) - truth
+        })
+        .collect()
+}
+
+/// Drift p95 over `ms` of play (ms).
+fn drift_p95(sim: &mut Sim, ms: f64) -> f64 {
+    sim.sample(true);
+    sim.run(ms);
+    let drift: Vec<f64> = sim.peers.iter().flat_map(|p| p.counters.drift_ms.iter().copied()).collect();
+    percentile_abs(&drift, 95.0)
+}
+
+#[test]
+fn edge_probes_remove_the_bias_of_each_members_asymmetric_path() {
+    let mut room_only = own_paths(41, None);
+    let errors = clock_errors(&room_only);
+    assert!(errors.iter().any(|e| e.abs() > 20.0), "the room's pings alone are off by half each path's asymmetry: {errors:?}");
+    let mut edge = own_paths(41, Some(crate::sim::EdgeProfile::near(0.0)));
+    let errors = clock_errors(&edge);
+    assert!(errors.iter().all(|e| e.abs() < 3.0), "the edge's short paths pin every clock: {errors:?}");
+    assert!(edge.peers.iter().all(|p| p.client.stats().edge_clock == EdgeState::Agrees));
+    let (without, with) = (drift_p95(&mut room_only, 60_000.0), drift_p95(&mut edge, 60_000.0));
+    assert!(with < 10.0 && without > 2.0 * with, "drift p95: {without:.1} ms with the room's pings alone, {with:.1} ms with the edge");
+}
+
+#[test]
+fn an_edge_clock_far_off_is_caught_by_the_rooms_bounds() {
+    // 200 ms off: outside every member's room bounds (their paths are < 100 ms each way).
+    let sim = own_paths(42, Some(crate::sim::EdgeProfile::near(200.0)));
+    let errors = clock_errors(&sim);
+    assert!(errors.iter().all(|e| e.abs() < 60.0), "no member follows the broken edge: {errors:?}");
+    for p in &sim.peers {
+        let s = p.client.stats();
+        assert_eq!(s.edge_clock, EdgeState::Disagrees);
+        let seen = s.edge_minus_room_ms.unwrap_or(0.0).abs();
+        assert!((seen - 200.0).abs() < s.edge_minus_room_error_ms.unwrap_or(0.0) + 1.0, "the stats show the edge {seen:.0} ms off the room");
+    }
+}
+
+#[test]
+fn a_failing_edge_leaves_the_room_pings_in_charge() {
+    let failing = crate::sim::EdgeProfile { fails: true, ..crate::sim::EdgeProfile::near(0.0) };
+    let mut sim = own_paths(43, Some(failing));
+    assert!(sim.peers.iter().all(|p| p.client.stats().edge_clock == EdgeState::Failing));
+    let mut room_only = own_paths(43, None);
+    assert_eq!(clock_errors(&sim), clock_errors(&room_only), "the same estimate as without an edge");
+    let (a, b) = (drift_p95(&mut sim, 30_000.0), drift_p95(&mut room_only, 30_000.0));
+    assert!((a - b).abs() < 0.5, "in sync as well as the room's pings allow: {a:.1} vs {b:.1} ms");
+}

@@ -1,0 +1,56 @@
+// The edge time endpoint on the real workerd runtime: the worker's clock,
+// answered by the worker itself — no Durable Object is created or stored
+// for it — uncached, small, and refused for anything but GET.
+import assert from "node:assert/strict";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { createRoom, startStack } from "../support/stack.mjs";
+
+/** Every file under `dir` (none if it does not exist). */
+function files(dir) {
+  let out = [];
+  let entries = [];
+  try { entries = readdirSync(dir); } catch { return out; }
+  for (const e of entries) {
+    const p = join(dir, e);
+    out = statSync(p).isDirectory() ? out.concat(files(p)) : out.concat([p]);
+  }
+  return out;
+}
+
+test("GET /api/time answers the worker's clock, uncached, without touching a Durable Object", async () => {
+  const stack = await startStack();
+  try {
+    // Each Durable Object keeps a database of its own under the persist
+    // dir's `do/<class>/` (next to the namespace's `metadata.sqlite`).
+    const objects = () => files(join(stack.dir, "v3/do")).filter((f) => !/\/metadata\.sqlite/.test(f));
+    assert.deepEqual(objects(), [], "a fresh runtime holds no Durable Object");
+    for (let i = 0; i < 50; i++) {
+      const before = Date.now();
+      const res = await fetch(`${stack.url}/api/time`);
+      const after = Date.now();
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("cache-control"), "no-store");
+      const text = await res.text();
+      assert.ok(text.length < 40, `a small answer: ${text}`);
+      const { t } = JSON.parse(text);
+      // The same machine's clock: between the request and its answer (ms resolution).
+      assert.ok(t >= before - 1 && t <= after + 1, `${before} <= ${t} <= ${after}`);
+    }
+    assert.deepEqual(objects(), [], "still none after 50 probes");
+    // An allowed page on another origin may read it (the embed's pages).
+    const cors = await fetch(`${stack.url}/api/time`, { headers: { origin: "https://embedder.example" } });
+    assert.equal(cors.headers.get("access-control-allow-origin"), "https://embedder.example");
+    for (const method of ["POST", "PUT", "DELETE"]) {
+      const res = await fetch(`${stack.url}/api/time`, { method, body: "x".repeat(100) });
+      assert.equal(res.status, 404, `${method} is refused`);
+      assert.equal((await res.json()).error.code, "not_found");
+    }
+    // The check can fail: a room does put a Durable Object there.
+    await createRoom(stack.url);
+    assert.ok(objects().length > 0, "a room's Durable Object is stored under do/");
+  } finally {
+    await stack.stop();
+  }
+});
