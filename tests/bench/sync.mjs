@@ -26,7 +26,7 @@
 // "drift" from currentTime, "picture" from the frames — which says whether
 // what a page reads is what it shows.
 // Writes target/bench/sync.json. WT_BENCH_SECONDS (default 60) per profile;
-// WT_BENCH_PROFILES picks profiles (default ABYFWM).
+// WT_BENCH_PROFILES picks profiles (default ABYFWKMPE).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { joined, newPage, play } from "../support/browser.mjs";
@@ -39,6 +39,8 @@ import { startUpstream } from "../support/upstream.mjs";
 // The stream (target/test-media/long, made by xtask) is 150 s long: 60 s of
 // measurement after a seek to 2 s and 2 s of settling.
 const SECONDS = Number(process.env.WT_BENCH_SECONDS ?? 60);
+/** Profiles P and E: each page's [up, down] as base ± jitter (ms). */
+const OWN_PATHS = [[[30, 10], [90, 10]], [[90, 10], [30, 10]], [[60, 10], [40, 10]], [[40, 10], [60, 10]]];
 const PROFILES = [
   { name: "A", up: [40, 20], down: [30, 15], note: "40 ms ± 20 up, 30 ms ± 15 down" },
   { name: "B", up: [150, 50], down: [120, 40], note: "150 ms ± 50 up, 120 ms ± 40 down" },
@@ -51,6 +53,15 @@ const PROFILES = [
   // segment appended at ~4 s) stays seeking after the room's seek back to
   // 2 s (README "Engines"); W keeps a late WebKit page and shows it.
   { name: "M", up: [40, 20], down: [30, 15], note: "mixed: WebKit, Firefox, Chromium late, 40 ms ± 20 up, 30 ms ± 15 down", engines: ["webkit", "firefox", "chromium"], limitMs: 30 },
+  // Issue 26: every page its own path to the room, with different,
+  // asymmetric least delays (base ± jitter: 20–40 up / 80–100 down, the
+  // opposite, 50–70 / 30–50, 30–50 / 50–70), so the bias each path puts in
+  // a page's clock estimate no longer cancels out between pages. P: the
+  // room's pings alone (edgeTime: false); E: the same paths, and each page
+  // also probes /api/time through a short path of its own (1–5 ms each
+  // way) — the edge time endpoint at its nearest point of presence.
+  { name: "P", paths: OWN_PATHS, edge: false, note: "own asymmetric paths per page (20/80, 80/20, 50/30, 30/50 ms least delays, +20 jitter), room pings only" },
+  { name: "E", paths: OWN_PATHS, edge: true, note: "the same paths + an edge time endpoint 1–5 ms away per page" },
 ];
 const ALL = PROFILES.map((p) => p.name).join("");
 // WT_BENCH_ENGINES=firefox,chromium,…: one more profile, X, with those pages (the last joins late).
@@ -153,8 +164,9 @@ const CONFIG = { youtubeApi: `${standins.url}/youtube/iframe_api` };
 const browsers = {};
 const browserFor = async (engine) => (browsers[engine] ??= await launch({ engine }));
 const results = [];
-const open = async (url, engine = "chromium") => {
+const open = async (url, engine = "chromium", edgeTime = undefined) => {
   const p = await newPage(await browserFor(engine));
+  if (edgeTime !== undefined) await p.addInitScript((c) => { window.WATCH_TOGETHER_CONFIG = c; }, { edgeTime });
   if (embedded) {
     await p.addInitScript((c) => { window.WATCH_TOGETHER_CONFIG = c; }, CONFIG);
     await p.addInitScript(SAMPLER); // in every frame: the room page and an embed's
@@ -171,20 +183,64 @@ const open = async (url, engine = "chromium") => {
   return p;
 };
 const profiles = PROFILES.filter((p) => (process.env.WT_BENCH_PROFILES ?? ALL).includes(p.name));
+
+// Which transport gives an edge probe the tighter bounds (issue 26): from one
+// Chromium page straight on the runtime (no latency proxy), 200 probes of
+// each in turn — HTTP GET /api/time on a kept-alive connection, and a
+// WebSocket exchange (the room's ping, answered by its Durable Object, the
+// closest a WebSocket answer can be measured here) — and each probe's
+// bound: half its round trip less the server's own time. The worker answers
+// /api/time over HTTP; this says what that choice costs.
+let transport = null;
+if (profiles.some((p) => p.edge)) {
+  const room = await createRoom(stack.url, { title: "transport" });
+  const p = await newPage(await browserFor("chromium"));
+  await p.goto(`${stack.url}/healthz`);
+  transport = await p.evaluate(async ([wsUrl, id]) => {
+    const http = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      await (await fetch("/api/time", { cache: "no-store" })).json();
+      http.push((performance.now() - t0) / 2);
+    }
+    const ws = new WebSocket(`${wsUrl}/api/rooms/${id}/ws`);
+    await new Promise((r, j) => { ws.onopen = r; ws.onerror = j; });
+    const next = () => new Promise((r) => { ws.onmessage = (e) => { const m = JSON.parse(e.data); if (m.type === "pong" || m.type === "welcome") r(m); }; });
+    ws.send(JSON.stringify({ type: "hello", name: "transport" }));
+    await next();
+    const sock = [];
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      const got = next();
+      ws.send(JSON.stringify({ type: "ping", t0 }));
+      const m = await got;
+      sock.push((performance.now() - t0 - (m.t2 - m.t1)) / 2);
+    }
+    ws.close();
+    return { http, sock };
+  }, [stack.wsUrl, room.id]);
+  await p.context().close();
+  const fig = (xs) => ({ min: Number(Math.min(...xs).toFixed(2)), p50: Number(q(xs, 0.5).toFixed(2)), p90: Number(q(xs, 0.9).toFixed(2)) });
+  transport = { http_get_api_time_half_rtt_ms: fig(transport.http), websocket_ping_half_rtt_ms: fig(transport.sock) };
+  console.log(`    edge probe transport, Chromium straight on workerd, 200 each: HTTP GET /api/time bound (half the round trip) min ${transport.http_get_api_time_half_rtt_ms.min} · p50 ${transport.http_get_api_time_half_rtt_ms.p50} · p90 ${transport.http_get_api_time_half_rtt_ms.p90} ms; WebSocket ping min ${transport.websocket_ping_half_rtt_ms.min} · p50 ${transport.websocket_ping_half_rtt_ms.p50} · p90 ${transport.websocket_ping_half_rtt_ms.p90} ms`);
+}
 for (const profile of profiles) {
   console.log(`    profile ${profile.name} (${profile.note}), ${SECONDS} s`);
   const engines = profile.engines ?? ["chromium", "chromium", "chromium", "chromium"]; // the last joins late
   embedded = Boolean(profile.youtube);
   const limit = profile.limitMs ?? 20;
-  const net = await startNetem(new URL(stack.url), { up: profile.up, down: profile.down, seed: 7 });
+  // One path for all pages, or (P, E) one each, and (E) a short one each to the edge endpoint.
+  const nets = await Promise.all(engines.map((_, k) => startNetem(new URL(stack.url), profile.paths ? { up: profile.paths[k][0], down: profile.paths[k][1], seed: 7 + k } : { up: profile.up, down: profile.down, seed: 7 })));
+  const edges = profile.edge ? await Promise.all(engines.map((_, k) => startNetem(new URL(stack.url), { up: [3, 2], down: [3, 2], seed: 70 + k }))) : [];
+  const edgeTime = (k) => (profile.paths ? (profile.edge ? `${edges[k].url}/api/time` : false) : undefined);
   const source = embedded ? `https://www.youtube.com/watch?v=${profile.youtube}` : `${up.url}/m/long/manifest.mpd`;
   const room = await createRoom(stack.url, { source, title: "bench (150 s)" });
   const pages = [];
-  for (const engine of engines.slice(0, -1)) pages.push(await open(`${net.url}${room.url}`, engine));
+  for (const [k, engine] of engines.slice(0, -1).entries()) pages.push(await open(`${nets[k].url}${room.url}`, engine, edgeTime(k)));
   await play(pages[0]);
   await sleep(3_000);
   const joinAt = Date.now();
-  const late = await open(`${net.url}${room.url}`, engines.at(-1));
+  const late = await open(`${nets.at(-1).url}${room.url}`, engines.at(-1), edgeTime(engines.length - 1));
   pages.push(late);
   const lateJoin = await convergence(pages, limit, 15_000);
   const lateJoinMs = lateJoin == null ? null : Date.now() - joinAt;
@@ -288,6 +344,9 @@ for (const profile of profiles) {
     share_time_rate_not_1: Number((off / Math.max(1, total)).toFixed(3)),
     rtt_ms: stats1.map((s) => r1(s.rttMs)),
     clock_error_bound_ms: stats1.map((s) => r1(s.offsetErrorMs)),
+    edge_clock: stats1.map((s) => s.edgeClock ?? null),
+    edge_minus_room_ms: stats1.map((s) => r1(s.edgeMinusRoomMs)),
+    edge_rtt_ms: stats1.map((s) => r1(s.edgeRttMs)),
     nudge_cost_ms: stats1.map((s) => r1(s.nudgeCostMs)),
     page_mean_position_ms: devs.map((d) => r1(d.reduce((a, x) => a + x, 0) / Math.max(1, d.length))),
     page_playing_share: playing,
@@ -303,9 +362,10 @@ for (const profile of profiles) {
   console.log(`    drift p50 ${r.drift_ms.p50} · p95 ${r.drift_ms.p95} · p99 ${r.drift_ms.p99} · max ${r.drift_ms.max} ms (raw reads: p50 ${r.drift_raw_ms.p50} · p95 ${r.drift_raw_ms.p95}); late join ${lateJoinMs} ms, seek ${seekConv} ms; seeks/min/page ${r.corrective_seeks_per_minute_per_page}; raw reads in smoothed ${(r.raw_in_smoothed_share * 100).toFixed(1)} %; rate≠1 ${(r.share_time_rate_not_1 * 100).toFixed(1)} %`);
   if (r.drift_picture_ms) console.log(`    picture (requestVideoFrameCallback): drift p50 ${r.drift_picture_ms.p50} · p95 ${r.drift_picture_ms.p95} · p99 ${r.drift_picture_ms.p99} ms over ${r.drift_picture_ms.instants} instants; each page against the mean ${r.page_mean_picture_ms.join(" / ")} ms`);
   console.log(`    each page (${engines.join(", ")}) against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms; speed ${speeds.join(" / ")}; nudges/min ${r.nudges_per_minute.join(" / ")}; trim ${r.speed_trim.map((x) => (x == null ? "–" : `${(x * 100).toFixed(2)} %`)).join(" / ")}; dropped ${quality.map((x) => (x ? `${x[0]}/${x[1]}` : "?")).join(" / ")}`);
+  if (profile.paths) console.log(`    clocks: error bound ${r.clock_error_bound_ms.join(" / ")} ms; edge ${r.edge_clock.join(" / ")}; edge − room as seen ${r.edge_minus_room_ms.join(" / ")} ms; edge rtt ${r.edge_rtt_ms.join(" / ")} ms; room rtt ${r.rtt_ms.join(" / ")} ms`);
   results.push(r);
   for (const p of pages) await p.context().close();
-  await net.close();
+  for (const n of [...nets, ...edges]) await n.close();
 }
 for (const b of Object.values(browsers)) await b.close();
 await standins.close();
@@ -314,6 +374,6 @@ await stack.stop();
 mkdirSync(join(root, "target/bench"), { recursive: true });
 // WT_BENCH_PROFILES=A (or B) runs one profile, into its own file.
 const only = (process.env.WT_BENCH_PROFILES ?? ALL) === ALL ? "" : `-${process.env.WT_BENCH_PROFILES}`;
-writeFileSync(join(root, `target/bench/sync${only}.json`), `${JSON.stringify({ benchmark: "sync", date: new Date().toISOString().slice(0, 10), profiles: results,
-  peers_tolerance_ms: { "Jellyfin SyncPlay": 60, Metastream: 100, WatchParty: 500, OpenTogetherTube: 1000, Syncplay: 1500 }, goal: "p95 < 10 ms on profiles A, F and W, < 15 ms on M (mixed engines), 0 corrective seeks per minute in steady state; p95 < 50 ms on profile Y (YouTube stand-in)" }, null, 2)}\n`);
+writeFileSync(join(root, `target/bench/sync${only}.json`), `${JSON.stringify({ benchmark: "sync", date: new Date().toISOString().slice(0, 10), profiles: results, edge_probe_transport: transport ?? undefined,
+  peers_tolerance_ms: { "Jellyfin SyncPlay": 60, Metastream: 100, WatchParty: 500, OpenTogetherTube: 1000, Syncplay: 1500 }, goal: "p95 < 10 ms on profiles A, F and W, < 15 ms on M (mixed engines), < 10 ms on E (own asymmetric paths, edge time endpoint), 0 corrective seeks per minute in steady state; p95 < 50 ms on profile Y (YouTube stand-in)" }, null, 2)}\n`);
 console.log(`    wrote target/bench/sync${only}.json`);
