@@ -129,7 +129,17 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), segments.as_slice()) {
         (Method::Get, ["healthz"]) => Response::from_json(&json!({ "ok": true })),
-        (Method::Get, ["api", "time"]) => edge_time(),
+        (Method::Get, ["api", "time"]) => {
+            let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+            if !upgrade.eq_ignore_ascii_case("websocket") {
+                return crate::time::http();
+            }
+            // As for a room's socket: pages we do not serve may not hold one.
+            if origin_refused(&req, &env, origin) {
+                return error(403, "origin_not_allowed", "this origin may not use the time endpoint here");
+            }
+            crate::time::socket()
+        }
         (Method::Post, ["api", "rooms"]) => {
             if origin_refused(&req, &env, origin) {
                 return error(403, "origin_not_allowed", "this origin may not create rooms here");
@@ -234,20 +244,6 @@ async fn create_room(mut req: Request, env: Env) -> Result<Response> {
     }
     let url = format!("/r/{id}");
     Ok(Response::from_json(&json!({ "id": id, "hostToken": host_token, "url": url }))?.with_status(201))
-}
-
-/// The edge time endpoint: this worker's clock when the request arrived,
-/// answered where the member's request entered the network (the nearest
-/// point of presence), never by a Durable Object, with no state and no
-/// storage: the short path a member's clock probes are bounded by (the
-/// client's `clock::sources`). `t` is both the receive and the send time
-/// (a worker's clock stands still until it does I/O). Not cached anywhere.
-/// Not rate-limited: it costs less to answer than to count, keeps nothing,
-/// and answers fewer bytes than a browser's request carries.
-fn edge_time() -> Result<Response> {
-    let mut resp = Response::from_json(&json!({ "t": crate::now_ms() }))?;
-    resp.headers_mut().set("cache-control", "no-store")?;
-    Ok(resp)
 }
 
 /// Hand a request to the room's Durable Object (it routes on the path's last segment).

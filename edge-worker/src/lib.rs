@@ -5,7 +5,8 @@
 //!   Durable Object ([`room::RoomObject`]).
 //! - `/r/:id` serves the room page; everything else is static assets (`www/`).
 //! - `GET /healthz` answers `{"ok":true}`; `GET /api/time` answers the
-//!   worker's clock `{"t":ms}` (the edge time endpoint members probe).
+//!   worker's clock `{"t":ms}`, over HTTP or per message of a WebSocket
+//!   (the edge time endpoint members probe: [`time`]).
 //! - `GET|HEAD /proxy/...` is the signed, caching media proxy ([`proxy`]).
 
 use wasm_bindgen::prelude::*;
@@ -15,6 +16,7 @@ mod api;
 mod limits;
 mod proxy;
 mod room;
+mod time;
 
 pub use room::RoomObject;
 

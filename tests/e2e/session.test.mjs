@@ -58,6 +58,40 @@ test("three pages: a late joiner converges; a reload keeps the member's identity
   for (const p of [a, b, c]) await p.context().close();
 });
 
+test("the edge time endpoint: probed and agreeing; a page whose edge fails, or answers a wrong time, keeps syncing on the room's pings", async () => {
+  const room = await createRoom(stack.url);
+  const a = await openRoom(`${stack.url}${room.url}`);
+  await waitFor(a, () => window.watchTogether.session.stats.edgeClock === "agrees" && window.watchTogether.session.stats.edgeRttMs != null, null, 10_000, "A's edge probes agree with the room");
+  // B's edge is down: every socket to /api/time is closed at once.
+  const down = await newPage(browser);
+  let failed = 0;
+  await down.routeWebSocket("**/api/time", (ws) => { failed++; ws.close({ code: 1011, reason: "down" }); });
+  await down.goto(`${stack.url}${room.url}`);
+  await joined(down);
+  // C's edge answers, but 5 s off: its bounds miss the room's.
+  const wrong = await newPage(browser);
+  await wrong.routeWebSocket("**/api/time", (ws) => ws.onMessage(() => ws.send(JSON.stringify({ t: Date.now() + 5_000 }))));
+  await wrong.goto(`${stack.url}${room.url}`);
+  await joined(wrong);
+  await play(a);
+  await converge(a, down, 0.03, 10_000, "B (edge down) with A");
+  await converge(a, wrong, 0.03, 10_000, "C (edge 5 s off) with A");
+  await waitFor(down, () => window.watchTogether.session.stats.edgeClock === "failing", null, 10_000, "B says its edge is failing");
+  await waitFor(wrong, () => window.watchTogether.session.stats.edgeClock === "disagrees", null, 10_000, "C says its edge disagrees");
+  const seen = (await stats(wrong)).edgeMinusRoomMs;
+  assert.ok(Math.abs(seen - 5_000) < 100, `C's stats show the edge ${seen} ms off the room`);
+  // Rested after three failures, not hammered: no more within the next 5 s.
+  const before = failed;
+  assert.ok(before >= 3 && before <= 8, `three failed probes (a socket each) rest the edge: ${before}`);
+  const gaps = await gapsFor(a, down, 5_000);
+  assert.equal(failed, before, "no probe while the edge rests");
+  assert.ok(Math.max(...gaps) < 30, `B stays in sync on the room's pings: ${gaps.map((g) => g.toFixed(0)).join(" ")} ms`);
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(wrong.problems, []);
+  assert.deepEqual(down.problems.filter((p) => !/WebSocket|api\/time/.test(p)), [], "only the failed probes");
+  for (const p of [a, down, wrong]) await p.context().close();
+});
+
 test("the socket is cut: reconnects with growing backoff, never a tight loop, and resyncs", async () => {
   const net = await startNetem(new URL(stack.url));
   const room = await createRoom(stack.url);

@@ -1,10 +1,12 @@
 // The edge time endpoint on the real workerd runtime: the worker's clock,
 // answered by the worker itself — no Durable Object is created or stored
-// for it — uncached, small, and refused for anything but GET.
+// for it — over HTTP (uncached, small, GET only) and per message of a
+// WebSocket (in order, bounded in size and rate).
 import assert from "node:assert/strict";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import WebSocket from "ws";
 import { createRoom, startStack } from "../support/stack.mjs";
 
 /** Every file under `dir` (none if it does not exist). */
@@ -17,6 +19,18 @@ function files(dir) {
     out = statSync(p).isDirectory() ? out.concat(files(p)) : out.concat([p]);
   }
   return out;
+}
+
+/** A WebSocket with its answers queued: `next()`, `closed` (the close code). */
+async function socket(url) {
+  const ws = new WebSocket(url);
+  ws.answers = [];
+  const waiting = [];
+  ws.on("message", (d) => { const w = waiting.shift(); if (w) w(String(d)); else ws.answers.push(String(d)); });
+  ws.next = () => (ws.answers.length ? Promise.resolve(ws.answers.shift()) : new Promise((r) => waiting.push(r)));
+  ws.closed = new Promise((r) => ws.on("close", (code) => r(code)));
+  await new Promise((r, j) => { ws.once("open", r); ws.once("error", j); });
+  return ws;
 }
 
 test("GET /api/time answers the worker's clock, uncached, without touching a Durable Object", async () => {
@@ -39,6 +53,25 @@ test("GET /api/time answers the worker's clock, uncached, without touching a Dur
       assert.ok(t >= before - 1 && t <= after + 1, `${before} <= ${t} <= ${after}`);
     }
     assert.deepEqual(objects(), [], "still none after 50 probes");
+    // Over a WebSocket: each message answered in order with the time then.
+    const ws = await socket(`${stack.wsUrl}/api/time`);
+    for (let i = 0; i < 8; i++) {
+      const before = Date.now();
+      ws.send("t");
+      const { t } = JSON.parse(await ws.next());
+      assert.ok(t >= before - 1 && t <= Date.now() + 1, `${before} <= ${t}`);
+      await new Promise((r) => setTimeout(r, 120)); // (within the socket's 10 a second)
+    }
+    ws.close();
+    // Bounded: a message over 64 bytes, or a burst of 30, closes the socket.
+    const big = await socket(`${stack.wsUrl}/api/time`);
+    big.send("x".repeat(65));
+    assert.equal(await big.closed, 1009);
+    const burst = await socket(`${stack.wsUrl}/api/time`);
+    for (let i = 0; i < 30; i++) burst.send("t");
+    assert.equal(await burst.closed, 1008);
+    assert.ok(burst.answers.length >= 10 && burst.answers.length < 30, `the burst's first ten answered, then closed: ${burst.answers.length}`);
+    assert.deepEqual(objects(), [], "and none after the sockets");
     // An allowed page on another origin may read it (the embed's pages).
     const cors = await fetch(`${stack.url}/api/time`, { headers: { origin: "https://embedder.example" } });
     assert.equal(cors.headers.get("access-control-allow-origin"), "https://embedder.example");

@@ -79,7 +79,7 @@ export interface JoinOptions {
   youtubeApi?: string;
   /** URL of Vimeo's Player SDK script (default https://player.vimeo.com/api/player.js). */
   vimeoApi?: string;
-  /** The edge time endpoint clock probes also ask, answered at the viewer's nearest point of presence (default: the server's `/api/time`); `false`: the room's own pings only. */
+  /** The edge time endpoint clock probes also ask over a WebSocket, answered at the viewer's nearest point of presence (default: the server's `/api/time`; an http(s) URL is asked as ws(s)); `false`: the room's own pings only. */
   edgeTime?: string | false;
 }
 export interface SyncStats {
@@ -147,7 +147,16 @@ pub fn join(options: JsValue, video: HtmlVideoElement) -> Result<Session, JsErro
     }
     let identity = sync_core::client::Identity { name: opts.name.unwrap_or_default(), password: opts.password, host_token: opts.host_token };
     let base = format!("{}/", origin.trim_end_matches('/'));
-    let edge_time = opts.edge_time.unwrap_or_else(|| Some(format!("{base}api/time")));
+    let edge_time = match opts.edge_time {
+        None => Some(format!("{}/api/time", ws_origin.trim_end_matches('/'))),
+        Some(None) => None,
+        Some(Some(u)) => Some(match u.split_once("://") {
+            Some(("https", rest)) => format!("wss://{rest}"),
+            Some(("http", rest)) => format!("ws://{rest}"),
+            Some(("wss" | "ws", _)) => u,
+            _ => return Err(JsError::new("join options: `edgeTime` must be an http(s) or ws(s) URL, or false")),
+        }),
+    };
     let defaults = crate::backend::Apis::default();
     let apis = crate::backend::Apis { youtube: opts.youtube_api.unwrap_or(defaults.youtube), vimeo: opts.vimeo_api.unwrap_or(defaults.vimeo) };
     let shared = session::start(url, base, edge_time, identity, video, opts.normalize.unwrap_or(true), apis)

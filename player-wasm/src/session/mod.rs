@@ -69,8 +69,8 @@ pub struct Shared {
     /// over) and this member's files.
     text: Rc<RefCell<TextTracks>>,
     ws_url: String,
-    /// The edge time endpoint (none: the room's pings alone).
-    edge_time: Option<String>,
+    /// The edge time endpoint's socket (none: the room's pings alone).
+    edge: Option<edge::EdgeSocket>,
     timer: Option<Timeout>,
     reconnect_timer: Option<Timeout>,
     reconnect_attempt: u32,
@@ -169,7 +169,7 @@ pub fn start(
         events,
         text,
         ws_url,
-        edge_time,
+        edge: edge_time.map(edge::EdgeSocket::new),
         timer: None,
         reconnect_timer: None,
         reconnect_attempt: 0,
@@ -236,9 +236,8 @@ pub fn with(weak: &Weak<RefCell<Shared>>, f: impl FnOnce(&mut Shared)) {
 /// Drain outputs: sends and media actions while borrowed, page events after.
 fn pump(weak: &Weak<RefCell<Shared>>) {
     let Some(rc) = weak.upgrade() else { return };
-    let (events, target, play, events_out, probes) = {
+    let (events, target, play, events_out) = {
         let Ok(mut s) = rc.try_borrow_mut() else { return };
-        let mut probes = Vec::new();
         let mut events = Vec::new();
         let mut events_out: Vec<(Event, JsValue)> = Vec::new();
         let mut play = false;
@@ -249,7 +248,11 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                         let _ = c.ws.send_with_str(&msg.encode());
                     }
                 }
-                ClientOutput::EdgeProbe { t0 } => probes.extend(s.edge_time.clone().map(|url| (url, t0))),
+                ClientOutput::EdgeProbe { t0 } => {
+                    if !s.edge.as_mut().is_some_and(|e| e.probe(weak, t0)) {
+                        s.client.handle_edge_failed(now_ms());
+                    }
+                }
                 ClientOutput::Media(action) => match action {
                     MediaAction::Load(url) => {
                         if let Some(e) = s.load(&url) {
@@ -291,11 +294,8 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                 })
             }));
         }
-        (events, s.events.clone(), play, events_out, probes)
+        (events, s.events.clone(), play, events_out)
     };
-    for (url, t0) in probes {
-        edge::probe(weak, url, t0);
-    }
     if play {
         request_play(weak);
     }
@@ -656,6 +656,7 @@ impl Shared {
         }
         self.timer = None;
         self.reconnect_timer = None;
+        self.edge = None;
         self._listeners.clear();
         self.audio = None;
         if let Backend::Element(e) = &mut self.backend {
