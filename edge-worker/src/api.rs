@@ -138,6 +138,10 @@ async fn handle(req: Request, env: &Env, origin: Option<&str>) -> Result<Respons
             if origin_refused(&req, &env, origin) {
                 return error(403, "origin_not_allowed", "this origin may not use the time endpoint here");
             }
+            let client = format!("client:{}", client_key(&req));
+            if !charge(&env, &[("TIME_SOCKETS", &client)], 1).await {
+                return too_many("too_many_time_sockets", "too many time sockets from this address; try again shortly", 10);
+            }
             crate::time::socket()
         }
         (Method::Post, ["api", "rooms"]) => {

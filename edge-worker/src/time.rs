@@ -12,9 +12,11 @@
 //! - Over plain HTTP: `{"t":ms}` once, `no-store` (for operators and tools).
 //!
 //! A worker's clock stands still until it does I/O, so `t` is both the
-//! receive and the send time. Not rate-limited per address: answering
-//! costs less than counting, nothing is kept, and an answer is smaller
-//! than the message that asked.
+//! receive and the send time. Sockets are budgeted per address
+//! (`TIME_SOCKETS`, as many as room sockets, 120 in 10 s: each holds a
+//! worker open); plain requests
+//! are not: answering one costs less than counting it, nothing is kept,
+//! and an answer is smaller than the request that asked.
 
 use futures_util::StreamExt;
 use worker::*;

@@ -87,3 +87,22 @@ test("GET /api/time answers the worker's clock, uncached, without touching a Dur
     await stack.stop();
   }
 });
+
+test("time sockets are budgeted per address: 120 in 10 s (as room sockets), then 429; another address is served meanwhile", async () => {
+  const stack = await startStack();
+  try {
+    const open = (address) => new Promise((resolve) => {
+      const ws = new WebSocket(`${stack.wsUrl}/api/time`, { headers: { "cf-connecting-ip": address } });
+      ws.once("open", () => { ws.close(); resolve(101); });
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode));
+      ws.once("error", () => resolve(0));
+    });
+    const statuses = [];
+    for (let i = 0; i < 122; i++) statuses.push(await open("203.0.113.77"));
+    assert.deepEqual(statuses.slice(0, 120), Array(120).fill(101), "the first 120 open");
+    assert.deepEqual(statuses.slice(120), [429, 429], "then 429");
+    assert.equal(await open("203.0.113.78"), 101, "another address is served");
+  } finally {
+    await stack.stop();
+  }
+});
