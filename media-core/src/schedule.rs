@@ -456,6 +456,9 @@ impl Engine {
             self.out.push_back(Output::Abort { id: f.id });
         }
         self.out.push_back(Output::Flush { track: i });
+        // The shell resets the SourceBuffer's parser at a flush; the init
+        // segment goes again before the next media segment.
+        t.init_of = None;
         t.pending_appends = 0;
         t.retry_at = None;
         t.cursor = cursor;
@@ -481,7 +484,11 @@ impl Engine {
             Purpose::Init => {
                 if let (Some(d), Some(Container::WebM)) = (data, self.indexed(f.rep).map(|x| x.container)) {
                     match crate::webm::parse_webm_init(d, f.range.map_or(0, |r| r.0)) {
-                        Ok(info) => self.tracks[i].webm.push((f.rep, info)),
+                        Ok(info) => {
+                            // (Fetched again after each flush: kept once.)
+                            self.tracks[i].webm.retain(|(k, _)| *k != f.rep);
+                            self.tracks[i].webm.push((f.rep, info));
+                        }
                         Err(e) => self.fail(i, EngineError::BadIndex(e.to_string())),
                     }
                 }

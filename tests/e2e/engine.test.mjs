@@ -237,6 +237,26 @@ test("the player-only build: a 3-rung ladder plays, switches quality on request,
   await page.context().close();
 });
 
+// A late joiner starts where the room is; the room may then seek back
+// before anything it appended. WebKitGTK's audio SourceBuffer took nothing
+// earlier than what it held (stuck seeking at HAVE_METADATA) until every
+// flush reset the parser and sent the init segment again.
+test("a seek back before where the load started lands and plays (audio and video)", async () => {
+  const page = await playerPage();
+  await page.evaluate((url) => { window.player.load(url); document.getElementById("video").currentTime = 6; }, `${up.url}/m/ladder/manifest.mpd`);
+  await waitFor(page, () => document.getElementById("video").currentTime > 6.5, null, 10_000, "playing from 6 s");
+  const before = await page.evaluate(() => { const b = document.getElementById("video").buffered; return b.length ? b.start(0) : null; });
+  assert.ok(before > 4, `nothing before 4 s was appended: starts at ${before}`);
+  await page.evaluate(() => { document.getElementById("video").currentTime = 2; });
+  await waitFor(page, () => { const v = document.getElementById("video"); return !v.seeking && !v.paused && v.currentTime > 2.3 && v.currentTime < 5.5; }, null, 8_000, "playing on from 2 s");
+  const state = await page.evaluate(() => { const v = document.getElementById("video"); const b = v.buffered; return { t: v.currentTime, audio: v.webkitAudioDecodedByteCount || (v.audioTracks ? v.audioTracks.length : 0) || (v.mozHasAudio ? 1 : 0), ranges: Array.from({ length: b.length }, (_, i) => [b.start(i), b.end(i)]) }; });
+  assert.ok(state.ranges.some(([s, e]) => s <= 2.2 && e > state.t), `audio and video buffered from 2 s: ${JSON.stringify(state)}`);
+  assert.ok(state.audio > 0, `audio: ${JSON.stringify(state)}`);
+  assert.equal(await page.evaluate(() => document.getElementById("video").error), null);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test("ManagedMediaSource is used where the browser has it (remote playback off, as it requires)", async () => {
   const page = await playerPage("managed.html");
   await page.evaluate((url) => window.player.load(url), `${up.url}/m/ladder/manifest.mpd`);
