@@ -8,7 +8,8 @@
 //!   workerd, its probes' bounds are ~3 ms tighter than HTTP requests',
 //!   `bench sync`'s transport line): every text message is answered with
 //!   `{"t":ms}` at once. A socket is held to 10 messages a second (burst
-//!   10) and 64 bytes a message, or closed.
+//!   10) and 64 bytes a message, or closed; one quiet for a minute, or
+//!   open for four hours, is closed too.
 //! - Over plain HTTP: `{"t":ms}` once, `no-store` (for operators and tools).
 //!
 //! A worker's clock stands still until it does I/O, so `t` is both the
@@ -18,6 +19,9 @@
 //! are not: answering one costs less than counting it, nothing is kept,
 //! and an answer is smaller than the request that asked.
 
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use worker::*;
 
@@ -26,6 +30,11 @@ const MAX_MESSAGE: usize = 64;
 /// Probes a socket may send a second, and in a burst.
 const RATE_PER_S: f64 = 10.0;
 const BURST: f64 = 10.0;
+/// A socket quiet this long is closed (the player reopens one at its next
+/// probe; a rested edge is not probed for 30 s and more).
+const IDLE_MS: f64 = 60_000.0;
+/// No socket lives longer than this (the player reopens one).
+const LIFETIME_MS: f64 = 4.0 * 3_600_000.0;
 
 fn answer() -> String {
     format!("{{\"t\":{}}}", crate::now_ms())
@@ -47,8 +56,20 @@ pub fn socket() -> Result<Response> {
     server.accept()?;
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(mut events) = server.events() else { return };
-        let (mut tokens, mut refilled) = (BURST, crate::now_ms());
-        while let Some(event) = events.next().await {
+        let opened = crate::now_ms();
+        let (mut tokens, mut refilled) = (BURST, opened);
+        loop {
+            let now = crate::now_ms();
+            let wait = (LIFETIME_MS - (now - opened)).clamp(0.0, IDLE_MS);
+            let quiet = Delay::from(Duration::from_millis(wait as u64));
+            let event = match select(events.next(), quiet).await {
+                Either::Left((Some(event), _)) => event,
+                Either::Left((None, _)) => break,
+                Either::Right(_) => {
+                    let _ = server.close(Some(1000), Some("idle or too old: open another"));
+                    break;
+                }
+            };
             let message = match event {
                 Ok(WebsocketEvent::Message(m)) => m,
                 Ok(WebsocketEvent::Close(_)) | Err(_) => break,

@@ -461,8 +461,9 @@ impl Sim {
                         }
                         let up = Self::delay(&mut self.rng, &edge.up);
                         let down = Self::delay(&mut self.rng, &edge.down);
-                        // Answered on arrival: the edge's clock is the true time, off by its error.
-                        let answer = Some(self.now + up + edge.clock_error_ms);
+                        // Answered on arrival: the edge's clock is the true time, off by
+                        // its error, read in whole ms rounded down (a worker's `Date.now()`).
+                        let answer = Some((self.now + up + edge.clock_error_ms).floor());
                         self.peers[i].edge_replies.push((self.now + up + down, t0, answer));
                     }
                     ClientOutput::Media(a) => self.apply(i, local, &a, false),

@@ -515,6 +515,17 @@ fn pump(s: &mut Shell, weak: &Weakly, i: usize) {
     }
     while let Some(op) = s.queues.get_mut(i).and_then(VecDeque::pop_front) {
         if matches!(op, Op::Append { .. } | Op::AppendBytes(_)) && s.reset.get(i).copied().unwrap_or(false) {
+            // abort() throws while the MediaSource is ended (after
+            // endOfStream): a remove past the end reopens it first, and the
+            // abort comes before this append at the next pump.
+            let end = s.ms.duration();
+            if s.ms.ready_state() == MediaSourceReadyState::Ended && end.is_finite() && sb.remove(end, f64::INFINITY).is_ok() {
+                if let Some(q) = s.queues.get_mut(i) {
+                    q.push_front(op);
+                }
+                s.running[i] = Some(None);
+                return;
+            }
             s.reset[i] = false;
             // (Not updating here: resets the parser and the append window, which the append sets again.)
             let _ = sb.abort();

@@ -417,6 +417,8 @@ fn connect(weak: &Weak<RefCell<Shared>>) {
             s.client.handle_disconnected(now_ms());
             if refused.is_some() {
                 s.left = true;
+                // (Nothing will answer its callbacks any more.)
+                s.edge = None;
             }
         });
         match refused {
