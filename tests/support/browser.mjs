@@ -27,7 +27,9 @@ export async function newPage(browser) {
 export function readVideo(page) {
   return page.evaluate(() => {
     const v = document.getElementById("video");
-    return { t: v.currentTime, paused: v.paused, readyState: v.readyState, at: Date.now(), rate: v.playbackRate };
+    const b = v.buffered;
+    const buffered = Array.from({ length: b.length }, (_, i) => `${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`).join(",");
+    return { t: v.currentTime, paused: v.paused, readyState: v.readyState, at: Date.now(), rate: v.playbackRate, buffered };
   });
 }
 
