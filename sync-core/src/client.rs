@@ -755,7 +755,7 @@ impl Client {
         self.clock.handle_edge_reply(t0, t1, t2, now);
     }
 
-    /// The edge probe sent at `t0` got no usable answer.
+    /// An edge probe got no usable answer (the shell gave up on it).
     pub fn handle_edge_failed(&mut self, now: Millis) {
         self.clock.handle_edge_failed(now);
         self.drain_probes(now);
