@@ -29,7 +29,8 @@ export function readVideo(page) {
     const v = document.getElementById("video");
     const b = v.buffered;
     const buffered = Array.from({ length: b.length }, (_, i) => `${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`).join(",");
-    return { t: v.currentTime, paused: v.paused, readyState: v.readyState, at: Date.now(), rate: v.playbackRate, buffered };
+    const connection = document.getElementById("connection")?.dataset.state;
+    return { t: v.currentTime, paused: v.paused, readyState: v.readyState, at: Date.now(), rate: v.playbackRate, buffered, connection };
   });
 }
 
