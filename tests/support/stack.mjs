@@ -258,19 +258,25 @@ let addresses = 0;
  * per-address budgets do not share one address's budget.
  */
 /**
- * POST `body`, sent again (up to 12 times) when local tooling cut it short:
+ * POST `body`, sent again (up to 20 times) when local tooling cut it short:
  * wrangler's dev proxy answers 503 "Your worker restarted mid-request" when
  * the worker answers (a 413) before it read the whole body, and the socket
  * may reset. Neither is the worker's answer; everything else is returned.
+ * `headers` may be a function of the attempt (1, 2, …): a post the worker
+ * charges to a per-address budget before reading its body (a creation
+ * without a declared length) needs an address of its own per attempt, or
+ * the tooling's cuts spend the budget and the worker rightly answers 429.
  */
 export async function postAgain(url, { headers = {}, body }) {
+  const last = 20;
   for (let attempt = 1; ; attempt++) {
-    const res = await request(url, { method: "POST", headers, body }).catch((e) => {
-      if (!["ECONNRESET", "EPIPE"].includes(e.code) || attempt === 12) throw e;
+    const sent = typeof headers === "function" ? headers(attempt) : headers;
+    const res = await request(url, { method: "POST", headers: sent, body }).catch((e) => {
+      if (!["ECONNRESET", "EPIPE"].includes(e.code) || attempt === last) throw e;
       return { tooling: e.code };
     });
     const tooling = res.tooling ?? (res.status === 503 && res.text.includes("restarted mid-request") ? "the dev proxy's 503" : null);
-    if (!tooling || attempt === 12) return res;
+    if (!tooling || attempt === last) return res;
     console.log(`    ${tooling} on a ${body.length}-byte post (attempt ${attempt}): sent again`);
   }
 }

@@ -16,7 +16,7 @@ const up = withUpstream({ "/subs/": join(root, "target/test-media/subs") });
 const srt = readFileSync(join(root, "target/test-media/subs/en.srt"));
 
 const upload = (url, id, token, body, query = "name=film.en.srt&language=en") =>
-  postAgain(`${url}/api/rooms/${id}/subtitles?${query}`, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), "cf-connecting-ip": nextAddress() }, body });
+  postAgain(`${url}/api/rooms/${id}/subtitles?${query}`, { headers: () => ({ ...(token ? { authorization: `Bearer ${token}` } : {}), "cf-connecting-ip": nextAddress() }), body });
 const read = (url, id, n, token) => request(`${url}/api/rooms/${id}/subtitles/${n}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 const code = (res) => JSON.parse(res.text).error.code;
 
