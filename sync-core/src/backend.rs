@@ -14,6 +14,9 @@ use std::collections::VecDeque;
 
 use crate::Millis;
 
+mod picture;
+pub use picture::{PictureFit, PictureReading};
+
 /// YouTube's `getAvailablePlaybackRates()` for most videos.
 pub const YOUTUBE_RATES: [f64; 8] = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0];
 

@@ -95,6 +95,10 @@ pub struct MediaObservation {
     /// recent frame (paused, audio only, no such API). Used where
     /// `currentTime` is stepped (see [`PositionReads::Stepped`]).
     pub picture: Option<f64>,
+    /// How far `picture` may be off (s), where the shell measured it from
+    /// the frames it fitted ([`crate::backend::PictureFit`]); `None`: as far
+    /// as one frame's display jitter.
+    pub picture_error: Option<f64>,
 }
 
 impl MediaObservation {
@@ -803,8 +807,15 @@ impl Client {
             return;
         }
         let actual = self.position(now, obs);
-        if let PositionReads::Reported { read_error_ms } = self.caps.position {
-            self.drift.set_read_error(self.reports.read_error_ms(read_error_ms).map(|ms| ms / 1000.0));
+        match self.caps.position {
+            PositionReads::Reported { read_error_ms } => {
+                self.drift.set_read_error(self.reports.read_error_ms(read_error_ms).map(|ms| ms / 1000.0));
+            }
+            // Read from the picture: as far off as the shell's fit of its
+            // frames measured (Firefox: ~3 ms where one frame is ±17), else
+            // the step's nominal error.
+            PositionReads::Stepped { .. } => self.drift.set_read_error(obs.picture.and(obs.picture_error).filter(|_| obs.moving())),
+            PositionReads::Exact => {}
         }
         let rate_control = self.cfg.rate_control && self.caps.has_rate();
         self.stats.drift_ms = Some((actual - expected) * 1000.0);

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 
 pub use crate::backend::YOUTUBE_RATES;
-use crate::backend::{Capabilities, PositionReads, RateControl};
+use crate::backend::{Capabilities, PictureFit, PictureReading, PositionReads, RateControl};
 use crate::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent, MediaObservation};
 use crate::clock::ClockConfig;
 use crate::protocol::{Command, MemberId, ServerMsg, SourceInfo};
@@ -61,9 +61,10 @@ pub enum PlayerModel {
     /// A media element whose position reading moves only every `step_ms`
     /// of media time (Firefox: 41 ms); the client is `told` so (as the
     /// shell's measurement tells it) or not.
-    /// With `picture`, the shell also reads the last frame shown, carried
-    /// to now: modelled as the position off by up to ±17 ms (the jitter of
-    /// Firefox's frame display times, measured by `bench sync`).
+    /// With `picture`, the shell also reads the picture: frames of
+    /// [`FRAME_FPS`], each shown at a time off by up to ±17 ms (the jitter
+    /// of Firefox's frame display times, measured by `bench sync`), fitted
+    /// as the shell fits them ([`PictureFit`]).
     SteppedElement { step_ms: Millis, told: bool, picture: bool },
     /// A media element whose `currentTime` leaps `lead_ms` ahead of what it
     /// shows once it has played half a second since a seek or load, and
@@ -168,7 +169,14 @@ pub struct Element {
     pub ended: bool,
     /// Played (local ms) since the last seek landed or the load.
     pub played_ms: Millis,
+    /// The frames shown, as the shell's frame clock fits them.
+    pub fit: PictureFit,
+    /// The peer's local time at the end of the last step.
+    pub local: Millis,
 }
+
+/// Frames per second of the simulated picture (the bench's asset: 24).
+pub const FRAME_FPS: f64 = 24.0;
 
 impl Element {
     fn new(model: PlayerModel, duration: f64) -> Self {
@@ -185,6 +193,8 @@ impl Element {
             duration,
             ended: false,
             played_ms: 0.0,
+            fit: PictureFit::new(),
+            local: 0.0,
         }
     }
 
@@ -209,12 +219,13 @@ impl Element {
         let mut o = self.obs();
         if !self.is_embed() && self.playing() {
             o.current_time = (self.position + elapsed_local / 1000.0 * self.rate).min(self.duration);
-            if let PlayerModel::SteppedElement { step_ms, picture, .. } = self.model {
-                o.picture = picture.then(|| vsync(o.current_time));
+            let read = self.picture_at(self.local + elapsed_local);
+            if let PlayerModel::SteppedElement { step_ms, .. } = self.model {
+                (o.picture, o.picture_error) = (read.map(|r| r.position), read.and_then(|r| r.error));
                 o.current_time = (o.current_time * 1000.0 / step_ms).floor() * step_ms / 1000.0;
             }
-            if let PlayerModel::LeadingElement { picture, .. } = self.model {
-                o.picture = picture.then(|| vsync(o.current_time));
+            if let PlayerModel::LeadingElement { .. } = self.model {
+                (o.picture, o.picture_error) = (read.map(|r| r.position), read.and_then(|r| r.error));
                 o.current_time += self.lead();
             }
         }
@@ -228,12 +239,7 @@ impl Element {
             PlayerModel::LeadingElement { .. } if self.seeking.is_none() => self.position + self.lead(),
             _ => self.position,
         };
-        let picture = match self.model {
-            PlayerModel::SteppedElement { picture: true, .. } | PlayerModel::LeadingElement { picture: true, .. } if self.playing() => {
-                Some(vsync(self.position))
-            }
-            _ => None,
-        };
+        let picture = self.picture_at(self.local);
         MediaObservation {
             current_time,
             paused: self.paused,
@@ -241,13 +247,38 @@ impl Element {
             ended: self.ended,
             buffering: self.stalled_until.is_some(),
             duration: Some(self.duration),
-            picture,
+            picture: picture.map(|r| r.position),
+            picture_error: picture.and_then(|r| r.error),
+        }
+    }
+
+    fn reads_picture(&self) -> bool {
+        matches!(self.model, PlayerModel::SteppedElement { picture: true, .. } | PlayerModel::LeadingElement { picture: true, .. })
+    }
+
+    /// The shell's picture reading at local time `at`.
+    fn picture_at(&self, at: Millis) -> Option<PictureReading> {
+        (self.reads_picture() && self.playing()).then(|| self.fit.poll_reading(at, self.rate)).flatten()
+    }
+
+    /// Played from `from` to `self.position` over the local ms `(t0, t1]`:
+    /// the frames in between are shown, each at a jittered time.
+    fn show_frames(&mut self, from: f64, t0: Millis, t1: Millis) {
+        if !self.reads_picture() || self.position <= from {
+            return;
+        }
+        let mut k = (from * FRAME_FPS).floor() + 1.0;
+        while k / FRAME_FPS <= self.position {
+            let media = k / FRAME_FPS;
+            let shown = t0 + (media - from) / (self.position - from) * (t1 - t0);
+            self.fit.handle_frame(shown + (vsync(media) - media) * 1000.0, media, self.rate);
+            k += 1.0;
         }
     }
 }
 
-/// A position as a picture read gives it: off by a uniform ±17 ms, drawn
-/// from the position itself (a reading has no random source of its own).
+/// A position off by a uniform ±17 ms (a frame's display-time jitter), drawn
+/// from the position itself (a frame has no random source of its own).
 fn vsync(position: f64) -> f64 {
     let h = ((position * 1e5) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11;
     let u = h as f64 / (1u64 << 53) as f64; // 0..1
@@ -611,10 +642,12 @@ impl Sim {
             let p = &mut self.peers[i];
             // The element.
             let e = &mut p.element;
+            e.local = local;
             if let Some((at, t)) = e.seeking {
                 if local >= at {
                     e.position = t;
                     e.played_ms = 0.0;
+                    e.fit.handle_discontinuity();
                     e.seeking = None;
                     e.events.push(MediaEvent::Seeked);
                     if e.is_embed() {
@@ -630,8 +663,10 @@ impl Sim {
                 if stall_roll {
                     e.stalled_until = Some(local + stall_for);
                 } else {
+                    let from = e.position;
                     e.position += dt_local / 1000.0 * e.rate * p.profile.speed;
                     e.played_ms += dt_local;
+                    e.show_frames(from, local - dt_local, local);
                     if e.position >= e.duration {
                         e.position = e.duration;
                         e.paused = true;

@@ -107,9 +107,11 @@ impl Element {
         let v = &self.video;
         let duration = v.duration();
         let current_time = v.current_time();
+        let picture = self.frames.as_ref().and_then(FrameClock::picture);
         MediaObservation {
             current_time,
-            picture: self.frames.as_ref().and_then(FrameClock::picture),
+            picture: picture.map(|p| p.position),
+            picture_error: picture.and_then(|p| p.error),
             paused: v.paused(),
             seeking: v.seeking(),
             ended: v.ended(),

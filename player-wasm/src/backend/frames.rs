@@ -1,9 +1,10 @@
-//! The picture's clock: the media time of the last frame shown and when it
-//! was shown (`requestVideoFrameCallback`), so that a position can be read
-//! from what is on screen. Where `currentTime` moves in coarse steps
-//! (Firefox: 25 times a second) a reading is 0–41 ms behind; the last frame
-//! carried to now at the element's rate is off only by its display time's
-//! vsync. Where `currentTime` runs ahead of what is shown (WebKitGTK with
+//! The picture's clock: the media time of each frame shown and when it was
+//! shown (`requestVideoFrameCallback`), so that a position can be read from
+//! what is on screen. Where `currentTime` moves in coarse steps (Firefox: 25
+//! times a second) a reading is 0–41 ms behind; the frames of the last
+//! second, fitted at the element's rate (`sync_core::backend::PictureFit`),
+//! are off only by what is left of their display times' jitter, which the
+//! fit measures. Where `currentTime` runs ahead of what is shown (WebKitGTK with
 //! the element routed into WebAudio: ~1 s after every start) the picture is
 //! the only true reading. The core decides when to use it (see
 //! `MediaObservation::picture` and the client's `read_lead`), so every
@@ -11,21 +12,19 @@
 //!
 //! The callback is re-armed from inside itself; dropping the clock cancels
 //! the pending one and its listeners. A seek or a new source forgets the
-//! last frame (it shows what no longer plays). Not in web-sys's stable API,
+//! frames (it shows what no longer plays). Not in web-sys's stable API,
 //! so looked up once through `Reflect` (every engine that has it names it
 //! the same).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
+use sync_core::backend::{PictureFit, PictureReading};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlVideoElement;
 
 use crate::dom::{now_ms, Listener};
-
-/// A frame older than this (ms) says nothing about now (paused, stalled, hidden).
-const FRESH_MS: f64 = 150.0;
 
 /// Called with (now, VideoFrameCallbackMetadata) for each frame shown.
 type OnFrame = Closure<dyn FnMut(f64, JsValue)>;
@@ -34,8 +33,8 @@ struct State {
     video: HtmlVideoElement,
     /// `video.requestVideoFrameCallback`, looked up once.
     request: js_sys::Function,
-    /// (the frame's media time, when it is shown: `performance.now()` ms)
-    last: Cell<Option<(f64, f64)>>,
+    /// The frames shown lately (`performance.now()` ms).
+    fit: RefCell<PictureFit>,
     handle: Cell<Option<u32>>,
     callback: RefCell<Option<OnFrame>>,
 }
@@ -59,13 +58,14 @@ impl FrameClock {
     /// `None` where the engine has no `requestVideoFrameCallback`.
     pub fn new(video: &HtmlVideoElement) -> Option<FrameClock> {
         let request = method(video, "requestVideoFrameCallback")?;
-        let state = Rc::new(State { video: video.clone(), request, last: Cell::new(None), handle: Cell::new(None), callback: RefCell::new(None) });
+        let state =
+            Rc::new(State { video: video.clone(), request, fit: RefCell::new(PictureFit::new()), handle: Cell::new(None), callback: RefCell::new(None) });
         let weak: Weak<State> = Rc::downgrade(&state);
         let cb = OnFrame::new(move |_now: f64, meta: JsValue| {
             let Some(s) = weak.upgrade() else { return };
             let num = |k: &str| js_sys::Reflect::get(&meta, &JsValue::from_str(k)).ok().and_then(|v| v.as_f64());
-            if let (Some(media), Some(shown)) = (num("mediaTime"), num("expectedDisplayTime")) {
-                s.last.set(Some((media, shown)));
+            if let (Some(media), Some(shown), Ok(mut fit)) = (num("mediaTime"), num("expectedDisplayTime"), s.fit.try_borrow_mut()) {
+                fit.handle_frame(shown, media, s.video.playback_rate());
             }
             s.arm();
         });
@@ -76,7 +76,9 @@ impl FrameClock {
             let weak = Rc::downgrade(&state);
             if let Ok(l) = Listener::new(video, kind, move |_| {
                 if let Some(s) = weak.upgrade() {
-                    s.last.set(None);
+                    if let Ok(mut fit) = s.fit.try_borrow_mut() {
+                        fit.handle_discontinuity();
+                    }
                 }
             }) {
                 listeners.push(l);
@@ -85,19 +87,14 @@ impl FrameClock {
         Some(FrameClock { state, _listeners: listeners })
     }
 
-    /// Where the picture is now, if a frame of this source and position was
-    /// shown lately and the element plays.
-    pub fn picture(&self) -> Option<f64> {
+    /// Where the picture is now, and how far that may be off, if a frame
+    /// of this source and position was shown lately and the element plays.
+    pub fn picture(&self) -> Option<PictureReading> {
         let v = &self.state.video;
         if v.paused() || v.seeking() {
             return None;
         }
-        let (media, shown) = self.state.last.get()?;
-        let age = now_ms() - shown;
-        if !(-FRESH_MS..FRESH_MS).contains(&age) {
-            return None;
-        }
-        Some(media + age / 1000.0 * v.playback_rate())
+        self.state.fit.try_borrow().ok()?.poll_reading(now_ms(), v.playback_rate())
     }
 }
 

@@ -115,6 +115,7 @@ impl Vimeo {
             buffering: i.buffering.get() && i.seek_to.get().is_none(),
             duration: i.duration.get(),
             picture: None,
+            picture_error: None,
         }
     }
 

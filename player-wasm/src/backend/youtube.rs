@@ -148,6 +148,7 @@ impl YouTube {
             buffering: state == BUFFERING && i.seek_to.get().is_none(),
             duration,
             picture: None,
+            picture_error: None,
         }
     }
 

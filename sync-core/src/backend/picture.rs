@@ -1,0 +1,190 @@
+//! Where the picture is, fitted from the frames shown.
+//!
+//! Each frame comes with its media time and when it is shown
+//! (`requestVideoFrameCallback`'s `mediaTime` and `expectedDisplayTime`).
+//! One frame carried to now at the rate is off by its display time's
+//! jitter: ±17 ms in Firefox (measured by `bench sync`), enough to keep the
+//! drift controller's dead band at 8 ms. Between rate changes, seeks and
+//! stalls the frames lie on one line of known slope (the rate), so the
+//! intercept is the mean of `media − rate·shown` over the last second of
+//! frames: the jitter averages out (÷√n), and what is left of it is
+//! measured from the residuals and handed to the controller as this
+//! reading's error (its dead band follows, see `DriftController::set_read_error`).
+//!
+//! Time is an input (`shown` and `now` in the caller's ms); nothing here
+//! reads a clock.
+
+use std::collections::VecDeque;
+
+use crate::Millis;
+
+/// Frames older than this (ms, before the newest) are forgotten.
+pub const WINDOW_MS: Millis = 1_000.0;
+/// A newest frame older than this (ms) says nothing about now (paused, stalled, hidden).
+pub const FRESH_MS: Millis = 150.0;
+/// A frame off the line by more than this (s) starts a new line: a seek, a
+/// stall, a skipped stretch. Display jitter stays well inside it.
+pub const JUMP_S: f64 = 0.05;
+/// Fewer frames than this on the line: no error measured yet.
+pub const MIN_FRAMES: usize = 4;
+/// The error reported is never below this (s): what is left of a display
+/// pipeline's constant lag is no better known than this.
+pub const ERROR_FLOOR_S: f64 = 0.001;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Frame {
+    shown: Millis,
+    media: f64,
+}
+
+/// The frames since the last discontinuity, at one rate.
+#[derive(Clone, Debug, Default)]
+pub struct PictureFit {
+    frames: VecDeque<Frame>,
+    rate: f64,
+}
+
+/// The fit's reading of the picture now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PictureReading {
+    /// Media time (s) on screen now.
+    pub position: f64,
+    /// How far it may be off (s): twice the fit's standard error; `None`
+    /// with too few frames to tell.
+    pub error: Option<f64>,
+}
+
+impl PictureFit {
+    pub fn new() -> Self {
+        PictureFit::default()
+    }
+
+    /// A frame was shown at `shown` (ms) with media time `media` (s), the
+    /// element playing at `rate`.
+    pub fn handle_frame(&mut self, shown: Millis, media: f64, rate: f64) {
+        if let Some(last) = self.frames.back().copied() {
+            let expected = last.media + (shown - last.shown) / 1000.0 * self.rate;
+            let on_line = rate == self.rate && (media - expected).abs() <= JUMP_S;
+            if !on_line {
+                self.frames.clear();
+            }
+        }
+        self.rate = rate;
+        self.frames.push_back(Frame { shown, media });
+        while self.frames.front().is_some_and(|f| shown - f.shown > WINDOW_MS) {
+            self.frames.pop_front();
+        }
+    }
+
+    /// The last frame no longer stands for what plays (a seek, a new source).
+    pub fn handle_discontinuity(&mut self) {
+        self.frames.clear();
+    }
+
+    /// The picture at `now` (ms), the element playing at `rate` since its
+    /// last frame; `None` without a fresh frame.
+    pub fn poll_reading(&self, now: Millis, rate: f64) -> Option<PictureReading> {
+        let last = *self.frames.back()?;
+        if !(-FRESH_MS..FRESH_MS).contains(&(now - last.shown)) {
+            return None;
+        }
+        let n = self.frames.len() as f64;
+        let intercept = |f: &Frame| f.media - f.shown / 1000.0 * self.rate;
+        let c = self.frames.iter().map(intercept).sum::<f64>() / n;
+        // The fitted line at the last frame, carried to now at today's rate.
+        let position = c + last.shown / 1000.0 * self.rate + (now - last.shown) / 1000.0 * rate;
+        let error = (self.frames.len() >= MIN_FRAMES).then(|| {
+            let var = self.frames.iter().map(|f| (intercept(f) - c).powi(2)).sum::<f64>() / (n - 1.0);
+            (2.0 * (var / n).sqrt()).max(ERROR_FLOOR_S)
+        });
+        Some(PictureReading { position, error })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    const FPS: f64 = 30.0;
+
+    /// Frames at [`FPS`] from media time `from`, shown at `t0` + jitter.
+    fn play(fit: &mut PictureFit, rng: &mut Rng, t0: Millis, from: f64, secs: f64, rate: f64, jitter_ms: f64) -> Millis {
+        let n = (secs * FPS) as usize;
+        let mut t = t0;
+        for i in 0..n {
+            let media = from + i as f64 / FPS;
+            t = t0 + i as f64 / FPS / rate * 1000.0;
+            fit.handle_frame(t + (rng.next_f64() - 0.5) * 2.0 * jitter_ms, media, rate);
+        }
+        t
+    }
+
+    #[test]
+    fn jittered_frames_read_within_a_few_ms_where_one_frame_is_off_by_the_jitter() {
+        let mut rng = Rng::new(7);
+        let mut worst_fit: f64 = 0.0;
+        let mut worst_last: f64 = 0.0;
+        let mut fit = PictureFit::new();
+        for k in 0..200 {
+            let t0 = k as f64 * 2_000.0;
+            fit.handle_discontinuity();
+            let end = play(&mut fit, &mut rng, t0, 10.0, 1.0, 1.0, 17.0);
+            let now = end + 20.0;
+            let truth = 10.0 + (now - t0) / 1000.0;
+            let r = fit.poll_reading(now, 1.0).expect("fresh");
+            worst_fit = worst_fit.max((r.position - truth).abs());
+            let last = fit.frames.back().unwrap();
+            worst_last = worst_last.max((last.media + (now - last.shown) / 1000.0 - truth).abs());
+            let err = r.error.expect("30 frames");
+            assert!(err > 0.002 && err < 0.006, "the error the residuals give: {err}");
+        }
+        assert!(worst_fit < 0.0075, "the fit: worst {worst_fit}");
+        assert!(worst_last > 0.012, "one frame alone: worst {worst_last}");
+    }
+
+    #[test]
+    fn a_seek_a_stall_or_a_rate_change_starts_a_new_line() {
+        let mut rng = Rng::new(1);
+        let mut fit = PictureFit::new();
+        let end = play(&mut fit, &mut rng, 0.0, 0.0, 1.0, 1.0, 0.0);
+        assert_eq!(fit.frames.len(), 30);
+        // A seek to 20 s: the old line is gone, and the reading is at 20 s.
+        fit.handle_frame(end + 33.0, 20.0, 1.0);
+        assert_eq!(fit.frames.len(), 1);
+        let r = fit.poll_reading(end + 33.0, 1.0).unwrap();
+        assert!((r.position - 20.0).abs() < 1e-9);
+        assert_eq!(r.error, None, "one frame: no error measured");
+        // A stall: shown half a second later, same media time.
+        fit.handle_frame(end + 533.0, 20.033, 1.0);
+        assert_eq!(fit.frames.len(), 1);
+        // A rate change: a new line at the new slope.
+        let end = play(&mut fit, &mut rng, end + 600.0, 20.1, 0.5, 1.05, 0.0);
+        assert_eq!(fit.frames.len(), 15);
+        let r = fit.poll_reading(end + 100.0, 1.05).unwrap();
+        let truth = 20.1 + 14.0 / 30.0 + 0.1 * 1.05;
+        assert!((r.position - truth).abs() < 1e-9, "{} vs {truth}", r.position);
+        assert_eq!(r.error, Some(ERROR_FLOOR_S), "exact frames: the floor");
+    }
+
+    #[test]
+    fn a_rate_set_since_the_last_frame_carries_the_fit_at_the_new_rate() {
+        let mut rng = Rng::new(2);
+        let mut fit = PictureFit::new();
+        let end = play(&mut fit, &mut rng, 0.0, 5.0, 1.0, 1.0, 0.0);
+        let r = fit.poll_reading(end + 100.0, 0.95).unwrap();
+        let truth = 5.0 + 29.0 / 30.0 + 0.1 * 0.95;
+        assert!((r.position - truth).abs() < 1e-9);
+    }
+
+    #[test]
+    fn old_and_stale_frames_say_nothing() {
+        let mut rng = Rng::new(3);
+        let mut fit = PictureFit::new();
+        assert_eq!(fit.poll_reading(0.0, 1.0), None);
+        let end = play(&mut fit, &mut rng, 0.0, 0.0, 3.0, 1.0, 0.0);
+        assert!(fit.frames.len() <= 31, "a second's frames kept: {}", fit.frames.len());
+        assert!(fit.poll_reading(end + FRESH_MS - 1.0, 1.0).is_some());
+        assert_eq!(fit.poll_reading(end + FRESH_MS + 1.0, 1.0), None, "paused or hidden");
+    }
+}
