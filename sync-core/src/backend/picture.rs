@@ -11,6 +11,15 @@
 //! measured from the residuals and handed to the controller as this
 //! reading's error (its dead band follows, see `DriftController::set_read_error`).
 //!
+//! The line's slope is the rate times the element's own speed: an element
+//! that plays slower than its rate asks (Firefox on a loaded machine: 1–2 %
+//! slow, measured by `bench sync`) would otherwise read ahead by half the
+//! window times its speed error (7.5 ms at 1.5 %), and the drift controller
+//! would keep it that far behind. The speed is each full window's own
+//! least-squares slope over the rate, averaged over ~8 s of frames (one
+//! window's slope is off by ~0.5 % with Firefox's jitter; the average by
+//! a fifth of that), bounded to ±[`MAX_SPEED_ERROR`].
+//!
 //! Time is an input (`shown` and `now` in the caller's ms); nothing here
 //! reads a clock.
 
@@ -30,6 +39,12 @@ pub const MIN_FRAMES: usize = 4;
 /// The error reported is never below this (s): what is left of a display
 /// pipeline's constant lag is no better known than this.
 pub const ERROR_FLOOR_S: f64 = 0.001;
+/// A window spanning at least this (ms) teaches the element's speed.
+pub const SPEED_SPAN_MS: Millis = 500.0;
+/// How much of each frame's window slope the speed takes (~8 s of frames at 24–30 fps).
+const SPEED_GAIN: f64 = 1.0 / 200.0;
+/// The speed learned stays within 1 ± this.
+pub const MAX_SPEED_ERROR: f64 = 0.05;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Frame {
@@ -38,10 +53,18 @@ struct Frame {
 }
 
 /// The frames since the last discontinuity, at one rate.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PictureFit {
     frames: VecDeque<Frame>,
     rate: f64,
+    /// Media time per media time asked for: how fast the element really plays.
+    speed: f64,
+}
+
+impl Default for PictureFit {
+    fn default() -> Self {
+        PictureFit { frames: VecDeque::new(), rate: 1.0, speed: 1.0 }
+    }
 }
 
 /// The fit's reading of the picture now.
@@ -63,7 +86,7 @@ impl PictureFit {
     /// element playing at `rate`.
     pub fn handle_frame(&mut self, shown: Millis, media: f64, rate: f64) {
         if let Some(last) = self.frames.back().copied() {
-            let expected = last.media + (shown - last.shown) / 1000.0 * self.rate;
+            let expected = last.media + (shown - last.shown) / 1000.0 * self.rate * self.speed;
             let on_line = rate == self.rate && (media - expected).abs() <= JUMP_S;
             if !on_line {
                 self.frames.clear();
@@ -74,6 +97,29 @@ impl PictureFit {
         while self.frames.front().is_some_and(|f| shown - f.shown > WINDOW_MS) {
             self.frames.pop_front();
         }
+        self.learn_speed();
+    }
+
+    /// How fast the element plays against its rate, as learned (1: as asked).
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// The window's least-squares slope, over the rate, into the speed.
+    fn learn_speed(&mut self) {
+        let (Some(first), Some(last)) = (self.frames.front(), self.frames.back()) else { return };
+        if self.frames.len() < MIN_FRAMES || last.shown - first.shown < SPEED_SPAN_MS || self.rate <= 0.0 {
+            return;
+        }
+        let n = self.frames.len() as f64;
+        let (mt, mm) = self.frames.iter().fold((0.0, 0.0), |(t, m), f| (t + f.shown / n, m + f.media / n));
+        let (sxy, sxx) =
+            self.frames.iter().fold((0.0, 0.0), |(xy, xx), f| (xy + (f.shown - mt) / 1000.0 * (f.media - mm), xx + ((f.shown - mt) / 1000.0).powi(2)));
+        if sxx <= 0.0 {
+            return;
+        }
+        let window = (sxy / sxx / self.rate).clamp(1.0 - MAX_SPEED_ERROR, 1.0 + MAX_SPEED_ERROR);
+        self.speed += SPEED_GAIN * (window - self.speed);
     }
 
     /// The last frame no longer stands for what plays (a seek, a new source).
@@ -89,10 +135,11 @@ impl PictureFit {
             return None;
         }
         let n = self.frames.len() as f64;
-        let intercept = |f: &Frame| f.media - f.shown / 1000.0 * self.rate;
+        let slope = self.rate * self.speed;
+        let intercept = |f: &Frame| f.media - f.shown / 1000.0 * slope;
         let c = self.frames.iter().map(intercept).sum::<f64>() / n;
         // The fitted line at the last frame, carried to now at today's rate.
-        let position = c + last.shown / 1000.0 * self.rate + (now - last.shown) / 1000.0 * rate;
+        let position = c + last.shown / 1000.0 * slope + (now - last.shown) / 1000.0 * rate * self.speed;
         let error = (self.frames.len() >= MIN_FRAMES).then(|| {
             let var = self.frames.iter().map(|f| (intercept(f) - c).powi(2)).sum::<f64>() / (n - 1.0);
             (2.0 * (var / n).sqrt()).max(ERROR_FLOOR_S)
@@ -125,6 +172,7 @@ mod tests {
         let mut rng = Rng::new(7);
         let mut worst_fit: f64 = 0.0;
         let mut worst_last: f64 = 0.0;
+        let mut sum_fit = 0.0;
         let mut fit = PictureFit::new();
         for k in 0..200 {
             let t0 = k as f64 * 2_000.0;
@@ -134,12 +182,13 @@ mod tests {
             let truth = 10.0 + (now - t0) / 1000.0;
             let r = fit.poll_reading(now, 1.0).expect("fresh");
             worst_fit = worst_fit.max((r.position - truth).abs());
+            sum_fit += (r.position - truth).abs() / 200.0;
             let last = fit.frames.back().unwrap();
             worst_last = worst_last.max((last.media + (now - last.shown) / 1000.0 - truth).abs());
             let err = r.error.expect("30 frames");
             assert!(err > 0.002 && err < 0.006, "the error the residuals give: {err}");
         }
-        assert!(worst_fit < 0.0075, "the fit: worst {worst_fit}");
+        assert!(worst_fit < 0.0085 && sum_fit < 0.003, "the fit: worst {worst_fit}, mean {sum_fit}");
         assert!(worst_last > 0.012, "one frame alone: worst {worst_last}");
     }
 
@@ -175,6 +224,27 @@ mod tests {
         let r = fit.poll_reading(end + 100.0, 0.95).unwrap();
         let truth = 5.0 + 29.0 / 30.0 + 0.1 * 0.95;
         assert!((r.position - truth).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_element_playing_slower_than_its_rate_is_read_at_its_own_speed() {
+        let mut rng = Rng::new(5);
+        let mut fit = PictureFit::new();
+        // 1.5 % slow: frames of media 1/30 s apart are shown 1/30/0.985 s apart.
+        let (mut t, mut media) = (0.0, 0.0);
+        let mut worst_late: f64 = 0.0;
+        for i in 0..30 * 30 {
+            fit.handle_frame(t + (rng.next_f64() - 0.5) * 24.0, media, 1.0);
+            if i >= 30 * 20 {
+                let now = t + 10.0;
+                let truth = media + 0.010 * 0.985;
+                worst_late = worst_late.max((fit.poll_reading(now, 1.0).unwrap().position - truth).abs());
+            }
+            t += 1000.0 / 30.0 / 0.985;
+            media += 1.0 / 30.0;
+        }
+        assert!((fit.speed() - 0.985).abs() < 0.002, "learned speed {}", fit.speed());
+        assert!(worst_late < 0.006, "read within a few ms once learned (nominal slope: ~7.5 ms ahead): {worst_late}");
     }
 
     #[test]
