@@ -1,13 +1,19 @@
-// The room session in real headless Chromium against the real worker:
+// engines: chromium firefox
+// The room session in real headless browsers against the real worker:
 // three pages in a room, a late joiner, a reload, a cut socket (a TCP proxy
 // that drops it), autoplay refused and a suspended AudioContext (a browser
 // launched without the autoplay allowance), a quality switch and starved
-// timers during playback.
+// timers during playback. In Firefox too: the late joiner and reload, the
+// cut socket and the quality switch; the rest needs what only Chromium's
+// driver gives (each test says what, where it is skipped). Not in WebKit
+// yet: tried on 2026-12-04, all three failed (the late joiner 1.86 s ahead
+// by currentTime, the cut socket not reconnected within 12 s, the quality
+// switch's WebDriver session hung) — not diagnosed; README "Engines".
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, converge, gap, gapsFor, joined, newPage, pause, pickQuality, play, positionAt, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
+import { CHROMIUM_ARGS, converge, ENGINE, gap, gapsFor, joined, newPage, pause, pickQuality, play, positionAt, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
 import { launchHeadful } from "../support/headful.mjs";
 import { startNetem } from "../support/netem.mjs";
 import { createRoom, fixture, root, sleep, withStack } from "../support/stack.mjs";
@@ -15,6 +21,12 @@ import { withUpstream } from "../support/upstream.mjs";
 
 const stack = withStack();
 const browser = withBrowser();
+/** Skip `t` outside Chromium, saying which of Chromium's driver features the test needs. */
+function chromiumOnly(t, needs) {
+  if (ENGINE === "chromium") return false;
+  t.skip(`${ENGINE}: needs ${needs} (Chromium's driver only)`);
+  return true;
+}
 // Chromium's default autoplay policy: unmuted play() and AudioContext need a gesture.
 const strict = fixture(
   () => chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", headless: true, args: [...CHROMIUM_ARGS.filter((a) => !a.startsWith("--autoplay-policy")), "--autoplay-policy=document-user-activation-required"] }),
@@ -58,7 +70,8 @@ test("three pages: a late joiner converges; a reload keeps the member's identity
   for (const p of [a, b, c]) await p.context().close();
 });
 
-test("the edge time endpoint: probed and agreeing; a page whose edge fails, or answers a wrong time, keeps syncing on the room's pings", async () => {
+test("the edge time endpoint: probed and agreeing; a page whose edge fails, or answers a wrong time, keeps syncing on the room's pings", async (t) => {
+  if (chromiumOnly(t, "Playwright's routeWebSocket")) return;
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
   await waitFor(a, () => window.watchTogether.session.stats.edgeClock === "agrees" && window.watchTogether.session.stats.edgeRttMs != null, null, 10_000, "A's edge probes agree with the room");
@@ -130,7 +143,8 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
 // the page gets no gesture at all until the test clicks in it — it is watched
 // through console messages only, because Playwright's evaluate and its
 // exposed-function replies run with a user gesture and would unlock autoplay.
-test("autoplay refused and a suspended AudioContext: muted fallback, needs-gesture, bounded resume attempts, recovered by a gesture", async () => {
+test("autoplay refused and a suspended AudioContext: muted fallback, needs-gesture, bounded resume attempts, recovered by a gesture", async (t) => {
+  if (chromiumOnly(t, "a page watched through console messages alone, without a gesture from the driver")) return;
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
   const g = await newPage(strict);
@@ -208,7 +222,8 @@ test("a quality switch during playback keeps the room in sync", async () => {
 // background targets were tried), so a throttled background tab is made
 // the way it hurts: the page's timers starve (main thread blocked 3 s, then
 // CPU throttled 10× for 5 s) while the media pipeline plays on.
-test("starved timers, as in a throttled background tab: catches up without a seek storm", async () => {
+test("starved timers, as in a throttled background tab: catches up without a seek storm", async (t) => {
+  if (chromiumOnly(t, "CDP's CPU throttling")) return;
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
   const b = await openRoom(`${stack.url}${room.url}`);
@@ -250,6 +265,7 @@ async function poll(tab, fn, ms, what) {
 // pipeline keeps it awake); the wake-ups are printed, not asserted, and
 // starved timers are forced in the test above.
 test("a real background tab (hidden, muted) follows the room and catches up without a seek storm", async (t) => {
+  if (chromiumOnly(t, "a headful Chromium's hidden tab over CDP")) return;
   const headful = await launchHeadful();
   t.after(() => headful.close());
   const room = await createRoom(stack.url);

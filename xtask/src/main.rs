@@ -1000,8 +1000,15 @@ fn node_test(root: &Path, tap: &str, files: &[PathBuf], engine: Option<&str>, ta
     if let Some(e) = engine {
         cmd.env("WT_ENGINE", e);
     }
-    let status = proc::spawn_group(cmd.stdin(Stdio::null()))?.wait()?;
+    // A file's tests take 2–4 minutes in the slowest engine; a process still
+    // running long past that is hung (a WebKit WebDriver session was once
+    // seen holding a finished file for 30 minutes): stopped, and a failure.
+    let limit = std::time::Duration::from_secs(300 + 600 * files.len() as u64);
+    let status = proc::spawn_group(cmd.stdin(Stdio::null()))?.wait_until(std::time::Instant::now() + limit)?;
+    if status.is_none() {
+        println!("    FAIL node --test still running after {} s (a hung browser or driver): stopped", limit.as_secs());
+    }
     let text = std::fs::read_to_string(&tap).unwrap_or_default();
     let (p, f, s) = tally::parse_tap(&text);
-    Ok((p, f + u64::from(!status.success() && f == 0), s))
+    Ok((p, f + u64::from(!status.is_some_and(|s| s.success()) && f == 0), s))
 }

@@ -114,6 +114,25 @@ impl GroupChild {
         Ok(status)
     }
 
+    /// Wait until `deadline` at the latest: `None` if the child still ran
+    /// then (its group is stopped: a hung browser session must not hold
+    /// the test command until CI's limit).
+    pub fn wait_until(&mut self, deadline: Instant) -> Result<Option<ExitStatus>> {
+        let child = self.child.as_mut().ok_or("child already waited for")?;
+        loop {
+            if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+                Self::settle_stop();
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                stop_groups(&[self.pgid]);
+                let _ = child.wait();
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Wait, collecting piped stdout and stderr.
     pub fn wait_with_output(mut self) -> Result<Output> {
         let child = self.child.take().ok_or("child already waited for")?;
