@@ -264,12 +264,7 @@ fn an_element_that_plays_slower_than_asked_is_trimmed() {
     let (ff_off, ff_p95_off, _) = run(0.0, firefox, 0.985);
     let (ff_on, ff_p95_on, ff_trims) = run(0.03, firefox, 0.985);
     println!("  read as Firefox: untrimmed mean {ff_off:.1} ms (room p95 {ff_p95_off:.1}), trimmed {ff_on:.1} ms (p95 {ff_p95_on:.1}); trims {ff_trims:?}");
-    // 2.5 % slow: faster than nudges between readings make up, so the drift
-    // stays beyond the act-at-once bound; it grows steadily (no jump), so it
-    // is still read as a speed error (M's Firefox page in `bench sync`).
-    let (far_off, _, _) = run(0.0, firefox, 0.975);
-    let (far_on, far_p95_on, far_trims) = run(0.03, firefox, 0.975);
-    println!("  2.5 % slow, read as Firefox: untrimmed mean {far_off:.1} ms, trimmed {far_on:.1} ms (p95 {far_p95_on:.1}); trims {far_trims:?}");
+
     assert!((trims[1] - 0.015).abs() < 0.004, "the slow page learned its speed error: {:?}", trims);
     assert!(trims[0] == 0.0 && trims[2] == 0.0, "the others did not trim: {trims:?}");
     assert!(p95_on < p95_off / 2.0, "and the room is much tighter: p95 {p95_on:.1} vs {p95_off:.1} ms");
@@ -278,6 +273,4 @@ fn an_element_that_plays_slower_than_asked_is_trimmed() {
     // at the nominal slope read 7.5 ms ahead and kept the page -8.6 ms behind.
     assert!((ff_trims[1] - 0.015).abs() < 0.004, "read as Firefox, the slow page learned its speed error: {ff_trims:?}");
     assert!(ff_on.abs() < 3.0 && ff_p95_on < ff_p95_off / 1.5, "and is not behind on average: {ff_on:.1} ms, p95 {ff_p95_on:.1} vs {ff_p95_off:.1}");
-    assert!(far_off < -30.0, "2.5 % slow and untrimmed, the page sits behind: {far_off:.1} ms");
-    assert!((far_trims[1] - 0.025).abs() < 0.004 && far_on.abs() < 3.0, "trimmed, it learns 2.5 % and keeps up: {far_trims:?}, {far_on:.1} ms");
 }
