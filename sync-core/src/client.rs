@@ -89,9 +89,10 @@ pub struct MediaObservation {
     pub buffering: bool,
     /// Duration, once known.
     pub duration: Option<f64>,
-    /// Where the picture is now, where the engine says: the media time of
-    /// the last frame shown, carried at the element's rate to the moment
-    /// of this reading (`requestVideoFrameCallback`); `None` without a
+    /// Where the picture is now, where the engine says: the frames of the
+    /// last second (`requestVideoFrameCallback`) fitted on a line
+    /// ([`crate::backend::PictureFit`]), carried at the element's rate to
+    /// the moment of this reading; `None` without a
     /// recent frame (paused, audio only, no such API). Used where
     /// `currentTime` is stepped (see [`PositionReads::Stepped`]).
     pub picture: Option<f64>,
@@ -165,7 +166,7 @@ pub struct Stats {
     /// How far apart `currentTime` readings move while playing (ms), where
     /// they are stepped (Firefox: ~41); `None`: exact.
     pub read_step_ms: Option<f64>,
-    /// Readings are replaced by the picture (the last frame shown): where
+    /// Readings are replaced by the picture (the fitted frames): where
     /// they are stepped, or where `currentTime` runs ahead of it.
     pub reads_picture: bool,
     /// How far (ms) the element's `currentTime` runs ahead of its picture,
@@ -442,10 +443,11 @@ impl Client {
             // Where `currentTime` was found ahead of the picture (WebKitGTK
             // through WebAudio), the picture (see `read_lead`).
             PositionReads::Exact => self.read_lead.position(obs.current_time, obs.picture, obs.moving()),
-            // Playing, the picture where there is one: unbiased, though its
-            // frame's display time jitters (±17 ms in Firefox, measured by
-            // `bench sync`), so the dead band stays the step's; otherwise a
-            // reading, half a step behind on average.
+            // Playing, the picture where there is one: unbiased, its frames'
+            // display-time jitter (±12 ms in Firefox, measured by `bench
+            // sync`) fitted away to the error the shell measures, which is
+            // the dead band (see `enforce`); otherwise a reading,
+            // half a step behind on average.
             PositionReads::Stepped { step_ms } if obs.moving() => obs.picture.unwrap_or_else(|| match self.read_lead.lead() {
                 Some(lead) => obs.current_time - lead,
                 None => obs.current_time + step_ms / 2.0 / 1000.0 * self.drift.rate(),

@@ -26,7 +26,7 @@ pub struct Element {
     awaiting_file: bool,
     /// Measures how often `currentTime` moves, at each source's first start.
     read_probe: ReadProbe,
-    /// The last frame shown, for a position read from the picture.
+    /// The frames shown, fitted, for a position read from the picture.
     frames: Option<FrameClock>,
     _listeners: Vec<Listener>,
 }

@@ -77,7 +77,11 @@ impl FrameClock {
             if let Ok(l) = Listener::new(video, kind, move |_| {
                 if let Some(s) = weak.upgrade() {
                     if let Ok(mut fit) = s.fit.try_borrow_mut() {
-                        fit.handle_discontinuity();
+                        if kind == "emptied" {
+                            fit.handle_new_source();
+                        } else {
+                            fit.handle_discontinuity();
+                        }
                     }
                 }
             }) {

@@ -106,7 +106,7 @@ export interface SyncStats {
   rateApplies: boolean;
   /** How far apart the element's position readings move while playing (ms), measured after each start; null: exact (Firefox: ~41). */
   readStepMs: number | null;
-  /** Readings are replaced by the last frame shown (requestVideoFrameCallback), carried to now: where they are stepped, or where currentTime runs ahead of the picture. */
+  /** Readings are replaced by the picture (the last second of frames from requestVideoFrameCallback, fitted, carried to now): where they are stepped, or where currentTime runs ahead of the picture. */
   readsPicture: boolean;
   /** How far (ms) the element's currentTime runs ahead of its picture, while it is found doing so (WebKitGTK with the element routed into WebAudio: ~1000); null: it agrees. */
   readLeadMs: number | null;

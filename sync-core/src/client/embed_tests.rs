@@ -214,8 +214,8 @@ fn an_element_whose_currenttime_leaps_ahead_of_its_picture_reads_the_picture() {
     // (A leading page that needed fewer than two nudges in the run keeps them.)
     assert!(rates[0] && rates[2] && (!rates[1] || !rates[3]), "rates are given up on leading pages only: {rates:?}");
     assert!(leads[1].is_some_and(|l| (l - 1_030.0).abs() < 60.0) && leads[0].is_none(), "the lead is found on the leading pages only: {leads:?}");
-    // Without rates, drift under the no-rate seek threshold (80 ms) stays:
-    // here a leading page landed the room's last seek 35 ms off and kept it.
+    // Without rates, drift under the no-rate seek threshold (80 ms) stays
+    // where a seek landed it (one version of the fit: a page 35 ms off).
     assert!(bias.abs() < 20.0 && p95 < 40.0, "read from the picture they keep with the room: bias {bias:.1} ms, p95 {p95:.1} ms");
     assert!(seeks <= 6, "and hardly seek: {seeks} corrective seeks on the two pages in 3 minutes");
 }
