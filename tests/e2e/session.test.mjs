@@ -44,6 +44,10 @@ async function openRoom(url, b = browser) {
 }
 
 const member = (page) => page.evaluate(() => window.watchTogether.member);
+// How close and how soon a late joiner must be: Firefox reads its position
+// in 41 ms steps and, three pages on 2 busy cores, was once 256 ms off
+// after 8 s (late join idle in `bench sync` F: 4–5 s).
+const [JOIN_S, JOIN_MS] = ENGINE === "firefox" ? [0.1, 20_000] : [0.05, 8_000];
 const stats = (page) => page.evaluate(() => window.watchTogether.session.stats);
 
 test("three pages: a late joiner converges; a reload keeps the member's identity", async () => {
@@ -54,8 +58,8 @@ test("three pages: a late joiner converges; a reload keeps the member's identity
   await waitFor(b, () => !document.getElementById("video").paused, null, 10_000, "B playing");
   await sleep(3_000); // the room plays on before C joins late
   const c = await openRoom(`${stack.url}${room.url}`);
-  const took = await converge(a, c, 0.05, 8_000, "late joiner C");
-  console.log(`    late joiner within 50 ms of A after ${took} ms`);
+  const took = await converge(a, c, JOIN_S, JOIN_MS, "late joiner C");
+  console.log(`    late joiner within ${JOIN_S * 1000} ms of A after ${took} ms`);
   await waitFor(a, () => document.querySelectorAll("#members li").length === 3, null, 10_000, "A sees three members");
   const before = await member(c);
   assert.ok(before, "C has a member id");
@@ -66,7 +70,7 @@ test("three pages: a late joiner converges; a reload keeps the member's identity
     const ids = [...document.querySelectorAll("#members li")].map((li) => li.dataset.member);
     return ids.length === 3 && new Set(ids).size === 3;
   }, null, 10_000, "three members, no ghost after the reload");
-  await converge(a, c, 0.05, 8_000, "C after its reload");
+  await converge(a, c, JOIN_S, JOIN_MS, "C after its reload");
   for (const p of [a, b, c]) assert.deepEqual(p.problems, []);
   for (const p of [a, b, c]) await p.context().close();
 });
