@@ -747,31 +747,22 @@ mod tests {
 
     #[test]
     fn a_jump_ahead_after_rate_changes_gives_rates_up_but_a_stutter_behind_does_not() {
-        // Nudge, then the position jumps ~1 s ahead (WebKitGTK's re-seek), twice.
-        let jumps = |delta: f64| {
+        // Twice: back at the room (by a seek not modelled here), a nudge
+        // decided on `nudged_on`, then a reading at `then`; rates kept?
+        let after_nudges = |nudged_on: f64, then: f64| {
             let mut d = DriftController::new(DriftConfig::default());
             for round in 0..2 {
                 let t = round as f64 * 20_000.0;
-                // (Back at the room's rate and position, by a seek not modelled here.)
                 d.reset();
                 d.decide(t, playing(10.0, 10.0));
-                assert!(matches!(d.decide(t + 100.0, playing(10.0, 9.97)), Decision::SetRate(r) if r > 1.0), "nudged");
-                d.decide(t + 200.0, playing(10.0, 9.97 + delta));
+                assert!(matches!(d.decide(t + 100.0, playing(10.0, nudged_on)), Decision::SetRate(r) if r > 1.0), "nudged");
+                d.decide(t + 200.0, playing(10.0, then));
             }
             d.rate_applies()
         };
-        assert!(!jumps(1.03), "two jumps ahead: rates given up");
-        assert!(jumps(-0.4), "two stutters behind: rates kept");
-        // A stutter, a nudge decided on its reading, then the catch-up, twice.
-        let mut d = DriftController::new(DriftConfig::default());
-        for round in 0..2 {
-            let t = round as f64 * 20_000.0;
-            d.reset();
-            d.decide(t, playing(10.0, 10.0));
-            assert!(matches!(d.decide(t + 100.0, playing(10.0, 9.6)), Decision::SetRate(r) if r > 1.0), "nudged on the stutter");
-            d.decide(t + 300.0, playing(10.0, 10.0));
-        }
-        assert!(d.rate_applies(), "a stutter's catch-up is no jump ahead");
+        assert!(!after_nudges(9.97, 9.97 + 1.03), "two jumps ~1 s ahead (WebKitGTK's re-seek): rates given up");
+        assert!(after_nudges(9.97, 9.97 - 0.4), "two stutters behind: rates kept");
+        assert!(after_nudges(9.6, 10.0), "a stutter, a nudge decided on its reading, then the catch-up: no jump ahead");
     }
 
     #[test]
