@@ -110,6 +110,12 @@ struct Shell {
     bytes: ByFetch<ArrayBuffer>,
     fetches: ByFetch<AbortController>,
     eos_pending: bool,
+    /// The presentation cannot play here (an MPEG-TS stream whose codecs
+    /// this MSE refuses before anything was appended): nothing more is
+    /// fetched or appended, and the stream is never ended — ending a
+    /// MediaSource that never initialised makes the element raise an error
+    /// of its own that would replace the one naming the cause.
+    halted: bool,
     duration: Option<f64>,
     /// A start position (live edge, period start) the element cannot take
     /// yet (see [`can_seek`]).
@@ -200,6 +206,7 @@ impl Dash {
             bytes: ByFetch(Vec::new()),
             fetches: ByFetch(Vec::new()),
             eos_pending: false,
+            halted: false,
             duration: None,
             pending_seek: None,
             metadata: false,
@@ -270,9 +277,13 @@ fn with(weak: &Weakly, f: impl FnOnce(&mut Shell)) {
         let Some(shell) = guard.as_mut() else { return };
         f(shell);
         while let Some(out) = shell.engine.poll_output() {
-            apply(shell, weak, out);
+            if !shell.halted {
+                apply(shell, weak, out);
+            }
         }
-        pump_all(shell, weak);
+        if !shell.halted {
+            pump_all(shell, weak);
+        }
         (shell.events.clone(), std::mem::take(&mut shell.outbox))
     };
     for (kind, detail) in events {
@@ -458,6 +469,11 @@ fn transmux(s: &mut Shell, track: usize, id: FetchId, seg: TsSegment, offset: f6
     let ts = slot.get_or_insert_with(TsTrack::new);
     let Some(buf) = s.bytes.get(&id) else { return };
     let out = ts.segment(id, seg, offset, buf);
+    if out.unplayable {
+        halt(s);
+        s.outbox.extend(out.events);
+        return;
+    }
     if let Some(ct) = out.content_type.filter(|ct| s.types.get(track) != Some(ct)) {
         if let Some(t) = s.types.get_mut(track) {
             t.clone_from(&ct);
@@ -480,6 +496,21 @@ fn transmux(s: &mut Shell, track: usize, id: FetchId, seg: TsSegment, offset: f6
         }
     }
     s.outbox.extend(out.events);
+}
+
+/// Stop the presentation for good: abort what is being fetched, drop what
+/// waits to be appended, and carry out nothing the engine asks from now on.
+fn halt(s: &mut Shell) {
+    s.halted = true;
+    s.eos_pending = false;
+    s.pending_seek = None;
+    for (_, c) in s.fetches.0.drain(..) {
+        c.abort();
+    }
+    for q in &mut s.queues {
+        q.clear();
+    }
+    s.bytes.0.clear();
 }
 
 fn push(s: &mut Shell, track: usize, op: Op) {

@@ -34,6 +34,10 @@ pub(crate) struct TsOut {
     pub media: Option<ArrayBuffer>,
     /// Page events: timed ID3 metadata, CEA-608 captions, an error for a stream that cannot play.
     pub events: Vec<(Event, JsValue)>,
+    /// The stream cannot start here: its first configuration is one this
+    /// browser's MSE refuses, or carries no stream the transmuxer knows
+    /// (the error is in `events`). The shell stops the presentation.
+    pub unplayable: bool,
 }
 
 fn buffer(bytes: &[u8]) -> ArrayBuffer {
@@ -48,7 +52,7 @@ impl TsTrack {
     /// Transmux segment `seg` (the bytes of fetch `id`), listed at `start`.
     pub fn segment(&mut self, id: FetchId, seg: TsSegment, start: f64, bytes: &ArrayBuffer) -> TsOut {
         let number = seg.number;
-        let mut out = TsOut { content_type: None, init: None, media: None, events: Vec::new() };
+        let mut out = TsOut { content_type: None, init: None, media: None, events: Vec::new(), unplayable: false };
         if self.done.contains(&id) {
             out.media = Some(bytes.clone());
             return out;
@@ -77,6 +81,7 @@ impl TsTrack {
                         let detail = format!("this browser cannot play this MPEG-TS stream's codecs through Media Source Extensions: {content_type}");
                         out.events.push((Event::Error, error_detail("media", &detail)));
                         self.refused = true;
+                        out.unplayable |= !self.appended;
                         continue;
                     }
                     self.refused = false;
@@ -128,6 +133,7 @@ impl TsTrack {
         } else if !self.appended && unsupported.iter().any(|k| k.is_video() || k.is_audio()) {
             let names: Vec<&str> = unsupported.iter().map(|k| name(*k)).collect();
             out.events.push((Event::Error, error_detail("media", &format!("this MPEG-TS stream's codecs are not supported yet: {}", names.join(", ")))));
+            out.unplayable = true;
         }
         out
     }
