@@ -34,9 +34,36 @@ export function readVideo(page) {
   });
 }
 
-/** Media position of `page` extrapolated to wall-clock `at` (for comparing two pages). */
+/**
+ * Where the picture is: the last frame shown (requestVideoFrameCallback)
+ * carried to now, or `currentTime` while paused or without a frame in the
+ * last 150 ms. Firefox moves `currentTime` in ~41 ms steps and WebKitGTK's
+ * leads what is shown; the sync follows the picture there, and so does a
+ * test that compares two pages (on `currentTime` two Firefox pages in sync
+ * read up to ~145 ms apart on a loaded machine).
+ */
+function readPicture() {
+  const v = document.getElementById("video");
+  const w = (window.__wtPicture ??= { v: null, f: null });
+  if (w.v !== v && v.requestVideoFrameCallback) {
+    w.v = v;
+    w.f = null;
+    const on = (_, meta) => {
+      if (w.v !== v) return;
+      w.f = [performance.timeOrigin + meta.expectedDisplayTime, meta.mediaTime];
+      v.requestVideoFrameCallback(on);
+    };
+    v.requestVideoFrameCallback(on);
+  }
+  const at = Date.now();
+  const f = w.f;
+  const t = !v.paused && f && at - f[0] < 150 && at >= f[0] - 50 ? f[1] + ((at - f[0]) / 1000) * v.playbackRate : v.currentTime;
+  return { t, paused: v.paused, at, rate: v.playbackRate };
+}
+
+/** Media position of `page` extrapolated to wall-clock `at` (for comparing two pages): Chromium's `currentTime`, the picture elsewhere. */
 export async function positionAt(page, at) {
-  const v = await readVideo(page);
+  const v = ENGINE === "chromium" ? await readVideo(page) : await page.evaluate(readPicture);
   return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
 }
 
