@@ -51,6 +51,7 @@ class WatchTogetherElement extends HTMLElement {
   #generation = 0;
   #forward = [];
   #reflecting = false;
+  #restartQueued = false;
   /** The host token of a room this element created (it hosts it). */
   #hostToken;
 
@@ -85,7 +86,7 @@ class WatchTogetherElement extends HTMLElement {
     return this.#session ? this.#session.addSubtitles(source, options) : Promise.reject(new Error("not joined yet"));
   }
 
-  connectedCallback() { this.#start(); }
+  connectedCallback() { this.#restart(); }
   disconnectedCallback() { this.#stop(); }
 
   attributeChangedCallback(name, old, value) {
@@ -95,7 +96,24 @@ class WatchTogetherElement extends HTMLElement {
       this.#session.load(value);
       return;
     }
-    this.#start();
+    this.#restart();
+  }
+
+  /**
+   * Join (again) once the element's callbacks of this task have run: an
+   * element upgraded with `room` and `name` set gets a callback for each
+   * attribute and then `connectedCallback`, all at once — three joins, two
+   * of them left while their sockets were still connecting (Firefox logs
+   * each as an error; the room sees members come and go).
+   */
+  #restart() {
+    this.#stop();
+    if (this.#restartQueued) return;
+    this.#restartQueued = true;
+    queueMicrotask(() => {
+      this.#restartQueued = false;
+      if (this.isConnected) this.#start();
+    });
   }
 
   #say(text, cls = "") {

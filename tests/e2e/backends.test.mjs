@@ -79,6 +79,13 @@ async function embedsConverge(pages, limit, timeout, what) {
   return Date.now() - started;
 }
 
+/** Until the page's embedded video is within `within` s of `t`; the error shows where it is and the room's view. */
+const near = (page, t, within, what) =>
+  until(async () => Math.abs(((await embedVideo(page))?.t ?? Number.NaN) - t) < within, { timeout: 10_000, what }).catch(async (e) => {
+    const st = await page.evaluate(() => ({ stats: window.watchTogether.session.stats, playhead: window.watchTogether.session.playhead })).catch(() => null);
+    throw new Error(`${e.message}: ${JSON.stringify(await embedVideo(page))} ${JSON.stringify(st)} ${page.problems.join(" | ")}`);
+  });
+
 const playing = (page) =>
   until(async () => (await embedVideo(page))?.paused === false, { timeout: 15_000, what: "embed playing" }).catch(async (e) => {
     const st = await page.evaluate(() => ({ stats: window.watchTogether.session.stats, members: window.watchTogether.session.members })).catch(() => null);
@@ -124,7 +131,7 @@ test("YouTube (stand-in): three pages play, pause, seek, change rate; a late joi
 
   // Seek while paused, then play: all at 30 s and on.
   await c.evaluate(() => window.watchTogether.session.seek(30));
-  for (const p of [a, b, c]) await until(async () => Math.abs((await embedVideo(p)).t - 30) < 0.2, { timeout: 10_000, what: "at 30 s" });
+  for (const p of [a, b, c]) await near(p, 30, 0.2, "at 30 s");
   await a.evaluate(() => window.watchTogether.session.play());
   for (const p of [a, b, c]) await playing(p);
   await embedsConverge([a, b, c], 0.15, 30_000, "together after the seek");
@@ -169,7 +176,7 @@ test("Vimeo (stand-in): two pages play, seek and pause together", async () => {
   const took = await embedsConverge([a, b], 0.15, 30_000, "Vimeo pages together");
   console.log(`    Vimeo: within 150 ms after ${took} ms`);
   await b.evaluate(() => window.watchTogether.session.seek(20));
-  for (const p of [a, b]) await until(async () => Math.abs((await embedVideo(p)).t - 20) < 2, { timeout: 10_000, what: "near 20 s" });
+  for (const p of [a, b]) await near(p, 20, 2, "near 20 s");
   await embedsConverge([a, b], 0.15, 30_000, "together after the seek");
   await a.evaluate(() => window.watchTogether.session.pause());
   for (const p of [a, b]) await until(async () => (await embedVideo(p)).paused, { timeout: 10_000, what: "paused" });

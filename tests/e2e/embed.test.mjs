@@ -1,3 +1,4 @@
+// engines: chromium firefox
 // The script-tag embed on somebody else's site: a page served from another
 // origin loads `embed.js` from the worker with one <script type="module">,
 // and two <watch-together> players on that page join one room and stay in
@@ -29,7 +30,18 @@ ${body}
 async function open(file, html) {
   writeFileSync(join(site.dir, file), html);
   const p = await newPage(browser);
-  await p.addInitScript(() => { window.__globals = Object.getOwnPropertyNames(window); });
+  await p.addInitScript(() => {
+    // Every room socket the page opens (one per player when nothing fails).
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Native {
+      constructor(url, protocols) {
+        super(url, protocols);
+        if (/\/api\/rooms\/[^/]+\/ws/.test(String(url))) window.__sockets.push(String(url));
+      }
+    };
+    window.__globals = Object.getOwnPropertyNames(window);
+  });
   await p.goto(`${site.url}/${file}`);
   return p;
 }
@@ -44,6 +56,9 @@ test("two players from one script tag on another origin join one room and play i
     <watch-together id="right" room="${id}" name="Right"></watch-together></div>`));
   await p.waitForFunction(ready, "watch-together", { timeout: 15_000 });
   await p.waitForFunction(() => document.getElementById("left").shadowRoot.querySelector(".people").textContent === "2 watching", null, { timeout: 20_000 });
+  // One join per player: the element's attribute callbacks and its
+  // connectedCallback at upgrade make one join, not one each.
+  assert.equal(await p.evaluate(() => window.__sockets.length), 2, "one room socket per player");
 
   // Nothing added to window; styles scoped both ways.
   // (`__pw…`: what Playwright's own driver adds, in Firefox over BiDi.)

@@ -44,7 +44,8 @@ export function readVideo(page) {
  */
 function readPicture() {
   const v = document.getElementById("video");
-  const w = (window.__wtPicture ??= { v: null, f: null });
+  if (!window.__wtPicture) window.__wtPicture = { v: null, f: null };
+  const w = window.__wtPicture;
   if (w.v !== v && v.requestVideoFrameCallback) {
     w.v = v;
     w.f = null;
