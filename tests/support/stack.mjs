@@ -134,12 +134,15 @@ export const PROXY_SECRET = "test-proxy-secret-0123456789abcdef";
 /** Start workerd via wrangler dev. `persistTo` reuses a storage dir (restart tests). */
 export async function startStack(opts = {}) {
   // A free port can be taken by another process between the check and the
-  // bind (workerd itself opens several): try again on a fresh one.
+  // bind (workerd itself opens several): try again on a fresh one. wrangler
+  // prints only "The Workers runtime failed to start" for that (the bind
+  // error goes to its log file), so that is tried again too.
   for (let attempt = 1; ; attempt++) {
     try {
       return await startStackOnce(opts);
     } catch (e) {
-      if (attempt >= 3 || !/Address already in use/.test(String(e.message))) throw e;
+      if (attempt >= 3 || !/Address already in use|runtime failed to start/.test(String(e.message))) throw e;
+      console.log(`    (wrangler dev did not start, attempt ${attempt}: on a fresh port again)`);
     }
   }
 }
