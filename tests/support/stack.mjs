@@ -112,9 +112,20 @@ export function setup(fn) {
  */
 export function fixture(start, stop) {
   let it;
-  setup(async () => { it = await start(); });
+  let starting = null;
+  let closed = false;
+  setup(async () => {
+    // (After a failed earlier hook Node may run after() hooks while this one
+    // still waits its turn: then it starts nothing, which would outlive the file.)
+    if (closed) return;
+    starting = start();
+    it = await starting;
+  });
   after(async () => {
-    if (it) await Promise.resolve().then(() => stop(it)).catch((e) => console.error(`    cleanup: ${e.message}`));
+    closed = true;
+    // A start still under way is waited for and stopped too.
+    const started = it ?? (starting && (await starting.catch(() => null)));
+    if (started) await Promise.resolve().then(() => stop(started)).catch((e) => console.error(`    cleanup: ${e.message}`));
   });
   return new Proxy({}, {
     get(_, key) {
