@@ -46,10 +46,20 @@ test(`${ENGINE}: currentTime granularity, rate changes, seek landing and preserv
     const moves = xs.filter((x, i) => i > 0 && x[1] !== xs[i - 1][1]);
     const steps = moves.slice(1).map((x, i) => x[1] - moves[i][1]).sort((a, b) => a - b);
     const out = { updatesPerSecond: moves.length / 2, medianStepMs: steps[steps.length >> 1] * 1000, slopes: {} };
+    // A window that plays slower than asked by more than the reading's
+    // error is measured again (up to twice): a starved page stalls (seen on
+    // 2 busy cores: 0.98 read as 0.9385), and a stall only slows. A rate that
+    // does not apply, or plays faster, still fails.
+    const tol = Math.max(0.01, (2 * out.medianStepMs) / 2000);
+    out.again = [];
     for (const rate of [1, 1.02, 0.98, 0.95, 1.05]) {
       v.playbackRate = rate;
       await sample(300);
-      out.slopes[rate] = slope(await sample(2000));
+      for (let attempt = 1; ; attempt++) {
+        out.slopes[rate] = slope(await sample(2000));
+        if (out.slopes[rate] >= rate - tol || attempt === 3) break;
+        out.again.push(`${rate}: ${out.slopes[rate].toFixed(4)}`);
+      }
     }
     v.playbackRate = 1;
     // How far a reading is behind the picture: the frame's mediaTime
@@ -88,6 +98,7 @@ test(`${ENGINE}: currentTime granularity, rate changes, seek landing and preserv
   });
   const slopes = Object.entries(m.slopes).map(([r, s]) => `${r}→${s.toFixed(3)}`).join(" ");
   console.log(`    ${ENGINE}: currentTime moves ${m.updatesPerSecond.toFixed(0)}×/s (median step ${m.medianStepMs.toFixed(1)} ms); rate→slope ${slopes}; a reading ${m.lagMs == null ? "?" : m.lagMs.toFixed(1)} ms behind the picture (p10–p90 ${m.lagSpreadMs?.toFixed(1) ?? "?"} ms); seek ${m.seekMs.toFixed(0)} ms, landed ${m.landedMs.toFixed(1)} ms off; preservesPitch=false ${m.preservesPitchFalse ? "sticks" : "ignored"}; ManagedMediaSource ${m.managedMediaSource ? "yes" : "no"}`);
+  if (m.again.length) console.log(`    measured again after a window slower than asked (a stall): ${m.again.join(", ")}`);
   assert.equal(m.paused, false, "still playing");
   assert.ok(m.updatesPerSecond >= 15, `currentTime moves while playing: ${m.updatesPerSecond}/s`);
   // A 2 s window read at the engine's granularity: within two steps of the set rate.

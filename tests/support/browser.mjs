@@ -17,6 +17,9 @@ export const withBrowser = (extraArgs = [], opts = {}) => fixture(() => launch(e
 export async function newPage(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
+  // A navigation may take longer than Playwright's 30 s on 2 busy cores
+  // (a Firefox room page once did); a test's own waits still bound the rest.
+  page.setDefaultNavigationTimeout?.(60_000);
   page.problems = [];
   page.on("console", (m) => { if (m.type() === "error") page.problems.push(`console: ${m.text()}`); });
   page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
