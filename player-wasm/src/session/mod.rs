@@ -75,10 +75,6 @@ pub struct Shared {
     reconnect_timer: Option<Timeout>,
     reconnect_attempt: u32,
     play_in_flight: bool,
-    /// The room's last word to the element was play (not pause): a play()
-    /// that waited for the AudioContext checks it is still wanted (else a
-    /// late play() after a pause reads as the viewer's and plays the room).
-    want_play: bool,
     /// Muted by us after autoplay was refused: unmuted on the next gesture.
     auto_muted: bool,
     audio: Option<Audio>,
@@ -178,7 +174,6 @@ pub fn start(
         reconnect_timer: None,
         reconnect_attempt: 0,
         play_in_flight: false,
-        want_play: false,
         auto_muted: false,
         audio,
         left: false,
@@ -265,16 +260,12 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                         }
                     }
                     MediaAction::Play => match &s.backend {
-                        Backend::Element(e) => {
-                            play = !e.awaiting_file();
-                            s.want_play = true;
-                        }
+                        Backend::Element(e) => play = !e.awaiting_file(),
                         Backend::YouTube(y) => y.play(),
                         Backend::Vimeo(v) => v.play(),
                     },
                     MediaAction::Pause => {
                         play = false;
-                        s.want_play = false;
                         s.backend.pause();
                     }
                     MediaAction::Seek(t) => s.backend.seek(t),
@@ -355,16 +346,6 @@ fn request_play(weak: &Weak<RefCell<Shared>>) {
             Some(a) => !a.before_play().await,
             None => false,
         };
-        // (The context may take long to resume: a pause meanwhile wins.)
-        let wanted = w.upgrade().is_some_and(|rc| rc.try_borrow().is_ok_and(|s| s.want_play));
-        if !wanted {
-            if let Some(rc) = w.upgrade() {
-                if let Ok(mut s) = rc.try_borrow_mut() {
-                    s.play_in_flight = false;
-                }
-            }
-            return;
-        }
         let result = match video.play() {
             Ok(p) => JsFuture::from(p).await.map(|_| ()),
             Err(e) => Err(e),
