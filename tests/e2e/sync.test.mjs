@@ -16,7 +16,7 @@ const browser = withBrowser();
 // Firefox and WebKit converge in seconds, not Chromium's fraction of one:
 // Firefox's reads move in ~41 ms steps, WebKitGTK's lead the picture, and
 // both rejoin slower on a loaded machine (a late join takes 4–5 s in Firefox
-// idle; two software-rendered WebKit pages on 2 busy cores took up to 19 s).
+// idle; WebKit's pages are software-rendered).
 const SETTLE_MS = ENGINE === "chromium" ? 10_000 : 20_000;
 
 test("two browsers stay in sync through play, seek, pause and reload", async () => {

@@ -40,10 +40,9 @@ export function readVideo(page) {
 /**
  * Where the picture is: the last frame shown (requestVideoFrameCallback)
  * carried to now, or `currentTime` while paused or without a frame in the
- * last 150 ms. Firefox moves `currentTime` in ~41 ms steps and WebKitGTK's
- * leads what is shown; the sync follows the picture there, and so does a
- * test that compares two pages (on `currentTime` two Firefox pages in sync
- * read up to ~145 ms apart on a loaded machine).
+ * last 150 ms. Firefox moves `currentTime` in ~41 ms steps (two Firefox
+ * pages in sync read up to ~145 ms apart by it on a loaded machine); the
+ * sync reads the picture there, and so do tests comparing Firefox pages.
  */
 function readPicture() {
   const v = document.getElementById("video");
