@@ -18,7 +18,9 @@
 pub mod abr;
 pub mod fetch_scope;
 pub mod fmp4;
+pub mod frag_start;
 pub mod hls;
+mod mp4box;
 pub mod mpd;
 pub mod proxy;
 pub mod rewrite;

@@ -74,8 +74,10 @@ pub enum Purpose {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
     /// Fetch `url` (with an inclusive byte `range`). `inspect`: hand the
-    /// bytes to [`Engine::handle_fetched`] (index data and WebM headers);
-    /// otherwise only their size and timing.
+    /// bytes to [`Engine::handle_fetched`] (index data, WebM headers, the
+    /// init segments of placed fMP4; of a media segment only the first
+    /// [`crate::frag_start::HEAD_BYTES`] are read); otherwise only their
+    /// size and timing.
     Fetch {
         id: FetchId,
         track: usize,
@@ -255,7 +257,23 @@ struct TrackState {
     pending_appends: u32,
     /// Where the last few placed segments go (by fetch), for a retry of
     /// the same bytes after a QuotaExceededError.
-    placed_at: Vec<(FetchId, f64, u64)>,
+    placed_at: Vec<(FetchId, Placement)>,
+    /// Placed fMP4: `(track id, timescale)` of the last init segment.
+    timescales: Vec<(u32, u32)>,
+    /// Placed fMP4: the `timestampOffset` taking the media's own timeline
+    /// to the listed one, while it holds (see [`Engine::place`]).
+    offset: Option<f64>,
+}
+
+/// Where a placed segment goes: its listed start and number; and the
+/// `timestampOffset` its own timestamps need, or None to append it in
+/// sequence mode at its start (MPEG-TS, which the shell's transmuxer
+/// places, or an fMP4 segment whose start could not be read).
+#[derive(Clone, Copy, Debug)]
+struct Placement {
+    start: f64,
+    number: u64,
+    offset: Option<f64>,
 }
 
 pub struct Engine {
@@ -276,6 +294,9 @@ pub struct Engine {
     live_now: Option<f64>,
     quality: Option<String>,
     now: f64,
+    /// The live start this engine sought to, until the playhead is on
+    /// media or sought elsewhere (see `check_stall`).
+    start_gap: Option<f64>,
 }
 
 impl Engine {
@@ -297,6 +318,7 @@ impl Engine {
             live_now: None,
             quality: None,
             now: 0.0,
+            start_gap: None,
         }
     }
 
@@ -351,6 +373,8 @@ impl Engine {
                         failed: false,
                         pending_appends: 0,
                         placed_at: Vec::new(),
+                        timescales: Vec::new(),
+                        offset: None,
                     });
                 }
             }
@@ -379,6 +403,7 @@ impl Engine {
             if let Some(m) = &self.manifest {
                 if m.dynamic {
                     self.out.push_back(Output::Seek(start));
+                    self.start_gap = Some(start);
                 }
             }
         } else {
@@ -432,6 +457,9 @@ impl Engine {
     /// The user (or the sync loop) seeks to `target`.
     pub fn handle_seek(&mut self, now: f64, target: f64) {
         self.now = now;
+        if self.start_gap.is_some_and(|s| (s - target).abs() > 1e-3) {
+            self.start_gap = None;
+        }
         self.playhead.time = target;
         self.last_progress = Some((now, target));
         self.end_sent = false;
@@ -482,6 +510,9 @@ impl Engine {
                 }
             }
             Purpose::Init => {
+                if let (Some(d), true) = (data, self.rep(f.rep).is_some_and(|r| r.placed && !r.transmux)) {
+                    self.tracks[i].timescales = crate::frag_start::timescales(d);
+                }
                 if let (Some(d), Some(Container::WebM)) = (data, self.indexed(f.rep).map(|x| x.container)) {
                     match crate::webm::parse_webm_init(d, f.range.map_or(0, |r| r.0)) {
                         Ok(info) => {
@@ -498,12 +529,14 @@ impl Engine {
             Purpose::Media => {
                 if let Some((start, end)) = f.span {
                     self.tracks[i].cursor = self.tracks[i].cursor.max(end);
-                    if self.rep(f.rep).is_some_and(|r| r.placed) {
+                    if let Some(r) = self.rep(f.rep).filter(|r| r.placed) {
+                        let media_start = if r.transmux { None } else { data.and_then(|d| crate::frag_start::start(&self.tracks[i].timescales, d)) };
+                        let offset = media_start.map(|m| self.place(i, start, m));
                         let at = &mut self.tracks[i].placed_at;
                         if at.len() >= 8 {
                             at.remove(0);
                         }
-                        at.push((id, start, f.number));
+                        at.push((id, Placement { start, number: f.number, offset }));
                     }
                 }
                 self.append(i, id, Some(f.rep));
@@ -643,18 +676,37 @@ impl Engine {
         self.manifest.as_ref()?.periods.get(r.period)?.tracks.get(r.set)?.representations.get(r.rep)
     }
 
+    /// The `timestampOffset` for a placed fMP4 segment of track `i`, listed
+    /// at `start`, whose media starts at `media` on its own timeline: the
+    /// offset in use when it puts the segment within [`PLACE_TOLERANCE`] of
+    /// its start (so segments stay as contiguous as the media is, however
+    /// the `EXTINF`s round), else another track's (audio and video keep
+    /// their relation), else none at all (media on the listed timeline
+    /// already: every viewer agrees where a frame is, wherever they started),
+    /// else the segment's own: a new timeline (the first segment of a live
+    /// window, a discontinuity).
+    fn place(&mut self, i: usize, start: f64, media: f64) -> f64 {
+        let fits = |o: f64| (media + o - start).abs() <= PLACE_TOLERANCE;
+        let own = self.tracks[i].offset.into_iter();
+        let others = self.tracks.iter().enumerate().filter(|(k, _)| *k != i).filter_map(|(_, t)| t.offset);
+        let o = own.chain(others).chain([0.0]).find(|&o| fits(o)).unwrap_or(start - media);
+        self.tracks[i].offset = Some(o);
+        o
+    }
+
     /// Queue the append of fetch `id`, with its representation's timestamp
     /// offset and its period's span as the append window.
     /// A placed segment (see [`Representation::placed`]) goes at its start.
     fn append(&mut self, track: usize, id: FetchId, rep: Option<RepRef>) {
         let r = rep.and_then(|r| self.rep(r));
-        let placed = r.is_some_and(|r| r.placed);
-        let placed_at = self.tracks[track].placed_at.iter().find(|(k, ..)| *k == id);
-        let start = placed_at.map(|(_, t, _)| *t);
-        let ts_segment = placed_at.zip(r.filter(|r| r.transmux)).map(|((.., n), r)| TsSegment { number: *n, discontinuity: r.discontinuities.contains(n) });
-        let offset = match (placed, start) {
-            (true, Some(t)) => t,
-            _ => r.map_or(0.0, |r| r.timestamp_offset),
+        let placement = self.tracks[track].placed_at.iter().find(|(k, ..)| *k == id).map(|(_, p)| *p);
+        let ts_segment =
+            placement.zip(r.filter(|r| r.transmux)).map(|(p, r)| TsSegment { number: p.number, discontinuity: r.discontinuities.contains(&p.number) });
+        let (offset, placed) = match placement.filter(|_| r.is_some_and(|r| r.placed)) {
+            // Its own timestamps, moved by the offset read off the media.
+            Some(Placement { offset: Some(o), .. }) => (o, false),
+            Some(Placement { start, .. }) => (start, true),
+            None => (r.map_or(0.0, |r| r.timestamp_offset), false),
         };
         let window =
             rep.and_then(|r| self.manifest.as_ref()?.periods.get(r.period)).map_or((0.0, f64::INFINITY), |p| (p.start, p.end().unwrap_or(f64::INFINITY)));
@@ -702,22 +754,51 @@ impl Engine {
         self.playhead.buffered.get(track).and_then(|r| r.iter().find(|(s, e)| *s <= t + 0.1 && t < *e).map(|(_, e)| e - t)).unwrap_or(0.0)
     }
 
+    /// Where every track has media again after `t`, if that is within a
+    /// jumpable gap.
+    fn gap_end(&self, t: f64) -> Option<f64> {
+        (0..self.tracks.len())
+            .filter_map(|i| self.playhead.buffered.get(i).and_then(|r| r.iter().map(|(s, _)| *s).filter(|s| *s > t).reduce(f64::min)))
+            .reduce(f64::max)
+            .filter(|s| s - t <= self.cfg.max_gap_s)
+    }
+
+    fn jump_gap(&mut self, now: f64, to: f64) {
+        let to = to + 0.01;
+        self.out.push_back(Output::Event(EngineEvent::GapJumped { from: self.playhead.time, to }));
+        self.out.push_back(Output::Seek(to));
+        self.playhead.time = to;
+        self.last_progress = Some((now, to));
+    }
+
     fn check_stall(&mut self, now: f64) {
         let ahead = (0..self.tracks.len()).map(|i| self.buffered_ahead(i)).fold(f64::INFINITY, f64::min);
         let ahead = if ahead.is_finite() { ahead } else { 0.0 };
         let stuck = !self.playhead.paused && self.last_progress.is_some_and(|(at, _)| now - at >= self.cfg.stall_ms);
-        // Gap jump: nothing buffered here, but media starts a little later.
-        if stuck || ahead < 0.1 {
+        // The live start (a segment's listed start) before the first frame
+        // (media whose first frame is presented after its first decode
+        // time): moved onto it once that segment is in, playing or not —
+        // an engine may not start at all from a hole (WebKit did not).
+        if self.start_gap.is_some() {
             let t = self.playhead.time;
-            let next_start = (0..self.tracks.len())
-                .filter_map(|i| self.playhead.buffered.get(i).and_then(|r| r.iter().map(|(s, _)| *s).filter(|s| *s > t).reduce(f64::min)))
-                .reduce(f64::max);
-            if let Some(s) = next_start.filter(|s| s - t <= self.cfg.max_gap_s && ahead < 0.1 && !self.playhead.paused) {
-                let to = s + 0.01;
-                self.out.push_back(Output::Event(EngineEvent::GapJumped { from: t, to }));
-                self.out.push_back(Output::Seek(to));
-                self.playhead.time = to;
-                self.last_progress = Some((now, to));
+            let inside = self.playhead.buffered.iter().flatten().any(|(s, e)| *s <= t && t < *e);
+            // Every track's media there is in (appended, and buffered after `t`).
+            let settled = self.tracks.iter().all(|k| k.pending_appends == 0)
+                && (0..self.tracks.len()).all(|i| self.playhead.buffered.get(i).is_some_and(|r| r.iter().any(|(_, e)| *e > t)));
+            match self.gap_end(t) {
+                _ if inside => self.start_gap = None,
+                Some(to) if settled => {
+                    self.start_gap = None;
+                    self.jump_gap(now, to);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // Gap jump: nothing buffered here, but media starts a little later.
+        if ahead < 0.1 && !self.playhead.paused {
+            if let Some(to) = self.gap_end(self.playhead.time) {
+                self.jump_gap(now, to);
                 return;
             }
         }
@@ -865,7 +946,7 @@ impl Engine {
         // Init segment first (WebM: inspected, its header locates the Cues).
         if self.tracks[i].init_of != Some(rep_ref) {
             if let Some(init) = rep.init.clone() {
-                let inspect = matches!(&rep.addressing, Addressing::Indexed(x) if x.container == Container::WebM);
+                let inspect = matches!(&rep.addressing, Addressing::Indexed(x) if x.container == Container::WebM) || (rep.placed && !rep.transmux);
                 self.start(i, InFlight::new(Purpose::Init, rep_ref, init.url, init.range, None, inspect));
                 return;
             }
@@ -899,7 +980,8 @@ impl Engine {
                 }
                 // A range ending at u64::MAX runs to the end of the file.
                 let span = Some((s.start, s.start + s.duration));
-                let mut f = InFlight::new(Purpose::Media, rep_ref, s.url, s.range, span, false);
+                // Placed fMP4: its head tells where its own timeline is.
+                let mut f = InFlight::new(Purpose::Media, rep_ref, s.url, s.range, span, rep.placed && !rep.transmux);
                 f.number = s.number;
                 self.start(i, f);
             }
@@ -919,6 +1001,11 @@ impl Engine {
         self.tracks[i].inflight = Some(f);
     }
 }
+
+/// How far (s) a placed fMP4 segment may land from its listed start and
+/// keep the offset in use: more than `EXTINF` rounding adds up to, less
+/// than a timeline jump at a discontinuity usually is.
+const PLACE_TOLERANCE: f64 = 0.5;
 
 /// The segment that holds `t` (or the first after it).
 fn find_segment(list: &[Segment], t: f64) -> Option<Segment> {

@@ -156,15 +156,6 @@ for (const [name, source] of [
       const ok = await canPlay(['video/webm; codecs="vp9"', 'audio/webm; codecs="opus"']);
       if (!ok) return t.skip(`${ENGINE}: MediaSource.isTypeSupported says no to VP9/Opus WebM`);
     }
-    // WebKitGTK 2.50 under WebDriver: HLS with a separate audio rendition
-    // stayed at HAVE_METADATA in one run, hung the WebDriver session in
-    // another, and buffered with a 125 ms gap between the first segments in
-    // a third (README "Engines": not diagnosed). DASH with separate audio plays.
-    // WebKitGTK: HLS (appended in sequence mode) stayed at HAVE_METADATA at
-    // 0 s in 2 of 8 runs of the muxed stream — buffered 0–1.917 and
-    // 2.042–12 s, a hole at the segment boundary —, and more often with a
-    // separate audio rendition (not diagnosed further; README "Engines").
-    if (ENGINE === "webkit" && /hls|shaka\/master/.test(source)) return t.skip("webkit: HLS does not start reliably in WebKitGTK (stays at HAVE_METADATA in some runs; not diagnosed)");
     const page = await open(source);
     await playAndSeek(page);
     assert.deepEqual(page.problems, []);
@@ -307,10 +298,7 @@ test("a live stream published over time: starts near the edge, follows the growi
   await page.context().close();
 });
 
-test("live HLS published over time (a sliding window, not starting at media time 0): starts behind the edge, follows reloads, seeks back", async (t) => {
-  // WebKitGTK: passed once, and once stayed at HAVE_METADATA at 22.3 s (the
-  // known pitfall of media not starting at time 0; README "Engines").
-  if (ENGINE === "webkit") return t.skip("webkit: live HLS not starting at media time 0 does not start reliably in WebKitGTK (not diagnosed)");
+test("live HLS published over time (a sliding window, not starting at media time 0): starts behind the edge, follows reloads, seeks back", async () => {
   const page = await playerPage();
   await page.evaluate((url) => window.player.load({ url, kind: "hls" }), `${up.url}/m/live-hls/live.m3u8`);
   await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 12_000, "playing");

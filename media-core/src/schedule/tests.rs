@@ -652,3 +652,167 @@ fn live_hls_starts_three_targets_behind_the_edge_places_each_segment_at_its_star
     let end = 2.0 * (10.0 + refreshes as f64);
     assert_eq!(outs, vec![Output::SetDuration(end)], "a length once, no more reloads");
 }
+
+/// HLS fMP4 driven with real init and media bytes (video 90 kHz, audio
+/// 48 kHz) whose own timestamps are `media(n)` for segment `n`: the media
+/// appends as `(timestampOffset, placed)`, by segment number.
+fn hls_fmp4_appends(playlist: &str, media: &dyn Fn(u64) -> f64, seek: Option<f64>) -> Vec<(u64, f64, bool)> {
+    use crate::fmp4::{fragment, init_segment, Run, Sample, SampleEntry, Track};
+    use crate::hls::{parse_playlist, single_variant, to_manifest, LiveTimes, Playlist};
+    let url = "https://cdn.example/v.m3u8";
+    let Ok(Playlist::Media(mut m)) = parse_playlist(playlist, url) else { panic!("playlist") };
+    let tracks = [
+        Track { id: 1, timescale: 90_000, entry: SampleEntry::Avc { avcc: vec![1, 0x64, 0, 0x1e, 0xff, 0xe0, 0x01, 0x00], width: 320, height: 180 } },
+        Track { id: 2, timescale: 48_000, entry: SampleEntry::Mp4a { object_type: 0x40, config: vec![0x11, 0x90], channels: 2, sample_rate: 48_000 } },
+    ];
+    let init = init_segment(&tracks);
+    let segment = |n: u64| {
+        let t = media(n);
+        if t.is_nan() {
+            return vec![0xff; 64]; // no moof
+        }
+        let run = |track: u32, scale: f64, lead: f64| Run {
+            track,
+            base_time: ((t + lead) * scale).round() as u64,
+            samples: vec![Sample { duration: 1024, size: 4, keyframe: true, cts: 0 }],
+            data: vec![0; 4],
+        };
+        // Video a frame after the audio, as ffmpeg writes it.
+        fragment(n as u32, &[run(1, 90_000.0, 0.04), run(2, 48_000.0, 0.0)])
+    };
+    let mut times = LiveTimes::default();
+    let live = !m.endlist;
+    if live {
+        times.place(0, &mut m, 1_000_000.0);
+    }
+    let mut e = Engine::new(EngineConfig::default());
+    e.handle_manifest(1_000_000.0, to_manifest(&single_variant(url), &[Some(m)], None, live.then_some(&times)), &all);
+    let mut numbers = std::collections::HashMap::new();
+    let mut appends = Vec::new();
+    let mut at = seek;
+    for step in 0..100 {
+        let now = 1_000_000.0 + f64::from(step) * 50.0;
+        e.handle_tick(now, Playhead { time: at.unwrap_or(0.0), paused: true, buffered: vec![vec![]], display_height: None });
+        if step == 0 {
+            if let Some(t) = seek {
+                e.handle_seek(now, t);
+            }
+        }
+        while let Some(o) = e.poll_output() {
+            match o {
+                Output::Seek(t) => at = Some(t),
+                Output::Fetch { id, url, inspect, .. } => {
+                    let name = url.rsplit('/').next().unwrap_or_default();
+                    let bytes = match name.strip_prefix("seg-").and_then(|n| n.strip_suffix(".m4s")).and_then(|n| n.parse().ok()) {
+                        Some(n) => {
+                            numbers.insert(id, n);
+                            segment(n)
+                        }
+                        None => init.clone(),
+                    };
+                    e.handle_fetched(now, id, bytes.len() as u64, 10.0, inspect.then_some(&bytes[..]));
+                }
+                Output::Append { id, timestamp_offset, placed, .. } => {
+                    if let Some(n) = numbers.get(&id) {
+                        appends.push((*n, timestamp_offset, placed));
+                    }
+                    e.handle_appended(now, 0);
+                }
+                _ => {}
+            }
+        }
+    }
+    appends
+}
+
+fn hls_playlist(first: u64, count: u64, discontinuity_at: Option<u64>, endlist: bool) -> String {
+    let mut text = format!("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n#EXT-X-MAP:URI=\"init.mp4\"\n");
+    for n in first..first + count {
+        if discontinuity_at == Some(n) {
+            text.push_str("#EXT-X-DISCONTINUITY\n");
+        }
+        text.push_str(&format!("#EXTINF:2.000000,\nseg-{n}.m4s\n"));
+    }
+    if endlist {
+        text.push_str("#EXT-X-ENDLIST\n");
+    }
+    text
+}
+
+#[test]
+fn hls_fmp4_keeps_its_own_timestamps_one_offset_per_timeline() {
+    // VOD whose media is on the listed timeline, each segment 5 ms longer
+    // than its rounded EXTINF: every segment keeps its own timestamps
+    // (offset 0, segments mode), so nothing opens a hole between them —
+    // and a viewer starting at 20 s puts frames where one from 0 does.
+    let vod = hls_playlist(0, 30, None, true);
+    let longer = |n: u64| n as f64 * 2.005;
+    let from_start = hls_fmp4_appends(&vod, &longer, None);
+    assert!(from_start.len() >= 5, "{from_start:?}");
+    assert!(from_start.iter().all(|&(_, o, placed)| o == 0.0 && !placed), "{from_start:?}");
+    let from_20 = hls_fmp4_appends(&vod, &longer, Some(20.0));
+    assert_eq!(from_20.first().map(|a| a.0), Some(10), "{from_20:?}");
+    assert!(from_20.iter().all(|&(_, o, placed)| o == 0.0 && !placed), "{from_20:?}");
+
+    // A recording from 1000 s (media time) listed from 0: one offset.
+    let late = hls_fmp4_appends(&vod, &|n| 1000.0 + longer(n), None);
+    assert!(late.len() >= 5, "{late:?}");
+    assert!(late.iter().all(|&(_, o, placed)| o == -1000.0 && !placed), "{late:?}");
+
+    // A discontinuity at segment 3: the media restarts at 0 there, and
+    // from there on it is offset to its listed start (6 s).
+    let cut = hls_playlist(0, 30, Some(3), true);
+    let restarts = hls_fmp4_appends(&cut, &|n| if n < 3 { 1000.0 + longer(n) } else { longer(n - 3) }, None);
+    let offsets: Vec<(u64, f64)> = restarts.iter().map(|&(n, o, _)| (n, o)).take(5).collect();
+    assert_eq!(offsets, vec![(0, -1000.0), (1, -1000.0), (2, -1000.0), (3, 6.0), (4, 6.0)], "{restarts:?}");
+
+    // Segments whose start cannot be read go at their listed starts in
+    // sequence mode, as before.
+    let garbage = hls_fmp4_appends(&vod, &|_| f64::NAN, None);
+    assert!(garbage.iter().all(|&(n, o, placed)| placed && o == n as f64 * 2.0), "{garbage:?}");
+}
+
+#[test]
+fn a_live_start_before_the_first_frame_moves_onto_it_even_paused_and_only_once() {
+    let mpd = r#"<MPD type="dynamic" availabilityStartTime="1970-01-01T00:16:40Z" minimumUpdatePeriod="PT4S" suggestedPresentationDelay="PT6S" timeShiftBufferDepth="PT60S"><Period start="PT0S">
+      <AdaptationSet contentType="video" mimeType="video/mp4"><SegmentTemplate timescale="1" duration="2" startNumber="1" media="v/$Number$.m4s" initialization="v/init.mp4"/>
+        <Representation id="240" bandwidth="400000" codecs="avc1.4d401e" height="240"/></AdaptationSet></Period></MPD>"#;
+    let start = |buffered: Vec<(f64, f64)>, seek_elsewhere: bool| {
+        let mut e = Engine::new(EngineConfig::default());
+        e.handle_manifest(1_100_000.0, crate::mpd::parse(mpd, "https://cdn.example/live/manifest.mpd").expect("mpd"), &all);
+        let mut jumps = Vec::new();
+        let mut at = 94.0;
+        if seek_elsewhere {
+            at = 80.0;
+            e.handle_seek(1_100_000.0, at);
+        }
+        for step in 0..30 {
+            let now = 1_100_000.0 + f64::from(step) * 100.0;
+            // What is appended by step 10 is buffered from then on.
+            let b = if step >= 10 { buffered.clone() } else { Vec::new() };
+            e.handle_tick(now, Playhead { time: at, paused: true, buffered: vec![b], display_height: None });
+            while let Some(o) = e.poll_output() {
+                match o {
+                    Output::Fetch { id, .. } => e.handle_fetched(now, id, 10_000, 20.0, None),
+                    Output::Append { .. } => e.handle_appended(now, 0),
+                    Output::Seek(t) if step > 0 => {
+                        jumps.push(t);
+                        at = t;
+                        e.handle_seek(now, t);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        jumps
+    };
+    // The element sits at 94 s (a segment's listed start), paused (an
+    // engine that cannot start there never plays): moved to the first frame.
+    let jumps = start(vec![(94.117, 100.0)], false);
+    assert!(jumps.len() == 1 && (jumps[0] - 94.127).abs() < 1e-9, "{jumps:?}");
+    // On media already: nothing. A hole longer than a gap: nothing.
+    assert_eq!(start(vec![(93.9, 100.0)], false), Vec::<f64>::new());
+    assert_eq!(start(vec![(95.0, 100.0)], false), Vec::<f64>::new());
+    // The viewer (or the room) sought elsewhere first: that position stands.
+    assert_eq!(start(vec![(80.05, 100.0)], true), Vec::<f64>::new());
+}

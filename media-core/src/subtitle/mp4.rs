@@ -28,6 +28,7 @@
 //! fixed box hierarchy; a malformed sample is skipped.
 
 use super::{ttml, vtt, Collector, Cue, SubtitleError, MAX_INPUT};
+use crate::mp4box::{boxes, child, decode_time, path, timescale, track_id, traf_track_id, Cursor};
 
 /// The sample entry of a text track.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,11 +59,8 @@ pub fn parse_init(init: &[u8]) -> Result<TextTrack, SubtitleError> {
             Some(b"stpp") => TextKind::Stpp,
             _ => continue,
         };
-        let track_id = child(trak.body, b"tkhd").and_then(|t| Cursor::new(t).full_box().and_then(|(v, c)| c.skip(if v == 1 { 16 } else { 8 })?.u32()));
-        let track_id = track_id.ok_or(SubtitleError::BadBox("text track without a tkhd box"))?;
-        let timescale =
-            path(trak.body, &[b"mdia", b"mdhd"]).and_then(|m| Cursor::new(m).full_box().and_then(|(v, c)| c.skip(if v == 1 { 16 } else { 8 })?.u32()));
-        let timescale = timescale.ok_or(SubtitleError::BadBox("text track without an mdhd box"))?;
+        let track_id = track_id(trak.body).ok_or(SubtitleError::BadBox("text track without a tkhd box"))?;
+        let timescale = timescale(trak.body).ok_or(SubtitleError::BadBox("text track without an mdhd box"))?;
         if timescale == 0 {
             return Err(SubtitleError::BadBox("text track timescale is 0"));
         }
@@ -94,106 +92,6 @@ pub fn parse_fragment(track: &TextTrack, fragment: &[u8]) -> Result<Vec<Cue>, Su
     Ok(reader.out.cues)
 }
 
-/// A box: its type, where it starts in the buffer walked, its payload.
-struct Mp4Box<'a> {
-    kind: [u8; 4],
-    start: usize,
-    body: &'a [u8],
-}
-
-/// The boxes of a buffer in order; ends at the first one that does not fit.
-struct Boxes<'a> {
-    rest: &'a [u8],
-    /// Where `rest` starts in the buffer.
-    at: usize,
-}
-
-fn boxes(buf: &[u8]) -> Boxes<'_> {
-    Boxes { rest: buf, at: 0 }
-}
-
-impl<'a> Iterator for Boxes<'a> {
-    type Item = Mp4Box<'a>;
-
-    fn next(&mut self) -> Option<Mp4Box<'a>> {
-        let mut c = Cursor::new(self.rest);
-        let size = c.u32()?;
-        let kind = c.fourcc()?;
-        let size = match size {
-            0 => Some(self.rest.len()),
-            1 => c.u64().and_then(|s| usize::try_from(s).ok()),
-            n => usize::try_from(n).ok(),
-        };
-        let Some((size, body)) = size.and_then(|size| Some((size, self.rest.get(c.at..size)?))) else {
-            self.rest = &[];
-            return None;
-        };
-        let start = self.at;
-        self.rest = self.rest.get(size..).unwrap_or(&[]);
-        self.at = start.saturating_add(size);
-        Some(Mp4Box { kind, start, body })
-    }
-}
-
-/// The payload of the first `kind` box among `boxes`.
-fn child<'a>(buf: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
-    boxes(buf).find(|b| &b.kind == kind).map(|b| b.body)
-}
-
-fn path<'a>(mut buf: &'a [u8], kinds: &[&[u8; 4]]) -> Option<&'a [u8]> {
-    for kind in kinds {
-        buf = child(buf, kind)?;
-    }
-    Some(buf)
-}
-
-/// Big-endian fields read off a slice, `None` past its end.
-#[derive(Clone, Copy)]
-struct Cursor<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn new(b: &'a [u8]) -> Cursor<'a> {
-        Cursor { b, at: 0 }
-    }
-
-    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
-        let end = self.at.checked_add(N)?;
-        let bytes = self.b.get(self.at..end)?.try_into().ok()?;
-        self.at = end;
-        Some(bytes)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        self.take().map(u32::from_be_bytes)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        self.take().map(u64::from_be_bytes)
-    }
-
-    fn fourcc(&mut self) -> Option<[u8; 4]> {
-        self.take()
-    }
-
-    fn skip(mut self, n: usize) -> Option<Cursor<'a>> {
-        self.at = self.at.checked_add(n).filter(|&e| e <= self.b.len())?;
-        Some(self)
-    }
-
-    /// A full box header: the version, and the cursor past the flags.
-    fn full_box(mut self) -> Option<(u8, Cursor<'a>)> {
-        let [version, ..] = self.take::<4>()?;
-        Some((version, self))
-    }
-
-    fn remaining(&self) -> usize {
-        self.b.len().saturating_sub(self.at)
-    }
-}
-
 /// A `wvtt` cue pushed from this fragment that a later sample may carry on.
 struct Carried {
     index: usize,
@@ -221,9 +119,8 @@ struct Defaults {
 
 impl Samples<'_> {
     fn moof(&mut self, moof_start: usize, moof: &[u8]) {
-        let tfhd_id = |traf: &[u8]| child(traf, b"tfhd").and_then(|t| Cursor::new(t).skip(4)?.u32());
         let trafs = || boxes(moof).filter(|b| &b.kind == b"traf");
-        let traf = trafs().find(|t| tfhd_id(t.body) == Some(self.track.track_id));
+        let traf = trafs().find(|t| traf_track_id(t.body) == Some(self.track.track_id));
         let traf = traf.or_else(|| if trafs().count() == 1 { trafs().next() } else { None });
         if let Some(traf) = traf {
             self.traf(moof_start, traf.body);
@@ -253,16 +150,7 @@ impl Samples<'_> {
             Some((base, d))
         })();
         let Some((base, defaults)) = header else { return self.out.skip() };
-        let mut time: u64 = child(traf, b"tfdt")
-            .and_then(|t| {
-                let (version, mut c) = Cursor::new(t).full_box()?;
-                if version == 1 {
-                    c.u64()
-                } else {
-                    c.u32().map(u64::from)
-                }
-            })
-            .unwrap_or(0);
+        let mut time: u64 = decode_time(traf).unwrap_or(0);
         let mut data_at = base;
         for trun in boxes(traf).filter(|b| &b.kind == b"trun") {
             if !self.out.open() {

@@ -17,7 +17,7 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Interval;
 use js_sys::{ArrayBuffer, Uint8Array};
 use media_core::mpd;
-use media_core::schedule::{Engine, EngineConfig, EngineEvent, FetchId, Output, Playhead, TsSegment};
+use media_core::schedule::{Engine, EngineConfig, EngineEvent, FetchId, Output, Playhead, Purpose, TsSegment};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
@@ -328,7 +328,9 @@ fn ranges(sb: &SourceBuffer) -> Vec<(f64, f64)> {
 
 fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
     match out {
-        Output::Fetch { id, track: _, url, range, purpose: _, inspect } => {
+        Output::Fetch { id, track: _, url, range, purpose, inspect } => {
+            // (Of a media segment the engine reads only the head.)
+            let head = if purpose == Purpose::Media { media_core::frag_start::HEAD_BYTES as u32 } else { u32::MAX };
             if !s.scope.allows(&url, Some(&mut s.outbox)) {
                 s.engine.handle_fetch_failed(wall_ms(), id, None);
                 return;
@@ -348,7 +350,7 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
                     match result {
                         Ok(buf) => {
                             let len = buf.byte_length() as u64;
-                            let data = inspect.then(|| Uint8Array::new(&buf).to_vec());
+                            let data = inspect.then(|| Uint8Array::new_with_byte_offset_and_length(&buf, 0, buf.byte_length().min(head)).to_vec());
                             s.bytes.insert(id, buf);
                             s.engine.handle_fetched(wall_ms(), id, len, took, data.as_deref());
                         }
