@@ -1,6 +1,7 @@
 //! Any bytes as a subtitle file (each format, sniffed or named), a WebVTT
 //! segment, a TTML document, and an fMP4 text init + fragment: errors or
-//! cues, never a panic, and every cue within the bounds.
+//! cues, never a panic, and every cue within the bounds. The same init +
+//! fragment through `frag_start` (the same box walk): a finite start or none.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -37,6 +38,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // fMP4 text: the input split into an init segment and a fragment.
     let (init, fragment) = rest.split_at(usize::from(first).min(rest.len()) * rest.len() / 255);
+    let scales = media_core::frag_start::timescales(init);
+    if let Some(t) = media_core::frag_start::start(&scales, fragment) {
+        assert!(t.is_finite() && t >= 0.0, "{t}");
+    }
     if let Ok(track) = mp4::parse_init(init) {
         if let Ok(cues) = mp4::parse_fragment(&track, fragment) {
             check(&cues);
