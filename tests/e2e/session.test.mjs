@@ -1,14 +1,11 @@
-// engines: chromium firefox
+// engines: chromium firefox webkit
 // The room session in real headless browsers against the real worker:
 // three pages in a room, a late joiner, a reload, a cut socket (a TCP proxy
 // that drops it), autoplay refused and a suspended AudioContext (a browser
 // launched without the autoplay allowance), a quality switch and starved
-// timers during playback. In Firefox too: the late joiner and reload, the
-// cut socket and the quality switch; the rest needs what only Chromium's
-// driver gives (each test says what, where it is skipped). Not in WebKit
-// yet: tried on 2026-12-04, all three failed (the late joiner 1.86 s ahead
-// by currentTime, the cut socket not reconnected within 12 s, the quality
-// switch's WebDriver session hung) — not diagnosed; README "Engines".
+// timers during playback. In Firefox and WebKit too: the late joiner and
+// reload, the cut socket and the quality switch; the rest needs what only
+// Chromium's driver gives (each test says what, where it is skipped).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -46,8 +43,10 @@ async function openRoom(url, b = browser) {
 const member = (page) => page.evaluate(() => window.watchTogether.member);
 // How close and how soon a late joiner must be: Firefox reads its position
 // in 41 ms steps and, three pages on 2 busy cores, was once 256 ms off
-// after 8 s (late join idle in `bench sync` F: 4–5 s).
-const [JOIN_S, JOIN_MS] = ENGINE === "firefox" ? [0.1, 20_000] : [0.05, 8_000];
+// after 8 s (late join idle in `bench sync` F: 4–5 s); three WebKit pages
+// (software rendering) starve 2 busy cores: once 390 ms off after 8 s
+// (1.1–1.3 s to within 50 ms otherwise).
+const [JOIN_S, JOIN_MS] = ENGINE === "chromium" ? [0.05, 8_000] : [0.1, 20_000];
 const stats = (page) => page.evaluate(() => window.watchTogether.session.stats);
 
 test("three pages: a late joiner converges; a reload keeps the member's identity", async () => {
@@ -216,9 +215,19 @@ test("a quality switch during playback keeps the room in sync", async () => {
   await play(a);
   await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 10_000, "B playing");
   for (const q of ["2", "0"]) {
+    // The ladder is 20 s: a switch late in it goes back to 2 s first
+    // (on 2 busy cores a WebKit page once reached the end before the second).
+    if ((await readVideo(a)).t > 8) {
+      await a.fill("#seek-to", "2");
+      await a.click("#seek");
+      await waitFor(b, () => document.getElementById("video").currentTime < 6, null, 10_000, "B back at 2 s");
+      await converge(a, b, 0.1, 15_000, "in sync after the seek back");
+    }
+    const switched = Date.now();
     await pickQuality(b, q);
     await waitFor(b, (want) => document.querySelector("wt-player").shadowRoot.getElementById("quality").dataset.playing === want, q, 6_000, `B fetching quality ${q}`);
-    await converge(a, b, 0.1, 15_000, `in sync after switching to ${q}`);
+    const took = await converge(a, b, 0.1, 15_000, `in sync after switching to ${q}`);
+    console.log(`    quality ${q}: fetching after ${Date.now() - switched - took} ms, in sync ${took} ms later`);
   }
   const s = await stats(b);
   assert.ok(s.seekCorrections <= 2, `no seek storm around the switches: ${JSON.stringify(s)}`);
