@@ -272,6 +272,9 @@ pub struct Client {
     pending: Option<(u64, Millis)>,
     /// A pause we issued, not yet seen as an event.
     our_pause_until: Option<Millis>,
+    /// A play we issued, not yet seen as an event (the shell may first
+    /// await the AudioContext: its play can land after the room paused).
+    our_play_until: Option<Millis>,
     /// Local time a scheduled start should begin.
     start_at: Option<Millis>,
     next_tick: Option<Millis>,
@@ -313,6 +316,7 @@ impl Client {
             next_command: 1,
             pending: None,
             our_pause_until: None,
+            our_play_until: None,
             start_at: None,
             next_tick: None,
             rng: Rng::new(seed),
@@ -654,8 +658,15 @@ impl Client {
         let Some(server_now) = self.server_now(now) else { return };
         let pb = room.playback;
         let command = match event {
-            MediaEvent::Play if !pb.playing => Some(Command::Play { position: Some(self.position(now, obs)) }),
+            MediaEvent::Play => {
+                // Ours, landing late (the room paused meanwhile): not the
+                // viewer's; the next enforcement pauses it again.
+                let ours = self.our_play_until.take().is_some_and(|t| now <= t);
+                (!pb.playing && !ours).then(|| Command::Play { position: Some(self.position(now, obs)) })
+            }
             MediaEvent::Pause => {
+                // (A play of ours still on its way was aborted by it.)
+                self.our_play_until = None;
                 let ours = self.our_pause_until.is_some_and(|t| now <= t);
                 self.our_pause_until = None;
                 let armed = pb.playing && server_now < pb.t_ref;
@@ -671,7 +682,6 @@ impl Client {
                     ((obs.current_time - expected).abs() > self.cfg.seek_echo_tolerance).then_some(Command::Seek { position: obs.current_time })
                 }
             }
-            _ => None,
         };
         if let Some(command) = command {
             self.handle_user_command(now, command);
@@ -850,6 +860,7 @@ impl Client {
                 let target = self.drift.seek_target(expected, pb.rate);
                 self.seek(now, target);
             }
+            self.our_play_until = Some(now + 3_000.0);
             self.media(MediaAction::Play);
             return;
         }

@@ -417,13 +417,17 @@ impl DriftController {
     }
 
     /// The element finished seeking. Returns true if it was the seek we
-    /// issued (its echo), learning how long it took.
+    /// issued (its echo), learning how long it took. One that lands far
+    /// from our target while ours is in flight is taken as ours too, not
+    /// learned from: a WebKit element once read 11 s past the target at its
+    /// `seeked`, and reading that as the viewer's seek moved the whole room
+    /// there; the client enforces the room's position after it instead
+    /// (a viewer's own seek in those few hundred ms is lost, and made again).
     pub fn handle_seeked(&mut self, now: Millis, position: f64) -> bool {
-        let Some(seek) = self.seek_in_flight else { return false };
+        let Some(seek) = self.seek_in_flight.take() else { return false };
         if (position - seek.target).abs() > 0.25 {
-            return false;
+            return true;
         }
-        self.seek_in_flight = None;
         self.judge_seek = Some(seek);
         if self.cfg.learn_landing && seek.teaches {
             // A first guess; where playback is then found corrects it.
@@ -804,6 +808,16 @@ mod tests {
         assert!(d.handle_seeked(400.0, 30.15));
         assert!((d.seek_landing_ms() - 250.0).abs() < 1e-9);
         assert!(!d.handle_seeked(500.0, 12.0), "a seek we did not issue is not ours");
+    }
+
+    #[test]
+    fn a_seek_of_ours_landing_far_off_is_ours_and_teaches_nothing() {
+        let mut d = DriftController::new(DriftConfig::default());
+        assert_eq!(d.decide(0.0, playing(30.0, 10.0)), Decision::Seek(30.15));
+        let learned = d.seek_landing_ms();
+        assert!(d.handle_seeked(400.0, 41.3), "ours, read 11 s off (WebKit once did)");
+        assert_eq!(d.seek_landing_ms(), learned, "nothing learned from it");
+        assert!(!d.handle_seeked(500.0, 41.3), "the next seeked is not ours any more");
     }
 
     /// A late joiner's start: the element was seeked ahead by the landing

@@ -116,6 +116,10 @@ pub struct PeerProfile {
     pub speed: f64,
     /// An edge time endpoint the client probes besides the room (none: the room's pings alone).
     pub edge: Option<EdgeProfile>,
+    /// How long the client's `play()` takes to reach the element (the
+    /// shell first awaits its AudioContext's resume); a pause meanwhile
+    /// does not cancel it. 0: at once.
+    pub play_ms: Millis,
 }
 
 impl PeerProfile {
@@ -136,6 +140,7 @@ impl PeerProfile {
             player: PlayerModel::Element,
             speed: 1.0,
             edge: None,
+            play_ms: 0.0,
         }
     }
 
@@ -173,6 +178,8 @@ pub struct Element {
     pub fit: PictureFit,
     /// The peer's local time at the end of the last step.
     pub local: Millis,
+    /// A `play()` on its way to the element (see [`PeerProfile::play_ms`]): lands at this local time.
+    pub play_at: Option<Millis>,
 }
 
 /// Frames per second of the simulated picture (the bench's asset: 24).
@@ -195,6 +202,7 @@ impl Element {
             played_ms: 0.0,
             fit: PictureFit::new(),
             local: 0.0,
+            play_at: None,
         }
     }
 
@@ -511,6 +519,9 @@ impl Sim {
         let p = &mut self.peers[i];
         let e = &mut p.element;
         match a {
+            MediaAction::Play if e.paused && !by_user && p.profile.play_ms > 0.0 => {
+                e.play_at.get_or_insert(local + p.profile.play_ms);
+            }
             MediaAction::Play if e.paused => {
                 e.paused = false;
                 e.ended = false;
@@ -643,6 +654,14 @@ impl Sim {
             // The element.
             let e = &mut p.element;
             e.local = local;
+            if e.play_at.is_some_and(|at| local >= at) {
+                e.play_at = None;
+                if e.paused {
+                    e.paused = false;
+                    e.ended = false;
+                    e.events.push(MediaEvent::Play);
+                }
+            }
             if let Some((at, t)) = e.seeking {
                 if local >= at {
                     e.position = t;

@@ -15,7 +15,14 @@ export const withBrowser = (extraArgs = [], opts = {}) => fixture(() => launch(e
 
 /** A new page that records console errors and uncaught exceptions. */
 export async function newPage(browser) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  // WebKit's pages are smaller: on Xvfb, without a GPU, a 1280×800 WebKit
+  // page playing a video took 0.67–0.73 of a core, a 640×400 one 0.20
+  // (2026-12-05, two runs each), and three or four WebKit pages starved 2
+  // cores. (Compositing mode off took 0.27 at 1280×800 but starved
+  // requestVideoFrameCallback — 68 frames a minute over four pages — which
+  // the player reads WebKit's position by.)
+  const viewport = browser.engine === "webkit" ? { width: 640, height: 400 } : { width: 1280, height: 800 };
+  const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   // A navigation may take longer than Playwright's 30 s on 2 busy cores
   // (a Firefox room page once did); a test's own waits still bound the rest.

@@ -169,11 +169,7 @@ class WebKitContext {
     if (this.#page) throw new Error("webkit: one page per context");
     const { Builder } = await import("selenium-webdriver");
     const port = await freePort();
-    // (PulseAudio stalls WebKit: none.) Compositing mode off: on Xvfb,
-    // without a GPU, a 1280×800 page playing a video took 0.67–0.73 of a
-    // core composited and 0.27 not (measured 2026-12-05, two runs each), so
-    // three or four WebKit pages no longer starve this 2-core machine.
-    const env = { ...process.env, DISPLAY: await this.#browser.display(), PULSE_SERVER: "unix:/nonexistent", WEBKIT_DISABLE_COMPOSITING_MODE: "1" };
+    const env = { ...process.env, DISPLAY: await this.#browser.display(), PULSE_SERVER: "unix:/nonexistent" }; // (PulseAudio stalls WebKit: none)
     this.#proc = spawn("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
     this.#untrack = track(this.#proc.pid);
     let err = "";

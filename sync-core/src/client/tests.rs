@@ -441,3 +441,25 @@ fn a_failing_edge_leaves_the_room_pings_in_charge() {
     let (a, b) = (drift_p95(&mut sim, 30_000.0), drift_p95(&mut room_only, 30_000.0));
     assert!((a - b).abs() < 0.5, "in sync as well as the room's pings allow: {a:.1} vs {b:.1} ms");
 }
+
+#[test]
+fn our_play_landing_after_the_room_paused_is_not_read_as_the_viewers() {
+    // Peer 1's play() reaches its element 1.5 s late (its shell first
+    // awaits the AudioContext, as WebKit's did), and a pause does not
+    // cancel it. Peer 0 pauses while that play is on its way: it lands in
+    // a paused room, and must not start the room again.
+    let mut profiles = profiles(21, 2, true);
+    profiles[1].play_ms = 1_500.0;
+    let mut sim = Sim::new(21, profiles);
+    sim.connect(0);
+    sim.connect(1);
+    sim.run(2_000.0);
+    play(&mut sim, 0, 10.0);
+    assert!(sim.run_until(3_000.0, |s| s.peers[1].element.play_at.is_some()).is_some(), "peer 1's play on its way");
+    sim.user(0, MediaAction::Pause);
+    sim.run(4_000.0);
+    let st = sim.room.state();
+    assert!(!st.playback.playing, "the room stays paused: {:?}", st.playback);
+    assert!(sim.peers.iter().all(|p| p.element.paused), "both elements paused");
+    assert!(sim.converged(0.02), "drift {:.3}", sim.max_drift());
+}
