@@ -165,10 +165,12 @@ pub struct Representation {
     pub base_urls: Vec<String>,
     /// Add to media timestamps to get presentation time (MSE `timestampOffset`).
     pub timestamp_offset: f64,
-    /// The media's own timestamps are not on the presentation timeline
-    /// (HLS: a live window, or a recording that does not start at 0): each
-    /// segment is placed at its listed start instead (MSE "sequence" mode,
-    /// `timestampOffset` = the segment's start).
+    /// The media's own timestamps may not be on the presentation timeline
+    /// (HLS: a live window, or a recording that does not start at 0): a
+    /// segment is placed at its listed start — fMP4 by one
+    /// `timestampOffset` per timeline read off its `tfdt` (see the
+    /// engine's `place`), MPEG-TS by the transmuxer, and a segment whose
+    /// start cannot be read in MSE "sequence" mode at that start.
     pub placed: bool,
     /// MPEG-TS segments (HLS): the shell transmuxes each to fMP4
     /// ([`crate::transmux`]) before appending; there is no init segment to fetch.

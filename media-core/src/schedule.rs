@@ -781,7 +781,8 @@ impl Engine {
         // an engine may not start at all from a hole (WebKit did not).
         if self.start_gap.is_some() {
             let t = self.playhead.time;
-            let inside = self.playhead.buffered.iter().flatten().any(|(s, e)| *s <= t && t < *e);
+            // (On media in every track: audio may begin right at `t` and video a frame later.)
+            let inside = (0..self.tracks.len()).all(|i| self.playhead.buffered.get(i).is_some_and(|r| r.iter().any(|(s, e)| *s <= t && t < *e)));
             // Every track's media there is in (appended, and buffered after `t`).
             let settled = self.tracks.iter().all(|k| k.pending_appends == 0)
                 && (0..self.tracks.len()).all(|i| self.playhead.buffered.get(i).is_some_and(|r| r.iter().any(|(_, e)| *e > t)));
@@ -1003,9 +1004,11 @@ impl Engine {
 }
 
 /// How far (s) a placed fMP4 segment may land from its listed start and
-/// keep the offset in use: more than `EXTINF` rounding adds up to, less
-/// than a timeline jump at a discontinuity usually is.
-const PLACE_TOLERANCE: f64 = 0.5;
+/// keep the offset in use: more than `EXTINF` rounding usually adds up to,
+/// less than a timeline jump at a discontinuity usually is, and half the
+/// largest gap jumped (`max_gap_s`), so that where rounding does add up
+/// past it, the hole or overlap a new offset leaves is jumped or small.
+const PLACE_TOLERANCE: f64 = 0.25;
 
 /// The segment that holds `t` (or the first after it).
 fn find_segment(list: &[Segment], t: f64) -> Option<Segment> {

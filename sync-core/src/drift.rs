@@ -236,6 +236,11 @@ pub const RATE_JUMP_S: f64 = 0.3;
 /// How long (ms) after a rate change a jump is blamed on it.
 pub const RATE_JUMP_MS: Millis = 3_000.0;
 
+/// How long a seek of ours may take to land before a far-off `seeked` is
+/// no longer taken for it (WebKit's land within 0.5 s; 3 s is the longest
+/// the landing time is learned to).
+const STALE_SEEK_MS: Millis = 5_000.0;
+
 /// A seek the client issued, until its outcome is judged.
 #[derive(Clone, Copy, Debug)]
 struct OurSeek {
@@ -314,6 +319,7 @@ impl DriftController {
     /// The element reset itself (a new source: its rate is back to 1×).
     pub fn handle_element_reset(&mut self) {
         self.nudge_until = None;
+        self.seek_in_flight = None; // its seeked will not come
         self.forget();
         self.rate = 1.0;
         self.rate_applies = true;
@@ -423,10 +429,12 @@ impl DriftController {
     /// `seeked`, and reading that as the viewer's seek moved the whole room
     /// there; the client enforces the room's position after it instead
     /// (a viewer's own seek in those few hundred ms is lost, and made again).
+    /// One of ours issued more than [`STALE_SEEK_MS`] ago is forgotten: its
+    /// seeked never came (cut off by another seek or a load).
     pub fn handle_seeked(&mut self, now: Millis, position: f64) -> bool {
         let Some(seek) = self.seek_in_flight.take() else { return false };
         if (position - seek.target).abs() > 0.25 {
-            return true;
+            return now - seek.issued <= STALE_SEEK_MS;
         }
         self.judge_seek = Some(seek);
         if self.cfg.learn_landing && seek.teaches {
@@ -818,6 +826,13 @@ mod tests {
         assert!(d.handle_seeked(400.0, 41.3), "ours, read 11 s off (WebKit once did)");
         assert_eq!(d.seek_landing_ms(), learned, "nothing learned from it");
         assert!(!d.handle_seeked(500.0, 41.3), "the next seeked is not ours any more");
+        // One whose seeked never came is forgotten after a while.
+        assert_eq!(d.decide(1_000.0, playing(60.0, 10.0)), Decision::Seek(60.15));
+        assert!(!d.handle_seeked(7_000.0, 12.0), "a viewer's seek long after ours is theirs");
+        // And at a new element (a load), at once.
+        assert_eq!(d.decide(8_000.0, playing(90.0, 10.0)), Decision::Seek(90.15));
+        d.handle_element_reset();
+        assert!(!d.handle_seeked(8_100.0, 12.0));
     }
 
     /// A late joiner's start: the element was seeked ahead by the landing
