@@ -246,6 +246,12 @@ pub struct Segment {
 }
 
 impl Representation {
+    /// fMP4 segments placed by their `tfdt` (see `placed`): the engine
+    /// reads the init segment's timescales and each segment's start.
+    pub fn placed_fmp4(&self) -> bool {
+        self.placed && !self.transmux
+    }
+
     /// The MIME type with codecs, as `MediaSource.isTypeSupported` wants it.
     pub fn content_type(&self) -> String {
         if self.codecs.is_empty() {

@@ -263,6 +263,10 @@ struct TrackState {
     /// Placed fMP4: the `timestampOffset` taking the media's own timeline
     /// to the listed one, while it holds (see [`Engine::place`]).
     offset: Option<f64>,
+    /// A pinned quality replaces what is buffered ahead: what lies past
+    /// the first segment fetched again is removed as that fetch starts
+    /// (see [`Engine::set_quality`]).
+    replace_ahead: bool,
 }
 
 /// Where a placed segment goes: its listed start and number; and the
@@ -372,6 +376,7 @@ impl Engine {
                         ended: false,
                         failed: false,
                         pending_appends: 0,
+                        replace_ahead: false,
                         placed_at: Vec::new(),
                         timescales: Vec::new(),
                         offset: None,
@@ -489,6 +494,7 @@ impl Engine {
         t.init_of = None;
         t.pending_appends = 0;
         t.retry_at = None;
+        t.replace_ahead = false;
         t.cursor = cursor;
     }
 
@@ -510,7 +516,7 @@ impl Engine {
                 }
             }
             Purpose::Init => {
-                if let (Some(d), true) = (data, self.rep(f.rep).is_some_and(|r| r.placed && !r.transmux)) {
+                if let (Some(d), true) = (data, self.rep(f.rep).is_some_and(Representation::placed_fmp4)) {
                     self.tracks[i].timescales = crate::frag_start::timescales(d);
                 }
                 if let (Some(d), Some(Container::WebM)) = (data, self.indexed(f.rep).map(|x| x.container)) {
@@ -604,8 +610,16 @@ impl Engine {
     }
 
     /// Pin a video quality (index into [`Engine::qualities`]) or return to
-    /// auto. A pinned quality shows within a couple of seconds: video
-    /// buffered beyond `playhead + 2 s` is dropped and fetched again.
+    /// auto. A pinned quality shows within a couple of seconds: video is
+    /// fetched again from the segment at `playhead + 2 s`, which the
+    /// browser lays over what it replaces, and what is buffered past that
+    /// segment is removed.
+    ///
+    /// (Not removed from `playhead + 2 s` itself: a segment's media may
+    /// start after its listed start — B-frames: 4.083 s for a segment
+    /// listed at 4 s — and a removal inside the segment before it takes
+    /// that segment's last frames and the frames decoded after them, a
+    /// hole that nothing fills: WebKit was left with [3.875, 4.083).)
     pub fn set_quality(&mut self, index: Option<usize>) {
         self.abr.set_override(index);
         if index.is_none() {
@@ -617,7 +631,7 @@ impl Engine {
                 continue;
             }
             self.restart_track(i, keep_until);
-            self.out.push_back(Output::Remove { track: i, start: keep_until, end: f64::INFINITY });
+            self.tracks[i].replace_ahead = true;
             self.tracks[i].ended = false;
             self.end_sent = false;
         }
@@ -947,7 +961,7 @@ impl Engine {
         // Init segment first (WebM: inspected, its header locates the Cues).
         if self.tracks[i].init_of != Some(rep_ref) {
             if let Some(init) = rep.init.clone() {
-                let inspect = matches!(&rep.addressing, Addressing::Indexed(x) if x.container == Container::WebM) || (rep.placed && !rep.transmux);
+                let inspect = matches!(&rep.addressing, Addressing::Indexed(x) if x.container == Container::WebM) || rep.placed_fmp4();
                 self.start(i, InFlight::new(Purpose::Init, rep_ref, init.url, init.range, None, inspect));
                 return;
             }
@@ -981,8 +995,12 @@ impl Engine {
                 }
                 // A range ending at u64::MAX runs to the end of the file.
                 let span = Some((s.start, s.start + s.duration));
+                if std::mem::take(&mut self.tracks[i].replace_ahead) {
+                    // (Queued before this segment's append: the shell keeps the order.)
+                    self.out.push_back(Output::Remove { track: i, start: s.start + s.duration, end: f64::INFINITY });
+                }
                 // Placed fMP4: its head tells where its own timeline is.
-                let mut f = InFlight::new(Purpose::Media, rep_ref, s.url, s.range, span, rep.placed && !rep.transmux);
+                let mut f = InFlight::new(Purpose::Media, rep_ref, s.url, s.range, span, rep.placed_fmp4());
                 f.number = s.number;
                 self.start(i, f);
             }

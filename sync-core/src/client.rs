@@ -798,9 +798,15 @@ impl Client {
             _ => None,
         };
         if !self.caps.reported() && obs.moving() {
-            if let Some(picture) = obs.picture {
-                self.read_lead.handle_reading(obs.current_time, picture);
+            self.read_lead.handle_tick(now, obs.current_time, self.drift.rate(), obs.picture);
+            // `currentTime` a leap ahead of the picture (WebKitGTK through
+            // WebAudio): a rate change there makes the picture jump to it
+            // (~1 s, measured 2026-12-05), so the drift is corrected by seeks.
+            if self.read_lead.lead().is_some_and(|l| l > read_lead::LEAP_S) {
+                self.drift.handle_rate_jumps();
             }
+        } else {
+            self.read_lead.handle_not_playing();
         }
         self.stats.read_lead_ms = self.read_lead.lead_ms();
         self.stats.reads_picture = (self.stats.read_step_ms.is_some() || self.stats.read_lead_ms.is_some()) && obs.picture.is_some();

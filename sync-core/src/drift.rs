@@ -316,6 +316,14 @@ impl DriftController {
         }
     }
 
+    /// A rate change is known to make the element's position jump (its
+    /// `currentTime` leads the picture, see the client's `read_lead`):
+    /// rates are given up for seeks at once, without waiting for the two
+    /// jumps [`Self::judge_rate_jump`] would need.
+    pub fn handle_rate_jumps(&mut self) {
+        self.rate_applies = false;
+    }
+
     /// The element reset itself (a new source: its rate is back to 1×).
     pub fn handle_element_reset(&mut self) {
         self.nudge_until = None;

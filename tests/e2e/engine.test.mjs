@@ -85,20 +85,9 @@ const browser = withBrowser();
 // WebKitGTK has the counter but leaves it at 0: there, the audio tracks the element plays.
 const AUDIO_DECODED = () => { const v = document.getElementById("video"); return v.webkitAudioDecodedByteCount || (v.audioTracks ? v.audioTracks.length : 0) || (v.mozHasAudio ? 1 : 0); };
 
-/** The buffered span around the playhead `t`: [start, end], or null.
- * WebKitGTK may leave a hole of a few frames at the segment boundary where
- * a quality switch's first segment was appended (seen once in 15 runs:
- * [[0, 3.875], [4.083, 19.99]] — the old rendition's last frames before 4 s
- * removed; not diagnosed, README "Engines"): there, a hole under 0.25 s
- * behind the playhead, which played over it, joins the spans around it. */
+/** The buffered span around the playhead `t`: [start, end], or null. */
 function continuous(ranges, t) {
-  const joined = [];
-  for (const [s, e] of ranges) {
-    const last = joined.at(-1);
-    if (ENGINE === "webkit" && last && s - last[1] < 0.25 && s <= t) last[1] = e;
-    else joined.push([s, e]);
-  }
-  return joined.find(([s, e]) => s <= t && t < e) ?? null;
+  return ranges.find(([s, e]) => s <= t && t < e) ?? null;
 }
 
 /** Whether this engine's MediaSource takes every type (asked in a blank page). */

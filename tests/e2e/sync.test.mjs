@@ -65,8 +65,10 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   await explained(waitFor(a, (since) => { const t = document.getElementById("video").currentTime; return t >= 10 && t < 11 + (Date.now() - since) / 1000; }, sought, 10_000, "A at 10 s"));
   await explained(converge(a, b, 0.5, 10_000, "A within 0.5 s of B after the seek"));
   let g = await gap(a, b);
-  // From 10 s on, no further than the time since the seek (plus a second of slack).
-  if (!(g.pa >= 10 && g.pa < 11 + (Date.now() - sought) / 1000)) await explained(Promise.reject(new Error(`near 10 s: ${JSON.stringify(g)}`)));
+  // From 10 s on, no further than the time since the seek (plus a second of
+  // slack; and 0.1 s before it: a picture read just after the seek may still
+  // be the frame before 10 s, as WebKit's was, 9.979 s).
+  if (!(g.pa >= 9.9 && g.pa < 11 + (Date.now() - sought) / 1000)) await explained(Promise.reject(new Error(`near 10 s: ${JSON.stringify(g)}`)));
 
   // Pause on A: B pauses, at the same frame.
   await pause(a);

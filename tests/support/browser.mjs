@@ -1,5 +1,6 @@
 // The browser for a test file (the engine `WT_ENGINE` names, Chromium by
 // default: see engines.mjs) and the page helpers, which work on all three.
+import { afterEach } from "node:test";
 import { CHROMIUM_ARGS, ENGINE, launch as launchEngine } from "./engines.mjs";
 import { fixture } from "./stack.mjs";
 
@@ -10,8 +11,25 @@ export async function launch(extraArgs = [], opts = {}) {
   return launchEngine({ args: extraArgs, ...opts });
 }
 
-/** The file's engine (headless where it can be) for the whole test file. */
-export const withBrowser = (extraArgs = [], opts = {}) => fixture(() => launch(extraArgs, opts), (b) => b.close());
+/**
+ * The file's engine (headless where it can be) for the whole test file.
+ * The pages a test leaves open, as a failed one does, are closed after it:
+ * left playing, they would starve the tests after it (three WebKit pages
+ * load 2 cores).
+ */
+export function withBrowser(extraArgs = [], opts = {}) {
+  const browser = fixture(() => launch(extraArgs, opts), (b) => b.close());
+  afterEach(async () => {
+    let open;
+    try {
+      open = browser.contexts();
+    } catch {
+      return; // (it never started)
+    }
+    await Promise.all(open.map((c) => c.close().catch(() => {})));
+  });
+  return browser;
+}
 
 /** A new page that records console errors and uncaught exceptions. */
 export async function newPage(browser) {
@@ -73,13 +91,14 @@ function readPicture() {
 
 /**
  * Media position of `page` extrapolated to wall-clock `at` (for comparing
- * two pages): Firefox's picture, `currentTime` elsewhere. (WebKit by its
- * picture: two pages on 2 busy cores read 245 ms apart after 30 s of play
- * where by `currentTime` they converge within 10 s — not understood; its
- * frame callbacks under load are suspect. WebKit stays on `currentTime`.)
+ * two pages): the picture in Firefox and WebKit, `currentTime` in
+ * Chromium. (WebKitGTK's `currentTime`, with the element routed into
+ * WebAudio as the room's pages are, jumps ~1 s ahead of the picture
+ * about a second after each start, and both jump ~1 s at each rate
+ * change: measured 2026-12-05. The player syncs the picture there.)
  */
 export async function positionAt(page, at) {
-  const v = ENGINE === "firefox" ? await page.evaluate(readPicture) : await readVideo(page);
+  const v = ENGINE === "chromium" ? await readVideo(page) : await page.evaluate(readPicture);
   return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
 }
 

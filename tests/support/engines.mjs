@@ -14,12 +14,12 @@
 // Every process started here is in its own process group, tracked so that
 // it is stopped with the test process whatever happens.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, firefox } from "playwright-core";
 import { startXvfb } from "./headful.mjs";
-import { freePort, membersOf, sleep, track, until } from "./stack.mjs";
+import { freePort, membersOf, processes, sleep, track, until } from "./stack.mjs";
 
 export const ENGINES = ["chromium", "firefox", "webkit"];
 
@@ -131,6 +131,42 @@ function bounded(promise, what, ms = CALL_TIMEOUT) {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** CPU seconds (user + system) process `pid` has used, or null once it is gone. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (clock ticks of 10 ms)
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What a hung WebKit is doing: each process of group `pgid` (MiniBrowser,
+ * its web and network processes) with the CPU it used over 2 s and its
+ * state, e.g. "WebKitWebProcess 0.02 s/2 s S": a busy web process is a
+ * script or the engine spinning, an idle one is waiting on something.
+ */
+async function whatHangs(pgid) {
+  const mine = processes().filter((p) => p.pgrp === pgid);
+  const before = new Map(mine.map((p) => [p.pid, cpuSeconds(p.pid)]));
+  await sleep(2_000);
+  // WT_WEBKIT_GDB=dir: every thread's stack of the web process, for a closer look.
+  const dir = process.env.WT_WEBKIT_GDB;
+  for (const p of mine.filter((p) => dir && /WebKitWebProcess/.test(p.cmd))) {
+    const out = join(dir, `webkit-hang-${p.pid}-${Date.now()}.txt`);
+    await new Promise((done) => spawn("sh", ["-c", `timeout 60 gdb -p ${p.pid} -batch -ex "thread apply all bt 30" > ${out} 2>&1`], { stdio: "ignore" }).on("exit", done));
+  }
+  return mine.map((p) => {
+    const [a, b] = [before.get(p.pid), cpuSeconds(p.pid)];
+    let state = "gone";
+    try { const st = readFileSync(`/proc/${p.pid}/stat`, "utf8"); state = st.slice(st.lastIndexOf(")") + 2).split(" ")[0]; } catch {}
+    const name = p.cmd.split(" ")[0].split("/").pop();
+    return `${name} ${a != null && b != null ? (b - a).toFixed(2) : "?"} s/2 s ${state}`;
+  }).join(", ");
+}
+
 class WebKitBrowser {
   engine = "webkit";
   #contexts = new Set();
@@ -152,6 +188,9 @@ class WebKitBrowser {
   }
 
   forget(ctx) { this.#contexts.delete(ctx); }
+
+  /** The contexts open (as Playwright's `Browser.contexts`). */
+  contexts() { return [...this.#contexts]; }
 
   async close() {
     await Promise.all([...this.#contexts].map((c) => c.close()));
@@ -190,6 +229,9 @@ class WebKitContext {
     this.#page = new WebKitPage(this, this.#driver);
     return this.#page;
   }
+
+  /** What this context's processes do (for an error about a hang). */
+  whatHangs() { return this.#proc ? whatHangs(this.#proc.pid) : Promise.resolve("no processes"); }
 
   async close() {
     this.#browser.forget(this);
@@ -280,8 +322,9 @@ return (async () => {
   const r = await (${fn})(__arg);
   return [r === undefined ? null : r, window.__wtProblems ? window.__wtProblems.splice(0) : []];
 })();`;
-    const [value, problems] = await bounded(this.#driver.executeScript(script, arg === undefined ? null : arg), "evaluate").catch((e) => {
-      throw new Error(`webkit evaluate: ${e.message.split("\n")[0]}`);
+    const [value, problems] = await bounded(this.#driver.executeScript(script, arg === undefined ? null : arg), "evaluate").catch(async (e) => {
+      const hung = /took over/.test(e.message) ? ` (${await this.#context.whatHangs()})` : "";
+      throw new Error(`webkit evaluate: ${e.message.split("\n")[0]}${hung}`);
     });
     this.problems.push(...(problems ?? []));
     return value;

@@ -939,8 +939,10 @@ fn test(root: &Path, args: &[String]) -> Result {
             .filter(|p| args.get(1).is_none_or(|f| p.to_string_lossy().contains(f.as_str())))
             .collect();
         files.sort();
-        let (p, f, s) = node_test(root, &format!("target/test-results/{stage}.tap"), &files, None, tarball.as_deref())?;
+        let tap = format!("target/test-results/{stage}.tap");
+        let (p, f, s) = node_test(root, &tap, &files, None, tarball.as_deref())?;
         tally.add(stage, p, f, s);
+        tally.add_failures(stage, &std::fs::read_to_string(root.join(&tap)).unwrap_or_default());
         if stage != "e2e" {
             continue;
         }
@@ -952,8 +954,10 @@ fn test(root: &Path, args: &[String]) -> Result {
             }
             let names: Vec<String> = mine.iter().filter_map(|f| f.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
             step(&format!("stage {n}/5, again in {engine}: {}", names.join(", ")));
-            let (p, f, s) = node_test(root, &format!("target/test-results/e2e-{engine}.tap"), &mine, Some(engine), tarball.as_deref())?;
-            tally.add(&format!("e2e {engine}"), p, f, s);
+            let (tap, name) = (format!("target/test-results/e2e-{engine}.tap"), format!("e2e {engine}"));
+            let (p, f, s) = node_test(root, &tap, &mine, Some(engine), tarball.as_deref())?;
+            tally.add(&name, p, f, s);
+            tally.add_failures(&name, &std::fs::read_to_string(root.join(&tap)).unwrap_or_default());
         }
     }
     if want("fuzz") {

@@ -9,12 +9,19 @@ use crate::Result;
 #[derive(Default)]
 pub struct Tally {
     stages: Vec<(String, u64, u64, u64)>,
+    /// One line per failed test (stage, name, its error), repeated just
+    /// above the summary: a long run's log is often read from its end.
+    failures: Vec<String>,
 }
 
 impl Tally {
     pub fn add(&mut self, stage: &str, passed: u64, failed: u64, skipped: u64) {
         println!("    {stage}: {passed} passed, {failed} failed, {skipped} skipped");
         self.stages.push((stage.to_string(), passed, failed, skipped));
+    }
+    /// Failed tests of `stage`, with their errors, read off their TAP.
+    pub fn add_failures(&mut self, stage: &str, tap: &str) {
+        self.failures.extend(tap_failures(tap).into_iter().map(|f| format!("{stage}: {f}")));
     }
     pub fn passed(&self) -> u64 {
         self.stages.iter().map(|s| s.1).sum()
@@ -27,6 +34,12 @@ impl Tally {
     }
     /// The summary; its last line is the plain totals line.
     pub fn print(&self, elapsed: Duration) {
+        if !self.failures.is_empty() {
+            println!("\n==> failed tests");
+            for f in &self.failures {
+                println!("    {f}");
+            }
+        }
         println!("\n==> summary ({:.0} s)", elapsed.as_secs_f64());
         for (name, p, f, s) in &self.stages {
             let mark = if *f > 0 { "FAIL" } else { "ok  " };
@@ -81,6 +94,31 @@ pub fn parse_tap(text: &str) -> (u64, u64, u64) {
     (field("pass"), field("fail") + field("cancelled"), field("skipped") + field("todo"))
 }
 
+/// Each failed test in a TAP text: its name and the first line of its
+/// error (at most 300 characters).
+pub fn tap_failures(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(name) = line.trim_start().strip_prefix("not ok ").and_then(|r| r.split_once(" - ")).map(|(_, n)| n) else { continue };
+        let mut error = String::new();
+        while let Some(next) = lines.peek() {
+            let t = next.trim();
+            if t.starts_with("not ok ") || t.starts_with("ok ") || t.starts_with("# Subtest") {
+                break;
+            }
+            if let Some(e) = t.strip_prefix("error: ") {
+                // A multi-line error is `|-` followed by its lines.
+                error = if e.starts_with('|') { lines.clone().nth(1).map(str::trim).unwrap_or_default().to_string() } else { e.trim_matches('\'').to_string() };
+            }
+            lines.next();
+        }
+        let error: String = error.chars().take(300).collect();
+        out.push(if error.is_empty() { name.to_string() } else { format!("{name}: {error}") });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +133,11 @@ mod tests {
     fn tap_totals_are_read() {
         let tap = "TAP version 13\nok 1 - a\n# tests 5\n# pass 3\n# fail 1\n# cancelled 1\n# skipped 0\n# todo 0\n";
         assert_eq!(parse_tap(tap), (3, 2, 0));
+    }
+
+    #[test]
+    fn failed_tests_are_named_with_their_errors() {
+        let tap = "TAP version 13\n# Subtest: a\nok 1 - a\n  ---\n  duration_ms: 1\n  ...\n# Subtest: b\nnot ok 2 - b\n  ---\n  error: 'webkit evaluate: took over 30000 ms'\n  code: 'ERR_TEST_FAILURE'\n  ...\nnot ok 3 - c\n  ---\n  error: |-\n    joined with media loaded (within 15000 ms)\n    more\n  ...\n";
+        assert_eq!(tap_failures(tap), ["b: webkit evaluate: took over 30000 ms", "c: joined with media loaded (within 15000 ms)"]);
     }
 }

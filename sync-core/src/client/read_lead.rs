@@ -34,6 +34,10 @@ pub struct ReadLead {
     agreeing: u32,
     /// A first disagreement, not yet believed.
     doubt: Option<f64>,
+    /// The last `currentTime` read while playing: (when, it, at rate).
+    last: Option<(f64, f64, f64)>,
+    /// The element has shown a picture to compare with (it has the API).
+    pictured: bool,
 }
 
 impl ReadLead {
@@ -41,8 +45,39 @@ impl ReadLead {
         ReadLead::default()
     }
 
+    /// Every reading at `now` (ms) while playing at `rate`: `currentTime`,
+    /// and the picture where a fresh frame gives one (see [`Self::handle_reading`]).
+    ///
+    /// Without a fresh frame, where the element has shown pictures before,
+    /// a leap of more than [`LEAP_S`] ahead of where the last reading was
+    /// carried to, with no seek between, is taken as a lead at once: the
+    /// start's leap came in a tick without a frame, was read as the
+    /// element running 1 s ahead, and the rate change that answered it
+    /// made the picture jump there (two WebKit pages, 2026-12-05). A fresh
+    /// picture later corrects the level, or, agreeing, ends it.
+    pub fn handle_tick(&mut self, now: f64, current_time: f64, rate: f64, picture: Option<f64>) {
+        let jump = self.last.map(|(at, ct, r)| current_time - (ct + (now - at).max(0.0) / 1000.0 * r));
+        self.last = Some((now, current_time, rate));
+        match picture {
+            Some(p) => self.handle_reading(current_time, p),
+            None if self.pictured && !self.leading && jump.is_some_and(|j| j > LEAP_S) => {
+                self.lead = jump.unwrap_or_default();
+                self.leading = true;
+                self.agreeing = 0;
+                self.doubt = None;
+            }
+            None => {}
+        }
+    }
+
+    /// Not playing (paused, stalled, seeking): the next reading is no leap.
+    pub fn handle_not_playing(&mut self) {
+        self.last = None;
+    }
+
     /// A reading while playing: `current_time` and the picture now (s).
     pub fn handle_reading(&mut self, current_time: f64, picture: f64) {
+        self.pictured = true;
         let d = current_time - picture;
         let doubt = self.doubt.take();
         if d.abs() > DISAGREE_S && !self.leading && d.abs() <= LEAP_S && !doubt.is_some_and(|x| (d - x).abs() < DISAGREE_S) {
@@ -55,7 +90,7 @@ impl ReadLead {
         } else if self.leading {
             self.agreeing += 1;
             if self.agreeing >= AGREE_TICKS {
-                *self = ReadLead::default();
+                *self = ReadLead { pictured: true, last: self.last, ..ReadLead::default() };
             } else {
                 self.lead = d;
             }
@@ -66,6 +101,7 @@ impl ReadLead {
     pub fn handle_seeked(&mut self) {
         self.lead = 0.0;
         self.doubt = None;
+        self.last = None;
     }
 
     /// The position (s) from a reading: the picture where `currentTime` is
@@ -127,6 +163,34 @@ mod tests {
         assert!((r.position(2.5, None, true) - 1.47).abs() < 1e-9);
         // Paused, it holds its lead (measured: 3.029 read, 2.042 shown).
         assert!((r.position(3.072, Some(2.0), false) - 2.042).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_leap_in_a_tick_without_a_frame_is_a_lead_where_frames_were_seen() {
+        // No pictures ever (no requestVideoFrameCallback): a jump is the element's own.
+        let mut bare = ReadLead::new();
+        bare.handle_tick(0.0, 1.0, 1.0, None);
+        bare.handle_tick(250.0, 2.25, 1.0, None);
+        assert_eq!(bare.lead_ms(), None);
+        // Frames seen; then, 250 ms on, currentTime is 1 s further than it
+        // should be and no fresh frame: the start's leap.
+        let mut r = ReadLead::new();
+        r.handle_tick(0.0, 1.0, 1.0, Some(0.995));
+        assert_eq!(r.lead_ms(), None);
+        r.handle_tick(250.0, 2.26, 1.0, None);
+        assert!(r.lead_ms().is_some_and(|l| (l - 1010.0).abs() < 1.0), "{:?}", r.lead_ms());
+        assert!((r.position(2.26, None, true) - 1.25).abs() < 1e-9, "read less its lead");
+        // The next fresh frame says the same level (smoothed towards 1020 ms).
+        r.handle_tick(500.0, 2.51, 1.0, Some(1.49));
+        assert!(r.lead_ms().is_some_and(|l| l > 1011.0 && l < 1020.0), "{:?}", r.lead_ms());
+        // Steady progress is no leap; after a pause neither is the first reading.
+        let mut s = ReadLead::new();
+        s.handle_tick(0.0, 1.0, 1.0, Some(1.0));
+        s.handle_tick(250.0, 1.25, 1.0, None);
+        s.handle_tick(500.0, 1.52, 1.05, None);
+        s.handle_not_playing();
+        s.handle_tick(9_000.0, 5.0, 1.0, None);
+        assert_eq!(s.lead_ms(), None);
     }
 
     #[test]
