@@ -799,14 +799,15 @@ impl Client {
         };
         if !self.caps.reported() && obs.moving() {
             self.read_lead.handle_tick(now, obs.current_time, self.drift.rate(), obs.picture);
-            // `currentTime` a leap ahead of the picture (WebKitGTK through
-            // WebAudio): a rate change there makes the picture jump to it
-            // (~1 s, measured 2026-12-05), so the drift is corrected by seeks.
-            if self.read_lead.lead().is_some_and(|l| l > read_lead::LEAP_S) {
+            // `currentTime` a leap ahead of the picture, seen against a
+            // fresh frame (WebKitGTK through WebAudio): a rate change there
+            // makes the picture jump to it (~1 s, measured 2026-12-05), so
+            // the drift is corrected by seeks.
+            if self.read_lead.leaps() {
                 self.drift.handle_rate_jumps();
             }
         } else {
-            self.read_lead.handle_not_playing();
+            self.read_lead.handle_discontinuity();
         }
         self.stats.read_lead_ms = self.read_lead.lead_ms();
         self.stats.reads_picture = (self.stats.read_step_ms.is_some() || self.stats.read_lead_ms.is_some()) && obs.picture.is_some();
@@ -917,6 +918,9 @@ impl Client {
     }
 
     fn media(&mut self, a: MediaAction) {
+        if matches!(a, MediaAction::Seek(_) | MediaAction::Load(_) | MediaAction::SetRate { .. }) {
+            self.read_lead.handle_discontinuity(); // (the element jumps, or its pace changes, by our hand)
+        }
         self.out.push_back(ClientOutput::Media(a));
     }
 

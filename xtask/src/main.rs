@@ -1016,10 +1016,13 @@ fn node_test(root: &Path, tap: &str, files: &[PathBuf], engine: Option<&str>, ta
         // stopped, and a failure, so that a hang cannot hold CI.
         let limit = std::time::Duration::from_secs(FILE_LIMIT_S);
         let status = proc::spawn_group(cmd.stdin(Stdio::null()))?.wait_until(std::time::Instant::now() + limit)?;
+        let mut text = std::fs::read_to_string(&one).unwrap_or_default();
         if status.is_none() {
-            println!("    FAIL {}: node --test still running after {FILE_LIMIT_S} s (a hung browser or driver): stopped", file.display());
+            let why = format!("{}: node --test still running after {FILE_LIMIT_S} s (a hung browser or driver): stopped", file.display());
+            println!("    FAIL {why}");
+            // (Named with the failed tests; not counted twice: the totals come from the `# fail` lines.)
+            text.push_str(&format!("not ok 0 - {why}\n"));
         }
-        let text = std::fs::read_to_string(&one).unwrap_or_default();
         let (p, f, s) = tally::parse_tap(&text);
         total = (total.0 + p, total.1 + f + u64::from(!status.is_some_and(|s| s.success()) && f == 0), total.2 + s);
         all.push_str(&text);

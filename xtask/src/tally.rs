@@ -102,16 +102,26 @@ pub fn tap_failures(text: &str) -> Vec<String> {
     while let Some(line) = lines.next() {
         let Some(name) = line.trim_start().strip_prefix("not ok ").and_then(|r| r.split_once(" - ")).map(|(_, n)| n) else { continue };
         let mut error = String::new();
+        let mut parent = false;
         while let Some(next) = lines.peek() {
             let t = next.trim();
             if t.starts_with("not ok ") || t.starts_with("ok ") || t.starts_with("# Subtest") {
                 break;
             }
             if let Some(e) = t.strip_prefix("error: ") {
-                // A multi-line error is `|-` followed by its lines.
-                error = if e.starts_with('|') { lines.clone().nth(1).map(str::trim).unwrap_or_default().to_string() } else { e.trim_matches('\'').to_string() };
+                // A multi-line error is `|-` followed by its lines; one line is quoted.
+                error = if e.starts_with('|') {
+                    lines.clone().nth(1).map(str::trim).unwrap_or_default().to_string()
+                } else {
+                    e.trim_matches(['\'', '"', '`']).to_string()
+                };
             }
+            // (A parent that failed only by its subtests: they are listed.)
+            parent |= t == "failureType: 'subtestsFailed'";
             lines.next();
+        }
+        if parent {
+            continue;
         }
         let error: String = error.chars().take(300).collect();
         out.push(if error.is_empty() { name.to_string() } else { format!("{name}: {error}") });
@@ -139,5 +149,7 @@ mod tests {
     fn failed_tests_are_named_with_their_errors() {
         let tap = "TAP version 13\n# Subtest: a\nok 1 - a\n  ---\n  duration_ms: 1\n  ...\n# Subtest: b\nnot ok 2 - b\n  ---\n  error: 'webkit evaluate: took over 30000 ms'\n  code: 'ERR_TEST_FAILURE'\n  ...\nnot ok 3 - c\n  ---\n  error: |-\n    joined with media loaded (within 15000 ms)\n    more\n  ...\n";
         assert_eq!(tap_failures(tap), ["b: webkit evaluate: took over 30000 ms", "c: joined with media loaded (within 15000 ms)"]);
+        let nested = "# Subtest: outer\n    not ok 1 - inner\n      ---\n      error: \"it's late\"\n      ...\nnot ok 1 - outer\n  ---\n  failureType: 'subtestsFailed'\n  error: '1 subtest failed'\n  ...\n";
+        assert_eq!(tap_failures(nested), ["inner: it's late"]);
     }
 }

@@ -75,10 +75,6 @@ pub struct Shared {
     reconnect_timer: Option<Timeout>,
     reconnect_attempt: u32,
     play_in_flight: bool,
-    /// Counts the pauses applied: a play awaiting the AudioContext that
-    /// finds a pause after it asked does not play (it would land after
-    /// the pause and restart the room: seen in WebKit, 2026-12-05).
-    pauses: u32,
     /// Muted by us after autoplay was refused: unmuted on the next gesture.
     auto_muted: bool,
     audio: Option<Audio>,
@@ -178,7 +174,6 @@ pub fn start(
         reconnect_timer: None,
         reconnect_attempt: 0,
         play_in_flight: false,
-        pauses: 0,
         auto_muted: false,
         audio,
         left: false,
@@ -271,7 +266,6 @@ fn pump(weak: &Weak<RefCell<Shared>>) {
                     },
                     MediaAction::Pause => {
                         play = false;
-                        s.pauses = s.pauses.wrapping_add(1);
                         s.backend.pause();
                     }
                     MediaAction::Seek(t) => s.backend.seek(t),
@@ -336,14 +330,14 @@ fn dispatch(target: &EventTarget, e: ClientEvent) {
 /// back to muted playback and tells the page it needs a gesture to unmute.
 fn request_play(weak: &Weak<RefCell<Shared>>) {
     let Some(rc) = weak.upgrade() else { return };
-    let (video, events, audio, pauses) = {
+    let (video, events, audio) = {
         let Ok(mut s) = rc.try_borrow_mut() else { return };
         let Backend::Element(e) = &s.backend else { return };
         if s.play_in_flight || !e.video().paused() {
             return;
         }
         s.play_in_flight = true;
-        (s.video.clone(), s.events.clone(), s.audio.clone(), s.pauses)
+        (s.video.clone(), s.events.clone(), s.audio.clone())
     };
     let w = weak.clone();
     spawn_local(async move {
@@ -352,9 +346,10 @@ fn request_play(weak: &Weak<RefCell<Shared>>) {
             Some(a) => !a.before_play().await,
             None => false,
         };
-        // Paused meanwhile: this play is void.
+        // The room paused meanwhile: this play is void (it would land after
+        // the pause and restart the room: seen in WebKit, 2026-12-05).
         let Some(rc) = w.upgrade() else { return };
-        let paused_since = rc.try_borrow().is_ok_and(|s| s.pauses != pauses);
+        let paused_since = rc.try_borrow().is_ok_and(|s| s.client.playback().is_some_and(|p| !p.playing));
         drop(rc);
         if paused_since {
             if let Some(rc) = w.upgrade() {

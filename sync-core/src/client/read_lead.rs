@@ -38,6 +38,8 @@ pub struct ReadLead {
     last: Option<(f64, f64, f64)>,
     /// The element has shown a picture to compare with (it has the API).
     pictured: bool,
+    /// A fresh picture confirmed a lead of more than [`LEAP_S`].
+    leaps: bool,
 }
 
 impl ReadLead {
@@ -50,18 +52,21 @@ impl ReadLead {
     ///
     /// Without a fresh frame, where the element has shown pictures before,
     /// a leap of more than [`LEAP_S`] ahead of where the last reading was
-    /// carried to, with no seek between, is taken as a lead at once: the
+    /// carried to, at the same rate and with nothing of ours between (a
+    /// seek, a load, a rate change: see [`Self::handle_discontinuity`]), is
+    /// taken as a lead at once (on the lead it had: 0 after a seek): the
     /// start's leap came in a tick without a frame, was read as the
     /// element running 1 s ahead, and the rate change that answered it
     /// made the picture jump there (two WebKit pages, 2026-12-05). A fresh
     /// picture later corrects the level, or, agreeing, ends it.
     pub fn handle_tick(&mut self, now: f64, current_time: f64, rate: f64, picture: Option<f64>) {
-        let jump = self.last.map(|(at, ct, r)| current_time - (ct + (now - at).max(0.0) / 1000.0 * r));
+        let jump = self.last.filter(|(_, _, r)| (r - rate).abs() < 1e-9).map(|(at, ct, r)| current_time - (ct + (now - at).max(0.0) / 1000.0 * r));
         self.last = Some((now, current_time, rate));
         match picture {
             Some(p) => self.handle_reading(current_time, p),
-            None if self.pictured && !self.leading && jump.is_some_and(|j| j > LEAP_S) => {
-                self.lead = jump.unwrap_or_default();
+            None if self.pictured && jump.is_some_and(|j| j > LEAP_S) => {
+                let jump = jump.unwrap_or_default();
+                self.lead = if self.leading { self.lead + jump } else { jump };
                 self.leading = true;
                 self.agreeing = 0;
                 self.doubt = None;
@@ -70,15 +75,23 @@ impl ReadLead {
         }
     }
 
-    /// Not playing (paused, stalled, seeking): the next reading is no leap.
-    pub fn handle_not_playing(&mut self) {
+    /// Not playing (paused, stalled, seeking), or a seek, load or rate
+    /// change of ours: the next reading is no leap.
+    pub fn handle_discontinuity(&mut self) {
         self.last = None;
+    }
+
+    /// A fresh picture confirmed a lead of more than [`LEAP_S`] (WebKitGTK
+    /// through WebAudio): there a rate change makes the picture jump.
+    pub fn leaps(&self) -> bool {
+        self.leaps
     }
 
     /// A reading while playing: `current_time` and the picture now (s).
     pub fn handle_reading(&mut self, current_time: f64, picture: f64) {
         self.pictured = true;
         let d = current_time - picture;
+        self.leaps |= d.abs() > LEAP_S;
         let doubt = self.doubt.take();
         if d.abs() > DISAGREE_S && !self.leading && d.abs() <= LEAP_S && !doubt.is_some_and(|x| (d - x).abs() < DISAGREE_S) {
             self.doubt = Some(d); // one reading off by a few frames may be a late frame
@@ -90,7 +103,7 @@ impl ReadLead {
         } else if self.leading {
             self.agreeing += 1;
             if self.agreeing >= AGREE_TICKS {
-                *self = ReadLead { pictured: true, last: self.last, ..ReadLead::default() };
+                *self = ReadLead { pictured: true, last: self.last, leaps: self.leaps, ..ReadLead::default() };
             } else {
                 self.lead = d;
             }
@@ -188,9 +201,27 @@ mod tests {
         s.handle_tick(0.0, 1.0, 1.0, Some(1.0));
         s.handle_tick(250.0, 1.25, 1.0, None);
         s.handle_tick(500.0, 1.52, 1.05, None);
-        s.handle_not_playing();
+        s.handle_discontinuity();
         s.handle_tick(9_000.0, 5.0, 1.0, None);
         assert_eq!(s.lead_ms(), None);
+        // A rate changed between two readings: not judged.
+        s.handle_tick(9_250.0, 5.25, 1.0, None);
+        s.handle_tick(10_250.0, 7.25, 2.0, None);
+        assert_eq!(s.lead_ms(), None);
+        assert!(!s.leaps() && r.leaps(), "only a picture confirms a leap");
+    }
+
+    #[test]
+    fn after_a_seek_the_next_leap_is_caught_without_a_frame_too() {
+        let mut r = ReadLead::new();
+        r.handle_tick(0.0, 1.0, 1.0, Some(0.99));
+        r.handle_tick(250.0, 2.28, 1.0, Some(1.24)); // the start's leap, seen
+        r.handle_seeked();
+        r.handle_discontinuity();
+        r.handle_tick(1_000.0, 20.0, 1.0, Some(20.0));
+        assert_eq!(r.position(20.0, None, true), 20.0, "after the seek, on its target");
+        r.handle_tick(1_250.0, 21.27, 1.0, None); // the next start's leap, no frame
+        assert!((r.position(21.27, None, true) - 20.25).abs() < 0.01, "read less its new lead: {:?}", r.lead_ms());
     }
 
     #[test]
