@@ -358,6 +358,7 @@ for (const profile of profiles) {
     corrective_seeks_per_minute_per_page: Number((seeks / minutes / pages.length).toFixed(2)),
     speed_trim: stats1.map((s) => s.speedTrim ?? null),
     nudges_per_minute: stats1.map((s, i) => Number(((s.rateCorrections - stats0[i].rateCorrections) / minutes).toFixed(1))),
+    rates_apply: stats1.map((s) => s.rateApplies ?? null),
     share_time_rate_not_1: Number((off / Math.max(1, total)).toFixed(3)),
     rtt_ms: stats1.map((s) => r1(s.rttMs)),
     clock_error_bound_ms: stats1.map((s) => r1(s.offsetErrorMs)),
@@ -378,7 +379,7 @@ for (const profile of profiles) {
   if (!r.all_played) console.log(`    NOT A SYNC FIGURE: a page did not play through the window (playing ${playing.map((x) => `${(x * 100).toFixed(0)} %`).join(" / ")})`);
   console.log(`    drift p50 ${r.drift_ms.p50} · p95 ${r.drift_ms.p95} · p99 ${r.drift_ms.p99} · max ${r.drift_ms.max} ms (raw reads: p50 ${r.drift_raw_ms.p50} · p95 ${r.drift_raw_ms.p95}); late join ${lateJoinMs} ms, seek ${seekConv} ms; seeks/min/page ${r.corrective_seeks_per_minute_per_page}; raw reads in smoothed ${(r.raw_in_smoothed_share * 100).toFixed(1)} %; rate≠1 ${(r.share_time_rate_not_1 * 100).toFixed(1)} %`);
   if (r.drift_picture_ms) console.log(`    picture (requestVideoFrameCallback): drift p50 ${r.drift_picture_ms.p50} · p95 ${r.drift_picture_ms.p95} · p99 ${r.drift_picture_ms.p99} ms over ${r.drift_picture_ms.instants} instants; each page against the mean ${r.page_mean_picture_ms.join(" / ")} ms`);
-  console.log(`    each page (${engines.join(", ")}) against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms; speed ${speeds.join(" / ")}; nudges/min ${r.nudges_per_minute.join(" / ")}; trim ${r.speed_trim.map((x) => (x == null ? "–" : `${(x * 100).toFixed(2)} %`)).join(" / ")}; dropped ${quality.map((x) => (x ? `${x[0]}/${x[1]}` : "?")).join(" / ")}`);
+  console.log(`    each page (${engines.join(", ")}) against the mean of all: position ${r.page_mean_position_ms.join(" / ")} ms; clock estimate ${r.page_mean_clock_ms.join(" / ")} ms; own drift reading ${r.page_mean_own_drift_ms.join(" / ")} ms; speed ${speeds.join(" / ")}; nudges/min ${r.nudges_per_minute.join(" / ")} (rates ${r.rates_apply.map((x) => (x === false ? "off" : "on")).join(" / ")}); trim ${r.speed_trim.map((x) => (x == null ? "–" : `${(x * 100).toFixed(2)} %`)).join(" / ")}; dropped ${quality.map((x) => (x ? `${x[0]}/${x[1]}` : "?")).join(" / ")}`);
   if (profile.paths) console.log(`    clocks: error bound ${r.clock_error_bound_ms.join(" / ")} ms; edge ${r.edge_clock.join(" / ")}; edge − room as seen ${r.edge_minus_room_ms.join(" / ")} ms; edge rtt ${r.edge_rtt_ms.join(" / ")} ms; room rtt ${r.rtt_ms.join(" / ")} ms`);
   results.push(r);
   for (const p of pages) await p.context().close();

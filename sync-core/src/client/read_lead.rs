@@ -38,9 +38,18 @@ pub struct ReadLead {
     last: Option<(f64, f64, f64)>,
     /// The element has shown a picture to compare with (it has the API).
     pictured: bool,
-    /// A fresh picture confirmed a lead of more than [`LEAP_S`].
+    /// Fresh pictures confirmed a lead of more than [`LEAP_S`], in
+    /// [`LEAP_READINGS`] readings in a row.
     leaps: bool,
+    /// Readings in a row so far that did.
+    leap_run: u32,
 }
+
+/// Readings in a row that must find `currentTime` more than [`LEAP_S`]
+/// ahead of a fresh picture before rates are given up for it: one may be a
+/// frame of before a seek (a Firefox page in a mixed room gave up rates on
+/// one, 2026-12-05); WebKitGTK's lead lasts as long as it plays.
+pub const LEAP_READINGS: u32 = 3;
 
 impl ReadLead {
     pub fn new() -> Self {
@@ -81,7 +90,7 @@ impl ReadLead {
         self.last = None;
     }
 
-    /// A fresh picture confirmed a lead of more than [`LEAP_S`] (WebKitGTK
+    /// Fresh pictures confirmed a lead of more than [`LEAP_S`] (WebKitGTK
     /// through WebAudio): there a rate change makes the picture jump.
     pub fn leaps(&self) -> bool {
         self.leaps
@@ -91,7 +100,8 @@ impl ReadLead {
     pub fn handle_reading(&mut self, current_time: f64, picture: f64) {
         self.pictured = true;
         let d = current_time - picture;
-        self.leaps |= d.abs() > LEAP_S;
+        self.leap_run = if d > LEAP_S { self.leap_run + 1 } else { 0 };
+        self.leaps |= self.leap_run >= LEAP_READINGS;
         let doubt = self.doubt.take();
         if d.abs() > DISAGREE_S && !self.leading && d.abs() <= LEAP_S && !doubt.is_some_and(|x| (d - x).abs() < DISAGREE_S) {
             self.doubt = Some(d); // one reading off by a few frames may be a late frame
@@ -196,6 +206,10 @@ mod tests {
         // The next fresh frame says the same level (smoothed towards 1020 ms).
         r.handle_tick(500.0, 2.51, 1.0, Some(1.49));
         assert!(r.lead_ms().is_some_and(|l| l > 1011.0 && l < 1020.0), "{:?}", r.lead_ms());
+        assert!(!r.leaps(), "one frame is no proof");
+        r.handle_tick(750.0, 2.76, 1.0, Some(1.74));
+        r.handle_tick(1_000.0, 3.01, 1.0, Some(1.99));
+        assert!(r.leaps(), "three in a row are");
         // Steady progress is no leap; after a pause neither is the first reading.
         let mut s = ReadLead::new();
         s.handle_tick(0.0, 1.0, 1.0, Some(1.0));
