@@ -441,6 +441,12 @@ impl Client {
         self.reports.handle_report(now, position, playing);
     }
 
+    /// A play the shell was told to make was dropped (the room paused
+    /// while it awaited the AudioContext): no play of ours is on its way.
+    pub fn handle_play_dropped(&mut self) {
+        self.our_play_until = None;
+    }
+
     /// The backend's position now: read, or estimated from its reports.
     pub fn position(&self, now: Millis, obs: &MediaObservation) -> f64 {
         match self.caps.position {

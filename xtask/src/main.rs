@@ -1021,6 +1021,9 @@ fn node_test(root: &Path, tap: &str, files: &[PathBuf], engine: Option<&str>, ta
             let why = format!("{}: node --test still running after {FILE_LIMIT_S} s (a hung browser or driver): stopped", file.display());
             println!("    FAIL {why}");
             // (Named with the failed tests; not counted twice: the totals come from the `# fail` lines.)
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n'); // (cut off mid-line)
+            }
             text.push_str(&format!("not ok 0 - {why}\n"));
         }
         let (p, f, s) = tally::parse_tap(&text);

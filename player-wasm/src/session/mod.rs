@@ -349,16 +349,15 @@ fn request_play(weak: &Weak<RefCell<Shared>>) {
         // The room paused meanwhile: this play is void (it would land after
         // the pause and restart the room: seen in WebKit, 2026-12-05).
         let Some(rc) = w.upgrade() else { return };
-        let paused_since = rc.try_borrow().is_ok_and(|s| s.client.playback().is_some_and(|p| !p.playing));
-        drop(rc);
-        if paused_since {
-            if let Some(rc) = w.upgrade() {
-                if let Ok(mut s) = rc.try_borrow_mut() {
-                    s.play_in_flight = false;
-                }
+        let void = rc.try_borrow().is_ok_and(|s| s.left || s.client.playback().is_some_and(|p| !p.playing));
+        if void {
+            if let Ok(mut s) = rc.try_borrow_mut() {
+                s.play_in_flight = false;
+                s.client.handle_play_dropped();
             }
             return;
         }
+        drop(rc);
         let result = match video.play() {
             Ok(p) => JsFuture::from(p).await.map(|_| ()),
             Err(e) => Err(e),

@@ -41,8 +41,9 @@ pub struct ReadLead {
     /// Fresh pictures confirmed a lead of more than [`LEAP_S`], in
     /// [`LEAP_READINGS`] readings in a row.
     leaps: bool,
-    /// Readings in a row so far that did.
+    /// Readings in a row so far that did, and the last one's lead (s).
     leap_run: u32,
+    run_level: f64,
 }
 
 /// Readings in a row that must find `currentTime` more than [`LEAP_S`]
@@ -88,6 +89,7 @@ impl ReadLead {
     /// change of ours: the next reading is no leap.
     pub fn handle_discontinuity(&mut self) {
         self.last = None;
+        self.leap_run = 0;
     }
 
     /// Fresh pictures confirmed a lead of more than [`LEAP_S`] (WebKitGTK
@@ -100,7 +102,18 @@ impl ReadLead {
     pub fn handle_reading(&mut self, current_time: f64, picture: f64) {
         self.pictured = true;
         let d = current_time - picture;
-        self.leap_run = if d > LEAP_S { self.leap_run + 1 } else { 0 };
+        // (At one level: a stale frame, then another, are no lead.)
+        let same = self.leap_run == 0 || (d - self.run_level).abs() < DISAGREE_S;
+        self.leap_run = if d > LEAP_S {
+            if same {
+                self.leap_run + 1
+            } else {
+                1
+            }
+        } else {
+            0
+        };
+        self.run_level = d;
         self.leaps |= self.leap_run >= LEAP_READINGS;
         let doubt = self.doubt.take();
         if d.abs() > DISAGREE_S && !self.leading && d.abs() <= LEAP_S && !doubt.is_some_and(|x| (d - x).abs() < DISAGREE_S) {
@@ -125,6 +138,7 @@ impl ReadLead {
         self.lead = 0.0;
         self.doubt = None;
         self.last = None;
+        self.leap_run = 0;
     }
 
     /// The position (s) from a reading: the picture where `currentTime` is
@@ -223,6 +237,26 @@ mod tests {
         s.handle_tick(10_250.0, 7.25, 2.0, None);
         assert_eq!(s.lead_ms(), None);
         assert!(!s.leaps() && r.leaps(), "only a picture confirms a leap");
+    }
+
+    #[test]
+    fn stale_frames_at_different_levels_or_across_a_seek_are_no_leap() {
+        // Three readings far off, each at its own level.
+        let mut r = ReadLead::new();
+        r.handle_tick(0.0, 10.0, 1.0, Some(9.5));
+        r.handle_tick(250.0, 10.25, 1.0, Some(8.0));
+        r.handle_tick(500.0, 10.5, 1.0, Some(9.5));
+        assert!(!r.leaps(), "no three in a row at one level");
+        // Two at one level, a seek, one more at that level.
+        let mut s = ReadLead::new();
+        s.handle_tick(0.0, 10.0, 1.0, Some(9.0));
+        s.handle_tick(250.0, 10.25, 1.0, Some(9.25));
+        s.handle_seeked();
+        s.handle_tick(500.0, 30.0, 1.0, Some(29.0));
+        assert!(!s.leaps(), "a seek starts the count again");
+        s.handle_tick(750.0, 30.25, 1.0, Some(29.25));
+        s.handle_tick(1_000.0, 30.5, 1.0, Some(29.5));
+        assert!(s.leaps(), "three after it do");
     }
 
     #[test]
