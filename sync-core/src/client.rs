@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use crate::backend::{Capabilities, PositionReads, Reports};
 use crate::clock::sources::{Clocks, EdgeState};
 use crate::clock::ClockConfig;
-use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState};
+use crate::drift::{Decision, DriftConfig, DriftController, DriftInput, PlayerState, SEEKED_OFF_S};
 use crate::protocol::{
     BanInfo, ChatLine, ClientMsg, Command, ErrorCode, MemberId, MemberInfo, PermissionMode, QueueItem, Reason, Role, ServerMsg, SourceInfo, SubtitleInfo,
 };
@@ -679,8 +679,17 @@ impl Client {
                 (pb.playing && !ours && !armed && !obs.ended).then_some(Command::Pause { position: Some(self.position(now, obs)) })
             }
             MediaEvent::Seeked => {
-                self.read_lead.handle_seeked();
-                if self.drift.handle_seeked(now, obs.current_time) {
+                // WebKitGTK through WebAudio reads its seek's target at
+                // `seeked`, or in some landings the target plus the lead it
+                // had (its picture on the target: 2026-12-05). That one
+                // keeps its lead, and is judged as landing on the target.
+                let led = self.read_lead.lead().filter(|l| *l > read_lead::LEAP_S).filter(|l| {
+                    self.drift.seek_in_flight().is_some_and(|t| (obs.current_time - t).abs() > SEEKED_OFF_S && (obs.current_time - l - t).abs() <= SEEKED_OFF_S)
+                });
+                if led.is_none() {
+                    self.read_lead.handle_seeked();
+                }
+                if self.drift.handle_seeked(now, obs.current_time - led.unwrap_or(0.0)) {
                     self.enforce(now, obs); // our seek landed: act on it at once
                     None
                 } else {
@@ -842,7 +851,12 @@ impl Client {
             PositionReads::Stepped { .. } => self.drift.set_read_error(obs.picture.and(obs.picture_error).filter(|_| obs.moving())),
             PositionReads::Exact => {}
         }
-        let rate_control = self.cfg.rate_control && self.caps.has_rate();
+        // No nudge while `currentTime` is found a leap ahead of the picture
+        // and fresh frames have not yet confirmed it (see `read_lead`): in
+        // WebKitGTK the nudge, and the return to 1× after it, made the
+        // picture jump ~1 s (a page read 0.9 s ahead for a second, 2026-12-05).
+        let leap_ahead = self.read_lead.lead().is_some_and(|l| l > read_lead::LEAP_S);
+        let rate_control = self.cfg.rate_control && self.caps.has_rate() && !leap_ahead;
         self.stats.drift_ms = Some((actual - expected) * 1000.0);
         if !pb.playing || server_now < pb.t_ref {
             // Paused, or armed for a scheduled start: hold still at the position.

@@ -73,7 +73,10 @@ pub enum PlayerModel {
     /// and a rate change makes the picture jump to `currentTime` (the
     /// pipeline re-seeks to where audio was handed out).
     /// With `picture`, the shell reads the picture as for [`Self::SteppedElement`].
-    LeadingElement { lead_ms: Millis, picture: bool },
+    /// With `keeps_lead`, a seek while playing keeps the lead instead
+    /// (`currentTime` reads target + lead at `seeked`, the picture on the
+    /// target: some of WebKitGTK's landings, 2026-12-05).
+    LeadingElement { lead_ms: Millis, picture: bool, keeps_lead: bool },
     /// An embed in another origin's frame (YouTube-like): its position is
     /// reported every `report_ms`, each report `delay_ms` late (drawn, in
     /// order); rates are rounded toward 1× to [`YOUTUBE_RATES`] when
@@ -665,7 +668,9 @@ impl Sim {
             if let Some((at, t)) = e.seeking {
                 if local >= at {
                     e.position = t;
-                    e.played_ms = 0.0;
+                    if !matches!(e.model, PlayerModel::LeadingElement { keeps_lead: true, .. }) || e.paused {
+                        e.played_ms = 0.0;
+                    }
                     e.fit.handle_discontinuity();
                     e.seeking = None;
                     e.events.push(MediaEvent::Seeked);

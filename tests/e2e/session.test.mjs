@@ -49,38 +49,33 @@ const member = (page) => page.evaluate(() => window.watchTogether.member);
 const [JOIN_S, JOIN_MS] = ENGINE === "chromium" ? [0.05, 8_000] : [0.1, 20_000];
 const stats = (page) => page.evaluate(() => window.watchTogether.session.stats);
 
-// In WebKit two pages, A and the late joiner C: three WebKit pages (software
-// rendering) on 2 busy cores left C 570 ms behind A after 20 s (CI, 2026-12-05).
-const THIRD = ENGINE !== "webkit";
-test(`${THIRD ? "three" : "two"} pages: a late joiner converges; a reload keeps the member's identity`, async (t) => {
-  // With two WebKit pages too, on 2 busy cores, C was 294 ms off A 20 s after
-  // its reload (CI, 2026-12-05): WebKit corrects by seeks only, and its
-  // seeks land 60–80 ms off (README "Engines"). Not passing reliably: skipped.
-  if (!THIRD) return t.skip("webkit: on busy cores a late or reloaded WebKit page did not come within 100 ms in 20 s (README \"Engines\")");
+// (WebKit: skipped until 2026-12-05, when on busy cores a late WebKit page
+// was 570 ms behind after 20 s: its seek-only correction never learned where
+// its seeks land, and a single frozen-picture reading set off a seek. Both
+// fixed in `drift.rs`; 6 of 6 passed with two busy loops, with two and three pages.)
+test("three pages: a late joiner converges; a reload keeps the member's identity", async () => {
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
-  const b = THIRD ? await openRoom(`${stack.url}${room.url}`) : null;
+  const b = await openRoom(`${stack.url}${room.url}`);
   await play(a);
-  if (b) await waitFor(b, () => !document.getElementById("video").paused, null, 10_000, "B playing");
+  await waitFor(b, () => !document.getElementById("video").paused, null, 10_000, "B playing");
   await sleep(3_000); // the room plays on before C joins late
   const c = await openRoom(`${stack.url}${room.url}`);
   const took = await converge(a, c, JOIN_S, JOIN_MS, "late joiner C");
   console.log(`    late joiner within ${JOIN_S * 1000} ms of A after ${took} ms`);
-  const n = THIRD ? 3 : 2;
-  await waitFor(a, (n) => document.querySelectorAll("#members li").length === n, n, 10_000, `A sees ${n} members`);
+  await waitFor(a, () => document.querySelectorAll("#members li").length === 3, null, 10_000, "A sees 3 members");
   const before = await member(c);
   assert.ok(before, "C has a member id");
   await c.reload();
   await joined(c);
   await waitFor(c, (m) => window.watchTogether.member === m, before, 10_000, "C back as the same member");
-  await waitFor(a, (n) => {
+  await waitFor(a, () => {
     const ids = [...document.querySelectorAll("#members li")].map((li) => li.dataset.member);
-    return ids.length === n && new Set(ids).size === n;
-  }, n, 10_000, `${n} members, no ghost after the reload`);
+    return ids.length === 3 && new Set(ids).size === 3;
+  }, null, 10_000, "3 members, no ghost after the reload");
   await converge(a, c, JOIN_S, JOIN_MS, "C after its reload");
-  const pages = [a, b, c].filter(Boolean);
-  for (const p of pages) assert.deepEqual(p.problems, []);
-  for (const p of pages) await p.context().close();
+  for (const p of [a, b, c]) assert.deepEqual(p.problems, []);
+  for (const p of [a, b, c]) await p.context().close();
 });
 
 test("the edge time endpoint: probed and agreeing; a page whose edge fails, or answers a wrong time, keeps syncing on the room's pings", async (t) => {
