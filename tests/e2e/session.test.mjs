@@ -4,7 +4,7 @@
 // that drops it), autoplay refused and a suspended AudioContext (a browser
 // launched without the autoplay allowance), a quality switch and starved
 // timers during playback. In Firefox and WebKit too: the late joiner and
-// reload (two pages in WebKit), the cut socket and the quality switch; the rest needs
+// reload, the cut socket and the quality switch; the rest needs
 // what only Chromium's driver gives (each test says what, where it is skipped).
 import assert from "node:assert/strict";
 import { join } from "node:path";
