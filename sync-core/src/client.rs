@@ -851,10 +851,12 @@ impl Client {
             PositionReads::Stepped { .. } => self.drift.set_read_error(obs.picture.and(obs.picture_error).filter(|_| obs.moving())),
             PositionReads::Exact => {}
         }
-        // No nudge while `currentTime` is found a leap ahead of the picture
-        // and fresh frames have not yet confirmed it (see `read_lead`): in
-        // WebKitGTK the nudge, and the return to 1× after it, made the
-        // picture jump ~1 s (a page read 0.9 s ahead for a second, 2026-12-05).
+        // No nudge while `currentTime` is found a leap ahead of the picture,
+        // before fresh frames have confirmed it too (once they have, rates
+        // are off: see `read_lead`): in WebKitGTK the nudge, and the return
+        // to 1× after it, made the picture jump ~1 s (a page read 0.9 s
+        // ahead for a second, 2026-12-05). A nudge already under way runs
+        // its course.
         let leap_ahead = self.read_lead.lead().is_some_and(|l| l > read_lead::LEAP_S);
         let rate_control = self.cfg.rate_control && self.caps.has_rate() && !leap_ahead;
         self.stats.drift_ms = Some((actual - expected) * 1000.0);

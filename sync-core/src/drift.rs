@@ -524,12 +524,18 @@ impl DriftController {
             // landing time, and a miss is seeked once more (from half the
             // threshold: a page left 65 ms off stayed there, WebKit
             // 2026-12-05, its landing time never judged). Judged on the
-            // mean of readings, not one: a frozen picture reads far off.
+            // median of the readings, not one, nor their mean: a frozen
+            // picture, a stale frame, read far off.
             if self.judge_seek.is_none() {
                 return Decision::Nothing;
             }
-            let Some(estimate) = self.estimate(drift, f64::INFINITY) else { return Decision::Nothing };
-            return self.judge_landing(now, estimate, input.expected, room_rate, self.cfg.reseek_miss.min(threshold / 2.0)).unwrap_or(Decision::Nothing);
+            if self.filtered(drift).is_none() {
+                return Decision::Nothing;
+            }
+            let mut sorted = std::mem::take(&mut self.readings);
+            sorted.sort_by(f64::total_cmp);
+            let Some(&median) = sorted.get(sorted.len() / 2) else { return Decision::Nothing };
+            return self.judge_landing(now, median, input.expected, room_rate, self.cfg.reseek_miss.min(threshold / 2.0)).unwrap_or(Decision::Nothing);
         }
         match self.nudge_until {
             Some(t) if now >= t => return self.end_nudge(room_rate),
@@ -572,7 +578,7 @@ impl DriftController {
         if large {
             self.window = None; // a jump (a glitch, a stall) is no speed error
         }
-        let Some(estimate) = (if large { Some(drift) } else { self.estimate(drift, f64::INFINITY) }) else { return Decision::Nothing };
+        let Some(estimate) = (if large { Some(drift) } else { self.filtered(drift) }) else { return Decision::Nothing };
         if let Some(decision) = self.judge_landing(now, estimate, input.expected, room_rate, self.cfg.reseek_miss) {
             return decision;
         }
@@ -623,12 +629,9 @@ impl DriftController {
         self.set_rate(rate)
     }
 
-    /// The drift to act on: one reading beyond `at_once`, else the mean
-    /// of the last [`DriftConfig::filter`] readings (`None` until there are that many).
-    fn estimate(&mut self, drift: f64, at_once: f64) -> Option<f64> {
-        if drift.abs() > at_once {
-            return Some(drift);
-        }
+    /// The mean of the last [`DriftConfig::filter`] readings, this one
+    /// added (`None` until there are that many).
+    fn filtered(&mut self, drift: f64) -> Option<f64> {
         let n = self.cfg.filter.max(1);
         if self.readings.len() >= n {
             self.readings.remove(0); // a sliding window of the last n

@@ -52,7 +52,8 @@ const stats = (page) => page.evaluate(() => window.watchTogether.session.stats);
 // (WebKit: skipped until 2026-12-05, when on busy cores a late WebKit page
 // was 570 ms behind after 20 s: its seek-only correction never learned where
 // its seeks land, and a single frozen-picture reading set off a seek. Both
-// fixed in `drift.rs`; 6 of 6 passed with two busy loops, with two and three pages.)
+// fixed in the sync core (`drift.rs`, `client.rs`); 6 of 6 passed with two
+// busy loops, with two and three pages.)
 test("three pages: a late joiner converges; a reload keeps the member's identity", async () => {
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
