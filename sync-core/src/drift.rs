@@ -517,8 +517,6 @@ impl DriftController {
                 return self.seek(now, input.expected, room_rate, false);
             }
         }
-        // (The same from one reading as below.)
-        let act_at_once = self.cfg.act_at_once.max(3.0 * dead_band.max(self.caps.read_error()));
         if !rate_control {
             // Seeks only: where the last one landed still teaches the
             // landing time, and a miss is seeked once more (from half the
@@ -570,6 +568,7 @@ impl DriftController {
         // is what teaches the nudge's cost.
         // (From the backend's nominal read error: one reading alone is no
         // better than that, however quiet the reports have been.)
+        let act_at_once = self.cfg.act_at_once.max(3.0 * dead_band.max(self.caps.read_error()));
         let at_once = if self.judge_nudge { act_at_once * 3.0 } else { act_at_once };
         // After a nudge on a reporting backend, the outcome is read on the
         // mean of fresh readings, whatever its size (the first ones may still
@@ -948,9 +947,10 @@ mod tests {
     /// WebKitGTK through WebAudio: seeks only, from 80 ms. Its seeks land
     /// within ~40 ms, not the first guess of 150: a page aimed that far
     /// ahead stayed 65 ms ahead for good (2026-12-05), its landing never
-    /// judged on the seek-only path. Now the mean of the readings after the
-    /// seek teaches the landing time, and a miss beyond half the threshold
-    /// is seeked once more, aimed better; not a third time.
+    /// judged on the seek-only path. Now the median of the readings after
+    /// the seek teaches the landing time (a frozen picture's reading far off
+    /// does not move it), and a miss beyond half the threshold is seeked
+    /// once more, aimed better; not a third time.
     #[test]
     fn a_seek_only_element_learns_where_its_seeks_land_and_follows_a_miss_up_once() {
         let at = |expected: f64, actual: f64| DriftInput { rate_control: false, ..playing(expected, actual) };
@@ -983,6 +983,16 @@ mod tests {
         let after = readings(&mut d, 250.0, 0.03);
         assert!(after.iter().all(|x| *x == Decision::Nothing), "{after:?}");
         assert!((d.seek_landing_ms() - 120.0).abs() < 1e-6, "{}", d.seek_landing_ms());
+        // One frozen-picture reading (268 ms behind) among the eight moves nothing.
+        let mut d = DriftController::new(DriftConfig::default());
+        assert_eq!(d.decide(-250.0, at(9.75, 9.25)), Decision::Nothing);
+        assert_eq!(d.decide(0.0, at(10.0, 9.5)), Decision::Seek(10.15));
+        assert!(d.handle_seeked(40.0, 10.15));
+        let offs = [0.03, 0.03, -0.268, 0.03, 0.031, 0.029, 0.03, 0.03];
+        let after: Vec<Decision> =
+            (1..=8).map(|k| 250.0 * k as f64).zip(offs).map(|(t, off)| d.decide(t, at(10.0 + t / 1000.0, 10.0 + t / 1000.0 + off))).collect();
+        assert!(after.iter().all(|x| *x == Decision::Nothing), "no follow-up: {after:?}");
+        assert!((d.seek_landing_ms() - 120.0).abs() < 1.5, "learned from the median: {}", d.seek_landing_ms());
     }
 
     /// Readings of a perfectly synced element, with the ±4.5 ms jitter of
