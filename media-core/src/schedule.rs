@@ -156,6 +156,13 @@ pub enum EngineEvent {
         from: f64,
         to: f64,
     },
+    /// The element was held at `at` with media there (paused without its
+    /// frame, or a seek that did not end), and was seeked there again (the
+    /// `n`th time since it last had its frame).
+    Reseeked {
+        at: f64,
+        n: u32,
+    },
     /// A fetch failed and will be retried (attempt n) after `delay_ms`.
     Retrying {
         track: usize,
@@ -193,6 +200,10 @@ impl std::error::Error for EngineError {}
 pub struct Playhead {
     pub time: f64,
     pub paused: bool,
+    /// A seek is under way (the element's `seeking`, or one held back).
+    pub seeking: bool,
+    /// The element has the frame at `time` (`readyState` ≥ HAVE_CURRENT_DATA).
+    pub ready: bool,
     /// Buffered ranges per track (index as in [`EngineEvent::Tracks`]).
     pub buffered: Vec<Vec<(f64, f64)>>,
     /// The element's height in device pixels (for the ABR size cap).
@@ -301,7 +312,24 @@ pub struct Engine {
     /// The live start this engine sought to, until the playhead is on
     /// media or sought elsewhere (see `check_stall`).
     start_gap: Option<f64>,
+    /// Seeks again since the element last had its frame (see `check_stall`).
+    nudges: u32,
+    /// Since when the element has been held with media at the playhead.
+    unready_since: Option<f64>,
+    /// The last seek this engine asked for (see `check_stall`), until the
+    /// element starts it: not a seek of the viewer's.
+    own_seek: Option<f64>,
+    /// Since when the element has been seeking.
+    seeking_since: Option<f64>,
 }
+
+/// Seeks again (see `check_stall`) before the engine leaves a held element as it is.
+pub const MAX_NUDGES: u32 = 3;
+/// Media needed at and after the playhead, in every track, for a held
+/// element to be seeked again.
+const NUDGE_AHEAD_S: f64 = 0.5;
+/// A seek under way this long with media at its target is started again.
+const NUDGE_SEEK_MS: f64 = 5_000.0;
 
 impl Engine {
     pub fn new(cfg: EngineConfig) -> Engine {
@@ -323,6 +351,10 @@ impl Engine {
             quality: None,
             now: 0.0,
             start_gap: None,
+            nudges: 0,
+            unready_since: None,
+            own_seek: None,
+            seeking_since: None,
         }
     }
 
@@ -467,6 +499,12 @@ impl Engine {
         }
         self.playhead.time = target;
         self.last_progress = Some((now, target));
+        // (The element starting a seek again of ours keeps the count.)
+        if !self.own_seek.take().is_some_and(|s| (s - target).abs() < 1e-3) {
+            self.nudges = 0;
+            self.unready_since = None;
+            self.seeking_since = None;
+        }
         self.end_sent = false;
         for i in 0..self.tracks.len() {
             let buffered_end = self.playhead.buffered.get(i).and_then(|r| r.iter().find(|(s, e)| *s <= target + 0.1 && target < *e).map(|(_, e)| *e));
@@ -768,6 +806,11 @@ impl Engine {
         self.playhead.buffered.get(track).and_then(|r| r.iter().find(|(s, e)| *s <= t + 0.1 && t < *e).map(|(_, e)| e - t)).unwrap_or(0.0)
     }
 
+    /// Every track has media from `t` (strictly: not a frame later) to `t + ahead`.
+    fn on_media(&self, t: f64, ahead: f64) -> bool {
+        (0..self.tracks.len()).all(|i| self.playhead.buffered.get(i).is_some_and(|r| r.iter().any(|(s, e)| *s <= t && t + ahead <= *e)))
+    }
+
     /// Where every track has media again after `t`, if that is within a
     /// jumpable gap.
     fn gap_end(&self, t: f64) -> Option<f64> {
@@ -818,6 +861,43 @@ impl Engine {
             }
         }
         let ended = self.tracks.iter().all(|t| t.ended || t.failed);
+        // Held with media at the playhead in every track: a paused element
+        // without the frame there (WebKitGTK stood paused at HAVE_METADATA
+        // at 24.147 s, inside its buffered 24.137–40, so that `autoplay`
+        // never started: live HLS on busy cores), or a seek still under way
+        // long after. Seeked again where it stands (the room or the viewer
+        // chose that position), at most `MAX_NUDGES` times until the
+        // element has its frame. A playing element stuck with media ahead is
+        // not moved: in a room, the sync loop would take a seek of the
+        // engine's there for the viewer's and send the room back to it.
+        if !self.playhead.seeking {
+            self.seeking_since = None;
+        } else if self.seeking_since.is_none() {
+            self.seeking_since = Some(now);
+        }
+        let seek_stuck = self.seeking_since.is_some_and(|t| now - t >= NUDGE_SEEK_MS);
+        let unready = self.playhead.paused && !self.playhead.seeking && !self.playhead.ready;
+        let held = (unready || seek_stuck) && !ended && self.on_media(self.playhead.time, NUDGE_AHEAD_S);
+        if self.playhead.ready && !self.playhead.seeking {
+            self.nudges = 0;
+        }
+        if !held {
+            self.unready_since = None;
+        } else if self.unready_since.is_none() {
+            self.unready_since = Some(now);
+        }
+        let waited = seek_stuck || self.unready_since.is_some_and(|t| now - t >= self.cfg.stall_ms);
+        if held && waited && self.nudges < MAX_NUDGES {
+            self.nudges += 1;
+            let at = self.playhead.time;
+            self.out.push_back(Output::Event(EngineEvent::Reseeked { at, n: self.nudges }));
+            self.out.push_back(Output::Seek(at));
+            self.own_seek = Some(at);
+            self.last_progress = Some((now, at));
+            self.unready_since = Some(now);
+            self.seeking_since = None;
+            return;
+        }
         let buffering = stuck && ahead < 0.5 && !ended;
         if buffering != self.buffering && (buffering || ahead >= 1.0 || !stuck) {
             self.buffering = buffering;

@@ -58,7 +58,7 @@ export function readVideo(page) {
     const b = v.buffered;
     const buffered = Array.from({ length: b.length }, (_, i) => `${b.start(i).toFixed(3)}-${b.end(i).toFixed(3)}`).join(",");
     const connection = document.getElementById("connection")?.dataset.state;
-    return { t: v.currentTime, paused: v.paused, readyState: v.readyState, at: Date.now(), rate: v.playbackRate, buffered, connection };
+    return { t: v.currentTime, paused: v.paused, seeking: v.seeking, readyState: v.readyState, at: Date.now(), rate: v.playbackRate, buffered, connection };
   });
 }
 

@@ -190,7 +190,7 @@ impl Sim {
                     self.stalled_ms += 50.0;
                 }
             }
-            let ph = Playhead { time: self.time, paused: self.paused, buffered: self.buffered.clone(), display_height: None };
+            let ph = Playhead { time: self.time, paused: self.paused, buffered: self.buffered.clone(), display_height: None, seeking: false, ready: true };
             self.e.handle_tick(self.now, ph);
             self.drain();
         }
@@ -394,10 +394,108 @@ fn a_small_gap_is_jumped() {
     e.handle_manifest(0.0, vod(60), &all);
     while e.poll_output().is_some() {}
     let buffered = vec![vec![(0.0, 10.0), (10.3, 30.0)], vec![(0.0, 30.0)]];
-    e.handle_tick(0.0, Playhead { time: 9.99, paused: false, buffered: buffered.clone(), display_height: None });
-    e.handle_tick(1_500.0, Playhead { time: 9.99, paused: false, buffered, display_height: None });
+    e.handle_tick(0.0, Playhead { time: 9.99, paused: false, buffered: buffered.clone(), display_height: None, seeking: false, ready: true });
+    e.handle_tick(1_500.0, Playhead { time: 9.99, paused: false, buffered, display_height: None, seeking: false, ready: true });
     let outs: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
     assert!(outs.iter().any(|o| matches!(o, Output::Seek(t) if (*t - 10.31).abs() < 1e-6)), "{outs:?}");
+}
+
+/// The seeks a tick asked for.
+fn seeks(e: &mut Engine) -> Vec<f64> {
+    std::iter::from_fn(|| e.poll_output()).filter_map(|o| if let Output::Seek(t) = o { Some(t) } else { None }).collect()
+}
+
+/// An engine with a VOD loaded, its first outputs drained.
+fn loaded() -> Engine {
+    let mut e = Engine::new(EngineConfig::default());
+    e.handle_manifest(0.0, vod(60), &all);
+    while e.poll_output().is_some() {}
+    e
+}
+
+/// Ticks every 500 ms over `from..=to` (ms); each seek asked for is
+/// started by the element, as the shell reports it (`seeking`); all the
+/// seeks asked for.
+fn ticks(e: &mut Engine, from: u32, to: u32, ph: &Playhead) -> Vec<f64> {
+    let mut all = Vec::new();
+    for now in (from..=to).step_by(500) {
+        e.handle_tick(f64::from(now), ph.clone());
+        for t in seeks(e) {
+            e.handle_seek(f64::from(now), t);
+            all.push(t);
+        }
+    }
+    all
+}
+
+/// WebKitGTK's live HLS start on busy cores: at 24.147 s, 24.137–40 in both tracks.
+fn held_at_live_start(paused: bool, seeking: bool, ready: bool) -> Playhead {
+    Playhead { time: 24.147, paused, buffered: vec![vec![(24.137, 40.0)], vec![(24.137, 40.0)]], display_height: None, seeking, ready }
+}
+
+#[test]
+fn a_paused_element_without_the_frame_inside_its_media_is_seeked_where_it_stands_three_times() {
+    // WebKitGTK stood paused (its `autoplay` waiting) with readyState at
+    // HAVE_METADATA.
+    let mut e = loaded();
+    let held = held_at_live_start(true, false, false);
+    assert_eq!(ticks(&mut e, 0, 500, &held), Vec::<f64>::new(), "not before a second");
+    // Its own seeks, started by the element, do not start the count again.
+    assert_eq!(ticks(&mut e, 1_000, 9_000, &held), vec![24.147; 3], "where it stands, three times in all");
+    // With its frame again, and then without: the count starts over.
+    assert_eq!(ticks(&mut e, 9_500, 9_500, &held_at_live_start(true, false, true)), Vec::<f64>::new());
+    assert_eq!(ticks(&mut e, 10_000, 11_000, &held), vec![24.147]);
+    // So does a seek of someone else's (the viewer's, the room's).
+    let mut e = loaded();
+    assert_eq!(ticks(&mut e, 0, 5_000, &held), vec![24.147; 3]);
+    e.handle_seek(5_200.0, 24.5);
+    let moved = Playhead { time: 24.5, ..held };
+    assert_eq!(ticks(&mut e, 5_500, 6_500, &moved), vec![24.5]);
+}
+
+#[test]
+fn a_seek_that_does_not_end_with_media_at_its_target_is_started_again() {
+    for paused in [true, false] {
+        let mut e = loaded();
+        let seeking = held_at_live_start(paused, true, false);
+        assert_eq!(ticks(&mut e, 0, 4_500, &seeking), Vec::<f64>::new(), "a seek is waited for (paused: {paused})");
+        assert_eq!(ticks(&mut e, 5_000, 5_000, &seeking), vec![24.147], "paused: {paused}");
+        // The new seek is given its time too.
+        assert_eq!(ticks(&mut e, 5_500, 10_000, &seeking), Vec::<f64>::new());
+        assert_eq!(ticks(&mut e, 10_500, 10_500, &seeking), vec![24.147]);
+    }
+}
+
+#[test]
+fn a_playing_element_stuck_with_media_ahead_is_not_moved() {
+    // In a room, a seek of the engine's there would be taken for the
+    // viewer's: the room sent back to where this element stands.
+    let mut e = loaded();
+    let stuck = held_at_live_start(false, false, false);
+    assert_eq!(ticks(&mut e, 0, 10_000, &stuck), Vec::<f64>::new());
+    let stuck = held_at_live_start(false, false, true);
+    assert_eq!(ticks(&mut e, 10_500, 20_000, &stuck), Vec::<f64>::new());
+}
+
+#[test]
+fn a_held_element_is_left_alone_with_its_frame_in_a_hole_or_without_media_ahead() {
+    let full = vec![vec![(0.0, 40.0)], vec![(0.0, 40.0)]];
+    let cases = [
+        ("paused with its frame", Playhead { time: 12.0, paused: true, buffered: full.clone(), display_height: None, seeking: false, ready: true }),
+        // (A seek under way for less than five seconds.)
+        ("seeking", Playhead { time: 12.0, paused: true, buffered: full.clone(), display_height: None, seeking: true, ready: false }),
+        // Audio runs out at 12.2: no media ahead.
+        (
+            "starved",
+            Playhead { time: 12.0, paused: true, buffered: vec![vec![(0.0, 40.0)], vec![(0.0, 12.2)]], display_height: None, seeking: false, ready: false },
+        ),
+        // In a hole a frame long, before the media: seeking there again lands there again.
+        ("in a hole", Playhead { time: 24.13, ..held_at_live_start(true, false, false) }),
+    ];
+    for (what, ph) in cases {
+        let mut e = loaded();
+        assert_eq!(ticks(&mut e, 0, 4_500, &ph), Vec::<f64>::new(), "{what}");
+    }
 }
 
 #[test]
@@ -428,7 +526,17 @@ fn live_starts_behind_the_edge_and_tracks_it() {
     while t < now0 + 20_000.0 {
         t += 100.0;
         pos += 0.1;
-        e.handle_tick(t, Playhead { time: pos, paused: false, buffered: vec![vec![(seek, pos + 4.0)], vec![(seek, pos + 4.0)]], display_height: None });
+        e.handle_tick(
+            t,
+            Playhead {
+                time: pos,
+                paused: false,
+                buffered: vec![vec![(seek, pos + 4.0)], vec![(seek, pos + 4.0)]],
+                display_height: None,
+                seeking: false,
+                ready: true,
+            },
+        );
         while let Some(o) = e.poll_output() {
             match o {
                 Output::Fetch { id, url, purpose, .. } => {
@@ -533,7 +641,7 @@ fn two_periods_play_in_order_each_with_its_offset_and_window() {
     let mut appends = Vec::new();
     for step in 0..200 {
         let now = step as f64 * 50.0;
-        e.handle_tick(now, Playhead { time: 0.0, paused: true, buffered: vec![vec![], vec![]], display_height: None });
+        e.handle_tick(now, Playhead { time: 0.0, paused: true, buffered: vec![vec![], vec![]], display_height: None, seeking: false, ready: true });
         while let Some(o) = e.poll_output() {
             match o {
                 Output::Fetch { id, .. } => e.handle_fetched(now, id, 50_000, 100.0, None),
@@ -602,7 +710,7 @@ fn live_hls_starts_three_targets_behind_the_edge_places_each_segment_at_its_star
     let mut quota_once = true;
     for step in 0..160 {
         let now = 1_000_000.0 + f64::from(step) * 50.0;
-        e.handle_tick(now, Playhead { time: seek.unwrap_or(0.0), paused: true, buffered: vec![vec![]], display_height: None });
+        e.handle_tick(now, Playhead { time: seek.unwrap_or(0.0), paused: true, buffered: vec![vec![]], display_height: None, seeking: false, ready: true });
         while let Some(o) = e.poll_output() {
             match o {
                 Output::Seek(t) => seek = Some(t),
@@ -649,7 +757,10 @@ fn live_hls_starts_three_targets_behind_the_edge_places_each_segment_at_its_star
     e.handle_manifest(1_008_000.0, to_manifest(&master, &[Some(last)], None, Some(&times)), &all);
     let mut outs = Vec::new();
     for step in 0..200 {
-        e.handle_tick(1_008_000.0 + f64::from(step) * 50.0, Playhead { time: 20.0, paused: true, buffered: vec![vec![]], display_height: None });
+        e.handle_tick(
+            1_008_000.0 + f64::from(step) * 50.0,
+            Playhead { time: 20.0, paused: true, buffered: vec![vec![]], display_height: None, seeking: false, ready: true },
+        );
         while let Some(o) = e.poll_output() {
             if let Output::Fetch { id, .. } = o {
                 e.handle_fetched(1_008_000.0, id, 50_000, 100.0, None);
@@ -701,7 +812,7 @@ fn hls_fmp4_appends(playlist: &str, media: &dyn Fn(u64) -> f64, seek: Option<f64
     let mut at = seek;
     for step in 0..100 {
         let now = 1_000_000.0 + f64::from(step) * 50.0;
-        e.handle_tick(now, Playhead { time: at.unwrap_or(0.0), paused: true, buffered: vec![vec![]], display_height: None });
+        e.handle_tick(now, Playhead { time: at.unwrap_or(0.0), paused: true, buffered: vec![vec![]], display_height: None, seeking: false, ready: true });
         if step == 0 {
             if let Some(t) = seek {
                 e.handle_seek(now, t);
@@ -799,7 +910,7 @@ fn a_live_start_before_the_first_frame_moves_onto_it_even_paused_and_only_once()
             let now = 1_100_000.0 + f64::from(step) * 100.0;
             // What is appended by step 10 is buffered from then on.
             let b = if step >= 10 { buffered.clone() } else { Vec::new() };
-            e.handle_tick(now, Playhead { time: at, paused: true, buffered: vec![b], display_height: None });
+            e.handle_tick(now, Playhead { time: at, paused: true, buffered: vec![b], display_height: None, seeking: false, ready: true });
             while let Some(o) = e.poll_output() {
                 match o {
                     Output::Fetch { id, .. } => e.handle_fetched(now, id, 10_000, 20.0, None),

@@ -314,6 +314,8 @@ fn tick(weak: &Weakly) {
         let ph = Playhead {
             time: s.pending_seek.unwrap_or_else(|| s.video.current_time()),
             paused: s.video.paused(),
+            seeking: s.pending_seek.is_some() || s.video.seeking(),
+            ready: s.video.ready_state() >= web_sys::HtmlMediaElement::HAVE_CURRENT_DATA,
             buffered,
             display_height: (height > 0).then(|| (f64::from(height) * dpr) as u32),
         };
@@ -455,6 +457,12 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
         Output::Event(EngineEvent::Quality { id, bandwidth, width, height }) => s.outbox.push((Event::Quality, quality(&id, bandwidth, width, height))),
         Output::Event(EngineEvent::Buffering(b)) => s.outbox.push((Event::Buffering, JsValue::from_bool(b))),
         Output::Event(EngineEvent::Error(e)) => s.outbox.push((Event::Error, error_detail("media", &e.to_string()))),
+        Output::Event(EngineEvent::Reseeked { at, n }) => {
+            let max = media_core::schedule::MAX_NUDGES;
+            web_sys::console::warn_1(
+                &format!("watch-together: held at {at:.3} s with media there (paused without its frame, or seeking): seeked there again ({n} of {max})").into(),
+            );
+        }
         Output::Event(_) => {}
     }
 }
