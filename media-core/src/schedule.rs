@@ -200,7 +200,8 @@ impl std::error::Error for EngineError {}
 pub struct Playhead {
     pub time: f64,
     pub paused: bool,
-    /// A seek is under way (the element's `seeking`, or one held back).
+    /// The element is seeking (not a seek the shell holds back until the
+    /// position is seekable: `time` is its target then).
     pub seeking: bool,
     /// The element has the frame at `time` (`readyState` ≥ HAVE_CURRENT_DATA).
     pub ready: bool,
@@ -861,23 +862,23 @@ impl Engine {
             }
         }
         let ended = self.tracks.iter().all(|t| t.ended || t.failed);
-        // Held with media at the playhead in every track: a paused element
+        // A paused element held with media at the playhead in every track:
         // without the frame there (WebKitGTK stood paused at HAVE_METADATA
         // at 24.147 s, inside its buffered 24.137–40, so that `autoplay`
-        // never started: live HLS on busy cores), or a seek still under way
-        // long after. Seeked again where it stands (the room or the viewer
-        // chose that position), at most `MAX_NUDGES` times until the
-        // element has its frame. A playing element stuck with media ahead is
-        // not moved: in a room, the sync loop would take a seek of the
-        // engine's there for the viewer's and send the room back to it.
+        // never started: live HLS on busy cores), or with a seek still
+        // under way long after. Seeked again where it stands (the room or
+        // the viewer chose that position), at most `MAX_NUDGES` times until
+        // the element has its frame. A playing element is not moved: in a
+        // room, the sync loop would take a seek of the engine's landing
+        // behind the room for the viewer's, and send the room back there.
         if !self.playhead.seeking {
             self.seeking_since = None;
         } else if self.seeking_since.is_none() {
             self.seeking_since = Some(now);
         }
         let seek_stuck = self.seeking_since.is_some_and(|t| now - t >= NUDGE_SEEK_MS);
-        let unready = self.playhead.paused && !self.playhead.seeking && !self.playhead.ready;
-        let held = (unready || seek_stuck) && !ended && self.on_media(self.playhead.time, NUDGE_AHEAD_S);
+        let unready = !self.playhead.seeking && !self.playhead.ready;
+        let held = self.playhead.paused && (unready || seek_stuck) && !ended && self.on_media(self.playhead.time, NUDGE_AHEAD_S);
         if self.playhead.ready && !self.playhead.seeking {
             self.nudges = 0;
         }

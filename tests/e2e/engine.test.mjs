@@ -290,8 +290,7 @@ test("a live stream published over time: starts near the edge, follows the growi
 test("live HLS published over time (a sliding window, not starting at media time 0): starts behind the edge, follows reloads, seeks back", async () => {
   // (WebKitGTK stood paused at HAVE_METADATA inside what was buffered, on
   // busy cores, 3 of ~20 runs of this file: the engine now seeks such an
-  // element again where it stands. The element's events are printed if
-  // it does not start.)
+  // element again where it stands.)
   const page = await playerPage();
   // The element's events and the player's warnings, printed if it does not start.
   await page.evaluate(() => {

@@ -314,7 +314,7 @@ fn tick(weak: &Weakly) {
         let ph = Playhead {
             time: s.pending_seek.unwrap_or_else(|| s.video.current_time()),
             paused: s.video.paused(),
-            seeking: s.pending_seek.is_some() || s.video.seeking(),
+            seeking: s.video.seeking(),
             ready: s.video.ready_state() >= web_sys::HtmlMediaElement::HAVE_CURRENT_DATA,
             buffered,
             display_height: (height > 0).then(|| (f64::from(height) * dpr) as u32),
