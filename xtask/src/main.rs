@@ -79,7 +79,7 @@ fn main() -> ExitCode {
                 run(&mut cmd)
             }),
             Some("sync") => build(&root).and_then(|_| build_media(&root, true)).and_then(|_| {
-                step("bench sync: 4 pages in one room behind a latency proxy (Chromium on profiles A, B and Y; Firefox F, WebKit W, mixed K and M; own paths per page P, and with an edge time endpoint E)");
+                step("bench sync: 4 pages in one room behind a latency proxy (Chromium on profiles A, B and Y; Firefox F, WebKit W (four pages) and V (two), mixed K and M; own paths per page P, and with an edge time endpoint E)");
                 let mut cmd = Command::new("node");
                 cmd.arg("tests/bench/sync.mjs").current_dir(&root);
                 run(wrangler_env(&mut cmd))
