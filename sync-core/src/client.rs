@@ -25,6 +25,11 @@ use crate::timeline::Playback;
 use crate::Millis;
 use read_lead::ReadLead;
 
+/// A seek still under way after this long is made again (see `check_stuck_seek`).
+pub const STUCK_SEEK_MS: Millis = 5_000.0;
+/// How many times in a row a stuck seek is made again.
+pub const MAX_STUCK_SEEKS: u32 = 3;
+
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub clock: ClockConfig,
@@ -277,6 +282,10 @@ pub struct Client {
     our_play_until: Option<Millis>,
     /// Local time a scheduled start should begin.
     start_at: Option<Millis>,
+    /// Since when the element has been seeking, and how many times we
+    /// seeked it again in that stretch (see [`STUCK_SEEK_MS`]).
+    seeking_since: Option<Millis>,
+    stuck_seeks: u32,
     next_tick: Option<Millis>,
     rng: Rng,
     /// What the element was last told about pitch (it starts keeping it).
@@ -318,6 +327,8 @@ impl Client {
             our_pause_until: None,
             our_play_until: None,
             start_at: None,
+            seeking_since: None,
+            stuck_seeks: 0,
             next_tick: None,
             rng: Rng::new(seed),
             preserve_pitch: true,
@@ -838,8 +849,11 @@ impl Client {
         let pb = room.playback;
         let expected = pb.position_at(server_now);
         if obs.seeking {
+            self.check_stuck_seek(now, pb, server_now);
             return;
         }
+        self.seeking_since = None;
+        self.stuck_seeks = 0;
         let actual = self.position(now, obs);
         match self.caps.position {
             PositionReads::Reported { read_error_ms } => {
@@ -910,6 +924,23 @@ impl Client {
             }
             Decision::Nothing => {}
         }
+    }
+
+    /// A seek that never ends (WebKitGTK, in a page whose autoplay was
+    /// refused: `seeking` at HAVE_METADATA for 17 s and on, 2026-12-05)
+    /// would hold the element where it stands while the room plays on: no
+    /// correction is made mid-seek. After [`STUCK_SEEK_MS`] it is seeked
+    /// again, to where the room is now, at most [`MAX_STUCK_SEEKS`] times
+    /// until a seek ends. The seek is ours: its `seeked` is not the viewer's.
+    fn check_stuck_seek(&mut self, now: Millis, pb: Playback, server_now: f64) {
+        let since = *self.seeking_since.get_or_insert(now);
+        if now - since < STUCK_SEEK_MS || self.stuck_seeks >= MAX_STUCK_SEEKS {
+            return;
+        }
+        self.stuck_seeks += 1;
+        self.seeking_since = Some(now);
+        let target = if pb.playing && server_now >= pb.t_ref { pb.position_at(server_now) } else { pb.position };
+        self.seek(now, target);
     }
 
     fn seek(&mut self, now: Millis, to: f64) {

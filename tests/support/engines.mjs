@@ -287,7 +287,7 @@ class WebKitPage {
     this.#context = context;
     this.#driver = driver;
     this.keyboard = { press: (key) => this.#press(key), type: (text) => this.#type(text) };
-    this.mouse = { move: (x, y) => this.#moveTo(x, y) };
+    this.mouse = { move: (x, y) => this.#moveTo(x, y), click: (x, y) => this.#clickAt(x, y) };
   }
 
   context() { return this.#context; }
@@ -363,6 +363,11 @@ return (async () => {
 
   async #moveTo(x, y) {
     await bounded(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).perform(), "pointer move");
+  }
+
+  /** A real pointer click (a user gesture) at viewport pixels `x`, `y`. */
+  async #clickAt(x, y) {
+    await bounded(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).click().perform(), `click at ${x},${y}`);
   }
 
   /** A real pointer click (a user gesture) at the element's centre. */

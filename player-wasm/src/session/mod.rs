@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction};
+use sync_core::client::{Client, ClientConfig, ClientEvent, ClientOutput, Identity, MediaAction, MediaEvent};
 use sync_core::protocol::{close, Command};
 use sync_core::source::{LocalFile, Source};
 use wasm_bindgen::prelude::*;
@@ -104,6 +104,14 @@ fn sink(slot: Rc<RefCell<Weak<RefCell<Shared>>>>) -> Sink {
 fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
     match ev {
         BackendEvent::Media(ev) => with(weak, |s| {
+            // Muted by us for autoplay rules, and no gesture since (one
+            // clears `auto_muted`): a pause now is the engine's, not the
+            // viewer's. WebKitGTK paused such an element after it unmuted
+            // it by itself, and read as the viewer's that pause stopped the
+            // whole room (2026-12-05). The next tick plays it again.
+            if s.auto_muted && matches!(ev, MediaEvent::Pause) {
+                return;
+            }
             let obs = s.backend.observe();
             s.client.handle_media_event(now_ms(), ev, &obs);
         }),
@@ -215,6 +223,21 @@ pub fn start(
             })?);
         }
     }
+    // What autoplay rules made us mute stays muted until a gesture: WebKitGTK
+    // unmuted such an element by itself when it began to play (2026-12-05:
+    // no script set `muted`), and an element heard through a still-suspended
+    // AudioContext stalls there, so the room corrected it by seek after seek.
+    // (A gesture clears `auto_muted` before any unmute it causes: the
+    // listeners above run at pointerdown and keydown.)
+    let w = weak.clone();
+    let v = video.clone();
+    let target: &EventTarget = video.as_ref();
+    listeners.push(Listener::new(target, "volumechange", move |_| {
+        let held = w.upgrade().is_some_and(|s| s.try_borrow().is_ok_and(|s| s.auto_muted && !s.left));
+        if held && !v.muted() {
+            v.set_muted(true);
+        }
+    })?);
     shared.borrow_mut()._listeners = listeners;
     connect(&weak);
     Ok(shared)

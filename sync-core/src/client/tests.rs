@@ -463,3 +463,45 @@ fn our_play_landing_after_the_room_paused_is_not_read_as_the_viewers() {
     assert!(sim.peers.iter().all(|p| p.element.paused), "both elements paused");
     assert!(sim.converged(0.02), "drift {:.3}", sim.max_drift());
 }
+
+#[test]
+fn a_seek_that_never_ends_is_made_again_to_where_the_room_is() {
+    // WebKitGTK once stayed `seeking` at HAVE_METADATA for good (a page
+    // whose autoplay was refused): no correction is made mid-seek, so
+    // the element would stand there while the room played on.
+    let mut sim = joined(31, 2, true);
+    play(&mut sim, 0, 10.0);
+    sim.run(4_000.0);
+    assert!(sim.converged(0.05), "in sync first: {:.3}", sim.max_drift());
+    let seq = sim.room.state().playback;
+    let stuck_at = sim.peers[1].element.position;
+    sim.peers[1].element.seeking = Some((f64::INFINITY, stuck_at));
+    let seeks = sim.peers[1].counters.seeks;
+    sim.run(4_000.0);
+    assert_eq!(sim.peers[1].counters.seeks, seeks, "a seek under way is given its time");
+    sim.run(4_000.0);
+    assert!(sim.peers[1].counters.seeks > seeks, "seeked again after 5 s");
+    sim.run(3_000.0);
+    assert!(sim.converged(0.05), "back with the room: {:.3}", sim.max_drift());
+    // Our seek, not the viewer's: the room was not sent back to where the element stood.
+    assert_eq!(sim.room.state().playback, seq, "the room's playback unchanged");
+}
+
+#[test]
+fn a_stuck_seek_is_made_again_three_times_in_a_row_at_most() {
+    let mut sim = joined(32, 2, true);
+    play(&mut sim, 0, 10.0);
+    sim.run(4_000.0);
+    let seeks = sim.peers[1].counters.seeks;
+    // Every seek it is given sticks (caught within 20 ms: seeks land in 50 ms or more).
+    for _ in 0..1_500 {
+        let at = sim.peers[1].element.position;
+        if let Some((_, t)) = sim.peers[1].element.seeking {
+            sim.peers[1].element.seeking = Some((f64::INFINITY, t));
+        } else {
+            sim.peers[1].element.seeking = Some((f64::INFINITY, at));
+        }
+        sim.run(20.0);
+    }
+    assert_eq!(sim.peers[1].counters.seeks - seeks, u64::from(MAX_STUCK_SEEKS), "then it waits");
+}
