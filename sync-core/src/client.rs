@@ -25,7 +25,8 @@ use crate::timeline::Playback;
 use crate::Millis;
 use read_lead::ReadLead;
 
-/// A seek still under way after this long is made again (see `check_stuck_seek`).
+/// A seek still under way after this long is made again, then after twice
+/// as long, and so on (see `check_stuck_seek`).
 pub const STUCK_SEEK_MS: Millis = 5_000.0;
 /// How many times in a row a stuck seek is made again.
 pub const MAX_STUCK_SEEKS: u32 = 3;
@@ -932,18 +933,33 @@ impl Client {
     /// correction is made mid-seek. After [`STUCK_SEEK_MS`] it is seeked
     /// again, to where the room is now, at most [`MAX_STUCK_SEEKS`] times
     /// until a seek ends. The seek is ours: its `seeked` is not the viewer's.
+    /// Each retry waits twice as long as the one before (5, 10, 20 s): a
+    /// seek slow on a slow network is re-aimed rarely. Elements only: an
+    /// embed's player has its own give-up (YouTube's).
     fn check_stuck_seek(&mut self, now: Millis, pb: Playback, server_now: f64) {
+        if self.caps.reported() {
+            return;
+        }
         let since = *self.seeking_since.get_or_insert(now);
-        if now - since < STUCK_SEEK_MS || self.stuck_seeks >= MAX_STUCK_SEEKS {
+        let wait = STUCK_SEEK_MS * f64::from(1u32 << self.stuck_seeks.min(8));
+        if now - since < wait || self.stuck_seeks >= MAX_STUCK_SEEKS {
             return;
         }
         self.stuck_seeks += 1;
-        self.seeking_since = Some(now);
-        let target = if pb.playing && server_now >= pb.t_ref { pb.position_at(server_now) } else { pb.position };
+        let target = if pb.playing && server_now >= pb.t_ref { self.drift.seek_target(pb.position_at(server_now), pb.rate) } else { pb.position };
         self.seek(now, target);
     }
 
+    /// The element paused by itself, not by the viewer (the shell knows:
+    /// WebKitGTK pausing an element it unmuted against autoplay rules):
+    /// no command, and what we were waiting to see of our own is forgotten.
+    pub fn handle_engine_pause(&mut self) {
+        self.our_pause_until = None;
+        self.our_play_until = None;
+    }
+
     fn seek(&mut self, now: Millis, to: f64) {
+        self.seeking_since = Some(now); // (a seek of ours under way is given its full time)
         self.drift.handle_seek_issued(now, to);
         self.reports.handle_discontinuity();
         self.media(MediaAction::Seek(to));

@@ -77,12 +77,19 @@ pub struct Shared {
     play_in_flight: bool,
     /// Muted by us after autoplay was refused: unmuted on the next gesture.
     auto_muted: bool,
+    /// When the engine last unmuted what we muted for autoplay rules, and
+    /// we muted it again (a pause right after is the engine's).
+    engine_unmuted_at: Option<f64>,
     audio: Option<Audio>,
     left: bool,
     _listeners: Vec<Listener>,
 }
 
 pub type Handle = Rc<RefCell<Shared>>;
+
+/// How soon after the engine unmuted what we muted for autoplay rules a
+/// pause is taken as the engine's (WebKitGTK's came within 11 ms).
+const ENGINE_PAUSE_MS: f64 = 1_000.0;
 
 /// Where a member's resume token is kept across page reloads (per tab).
 fn resume_key(ws_url: &str) -> String {
@@ -104,12 +111,15 @@ fn sink(slot: Rc<RefCell<Weak<RefCell<Shared>>>>) -> Sink {
 fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
     match ev {
         BackendEvent::Media(ev) => with(weak, |s| {
-            // Muted by us for autoplay rules, and no gesture since (one
-            // clears `auto_muted`): a pause now is the engine's, not the
-            // viewer's. WebKitGTK paused such an element after it unmuted
-            // it by itself, and read as the viewer's that pause stopped the
-            // whole room (2026-12-05). The next tick plays it again.
-            if s.auto_muted && matches!(ev, MediaEvent::Pause) {
+            // Muted by us for autoplay rules, no gesture since (one clears
+            // `auto_muted`), and the engine unmuted it a moment ago: a
+            // pause now is the engine's, not the viewer's. WebKitGTK
+            // paused such an element 4–11 ms after it unmuted it by itself,
+            // and read as the viewer's, that pause stopped the whole room
+            // (2026-12-05). The next tick plays it again.
+            let engine_unmuted = s.engine_unmuted_at.is_some_and(|t| now_ms() - t <= ENGINE_PAUSE_MS);
+            if engine_unmuted && s.auto_muted && matches!(ev, MediaEvent::Pause) && matches!(s.backend, Backend::Element(_)) {
+                s.client.handle_engine_pause();
                 return;
             }
             let obs = s.backend.observe();
@@ -183,6 +193,7 @@ pub fn start(
         reconnect_attempt: 0,
         play_in_flight: false,
         auto_muted: false,
+        engine_unmuted_at: None,
         audio,
         left: false,
         _listeners: Vec::new(),
@@ -233,8 +244,14 @@ pub fn start(
     let v = video.clone();
     let target: &EventTarget = video.as_ref();
     listeners.push(Listener::new(target, "volumechange", move |_| {
-        let held = w.upgrade().is_some_and(|s| s.try_borrow().is_ok_and(|s| s.auto_muted && !s.left));
-        if held && !v.muted() {
+        if v.muted() {
+            return;
+        }
+        let Some(rc) = w.upgrade() else { return };
+        let Ok(mut s) = rc.try_borrow_mut() else { return };
+        if s.auto_muted && !s.left && matches!(s.backend, Backend::Element(_)) {
+            s.engine_unmuted_at = Some(now_ms());
+            drop(s);
             v.set_muted(true);
         }
     })?);

@@ -493,8 +493,9 @@ fn a_stuck_seek_is_made_again_three_times_in_a_row_at_most() {
     play(&mut sim, 0, 10.0);
     sim.run(4_000.0);
     let seeks = sim.peers[1].counters.seeks;
-    // Every seek it is given sticks (caught within 20 ms: seeks land in 50 ms or more).
-    for _ in 0..1_500 {
+    // Every seek it is given sticks (caught within 20 ms: seeks land in 50
+    // ms or more). Retries come 5, 10 and 20 s apart: 60 s sees all three.
+    for _ in 0..3_000 {
         let at = sim.peers[1].element.position;
         if let Some((_, t)) = sim.peers[1].element.seeking {
             sim.peers[1].element.seeking = Some((f64::INFINITY, t));
@@ -504,4 +505,12 @@ fn a_stuck_seek_is_made_again_three_times_in_a_row_at_most() {
         sim.run(20.0);
     }
     assert_eq!(sim.peers[1].counters.seeks - seeks, u64::from(MAX_STUCK_SEEKS), "then it waits");
+    // Once a seek ends, a new stuck stretch gets its retries again.
+    sim.peers[1].element.seeking = None;
+    sim.run(2_000.0);
+    let seeks = sim.peers[1].counters.seeks;
+    let at = sim.peers[1].element.position;
+    sim.peers[1].element.seeking = Some((f64::INFINITY, at));
+    sim.run(6_000.0);
+    assert_eq!(sim.peers[1].counters.seeks - seeks, 1, "seeked again 5 s into the new stretch");
 }
