@@ -152,10 +152,10 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
   await d.context().close();
 });
 
-// Chromium without the autoplay allowance (document-user-activation-required):
-// the page gets no gesture at all until the test clicks in it — it is watched
-// through console messages only, because Playwright's evaluate and its
-// exposed-function replies run with a user gesture and would unlock autoplay.
+// Each engine without the autoplay allowance (Chromium:
+// document-user-activation-required; WebKit: MiniBrowser's default policy):
+// the page gets no gesture at all until the test clicks in it (how it is
+// watched without one: below).
 test("autoplay refused and a suspended AudioContext: muted fallback, needs-gesture, bounded resume attempts, recovered by a gesture", async (t) => {
   // Firefox under Playwright's BiDi driver: a page read
   // `navigator.userActivation.hasBeenActive` true before any call of the
