@@ -8,8 +8,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
-import { newPage, withBrowser } from "../support/browser.mjs";
+import { newPage, test, withBrowser } from "../support/browser.mjs";
 import { ENGINE } from "../support/engines.mjs";
 import { createRoom, root, setup, until, withStack } from "../support/stack.mjs";
 import { withSite } from "../support/upstream.mjs";

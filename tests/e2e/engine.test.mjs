@@ -11,8 +11,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
-import { ENGINE, joined, newPage, pickQuality, play, qualityLabels, waitFor, withBrowser } from "../support/browser.mjs";
+import { after } from "node:test";
+import { ENGINE, joined, newPage, pickQuality, play, qualityLabels, test, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, root, setup, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
@@ -303,7 +303,8 @@ test("live HLS published over time (a sliding window, not starting at media time
   });
   await page.evaluate((url) => window.player.load({ url, kind: "hls" }), `${up.url}/m/live-hls/live.m3u8`);
   await waitFor(page, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0, null, 12_000, "playing").catch(async (e) => {
-    throw new Error(`${e.message}; events: ${JSON.stringify(await page.evaluate(() => window.__events))}`);
+    const events = await page.evaluate(() => window.__events).catch((f) => `(not read: ${f.message})`);
+    throw new Error(`${e.message}; events: ${JSON.stringify(events)}`);
   });
   // The first playlist listed the 30 s before the stream's 50th second:
   // segments from media time ~20 s, which the player's timeline puts at 0.

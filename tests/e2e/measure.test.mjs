@@ -7,8 +7,7 @@
 // and which MediaSource class the engine has. The figures are printed
 // (and drive what the drift controller is told: see README, "Engines").
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import { ENGINE, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { ENGINE, newPage, test, waitFor, withBrowser } from "../support/browser.mjs";
 import { withStack } from "../support/stack.mjs";
 
 const stack = withStack();

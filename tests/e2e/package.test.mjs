@@ -9,8 +9,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, test } from "node:test";
-import { converge, ENGINE, joined, newPage, waitFor, withBrowser } from "../support/browser.mjs";
+import { after } from "node:test";
+import { converge, ENGINE, joined, newPage, test, waitFor, withBrowser } from "../support/browser.mjs";
 import { createRoom, exec, root, setup, withStack } from "../support/stack.mjs";
 import { startUpstream } from "../support/upstream.mjs";
 

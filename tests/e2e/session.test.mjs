@@ -9,8 +9,7 @@
 // what, where it is skipped).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { test } from "node:test";
-import { converge, ENGINE, gap, gapsFor, joined, launch, newPage, pause, pickQuality, play, positionAt, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, ENGINE, gap, gapsFor, joined, launch, newPage, pause, pickQuality, play, positionAt, readVideo, test, waitFor, withBrowser } from "../support/browser.mjs";
 import { launchHeadful } from "../support/headful.mjs";
 import { startNetem } from "../support/netem.mjs";
 import { createRoom, fixture, root, sleep, withStack } from "../support/stack.mjs";

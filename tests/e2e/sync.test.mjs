@@ -3,8 +3,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
-import { converge, ENGINE, gap, joined, newPage, pause, play, readVideo, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, ENGINE, gap, joined, newPage, pause, play, readVideo, test, waitFor, withBrowser } from "../support/browser.mjs";
 import { root, sleep, until, withStack } from "../support/stack.mjs";
 
 const stack = withStack();

@@ -1,14 +1,46 @@
 // The browser for a test file (the engine `WT_ENGINE` names, Chromium by
 // default: see engines.mjs) and the page helpers, which work on all three.
-import { afterEach } from "node:test";
+import { afterEach, test as nodeTest } from "node:test";
 import { CHROMIUM_ARGS, ENGINE, launch as launchEngine } from "./engines.mjs";
 import { fixture } from "./stack.mjs";
 
 export { CHROMIUM_ARGS, ENGINE };
 
+/** The browsers this test process launched (for `test`'s one more try in WebKit). */
+const launched = new Set();
+
 /** The file's engine; `extraArgs` are Chromium flags (other engines ignore them). */
 export async function launch(extraArgs = [], opts = {}) {
-  return launchEngine({ args: extraArgs, ...opts });
+  const browser = await launchEngine({ args: extraArgs, ...opts });
+  launched.add(browser);
+  return browser;
+}
+
+/** WebKitWebDriver's error when it has lost MiniBrowser (its process gone or cut off from the driver). */
+const LOST = /session deleted because of page crash or hang/;
+
+/**
+ * node:test's `test` (same arguments). In WebKit, a test whose MiniBrowser
+ * session is lost ("session deleted because of page crash or hang": the
+ * browser process gone or cut off from its driver, seen once in about 20
+ * loaded runs of the test command, 2026-12-06) closes its pages and runs
+ * once more from the start, printing the loss with what MiniBrowser last
+ * wrote to stderr. Any other failure fails the test, and so does a
+ * second loss.
+ */
+export function test(name, ...rest) {
+  const fn = rest.pop();
+  if (ENGINE !== "webkit" || typeof fn !== "function") return nodeTest(name, ...rest, fn);
+  return nodeTest(name, ...rest, async (t) => {
+    try {
+      return await fn(t);
+    } catch (e) {
+      if (!LOST.test(e?.message ?? "")) throw e;
+      console.log(`    ${e.message}: the test runs once more, in new pages`);
+      await Promise.all([...launched].flatMap((b) => b.contexts()).map((c) => c.close().catch(() => {})));
+      return fn(t);
+    }
+  });
 }
 
 /**
@@ -136,8 +168,11 @@ export async function gapsFor(a, b, ms) {
 export async function waitFor(page, fn, arg, timeout, what) {
   try {
     await page.waitForFunction(fn, arg, { timeout, polling: 20 });
-  } catch {
-    throw new Error(`${what} (within ${timeout} ms): ${JSON.stringify(await readVideo(page))} ${page.problems.join(" | ")}`);
+  } catch (e) {
+    // (A failure other than the timeout, such as a lost WebKit session, is named too.)
+    const cause = /timeout|not within/i.test(e.message) ? "" : ` [${e.message.split("\n")[0]}]`;
+    const state = await readVideo(page).then(JSON.stringify, (f) => `(not read: ${f.message.split("\n")[0]})`);
+    throw new Error(`${what} (within ${timeout} ms): ${state} ${page.problems.join(" | ")}${cause}`);
   }
 }
 

@@ -202,6 +202,7 @@ class WebKitBrowser {
 
 class WebKitContext {
   #browser; #viewport; #autoplay; #driver = null; #proc = null; #untrack = null; #page = null;
+  #log = ""; // the last 8 KB the driver and MiniBrowser wrote to stderr
   constructor(browser, viewport, autoplay) { this.#browser = browser; this.#viewport = viewport; this.#autoplay = autoplay; }
 
   async newPage() {
@@ -231,10 +232,11 @@ class WebKitContext {
     const env = { ...process.env, DISPLAY: await this.#browser.display(), PULSE_SERVER: "unix:/nonexistent" }; // (PulseAudio stalls WebKit: none)
     this.#proc = spawn("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
     this.#untrack = track(this.#proc.pid);
-    let err = "";
-    this.#proc.stderr.on("data", (d) => (err += d));
-    this.#proc.on("error", (e) => (err += `${e.message} (cargo xtask setup installs Debian's webkit2gtk-driver)`));
-    await until(async () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok, () => false), { timeout: 15_000, what: `WebKitWebDriver on ${port} ${err.slice(-300)}` });
+    this.#log = "";
+    const keep = (d) => { this.#log = (this.#log + d).slice(-8192); };
+    this.#proc.stderr.on("data", keep);
+    this.#proc.on("error", (e) => keep(`${e.message} (cargo xtask setup installs Debian's webkit2gtk-driver)`));
+    await until(async () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok, () => false), { timeout: 15_000, what: () => `WebKitWebDriver on ${port} ${this.#log.slice(-300)}` });
     const caps = {
       browserName: "MiniBrowser",
       "webkitgtk:browserOptions": { binary: MINIBROWSER, args: ["--automation", ...(this.#autoplay ? ["--autoplay-policy=allow"] : [])] },
@@ -245,6 +247,9 @@ class WebKitContext {
 
   /** What this context's processes do (for an error about a hang). */
   whatHangs() { return this.#proc ? whatHangs(this.#proc.pid) : Promise.resolve("no processes"); }
+
+  /** The last lines the driver and MiniBrowser (its child) wrote to stderr. */
+  log(lines = 12) { return this.#log.trimEnd().split("\n").slice(-lines).join(" | "); }
 
   async close() {
     this.#browser.forget(this);
@@ -341,8 +346,10 @@ return (async () => {
   return [r === undefined ? null : r, window.__wtProblems ? window.__wtProblems.splice(0) : []];
 })();`;
     const [value, problems] = await bounded(this.#driver.executeScript(script, arg === undefined ? null : arg), "evaluate").catch(async (e) => {
-      const hung = /took over/.test(e.message) ? ` (${await this.#context.whatHangs()})` : "";
-      throw new Error(`webkit evaluate: ${e.message.split("\n")[0]}${hung}`);
+      // A lost session ("page crash or hang") is MiniBrowser gone or cut off: say what is left of it and what it said.
+      const hung = /took over|crash or hang/.test(e.message) ? ` (${await this.#context.whatHangs()}; stderr: ${this.#context.log()})` : "";
+      // (A WebDriver error can come with no message: its name then says what it was.)
+      throw new Error(`webkit evaluate: ${e.message.split("\n")[0] || `${e.name} (no message)`}${hung}`);
     });
     this.problems.push(...(problems ?? []));
     return value;

@@ -26,14 +26,14 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Poll `check` (sync or async) until it returns a truthy value, which is returned; the error says what was awaited and the last value seen. */
+/** Poll `check` (sync or async) until it returns a truthy value, which is returned; the error says what was awaited (`what`, a string or a function giving one) and the last value seen. */
 export async function until(check, { timeout = 30_000, every = 50, what = "condition" } = {}) {
   const deadline = Date.now() + timeout;
   let last;
   for (;;) {
     last = await check();
     if (last) return last;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeout} ms (last: ${JSON.stringify(last)})`);
+    if (Date.now() > deadline) throw new Error(`${typeof what === "function" ? what() : what}: not within ${timeout} ms (last: ${JSON.stringify(last)})`);
     await sleep(every);
   }
 }
