@@ -26,7 +26,7 @@ function chromiumOnly(t, needs) {
 // Each engine's strict autoplay policy (`launch({ autoplay: false })`): unmuted
 // play() and an AudioContext need a gesture. (Not in Firefox, where the test
 // is skipped: no idle browser beside the others.)
-const strict = ENGINE === "firefox" ? null : fixture(() => launch([], { autoplay: false }), (b) => b.close());
+const strict = fixture(() => launch([], { autoplay: false }), (b) => b.close());
 const up = withUpstream({ "/m/": join(root, "target/test-media") });
 
 
@@ -155,11 +155,14 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
 // document-user-activation-required; WebKit: MiniBrowser's default policy):
 // the page gets no gesture at all until the test clicks in it (how it is
 // watched without one: below).
-test("autoplay refused and a suspended AudioContext: muted fallback, needs-gesture, bounded resume attempts, recovered by a gesture", async (t) => {
-  // Firefox under Playwright's BiDi driver: a page read
-  // `navigator.userActivation.hasBeenActive` true before any call of the
-  // test's (with the strict autoplay prefs), so nothing is ever refused there.
-  if (ENGINE === "firefox") return t.skip("firefox: the driver's page has user activation from the start, so autoplay is never refused");
+test("autoplay refused and a suspended AudioContext: muted fallback, needs-gesture, bounded resume attempts, recovered by a gesture", async () => {
+  // Firefox under Playwright's BiDi driver: every document has sticky
+  // activation ~70 ms after load (the driver's utility world is created
+  // with `userActivation: true`). Its strict policy there refuses audible
+  // play outside a handler of real user input, but an AudioContext
+  // follows sticky activation alone: it runs, so the AudioContext half
+  // (starts suspended, bounded resume attempts) is not checked there.
+  const webaudioStrict = ENGINE !== "firefox";
   const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
   const g = await newPage(strict);
@@ -175,7 +178,7 @@ test("autoplay refused and a suspended AudioContext: muted fallback, needs-gestu
       const w = window.watchTogether;
       if (!w?.session) return;
       clearInterval(hook);
-      report("activation", { active: navigator.userActivation.hasBeenActive });
+      report("activation", { active: navigator.userActivation.hasBeenActive, now: navigator.userActivation.isActive });
       for (const k of ["needs-gesture", "audio", "unmuted"]) w.session.addEventListener(k, (e) => report(k, e.detail ?? null));
       setInterval(() => report("video", { t: w.video.currentTime, paused: w.video.paused, muted: w.video.muted, seeking: w.video.seeking, ready: w.video.readyState, audio: w.session.audio }), 200);
     }, 20);
@@ -218,9 +221,12 @@ test("autoplay refused and a suspended AudioContext: muted fallback, needs-gestu
     const last = (kind) => log.filter((e) => e.kind === kind).pop()?.detail;
     const attempts = () => Math.max(0, ...log.filter((e) => e.kind === "video" && e.detail.audio).map((e) => e.detail.audio.resumeAttempts));
     await until((e) => e.kind === "video", 10_000, "the page reporting");
-    assert.equal(log.find((e) => e.kind === "activation").detail.active, false, "the page has had no user activation");
+    // (In Firefox the page's activation is the driver's, so its strict
+    // policy there asks for real user input instead: see engines.mjs.)
+    const activation = log.find((e) => e.kind === "activation").detail;
+    if (ENGINE !== "firefox") assert.equal(activation.active, false, `the page has had no user activation: ${JSON.stringify(activation)}`);
     // (Through polling, a first event may come before the hook: the reports say the state too.)
-    await until((e) => (e.kind === "audio" && e.detail.state === "suspended") || (e.kind === "video" && e.detail.audio?.state === "suspended"), 10_000, "an AudioContext that starts suspended");
+    if (webaudioStrict) await until((e) => (e.kind === "audio" && e.detail.state === "suspended") || (e.kind === "video" && e.detail.audio?.state === "suspended"), 10_000, "an AudioContext that starts suspended");
     await play(a);
     // Unmuted play() is refused: the element plays muted and the page is told.
     await until((e) => e.kind === "needs-gesture", 8_000, "needs-gesture");
@@ -228,8 +234,9 @@ test("autoplay refused and a suspended AudioContext: muted fallback, needs-gestu
     // Without a gesture the context cannot resume: a few attempts, then it waits — not a loop.
     await sleep(6_000); // the window in which resume attempts are counted
     const tries = attempts();
-    assert.ok(tries >= 1 && tries <= 5, `bounded resume attempts without a gesture: ${tries}`);
-    assert.equal(last("video").audio.state, "suspended", "still suspended: nothing forced it");
+    assert.ok(tries >= (webaudioStrict ? 1 : 0) && tries <= 5, `bounded resume attempts without a gesture: ${tries}`);
+    const before = last("video").audio.state;
+    if (webaudioStrict) assert.equal(before, "suspended", "still suspended: nothing forced it");
     await sleep(3_000); // the window in which no further attempt may come
     assert.equal(attempts(), tries, "no further attempts while waiting for a gesture");
     // The room played on all along: no pause of the engine's (WebKitGTK's,
@@ -241,7 +248,7 @@ test("autoplay refused and a suspended AudioContext: muted fallback, needs-gestu
     await until((e) => e.kind === "audio" && e.detail.state === "running", 10_000, "the context running after the gesture");
     await until((e) => e.at > Date.now() - 300 && e.kind === "video" && !e.detail.muted && !e.detail.paused, 10_000, "playing with sound");
     await converge(a, g, 0.1, 8_000, "the page after its recovery");
-    console.log(`    resume() attempts before the gesture: ${tries}; muted fallback, needs-gesture, unmuted and running after one click`);
+    console.log(`    resume() attempts before the gesture: ${tries}, the AudioContext ${before} before it; muted fallback, needs-gesture, unmuted and running after one click`);
   } finally {
     await polling?.stop(); // (a failed wait must not leave it polling)
   }

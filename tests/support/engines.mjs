@@ -71,7 +71,12 @@ async function launchOnce(engine, { autoplay, args }) {
       firefoxUserPrefs: {
         // 0 allows audible autoplay, 5 blocks audible and inaudible until a gesture.
         "media.autoplay.default": autoplay ? 0 : 1,
-        "media.autoplay.blocking_policy": autoplay ? 0 : 1,
+        // Strict: play and AudioContext only from a handler of real user
+        // input (2). Sticky or transient activation (1, 0) would not do:
+        // Playwright's BiDi driver gives every new document activation,
+        // creating its utility world with `script.evaluate` and
+        // `userActivation: true` ~70 ms after load.
+        "media.autoplay.blocking_policy": autoplay ? 0 : 2,
         "media.autoplay.block-webaudio": !autoplay,
       },
       timeout: 60_000,
