@@ -38,7 +38,9 @@ const MINIBROWSER = process.env.MINIBROWSER ?? "/usr/lib/x86_64-linux-gnu/webkit
 
 /**
  * Launch an engine. `autoplay: false` gives the engine's strict default
- * (a gesture needed for sound and AudioContext); `args` are Chromium flags.
+ * (a gesture needed for sound, and for an AudioContext in Chromium and
+ * WebKit; in Firefox it follows the driver's activation); `args` are
+ * Chromium flags.
  */
 export async function launch({ engine = ENGINE, autoplay = true, args = [] } = {}) {
   // A first launch can fail on a busy machine (seen with both new engines): one retry.
@@ -71,11 +73,12 @@ async function launchOnce(engine, { autoplay, args }) {
       firefoxUserPrefs: {
         // 0 allows audible autoplay, 5 blocks audible and inaudible until a gesture.
         "media.autoplay.default": autoplay ? 0 : 1,
-        // Strict: play and AudioContext only from a handler of real user
-        // input (2). Sticky or transient activation (1, 0) would not do:
-        // Playwright's BiDi driver gives every new document activation,
-        // creating its utility world with `script.evaluate` and
-        // `userActivation: true` ~70 ms after load.
+        // Strict: audible play only from a handler of real user input (2).
+        // Sticky or transient activation (0, 1) would not do: Playwright's
+        // BiDi driver gives every new document activation, creating its
+        // utility world with `script.evaluate` and `userActivation: true`
+        // ~70 ms after load. (An AudioContext follows sticky activation
+        // whatever this says: it runs.)
         "media.autoplay.blocking_policy": autoplay ? 0 : 2,
         "media.autoplay.block-webaudio": !autoplay,
       },
@@ -197,6 +200,9 @@ class WebKitBrowser {
   /** The contexts open (as Playwright's `Browser.contexts`). */
   contexts() { return [...this.#contexts]; }
 
+  /** Whether the MiniBrowser of an open context is gone. */
+  lost() { return [...this.#contexts].some((c) => c.lost()); }
+
   async close() {
     await Promise.all([...this.#contexts].map((c) => c.close()));
     const x = this.#xvfb;
@@ -252,6 +258,12 @@ class WebKitContext {
 
   /** What this context's processes do (for an error about a hang). */
   whatHangs() { return this.#proc ? whatHangs(this.#proc.pid) : Promise.resolve("no processes"); }
+
+  /** Whether this context's MiniBrowser is gone while its session was open (WebKitWebDriver then says "session deleted because of page crash or hang"). */
+  lost() {
+    const group = this.#proc?.pid;
+    return group != null && !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd));
+  }
 
   /** The last lines the driver and MiniBrowser (its child) wrote to stderr. */
   log(lines = 12) { return this.#log.trimEnd().split("\n").slice(-lines).join(" | "); }
@@ -323,25 +335,42 @@ class WebKitPage {
   on() {} // (console and page errors are read from the page: see HOOK)
 
   async goto(url) {
-    await bounded(this.#driver.get(url), `goto ${url}`, 60_000);
-    this.#url = await bounded(this.#driver.getCurrentUrl(), "url");
+    await this.#call(this.#driver.get(url), `goto ${url}`, 60_000);
+    this.#url = await this.#call(this.#driver.getCurrentUrl(), "url");
     await this.#hook();
   }
 
   async reload() {
-    await bounded(this.#driver.navigate().refresh(), "reload", 60_000);
+    await this.#call(this.#driver.navigate().refresh(), "reload", 60_000);
     await this.#hook();
   }
 
   async waitForURL(re, { timeout = 30_000 } = {}) {
     await until(async () => {
-      this.#url = await bounded(this.#driver.getCurrentUrl(), "url");
+      this.#url = await this.#call(this.#driver.getCurrentUrl(), "url");
       return re.test(this.#url);
     }, { timeout, what: `url ${re}` });
     await this.#hook();
   }
 
-  #hook() { return bounded(this.#driver.executeScript(HOOK), "hook"); }
+  /**
+   * A WebDriver call, bounded in time; its error names `what`, and where
+   * WebKit hangs or is gone (a call over its time, a lost session, an
+   * error with no message — the first a lost MiniBrowser gives), which of
+   * its processes are left, what they do and what MiniBrowser last wrote
+   * to stderr.
+   */
+  async #call(promise, what, ms) {
+    try {
+      return await bounded(promise, what, ms);
+    } catch (e) {
+      const first = e.message.split("\n")[0];
+      const hung = /took over|crash or hang/.test(first) || !first ? ` (${await this.#context.whatHangs()}; stderr: ${this.#context.log()})` : "";
+      throw new Error(`webkit ${what}: ${first || `${e.name} (no message)`}${hung}`);
+    }
+  }
+
+  #hook() { return this.#call(this.#driver.executeScript(HOOK), "hook"); }
 
   /** Like Playwright's: runs `fn(arg)` in the page (awaited) and returns its value. */
   async evaluate(fn, arg) {
@@ -350,12 +379,7 @@ return (async () => {
   const r = await (${fn})(__arg);
   return [r === undefined ? null : r, window.__wtProblems ? window.__wtProblems.splice(0) : []];
 })();`;
-    const [value, problems] = await bounded(this.#driver.executeScript(script, arg === undefined ? null : arg), "evaluate").catch(async (e) => {
-      // A lost session ("page crash or hang") is MiniBrowser gone or cut off: say what is left of it and what it said.
-      const hung = /took over|crash or hang/.test(e.message) ? ` (${await this.#context.whatHangs()}; stderr: ${this.#context.log()})` : "";
-      // (A WebDriver error can come with no message: its name then says what it was.)
-      throw new Error(`webkit evaluate: ${e.message.split("\n")[0] || `${e.name} (no message)`}${hung}`);
-    });
+    const [value, problems] = await this.#call(this.#driver.executeScript(script, arg === undefined ? null : arg), "evaluate");
     this.problems.push(...(problems ?? []));
     return value;
   }
@@ -392,19 +416,19 @@ return (async () => {
   }
 
   async #moveTo(x, y) {
-    await bounded(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).perform(), "pointer move");
+    await this.#call(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).perform(), "pointer move");
   }
 
   /** A real pointer click (a user gesture) at viewport pixels `x`, `y`. */
   async #clickAt(x, y) {
-    await bounded(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).click().perform(), `click at ${x},${y}`);
+    await this.#call(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).click().perform(), `click at ${x},${y}`);
   }
 
   /** A real pointer click (a user gesture) at the element's centre. */
   async click(selector, index = 0) {
     await this.waitForSelector(selector, { timeout: 15_000 });
     const { x, y } = await this.#centre(selector, index);
-    await bounded(this.#driver.actions({ async: true }).move({ x, y, origin: "viewport" }).click().perform(), `click ${selector}`);
+    await this.#call(this.#driver.actions({ async: true }).move({ x, y, origin: "viewport" }).click().perform(), `click ${selector}`);
   }
 
   async hover(selector) {
@@ -434,11 +458,11 @@ return (async () => {
   async #press(key) {
     const { Key } = await import("selenium-webdriver");
     const k = { Enter: Key.ENTER, Escape: Key.ESCAPE, Space: " ", ArrowLeft: Key.ARROW_LEFT, ArrowRight: Key.ARROW_RIGHT, ArrowUp: Key.ARROW_UP, ArrowDown: Key.ARROW_DOWN, Tab: Key.TAB }[key] ?? key;
-    await bounded(this.#driver.actions({ async: true }).keyDown(k).keyUp(k).perform(), `key ${key}`);
+    await this.#call(this.#driver.actions({ async: true }).keyDown(k).keyUp(k).perform(), `key ${key}`);
   }
 
   async #type(text) {
-    await bounded(this.#driver.actions({ async: true }).sendKeys(text).perform(), "type");
+    await this.#call(this.#driver.actions({ async: true }).sendKeys(text).perform(), "type");
   }
 
   /** Playwright's locator, as far as the helpers use it: `.nth(i).click()`, `.count()`. */
@@ -454,7 +478,7 @@ return (async () => {
   }
 
   async screenshot({ path } = {}) {
-    const data = await bounded(this.#driver.takeScreenshot(), "screenshot");
+    const data = await this.#call(this.#driver.takeScreenshot(), "screenshot");
     if (path) (await import("node:fs")).writeFileSync(path, Buffer.from(data, "base64"));
     return Buffer.from(data, "base64");
   }

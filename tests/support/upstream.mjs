@@ -204,6 +204,11 @@ export async function startUpstream(mounts, { liveLeadSecs = 12, hlsLeadSecs = 5
       const mount = Object.keys(mounts).find((k) => `${path}/`.startsWith(k));
       return mount && liveStarts.get(normalize(join(mounts[mount], path.slice(mount.length))));
     },
+    /** Start the live stream under `path` again: its clock starts at the next request (a test run again starts where a first run did). */
+    restartLive: (path) => {
+      const mount = Object.keys(mounts).find((k) => `${path}/`.startsWith(k));
+      if (mount) liveStarts.delete(normalize(join(mounts[mount], path.slice(mount.length))));
+    },
     read: (mount, rel) => readFileSync(join(mounts[mount], rel)),
     close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
   };
