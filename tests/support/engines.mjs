@@ -259,10 +259,10 @@ class WebKitContext {
   /** What this context's processes do (for an error about a hang). */
   whatHangs() { return this.#proc ? whatHangs(this.#proc.pid) : Promise.resolve("no processes"); }
 
-  /** Whether this context's MiniBrowser is gone while its session was open (WebKitWebDriver then says "session deleted because of page crash or hang"). */
+  /** Whether this context's MiniBrowser is gone while its session was open (WebKitWebDriver then says "session deleted because of page crash or hang"); not while a session is still starting. */
   lost() {
     const group = this.#proc?.pid;
-    return group != null && !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd));
+    return group != null && this.#driver != null && !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd));
   }
 
   /** The last lines the driver and MiniBrowser (its child) wrote to stderr. */
