@@ -156,7 +156,7 @@ export class PlayerUI extends HTMLElement {
   #rate = 1;
   /** The WebAudio status, as the last `audio` event gave it. */
   #audio = null;
-  /** The room's last word: playing or not (null: not heard yet). */
+  /** The room's last word: playing, or waiting for a member to buffer, or not (null: not heard yet). */
   #roomPlaying = null;
   #quality = "auto";
   #drift = null;
@@ -334,7 +334,10 @@ export class PlayerUI extends HTMLElement {
       });
       on("state", (s) => {
         this.#rate = s.rate;
-        this.#roomPlaying = s.playing;
+        // The group waiting for a member who buffers still means to play:
+        // the button says Pause, and a press pauses the room for good (a
+        // pause ends the wait; the room would otherwise play on when it ends).
+        this.#roomPlaying = s.playing || s.reason === "buffering";
         this.#showMenus();
         this.#render();
       });

@@ -151,6 +151,37 @@ test("YouTube (stand-in): three pages play, pause, seek, change rate; a late joi
   for (const p of [a, b, c, d]) await p.context().close();
 });
 
+test("YouTube (stand-in): while the room waits for a member's ad, Play/Pause says Pause; a press pauses the room, which stays paused when the ad ends", async () => {
+  const room = await createRoom(stack.url, { source: "https://www.youtube.com/watch?v=abcdefghijk" });
+  const url = `${stack.url}${room.url}`;
+  const a = await openRoom(url);
+  // C's player shows an ad 3 s into the video.
+  const c = await openRoom(url, { YT_STANDIN: { adAt: 3, adSeconds: 4 } });
+  for (const p of [a, c]) await waitFor(p, () => document.getElementById("room").dataset.kind === "youtube", null, 10_000, "a YouTube source");
+  await a.evaluate(() => {
+    window.__states = [];
+    window.watchTogether.session.addEventListener("state", (e) => window.__states.push({ playing: e.detail.playing, reason: e.detail.reason, by: e.detail.by }));
+  });
+  await play(a);
+  for (const p of [a, c]) await playing(p);
+  // The room waits for C: A hears the wait, and its button still says Pause.
+  await waitFor(a, () => window.__states.at(-1)?.reason === "buffering", null, 15_000, "A hears the room wait for C's ad");
+  const label = () => a.getAttribute("wt-player #play", "aria-label");
+  assert.equal(await label(), "Pause", "waiting for a member, the room still means to play");
+  await a.hover("wt-player");
+  await a.click("wt-player #play");
+  await waitFor(a, () => { const s = window.__states.at(-1); return !s.playing && s.reason === null && s.by !== null; }, null, 10_000, "the room paused by A's press");
+  // C's ad ends: the room stays paused, and says Play.
+  await waitFor(a, () => window.watchTogether.session.members.length === 2 && window.watchTogether.session.members.every((m) => m.status !== "buffering"), null, 15_000, "C's ad over");
+  await sleep(2_000);
+  const heard = await a.evaluate(() => window.__states);
+  assert.ok(!heard.at(-1).playing, `the room stays paused after the wait: ${JSON.stringify(heard)}`);
+  for (const p of [a, c]) assert.equal((await embedVideo(p)).paused, true, "both embeds paused");
+  assert.equal(await label(), "Play");
+  for (const p of [a, c]) assert.deepEqual(p.problems, []);
+  for (const p of [a, c]) await p.context().close();
+});
+
 test("YouTube (stand-in): a video whose owner refuses embedding says so on every page", async () => {
   const room = await createRoom(stack.url);
   const url = `${stack.url}${room.url}`;
