@@ -30,6 +30,10 @@ use read_lead::ReadLead;
 pub const STUCK_SEEK_MS: Millis = 5_000.0;
 /// How many times in a row a stuck seek is made again.
 pub const MAX_STUCK_SEEKS: u32 = 3;
+/// A `play` event this soon (ms) after a pause of ours, with no play of
+/// ours on its way, is the engine's, not the viewer's: see
+/// [`Client::handle_media_event`].
+pub const ENGINE_PLAY_MS: Millis = 1_000.0;
 
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -278,6 +282,8 @@ pub struct Client {
     pending: Option<(u64, Millis)>,
     /// A pause we issued, not yet seen as an event.
     our_pause_until: Option<Millis>,
+    /// When we last paused the element (see [`ENGINE_PLAY_MS`]).
+    paused_by_us_at: Option<Millis>,
     /// A play we issued, not yet seen as an event (the shell may first
     /// await the AudioContext: its play can land after the room paused).
     our_play_until: Option<Millis>,
@@ -326,6 +332,7 @@ impl Client {
             next_command: 1,
             pending: None,
             our_pause_until: None,
+            paused_by_us_at: None,
             our_play_until: None,
             start_at: None,
             seeking_since: None,
@@ -680,6 +687,19 @@ impl Client {
                 // Ours, landing late (the room paused meanwhile): not the
                 // viewer's; the next enforcement pauses it again.
                 let ours = self.our_play_until.take().is_some_and(|t| now <= t);
+                // The engine's, right after a pause of ours: WebKitGTK,
+                // paused by us while a seek was under way or about to be,
+                // fired `play` 2–63 ms later with no play() called and
+                // played on for a moment (3 of 40 runs of the sync test on
+                // busy cores, 2026-12-06). Read as the viewer's, it started
+                // the whole room again. The room's pause is enforced again.
+                // (A viewer's own play within that second is lost: pressed
+                // again, it counts.)
+                let engine = !ours && self.paused_by_us_at.is_some_and(|t| now - t <= ENGINE_PLAY_MS);
+                if engine && !pb.playing {
+                    self.enforce(now, obs);
+                    return;
+                }
                 (!pb.playing && !ours).then(|| Command::Play { position: Some(self.position(now, obs)) })
             }
             MediaEvent::Pause => {
@@ -879,9 +899,15 @@ impl Client {
             // Paused, or armed for a scheduled start: hold still at the position.
             if !obs.paused {
                 self.our_pause_until = Some(now + 1_000.0);
+                self.paused_by_us_at = Some(now);
                 self.media(MediaAction::Pause);
             }
-            if (actual - pb.position).abs() > 0.002 {
+            // (`currentTime` too: a paused WebKitGTK element may hold the
+            // lead it had while playing, ~1 s, or drop it; read less its
+            // lead it seemed in place while it said 1 s ahead, 2026-12-06.
+            // Seeked, a paused element reads, shows and resumes from one place.)
+            let held_lead = !obs.seeking && self.read_lead.lead().is_some() && (obs.current_time - pb.position).abs() > 0.002;
+            if (actual - pb.position).abs() > 0.002 || held_lead {
                 self.seek(now, pb.position);
             }
             if let Decision::SetRate(r) = self.drift.decide(now, DriftInput { expected, actual, room_rate: pb.rate, state: PlayerState::Paused, rate_control })

@@ -209,6 +209,11 @@ impl Element {
         }
     }
 
+    /// What the element's `currentTime` reads now (as the shell would).
+    pub fn current_time(&self) -> f64 {
+        self.obs().current_time
+    }
+
     /// How far `currentTime` reads ahead of the position (s).
     fn lead(&self) -> f64 {
         match self.model {

@@ -218,6 +218,31 @@ fn an_element_whose_currenttime_leaps_ahead_of_its_picture_reads_the_picture() {
     assert!(seeks <= 6, "and hardly seek: {seeks} corrective seeks on the two pages in 3 minutes");
 }
 
+/// A WebKitGTK-like page paused while its `currentTime` leads the picture
+/// by ~1 s, and keeps that lead while paused: read less its lead it is in
+/// place, but its `currentTime` says 1 s ahead (a page of the sync test,
+/// 2026-12-06, compared by `currentTime`, and what it resumes from is not
+/// known). Seeked to the room's position while paused, it reads and shows
+/// one place; it plays on from there in sync.
+#[test]
+fn a_paused_page_holding_its_lead_is_seeked_to_the_rooms_position() {
+    let leading = PlayerModel::LeadingElement { lead_ms: 1_030.0, picture: true, keeps_lead: false };
+    let mut sim = playing_room(0x9A0, 19, &[PlayerModel::Element, leading]);
+    sim.run(20_000.0);
+    assert!(sim.peers[1].client.stats().read_lead_ms.is_some(), "the lead is found while playing");
+    // Its viewer pauses it: the room pauses where it reads itself, its
+    // position less its lead.
+    sim.user(1, MediaAction::Pause);
+    sim.run(2_000.0);
+    assert!(!sim.room.state().playback.playing, "the room paused");
+    let at = sim.room.state().playback.position;
+    let read: Vec<f64> = sim.peers.iter().map(|p| p.element.current_time()).collect();
+    assert!(read.iter().all(|t| (t - at).abs() < 0.002), "both read the room's position {at:.3} while paused: {read:?}");
+    sim.command(0, Command::Play { position: None });
+    sim.run(10_000.0);
+    assert!(sim.converged(0.03), "in sync after playing again: {:.3}", sim.max_drift());
+}
+
 /// WebKitGTK-like pages that play 4.5–5 % slow from the start (a starved
 /// page): they drift past the act-at-once bound (20 ms) after `currentTime`
 /// took its lead and before fresh frames confirmed it (at 8 % slow they

@@ -465,6 +465,29 @@ fn our_play_landing_after_the_room_paused_is_not_read_as_the_viewers() {
 }
 
 #[test]
+fn a_play_the_engine_makes_right_after_our_pause_does_not_start_the_room() {
+    // WebKitGTK, paused by its client while a seek was under way, fired
+    // `play` a few ms later with no play() called, and played on. The
+    // room must stay paused and the element be paused again; a viewer's
+    // own play later still plays the room.
+    let mut sim = joined(33, 2, true);
+    play(&mut sim, 0, 10.0);
+    sim.run(4_000.0);
+    sim.command(0, Command::Pause { position: None });
+    assert!(sim.run_until(2_000.0, |s| s.peers[1].element.paused).is_some(), "peer 1 paused by the room");
+    let seq = sim.room.state().seq;
+    sim.user(1, MediaAction::Play); // the engine's, a moment after our pause
+    sim.run(3_000.0);
+    let st = sim.room.state();
+    assert!(!st.playback.playing && st.seq == seq, "the room stays paused, unchanged: {:?}", st.playback);
+    assert!(sim.peers.iter().all(|p| p.element.paused), "peer 1's element paused again");
+    sim.user(1, MediaAction::Play); // the viewer's, seconds later
+    sim.run(3_000.0);
+    assert!(sim.room.state().playback.playing, "a viewer's own play still plays the room");
+    assert!(sim.peers.iter().all(|p| !p.element.paused), "both play");
+}
+
+#[test]
 fn a_seek_that_never_ends_is_made_again_to_where_the_room_is() {
     // WebKitGTK once stayed `seeking` at HAVE_METADATA for good (a page
     // whose autoplay was refused): no correction is made mid-seek, so
