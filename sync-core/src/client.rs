@@ -689,9 +689,9 @@ impl Client {
                 let ours = self.our_play_until.take().is_some_and(|t| now <= t);
                 // The engine's, right after a pause of ours: WebKitGTK,
                 // paused by us while a seek was under way or about to be,
-                // fired `play` 2–63 ms later with no play() called and
-                // played on for a moment (3 of 40 runs of the sync test on
-                // busy cores, 2026-12-06). Read as the viewer's, it started
+                // fired `play` 2–104 ms later with no play() called and
+                // played on for a moment (in 5 of 84 runs of the sync test
+                // on busy cores, 2026-12-06). Read as the viewer's, it started
                 // the whole room again. The room's pause is enforced again.
                 // (A viewer's own play within that second is lost: pressed
                 // again, it counts.)
