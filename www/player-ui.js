@@ -158,6 +158,9 @@ export class PlayerUI extends HTMLElement {
   #audio = null;
   /** The room's last word: playing, or waiting for a member to buffer, or not (null: not heard yet). */
   #roomPlaying = null;
+  /** The room waits for a member who buffers, and means to play on (see the `state` handler). */
+  #waiting = false;
+  #lastState = null;
   #quality = "auto";
   #drift = null;
   #stats = null;
@@ -314,6 +317,8 @@ export class PlayerUI extends HTMLElement {
     this.#sessionGuards.clear();
     this.#session = session;
     this.#roomPlaying = null;
+    this.#waiting = false;
+    this.#lastState = null;
     this.#audio = null;
     this.#buffering = false;
     this.#waitingFor = [];
@@ -336,8 +341,16 @@ export class PlayerUI extends HTMLElement {
         this.#rate = s.rate;
         // The group waiting for a member who buffers still means to play:
         // the button says Pause, and a press pauses the room for good (a
-        // pause ends the wait; the room would otherwise play on when it ends).
-        this.#roomPlaying = s.playing || s.reason === "buffering";
+        // pause ends the wait; the room would otherwise play on when it
+        // ends). A seek or a speed change meanwhile keeps the wait (the
+        // room plays on after it); a pause leaves position and rate as
+        // they were. (A page that joins during a wait is not told of it.)
+        const prev = this.#lastState;
+        this.#lastState = s;
+        if (s.reason === "buffering") this.#waiting = true;
+        else if (s.playing || s.reason) this.#waiting = false;
+        else if (this.#waiting && prev && s.position === prev.position && s.rate === prev.rate) this.#waiting = false;
+        this.#roomPlaying = s.playing || this.#waiting;
         this.#showMenus();
         this.#render();
       });

@@ -521,7 +521,8 @@ session.addEventListener("state", (e) => {
   if (s.rate !== prev.rate) say(`${who} set the speed to ${s.rate}×`);
   if (Math.abs(s.position - expected) > 1.5) say(`${who} jumped to ${fmt(s.position)}`);
   else if (s.playing && !prev.playing) say(`${who} played at ${fmt(s.position)}`);
-  else if (!s.playing && prev.playing) say(`${who} paused at ${fmt(s.position)}`);
+  // (While the room waits for everyone to load it means to play: a pause then is one.)
+  else if (!s.playing && (prev.playing || (prev.reason === "buffering" && s.rate === prev.rate))) say(`${who} paused at ${fmt(s.position)}`);
 });
 let lastSource = null;
 session.addEventListener("source", (e) => {

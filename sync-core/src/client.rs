@@ -284,6 +284,9 @@ pub struct Client {
     our_pause_until: Option<Millis>,
     /// When we last paused the element (see [`ENGINE_PLAY_MS`]).
     paused_by_us_at: Option<Millis>,
+    /// The paused element was seeked once for a `currentTime` holding its
+    /// read lead (see `enforce`); again only after it has played.
+    lead_seeked: bool,
     /// A play we issued, not yet seen as an event (the shell may first
     /// await the AudioContext: its play can land after the room paused).
     our_play_until: Option<Millis>,
@@ -333,6 +336,7 @@ impl Client {
             pending: None,
             our_pause_until: None,
             paused_by_us_at: None,
+            lead_seeked: false,
             our_play_until: None,
             start_at: None,
             seeking_since: None,
@@ -905,9 +909,12 @@ impl Client {
             // (`currentTime` too: a paused WebKitGTK element may hold the
             // lead it had while playing, ~1 s, or drop it; read less its
             // lead it seemed in place while it said 1 s ahead, 2026-12-06.
-            // Seeked, a paused element reads, shows and resumes from one place.)
-            let held_lead = !obs.seeking && self.read_lead.lead().is_some() && (obs.current_time - pb.position).abs() > 0.002;
+            // Seeked, a paused element reads, shows and resumes from one
+            // place. Once per pause: some of its seeks land reading the
+            // target plus the lead, and are kept as landing on the target.)
+            let held_lead = !self.lead_seeked && self.read_lead.lead().is_some() && (obs.current_time - pb.position).abs() > 0.002;
             if (actual - pb.position).abs() > 0.002 || held_lead {
+                self.lead_seeked |= held_lead;
                 self.seek(now, pb.position);
             }
             if let Decision::SetRate(r) = self.drift.decide(now, DriftInput { expected, actual, room_rate: pb.rate, state: PlayerState::Paused, rate_control })
@@ -922,6 +929,7 @@ impl Client {
         if obs.ended {
             return;
         }
+        self.lead_seeked = false;
         if obs.paused {
             // Start from the right place, then play. A paused element's seek is
             // invisible, so even a small lateness is seeked (ahead by the
