@@ -110,6 +110,9 @@ pub struct MediaObservation {
     /// the frames it fitted ([`crate::backend::PictureFit`]); `None`: as far
     /// as one frame's display jitter.
     pub picture_error: Option<f64>,
+    /// The element tells the frames it shows (`requestVideoFrameCallback`):
+    /// a picture will come, though none may have yet.
+    pub shows_frames: bool,
 }
 
 impl MediaObservation {
@@ -849,6 +852,9 @@ impl Client {
             _ => None,
         };
         if !self.caps.reported() && obs.moving() {
+            if obs.shows_frames {
+                self.read_lead.handle_shows_frames();
+            }
             self.read_lead.handle_tick(now, obs.current_time, self.drift.rate(), obs.picture);
             // `currentTime` a leap ahead of the picture, seen against a
             // fresh frame (WebKitGTK through WebAudio): a rate change there

@@ -123,6 +123,10 @@ pub struct PeerProfile {
     /// shell first awaits its AudioContext's resume); a pause meanwhile
     /// does not cancel it. 0: at once.
     pub play_ms: Millis,
+    /// Frames are shown only once the element has played this long since
+    /// its load or last seek (ms; 0: from the first): a software-rendered
+    /// WebKit page on busy cores, whose `currentTime` leapt before it.
+    pub first_frame_ms: Millis,
 }
 
 impl PeerProfile {
@@ -144,6 +148,7 @@ impl PeerProfile {
             speed: 1.0,
             edge: None,
             play_ms: 0.0,
+            first_frame_ms: 0.0,
         }
     }
 
@@ -265,6 +270,7 @@ impl Element {
             duration: Some(self.duration),
             picture: picture.map(|r| r.position),
             picture_error: picture.and_then(|r| r.error),
+            shows_frames: self.reads_picture(),
         }
     }
 
@@ -695,7 +701,9 @@ impl Sim {
                     let from = e.position;
                     e.position += dt_local / 1000.0 * e.rate * p.profile.speed;
                     e.played_ms += dt_local;
-                    e.show_frames(from, local - dt_local, local);
+                    if e.played_ms >= p.profile.first_frame_ms {
+                        e.show_frames(from, local - dt_local, local);
+                    }
                     if e.position >= e.duration {
                         e.position = e.duration;
                         e.paused = true;

@@ -214,6 +214,7 @@ class WebKitBrowser {
 class WebKitContext {
   #browser; #viewport; #autoplay; #driver = null; #proc = null; #untrack = null; #page = null;
   #log = ""; // the last 8 KB the driver and MiniBrowser wrote to stderr
+  #crashed = false; // MiniBrowser said its web process crashed
   constructor(browser, viewport, autoplay) { this.#browser = browser; this.#viewport = viewport; this.#autoplay = autoplay; }
 
   async newPage() {
@@ -244,7 +245,11 @@ class WebKitContext {
     this.#proc = spawn("WebKitWebDriver", [`--port=${port}`, "--host=127.0.0.1"], { env, stdio: ["ignore", "ignore", "pipe"], detached: true });
     this.#untrack = track(this.#proc.pid);
     this.#log = "";
-    const keep = (d) => { this.#log = (this.#log + d).slice(-8192); };
+    this.#crashed = false;
+    const keep = (d) => {
+      this.#log = (this.#log + d).slice(-8192);
+      this.#crashed ||= /WebProcess CRASHED/.test(this.#log);
+    };
     this.#proc.stderr.on("data", keep);
     this.#proc.on("error", (e) => keep(`${e.message} (cargo xtask setup installs Debian's webkit2gtk-driver)`));
     await until(async () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok, () => false), { timeout: 15_000, what: () => `WebKitWebDriver on ${port} ${this.#log.slice(-300)}` });
@@ -259,10 +264,17 @@ class WebKitContext {
   /** What this context's processes do (for an error about a hang). */
   whatHangs() { return this.#proc ? whatHangs(this.#proc.pid) : Promise.resolve("no processes"); }
 
-  /** Whether this context's MiniBrowser is gone while its session was open (WebKitWebDriver then says "session deleted because of page crash or hang"); not while a session is still starting. */
+  /**
+   * Whether this context's MiniBrowser is gone, or said its web process
+   * crashed, while its session was open (WebKitWebDriver then says
+   * "session deleted because of page crash or hang"); not while a session
+   * is still starting. (The crash seen, a loaded CI run of 2026-12-06:
+   * GLib's `getauxval () failed: Interrupted system call`, an abort inside
+   * the web process.)
+   */
   lost() {
     const group = this.#proc?.pid;
-    return group != null && this.#driver != null && !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd));
+    return group != null && this.#driver != null && (this.#crashed || !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd)));
   }
 
   /** The last lines the driver and MiniBrowser (its child) wrote to stderr. */

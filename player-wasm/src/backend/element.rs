@@ -117,6 +117,7 @@ impl Element {
             ended: v.ended(),
             buffering: v.ready_state() < 3,
             duration: duration.is_finite().then_some(duration),
+            shows_frames: self.frames.is_some(),
         }
     }
 

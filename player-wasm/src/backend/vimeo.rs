@@ -116,6 +116,7 @@ impl Vimeo {
             duration: i.duration.get(),
             picture: None,
             picture_error: None,
+            shows_frames: false,
         }
     }
 

@@ -149,6 +149,7 @@ impl YouTube {
             duration,
             picture: None,
             picture_error: None,
+            shows_frames: false,
         }
     }
 

@@ -133,6 +133,16 @@ impl ReadLead {
         }
     }
 
+    /// The element tells the frames it shows: a leap without a fresh frame
+    /// is a lead even before its first frame (see [`Self::handle_tick`]).
+    /// WebKitGTK's `currentTime` leapt 1.04 s within 50 ms of a page's
+    /// first start, before any frame, on busy cores (2026-12-06): read as
+    /// 1.1 s of drift, it set off a seek that left the page ~1 s off for
+    /// the 3 s of the seek's cool-down.
+    pub fn handle_shows_frames(&mut self) {
+        self.pictured = true;
+    }
+
     /// A seek landed: `currentTime` is the target again.
     pub fn handle_seeked(&mut self) {
         self.lead = 0.0;
