@@ -82,7 +82,36 @@ export async function newPage(browser) {
   page.problems = [];
   page.on("console", (m) => { if (m.type() === "error") page.problems.push(`console: ${m.text()}`); });
   page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
+  if (browser.engine !== "webkit") explainSlowNavigations(page); // (WebDriver's page has no request events)
   return page;
+}
+
+/**
+ * A navigation that fails (a room page's load once took over 60 s in a CI
+ * run, 2026-12-06, cause unknown) says, on the error's first line (the one
+ * the test command's summary keeps), which of the page's requests were
+ * still unanswered and for how long, and how far the document got.
+ */
+function explainSlowNavigations(page) {
+  const inflight = new Map(); // request → when it was sent
+  page.on("request", (r) => inflight.set(r, Date.now()));
+  page.on("requestfinished", (r) => inflight.delete(r));
+  page.on("requestfailed", (r) => inflight.delete(r));
+  for (const verb of ["goto", "reload"]) {
+    const go = page[verb].bind(page);
+    page[verb] = async (...args) => {
+      try {
+        return await go(...args);
+      } catch (e) {
+        const now = Date.now();
+        const waiting = [...inflight].map(([r, t0]) => `${r.method()} ${new URL(r.url()).pathname} for ${now - t0} ms`);
+        const state = await page.evaluate(() => document.readyState).catch((err) => `unread (${err.message.split("\n")[0]})`);
+        const [first, ...rest] = e.message.split("\n");
+        e.message = [`${first} (document ${state}; unanswered: ${waiting.join(", ") || "none"})`, ...rest].join("\n");
+        throw e;
+      }
+    };
+  }
 }
 
 /** The element's state with the wall-clock time it was read. */
