@@ -344,7 +344,8 @@ export class PlayerUI extends HTMLElement {
         // pause ends the wait; the room would otherwise play on when it
         // ends). A seek or a speed change meanwhile keeps the wait (the
         // room plays on after it); a pause leaves position and rate as
-        // they were. (A page that joins during a wait is not told of it.)
+        // they were. (A page that joins during a wait hears it in its first
+        // state: the room's snapshot says it waits.)
         const prev = this.#lastState;
         this.#lastState = s;
         if (s.reason === "buffering") this.#waiting = true;

@@ -540,7 +540,10 @@ impl Client {
                 for line in room.chat {
                     self.event(ClientEvent::Chat(line));
                 }
-                self.event(ClientEvent::State { playback: room.playback, seq: room.seq, by: None, reason: None });
+                // A room waiting for a buffering member still means to play:
+                // the newcomer hears the wait as those who were there did.
+                let reason = room.waiting.then_some(Reason::Buffering);
+                self.event(ClientEvent::State { playback: room.playback, seq: room.seq, by: None, reason });
                 self.next_tick = Some(now);
                 self.next_status = Some(now);
                 self.drift.reset();

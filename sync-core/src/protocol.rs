@@ -312,6 +312,10 @@ pub struct RoomSnapshot {
     pub subtitle_delay_ms: f64,
     /// The room's default subtitle language (empty: none).
     pub subtitle_language: String,
+    /// The group is waiting for buffering members: paused, but it means to
+    /// play again (what the `buffering` reason of the state that paused it
+    /// said to those who were there). Left out of the wire when false.
+    pub waiting: bool,
 }
 
 /// A ban as members see it: who, not from where.
@@ -610,6 +614,9 @@ impl Wire for RoomSnapshot {
         if !self.subtitles.is_empty() || self.subtitle_delay_ms != 0.0 || !self.subtitle_language.is_empty() {
             o.with("subtitles", arr(&self.subtitles)).num("subtitle_delay_ms", self.subtitle_delay_ms).str("subtitle_language", &self.subtitle_language);
         }
+        if self.waiting {
+            o.bool("waiting", true);
+        }
     }
     fn read(f: Fields) -> Result<Self, FieldError> {
         Ok(RoomSnapshot {
@@ -627,6 +634,7 @@ impl Wire for RoomSnapshot {
             subtitles: if f.get("subtitles").is_some() { f.arr("subtitles", SubtitleInfo::read)? } else { Vec::new() },
             subtitle_delay_ms: f.opt_num("subtitle_delay_ms")?.unwrap_or(0.0),
             subtitle_language: f.opt_str("subtitle_language")?.unwrap_or_default(),
+            waiting: f.opt_bool("waiting")?.unwrap_or(false),
         })
     }
 }

@@ -1606,6 +1606,7 @@ impl Room {
             subtitles: self.state.subtitles.clone(),
             subtitle_delay_ms: self.state.subtitle_delay_ms,
             subtitle_language: self.state.subtitle_language.clone(),
+            waiting: self.state.hold.is_some(),
         }
     }
 

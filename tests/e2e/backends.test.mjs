@@ -151,12 +151,12 @@ test("YouTube (stand-in): three pages play, pause, seek, change rate; a late joi
   for (const p of [a, b, c, d]) await p.context().close();
 });
 
-test("YouTube (stand-in): while the room waits for a member's ad, Play/Pause says Pause; a press pauses the room, which stays paused when the ad ends", async () => {
+test("YouTube (stand-in): while the room waits for a member's ad, Play/Pause says Pause, on a page joining then too; a press pauses the room, which stays paused when the ad ends", async () => {
   const room = await createRoom(stack.url, { source: "https://www.youtube.com/watch?v=abcdefghijk" });
   const url = `${stack.url}${room.url}`;
   const a = await openRoom(url);
-  // C's player shows an ad 3 s into the video.
-  const c = await openRoom(url, { YT_STANDIN: { adAt: 3, adSeconds: 4 } });
+  // C's player shows an ad 3 s into the video (long enough for a page to join during it).
+  const c = await openRoom(url, { YT_STANDIN: { adAt: 3, adSeconds: 10 } });
   for (const p of [a, c]) await waitFor(p, () => document.getElementById("room").dataset.kind === "youtube", null, 10_000, "a YouTube source");
   await a.evaluate(() => {
     window.__states = [];
@@ -166,13 +166,20 @@ test("YouTube (stand-in): while the room waits for a member's ad, Play/Pause say
   for (const p of [a, c]) await playing(p);
   // The room waits for C: A hears the wait, and its button still says Pause.
   await waitFor(a, () => window.__states.at(-1)?.reason === "buffering", null, 15_000, "A hears the room wait for C's ad");
-  const label = () => a.getAttribute("wt-player #play", "aria-label");
+  const label = (p = a) => p.getAttribute("wt-player #play", "aria-label");
   assert.equal(await label(), "Pause", "waiting for a member, the room still means to play");
+  // B joins during the wait: the room's snapshot tells it the room waits.
+  const b = await openRoom(url);
+  await waitFor(b, () => document.getElementById("room").dataset.kind === "youtube", null, 10_000, "a YouTube source on B");
+  const joinedLabel = await label(b);
+  assert.equal((await a.evaluate(() => window.__states.at(-1))).reason, "buffering", "(the wait still on when B's button was read)");
+  assert.equal(joinedLabel, "Pause", "a page joining during the wait says Pause too");
+  await b.context().close();
   await a.hover("wt-player");
   await a.click("wt-player #play");
   await waitFor(a, () => { const s = window.__states.at(-1); return !s.playing && s.reason === null && s.by !== null; }, null, 10_000, "the room paused by A's press");
   // C's ad ends: the room stays paused, and says Play.
-  await waitFor(a, () => window.watchTogether.session.members.length === 2 && window.watchTogether.session.members.every((m) => m.status !== "buffering"), null, 15_000, "C's ad over");
+  await waitFor(a, () => { const ms = window.watchTogether.session.members.filter((m) => m.status !== "away"); return ms.length === 2 && ms.every((m) => m.status !== "buffering"); }, null, 15_000, "C's ad over");
   await sleep(2_000);
   const heard = await a.evaluate(() => window.__states);
   assert.ok(!heard.at(-1).playing, `the room stays paused after the wait: ${JSON.stringify(heard)}`);

@@ -190,6 +190,33 @@ fn a_state_event_says_who_changed_it_and_why() {
 }
 
 #[test]
+fn a_page_joining_while_the_room_waits_hears_the_wait_then_plays_with_it() {
+    let mut sim = Sim::new(23, profiles(23, 3, true));
+    sim.connect(0);
+    sim.connect(1);
+    sim.run(2_000.0);
+    play(&mut sim, 0, 0.0);
+    sim.run(3_000.0);
+    sim.stall(1, 4_000.0);
+    sim.run(1_500.0);
+    sim.connect(2);
+    sim.run(1_000.0);
+    let states = |sim: &Sim, i: usize| -> Vec<(Option<Reason>, bool)> {
+        sim.peers[i]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::State { reason, playback, .. } => Some((*reason, playback.playing)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(states(&sim, 2), vec![(Some(Reason::Buffering), false)], "the newcomer's first state is the wait, not a plain pause");
+    assert!(sim.run_until(5_000.0, |s| !s.peers[2].element.paused).is_some(), "the newcomer plays when the wait ends");
+    assert_eq!(states(&sim, 2).last(), Some(&(Some(Reason::Resume), true)));
+}
+
+#[test]
 fn the_queue_auto_advances_on_every_client() {
     let mut sim = joined(15, 2, true);
     sim.command(0, Command::QueueAdd { url: "https://cdn.example/next.mpd".into(), title: Some("Next".into()) });

@@ -227,6 +227,30 @@ fn a_buffering_member_makes_the_group_wait_then_resume_together() {
 }
 
 #[test]
+fn a_newcomer_during_the_wait_is_told_the_group_waits() {
+    let mut s = Script::new(demo());
+    let (a, _, _) = s.join("Ana", "");
+    let (b, _, _) = s.join("Bob", "");
+    s.command(a, 1, r#"{"op":"play","position":0}"#);
+    let welcome_waits = |s: &Script, c: ConnId| match s.last_to(c) {
+        Some(ServerMsg::Welcome { room, .. }) => room.waiting,
+        other => panic!("no welcome: {other:?}"),
+    };
+    let (c, _, _) = s.at(1_000.0).join("Cy", "");
+    assert!(!welcome_waits(&s, c), "a playing room does not wait");
+    s.at(10_300.0).status(b, r#""buffering":true"#);
+    let (d, _, _) = s.at(10_500.0).join("Dee", "");
+    assert!(welcome_waits(&s, d), "paused by the wait: the newcomer hears that the room means to play");
+    assert!(!s.playback().playing);
+    s.at(12_000.0).status(b, r#""buffering":false"#);
+    let (e, _, _) = s.at(12_100.0).join("Eve", "");
+    assert!(!welcome_waits(&s, e), "the wait is over");
+    s.command(a, 2, r#"{"op":"pause"}"#);
+    let (f, _, _) = s.at(13_000.0).join("Fay", "");
+    assert!(!welcome_waits(&s, f), "a pause by a member is not a wait");
+}
+
+#[test]
 fn a_member_that_never_recovers_is_timed_out_and_an_opt_out_never_holds() {
     let mut s = Script::new(demo());
     let (a, _, _) = s.join("Ana", "");
