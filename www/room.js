@@ -509,8 +509,8 @@ session.addEventListener("state", (e) => {
   const at = performance.now();
   const prev = last;
   last = { ...s, at };
-  // The first state (a join, a reconnect) and the one that starts a new source tell no news.
-  if (!prev || at - sourceAt < 1500) return;
+  // The first state (a join), one a reconnect hears again and the one that starts a new source tell no news.
+  if (!prev || s.seq === prev.seq || at - sourceAt < 1500) return;
   const who = whoDid(s.by);
   if (s.reason === "buffering") return say(`Waiting for everyone to load (paused at ${fmt(s.position)})`);
   if (s.reason === "resume") return say("Everyone is ready: playing");

@@ -162,7 +162,8 @@ export interface ChatMessage { id: number; member: number; name: string; text: s
 export type StateReason = "buffering" | "resume" | "advance" | "end";
 /**
  * The room's playback state. `by`: the member whose command changed it (null: the room itself, or the state you joined to);
- * `reason`: why the room changed it itself, else null.
+ * `reason`: why the room changed it itself, else null; the state you joined to says "buffering" while the room waits
+ * for a member who buffers (paused, meaning to play again).
  */
 export interface PlaybackState { playing: boolean; position: number; rate: number; seq: number; by: number | null; reason: StateReason | null }
 export interface ConnectionState { state: "connecting" | "open" | "closed" | "kicked" | "refused"; retryInMs?: number }

@@ -557,6 +557,12 @@ impl Room {
                 Conn { member, fresh_token, addr: s.addr, hello_by, password_checked: None, tokens: room.cfg.rate_burst, refilled: now, refused_in_a_row: 0 },
             );
         }
+        // A wait for members who are away now (their sockets closed while
+        // the room slept) waits for no one: the group plays on (its state
+        // goes out with the next input's outputs).
+        if room.state.hold.is_some() {
+            room.after_status_change(now);
+        }
         room
     }
 

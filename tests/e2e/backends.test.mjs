@@ -24,8 +24,8 @@ const stack = withStack();
 const browser = withBrowser();
 const standins = withStandins({ media });
 
-/** A room page with the stand-in APIs configured (and `extra` set before any script runs). */
-async function openRoom(url, extra = {}) {
+/** A room page with the stand-in APIs configured (and `extra` set, and `init` run, before any script runs). */
+async function openRoom(url, extra = {}, init = null) {
   const page = await newPage(browser);
   // What the page sends, from its first request: HTTP bodies and WebSocket frames.
   page.sent = [];
@@ -36,6 +36,7 @@ async function openRoom(url, extra = {}) {
     window.WATCH_TOGETHER_CONFIG = c;
     Object.assign(window, e);
   }, [config, extra]);
+  if (init) await page.addInitScript(init);
   await page.goto(url);
   await waitFor(page, () => document.getElementById("connection")?.dataset.state === "open", null, 15_000, "connected");
   return page;
@@ -155,7 +156,7 @@ test("YouTube (stand-in): while the room waits for a member's ad, Play/Pause say
   const room = await createRoom(stack.url, { source: "https://www.youtube.com/watch?v=abcdefghijk" });
   const url = `${stack.url}${room.url}`;
   const a = await openRoom(url);
-  // C's player shows an ad 3 s into the video (long enough for a page to join during it).
+  // C's player shows an ad 3 s into the video (the room waits for it 10 s at most).
   const c = await openRoom(url, { YT_STANDIN: { adAt: 3, adSeconds: 10 } });
   for (const p of [a, c]) await waitFor(p, () => document.getElementById("room").dataset.kind === "youtube", null, 10_000, "a YouTube source");
   await a.evaluate(() => {
@@ -168,13 +169,28 @@ test("YouTube (stand-in): while the room waits for a member's ad, Play/Pause say
   await waitFor(a, () => window.__states.at(-1)?.reason === "buffering", null, 15_000, "A hears the room wait for C's ad");
   const label = (p = a) => p.getAttribute("wt-player #play", "aria-label");
   assert.equal(await label(), "Pause", "waiting for a member, the room still means to play");
-  // B joins during the wait: the room's snapshot tells it the room waits.
-  const b = await openRoom(url);
-  await waitFor(b, () => document.getElementById("room").dataset.kind === "youtube", null, 10_000, "a YouTube source on B");
-  const joinedLabel = await label(b);
-  assert.equal((await a.evaluate(() => window.__states.at(-1))).reason, "buffering", "(the wait still on when B's button was read)");
-  assert.equal(joinedLabel, "Pause", "a page joining during the wait says Pause too");
+  // B joins during the wait: the room's welcome tells it the room waits.
+  // Each state B hears is recorded with its button's label once the page
+  // has taken it in.
+  const b = await openRoom(url, {}, () => {
+    window.__heard = [];
+    const dispatch = EventTarget.prototype.dispatchEvent;
+    EventTarget.prototype.dispatchEvent = function (e) {
+      const r = dispatch.call(this, e);
+      if (e.type === "state" && e.detail) {
+        const button = document.querySelector("wt-player")?.shadowRoot?.getElementById("play");
+        window.__heard.push({ playing: e.detail.playing, reason: e.detail.reason, label: button?.getAttribute("aria-label") ?? null });
+      }
+      return r;
+    };
+  });
+  await waitFor(b, () => window.__heard.length > 0, null, 10_000, "B's first state");
+  const first = await b.evaluate(() => window.__heard[0]);
+  assert.ok(first.playing || first.reason !== null, `B heard a plain pause: ${JSON.stringify(first)}`);
+  assert.ok(!first.playing, `B joined after the wait had ended (it lasts 10 s at most): ${JSON.stringify(first)}`);
+  assert.deepEqual(first, { playing: false, reason: "buffering", label: "Pause" }, "a page joining during the wait hears it, and says Pause too");
   await b.context().close();
+  assert.equal((await a.evaluate(() => window.__states.at(-1))).reason, "buffering", "(the wait still on when A presses)");
   await a.hover("wt-player");
   await a.click("wt-player #play");
   await waitFor(a, () => { const s = window.__states.at(-1); return !s.playing && s.reason === null && s.by !== null; }, null, 10_000, "the room paused by A's press");

@@ -104,10 +104,19 @@ function explainSlowNavigations(page) {
         return await go(...args);
       } catch (e) {
         const now = Date.now();
-        const waiting = [...inflight].map(([r, t0]) => `${r.method()} ${new URL(r.url()).pathname} for ${now - t0} ms`);
-        const state = await page.evaluate(() => document.readyState).catch((err) => `unread (${err.message.split("\n")[0]})`);
-        const [first, ...rest] = e.message.split("\n");
-        e.message = [`${first} (document ${state}; unanswered: ${waiting.join(", ") || "none"})`, ...rest].join("\n");
+        // Oldest first (the summary keeps a line's first 300 characters).
+        const waiting = [...inflight].sort((x, y) => x[1] - y[1]).map(([r, t0]) => `${r.method()} ${new URL(r.url()).pathname.slice(0, 60)} for ${now - t0} ms`);
+        // (A page too busy to load may be too busy to answer: 3 s at most.)
+        let timer;
+        const state = await Promise.race([
+          page.evaluate(() => document.readyState).catch((err) => `unread (${err.message.split("\n")[0]})`),
+          new Promise((r) => { timer = setTimeout(r, 3_000, "unread (no answer in 3 s)"); }),
+        ]);
+        clearTimeout(timer);
+        const [first] = e.message.split("\n");
+        const told = `${first} (document ${state}; unanswered: ${waiting.slice(0, 5).join(", ") || "none"}${waiting.length > 5 ? ` and ${waiting.length - 5} more` : ""})`;
+        e.message = e.message.replace(first, told);
+        if (e.stack) e.stack = e.stack.replace(first, told);
         throw e;
       }
     };

@@ -248,6 +248,46 @@ fn a_newcomer_during_the_wait_is_told_the_group_waits() {
     s.command(a, 2, r#"{"op":"pause"}"#);
     let (f, _, _) = s.at(13_000.0).join("Fay", "");
     assert!(!welcome_waits(&s, f), "a pause by a member is not a wait");
+    // During a wait: a seek or a speed change keeps it, a pause or a new source ends it.
+    s.command(a, 3, r#"{"op":"play"}"#);
+    s.at(14_000.0).status(b, r#""buffering":true"#);
+    for (id, at, cmd, waits) in [
+        (4, 14_100.0, r#"{"op":"seek","position":30}"#, true),
+        (5, 14_200.0, r#"{"op":"set_rate","rate":1.5}"#, true),
+        (6, 14_300.0, r#"{"op":"pause"}"#, false),
+    ] {
+        s.at(at).command(a, id, cmd);
+        let (g, _, _) = s.join("Gus", "");
+        assert_eq!(welcome_waits(&s, g), waits, "after {cmd}");
+    }
+    s.command(a, 7, r#"{"op":"play"}"#);
+    s.at(14_400.0).status(b, r#""buffering":false"#);
+    s.at(15_000.0).status(b, r#""buffering":true"#);
+    let (h, _, _) = s.join("Hal", "");
+    assert!(welcome_waits(&s, h));
+    s.command(a, 8, r#"{"op":"set_source","url":"https://x.example/b.mpd"}"#);
+    let (i, _, _) = s.join("Ida", "");
+    assert!(!welcome_waits(&s, i), "a new source ends the wait");
+}
+
+#[test]
+fn a_wait_for_members_gone_while_the_room_slept_ends_when_it_wakes() {
+    let mut s = Script::new(demo());
+    let (a, ana, _) = s.join("Ana", "");
+    let (b, _, _) = s.join("Bob", "");
+    s.command(a, 1, r#"{"op":"play","position":0}"#);
+    s.at(5_000.0).status(b, r#""buffering":true"#);
+    assert!(s.room.snapshot().waiting);
+    // The room sleeps; Bob's socket closes meanwhile; it wakes with Ana's alone.
+    let back = s.persisted();
+    let mut woken = Room::restore(RoomConfig::default(), back, [SocketTag { conn: a, member: Some(ana), addr: String::new() }], 6_000.0, [6; 32], false);
+    assert!(!woken.snapshot().waiting, "no one left to wait for");
+    assert!(woken.state().playback.playing, "the group plays on");
+    let mut resumed = false;
+    while let Some(o) = woken.poll_output() {
+        resumed |= matches!(o, RoomOutput::Broadcast { msg: ServerMsg::State { reason: Some(Reason::Resume), .. } });
+    }
+    assert!(resumed, "and says so");
 }
 
 #[test]
