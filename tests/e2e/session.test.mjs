@@ -9,7 +9,7 @@
 // Chromium's driver gives (each test says what, where it is skipped).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { converge, ENGINE, gap, gapsFor, joined, launch, newPage, pause, pickQuality, play, positionAt, readVideo, test, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, ENGINE, gap, gapsFor, heardStates, joined, launch, newPage, pause, pickQuality, play, positionAt, readVideo, test, traceStates, waitFor, withBrowser } from "../support/browser.mjs";
 import { launchHeadful } from "../support/headful.mjs";
 import { startNetem } from "../support/netem.mjs";
 import { createRoom, root, sleep, withStack } from "../support/stack.mjs";
@@ -118,6 +118,8 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
     window.conn = [];
     window.watchTogether.session.addEventListener("connection", (e) => window.conn.push({ ...e.detail, at: Date.now() }));
   });
+  // (The room's states as A and D heard them start a failure's message.)
+  await Promise.all([traceStates(a), traceStates(d)]);
   await play(a);
   await waitFor(d, () => !document.getElementById("video").paused, null, 10_000, "D playing");
   await sleep(1_000); // D plays a while before its socket is cut
@@ -130,9 +132,13 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
   assert.ok(attempts <= 5, `at most 5 WebSocket handshakes reached the network in 8 s: ${attempts}`);
   assert.ok(retries[retries.length - 1] > retries[0], `backoff grows: ${retries}`);
   assert.ok(retries.every((r) => r >= 500 && r <= 30_000), `1 s → 30 s with jitter: ${retries}`);
-  // The room moves on meanwhile: A seeks.
+  // The room moves on meanwhile: A seeks (and is seen at 20 s first: a
+  // Firefox run once found A and D in sync short of 20 s after D came
+  // back, 2026-12-06 — whether A's seek was lost or undone is not known).
   await a.fill("#seek-to", "20");
   await a.click("#seek");
+  const heard = () => heardStates({ A: a, D: d });
+  await waitFor(a, () => window.__states.some((s) => s.position === 20), null, 10_000, "A heard the room at 20 s").catch(async (e) => { throw new Error(`${await heard()}; ${e.message}`); });
   net.restore();
   // The next attempt is due when the last backoff announced runs out (up to
   // ~16 s after the cut at this point): within that plus a margin for a
@@ -142,7 +148,8 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
   // (Firefox and WebKit pages take longer to converge on busy cores: WebKit's missed 8 s by 233–394 ms twice in six loaded runs.)
   const took = await converge(a, d, 0.1, ENGINE === "chromium" ? 8_000 : 20_000, "D after the reconnect");
   console.log(`    ${retries.length} retries (${retries.map((r) => Math.round(r)).join(", ")} ms); resynced ${took} ms after reconnecting`);
-  assert.ok((await positionAt(d, Date.now())) >= 20, "D followed the seek made while it was away");
+  const [pa, pd] = [await positionAt(a, Date.now()), await positionAt(d, Date.now())];
+  assert.ok(pd >= 20, `${await heard()}; D followed the seek made while it was away (A at ${pa.toFixed(3)}, D at ${pd.toFixed(3)})`);
   await a.context().close();
   await d.context().close();
 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { converge, ENGINE, gap, joined, newPage, pause, play, readVideo, test, waitFor, withBrowser } from "../support/browser.mjs";
+import { converge, ENGINE, gap, heardStates, joined, newPage, pause, play, readVideo, test, traceStates, waitFor, withBrowser } from "../support/browser.mjs";
 import { root, sleep, until, withStack } from "../support/stack.mjs";
 
 const stack = withStack();
@@ -32,19 +32,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   await b.goto(link);
   await Promise.all([joined(a), joined(b)]);
   // The room's state as each page hears it (printed when a step fails).
-  const trace = (p) => p.evaluate(() => {
-    window.__states = [];
-    window.watchTogether.session.addEventListener("state", (e) => window.__states.push({ playing: e.detail.playing, position: e.detail.position, by: e.detail.by, reason: e.detail.reason, at: Date.now() }));
-  });
-  // (Short, and first in a failure's message: a CI log keeps only the
-  // start of a long line. "▶10.000 by 1" is a play at 10 s by member 1,
-  // "⏸10.000 buffering" the room waiting for a member.)
-  const traces = async () => {
-    const heard = await Promise.all([a, b].map((p) => p.evaluate(() => window.__states ?? null).catch(() => null)));
-    const t0 = Math.min(...heard.flat().filter(Boolean).map((s) => s.at));
-    const one = (s) => `${s.playing ? "▶" : "⏸"}${s.position.toFixed(3)} ${s.reason ?? `by ${s.by}`} +${s.at - t0}`;
-    return heard.map((h, i) => `${"AB"[i]}: ${h ? h.map(one).join(", ") : "-"}`).join("; ");
-  };
+  const traces = () => heardStates({ A: a, B: b });
   const explained = async (step) => {
     try {
       await step;
@@ -52,7 +40,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
       throw new Error(`the room as heard: ${await traces()}; ${e.message}; A: ${JSON.stringify(await readVideo(a).catch(() => null))}`);
     }
   };
-  await Promise.all([trace(a), trace(b)]);
+  await Promise.all([traceStates(a), traceStates(b)]);
   await waitFor(a, () => document.querySelectorAll("#members li").length === 2, null, 10_000, "A sees two members");
 
   // Play on A: B plays (how long it took is printed below).
@@ -99,7 +87,7 @@ test("two browsers stay in sync through play, seek, pause and reload", async () 
   // Reload A while paused: A rejoins paused at the room's position.
   await a.reload();
   await joined(a);
-  await trace(a);
+  await traceStates(a);
   await explained(waitFor(a, (t) => Math.abs(document.getElementById("video").currentTime - t) < 0.1, pausedAt, 10_000, `A back at the paused position (${pausedAt})`));
   assert.equal((await readVideo(a)).paused, true);
 

@@ -123,6 +123,28 @@ function explainSlowNavigations(page) {
   }
 }
 
+/** Record the room's states as `page` hears them from now on (see `heardStates`). */
+export function traceStates(page) {
+  return page.evaluate(() => {
+    window.__states = [];
+    window.watchTogether.session.addEventListener("state", (e) => window.__states.push({ playing: e.detail.playing, position: e.detail.position, by: e.detail.by, reason: e.detail.reason, at: Date.now() }));
+  });
+}
+
+/**
+ * The states each of `pages` ({ name: page }) heard since `traceStates`, in
+ * short: "▶10.000 by 1 +2112" is a play at 10 s by member 1, 2112 ms after
+ * the first state any of them heard; "⏸10.000 buffering" the room waiting
+ * for a member. (Short, for the start of a failure's message: a CI log
+ * keeps only the start of a long line.)
+ */
+export async function heardStates(pages) {
+  const heard = await Promise.all(Object.values(pages).map((p) => p.evaluate(() => window.__states ?? null).catch(() => null)));
+  const t0 = Math.min(...heard.flat().filter(Boolean).map((s) => s.at));
+  const one = (s) => `${s.playing ? "▶" : "⏸"}${s.position.toFixed(3)} ${s.reason ?? `by ${s.by}`} +${s.at - t0}`;
+  return Object.keys(pages).map((name, i) => `${name}: ${heard[i] ? heard[i].map(one).join(", ") : "-"}`).join("; ");
+}
+
 /** The element's state with the wall-clock time it was read. */
 export function readVideo(page) {
   return page.evaluate(() => {
