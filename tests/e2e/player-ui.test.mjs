@@ -45,8 +45,12 @@ async function openRoom(id, { size = DESKTOP, hostToken, name } = {}) {
   page.on("console", (m) => { if (m.type() === "error") page.problems.push(`console: ${m.text()}`); });
   page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
   await page.addInitScript(([id, token, who]) => {
-    if (token) localStorage.setItem(`wt-host:${id}`, token);
-    if (who) localStorage.setItem("wt-name", who);
+    // (Firefox's driver runs this in the context's first document too, whose
+    // storage it refuses: "The operation is insecure". The room page's is kept.)
+    try {
+      if (token) localStorage.setItem(`wt-host:${id}`, token);
+      if (who) localStorage.setItem("wt-name", who);
+    } catch {}
   }, [id, hostToken ?? null, name ?? null]);
   await page.goto(`${stack.url}/r/${id}`);
   await joined(page);
