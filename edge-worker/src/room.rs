@@ -156,11 +156,13 @@ impl RoomObject {
             }
         }
         // Waking may change the room (a room stored whole moves into parts;
-        // members whose sockets went are away): write that now, before the
-        // event that woke it is handled.
-        let changes = self.core.borrow_mut().as_mut().and_then(Room::poll_persist);
-        if let Some(changes) = changes {
-            write(&storage, changes).await?;
+        // members whose sockets went are away; a wait for them ends): carry
+        // that out now, written first and then told, before the event that
+        // woke it is handled (a read-only request would carry nothing out).
+        if let Some(((), outputs, deadline)) = self.with_core(|_| ()) {
+            if !outputs.is_empty() {
+                self.perform(&self.stored_id().await, outputs, deadline, None).await?;
+            }
         }
         Ok(true)
     }
@@ -430,8 +432,7 @@ impl DurableObject for RoomObject {
             }
             _ => {}
         }
-        // Read only: the outputs (a migration's first write) stay queued
-        // for the next event that carries them out.
+        // Read only (what waking the room changed, `ensure_loaded` carried out).
         let Some(info) = self.core.borrow().as_ref().map(Room::info) else {
             return error(404, "room_not_found", "no such room");
         };

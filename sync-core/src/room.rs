@@ -1676,15 +1676,6 @@ impl Room {
         });
     }
 
-    /// The pending write alone (after [`Room::restore`], before any input):
-    /// what waking changed, to be stored before anything else happens.
-    pub fn poll_persist(&mut self) -> Option<StoreChanges> {
-        if !std::mem::take(&mut self.dirty) {
-            return None;
-        }
-        Some(self.store.changes(&self.state)).filter(|c| !c.is_empty())
-    }
-
     /// Next piece of work for the shell. When the last input changed the
     /// state, the first output is the one `Persist` of all its changes.
     pub fn poll_output(&mut self) -> Option<RoomOutput> {

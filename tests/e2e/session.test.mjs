@@ -132,13 +132,13 @@ test("the socket is cut: reconnects with growing backoff, never a tight loop, an
   assert.ok(attempts <= 5, `at most 5 WebSocket handshakes reached the network in 8 s: ${attempts}`);
   assert.ok(retries[retries.length - 1] > retries[0], `backoff grows: ${retries}`);
   assert.ok(retries.every((r) => r >= 500 && r <= 30_000), `1 s → 30 s with jitter: ${retries}`);
-  // The room moves on meanwhile: A seeks (and is seen at 20 s first: a
+  // The room moves on meanwhile: A seeks (and is seen there first: a
   // Firefox run once found A and D in sync short of 20 s after D came
   // back, 2026-12-06 — whether A's seek was lost or undone is not known).
   await a.fill("#seek-to", "20");
   await a.click("#seek");
   const heard = () => heardStates({ A: a, D: d });
-  await waitFor(a, () => window.__states.some((s) => s.position === 20), null, 10_000, "A heard the room at 20 s").catch(async (e) => { throw new Error(`${await heard()}; ${e.message}`); });
+  await waitFor(a, () => window.__states.some((s) => s.position === 20) && window.__states.at(-1).position >= 20 && document.getElementById("video").currentTime >= 20, null, 10_000, "A heard the room at 20 s and plays there").catch(async (e) => { throw new Error(`${await heard()}; ${e.message}`); });
   net.restore();
   // The next attempt is due when the last backoff announced runs out (up to
   // ~16 s after the cut at this point): within that plus a margin for a

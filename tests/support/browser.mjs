@@ -115,8 +115,8 @@ function explainSlowNavigations(page) {
         clearTimeout(timer);
         const [first] = e.message.split("\n");
         const told = `${first} (document ${state}; unanswered: ${waiting.slice(0, 5).join(", ") || "none"}${waiting.length > 5 ? ` and ${waiting.length - 5} more` : ""})`;
-        e.message = e.message.replace(first, told);
-        if (e.stack) e.stack = e.stack.replace(first, told);
+        e.message = e.message.replace(first, () => told);
+        if (e.stack) e.stack = e.stack.replace(first, () => told);
         throw e;
       }
     };

@@ -274,7 +274,7 @@ fn a_newcomer_during_the_wait_is_told_the_group_waits() {
 fn a_wait_for_members_gone_while_the_room_slept_ends_when_it_wakes() {
     let mut s = Script::new(demo());
     let (a, ana, _) = s.join("Ana", "");
-    let (b, _, _) = s.join("Bob", "");
+    let (b, bob, _) = s.join("Bob", "");
     s.command(a, 1, r#"{"op":"play","position":0}"#);
     s.at(5_000.0).status(b, r#""buffering":true"#);
     assert!(s.room.snapshot().waiting);
@@ -288,6 +288,19 @@ fn a_wait_for_members_gone_while_the_room_slept_ends_when_it_wakes() {
         resumed |= matches!(o, RoomOutput::Broadcast { msg: ServerMsg::State { reason: Some(Reason::Resume), .. } });
     }
     assert!(resumed, "and says so");
+    // Bob's socket survived the sleep: the wait goes on.
+    let mut kept = Room::restore(
+        RoomConfig::default(),
+        s.persisted(),
+        [SocketTag { conn: a, member: Some(ana), addr: String::new() }, SocketTag { conn: b, member: Some(bob), addr: String::new() }],
+        6_000.0,
+        [6; 32],
+        false,
+    );
+    assert!(kept.snapshot().waiting && !kept.state().playback.playing, "Bob still buffers: the group still waits");
+    while let Some(o) = kept.poll_output() {
+        assert!(!matches!(o, RoomOutput::Broadcast { msg: ServerMsg::State { .. } }), "no state change: {o:?}");
+    }
 }
 
 #[test]

@@ -456,7 +456,7 @@ fn members_whose_sockets_went_while_the_room_slept_are_away_then_gone() {
     let stored = s.persisted();
     // Only Ana's socket survived the restart.
     let mut woken = Room::restore(RoomConfig::default(), stored, [SocketTag { conn: a, member: Some(ana), addr: String::new() }], 100.0, [2; 32], false);
-    assert!(woken.poll_persist().is_some(), "the change is written at once");
+    assert!(matches!(woken.poll_output(), Some(RoomOutput::Persist(_))), "the change is written at once, first");
     let away = woken.state().members.iter().find(|m| m.id == bob).map(|m| (m.status, m.away_until));
     assert_eq!(away, Some((MemberStatus::Away, Some(30_100.0))));
     woken.handle_timeout(30_100.0);
