@@ -558,8 +558,8 @@ impl Room {
             );
         }
         // A wait for members who are away now (their sockets closed while
-        // the room slept) waits for no one: the group plays on (its state
-        // goes out with the next input's outputs).
+        // the room slept) waits for no one: the group plays on (the shell
+        // carries the outputs out as it wakes the room, before any input).
         if room.state.hold.is_some() {
             room.after_status_change(now);
         }
