@@ -96,8 +96,11 @@ test("the edge time endpoint: probed and agreeing; a page whose edge fails, or a
   const seen = (await stats(wrong)).edgeMinusRoomMs;
   assert.ok(Math.abs(seen - 5_000) < 100, `C's stats show the edge ${seen} ms off the room`);
   // Rested after three failures, not hammered: no more within the next 5 s.
+  // (Three failed probes take one to three sockets: probes asked while a
+  // socket still opens wait on it and fail with it — CI's busy machine
+  // once made two, 2026-12-06. A burst after the 30 s rest adds three more.)
   const before = failed;
-  assert.ok(before >= 3 && before <= 8, `three failed probes (a socket each) rest the edge: ${before}`);
+  assert.ok(before >= 1 && before <= 6, `three failed probes (one to three sockets) rest the edge: ${before} sockets`);
   const gaps = await gapsFor(a, down, 5_000);
   assert.equal(failed, before, "no probe while the edge rests");
   assert.ok(Math.max(...gaps) < 30, `B stays in sync on the room's pings: ${gaps.map((g) => g.toFixed(0)).join(" ")} ms`);
