@@ -1,18 +1,22 @@
-// The web app (www) in headless Chromium against the real worker, driven
+// engines: chromium firefox
+// The web app (www) in headless Chromium and Firefox against the real worker, driven
 // like a person would: create a room on the landing page, share the link,
 // two more people join; host-only mode, chat, kick, a password, the queue
 // moving on by itself. Screenshots of both pages at desktop and phone width
-// go to target/test-results/screens/ (checked by eye).
+// go to target/test-results/screens/ (checked by eye; Firefox's are
+// *.firefox.png).
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { converge, joined, newPage, play, waitFor, withBrowser } from "../support/browser.mjs";
+import { ENGINE, converge, joined, newPage, play, waitFor, withBrowser } from "../support/browser.mjs";
 import { RoomClient } from "../support/client.mjs";
 import { createRoom, root, setup, sleep, withStack } from "../support/stack.mjs";
 import { withUpstream } from "../support/upstream.mjs";
 
 const SCREENS = join(root, "target/test-results/screens");
+/** The screenshot `file`'s path: Chromium's as named, another engine's with its name before `.png`. */
+const screen = (file) => join(SCREENS, ENGINE === "chromium" ? file : file.replace(/\.png$/, `.${ENGINE}.png`));
 setup(() => mkdirSync(SCREENS, { recursive: true }));
 const stack = withStack();
 const browser = withBrowser();
@@ -24,14 +28,14 @@ async function phone(page, file) {
   await page.setViewportSize({ width: 390, height: 844 });
   // Laid out and painted at the new width: two animation frames.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-  await page.screenshot({ path: join(SCREENS, file), fullPage: true });
+  await page.screenshot({ path: screen(file), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
 test("create on the landing page, share, two join; host-only mode, chat, kick", async () => {
   const host = await newPage(browser);
   await host.goto(`${stack.url}/`);
-  await host.screenshot({ path: join(SCREENS, "landing-desktop.png"), fullPage: true });
+  await host.screenshot({ path: screen("landing-desktop.png"), fullPage: true });
   await phone(host, "landing-phone.png");
   await host.fill("#name", "Host Ana");
   await host.fill("#title", "Friday film night");
@@ -45,7 +49,9 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
 
   const [b, c] = [await newPage(browser), await newPage(browser)];
   for (const [p, name] of [[b, "Ben"], [c, "Cy"]]) {
-    await p.addInitScript((n) => localStorage.setItem("wt-name", n), name);
+    // (In a try: Firefox's driver runs it in the context's first document
+    // too, whose storage it refuses, "The operation is insecure".)
+    await p.addInitScript((n) => { try { localStorage.setItem("wt-name", n); } catch {} }, name);
     await p.goto(link);
     await joined(p);
   }
@@ -69,7 +75,7 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
   await b.fill("#chat-input", "hello from Ben");
   await b.press("#chat-input", "Enter");
   for (const p of [host, b, c]) await waitFor(p, () => document.getElementById("chat-log").textContent.includes("Ben hello from Ben"), null, 10_000, "chat delivered");
-  await host.screenshot({ path: join(SCREENS, "room-desktop.png"), fullPage: true });
+  await host.screenshot({ path: screen("room-desktop.png"), fullPage: true });
   await phone(b, "room-phone.png");
 
   // The host removes Cy: Cy's page says so and stops, the others see two members.
@@ -125,17 +131,26 @@ test("the queue moves on by itself and everyone plays the next item in sync", as
 
 /** Press Tab (Shift+Tab with `back`) until `selector` has the focus (at most `max` presses); returns how many it took. */
 async function tabTo(page, selector, max = 40, back = false) {
+  const path = [];
+  // (The page's window in front, as the one a person types in is: Firefox
+  // sends keys to a page behind another, but gives them no focus.)
+  await page.bringToFront();
   for (let i = 1; i <= max; i++) {
     await page.keyboard.press(back ? "Shift+Tab" : "Tab");
-    // (Into shadow roots: the player's controls are in one.)
-    const hit = await page.evaluate((s) => {
+    // (Into shadow roots: the player's controls are in one. And in the
+    // document: Firefox's Tab wraps from the page's end into the browser's
+    // own controls, leaving `activeElement` on the last control of the page,
+    // where Enter then did nothing, 2026-12-06.)
+    const [hit, at] = await page.evaluate((s) => {
+      if (!document.hasFocus()) return [false, "(outside the page)"];
       let a = document.activeElement;
       while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
-      return a?.matches(s);
+      return [a?.matches(s), a ? `${a.tagName.toLowerCase()}${a.id ? `#${a.id}` : ""}${a.className && typeof a.className === "string" ? `.${a.className.split(" ")[0]}` : ""}` : "-"];
     }, selector);
     if (hit) return i;
+    path.push(at);
   }
-  throw new Error(`${selector} not reachable with Tab in ${max} presses`);
+  throw new Error(`${selector} not reachable with Tab in ${max} presses: ${path.join(" → ")}`);
 }
 
 /** Every visible control has a name a screen reader can say, and keyboard focus is drawn. */
@@ -170,7 +185,9 @@ test("keyboard only: create a room on the landing page, then play, chat and paus
   await p.keyboard.type("typed, not clicked");
   await p.keyboard.press("Enter");
   await waitFor(p, () => document.getElementById("chat-log").textContent.includes("typed, not clicked"), null, 10_000, "Enter sends the chat line");
-  await tabTo(p, "#play[aria-label=Pause]", 60);
+  // Back from the chat to Pause (forward, Tab wraps past the page's end:
+  // in Firefox into the browser's own controls, not back into the page).
+  await tabTo(p, "#play[aria-label=Pause]", 60, true);
   await p.keyboard.press("Enter");
   await waitFor(p, () => document.getElementById("video").paused, null, 10_000, "Enter on Pause pauses");
   // Leave: a friend in the room sees Kay go at once (a goodbye, not the 30 s reconnect grace).
