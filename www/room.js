@@ -376,45 +376,79 @@ player.addEventListener("drop", (e) => {
   else if (session.canControl) shareFile(f);
 });
 
-// People, with host actions.
+// People, with host actions. Each member's row is kept and updated in
+// place, keyed by member id: the list is told again with every drift and
+// round-trip report, and rebuilt, a row's buttons would be new ones every
+// time, losing a keyboard user's focus and a click whose press and release
+// fell on either side of a report (a WebKit run, 2026-12-06).
+const memberRows = new Map(); // member id → { li, who, status, actions, whoKey, actionsKey }
 session.addEventListener("members", (e) => {
   refreshControls();
-  $("members").replaceChildren(...e.detail.map((m) => {
-    const li = document.createElement("li");
-    li.dataset.member = m.id;
-    const who = document.createElement("span");
-    who.className = "who";
-    who.textContent = m.name + (m.id === session.me ? " (you)" : "");
-    if (m.role !== "viewer") {
-      const role = Object.assign(document.createElement("span"), { className: "role", textContent: m.role });
-      who.append(" ", role);
+  const list = $("members");
+  const order = e.detail.map((m) => {
+    let row = memberRows.get(m.id);
+    if (!row) {
+      const li = document.createElement("li");
+      li.dataset.member = m.id;
+      row = { li, who: Object.assign(document.createElement("span"), { className: "who" }), status: document.createElement("span"), actions: null, whoKey: null, actionsKey: null };
+      li.append(row.who, row.status);
+      memberRows.set(m.id, row);
     }
-    const status = document.createElement("span");
-    status.className = `badge status-${m.status}`;
-    status.textContent = m.status !== "ready" ? m.status : m.driftMs == null ? "ready" : `${Math.round(m.driftMs)} ms · ${Math.round(m.rttMs ?? 0)} ms rtt`;
-    li.append(who, status);
-    if (session.role === "host" && m.id !== session.me) {
-      const actions = document.createElement("span");
-      actions.className = "actions";
-      const button = (text, label, fn) => {
-        const b = Object.assign(document.createElement("button"), { className: "icon", textContent: text, title: label });
-        b.setAttribute("aria-label", `${label}: ${m.name}`);
-        b.addEventListener("click", fn);
-        return b;
-      };
-      actions.append(
-        m.role === "controller" ? button("☆", "Make viewer", () => session.setRole(m.id, "viewer")) : button("★", "Let control", () => session.setRole(m.id, "controller")),
-        button("⇄", "Make host", () => session.transferHost(m.id)),
-        button("✕", "Remove and ban from room", () => session.kick(m.id)),
-      );
-      li.append(actions);
+    const whoKey = `${m.name}\n${m.role}\n${m.id === session.me}`;
+    if (row.whoKey !== whoKey) {
+      row.whoKey = whoKey;
+      row.who.textContent = m.name + (m.id === session.me ? " (you)" : "");
+      if (m.role !== "viewer") row.who.append(" ", Object.assign(document.createElement("span"), { className: "role", textContent: m.role }));
     }
-    return li;
-  }));
+    const className = `badge status-${m.status}`;
+    if (row.status.className !== className) row.status.className = className;
+    const status = m.status !== "ready" ? m.status : m.driftMs == null ? "ready" : `${Math.round(m.driftMs)} ms · ${Math.round(m.rttMs ?? 0)} ms rtt`;
+    if (row.status.textContent !== status) row.status.textContent = status;
+    const hostActions = session.role === "host" && m.id !== session.me;
+    const actionsKey = hostActions ? `${m.name}\n${m.role}` : null;
+    if (row.actionsKey !== actionsKey) {
+      row.actionsKey = actionsKey;
+      row.actions?.remove();
+      row.actions = hostActions ? memberActions(m) : null;
+      if (row.actions) row.li.append(row.actions);
+    }
+    return row.li;
+  });
+  const ids = new Set(e.detail.map((m) => m.id));
+  for (const [id, row] of [...memberRows]) {
+    if (ids.has(id)) continue;
+    row.li.remove();
+    memberRows.delete(id);
+  }
+  // (Moved only when the order changed: moving a row drops its focus.)
+  if (order.length !== list.children.length || order.some((li, i) => list.children[i] !== li)) list.replaceChildren(...order);
 });
+/** The host's buttons for member `m`: its role, the host's place, a kick. */
+function memberActions(m) {
+  const actions = document.createElement("span");
+  actions.className = "actions";
+  const button = (text, label, fn) => {
+    const b = Object.assign(document.createElement("button"), { className: "icon", textContent: text, title: label });
+    b.setAttribute("aria-label", `${label}: ${m.name}`);
+    b.addEventListener("click", fn);
+    return b;
+  };
+  actions.append(
+    m.role === "controller" ? button("☆", "Make viewer", () => session.setRole(m.id, "viewer")) : button("★", "Let control", () => session.setRole(m.id, "controller")),
+    button("⇄", "Make host", () => session.transferHost(m.id)),
+    button("✕", "Remove and ban from room", () => session.kick(m.id)),
+  );
+  return actions;
+}
 // Banned people (a kick is a ban): the host can let them back in.
+// (Rebuilt only when what it shows changed: it is told with every members
+// report too, and a rebuilt button would lose its focus.)
+let bansShown = null;
 const showBans = () => {
   const host = session.role === "host";
+  const key = JSON.stringify([host, session.bans.map((b) => [b.id, b.name])]);
+  if (key === bansShown) return;
+  bansShown = key;
   $("bans").hidden = !host || session.bans.length === 0;
   $("bans").replaceChildren(...session.bans.map((b) => {
     const li = document.createElement("li");

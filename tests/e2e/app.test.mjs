@@ -1,4 +1,4 @@
-// engines: chromium firefox
+// engines: chromium firefox webkit
 // The web app (www) in headless Chromium and Firefox against the real worker, driven
 // like a person would: create a room on the landing page, share the link,
 // two more people join; host-only mode, chat, kick, a password, the queue
@@ -22,6 +22,10 @@ const stack = withStack();
 const browser = withBrowser();
 const up = withUpstream({ "/m/": join(root, "target/test-media") });
 
+// How long pages may take to come within 100 ms of each other: WebKit's
+// pages correct by seeks only (software-rendered, three of them load 2
+// cores), as in the session file; 0.76 s apart after 10 s once, 2026-12-06.
+const SYNC_MS = ENGINE === "webkit" ? 20_000 : 10_000;
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
 const memberCount = (count) => document.querySelectorAll("#members li").length === count;
 async function phone(page, file) {
@@ -69,7 +73,7 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
   assert.equal(await b.$eval("#video", (v) => v.paused), true, "and the viewer stays paused");
   await play(host);
   for (const p of [host, b, c]) await waitFor(p, () => !document.getElementById("video").paused && document.getElementById("video").currentTime > 0.5, null, 8_000, "everyone plays");
-  for (const p of [b, c]) await converge(host, p, 0.1, 10_000, "in sync with the host");
+  for (const p of [b, c]) await converge(host, p, 0.1, SYNC_MS, "in sync with the host");
 
   // Chat reaches everyone.
   await b.fill("#chat-input", "hello from Ben");
@@ -80,7 +84,17 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
 
   // The host removes Cy: Cy's page says so and stops, the others see two members.
   const cy = await c.evaluate(() => window.watchTogether.member);
-  await host.click(`#members li[data-member="${cy}"] button[title="Remove and ban from room"]`);
+  const kick = `#members li[data-member="${cy}"] button[title="Remove and ban from room"]`;
+  // The list is told again with every drift report: a row's buttons are
+  // kept, so a focused one keeps its focus (and a click its target).
+  await host.evaluate(() => {
+    window.memberReports = 0;
+    window.watchTogether.session.addEventListener("members", () => window.memberReports++);
+  });
+  await host.focus(kick);
+  await waitFor(host, () => window.memberReports >= 2, null, 15_000, "two more member reports");
+  assert.equal(await host.evaluate((sel) => document.activeElement === document.querySelector(sel), kick), true, "the focused kick button is still the focused one after two member reports");
+  await host.click(kick);
   await waitFor(c, () => /removed from the room/.test(document.getElementById("fatal").textContent), null, 10_000, "the kicked page says so");
   for (const p of [host, b]) await waitFor(p, memberCount, 2, 10_000, "two members left");
   await sleep(2_500); // the window in which a reconnect would have happened
@@ -124,7 +138,7 @@ test("the queue moves on by itself and everyone plays the next item in sync", as
   await a.click("#seek");
   await play(a);
   for (const p of [a, b]) await waitFor(p, () => document.querySelectorAll("#queue li").length === 0 && !document.getElementById("video").paused && document.getElementById("video").currentTime > 0.5 && document.getElementById("video").currentTime < 8, null, 20_000, "the next item plays");
-  await converge(a, b, 0.1, 10_000, "the next item in sync");
+  await converge(a, b, 0.1, SYNC_MS, "the next item in sync");
   for (const p of [a, b]) assert.deepEqual(p.problems, [], "no console errors");
   for (const p of [a, b]) await p.context().close();
 });

@@ -13,7 +13,7 @@
 //   WebDriver call has a hard timeout: WebKit can hang a session.
 // Every process started here is in its own process group, tracked so that
 // it is stopped with the test process whatever happens.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -235,7 +235,25 @@ class WebKitContext {
       }
     }
     this.#page = new WebKitPage(this, this.#driver);
+    // The newest page has the focus, as in the other engines.
+    await this.focus();
     return this.#page;
+  }
+
+  /**
+   * Give this MiniBrowser's window the keyboard focus (xdotool). Xvfb has
+   * no window manager: a new window does not take the focus from another,
+   * and one whose window never had it neither matches `:focus` (no focus
+   * ring) nor says `document.hasFocus()`, though keys reach it.
+   */
+  async focus() {
+    const env = { ...process.env, DISPLAY: await this.#browser.display() };
+    const run = (args) => new Promise((resolve, reject) => execFile("xdotool", args, { env, timeout: 5_000 }, (e, out) => (e ? reject(new Error(`xdotool ${args.join(" ")}: ${e.message.split("\n")[0]} (cargo xtask setup installs Debian's xdotool)`)) : resolve(out.trim()))));
+    const group = this.#proc?.pid;
+    const mini = processes().find((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd));
+    if (!mini) throw new Error("webkit: no MiniBrowser to focus");
+    const [window] = (await run(["search", "--onlyvisible", "--pid", String(mini.pid)])).split("\n");
+    await run(["windowfocus", "--sync", window]);
   }
 
   async #start() {
@@ -333,6 +351,8 @@ const findAll = (sel) => {
 class WebKitPage {
   problems = [];
   #context; #driver; #url = "about:blank";
+  /** `addInitScript`'s scripts (as source) with their arguments. */
+  #init = [];
   keyboard;
   mouse;
   constructor(context, driver) {
@@ -347,6 +367,13 @@ class WebKitPage {
   on() {} // (console and page errors are read from the page: see HOOK)
 
   async goto(url) {
+    if (this.#init.length > 0) {
+      // (WebDriver classic has no preload script: the scripts run in a
+      // document of the target's origin first, as far as `addInitScript`
+      // is used here — to set the origin's storage before its page loads.)
+      await this.#call(this.#driver.get(new URL("/.well-known/wt-init", url).href), "goto the origin for init scripts", 60_000);
+      for (const [source, arg] of this.#init) await this.#call(this.#driver.executeScript(`(${source})(arguments[0]);`, arg), "init script");
+    }
     await this.#call(this.#driver.get(url), `goto ${url}`, 60_000);
     this.#url = await this.#call(this.#driver.getCurrentUrl(), "url");
     await this.#hook();
@@ -357,10 +384,23 @@ class WebKitPage {
     await this.#hook();
   }
 
+  /** `addInitScript(fn, arg)`, for scripts that set the origin's storage (see `goto`). */
+  async addInitScript(fn, arg) {
+    this.#init.push([String(fn), arg === undefined ? null : arg]);
+  }
+
+  /** The viewport's size, as the window's (the size `newContext` gave it). */
+  async setViewportSize({ width, height }) {
+    await this.#call(this.#driver.manage().window().setRect({ width, height }), "window size");
+  }
+
+  /** This page's window focused (one page per MiniBrowser). */
+  bringToFront() { return this.#context.focus(); }
+
   async waitForURL(re, { timeout = 30_000 } = {}) {
     await until(async () => {
       this.#url = await this.#call(this.#driver.getCurrentUrl(), "url");
-      return re.test(this.#url);
+      return typeof re === "string" ? this.#url === re : re.test(this.#url);
     }, { timeout, what: `url ${re}` });
     await this.#hook();
   }
@@ -467,10 +507,15 @@ return (async () => {
     await this.#press(key);
   }
 
+  /** A key, or a chord as Playwright writes it ("Shift+Tab"). */
   async #press(key) {
     const { Key } = await import("selenium-webdriver");
-    const k = { Enter: Key.ENTER, Escape: Key.ESCAPE, Space: " ", ArrowLeft: Key.ARROW_LEFT, ArrowRight: Key.ARROW_RIGHT, ArrowUp: Key.ARROW_UP, ArrowDown: Key.ARROW_DOWN, Tab: Key.TAB }[key] ?? key;
-    await this.#call(this.#driver.actions({ async: true }).keyDown(k).keyUp(k).perform(), `key ${key}`);
+    const name = { Enter: Key.ENTER, Escape: Key.ESCAPE, Space: " ", ArrowLeft: Key.ARROW_LEFT, ArrowRight: Key.ARROW_RIGHT, ArrowUp: Key.ARROW_UP, ArrowDown: Key.ARROW_DOWN, Tab: Key.TAB, Home: Key.HOME, End: Key.END, Shift: Key.SHIFT, Control: Key.CONTROL, Alt: Key.ALT };
+    const keys = (key.length > 1 ? key.split("+") : [key]).map((k) => name[k] ?? k);
+    let a = this.#driver.actions({ async: true });
+    for (const k of keys) a = a.keyDown(k);
+    for (const k of [...keys].reverse()) a = a.keyUp(k);
+    await this.#call(a.perform(), `key ${key}`);
   }
 
   async #type(text) {
@@ -484,6 +529,13 @@ return (async () => {
       count: () => this.evaluate(new Function("sel", `${FIND} return findAll(sel).length;`), selector),
     };
   }
+
+  $eval(selector, fn) {
+    return this.evaluate(new Function("a", `${FIND} const el = find(a); if (!el) throw new Error("no " + a); return (${fn})(el);`), selector);
+  }
+
+  /** A checkbox or radio button, checked by a real click. */
+  check(selector) { return this.click(selector); }
 
   $$eval(selector, fn) {
     return this.evaluate(new Function("a", `${FIND} return (${fn})(findAll(a));`), selector);

@@ -4,7 +4,8 @@
 //! and, as root, Debian's chromium, chromium-driver, ffmpeg and xvfb (a virtual display for the one headful test: a real background tab),
 //! firefox-esr with libavcodec59 (its H.264) and pulseaudio (a null sink: Firefox's
 //! AudioContext needs a sound server), webkit2gtk-driver (WebKitWebDriver and
-//! MiniBrowser) with gstreamer1.0-libav; for the test
+//! MiniBrowser) with gstreamer1.0-libav and xdotool (a WebKit page's window
+//! given the focus: Xvfb has no window manager); for the test
 //! media, Shaka Packager from PyPI (`ensure_packager`).
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("", "libavcodec59"),
     ("pulseaudio", "pulseaudio"),
     ("WebKitWebDriver", "webkit2gtk-driver"),
+    ("xdotool", "xdotool"),
     ("", "gstreamer1.0-libav"),
 ];
 
@@ -128,7 +130,7 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    println!("    ok: wasm32 target, rustfmt, clippy, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, firefox-esr, webkit2gtk, ffmpeg, xvfb, pulseaudio");
+    println!("    ok: wasm32 target, rustfmt, clippy, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, firefox-esr, webkit2gtk, xdotool, ffmpeg, xvfb, pulseaudio");
     Ok(Tools { wasm_bindgen, wasm_opt: root.join("node_modules/.bin/wasm-opt"), worker_build })
 }
 
