@@ -407,10 +407,14 @@ session.addEventListener("members", (e) => {
     const hostActions = session.role === "host" && m.id !== session.me;
     const actionsKey = hostActions ? `${m.name}\n${m.role}` : null;
     if (row.actionsKey !== actionsKey) {
+      // (A role change rebuilds the row's buttons: the one that had the
+      // focus, as "Let control" pressed from the keyboard, passes it on.)
+      const focused = row.actions ? [...row.actions.children].indexOf(document.activeElement) : -1;
       row.actionsKey = actionsKey;
       row.actions?.remove();
       row.actions = hostActions ? memberActions(m) : null;
       if (row.actions) row.li.append(row.actions);
+      if (focused >= 0) row.actions?.children[focused]?.focus();
     }
     return row.li;
   });
@@ -420,8 +424,11 @@ session.addEventListener("members", (e) => {
     row.li.remove();
     memberRows.delete(id);
   }
-  // (Moved only when the order changed: moving a row drops its focus.)
-  if (order.length !== list.children.length || order.some((li, i) => list.children[i] !== li)) list.replaceChildren(...order);
+  // (Only a row out of place is moved: moving a row drops its focus, and a
+  // newcomer, added at the end, moves none.)
+  order.forEach((li, i) => {
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null);
+  });
 });
 /** The host's buttons for member `m`: its role, the host's place, a kick. */
 function memberActions(m) {

@@ -1,10 +1,10 @@
 // engines: chromium firefox webkit
-// The web app (www) in headless Chromium and Firefox against the real worker, driven
+// The web app (www) in headless Chromium, Firefox and WebKit against the real worker, driven
 // like a person would: create a room on the landing page, share the link,
 // two more people join; host-only mode, chat, kick, a password, the queue
 // moving on by itself. Screenshots of both pages at desktop and phone width
 // go to target/test-results/screens/ (checked by eye; Firefox's are
-// *.firefox.png).
+// *.firefox.png, WebKit's *.webkit.png, of the viewport only).
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
-// engines: chromium firefox
-// The player's controls (<wt-player>, www/player-ui.js) in headless Chromium
-// and Firefox against the real worker, at desktop (1280×800) and phone (390×844, touch)
+// engines: chromium firefox webkit
+// The player's controls (<wt-player>, www/player-ui.js) in headless Chromium,
+// Firefox and WebKit against the real worker, at desktop (1280×800) and phone (390×844, touch)
 // sizes: every control by pointer, keyboard and touch; the room page's
 // shortcuts, and none of them while typing in the chat; fullscreen of the
 // whole layout with the chat usable in it; the volume remembered after a
@@ -9,10 +9,11 @@
 // every control named, reachable by Tab and drawn with a focus ring; and the
 // embed with the same controls. Screenshots go to
 // target/test-results/screens/ui-*.png (checked by eye; Firefox's are
-// ui-*.firefox.png). In Firefox, the
+// ui-*.firefox.png, WebKit's ui-*.webkit.png). In Firefox, the
 // touch parts are not run: Playwright's BiDi driver sends nothing for a tap
 // (its touchscreen is empty, and `hasTouch` is not emulated), so the phone
-// test is skipped and the phone-size page is clicked.
+// test is skipped and the phone-size page is clicked; so in WebKit, whose
+// WebDriver adapter drives no touch.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -385,7 +386,9 @@ test("desktop, the room page's shortcuts with focus on the page; none of them wh
   await until(a, () => !document.getElementById("video").paused, null, "Space plays");
   await a.keyboard.press("k");
   await until(a, () => document.getElementById("video").paused, null, "k pauses");
-  const t0 = (await video(a)).t;
+  // (Where the player is: what the shortcuts seek from. WebKit's element
+  // read ~1 s ahead of it just after the pause, 2026-12-06.)
+  const t0 = await a.evaluate(() => window.watchTogether.session.playhead.position);
   // ←/→ 5 s, j/l 10 s.
   for (const [key, dt] of [["ArrowRight", 5], ["ArrowLeft", 0], ["l", 10], ["j", 0]]) {
     await a.keyboard.press(key);
@@ -448,7 +451,10 @@ test("desktop, the room page's shortcuts with focus on the page; none of them wh
   await close(a);
 });
 
-test("desktop, fullscreen with the chat: entered and left by button and key, the chat usable in it, the Chat button hides and shows the panel", async () => {
+test("desktop, fullscreen with the chat: entered and left by button and key, the chat usable in it, the Chat button hides and shows the panel", async (t) => {
+  // (In MiniBrowser's fullscreen a typed "f" never reached the page — no
+  // keydown — and fullscreen ended; "xyz" typed fine. 2026-12-06.)
+  if (ENGINE === "webkit") return t.skip("webkit: MiniBrowser takes a typed f in fullscreen");
   const { id } = await createRoom(stack.url, { source: DEMO });
   const a = await openRoom(id, { name: "Ana" });
   const b = await openRoom(id, { name: "Ben" });

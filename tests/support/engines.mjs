@@ -235,8 +235,9 @@ class WebKitContext {
       }
     }
     this.#page = new WebKitPage(this, this.#driver);
-    // The newest page has the focus, as in the other engines.
-    await this.focus();
+    // The newest page has the focus, as in the other engines. (Said, not
+    // thrown: only keyboard and focus-ring checks need it.)
+    await this.focus().catch((e) => console.log(`    (webkit: the new page's window not focused: ${e.message})`));
     return this.#page;
   }
 
@@ -252,7 +253,12 @@ class WebKitContext {
     const group = this.#proc?.pid;
     const mini = processes().find((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd));
     if (!mini) throw new Error("webkit: no MiniBrowser to focus");
-    const [window] = (await run(["search", "--onlyvisible", "--pid", String(mini.pid)])).split("\n");
+    // (The window may not be mapped yet just after the session starts.)
+    let window = null;
+    await until(async () => {
+      window = (await run(["search", "--onlyvisible", "--pid", String(mini.pid)]).catch(() => "")).split("\n").find(Boolean) ?? null;
+      return window != null;
+    }, { timeout: 5_000, what: `a visible MiniBrowser window (pid ${mini.pid})` });
     await run(["windowfocus", "--sync", window]);
   }
 
@@ -328,25 +334,84 @@ const HOOK = `if (!window.__wtProblems) {
   addEventListener("unhandledrejection", (e) => window.__wtProblems.push("pageerror: " + (e.reason && e.reason.message || e.reason)));
 }`;
 
-/** Finds `selector` where Playwright would: "host inner" looks inside host's shadow root when the light DOM has no match. */
-const FIND = `const find = (sel) => {
-  const direct = document.querySelector(sel);
-  if (direct) return direct;
-  const m = /^(\\S+)\\s+(.+)$/.exec(sel);
-  if (!m) return null;
-  for (const host of document.querySelectorAll(m[1])) {
-    const el = host.shadowRoot && host.shadowRoot.querySelector(m[2]);
-    if (el) return el;
+/**
+ * The elements `selector` finds where Playwright would find them, in the
+ * page (stringified into it: self-contained). Each space-separated step
+ * looks inside shadow roots too, at any depth ("watch-together wt-player
+ * .media"); and, as far as the tests use Playwright's own selectors, a
+ * trailing `:text-is('…')` keeps the elements whose text is exactly that,
+ * a trailing `>> nth=N` the Nth.
+ */
+function findAllInPage(selector) {
+  let sel = selector.trim();
+  let nth = null;
+  let text = null;
+  const n = /\s*>>\s*nth=(\d+)$/.exec(sel);
+  if (n) {
+    nth = Number(n[1]);
+    sel = sel.slice(0, n.index);
   }
-  return null;
-};
-const findAll = (sel) => {
-  const direct = [...document.querySelectorAll(sel)];
-  if (direct.length) return direct;
-  const m = /^(\\S+)\\s+(.+)$/.exec(sel);
-  if (!m) return [];
-  return [...document.querySelectorAll(m[1])].flatMap((h) => h.shadowRoot ? [...h.shadowRoot.querySelectorAll(m[2])] : []);
-};`;
+  const t = /:text-is\((['"])(.*)\1\)$/.exec(sel);
+  if (t) {
+    text = t[2];
+    sel = sel.slice(0, t.index);
+  }
+  // Steps at the spaces outside brackets and quotes; a combinator joins its neighbours.
+  const words = [];
+  let cur = "";
+  let depth = 0;
+  let quote = null;
+  for (const ch of sel) {
+    if (quote) {
+      cur += ch;
+      if (ch === quote) quote = null;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      cur += ch;
+    } else if (ch === " " && depth === 0) {
+      if (cur) words.push(cur);
+      cur = "";
+    } else {
+      if (ch === "[" || ch === "(") depth++;
+      if (ch === "]" || ch === ")") depth--;
+      cur += ch;
+    }
+  }
+  if (cur) words.push(cur);
+  const steps = [];
+  for (let i = 0; i < words.length; i++) {
+    if ([">", "+", "~"].includes(words[i]) && steps.length > 0 && i + 1 < words.length) steps[steps.length - 1] += ` ${words[i]} ${words[++i]}`;
+    else steps.push(words[i]);
+  }
+  // A node and every shadow root under it (and its own).
+  const scopes = (node) => {
+    const out = [node];
+    const walk = (root) => {
+      for (const el of root.querySelectorAll("*")) {
+        if (el.shadowRoot) {
+          out.push(el.shadowRoot);
+          walk(el.shadowRoot);
+        }
+      }
+    };
+    if (node.shadowRoot) {
+      out.push(node.shadowRoot);
+      walk(node.shadowRoot);
+    }
+    walk(node);
+    return out;
+  };
+  let found = [document];
+  for (const step of steps) {
+    const next = new Set();
+    for (const at of found) for (const scope of scopes(at)) for (const el of scope.querySelectorAll(step)) next.add(el);
+    found = [...next];
+  }
+  if (text !== null) found = found.filter((e) => e.textContent === text);
+  if (nth !== null) found = found[nth] ? [found[nth]] : [];
+  return found;
+}
+const FIND = `const findAll = ${findAllInPage}; const find = (sel) => findAll(sel)[0] || null;`;
 
 class WebKitPage {
   problems = [];
@@ -384,8 +449,13 @@ class WebKitPage {
     await this.#hook();
   }
 
-  /** `addInitScript(fn, arg)`, for scripts that set the origin's storage (see `goto`). */
+  /**
+   * `addInitScript(fn, arg)`, for functions that set the origin's storage
+   * (see `goto`): not for globals of the page, which they never reach, nor
+   * run again at `reload` (the storage they set is still there).
+   */
   async addInitScript(fn, arg) {
+    if (typeof fn !== "function") throw new Error("webkit: addInitScript takes a function that sets storage (no preload script in WebDriver classic)");
     this.#init.push([String(fn), arg === undefined ? null : arg]);
   }
 
@@ -426,9 +496,11 @@ class WebKitPage {
 
   /** Like Playwright's: runs `fn(arg)` in the page (awaited) and returns its value. */
   async evaluate(fn, arg) {
+    // (A string is an expression, as in Playwright; a function is called with `arg`.)
+    const call = typeof fn === "string" ? `(${fn})` : `(${fn})(__arg)`;
     const script = `const __arg = arguments[0];
 return (async () => {
-  const r = await (${fn})(__arg);
+  const r = await ${call};
   return [r === undefined ? null : r, window.__wtProblems ? window.__wtProblems.splice(0) : []];
 })();`;
     const [value, problems] = await this.#call(this.#driver.executeScript(script, arg === undefined ? null : arg), "evaluate");
@@ -476,8 +548,13 @@ return (async () => {
     await this.#call(this.#driver.actions({ async: true }).move({ x: Math.round(x), y: Math.round(y), origin: "viewport" }).click().perform(), `click at ${x},${y}`);
   }
 
-  /** A real pointer click (a user gesture) at the element's centre. */
-  async click(selector, index = 0) {
+  /**
+   * A real pointer click (a user gesture) at the element's centre; `which`:
+   * the match's index (the locator's `nth`), or Playwright's options (its
+   * `force`, for an aria-disabled button, is what this does anyway).
+   */
+  async click(selector, which = 0) {
+    const index = typeof which === "number" ? which : 0;
     await this.waitForSelector(selector, { timeout: 15_000 });
     const { x, y } = await this.#centre(selector, index);
     await this.#call(this.#driver.actions({ async: true }).move({ x, y, origin: "viewport" }).click().perform(), `click ${selector}`);
@@ -510,8 +587,12 @@ return (async () => {
   /** A key, or a chord as Playwright writes it ("Shift+Tab"). */
   async #press(key) {
     const { Key } = await import("selenium-webdriver");
-    const name = { Enter: Key.ENTER, Escape: Key.ESCAPE, Space: " ", ArrowLeft: Key.ARROW_LEFT, ArrowRight: Key.ARROW_RIGHT, ArrowUp: Key.ARROW_UP, ArrowDown: Key.ARROW_DOWN, Tab: Key.TAB, Home: Key.HOME, End: Key.END, Shift: Key.SHIFT, Control: Key.CONTROL, Alt: Key.ALT };
-    const keys = (key.length > 1 ? key.split("+") : [key]).map((k) => name[k] ?? k);
+    const name = { Enter: Key.ENTER, Escape: Key.ESCAPE, Space: " ", ArrowLeft: Key.ARROW_LEFT, ArrowRight: Key.ARROW_RIGHT, ArrowUp: Key.ARROW_UP, ArrowDown: Key.ARROW_DOWN, Tab: Key.TAB, Home: Key.HOME, End: Key.END, Shift: Key.SHIFT, Control: Key.CONTROL, Alt: Key.ALT, Period: ".", Comma: "," };
+    // (With Shift, a US keyboard's character: Playwright's Shift+Period is ">".)
+    const shifted = { ".": ">", ",": "<" };
+    const parts = key.length > 1 ? key.split("+") : [key];
+    const keys = parts.map((k) => name[k] ?? k).map((k) => (parts.includes("Shift") ? (shifted[k] ?? k) : k));
+    for (const k of keys) if (typeof k === "string" && k.length > 1 && !Object.values(Key).includes(k)) throw new Error(`webkit: no key named ${k}`);
     let a = this.#driver.actions({ async: true });
     for (const k of keys) a = a.keyDown(k);
     for (const k of [...keys].reverse()) a = a.keyUp(k);
@@ -522,12 +603,21 @@ return (async () => {
     await this.#call(this.#driver.actions({ async: true }).sendKeys(text).perform(), "type");
   }
 
-  /** Playwright's locator, as far as the helpers use it: `.nth(i).click()`, `.count()`. */
+  /** Playwright's locator, as far as the tests use it: `.nth(i).click()`, `.count()`, `.first()`, `.boundingBox()`. */
   locator(selector) {
-    return {
+    const loc = {
       nth: (i) => ({ click: () => this.click(selector, i) }),
       count: () => this.evaluate(new Function("sel", `${FIND} return findAll(sel).length;`), selector),
+      first: () => loc,
+      boundingBox: () => this.evaluate(new Function("sel", `${FIND} const el = find(sel); if (!el) return null; const r = el.getBoundingClientRect(); return { x: r.x, y: r.y, width: r.width, height: r.height };`), selector),
     };
+    return loc;
+  }
+
+  /** A script file run in the page (`{ path }`), as Playwright's `addScriptTag` with a path. */
+  async addScriptTag({ path }) {
+    const source = readFileSync(path, "utf8");
+    await this.#call(this.#driver.executeScript(source), `script ${path}`);
   }
 
   $eval(selector, fn) {
