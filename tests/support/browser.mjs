@@ -186,15 +186,18 @@ function readPicture() {
 /**
  * Media position of `page` extrapolated to wall-clock `at` (for comparing
  * two pages): the picture in Firefox and WebKit, `currentTime` in
- * Chromium. (WebKitGTK's `currentTime`, with the element routed into
+ * Chromium (the page's own engine). (WebKitGTK's `currentTime`, with the element routed into
  * WebAudio as the room's pages are, jumps ~1 s ahead of the picture
  * about a second after each start, and both jump ~1 s at each rate
  * change: measured 2026-12-05. The player syncs the picture there.)
  */
 export async function positionAt(page, at) {
-  const v = ENGINE === "chromium" ? await readVideo(page) : await page.evaluate(readPicture);
+  const v = engineOf(page) === "chromium" ? await readVideo(page) : await page.evaluate(readPicture);
   return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
 }
+
+/** The engine `page` runs in (a mixed room's pages differ from the file's). */
+export const engineOf = (page) => page.context().browser?.()?.engine ?? ENGINE;
 
 /** Positions of two pages extrapolated to one instant, and their gap (s). */
 export async function gap(a, b) {

@@ -288,6 +288,9 @@ class WebKitContext {
   /** What this context's processes do (for an error about a hang). */
   whatHangs() { return this.#proc ? whatHangs(this.#proc.pid) : Promise.resolve("no processes"); }
 
+  /** The browser of this context (as Playwright's `BrowserContext.browser`). */
+  browser() { return this.#browser; }
+
   /**
    * Whether this context's MiniBrowser is gone, or said its web process
    * crashed, while its session was open (WebKitWebDriver then says
@@ -407,7 +410,8 @@ function findAllInPage(selector) {
     for (const at of found) for (const scope of scopes(at)) for (const el of scope.querySelectorAll(step)) next.add(el);
     found = [...next];
   }
-  if (text !== null) found = found.filter((e) => e.textContent === text);
+  // (Text compared as Playwright does: white space collapsed and trimmed.)
+  if (text !== null) found = found.filter((e) => e.textContent.replace(/\s+/g, " ").trim() === text);
   if (nth !== null) found = found[nth] ? [found[nth]] : [];
   return found;
 }
