@@ -196,8 +196,11 @@ export async function positionAt(page, at) {
   return v.paused ? v.t : v.t + ((at - v.at) / 1000) * v.rate;
 }
 
-/** The engine `page` runs in (a mixed room's pages differ from the file's). */
-export const engineOf = (page) => page.context().browser?.()?.engine ?? ENGINE;
+/**
+ * The engine `page` runs in (a mixed room's pages differ from the file's;
+ * the headful tab's raw CDP page has no context: the file's engine).
+ */
+export const engineOf = (page) => (typeof page.context === "function" ? page.context().browser?.()?.engine : null) ?? ENGINE;
 
 /** Positions of two pages extrapolated to one instant, and their gap (s). */
 export async function gap(a, b) {
