@@ -17,7 +17,8 @@ export async function launch(extraArgs = [], opts = {}) {
 }
 
 /**
- * node:test's `test` (same arguments). In WebKit, a test that fails with
+ * node:test's `test` (same arguments). Where WebKit runs (a WebKit file, or
+ * the mixed room's), a test that fails with
  * its MiniBrowser gone (WebKitWebDriver then answers "session deleted
  * because of page crash or hang", after a first error with no message;
  * seen once in a CI run of the test command, in the live DASH test, and
@@ -30,7 +31,8 @@ export async function launch(extraArgs = [], opts = {}) {
  */
 export function test(name, ...rest) {
   const fn = rest.pop();
-  if (ENGINE !== "webkit" || typeof fn !== "function") return nodeTest(name, ...rest, fn);
+  // (Any file that launched a WebKit browser: the mixed room's too.)
+  if (typeof fn !== "function") return nodeTest(name, ...rest, fn);
   return nodeTest(name, ...rest, async (t) => {
     try {
       return await fn(t);
