@@ -414,13 +414,19 @@ session.addEventListener("members", (e) => {
       row.actions?.remove();
       row.actions = hostActions ? memberActions(m) : null;
       if (row.actions) row.li.append(row.actions);
-      if (focused >= 0) row.actions?.children[focused]?.focus();
+      if (focused >= 0) {
+        // (None left, as after "Make host": the row itself keeps the focus.)
+        if (row.actions) row.actions.children[focused]?.focus();
+        else focusRow(row.li);
+      }
     }
     return row.li;
   });
   const ids = new Set(e.detail.map((m) => m.id));
+  let lostFocusAt = -1; // where a row that had the focus was (a kick from the keyboard)
   for (const [id, row] of [...memberRows]) {
     if (ids.has(id)) continue;
+    if (row.li.contains(document.activeElement)) lostFocusAt = [...list.children].indexOf(row.li);
     row.li.remove();
     memberRows.delete(id);
   }
@@ -429,7 +435,20 @@ session.addEventListener("members", (e) => {
   order.forEach((li, i) => {
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null);
   });
+  // The focus goes to the row that took the removed one's place (its first
+  // button), not to the page's start.
+  if (lostFocusAt >= 0) {
+    const next = order[Math.min(lostFocusAt, order.length - 1)];
+    const button = next?.querySelector("button");
+    if (button) button.focus();
+    else if (next) focusRow(next);
+  }
 });
+/** Focus on a list row itself (it has no button left to take it). */
+function focusRow(li) {
+  li.tabIndex = -1;
+  li.focus();
+}
 /** The host's buttons for member `m`: its role, the host's place, a kick. */
 function memberActions(m) {
   const actions = document.createElement("span");

@@ -97,8 +97,17 @@ test("create on the landing page, share, two join; host-only mode, chat, kick", 
   await host.click(kick);
   await waitFor(c, () => /removed from the room/.test(document.getElementById("fatal").textContent), null, 10_000, "the kicked page says so");
   for (const p of [host, b]) await waitFor(p, memberCount, 2, 10_000, "two members left");
+  // The focus went with Cy's row to the row that took its place (Ben's), not to the page's start.
+  const ben = await b.evaluate(() => window.watchTogether.member);
+  const focusedAfter = await host.evaluate((id) => { const a = document.activeElement; return a?.closest?.("li")?.dataset.member === String(id) ? a.getAttribute("title") : `${a?.tagName} ${a?.outerHTML?.slice(0, 200)}`; }, ben);
+  assert.equal(focusedAfter, "Let control", "after the kick, the focus is on Ben's first button");
   await sleep(2_500); // the window in which a reconnect would have happened
   assert.equal(await c.evaluate(() => window.watchTogether.session.connection), "kicked", "and it does not reconnect");
+  // The host hands the room to Ben: its row loses its buttons, and keeps the focus itself.
+  await host.click(`#members li[data-member="${ben}"] button[title="Make host"]`);
+  await waitFor(host, () => window.watchTogether.session.role !== "host", null, 10_000, "the host is host no more");
+  await waitFor(b, () => window.watchTogether.session.role === "host", null, 10_000, "Ben is the host");
+  await waitFor(host, (id) => document.activeElement?.dataset?.member === String(id), ben, 5_000, "the focus on Ben's row");
   for (const p of [host, b, c]) assert.deepEqual(p.problems, [], "no console errors");
   for (const p of [host, b, c]) await p.context().close();
 });

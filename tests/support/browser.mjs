@@ -24,7 +24,10 @@ export async function launch(extraArgs = [], opts = {}) {
  * seen once in a CI run of the test command, in the live DASH test, and
  * once in a probe run of the engine file on busy cores, in the live HLS
  * one, 2026-12-06), or with its web process crashed (MiniBrowser says so
- * on stderr; a loaded run, 2026-12-06), closes its pages and runs once more from the start;
+ * on stderr; a loaded run, 2026-12-06), or with its web process frozen
+ * inside GStreamer (WebKitGTK's MSE deadlock, found by the web process's
+ * main thread's stack: engines.mjs `whatHangs`; a loaded run, 2026-12-06),
+ * closes its pages and runs once more from the start;
  * the failure, which says what MiniBrowser last wrote to stderr, is
  * printed and attached to the test's report. Any other failure fails the
  * test, and so does a second loss.
@@ -38,7 +41,7 @@ export function test(name, ...rest) {
       return await fn(t);
     } catch (e) {
       if (![...launched].some((b) => b.lost?.())) throw e;
-      const note = `MiniBrowser or its web process lost (${e.message.split("\n")[0]}): the test runs once more, in new pages`;
+      const note = `MiniBrowser or its web process lost or frozen (${e.message.split("\n")[0]}): the test runs once more, in new pages`;
       console.log(`    ${note}`);
       t.diagnostic(note);
       await Promise.all([...launched].flatMap((b) => b.contexts()).map((c) => c.close().catch(() => {})));

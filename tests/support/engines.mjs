@@ -150,11 +150,22 @@ function cpuSeconds(pid) {
   }
 }
 
+/** The stack of process `pid`'s main thread (gdb, attached for a moment), or "" where gdb cannot attach. */
+function mainThreadStack(pid) {
+  return new Promise((done) => {
+    execFile("timeout", ["30", "gdb", "-p", String(pid), "-batch", "-ex", "thread 1", "-ex", "bt 60"], { maxBuffer: 1 << 20 }, (_, stdout) => done(String(stdout ?? "")));
+  });
+}
+
 /**
  * What a hung WebKit is doing: each process of group `pgid` (MiniBrowser,
  * its web and network processes) with the CPU it used over 2 s and its
  * state, e.g. "WebKitWebProcess 0.02 s/2 s S": a busy web process is a
  * script or the engine spinning, an idle one is waiting on something.
+ * `gst` says whether an idle web process's main thread is blocked inside
+ * GStreamer (`gst_pad_push_event`): WebKitGTK's MSE deadlock (README
+ * "Engines"), which no script can cause (a page's script cannot leave its
+ * main thread waiting idle).
  */
 async function whatHangs(pgid) {
   const mine = processes().filter((p) => p.pgrp === pgid);
@@ -166,13 +177,27 @@ async function whatHangs(pgid) {
     const out = join(dir, `webkit-hang-${p.pid}-${Date.now()}.txt`);
     await new Promise((done) => spawn("sh", ["-c", `timeout 60 gdb -p ${p.pid} -batch -ex "thread apply all bt 30" > ${out} 2>&1`], { stdio: "ignore" }).on("exit", done));
   }
-  return mine.map((p) => {
+  let gst = false;
+  const seen = [];
+  for (const p of mine) {
     const [a, b] = [before.get(p.pid), cpuSeconds(p.pid)];
     let state = "gone";
     try { const st = readFileSync(`/proc/${p.pid}/stat`, "utf8"); state = st.slice(st.lastIndexOf(")") + 2).split(" ")[0]; } catch {}
     const name = p.cmd.split(" ")[0].split("/").pop();
-    return `${name} ${a != null && b != null ? (b - a).toFixed(2) : "?"} s/2 s ${state}`;
-  }).join(", ");
+    const idle = a != null && b != null && b - a < 0.1 && state === "S";
+    let note = "";
+    if (idle && /WebKitWebProcess/.test(p.cmd)) {
+      const stack = await mainThreadStack(p.pid);
+      if (/gst_pad_push_event/.test(stack)) {
+        gst = true;
+        note = ", its main thread blocked in gst_pad_push_event";
+      } else if (!/^#\d/m.test(stack)) {
+        note = ", its main thread's stack not read (gdb)";
+      }
+    }
+    seen.push(`${name} ${a != null && b != null ? (b - a).toFixed(2) : "?"} s/2 s ${state}${note}`);
+  }
+  return { summary: seen.join(", "), gst };
 }
 
 class WebKitBrowser {
@@ -215,6 +240,7 @@ class WebKitContext {
   #browser; #viewport; #autoplay; #driver = null; #proc = null; #untrack = null; #page = null;
   #log = ""; // the last 8 KB the driver and MiniBrowser wrote to stderr
   #crashed = false; // MiniBrowser said its web process crashed
+  #frozen = false; // its web process found idle with its main thread blocked inside GStreamer
   constructor(browser, viewport, autoplay) { this.#browser = browser; this.#viewport = viewport; this.#autoplay = autoplay; }
 
   async newPage() {
@@ -270,6 +296,7 @@ class WebKitContext {
     this.#untrack = track(this.#proc.pid);
     this.#log = "";
     this.#crashed = false;
+    this.#frozen = false;
     const keep = (d) => {
       this.#log = (this.#log + d).slice(-8192);
       this.#crashed ||= /WebProcess CRASHED/.test(this.#log);
@@ -286,7 +313,12 @@ class WebKitContext {
   }
 
   /** What this context's processes do (for an error about a hang). */
-  whatHangs() { return this.#proc ? whatHangs(this.#proc.pid) : Promise.resolve("no processes"); }
+  async whatHangs() {
+    if (!this.#proc) return "no processes";
+    const { summary, gst } = await whatHangs(this.#proc.pid);
+    this.#frozen ||= gst;
+    return summary;
+  }
 
   /** The browser of this context (as Playwright's `BrowserContext.browser`). */
   browser() { return this.#browser; }
@@ -297,11 +329,13 @@ class WebKitContext {
    * "session deleted because of page crash or hang"); not while a session
    * is still starting. (The crash seen, a loaded CI run of 2026-12-06:
    * GLib's `getauxval () failed: Interrupted system call`, an abort inside
-   * the web process.)
+   * the web process.) Or its web process was found frozen inside
+   * GStreamer, after a call that took too long: WebKitGTK's MSE deadlock
+   * (`whatHangs`).
    */
   lost() {
     const group = this.#proc?.pid;
-    return group != null && this.#driver != null && (this.#crashed || !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd)));
+    return group != null && this.#driver != null && (this.#crashed || this.#frozen || !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd)));
   }
 
   /** The last lines the driver and MiniBrowser (its child) wrote to stderr. */

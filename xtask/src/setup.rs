@@ -4,8 +4,9 @@
 //! and, as root, Debian's chromium, chromium-driver, ffmpeg and xvfb (a virtual display for the one headful test: a real background tab),
 //! firefox-esr with libavcodec59 (its H.264) and pulseaudio (a null sink: Firefox's
 //! AudioContext needs a sound server), webkit2gtk-driver (WebKitWebDriver and
-//! MiniBrowser) with gstreamer1.0-libav and xdotool (a WebKit page's window
-//! given the focus: Xvfb has no window manager); for the test
+//! MiniBrowser) with gstreamer1.0-libav, xdotool (a WebKit page's window
+//! given the focus: Xvfb has no window manager) and gdb (a frozen WebKit web
+//! process's main thread read: WebKitGTK's MSE deadlock); for the test
 //! media, Shaka Packager from PyPI (`ensure_packager`).
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("pulseaudio", "pulseaudio"),
     ("WebKitWebDriver", "webkit2gtk-driver"),
     ("xdotool", "xdotool"),
+    ("gdb", "gdb"),
     ("", "gstreamer1.0-libav"),
 ];
 
@@ -130,7 +132,7 @@ pub fn ensure(root: &Path) -> Result<Tools> {
         run(Command::new("apt-get").args(["update", "-qq"]))?;
         run(Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends"]).args(&missing).env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    println!("    ok: wasm32 target, rustfmt, clippy, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, firefox-esr, webkit2gtk, xdotool, ffmpeg, xvfb, pulseaudio");
+    println!("    ok: wasm32 target, rustfmt, clippy, wasm-bindgen {wb_version}, worker-build {WORKER_BUILD_VERSION}, npm tools, chromium, firefox-esr, webkit2gtk, xdotool, gdb, ffmpeg, xvfb, pulseaudio");
     Ok(Tools { wasm_bindgen, wasm_opt: root.join("node_modules/.bin/wasm-opt"), worker_build })
 }
 
