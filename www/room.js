@@ -385,6 +385,7 @@ const memberRows = new Map(); // member id → { li, who, status, actions, whoKe
 session.addEventListener("members", (e) => {
   refreshControls();
   const list = $("members");
+  let focusTo = null; // where a focus lost to this update goes, once the rows are in place
   const order = e.detail.map((m) => {
     let row = memberRows.get(m.id);
     if (!row) {
@@ -414,11 +415,8 @@ session.addEventListener("members", (e) => {
       row.actions?.remove();
       row.actions = hostActions ? memberActions(m) : null;
       if (row.actions) row.li.append(row.actions);
-      if (focused >= 0) {
-        // (None left, as after "Make host": the row itself keeps the focus.)
-        if (row.actions) row.actions.children[focused]?.focus();
-        else focusRow(row.li);
-      }
+      // (None left, as after "Make host": the row's name takes the focus.)
+      if (focused >= 0) focusTo = row.actions?.children[focused] ?? row.who;
     }
     return row.li;
   });
@@ -435,19 +433,21 @@ session.addEventListener("members", (e) => {
   order.forEach((li, i) => {
     if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null);
   });
-  // The focus goes to the row that took the removed one's place (its first
-  // button), not to the page's start.
+  // A removed row's focus goes to the row that took its place (its first
+  // button, or its name), not to the page's start.
   if (lostFocusAt >= 0) {
     const next = order[Math.min(lostFocusAt, order.length - 1)];
-    const button = next?.querySelector("button");
-    if (button) button.focus();
-    else if (next) focusRow(next);
+    focusTo = next?.querySelector("button") ?? next?.querySelector(".who") ?? null;
   }
+  if (focusTo) focusOn(focusTo);
 });
-/** Focus on a list row itself (it has no button left to take it). */
-function focusRow(li) {
-  li.tabIndex = -1;
-  li.focus();
+/** Focus on `el`; a name (no control) takes it only until it leaves. */
+function focusOn(el) {
+  if (el.tagName !== "BUTTON" && !el.hasAttribute("tabindex")) {
+    el.tabIndex = -1;
+    el.addEventListener("blur", () => el.removeAttribute("tabindex"), { once: true });
+  }
+  el.focus();
 }
 /** The host's buttons for member `m`: its role, the host's place, a kick. */
 function memberActions(m) {

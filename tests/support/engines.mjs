@@ -153,7 +153,9 @@ function cpuSeconds(pid) {
 /** The stack of process `pid`'s main thread (gdb, attached for a moment), or "" where gdb cannot attach. */
 function mainThreadStack(pid) {
   return new Promise((done) => {
-    execFile("timeout", ["30", "gdb", "-p", String(pid), "-batch", "-ex", "thread 1", "-ex", "bt 60"], { maxBuffer: 1 << 20 }, (_, stdout) => done(String(stdout ?? "")));
+    // (No gdbinit, no debuginfod: nothing to fetch, attached for seconds.)
+    const gdb = ["-nx", "-iex", "set debuginfod enabled off", "-p", String(pid), "-batch", "-ex", "thread 1", "-ex", "bt 60"];
+    execFile("timeout", ["-k", "5", "30", "gdb", ...gdb], { maxBuffer: 1 << 20 }, (_, stdout) => done(String(stdout ?? "")));
   });
 }
 
@@ -164,25 +166,30 @@ function mainThreadStack(pid) {
  * script or the engine spinning, an idle one is waiting on something.
  * `gst` says whether an idle web process's main thread is blocked inside
  * GStreamer (`gst_pad_push_event`): WebKitGTK's MSE deadlock (README
- * "Engines"), which no script can cause (a page's script cannot leave its
- * main thread waiting idle).
+ * "Engines"). A page can set it off (a seek as the load starts), but the
+ * deadlock is the engine's own. (Where gdb cannot attach, as a user
+ * without ptrace rights, the stack is said not read, and nothing is found.)
  */
 async function whatHangs(pgid) {
   const mine = processes().filter((p) => p.pgrp === pgid);
   const before = new Map(mine.map((p) => [p.pid, cpuSeconds(p.pid)]));
   await sleep(2_000);
+  // (Sampled before any gdb stops a process.)
+  const sampled = mine.map((p) => {
+    const [a, b] = [before.get(p.pid), cpuSeconds(p.pid)];
+    let state = "gone";
+    try { const st = readFileSync(`/proc/${p.pid}/stat`, "utf8"); state = st.slice(st.lastIndexOf(")") + 2).split(" ")[0]; } catch {}
+    return { p, a, b, state };
+  });
   // WT_WEBKIT_GDB=dir: every thread's stack of the web process, for a closer look.
   const dir = process.env.WT_WEBKIT_GDB;
   for (const p of mine.filter((p) => dir && /WebKitWebProcess/.test(p.cmd))) {
     const out = join(dir, `webkit-hang-${p.pid}-${Date.now()}.txt`);
-    await new Promise((done) => spawn("sh", ["-c", `timeout 60 gdb -p ${p.pid} -batch -ex "thread apply all bt 30" > ${out} 2>&1`], { stdio: "ignore" }).on("exit", done));
+    await new Promise((done) => spawn("sh", ["-c", `timeout -k 5 60 gdb -nx -p ${p.pid} -batch -ex "thread apply all bt 30" > ${out} 2>&1`], { stdio: "ignore" }).on("exit", done));
   }
   let gst = false;
   const seen = [];
-  for (const p of mine) {
-    const [a, b] = [before.get(p.pid), cpuSeconds(p.pid)];
-    let state = "gone";
-    try { const st = readFileSync(`/proc/${p.pid}/stat`, "utf8"); state = st.slice(st.lastIndexOf(")") + 2).split(" ")[0]; } catch {}
+  for (const { p, a, b, state } of sampled) {
     const name = p.cmd.split(" ")[0].split("/").pop();
     const idle = a != null && b != null && b - a < 0.1 && state === "S";
     let note = "";
@@ -241,6 +248,8 @@ class WebKitContext {
   #log = ""; // the last 8 KB the driver and MiniBrowser wrote to stderr
   #crashed = false; // MiniBrowser said its web process crashed
   #frozen = false; // its web process found idle with its main thread blocked inside GStreamer
+  #looking = null; // the look at its processes under way (whatHangs)
+  #looked = null; // what the look that found it frozen saw (said to later calls at once)
   constructor(browser, viewport, autoplay) { this.#browser = browser; this.#viewport = viewport; this.#autoplay = autoplay; }
 
   async newPage() {
@@ -297,6 +306,8 @@ class WebKitContext {
     this.#log = "";
     this.#crashed = false;
     this.#frozen = false;
+    this.#looking = null;
+    this.#looked = null;
     const keep = (d) => {
       this.#log = (this.#log + d).slice(-8192);
       this.#crashed ||= /WebProcess CRASHED/.test(this.#log);
@@ -312,13 +323,29 @@ class WebKitContext {
     await bounded(this.#driver.manage().window().setRect({ x: 0, y: 0, width: this.#viewport.width, height: this.#viewport.height }), "window size").catch(() => {});
   }
 
-  /** What this context's processes do (for an error about a hang). */
-  async whatHangs() {
-    if (!this.#proc) return "no processes";
-    const { summary, gst } = await whatHangs(this.#proc.pid);
-    this.#frozen ||= gst;
-    return summary;
+  /**
+   * What this context's processes do (for an error about a hang). One
+   * look at a time: calls that hung together share it (gdb attaches to a
+   * process once at a time), and once the web process is found frozen,
+   * later calls are told so at once.
+   */
+  whatHangs() {
+    if (!this.#proc) return Promise.resolve("no processes");
+    if (this.#looked) return this.#looked;
+    this.#looking ??= whatHangs(this.#proc.pid).then(({ summary, gst }) => {
+      this.#looking = null;
+      if (gst) {
+        this.#frozen = true;
+        this.#looked = Promise.resolve(`${summary} (seen earlier)`);
+      }
+      return summary;
+    });
+    return this.#looking;
   }
+
+
+  /** Whether its web process was found frozen inside GStreamer (`whatHangs`). */
+  frozen() { return this.#frozen; }
 
   /** The browser of this context (as Playwright's `BrowserContext.browser`). */
   browser() { return this.#browser; }
@@ -521,6 +548,11 @@ class WebKitPage {
    * to stderr.
    */
   async #call(promise, what, ms) {
+    // (A web process found frozen answers nothing more: said at once, not after the call's time.)
+    if (this.#context.frozen()) {
+      promise.catch(() => {}); // (answered when the context closes, if ever)
+      throw new Error(`webkit ${what}: not asked: its web process was found frozen inside GStreamer (${await this.#context.whatHangs()})`);
+    }
     try {
       return await bounded(promise, what, ms);
     } catch (e) {
