@@ -247,9 +247,8 @@ class WebKitContext {
   #browser; #viewport; #autoplay; #driver = null; #proc = null; #untrack = null; #page = null;
   #log = ""; // the last 8 KB the driver and MiniBrowser wrote to stderr
   #crashed = false; // MiniBrowser said its web process crashed
-  #frozen = false; // its web process found idle with its main thread blocked inside GStreamer
   #looking = null; // the look at its processes under way (whatHangs)
-  #looked = null; // what the look that found it frozen saw (said to later calls at once)
+  #frozen = null; // what the look that found its web process frozen inside GStreamer saw (said to later calls at once)
   constructor(browser, viewport, autoplay) { this.#browser = browser; this.#viewport = viewport; this.#autoplay = autoplay; }
 
   async newPage() {
@@ -305,9 +304,8 @@ class WebKitContext {
     this.#untrack = track(this.#proc.pid);
     this.#log = "";
     this.#crashed = false;
-    this.#frozen = false;
     this.#looking = null;
-    this.#looked = null;
+    this.#frozen = null;
     const keep = (d) => {
       this.#log = (this.#log + d).slice(-8192);
       this.#crashed ||= /WebProcess CRASHED/.test(this.#log);
@@ -331,21 +329,17 @@ class WebKitContext {
    */
   whatHangs() {
     if (!this.#proc) return Promise.resolve("no processes");
-    if (this.#looked) return this.#looked;
+    if (this.#frozen) return this.#frozen;
     this.#looking ??= whatHangs(this.#proc.pid).then(({ summary, gst }) => {
       this.#looking = null;
-      if (gst) {
-        this.#frozen = true;
-        this.#looked = Promise.resolve(`${summary} (seen earlier)`);
-      }
+      if (gst) this.#frozen = Promise.resolve(`${summary} (seen earlier)`);
       return summary;
     });
     return this.#looking;
   }
 
-
   /** Whether its web process was found frozen inside GStreamer (`whatHangs`). */
-  frozen() { return this.#frozen; }
+  frozen() { return this.#frozen != null; }
 
   /** The browser of this context (as Playwright's `BrowserContext.browser`). */
   browser() { return this.#browser; }
@@ -362,7 +356,7 @@ class WebKitContext {
    */
   lost() {
     const group = this.#proc?.pid;
-    return group != null && this.#driver != null && (this.#crashed || this.#frozen || !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd)));
+    return group != null && this.#driver != null && (this.#crashed || this.frozen() || !processes().some((p) => p.pgrp === group && /MiniBrowser/.test(p.cmd)));
   }
 
   /** The last lines the driver and MiniBrowser (its child) wrote to stderr. */
