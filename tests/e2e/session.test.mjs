@@ -8,6 +8,7 @@
 // Firefox without its AudioContext half); the rest needs what only
 // Chromium's driver gives (each test says what, where it is skipped).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { converge, ENGINE, gap, gapsFor, heardStates, joined, launch, newPage, pause, pickQuality, play, positionAt, readVideo, test, traceStates, waitFor, withBrowser } from "../support/browser.mjs";
 import { launchHeadful } from "../support/headful.mjs";
@@ -300,6 +301,42 @@ test("a quality switch during playback keeps the room in sync", async () => {
   assert.ok(s.seekCorrections <= seeks, `no seek storm around the switches (at most ${seeks}): ${JSON.stringify(s)}`);
   assert.equal(await b.evaluate(() => document.getElementById("video").error), null);
   for (const p of [a, b]) assert.deepEqual(p.problems, []);
+  for (const p of [a, b]) await p.context().close();
+});
+
+// An element can fail under the player: WebKitGTK's pipeline did, after a
+// seek while it prerolled (2026-12-06). Here the failure is made in the
+// page: one media segment's append gets an initialisation segment with a
+// track more than the SourceBuffer's (the muxed HLS one: video and audio),
+// which MSE answers in every engine with its append error, ending the
+// stream with a decode error: the element reports MEDIA_ERR_DECODE, as for
+// a broken segment. (A box of size 4 failed Chromium's parser, not
+// Firefox's, which waited for more.) The player loads the source again,
+// and the room's position brings it back.
+test("a video element that fails is loaded again and plays on in sync", async () => {
+  const room = await createRoom(stack.url, { source: `${up.url}/m/long/manifest.mpd`, title: "long" });
+  const a = await openRoom(`${stack.url}${room.url}`);
+  const b = await openRoom(`${stack.url}${room.url}`);
+  await play(a);
+  await waitFor(b, () => document.getElementById("video").currentTime > 1, null, 10_000, "B playing");
+  const muxedInit = [...readFileSync(join(root, "target/test-media/hls/init.mp4"))];
+  await b.evaluate((bad) => {
+    window.__failures = [];
+    document.getElementById("video").addEventListener("error", (e) => window.__failures.push(e.target.error?.code));
+    const append = SourceBuffer.prototype.appendBuffer;
+    SourceBuffer.prototype.appendBuffer = function (data) {
+      if (data.byteLength < 5_000) return append.call(this, data); // an init segment
+      SourceBuffer.prototype.appendBuffer = append;
+      return append.call(this, new Uint8Array(bad));
+    };
+  }, muxedInit);
+  await waitFor(b, () => window.__failures.length > 0, null, 20_000, "B's element failed");
+  const failed = await b.evaluate(() => window.__failures);
+  await waitFor(b, () => { const v = document.getElementById("video"); return v.error === null && !v.paused && v.readyState >= 3; }, null, 15_000, "B plays again");
+  const took = await converge(a, b, 0.1, ENGINE === "chromium" ? 10_000 : 20_000, "B back in sync");
+  console.log(`    element failed (MediaError ${failed.join(", ")}), playing and in sync ${took} ms after it plays again`);
+  assert.equal(await a.evaluate(() => document.getElementById("video").paused), false, "the room played on");
+  for (const p of [a, b]) assert.deepEqual(p.problems, [], "no console errors: the failure was recovered, not shown");
   for (const p of [a, b]) await p.context().close();
 });
 

@@ -12,9 +12,8 @@ use web_sys::{EventTarget, HtmlVideoElement};
 use super::frames::FrameClock;
 use super::read_step::ReadProbe;
 use super::{BackendEvent, Sink};
-use crate::dom::{emit, error_detail, media_error_text, Listener};
+use crate::dom::{media_error_text, Listener};
 use crate::engine::Player;
-use crate::events::Event;
 use crate::text::TextTracks;
 
 pub struct Element {
@@ -41,10 +40,10 @@ impl Element {
         let read_probe = ReadProbe::default();
         let (probe, v, k) = (read_probe.weak(), video.clone(), sink.clone());
         listeners.push(Listener::new(video, "playing", move |_| probe.start(&v, &k))?);
-        let (v, target) = (video.clone(), events.clone());
+        let (v, k) = (video.clone(), sink.clone());
         listeners.push(Listener::new(video, "error", move |_| {
-            let text = v.error().map(|e| media_error_text(&e)).unwrap_or_default();
-            emit(&target, Event::Error, &error_detail("media", &text));
+            let message = v.error().map(|e| media_error_text(&e)).unwrap_or_default();
+            k(BackendEvent::MediaFailed { message });
         })?);
         let mut player = Player::with_base(video.clone(), events.clone(), base);
         player.set_text_tracks(text.clone());
@@ -91,6 +90,17 @@ impl Element {
         Ok(())
     }
 
+    /// The element failed: load the room's source again, as the player
+    /// allows (see `Player::reload`); `false` where it is left failed (a
+    /// local file, a source that never played, too many failures).
+    pub fn recover(&mut self) -> bool {
+        if self.awaiting_file || self.object_url.is_some() {
+            return false;
+        }
+        self.read_probe.reset();
+        self.player.reload()
+    }
+
     fn drop_file(&mut self) {
         if let Some(url) = self.object_url.take() {
             let _ = self.video.remove_attribute("src");
@@ -125,9 +135,16 @@ impl Element {
         let _ = self.video.pause();
     }
 
+    /// The element reports a `MediaError`.
+    pub fn failed(&self) -> bool {
+        self.video.error().is_some()
+    }
+
     pub fn seek(&self, to: f64) {
-        if !self.awaiting_file {
-            self.video.set_current_time(to);
+        // (An element that failed takes no seek: each would end at once,
+        // and its `seeked` asked for the next, hundreds a second.)
+        if !self.awaiting_file && !self.failed() {
+            self.player.seek(to);
         }
     }
 

@@ -42,6 +42,9 @@ pub enum BackendEvent {
     PositionReads(sync_core::backend::PositionReads),
     /// It cannot play this source: `code` for the page, `message` for people.
     Error { code: &'static str, message: String },
+    /// The element failed (a `MediaError`, `message` for people): the
+    /// session reloads the source where it can (see `Element::recover`).
+    MediaFailed { message: String },
     /// Playing muted: autoplay rules want a gesture for sound.
     NeedsGesture,
 }

@@ -50,6 +50,11 @@ pub struct Player {
     generation: Rc<Cell<u32>>,
     current: Option<String>,
     dash: Slot,
+    /// How the current load was started (again by [`Player::reload`]).
+    started: Option<(Option<Kind>, Result<FetchScope, FetchScopeError>)>,
+    /// When the element last failed and was reloaded (see [`Player::reload`]).
+    #[cfg(feature = "room")]
+    reloads: Vec<f64>,
     /// What relative URLs resolve against: the room's server for a session
     /// (its sources are paths on that server), the page otherwise.
     base: Option<String>,
@@ -57,7 +62,18 @@ pub struct Player {
 
 impl Player {
     pub fn new(video: HtmlVideoElement, events: EventTarget) -> Self {
-        Player { video, events, text: None, generation: Rc::new(Cell::new(0)), current: None, dash: Rc::new(RefCell::new(None)), base: None }
+        Player {
+            video,
+            events,
+            text: None,
+            generation: Rc::new(Cell::new(0)),
+            current: None,
+            dash: Rc::new(RefCell::new(None)),
+            started: None,
+            #[cfg(feature = "room")]
+            reloads: Vec::new(),
+            base: None,
+        }
     }
 
     /// The text tracks each load's stream tracks go to.
@@ -86,11 +102,41 @@ impl Player {
         }
     }
 
+    /// Seek to `t`: through the MSE shell while it plays a presentation
+    /// (it holds a seek while the element prerolls), else on the element.
+    #[cfg(feature = "room")]
+    pub fn seek(&self, t: f64) {
+        match self.dash.borrow().as_ref() {
+            Some(d) => d.seek(t),
+            None => self.video.set_current_time(t),
+        }
+    }
+
+    /// The element failed while a presentation played through MSE: start
+    /// its load again (a new MediaSource; the session steers it back to the
+    /// room's position). Only a presentation that had loaded its metadata
+    /// (one that never did would fail again the same way), and at most
+    /// [`RELOADS`] times a minute. Returns whether it reloaded.
+    #[cfg(feature = "room")]
+    pub fn reload(&mut self) -> bool {
+        let now = js_sys::Date::now();
+        self.reloads.retain(|t| now - t < 60_000.0);
+        let started = self.dash.borrow().as_ref().is_some_and(Dash::had_metadata);
+        if !started || self.reloads.len() >= RELOADS {
+            return false;
+        }
+        let (Some(abs), Some((kind, scope))) = (self.current.take(), self.started.take()) else { return false };
+        self.reloads.push(now);
+        self.start(abs, kind, scope);
+        true
+    }
+
     /// Stop playing: every task of the current load ends at its next step,
     /// the MediaSource and its listeners and timers go, the element is emptied.
     pub fn stop(&mut self) {
         self.generation.set(self.generation.get().wrapping_add(1));
         self.current = None;
+        self.started = None;
         if let Some(Ok(mut t)) = self.text.as_ref().map(|t| t.try_borrow_mut()) {
             t.set_stream_tracks(Vec::new());
         }
@@ -133,6 +179,7 @@ impl Player {
             return;
         }
         self.current = Some(abs.clone());
+        self.started = Some((kind, scope.clone()));
         let gen = self.generation.get().wrapping_add(1);
         self.generation.set(gen);
         self.dash.borrow_mut().take();
@@ -162,6 +209,10 @@ impl Player {
 fn absolute(url: &str, base: &str) -> String {
     web_sys::Url::new_with_base(url, base).map(|u| u.href()).unwrap_or_else(|_| url.to_string())
 }
+
+/// How many times a minute a failed element is reloaded (see [`Player::reload`]).
+#[cfg(feature = "room")]
+const RELOADS: usize = 3;
 
 /// File extensions the element plays by itself (progressive download).
 const PROGRESSIVE: [&str; 9] = ["mp4", "m4v", "webm", "mov", "mkv", "ogv", "ogg", "mp3", "m4a"];

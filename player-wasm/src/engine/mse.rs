@@ -120,6 +120,12 @@ struct Shell {
     /// A start position (live edge, period start) the element cannot take
     /// yet (see [`can_seek`]).
     pending_seek: Option<f64>,
+    /// A seek asked of the player (the room's position) held while the
+    /// element prerolls (see [`prerolling`]), with when it was asked.
+    held_seek: Option<(f64, f64)>,
+    /// A seek this shell already told the engine of, whose `seeking` event
+    /// is still to come (the engine is not told twice).
+    told_seek: Option<f64>,
     metadata: bool,
     /// Page events, dispatched after the borrow ends (a listener may call
     /// back into the player).
@@ -177,7 +183,9 @@ impl Dash {
                 if kind == "seeking" {
                     with(&w, |s| {
                         let t = s.video.current_time();
-                        s.engine.handle_seek(wall_ms(), t);
+                        if !s.told_seek.take().is_some_and(|told| (told - t).abs() < 1e-3) {
+                            s.engine.handle_seek(wall_ms(), t);
+                        }
                     });
                 }
                 tick(&w);
@@ -209,6 +217,8 @@ impl Dash {
             halted: false,
             duration: None,
             pending_seek: None,
+            held_seek: None,
+            told_seek: None,
             metadata: false,
             outbox: Vec::new(),
             sb_listeners: Vec::new(),
@@ -228,6 +238,28 @@ impl Dash {
             }
         }
         list.into()
+    }
+
+    /// Seek the element to `t`, or hold the seek while it prerolls (see
+    /// [`prerolling`]): the engine fetches for `t` meanwhile.
+    #[cfg(feature = "room")]
+    pub fn seek(&self, t: f64) {
+        with(&Rc::downgrade(&self.state), |s| {
+            s.pending_seek = None;
+            if s.metadata && !prerolling(s) {
+                s.held_seek = None;
+                seek_now(s, t);
+            } else {
+                let since = s.held_seek.map_or_else(wall_ms, |(_, since)| since);
+                s.held_seek = Some((t, since));
+            }
+        });
+    }
+
+    /// Whether the element had this presentation's metadata (it could play it).
+    #[cfg(feature = "room")]
+    pub fn had_metadata(&self) -> bool {
+        self.state.try_borrow().ok().as_ref().and_then(|g| g.as_ref()).is_some_and(|s| s.metadata)
     }
 
     /// Pin a quality (index into [`Dash::qualities`]) or `None` for auto.
@@ -300,19 +332,56 @@ fn can_seek(s: &Shell, t: f64) -> bool {
     s.metadata && n > 0 && seekable.end(n - 1).is_ok_and(|end| end >= t)
 }
 
+/// How long a seek is held for an element that does not finish
+/// prerolling: then it is made all the same.
+const PREROLL_HOLD_MS: f64 = 2_000.0;
+
+/// Whether the element is prerolling: it has no frame yet (below
+/// HAVE_CURRENT_DATA) while media at its position is buffered or being
+/// appended. A seek then makes WebKitGTK's pipeline fail ("Failed to push
+/// buffer", MEDIA_ERR_SRC_NOT_SUPPORTED) or deadlock: measured 2026-12-06
+/// with two busy cores, a seek right after the first segment's append
+/// failed in 6 of 12 runs; before any media append, after
+/// HAVE_CURRENT_DATA, or with media buffered only elsewhere, 12 of 12
+/// played. It is the room's first seek at every load.
+fn prerolling(s: &Shell) -> bool {
+    let v = &s.video;
+    if v.ready_state() >= web_sys::HtmlMediaElement::HAVE_CURRENT_DATA {
+        return false;
+    }
+    let t = v.current_time();
+    let buffered = v.buffered();
+    let at = (0..buffered.length()).any(|i| buffered.start(i).is_ok_and(|a| a <= t + 0.1) && buffered.end(i).is_ok_and(|b| t < b));
+    at || s.sbs.iter().any(SourceBuffer::updating)
+}
+
+/// Seek the element now, telling the engine first: fetches and appends
+/// for the old position stop before the `seeking` event comes.
+fn seek_now(s: &mut Shell, t: f64) {
+    s.told_seek = Some(t);
+    s.engine.handle_seek(wall_ms(), t);
+    s.video.set_current_time(t);
+}
+
 fn tick(weak: &Weakly) {
     with(weak, |s| {
         if let Some(t) = s.pending_seek {
-            if can_seek(s, t) {
+            if can_seek(s, t) && !prerolling(s) {
                 s.pending_seek = None;
                 s.video.set_current_time(t);
+            }
+        }
+        if let Some((t, since)) = s.held_seek {
+            if s.metadata && (!prerolling(s) || wall_ms() - since > PREROLL_HOLD_MS) {
+                s.held_seek = None;
+                seek_now(s, t);
             }
         }
         let buffered = s.sbs.iter().map(ranges).collect();
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         let height = s.video.client_height();
         let ph = Playhead {
-            time: s.pending_seek.unwrap_or_else(|| s.video.current_time()),
+            time: s.pending_seek.or(s.held_seek.map(|(t, _)| t)).unwrap_or_else(|| s.video.current_time()),
             paused: s.video.paused(),
             seeking: s.video.seeking(),
             ready: s.video.ready_state() >= web_sys::HtmlMediaElement::HAVE_CURRENT_DATA,
@@ -425,8 +494,11 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
         }
         Output::SetDuration(d) => s.duration = Some(d),
         Output::EndOfStream => s.eos_pending = true,
-        Output::Seek(t) if can_seek(s, t) => s.video.set_current_time(t),
-        Output::Seek(t) => s.pending_seek = Some(t),
+        Output::Seek(t) if can_seek(s, t) && !prerolling(s) => s.video.set_current_time(t),
+        Output::Seek(t) => {
+            s.held_seek = None;
+            s.pending_seek = Some(t);
+        }
         Output::RefreshManifest if s.refreshing.is_some_and(|(_, at)| wall_ms() - at < REFRESH_GIVE_UP_MS) => {}
         Output::RefreshManifest => {
             s.refreshes = s.refreshes.wrapping_add(1);

@@ -122,6 +122,13 @@ fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
                 s.client.handle_engine_pause();
                 return;
             }
+            // A failed element pauses (Chromium: `pause` right after
+            // `error`): not the viewer's, and the room plays on while this
+            // member's element is loaded again.
+            if matches!(ev, MediaEvent::Pause) && matches!(&s.backend, Backend::Element(e) if e.failed()) {
+                s.client.handle_engine_pause();
+                return;
+            }
             let obs = s.backend.observe();
             s.client.handle_media_event(now_ms(), ev, &obs);
         }),
@@ -131,6 +138,22 @@ fn on_backend(weak: &Weak<RefCell<Shared>>, ev: BackendEvent) {
         BackendEvent::Error { code, message } => {
             if let Some(events) = weak.upgrade().and_then(|s| s.try_borrow().ok().map(|s| s.events.clone())) {
                 emit(&events, Event::Error, &error_detail(code, &message));
+            }
+        }
+        BackendEvent::MediaFailed { message } => {
+            let Some(rc) = weak.upgrade() else { return };
+            let (recovered, events) = {
+                let Ok(mut s) = rc.try_borrow_mut() else { return };
+                let recovered = match &mut s.backend {
+                    Backend::Element(e) => e.recover(),
+                    _ => false,
+                };
+                (recovered, s.events.clone())
+            };
+            if recovered {
+                web_sys::console::warn_1(&format!("watch-together: the video element failed ({message}); loading the source again").into());
+            } else {
+                emit(&events, Event::Error, &error_detail("media", &message));
             }
         }
         BackendEvent::NeedsGesture => {
