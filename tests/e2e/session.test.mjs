@@ -314,7 +314,7 @@ test("a quality switch during playback keeps the room in sync", async () => {
 // Firefox's, which waited for more.) The player loads the source again,
 // and the room's position brings it back.
 test("a video element that fails is loaded again and plays on in sync", async () => {
-  const room = await createRoom(stack.url, { source: `${up.url}/m/long/manifest.mpd`, title: "long" });
+  const room = await createRoom(stack.url);
   const a = await openRoom(`${stack.url}${room.url}`);
   const b = await openRoom(`${stack.url}${room.url}`);
   await play(a);

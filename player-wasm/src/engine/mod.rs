@@ -42,6 +42,12 @@ use mse::Dash;
 /// The presentation playing now (DASH), if any.
 type Slot = Rc<RefCell<Option<Dash>>>;
 
+/// A seek asked while a presentation's MediaSource opens (after the
+/// element's new `src`, before the MSE shell exists): `None` outside that
+/// window, `Some(None)` in it, `Some(Some(t))` with a seek to `t`, which
+/// the shell takes as held (a seek then is WebKitGTK's "early seek").
+pub(crate) type Early = Rc<Cell<Option<Option<f64>>>>;
+
 pub struct Player {
     video: HtmlVideoElement,
     events: EventTarget,
@@ -50,6 +56,7 @@ pub struct Player {
     generation: Rc<Cell<u32>>,
     current: Option<String>,
     dash: Slot,
+    early: Early,
     /// How the current load was started (again by [`Player::reload`]).
     started: Option<(Option<Kind>, Result<FetchScope, FetchScopeError>)>,
     /// When the element last failed and was reloaded (see [`Player::reload`]).
@@ -69,6 +76,7 @@ impl Player {
             generation: Rc::new(Cell::new(0)),
             current: None,
             dash: Rc::new(RefCell::new(None)),
+            early: Rc::new(Cell::new(None)),
             started: None,
             #[cfg(feature = "room")]
             reloads: Vec::new(),
@@ -108,6 +116,7 @@ impl Player {
     pub fn seek(&self, t: f64) {
         match self.dash.borrow().as_ref() {
             Some(d) => d.seek(t),
+            None if self.early.get().is_some() => self.early.set(Some(Some(t))),
             None => self.video.set_current_time(t),
         }
     }
@@ -137,6 +146,7 @@ impl Player {
         self.generation.set(self.generation.get().wrapping_add(1));
         self.current = None;
         self.started = None;
+        self.early.set(None);
         if let Some(Ok(mut t)) = self.text.as_ref().map(|t| t.try_borrow_mut()) {
             t.set_stream_tracks(Vec::new());
         }
@@ -180,6 +190,7 @@ impl Player {
         }
         self.current = Some(abs.clone());
         self.started = Some((kind, scope.clone()));
+        self.early.set(None);
         let gen = self.generation.get().wrapping_add(1);
         self.generation.set(gen);
         self.dash.borrow_mut().take();
@@ -187,13 +198,14 @@ impl Player {
             t.set_stream_tracks(Vec::new());
         }
         let path = abs.split(['?', '#']).next().unwrap_or("").to_string();
-        let (video, events, generation, slot) = (self.video.clone(), self.events.clone(), self.generation.clone(), self.dash.clone());
+        let (video, events, generation, slot, early) =
+            (self.video.clone(), self.events.clone(), self.generation.clone(), self.dash.clone(), self.early.clone());
         let text = self.text.clone();
         spawn_local(async move {
             let result = match scope {
                 Ok(rule) => {
                     let scope = Rc::new(Scope { rule, events: events.clone(), reported: Cell::new(false) });
-                    let load = Load { video, events: events.clone(), generation, gen, slot, scope, text };
+                    let load = Load { video, events: events.clone(), generation, gen, slot, early, scope, text };
                     load_any(load, abs.clone(), &path, kind).await
                 }
                 Err(e) => Err(JsValue::from_str(&e.to_string())),
@@ -224,6 +236,7 @@ struct Load {
     generation: Rc<Cell<u32>>,
     gen: u32,
     slot: Slot,
+    early: Early,
     scope: Rc<Scope>,
     text: Option<Rc<RefCell<TextTracks>>>,
 }
@@ -253,7 +266,7 @@ impl Load {
                 })
                 .collect()
         });
-        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, None, self.scope.clone()).await?;
+        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, None, self.scope.clone(), &self.early).await?;
         self.keep(dash, texts);
         Ok(())
     }
@@ -308,7 +321,7 @@ impl Load {
         } else {
             (to_manifest(&master, &media, audio.as_ref(), None), None)
         };
-        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, live, self.scope.clone()).await?;
+        let dash = Dash::start_with(self.video.clone(), self.events.clone(), url, manifest, live, self.scope.clone(), &self.early).await?;
         self.keep(dash, texts);
         Ok(())
     }

@@ -159,6 +159,7 @@ impl Dash {
         manifest: mpd::Manifest,
         hls: Option<Rc<HlsLive>>,
         scope: Rc<Scope>,
+        early: &super::Early,
     ) -> Result<Dash, JsValue> {
         let (class, managed) = mse_class().ok_or_else(|| JsValue::from_str("this browser has no Media Source Extensions"))?;
         if managed {
@@ -169,7 +170,10 @@ impl Dash {
         let ms: MediaSource = js_sys::Reflect::construct(&class, &js_sys::Array::new())?.unchecked_into();
         let object_url = web_sys::Url::create_object_url_with_source(&ms)?;
         video.set_src(&object_url);
-        crate::dom::once(&ms, "sourceopen").await?;
+        early.set(Some(None));
+        let opened = crate::dom::once(&ms, "sourceopen").await;
+        let held = early.take().flatten().map(|t| (t, wall_ms()));
+        opened?;
         let _ = web_sys::Url::revoke_object_url(&object_url);
         let state: Rc<RefCell<Option<Shell>>> = Rc::new(RefCell::new(None));
         let weak = Rc::downgrade(&state);
@@ -217,7 +221,7 @@ impl Dash {
             halted: false,
             duration: None,
             pending_seek: None,
-            held_seek: None,
+            held_seek: held,
             told_seek: None,
             metadata: false,
             outbox: Vec::new(),
@@ -241,10 +245,13 @@ impl Dash {
     }
 
     /// Seek the element to `t`, or hold the seek while it prerolls (see
-    /// [`prerolling`]): the engine fetches for `t` meanwhile.
+    /// [`prerolling`]). Meanwhile the engine goes on at the element's
+    /// position: told of the target, it would flush or evict what the
+    /// element prerolls on. (Page events wait for the next tick: the
+    /// caller, the session, is borrowed.)
     #[cfg(feature = "room")]
     pub fn seek(&self, t: f64) {
-        with(&Rc::downgrade(&self.state), |s| {
+        with_events(&Rc::downgrade(&self.state), false, |s| {
             s.pending_seek = None;
             if s.metadata && !prerolling(s) {
                 s.held_seek = None;
@@ -303,6 +310,12 @@ fn quality(id: &str, bandwidth: u64, width: Option<u32>, height: Option<u32>) ->
 /// Run `f` on the shell, then carry out every output the engine produced.
 /// The borrow ends before anything async starts.
 fn with(weak: &Weakly, f: impl FnOnce(&mut Shell)) {
+    with_events(weak, true, f);
+}
+
+/// [`with`], dispatching the page events now or (`emit_now` false) leaving
+/// them for the next call that does.
+fn with_events(weak: &Weakly, emit_now: bool, f: impl FnOnce(&mut Shell)) {
     let Some(rc) = weak.upgrade() else { return };
     let (target, events) = {
         let Ok(mut guard) = rc.try_borrow_mut() else { return };
@@ -316,7 +329,7 @@ fn with(weak: &Weakly, f: impl FnOnce(&mut Shell)) {
         if !shell.halted {
             pump_all(shell, weak);
         }
-        (shell.events.clone(), std::mem::take(&mut shell.outbox))
+        (shell.events.clone(), if emit_now { std::mem::take(&mut shell.outbox) } else { Vec::new() })
     };
     for (kind, detail) in events {
         emit(&target, kind, &detail);
@@ -366,22 +379,27 @@ fn seek_now(s: &mut Shell, t: f64) {
 fn tick(weak: &Weakly) {
     with(weak, |s| {
         if let Some(t) = s.pending_seek {
-            if can_seek(s, t) && !prerolling(s) {
+            if can_seek(s, t) {
                 s.pending_seek = None;
                 s.video.set_current_time(t);
             }
         }
         if let Some((t, since)) = s.held_seek {
-            if s.metadata && (!prerolling(s) || wall_ms() - since > PREROLL_HOLD_MS) {
+            if !s.metadata {
+                s.held_seek = Some((t, wall_ms())); // (held from the metadata on)
+            } else if !prerolling(s) || wall_ms() - since > PREROLL_HOLD_MS {
                 s.held_seek = None;
                 seek_now(s, t);
             }
+        }
+        if !s.video.seeking() {
+            s.told_seek = None; // (its `seeking` came, or never will)
         }
         let buffered = s.sbs.iter().map(ranges).collect();
         let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         let height = s.video.client_height();
         let ph = Playhead {
-            time: s.pending_seek.or(s.held_seek.map(|(t, _)| t)).unwrap_or_else(|| s.video.current_time()),
+            time: s.pending_seek.unwrap_or_else(|| s.video.current_time()),
             paused: s.video.paused(),
             seeking: s.video.seeking(),
             ready: s.video.ready_state() >= web_sys::HtmlMediaElement::HAVE_CURRENT_DATA,
@@ -494,11 +512,8 @@ fn apply(s: &mut Shell, weak: &Weakly, out: Output) {
         }
         Output::SetDuration(d) => s.duration = Some(d),
         Output::EndOfStream => s.eos_pending = true,
-        Output::Seek(t) if can_seek(s, t) && !prerolling(s) => s.video.set_current_time(t),
-        Output::Seek(t) => {
-            s.held_seek = None;
-            s.pending_seek = Some(t);
-        }
+        Output::Seek(t) if can_seek(s, t) => s.video.set_current_time(t),
+        Output::Seek(t) => s.pending_seek = Some(t),
         Output::RefreshManifest if s.refreshing.is_some_and(|(_, at)| wall_ms() - at < REFRESH_GIVE_UP_MS) => {}
         Output::RefreshManifest => {
             s.refreshes = s.refreshes.wrapping_add(1);
